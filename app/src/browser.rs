@@ -1,0 +1,92 @@
+//! What only the browser can do: its clock, raw-byte fetches and plotly.js.
+//!
+//! Compiled on both sides so that components type-check in the server build, but
+//! only ever called from event handlers, which run in the browser.
+
+use js_sys::{Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
+use crate::StayputError;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Plotly.react(root, data, layout, config)`: draws or redraws in place.
+    #[wasm_bindgen(js_namespace = Plotly, js_name = react, catch)]
+    fn plotly_react(root: &web_sys::Element, data: &JsValue, layout: &JsValue, config: &JsValue) -> Result<js_sys::Promise, JsValue>;
+}
+
+fn describe(value: &JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| value.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| "unknown error".to_owned())
+}
+
+/// Milliseconds on the page's monotonic clock (`performance.now()`).
+pub(crate) fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
+}
+
+/// Draws Plotly figure JSON (`{"data": [...], "layout": {...}}`) into `root`.
+pub(crate) async fn draw_figure(root: &web_sys::Element, figure_json: &str) -> Result<(), StayputError> {
+    let global = js_sys::global();
+    if !Reflect::has(&global, &"Plotly".into()).unwrap_or(false) {
+        return Err(StayputError::Draw("plotly.js did not load".into()));
+    }
+    let figure = JSON::parse(figure_json).map_err(|e| StayputError::Draw(describe(&e)))?;
+    let field = |name: &str| Reflect::get(&figure, &name.into()).map_err(|e| StayputError::Draw(describe(&e)));
+    let config = JSON::parse(r#"{"responsive":true,"displaylogo":false}"#).map_err(|e| StayputError::Draw(describe(&e)))?;
+    let promise = plotly_react(root, &field("data")?, &field("layout")?, &config).map_err(|e| StayputError::Draw(describe(&e)))?;
+    JsFuture::from(promise).await.map_err(|e| StayputError::Draw(describe(&e)))?;
+    Ok(())
+}
+
+/// POSTs `body` to `url` and returns the response, or the server's error.
+async fn post(url: &str, body: Option<&JsValue>) -> Result<web_sys::Response, StayputError> {
+    let network = |e: JsValue| StayputError::Network(describe(&e));
+    let window = web_sys::window().ok_or_else(|| StayputError::Network("no window".into()))?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(network)?
+        .dyn_into()
+        .map_err(network)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let text = JsFuture::from(response.text().map_err(network)?)
+        .await
+        .map_err(network)?
+        .as_string()
+        .unwrap_or_default();
+    Err(serde_json::from_str::<StayputError>(&text).unwrap_or_else(|_| StayputError::Network(format!("HTTP {status}"))))
+}
+
+/// Both steps of client mode: fetch the whole frame, then send it back for its mean.
+///
+/// The frame is held as an `ArrayBuffer`, the way a Dash store holds its JSON.
+pub(crate) async fn client_round_trip(rows: u64) -> Result<ClientMeanReply, StayputError> {
+    let network = |e: JsValue| StayputError::Network(describe(&e));
+    let response = post(&format!("{FRAME_PATH}?rows={rows}"), None).await?;
+    let frame = JsFuture::from(response.array_buffer().map_err(network)?)
+        .await
+        .map_err(network)?;
+    let response = post(MEAN_PATH, Some(&frame)).await?;
+    let text = JsFuture::from(response.text().map_err(network)?)
+        .await
+        .map_err(network)?
+        .as_string()
+        .unwrap_or_default();
+    serde_json::from_str(&text).map_err(|e| StayputError::Network(format!("unreadable answer: {e}")))
+}

@@ -1,0 +1,114 @@
+//! The plain functions behind the server functions (server only).
+//!
+//! They take the cache and the session explicitly, so tests call them directly.
+//! CPU-heavy work runs on the blocking pool, never on the async workers.
+
+use stayput_cache::{FrameCache, FrameHandle, SessionKey};
+
+use crate::api::MeanReply;
+use crate::compute;
+use crate::sizes::validate_rows;
+use crate::StayputError;
+
+/// Runs CPU-bound `work` off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StayputError> + Send + 'static,
+) -> Result<T, StayputError> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| {
+        tracing::error!(%err, "compute task failed");
+        StayputError::Internal
+    })?
+}
+
+/// Step 1 of the benchmark: builds the random frame and keeps it in the cache.
+pub async fn create_frame(cache: &FrameCache, session: SessionKey, rows: u64) -> Result<FrameHandle, StayputError> {
+    let rows = validate_rows(rows)?;
+    let cache = cache.clone();
+    blocking(move || {
+        let frame = compute::random_frame(rows as usize);
+        Ok(cache.insert(session, frame)?)
+    })
+    .await
+}
+
+/// Step 2 of the benchmark: the mean of the frame behind `handle`.
+pub async fn frame_mean(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> Result<MeanReply, StayputError> {
+    let frame = cache.get(session, handle)?;
+    let mean = blocking(move || compute::column_mean(&frame)).await?;
+    Ok(MeanReply { mean })
+}
+
+/// Plotly figure JSON of the histogram of the frame behind `handle`.
+pub async fn frame_histogram(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> Result<String, StayputError> {
+    let frame = cache.get(session, handle)?;
+    blocking(move || {
+        let hist = compute::histogram(&frame, compute::HISTOGRAM_BINS)?;
+        Ok(compute::histogram_figure(&hist, frame.height() as u64))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use stayput_cache::{ByteSize, CacheConfig};
+
+    use super::*;
+
+    fn cache() -> FrameCache {
+        FrameCache::new(CacheConfig {
+            memory_budget: ByteSize(256 << 20),
+            idle_timeout: Duration::from_secs(60),
+        })
+    }
+
+    #[tokio::test]
+    async fn create_then_mean_then_histogram() {
+        let cache = cache();
+        let me = SessionKey::random();
+        let handle = create_frame(&cache, me, 100_000).await.expect("create");
+        assert_eq!(handle.rows, 100_000);
+        assert_eq!(handle.bytes, 800_000);
+        let reply = frame_mean(&cache, me, &handle).await.expect("mean");
+        assert!((reply.mean - 0.5).abs() < 0.01, "{}", reply.mean);
+        let figure = frame_histogram(&cache, me, &handle).await.expect("figure");
+        let parsed: serde_json::Value = serde_json::from_str(&figure).expect("json");
+        let total: u64 = parsed["data"][0]["y"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .filter_map(serde_json::Value::as_u64)
+            .sum();
+        assert_eq!(total, 100_000);
+    }
+
+    #[tokio::test]
+    async fn invalid_sizes_are_refused_before_any_work() {
+        let cache = cache();
+        for rows in [0, 100_000_001, u64::MAX] {
+            let err = create_frame(&cache, SessionKey::random(), rows).await.expect_err("invalid");
+            assert_eq!(err, StayputError::InvalidSize(rows.to_string()));
+        }
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[tokio::test]
+    async fn another_sessions_handle_reads_as_unknown() {
+        let cache = cache();
+        let handle = create_frame(&cache, SessionKey::random(), 10).await.expect("create");
+        let stranger = SessionKey::random();
+        assert_eq!(frame_mean(&cache, stranger, &handle).await, Err(StayputError::UnknownHandle));
+        assert_eq!(frame_histogram(&cache, stranger, &handle).await, Err(StayputError::UnknownHandle));
+    }
+
+    #[tokio::test]
+    async fn a_frame_over_the_budget_is_a_clear_error() {
+        let cache = FrameCache::new(CacheConfig {
+            memory_budget: ByteSize(1 << 20),
+            idle_timeout: Duration::from_secs(60),
+        });
+        let err = create_frame(&cache, SessionKey::random(), 1_000_000).await.expect_err("too large");
+        assert!(err.to_string().contains("does not fit in the server's memory budget of 1.0 MiB"), "{err}");
+    }
+}

@@ -1,0 +1,171 @@
+//! `/`: the caching benchmark from the Plotly forum thread, with the frame kept on the
+//! server (server mode) or sent through the browser and back (client mode).
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use stayput_cache::{ByteSize, FrameHandle};
+
+use crate::api::{create_frame, frame_histogram, frame_mean, MeanReply};
+use crate::browser;
+use crate::sizes::{with_thousands, DEFAULT_ROWS, OFFERED};
+use crate::StayputError;
+
+/// Where the frame lives between the two steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The frame stays on the server; the browser holds a handle.
+    Server,
+    /// The frame travels to the browser and back.
+    Client,
+}
+
+/// The signals one run writes to.
+#[derive(Clone, Copy)]
+struct RunView {
+    result: RwSignal<Option<String>>,
+    handle: RwSignal<Option<FrameHandle>>,
+    plot: NodeRef<html::Div>,
+}
+
+/// The benchmark page.
+#[component]
+pub fn BenchmarkPage() -> impl IntoView {
+    let rows = RwSignal::new(DEFAULT_ROWS.to_string());
+    let mode = RwSignal::new(Mode::Server);
+    let running = RwSignal::new(false);
+    let runs = RwSignal::new(0_u32);
+    let error = RwSignal::new(None::<String>);
+    let ready = RwSignal::new(false);
+    let view_state = RunView {
+        result: RwSignal::new(None),
+        handle: RwSignal::new(None),
+        plot: NodeRef::new(),
+    };
+    // Effects run only in the browser: this marks the page as hydrated for tests.
+    Effect::new(move |_| ready.set(true));
+
+    let run = move |_| {
+        if running.get_untracked() {
+            return;
+        }
+        let k = runs.get_untracked() + 1;
+        runs.set(k);
+        error.set(None);
+        running.set(true);
+        let rows_text = rows.get_untracked();
+        let mode = mode.get_untracked();
+        spawn_local(async move {
+            if let Err(err) = run_once(k, &rows_text, mode, view_state).await {
+                error.set(Some(err.to_string()));
+            }
+            running.set(false);
+        });
+    };
+
+    view! {
+        <section class="benchmark" data-ready=move || ready.get().to_string()>
+            <header>
+                <h1>"Stayput"</h1>
+                <p class="lede">
+                    "DataFrames stay put on the server. The browser holds a handle and receives only the figure."
+                </p>
+            </header>
+            <div class="controls">
+                <label>
+                    "Rows "
+                    <select data-testid="size" on:change=move |ev| rows.set(event_target_value(&ev))>
+                        {OFFERED
+                            .iter()
+                            .map(|&n| {
+                                view! {
+                                    <option value=n.to_string() selected=n == DEFAULT_ROWS>
+                                        {with_thousands(n)}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Mode "
+                    <select
+                        data-testid="mode"
+                        on:change=move |ev| {
+                            mode.set(if event_target_value(&ev) == "client" { Mode::Client } else { Mode::Server })
+                        }
+                    >
+                        <option value="server" selected=true>"server: the frame stays put"</option>
+                        <option value="client">"client: the frame travels"</option>
+                    </select>
+                </label>
+                <button data-testid="run" on:click=run disabled=move || running.get()>
+                    "Run benchmark"
+                </button>
+            </div>
+            <p data-testid="result" class="result">{move || view_state.result.get().unwrap_or_default()}</p>
+            <Show when=move || error.get().is_some()>
+                <p data-testid="error" class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+            </Show>
+            <p class="handle">
+                {move || {
+                    view_state
+                        .handle
+                        .get()
+                        .map(|h| {
+                            format!(
+                                "On the server: frame {} · {} rows · {}. The browser holds only its handle.",
+                                h.short_id(),
+                                with_thousands(h.rows),
+                                ByteSize(h.bytes),
+                            )
+                        })
+                }}
+            </p>
+            <div class="plot" data-testid="histogram" node_ref=view_state.plot></div>
+            <Show when=move || running.get()>
+                <div class="overlay" data-testid="loading" aria-busy="true">
+                    <div class="spinner"></div>
+                    <p>"Running…"</p>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+/// One click: step 1, step 2, show the result, then fetch and draw the histogram.
+async fn run_once(k: u32, rows_text: &str, mode: Mode, view_state: RunView) -> Result<(), StayputError> {
+    let rows: u64 = rows_text
+        .trim()
+        .parse()
+        .map_err(|_| StayputError::InvalidSize(rows_text.to_owned()))?;
+    let started = browser::now_ms();
+    let show = |mean: f64| {
+        let elapsed = (browser::now_ms() - started) / 1000.0;
+        view_state
+            .result
+            .set(Some(format!("run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})")));
+    };
+    let figure = match mode {
+        Mode::Server => {
+            let handle = create_frame(rows).await?;
+            let MeanReply { mean } = frame_mean(handle.clone()).await?;
+            show(mean);
+            view_state.handle.set(Some(handle.clone()));
+            frame_histogram(handle).await?
+        }
+        Mode::Client => {
+            let reply = browser::client_round_trip(rows).await?;
+            show(reply.mean);
+            view_state.handle.set(None);
+            reply.figure
+        }
+    };
+    let root = view_state
+        .plot
+        .get_untracked()
+        .ok_or_else(|| StayputError::Draw("the plot area is missing".into()))?;
+    browser::draw_figure(&root, &figure).await?;
+    root.set_attribute("data-token", &k.to_string())
+        .map_err(|_| StayputError::Draw("could not mark the plot".into()))
+}

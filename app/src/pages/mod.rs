@@ -1,0 +1,3 @@
+//! One module a page.
+
+pub mod benchmark;

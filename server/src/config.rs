@@ -1,0 +1,204 @@
+//! Configuration: `STAYPUT_*` variables for Stayput, `LEPTOS_*` for Leptos, each with
+//! an embedded default so that the server starts with none of them set.
+
+use std::time::Duration;
+
+use app::client_mode::DEFAULT_MAX_ROWS;
+use leptos::config::{get_configuration, LeptosOptions};
+use stayput_cache::ByteSize;
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Leptos's own options (address, site root, output name), from `LEPTOS_*`.
+    pub leptos: LeptosOptions,
+    /// `STAYPUT_MEMORY_BUDGET`: bytes of frames kept in memory across all sessions.
+    pub memory_budget: ByteSize,
+    /// `STAYPUT_IDLE_TIMEOUT`: a frame (and a session) unused this long is dropped.
+    pub idle_timeout: Duration,
+    /// `STAYPUT_CLIENT_MAX_ROWS`: most rows client mode sends through the browser.
+    pub client_max_rows: u64,
+    /// `STAYPUT_SECURE_COOKIE`: mark the session cookie `Secure` (behind HTTPS).
+    pub secure_cookie: bool,
+}
+
+/// A setting that could not be used; the message names the variable and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A `STAYPUT_*` variable has a value we cannot use.
+    #[error("{var}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// Leptos rejected its `LEPTOS_*` variables.
+    #[error("Leptos configuration: {0}")]
+    Leptos(String),
+}
+
+/// Name of the built site (`<site>/pkg/<name>.js`), also set by cargo-leptos.
+const OUTPUT_NAME: &str = "stayput";
+/// Default idle timeout: 30 minutes.
+const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process
+    /// environment. Leptos's options still come from the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut leptos = get_configuration(None)
+            .map_err(|err| ConfigError::Leptos(err.to_string()))?
+            .leptos_options;
+        if leptos.output_name.is_empty() {
+            leptos.output_name = OUTPUT_NAME.into();
+        }
+        let memory_budget = match lookup("STAYPUT_MEMORY_BUDGET") {
+            Some(value) => parse_budget("STAYPUT_MEMORY_BUDGET", value)?,
+            None => default_memory_budget(),
+        };
+        let idle_timeout = match lookup("STAYPUT_IDLE_TIMEOUT") {
+            Some(value) => parse_duration("STAYPUT_IDLE_TIMEOUT", value)?,
+            None => DEFAULT_IDLE,
+        };
+        let client_max_rows = match lookup("STAYPUT_CLIENT_MAX_ROWS") {
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|rows| (1..=app::sizes::MAX_ROWS).contains(rows))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "STAYPUT_CLIENT_MAX_ROWS",
+                    value,
+                    reason: format!("write a whole number of rows from 1 to {}", app::sizes::MAX_ROWS),
+                })?,
+            None => DEFAULT_MAX_ROWS,
+        };
+        let secure_cookie = match lookup("STAYPUT_SECURE_COOKIE").as_deref().map(str::trim) {
+            None | Some("" | "0" | "false" | "no") => false,
+            Some("1" | "true" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "STAYPUT_SECURE_COOKIE",
+                    value: other.to_owned(),
+                    reason: "write true or false".into(),
+                })
+            }
+        };
+        Ok(Self {
+            leptos,
+            memory_budget,
+            idle_timeout,
+            client_max_rows,
+            secure_cookie,
+        })
+    }
+}
+
+fn parse_budget(var: &'static str, value: String) -> Result<ByteSize, ConfigError> {
+    match value.parse::<ByteSize>() {
+        Ok(size) if size.bytes() >= 1 << 20 => Ok(size),
+        Ok(_) => Err(ConfigError::Invalid {
+            var,
+            value,
+            reason: "must be at least 1MiB".into(),
+        }),
+        Err(err) => Err(ConfigError::Invalid {
+            var,
+            value,
+            reason: err.to_string(),
+        }),
+    }
+}
+
+/// `90`, `90s`, `15m`, `2h`, `1d`: seconds unless a unit says otherwise.
+fn parse_duration(var: &'static str, value: String) -> Result<Duration, ConfigError> {
+    let trimmed = value.trim();
+    let (number, factor) = match trimmed.char_indices().last() {
+        Some((i, 's')) => (&trimmed[..i], 1),
+        Some((i, 'm')) => (&trimmed[..i], 60),
+        Some((i, 'h')) => (&trimmed[..i], 3600),
+        Some((i, 'd')) => (&trimmed[..i], 86_400),
+        _ => (trimmed, 1),
+    };
+    number
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|&secs| secs > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| ConfigError::Invalid {
+            var,
+            value: value.clone(),
+            reason: "write a positive duration such as 90s, 30m, 2h or 1d".into(),
+        })
+}
+
+/// A quarter of the machine's memory (`MemTotal` in `/proc/meminfo`), or 2 GiB where
+/// that cannot be read.
+fn default_memory_budget() -> ByteSize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    ByteSize(total_kib.map_or(2 << 30, |kib| kib * 1024 / 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn embedded_defaults_need_no_variables() {
+        let config = config(&[]).expect("defaults");
+        assert!(config.memory_budget.bytes() >= 1 << 20);
+        assert_eq!(config.idle_timeout, DEFAULT_IDLE);
+        assert_eq!(config.client_max_rows, DEFAULT_MAX_ROWS);
+        assert!(!config.secure_cookie);
+        assert!(!config.leptos.output_name.is_empty());
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let config = config(&[
+            ("STAYPUT_MEMORY_BUDGET", "4GiB"),
+            ("STAYPUT_IDLE_TIMEOUT", "15m"),
+            ("STAYPUT_CLIENT_MAX_ROWS", "1000"),
+            ("STAYPUT_SECURE_COOKIE", "true"),
+        ])
+        .expect("valid");
+        assert_eq!(config.memory_budget, ByteSize(4 << 30));
+        assert_eq!(config.idle_timeout, Duration::from_secs(900));
+        assert_eq!(config.client_max_rows, 1000);
+        assert!(config.secure_cookie);
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_and_the_fix() {
+        for (var, value, hint) in [
+            ("STAYPUT_MEMORY_BUDGET", "lots", "unknown unit"),
+            ("STAYPUT_MEMORY_BUDGET", "10kB", "at least 1MiB"),
+            ("STAYPUT_IDLE_TIMEOUT", "0", "positive duration"),
+            ("STAYPUT_IDLE_TIMEOUT", "soon", "positive duration"),
+            ("STAYPUT_CLIENT_MAX_ROWS", "-1", "whole number"),
+            ("STAYPUT_SECURE_COOKIE", "maybe", "true or false"),
+        ] {
+            let err = config(&[(var, value)]).expect_err(value).to_string();
+            assert!(err.starts_with(var), "{err}");
+            assert!(err.contains(hint), "{err}");
+        }
+    }
+}

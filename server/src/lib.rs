@@ -1,0 +1,12 @@
+//! Stayput's server: configuration, the session layer and the wiring of the app's
+//! pages, server functions and static assets into one axum router.
+//!
+//! # Layout
+//! - [`config`]: `STAYPUT_*` and `LEPTOS_*` settings with embedded defaults.
+//! - [`router`]: [`router::build`], the whole HTTP surface, used by `main` and tests.
+
+pub mod config;
+pub mod router;
+
+pub use config::{Config, ConfigError};
+pub use router::{build, Stayput};

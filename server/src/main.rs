@@ -1,0 +1,76 @@
+//! `server`: serves Stayput on `LEPTOS_SITE_ADDR` (default http://127.0.0.1:3000).
+
+use std::process::ExitCode;
+
+use server::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        .init();
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("stayput: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = config.leptos.site_addr;
+    let stayput = server::build(&config);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("stayput: cannot listen on {addr}: {err} (set LEPTOS_SITE_ADDR to another address)");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        %addr,
+        memory_budget = %config.memory_budget,
+        idle_timeout_s = config.idle_timeout.as_secs(),
+        "Stayput listening on http://{addr}"
+    );
+    let served = axum::serve(listener, stayput.router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    drop(stayput.purger);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("stayput: server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,198 @@
+//! The real router on a real socket, called over HTTP as the browser calls it.
+
+use std::net::SocketAddr;
+
+use app::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
+use app::StayputError;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use server::{Config, Stayput};
+
+struct Running {
+    addr: SocketAddr,
+    stayput: Stayput,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(vars: &[(&str, &str)]) -> Running {
+    let config = Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+        .expect("config");
+    let stayput = server::build(&config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = stayput.router.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    Running { addr, stayput, task }
+}
+
+/// A browser: its own cookie jar, hence its own session.
+fn browser() -> Client {
+    Client::builder().cookie_store(true).build().expect("client")
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    async fn create(&self, client: &Client, rows: &str) -> reqwest::Response {
+        client
+            .post(self.url("/api/create_frame"))
+            .form(&[("rows", rows)])
+            .send()
+            .await
+            .expect("send")
+    }
+
+    async fn mean(&self, client: &Client, handle: &Value) -> reqwest::Response {
+        let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
+        client
+            .post(self.url("/api/frame_mean"))
+            .form(&[
+                ("handle[id]", field("id")),
+                ("handle[rows]", field("rows")),
+                ("handle[bytes]", field("bytes")),
+            ])
+            .send()
+            .await
+            .expect("send")
+    }
+}
+
+async fn error_of(response: reqwest::Response) -> StayputError {
+    assert!(!response.status().is_success(), "expected an error, got {}", response.status());
+    let text = response.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("error body {text:?} is not a StayputError: {e}"))
+}
+
+#[tokio::test]
+async fn handles_work_in_their_session_only() {
+    let server = start(&[("STAYPUT_MEMORY_BUDGET", "256MiB")]).await;
+    let alice = browser();
+    let mallory = browser();
+
+    let response = server.create(&alice, "1000").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.starts_with("stayput.sid="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    let handle: Value = response.json().await.expect("handle json");
+    assert_eq!(handle["rows"], 1000);
+    assert_eq!(handle["bytes"], 8000);
+    assert_eq!(handle.as_object().map(|o| o.len()), Some(3), "only id, rows, bytes: {handle}");
+
+    let response = server.mean(&alice, &handle).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mean: Value = response.json().await.expect("mean json");
+    let mean = mean["mean"].as_f64().expect("a number");
+    assert!((mean - 0.5).abs() < 0.05, "{mean}");
+
+    // Mallory has the handle (say, from a shared screenshot) but not Alice's cookie.
+    let foreign = error_of(server.mean(&mallory, &handle).await).await;
+    let mut made_up = handle.clone();
+    made_up["id"] = Value::from("7d444840-9dc0-41a6-a1f3-2a5f3c1e6b6e");
+    let unknown = error_of(server.mean(&mallory, &made_up).await).await;
+    assert_eq!(foreign, StayputError::UnknownHandle);
+    assert_eq!(foreign, unknown, "a foreign handle reads exactly like a made-up one");
+
+    // The frame is still there for Alice.
+    assert_eq!(server.mean(&alice, &handle).await.status(), StatusCode::OK);
+    assert_eq!(server.stayput.cache.stats().entries, 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
+    let server = start(&[]).await;
+    let client = browser();
+
+    assert_eq!(
+        error_of(server.create(&client, "0").await).await,
+        StayputError::InvalidSize("0".into())
+    );
+    assert_eq!(
+        error_of(server.create(&client, "1000000000").await).await,
+        StayputError::InvalidSize("1000000000".into())
+    );
+    assert!(matches!(
+        error_of(server.create(&client, "many").await).await,
+        StayputError::BadRequest(_)
+    ));
+    let garbage = client
+        .post(server.url("/api/frame_mean"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("handle=%%%")
+        .send()
+        .await
+        .expect("send");
+    assert!(matches!(error_of(garbage).await, StayputError::BadRequest(_)));
+
+    // Still serving, the page included.
+    assert_eq!(server.create(&client, "10").await.status(), StatusCode::OK);
+    let page = client.get(server.url("/")).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<title>Stayput</title>"), "{html}");
+    assert!(html.contains(r#"data-testid="run""#));
+}
+
+#[tokio::test]
+async fn client_mode_moves_the_whole_frame_both_ways() {
+    let server = start(&[("STAYPUT_CLIENT_MAX_ROWS", "100000")]).await;
+    let client = browser();
+
+    let down = client
+        .post(server.url(&format!("{FRAME_PATH}?rows=100000")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(down.status(), StatusCode::OK);
+    assert_eq!(down.headers()["content-type"], "application/octet-stream");
+    let bytes = down.bytes().await.expect("bytes");
+    assert_eq!(bytes.len(), 800_000);
+
+    let up = client.post(server.url(MEAN_PATH)).body(bytes).send().await.expect("send");
+    assert_eq!(up.status(), StatusCode::OK);
+    let reply: ClientMeanReply = up.json().await.expect("reply");
+    assert!((reply.mean - 0.5).abs() < 0.01, "{}", reply.mean);
+    let figure: Value = serde_json::from_str(&reply.figure).expect("figure json");
+    assert_eq!(figure["data"][0]["type"], "bar");
+
+    let too_many = client
+        .post(server.url(&format!("{FRAME_PATH}?rows=100001")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(too_many.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(matches!(error_of(too_many).await, StayputError::ClientModeTooLarge { .. }));
+
+    let torn = client
+        .post(server.url(MEAN_PATH))
+        .body(vec![0_u8; 13])
+        .send()
+        .await
+        .expect("send");
+    assert!(matches!(error_of(torn).await, StayputError::BadRequest(_)));
+
+    let oversized = client
+        .post(server.url(MEAN_PATH))
+        .body(vec![0_u8; 2_000_000])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(matches!(error_of(oversized).await, StayputError::BadRequest(_)));
+}
