@@ -39,6 +39,7 @@ mod handlers {
 
     use super::ClientMeanReply;
     use crate::compute;
+    use crate::ops::blocking;
     use crate::context::Limits;
     use crate::sizes::validate_rows;
     use crate::StayputError;
@@ -56,15 +57,6 @@ mod handlers {
             _ => StatusCode::BAD_REQUEST,
         };
         (status, Json(err)).into_response()
-    }
-
-    async fn blocking<T: Send + 'static>(
-        work: impl FnOnce() -> Result<T, StayputError> + Send + 'static,
-    ) -> Result<T, StayputError> {
-        tokio::task::spawn_blocking(work).await.map_err(|err| {
-            tracing::error!(%err, "client-mode task failed");
-            StayputError::Internal
-        })?
     }
 
     /// Step 1 of client mode: builds the frame and sends all of it to the browser.

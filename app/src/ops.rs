@@ -11,7 +11,7 @@ use crate::sizes::validate_rows;
 use crate::StayputError;
 
 /// Runs CPU-bound `work` off the async runtime.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StayputError> + Send + 'static,
 ) -> Result<T, StayputError> {
     tokio::task::spawn_blocking(work).await.map_err(|err| {
