@@ -18,15 +18,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = config.leptos.site_addr;
+    let wanted = config.leptos.site_addr;
     let stayput = server::build(&config);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match tokio::net::TcpListener::bind(wanted).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("stayput: cannot listen on {addr}: {err} (set LEPTOS_SITE_ADDR to another address)");
+            eprintln!("stayput: cannot listen on {wanted}: {err} (set LEPTOS_SITE_ADDR to another address)");
             return ExitCode::FAILURE;
         }
     };
+    // With port 0 the OS picks the port; report the one actually bound (the tests read it).
+    let addr = listener.local_addr().unwrap_or(wanted);
     tracing::info!(
         %addr,
         memory_budget = %config.memory_budget,

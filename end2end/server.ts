@@ -1,0 +1,61 @@
+// Starts a built Stayput server on a port the OS picks and resolves with its URL.
+// Shared by the Playwright global setup and the benchmark script.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const root = resolve(__dirname, "..");
+
+export interface Running {
+  url: string;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** `profile` is "debug" (tests) or "release" (benchmarks). */
+export function serverBinary(profile: string): string {
+  const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), ".cache", "stayput", "target");
+  return join(target, profile, "server");
+}
+
+export async function startServer(profile: string, env: Record<string, string> = {}): Promise<Running> {
+  const bin = process.env.STAYPUT_SERVER_BIN ?? serverBinary(profile);
+  const site = join(root, "target", "site");
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`cargo leptos build\` first`);
+  if (!existsSync(join(site, "pkg"))) throw new Error(`no site at ${site}: run \`cargo leptos build\` first`);
+  const child = spawn(bin, [], {
+    cwd: root,
+    env: {
+      ...process.env,
+      LEPTOS_SITE_ADDR: "127.0.0.1:0",
+      LEPTOS_SITE_ROOT: site,
+      LEPTOS_OUTPUT_NAME: "stayput",
+      RUST_LOG: "info,tower_http=warn",
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const url = await new Promise<string>((ok, fail) => {
+    let seen = "";
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const m = /Stayput listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
+      if (m) ok(m[1]);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      onData(chunk);
+    });
+    child.on("exit", (code) => fail(new Error(`server exited with ${code} before listening:\n${seen}`)));
+  });
+  const stop = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null) return done();
+      child.on("exit", () => done());
+      child.kill("SIGTERM");
+    });
+  return { url, child, stop };
+}

@@ -1,0 +1,87 @@
+import { expect, test } from "@playwright/test";
+import { openBenchmark, runBenchmark } from "./helpers";
+
+test("the page hydrates with its controls and defaults", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+  page.on("pageerror", (err) => errors.push(err.message));
+  await openBenchmark(page);
+  await expect(page).toHaveTitle("Stayput");
+  const sizes = await page.getByTestId("size").locator("option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(sizes).toEqual(["1", "10", "100", "1000", "10000", "100000", "1000000", "10000000", "100000000"]);
+  await expect(page.getByTestId("mode")).toHaveValue("server");
+  await expect(page.getByTestId("error")).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test("server mode at 1e6: elapsed time, mean near 0.5, histogram drawn and re-drawn", async ({ page }) => {
+  await openBenchmark(page);
+  const first = await runBenchmark(page, 1_000_000, "server");
+  expect(first.elapsed).toBeGreaterThan(0);
+  expect(first.mean).toBeGreaterThan(0.49);
+  expect(first.mean).toBeLessThan(0.51);
+  // plotly.js drew real bars into the container.
+  await expect(page.getByTestId("histogram").locator(".main-svg").first()).toBeVisible();
+  await expect(page.getByTestId("histogram").locator(".bars path")).toHaveCount(50);
+  await expect(page.getByText(/On the server: frame [0-9a-f]{8} · 1,000,000 rows/)).toBeVisible();
+
+  const second = await runBenchmark(page, 1_000, "server");
+  expect(second.k).toBe(2);
+  await expect(page.getByTestId("histogram")).toHaveAttribute("data-token", "2");
+  await expect(page.getByTestId("loading")).toHaveCount(0);
+  await expect(page.getByTestId("run")).toBeEnabled();
+});
+
+test("server mode moves the same bytes at 1e6 as at 1e3", async ({ page }) => {
+  await openBenchmark(page);
+  const small = await runBenchmark(page, 1_000, "server");
+  const large = await runBenchmark(page, 1_000_000, "server");
+  expect(large.requests.sort()).toEqual(["/api/create_frame", "/api/frame_histogram", "/api/frame_mean"]);
+  expect(small.bytes).toBeGreaterThan(0);
+  expect(Math.abs(large.bytes - small.bytes) / small.bytes).toBeLessThan(0.1);
+});
+
+test("client mode at 1e5 moves the frame through the browser (> 1 MB)", async ({ page }) => {
+  await openBenchmark(page);
+  const run = await runBenchmark(page, 100_000, "client");
+  expect(run.bytes).toBeGreaterThan(1_000_000);
+  expect(run.mean).toBeGreaterThan(0.48);
+  expect(run.mean).toBeLessThan(0.52);
+  await expect(page.getByText(/On the server: frame/)).toHaveCount(0);
+});
+
+test("a forged size is refused with a clear message and the server keeps serving", async ({ page }) => {
+  await openBenchmark(page);
+  // A request the UI never makes: add an option the page does not offer and pick it.
+  await page.getByTestId("size").evaluate((el) => {
+    const select = el as HTMLSelectElement;
+    select.add(new Option("0", "0"));
+    select.value = "0";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  await page.getByTestId("run").click();
+  await expect(page.getByTestId("error")).toContainText("size");
+  await expect(page.getByTestId("run")).toBeEnabled();
+  const ok = await runBenchmark(page, 1_000, "server");
+  expect(ok.mean).toBeGreaterThan(0.4);
+  await expect(page.getByTestId("error")).toHaveCount(0);
+});
+
+test("a forged handle is indistinguishable from an unknown one", async ({ page }) => {
+  await openBenchmark(page);
+  // Rewrite the handle in the step-2 request to a made-up UUID.
+  await page.route("**/api/frame_mean", async (route) => {
+    const body = route.request().postData() ?? "";
+    const forged = body.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, "0e5f2a53-4c1b-4d4e-9f55-0b3f4c1d2e7a");
+    expect(forged).not.toBe(body);
+    await route.continue({ postData: forged });
+  });
+  await page.getByTestId("size").selectOption("1000");
+  await page.getByTestId("run").click();
+  await expect(page.getByTestId("error")).toContainText("unknown or expired");
+  const text = (await page.getByTestId("error").textContent()) ?? "";
+  expect(text).not.toMatch(/panic|\/home|\/root|\.rs/);
+  await page.unroute("**/api/frame_mean");
+  const ok = await runBenchmark(page, 1_000, "server");
+  expect(ok.mean).toBeGreaterThan(0.4);
+});

@@ -1,0 +1,54 @@
+// Drives the benchmark page the way a user does and measures what crossed the network.
+import { expect, type Page, type Request } from "@playwright/test";
+
+export function baseUrl(): string {
+  const url = process.env.STAYPUT_URL;
+  if (!url) throw new Error("STAYPUT_URL is not set: run through playwright.config.ts");
+  return url;
+}
+
+/** Opens `/` and waits until the page has hydrated (no fixed sleeps). */
+export async function openBenchmark(page: Page): Promise<void> {
+  await page.goto(baseUrl() + "/");
+  await expect(page.locator("section[data-ready=true]")).toBeVisible();
+}
+
+export interface Run {
+  k: number;
+  result: string;
+  elapsed: number;
+  mean: number;
+  /** Bytes of every HTTP request and response of the run: headers and bodies, as sent. */
+  bytes: number;
+  requests: string[];
+}
+
+/** Picks size and mode, clicks Run, waits for the histogram of this run, returns what it saw. */
+export async function runBenchmark(page: Page, rows: number, mode: "server" | "client"): Promise<Run> {
+  await page.getByTestId("size").selectOption(String(rows));
+  await page.getByTestId("mode").selectOption(mode);
+  const plot = page.getByTestId("histogram");
+  const previous = await plot.getAttribute("data-token");
+  const sizes: Promise<number>[] = [];
+  const requests: string[] = [];
+  const onFinished = (req: Request) => {
+    requests.push(new URL(req.url()).pathname);
+    sizes.push(
+      req.sizes().then((s) => s.requestHeadersSize + s.requestBodySize + s.responseHeadersSize + s.responseBodySize),
+    );
+  };
+  page.on("requestfinished", onFinished);
+  await page.getByTestId("run").click();
+  // K counts clicks (failed runs too), so wait for any new token and read K from it.
+  await expect(plot).not.toHaveAttribute("data-token", previous ?? "", { timeout: 120_000 });
+  await expect(plot).toHaveAttribute("data-token", /^\d+$/);
+  const k = Number(await plot.getAttribute("data-token"));
+  page.off("requestfinished", onFinished);
+  const bytes = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+  const result = (await page.getByTestId("result").textContent()) ?? "";
+  const m = /^run (\d+): ELAPSED = (\d+\.\d{4})s \(and mean is (\d\.\d{3})\)$/.exec(result.trim());
+  if (!m) throw new Error(`unexpected result text: ${JSON.stringify(result)}`);
+  expect(Number(m[1])).toBe(k);
+  await expect(page.getByTestId("error")).toHaveCount(0);
+  return { k, result, elapsed: Number(m[2]), mean: Number(m[3]), bytes, requests };
+}
