@@ -5,6 +5,7 @@ const chromium = process.env.STAYPUT_CHROMIUM ?? "/usr/bin/chromium";
 
 export default defineConfig({
   testDir: "./tests",
+  testMatch: "**/*.spec.ts",
   globalSetup: "./global-setup.ts",
   outputDir: "./test-results",
   fullyParallel: false,
@@ -18,7 +19,17 @@ export default defineConfig({
     headless: true,
     launchOptions: {
       executablePath: chromium,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+      // Without the networking flags Chromium keeps dialling out, and this machine refuses.
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     },
     trace: "retain-on-failure",
   },

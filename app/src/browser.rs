@@ -15,13 +15,22 @@ use crate::StayputError;
 extern "C" {
     /// `Plotly.react(root, data, layout, config)`: draws or redraws in place.
     #[wasm_bindgen(js_namespace = Plotly, js_name = react, catch)]
-    fn plotly_react(root: &web_sys::Element, data: &JsValue, layout: &JsValue, config: &JsValue) -> Result<js_sys::Promise, JsValue>;
+    fn plotly_react(
+        root: &web_sys::Element,
+        data: &JsValue,
+        layout: &JsValue,
+        config: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 fn describe(value: &JsValue) -> String {
     value
         .as_string()
-        .or_else(|| value.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .or_else(|| {
+            value
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
         .unwrap_or_else(|| "unknown error".to_owned())
 }
 
@@ -40,10 +49,15 @@ pub(crate) async fn draw_figure(root: &web_sys::Element, figure_json: &str) -> R
         return Err(StayputError::Draw("plotly.js did not load".into()));
     }
     let figure = JSON::parse(figure_json).map_err(|e| StayputError::Draw(describe(&e)))?;
-    let field = |name: &str| Reflect::get(&figure, &name.into()).map_err(|e| StayputError::Draw(describe(&e)));
-    let config = JSON::parse(r#"{"responsive":true,"displaylogo":false}"#).map_err(|e| StayputError::Draw(describe(&e)))?;
-    let promise = plotly_react(root, &field("data")?, &field("layout")?, &config).map_err(|e| StayputError::Draw(describe(&e)))?;
-    JsFuture::from(promise).await.map_err(|e| StayputError::Draw(describe(&e)))?;
+    let field =
+        |name: &str| Reflect::get(&figure, &name.into()).map_err(|e| StayputError::Draw(describe(&e)));
+    let config = JSON::parse(r#"{"responsive":true,"displaylogo":false}"#)
+        .map_err(|e| StayputError::Draw(describe(&e)))?;
+    let promise = plotly_react(root, &field("data")?, &field("layout")?, &config)
+        .map_err(|e| StayputError::Draw(describe(&e)))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| StayputError::Draw(describe(&e)))?;
     Ok(())
 }
 
@@ -70,7 +84,8 @@ async fn post(url: &str, body: Option<&JsValue>) -> Result<web_sys::Response, St
         .map_err(network)?
         .as_string()
         .unwrap_or_default();
-    Err(serde_json::from_str::<StayputError>(&text).unwrap_or_else(|_| StayputError::Network(format!("HTTP {status}"))))
+    Err(serde_json::from_str::<StayputError>(&text)
+        .unwrap_or_else(|_| StayputError::Network(format!("HTTP {status}"))))
 }
 
 /// Both steps of client mode: fetch the whole frame, then send it back for its mean.

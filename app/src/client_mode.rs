@@ -39,8 +39,8 @@ mod handlers {
 
     use super::ClientMeanReply;
     use crate::compute;
-    use crate::ops::blocking;
     use crate::context::Limits;
+    use crate::ops::blocking;
     use crate::sizes::validate_rows;
     use crate::StayputError;
 
@@ -53,7 +53,9 @@ mod handlers {
     fn error_response(err: StayputError) -> Response {
         let status = match err {
             StayputError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            StayputError::TooLarge { .. } | StayputError::ClientModeTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            StayputError::TooLarge { .. } | StayputError::ClientModeTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         (status, Json(err)).into_response()
@@ -62,7 +64,8 @@ mod handlers {
     /// Step 1 of client mode: builds the frame and sends all of it to the browser.
     pub async fn frame(limits: Limits, query: Result<Query<FrameQuery>, QueryRejection>) -> Response {
         let result = async {
-            let Query(FrameQuery { rows }) = query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
+            let Query(FrameQuery { rows }) =
+                query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
             let rows = validate_rows(rows)?;
             if rows > limits.client_max_rows {
                 return Err(StayputError::ClientModeTooLarge {
@@ -76,7 +79,10 @@ mod handlers {
         .await;
         match result {
             Ok(bytes) => (
-                [(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-store")],
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
                 bytes,
             )
                 .into_response(),

@@ -82,10 +82,21 @@ pub fn histogram(frame: &DataFrame, bins: usize) -> Result<Histogram, StayputErr
     let slices = value_slices(frame)?;
     let chunks = || slices.par_iter().flat_map(|s| s.par_chunks(FILL_CHUNK));
     let (lo, hi) = chunks()
-        .map(|c| c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v))))
-        .reduce(|| (f64::INFINITY, f64::NEG_INFINITY), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+        .map(|c| {
+            c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
+        })
+        .reduce(
+            || (f64::INFINITY, f64::NEG_INFINITY),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        );
     if !lo.is_finite() || !hi.is_finite() {
-        return Ok(Histogram { start: 0.0, width: 1.0, counts: vec![0; bins] });
+        return Ok(Histogram {
+            start: 0.0,
+            width: 1.0,
+            counts: vec![0; bins],
+        });
     }
     let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
     let counts = chunks()
@@ -106,7 +117,11 @@ pub fn histogram(frame: &DataFrame, bins: usize) -> Result<Histogram, StayputErr
                 a
             },
         );
-    Ok(Histogram { start: lo, width, counts })
+    Ok(Histogram {
+        start: lo,
+        width,
+        counts,
+    })
 }
 
 /// Rounds to 6 significant digits so that figure JSON does not grow with noise digits.
@@ -132,7 +147,11 @@ pub fn histogram_figure(hist: &Histogram, rows: u64) -> String {
     plot.add_trace(trace);
     plot.set_layout(
         Layout::new()
-            .title(format!("{COLUMN}: {} rows in {} bins", crate::sizes::with_thousands(rows), hist.counts.len()))
+            .title(format!(
+                "{COLUMN}: {} rows in {} bins",
+                crate::sizes::with_thousands(rows),
+                hist.counts.len()
+            ))
             .bar_gap(0.0)
             .height(320)
             .margin(Margin::new().top(48).bottom(40).left(56).right(16))
@@ -157,7 +176,7 @@ pub fn frame_to_bytes(frame: &DataFrame) -> Result<Vec<u8>, StayputError> {
 
 /// Reads raw little-endian f64 bytes back into a frame: what client mode receives.
 pub fn frame_from_bytes(bytes: &[u8]) -> Result<DataFrame, StayputError> {
-    if bytes.is_empty() || bytes.len() % 8 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
         return Err(StayputError::BadRequest(format!(
             "expected a non-empty body of 8-byte floats, got {} bytes",
             bytes.len()
@@ -225,17 +244,29 @@ mod tests {
         assert_eq!(bytes.len(), 1234 * 8);
         let back = frame_from_bytes(&bytes).expect("decode");
         assert!(back.equals(&frame));
-        assert!(matches!(frame_from_bytes(&bytes[..13]), Err(StayputError::BadRequest(_))));
+        assert!(matches!(
+            frame_from_bytes(&bytes[..13]),
+            Err(StayputError::BadRequest(_))
+        ));
         assert!(matches!(frame_from_bytes(&[]), Err(StayputError::BadRequest(_))));
     }
 
     #[test]
     fn figure_size_follows_bins_not_rows() {
-        let small = histogram_figure(&histogram(&random_frame(1_000), HISTOGRAM_BINS).expect("h"), 1_000);
-        let large = histogram_figure(&histogram(&random_frame(1_000_000), HISTOGRAM_BINS).expect("h"), 1_000_000);
+        let small = histogram_figure(
+            &histogram(&random_frame(1_000), HISTOGRAM_BINS).expect("h"),
+            1_000,
+        );
+        let large = histogram_figure(
+            &histogram(&random_frame(1_000_000), HISTOGRAM_BINS).expect("h"),
+            1_000_000,
+        );
         let parsed: serde_json::Value = serde_json::from_str(&large).expect("valid JSON");
         assert_eq!(parsed["data"][0]["type"], "bar");
-        assert_eq!(parsed["data"][0]["y"].as_array().map(Vec::len), Some(HISTOGRAM_BINS));
+        assert_eq!(
+            parsed["data"][0]["y"].as_array().map(Vec::len),
+            Some(HISTOGRAM_BINS)
+        );
         let diff = large.len().abs_diff(small.len());
         assert!(diff < 300, "{} vs {} bytes", small.len(), large.len());
     }

@@ -18,7 +18,11 @@ pub enum StayputError {
     #[error("invalid size {0}: choose a number of rows from 1 to 100,000,000")]
     InvalidSize(String),
     /// Client mode moves the frame through the browser and is capped.
-    #[error("client mode is limited to {max} rows ({max_bytes} MB through the browser and back); use server mode for {rows} rows")]
+    #[error(
+        "client mode is limited to {} rows ({max_bytes} MB through the browser and back); use server mode for {} rows",
+        crate::sizes::with_thousands(*.max),
+        crate::sizes::with_thousands(*.rows)
+    )]
     ClientModeTooLarge {
         /// Rows asked for.
         rows: u64,

@@ -21,7 +21,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// Step 1 of the benchmark: builds the random frame and keeps it in the cache.
-pub async fn create_frame(cache: &FrameCache, session: SessionKey, rows: u64) -> Result<FrameHandle, StayputError> {
+pub async fn create_frame(
+    cache: &FrameCache,
+    session: SessionKey,
+    rows: u64,
+) -> Result<FrameHandle, StayputError> {
     let rows = validate_rows(rows)?;
     let cache = cache.clone();
     blocking(move || {
@@ -32,14 +36,22 @@ pub async fn create_frame(cache: &FrameCache, session: SessionKey, rows: u64) ->
 }
 
 /// Step 2 of the benchmark: the mean of the frame behind `handle`.
-pub async fn frame_mean(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> Result<MeanReply, StayputError> {
+pub async fn frame_mean(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<MeanReply, StayputError> {
     let frame = cache.get(session, handle)?;
     let mean = blocking(move || compute::column_mean(&frame)).await?;
     Ok(MeanReply { mean })
 }
 
 /// Plotly figure JSON of the histogram of the frame behind `handle`.
-pub async fn frame_histogram(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> Result<String, StayputError> {
+pub async fn frame_histogram(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<String, StayputError> {
     let frame = cache.get(session, handle)?;
     blocking(move || {
         let hist = compute::histogram(&frame, compute::HISTOGRAM_BINS)?;
@@ -87,7 +99,9 @@ mod tests {
     async fn invalid_sizes_are_refused_before_any_work() {
         let cache = cache();
         for rows in [0, 100_000_001, u64::MAX] {
-            let err = create_frame(&cache, SessionKey::random(), rows).await.expect_err("invalid");
+            let err = create_frame(&cache, SessionKey::random(), rows)
+                .await
+                .expect_err("invalid");
             assert_eq!(err, StayputError::InvalidSize(rows.to_string()));
         }
         assert_eq!(cache.stats().entries, 0);
@@ -96,10 +110,18 @@ mod tests {
     #[tokio::test]
     async fn another_sessions_handle_reads_as_unknown() {
         let cache = cache();
-        let handle = create_frame(&cache, SessionKey::random(), 10).await.expect("create");
+        let handle = create_frame(&cache, SessionKey::random(), 10)
+            .await
+            .expect("create");
         let stranger = SessionKey::random();
-        assert_eq!(frame_mean(&cache, stranger, &handle).await, Err(StayputError::UnknownHandle));
-        assert_eq!(frame_histogram(&cache, stranger, &handle).await, Err(StayputError::UnknownHandle));
+        assert_eq!(
+            frame_mean(&cache, stranger, &handle).await,
+            Err(StayputError::UnknownHandle)
+        );
+        assert_eq!(
+            frame_histogram(&cache, stranger, &handle).await,
+            Err(StayputError::UnknownHandle)
+        );
     }
 
     #[tokio::test]
@@ -108,7 +130,13 @@ mod tests {
             memory_budget: ByteSize(1 << 20),
             idle_timeout: Duration::from_secs(60),
         });
-        let err = create_frame(&cache, SessionKey::random(), 1_000_000).await.expect_err("too large");
-        assert!(err.to_string().contains("does not fit in the server's memory budget of 1.0 MiB"), "{err}");
+        let err = create_frame(&cache, SessionKey::random(), 1_000_000)
+            .await
+            .expect_err("too large");
+        assert!(
+            err.to_string()
+                .contains("does not fit in the server's memory budget of 1.0 MiB"),
+            "{err}"
+        );
     }
 }

@@ -36,7 +36,7 @@ pub fn with_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -54,7 +54,10 @@ mod tests {
             assert_eq!(validate_rows(n), Ok(n));
         }
         assert!(matches!(validate_rows(0), Err(StayputError::InvalidSize(_))));
-        assert!(matches!(validate_rows(MAX_ROWS + 1), Err(StayputError::InvalidSize(_))));
+        assert!(matches!(
+            validate_rows(MAX_ROWS + 1),
+            Err(StayputError::InvalidSize(_))
+        ));
     }
 
     #[test]

@@ -69,9 +69,8 @@ impl FromStr for ByteSize {
         let bytes = trimmed.as_bytes();
         let mut split = trimmed.len();
         for (i, c) in trimmed.char_indices() {
-            let is_exponent = (c == 'e' || c == 'E')
-                && i > 0
-                && bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit());
+            let is_exponent =
+                (c == 'e' || c == 'E') && i > 0 && bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit());
             if c.is_ascii_alphabetic() && !is_exponent {
                 split = i;
                 break;
@@ -143,9 +142,15 @@ mod tests {
     fn rejects_nonsense_with_a_reason() {
         assert_eq!(parse(""), Err(ParseSizeError::Empty));
         assert!(matches!(parse("lots"), Err(ParseSizeError::UnknownUnit { .. })));
-        assert!(matches!(parse("4 parsecs"), Err(ParseSizeError::UnknownUnit { .. })));
+        assert!(matches!(
+            parse("4 parsecs"),
+            Err(ParseSizeError::UnknownUnit { .. })
+        ));
         assert!(matches!(parse("-3GiB"), Err(ParseSizeError::Invalid(_))));
-        assert!(matches!(parse("99999999999TiB"), Err(ParseSizeError::Overflow(_))));
+        assert!(matches!(
+            parse("99999999999TiB"),
+            Err(ParseSizeError::Overflow(_))
+        ));
     }
 
     #[test]

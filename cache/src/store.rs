@@ -187,7 +187,8 @@ impl FrameCache {
     /// guard is dropped. Must be called inside a tokio runtime.
     pub fn spawn_purger(&self) -> PurgeGuard {
         let cache = self.clone();
-        let period = (self.shared.config.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        let period =
+            (self.shared.config.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -33,7 +33,10 @@ async fn get_returns_the_stored_frame_without_copying() {
 
     let first = cache.get(session, &handle).expect("present");
     let second = cache.get(session, &handle).expect("present");
-    assert!(Arc::ptr_eq(&first, &second), "a read must hand out the same frame");
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "a read must hand out the same frame"
+    );
     assert_eq!(first.height() as u64, handle.rows);
     assert_eq!(cache.stats().entries, 1);
     assert_eq!(cache.stats().bytes, MIB);

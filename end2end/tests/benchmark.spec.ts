@@ -85,3 +85,13 @@ test("a forged handle is indistinguishable from an unknown one", async ({ page }
   const ok = await runBenchmark(page, 1_000, "server");
   expect(ok.mean).toBeGreaterThan(0.4);
 });
+
+test("client mode refuses 1e8 rows with a clear message instead of crashing the tab", async ({ page }) => {
+  await openBenchmark(page);
+  await page.getByTestId("size").selectOption("100000000");
+  await page.getByTestId("mode").selectOption("client");
+  await page.getByTestId("run").click();
+  await expect(page.getByTestId("error")).toContainText("client mode is limited to 10,000,000 rows");
+  await expect(page.getByTestId("error")).toContainText("use server mode");
+  await expect(page.getByTestId("run")).toBeEnabled();
+});

@@ -67,19 +67,18 @@ pub fn build(config: &Config) -> Stayput {
             MEAN_PATH,
             post(client_mode::mean).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .leptos_routes_with_context(
-            &options,
-            routes,
-            move || provide_context(context.clone()),
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&options, routes, move || provide_context(context.clone()), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .layer(sessions)
         .layer(compression)
         .layer(TraceLayer::new_for_http());
-    Stayput { router, cache, purger }
+    Stayput {
+        router,
+        cache,
+        purger,
+    }
 }

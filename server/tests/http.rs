@@ -21,8 +21,9 @@ impl Drop for Running {
 }
 
 async fn start(vars: &[(&str, &str)]) -> Running {
-    let config = Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
-        .expect("config");
+    let config =
+        Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
+            .expect("config");
     let stayput = server::build(&config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -68,7 +69,11 @@ impl Running {
 }
 
 async fn error_of(response: reqwest::Response) -> StayputError {
-    assert!(!response.status().is_success(), "expected an error, got {}", response.status());
+    assert!(
+        !response.status().is_success(),
+        "expected an error, got {}",
+        response.status()
+    );
     let text = response.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("error body {text:?} is not a StayputError: {e}"))
 }
@@ -93,7 +98,11 @@ async fn handles_work_in_their_session_only() {
     let handle: Value = response.json().await.expect("handle json");
     assert_eq!(handle["rows"], 1000);
     assert_eq!(handle["bytes"], 8000);
-    assert_eq!(handle.as_object().map(|o| o.len()), Some(3), "only id, rows, bytes: {handle}");
+    assert_eq!(
+        handle.as_object().map(|o| o.len()),
+        Some(3),
+        "only id, rows, bytes: {handle}"
+    );
 
     let response = server.mean(&alice, &handle).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -107,7 +116,10 @@ async fn handles_work_in_their_session_only() {
     made_up["id"] = Value::from("7d444840-9dc0-41a6-a1f3-2a5f3c1e6b6e");
     let unknown = error_of(server.mean(&mallory, &made_up).await).await;
     assert_eq!(foreign, StayputError::UnknownHandle);
-    assert_eq!(foreign, unknown, "a foreign handle reads exactly like a made-up one");
+    assert_eq!(
+        foreign, unknown,
+        "a foreign handle reads exactly like a made-up one"
+    );
 
     // The frame is still there for Alice.
     assert_eq!(server.mean(&alice, &handle).await.status(), StatusCode::OK);
@@ -164,7 +176,12 @@ async fn client_mode_moves_the_whole_frame_both_ways() {
     let bytes = down.bytes().await.expect("bytes");
     assert_eq!(bytes.len(), 800_000);
 
-    let up = client.post(server.url(MEAN_PATH)).body(bytes).send().await.expect("send");
+    let up = client
+        .post(server.url(MEAN_PATH))
+        .body(bytes)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(up.status(), StatusCode::OK);
     let reply: ClientMeanReply = up.json().await.expect("reply");
     assert!((reply.mean - 0.5).abs() < 0.01, "{}", reply.mean);
@@ -177,7 +194,10 @@ async fn client_mode_moves_the_whole_frame_both_ways() {
         .await
         .expect("send");
     assert_eq!(too_many.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(matches!(error_of(too_many).await, StayputError::ClientModeTooLarge { .. }));
+    assert!(matches!(
+        error_of(too_many).await,
+        StayputError::ClientModeTooLarge { .. }
+    ));
 
     let torn = client
         .post(server.url(MEAN_PATH))

@@ -142,9 +142,9 @@ async fn run_once(k: u32, rows_text: &str, mode: Mode, view_state: RunView) -> R
     let started = browser::now_ms();
     let show = |mean: f64| {
         let elapsed = (browser::now_ms() - started) / 1000.0;
-        view_state
-            .result
-            .set(Some(format!("run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})")));
+        view_state.result.set(Some(format!(
+            "run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})"
+        )));
     };
     let figure = match mode {
         Mode::Server => {
