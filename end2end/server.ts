@@ -1,8 +1,8 @@
 // Starts a built Stayput server on a port the OS picks and resolves with its URL.
 // Shared by the Playwright global setup and the benchmark script.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync, mkdtempSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const root = resolve(__dirname, "..");
@@ -33,6 +33,8 @@ export async function startServer(profile: string, env: Record<string, string> =
       LEPTOS_OUTPUT_NAME: "stayput",
       RUST_LOG: "info,tower_http=warn",
       NO_COLOR: "1",
+      // Its own cache directory: opening one removes the files found there.
+      STAYPUT_CACHE_DIR: mkdtempSync(join(tmpdir(), "stayput-e2e-")),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -74,7 +74,10 @@ mod handlers {
                     max_bytes: limits.client_max_rows * 8 / 1_000_000,
                 });
             }
-            blocking(move || compute::frame_to_bytes(&compute::random_frame(rows as usize))).await
+            blocking(move || {
+                compute::frame_to_bytes(&compute::random_frame(rows as usize, compute::new_seed()))
+            })
+            .await
         }
         .await;
         match result {

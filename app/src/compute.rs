@@ -22,12 +22,18 @@ const FILL_CHUNK: usize = 1 << 18;
 /// Bins of the histogram below the benchmark.
 pub const HISTOGRAM_BINS: usize = 50;
 
+/// A fresh seed for [`random_frame`], from the thread's cryptographically seeded generator.
+pub fn new_seed() -> u64 {
+    rand::rng().random()
+}
+
 /// A frame with one column [`COLUMN`] of `rows` uniform random f64 in [0, 1).
 ///
-/// Filled in parallel, each chunk from its own small generator seeded from the
-/// thread's cryptographically seeded one, then handed to polars without a copy.
-pub fn random_frame(rows: usize) -> DataFrame {
-    let base_seed: u64 = rand::rng().random();
+/// Filled in parallel, each fixed-size chunk from its own small generator derived from
+/// `base_seed` and the chunk's index, then handed to polars without a copy. The same
+/// seed gives the same frame whatever the number of threads: that is what lets the cache
+/// rebuild an evicted frame from its lineage.
+pub fn random_frame(rows: usize, base_seed: u64) -> DataFrame {
     let mut values = vec![0.0_f64; rows];
     values
         .par_chunks_mut(FILL_CHUNK)
@@ -201,7 +207,7 @@ mod tests {
 
     #[test]
     fn random_frame_is_uniform_on_the_unit_interval() {
-        let frame = random_frame(1_000_000);
+        let frame = random_frame(1_000_000, new_seed());
         assert_eq!(frame.height(), 1_000_000);
         let mean = column_mean(&frame).expect("mean");
         assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
@@ -214,10 +220,14 @@ mod tests {
     }
 
     #[test]
-    fn two_frames_differ() {
-        let a = frame_to_bytes(&random_frame(100)).expect("bytes");
-        let b = frame_to_bytes(&random_frame(100)).expect("bytes");
-        assert_ne!(a, b);
+    fn seeds_decide_the_frame() {
+        let bytes = |seed| frame_to_bytes(&random_frame(700_000, seed)).expect("bytes");
+        assert_ne!(bytes(1), bytes(2), "different seeds, different frames");
+        assert_eq!(
+            bytes(3),
+            bytes(3),
+            "same seed, same frame (three chunks, any thread count)"
+        );
     }
 
     #[test]
@@ -239,7 +249,7 @@ mod tests {
 
     #[test]
     fn bytes_round_trip_and_bad_bodies_are_refused() {
-        let frame = random_frame(1234);
+        let frame = random_frame(1234, new_seed());
         let bytes = frame_to_bytes(&frame).expect("bytes");
         assert_eq!(bytes.len(), 1234 * 8);
         let back = frame_from_bytes(&bytes).expect("decode");
@@ -254,11 +264,11 @@ mod tests {
     #[test]
     fn figure_size_follows_bins_not_rows() {
         let small = histogram_figure(
-            &histogram(&random_frame(1_000), HISTOGRAM_BINS).expect("h"),
+            &histogram(&random_frame(1_000, new_seed()), HISTOGRAM_BINS).expect("h"),
             1_000,
         );
         let large = histogram_figure(
-            &histogram(&random_frame(1_000_000), HISTOGRAM_BINS).expect("h"),
+            &histogram(&random_frame(1_000_000, new_seed()), HISTOGRAM_BINS).expect("h"),
             1_000_000,
         );
         let parsed: serde_json::Value = serde_json::from_str(&large).expect("valid JSON");

@@ -31,14 +31,22 @@ pub enum StayputError {
         /// The cap in megabytes of transfer each way.
         max_bytes: u64,
     },
-    /// The frame would not fit in the server's memory budget.
-    #[error("a frame of {needed} does not fit in the server's memory budget of {budget}")]
+    /// The frame would not fit in the limit that applies to it.
+    #[error("a frame of {needed} does not fit in the server's {limit} of {budget}")]
     TooLarge {
         /// Size of the frame.
         needed: String,
-        /// The configured budget.
+        /// Which limit ("memory budget", "session quota", "disk budget").
+        limit: String,
+        /// The limit.
         budget: String,
     },
+    /// The server's cache could not store or load the data (e.g. its disk is full).
+    #[error("the server's cache is unavailable right now ({0} tier); try again")]
+    Storage(String),
+    /// An evicted frame could not be rebuilt.
+    #[error("the data could not be rebuilt: {0}")]
+    Rebuild(String),
     /// The request could not be understood.
     #[error("the request could not be read: {0}")]
     BadRequest(String),
@@ -72,11 +80,24 @@ impl From<stayput_cache::CacheError> for StayputError {
     fn from(err: stayput_cache::CacheError) -> Self {
         use stayput_cache::CacheError;
         match err {
-            CacheError::Unknown => Self::UnknownHandle,
-            CacheError::TooLarge { needed, budget } => Self::TooLarge {
+            // Expired and unknown read the same to the browser: a foreign handle must
+            // not be distinguishable from one that expired.
+            CacheError::Unknown | CacheError::Expired => Self::UnknownHandle,
+            CacheError::TooLarge {
+                needed,
+                limit,
+                budget,
+            } => Self::TooLarge {
                 needed: needed.to_string(),
+                limit: limit.to_owned(),
                 budget: budget.to_string(),
             },
+            CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
+            CacheError::Recompute(reason) => Self::Rebuild(reason),
+            other => {
+                tracing::error!(err = %other, "cache misuse");
+                Self::Internal
+            }
         }
     }
 }

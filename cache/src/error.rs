@@ -2,22 +2,63 @@
 
 use crate::ByteSize;
 
-/// Why the cache could not serve a request.
+/// Everything that can go wrong in the cache.
 ///
-/// [`CacheError::Unknown`] deliberately covers a made-up id, an id from another
-/// session and an entry that expired or was evicted: a caller must not be able to
-/// tell these apart, or handles would leak information across sessions.
+/// `Unknown` covers made-up, malformed and foreign handles alike, so that a handle of
+/// another session cannot be told apart from one that never existed. `Expired` is a
+/// handle of the caller's own session whose frame was evicted or expired and cannot be
+/// rebuilt. Messages never contain paths or other internals except `CacheDir`, which is
+/// a start-up error for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CacheError {
-    /// No such frame for this session (never existed, foreign, expired or evicted).
+    /// No such handle in this session (made up, malformed, foreign, or its session ended).
     #[error("unknown or expired data")]
     Unknown,
-    /// The frame alone is larger than the whole memory budget.
-    #[error("the frame needs {needed} but the memory budget is {budget}")]
+    /// The handle was valid but its frame was evicted or expired and has no recipe.
+    #[error("the data expired or was evicted from the server's cache")]
+    Expired,
+    /// The frame is larger than the limit that applies to it.
+    #[error("the frame needs {needed} but the {limit} is {budget}")]
     TooLarge {
         /// Estimated size of the frame.
         needed: ByteSize,
-        /// The configured budget.
+        /// Which limit refused it ("memory budget", "session quota", "disk budget").
+        limit: &'static str,
+        /// The limit.
         budget: ByteSize,
+    },
+    /// The disk placement was asked for but the cache has no disk tier.
+    #[error("this cache has no disk tier")]
+    NoDisk,
+    /// A tier failed to store or load a frame (disk full, Redis down, …). The detail is
+    /// logged on the server; the message is safe to show.
+    #[error("the cache's {tier} tier failed")]
+    Storage {
+        /// Which tier.
+        tier: &'static str,
+    },
+    /// Rebuilding a frame from its lineage failed.
+    #[error("rebuilding the data failed: {0}")]
+    Recompute(String),
+    /// No recipe is registered under this function name.
+    #[error("no recipe named {0:?} is registered")]
+    NoRecipe(String),
+    /// Arguments could not be encoded or decoded as JSON.
+    #[error("bad arguments for {function}: {reason}")]
+    BadArguments {
+        /// The recipe.
+        function: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// The cache directory cannot be used (start-up only; for the operator).
+    #[error("cannot use cache directory {path}: {reason} (set {setting} to a writable directory)")]
+    CacheDir {
+        /// The directory.
+        path: String,
+        /// Why, e.g. "Permission denied".
+        reason: String,
+        /// The setting that changes the directory.
+        setting: &'static str,
     },
 }

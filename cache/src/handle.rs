@@ -14,6 +14,9 @@ pub struct FrameHandle {
     pub id: String,
     /// Number of rows of the frame when it was stored.
     pub rows: u64,
+    /// Number of columns of the frame (metadata only).
+    #[serde(default)]
+    pub cols: u64,
     /// Estimated size of the frame in bytes when it was stored.
     pub bytes: u64,
 }

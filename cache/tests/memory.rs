@@ -1,145 +1,265 @@
-//! The in-memory tier against real frames and tokio's paused clock.
+//! The memory tier against real frames and tokio's paused clock.
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use polars::prelude::*;
-use stayput_cache::{ByteSize, CacheConfig, CacheError, FrameCache, FrameHandle, SessionKey};
+use common::{config, frame_of_mib, MIB};
+use stayput_cache::{CacheError, EvictionCause, FrameCache, FrameHandle, Placement, Residence, SessionKey};
 
-const MIB: u64 = 1 << 20;
-
-/// A one-column frame of exactly `mib` MiB of f64.
-fn frame_of_mib(mib: u64) -> DataFrame {
-    let n = (mib * MIB / 8) as usize;
-    Float64Chunked::from_vec("x".into(), vec![1.5; n])
-        .into_series()
-        .into_frame()
-}
-
-fn cache(budget_mib: u64, idle: Duration) -> FrameCache {
-    FrameCache::new(CacheConfig {
-        memory_budget: ByteSize(budget_mib * MIB),
-        idle_timeout: idle,
-    })
-}
+const MINUTE: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn get_returns_the_stored_frame_without_copying() {
-    let cache = cache(64, Duration::from_secs(60));
-    let session = SessionKey::random();
-    let handle = cache.insert(session, frame_of_mib(1)).expect("fits");
-    assert_eq!(handle.rows, MIB / 8);
-    assert_eq!(handle.bytes, MIB);
-
-    let first = cache.get(session, &handle).expect("present");
-    let second = cache.get(session, &handle).expect("present");
+    let cache = FrameCache::new(config(64, 64, MINUTE));
+    let me = SessionKey::random();
+    let handle = cache
+        .put(me, frame_of_mib(1, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    assert_eq!((handle.rows, handle.cols, handle.bytes), (MIB / 8, 1, MIB));
+    let first = cache.get(me, &handle).await.expect("present");
+    let second = cache.get(me, &handle).await.expect("present");
     assert!(
         Arc::ptr_eq(&first, &second),
         "a read must hand out the same frame"
     );
-    assert_eq!(first.height() as u64, handle.rows);
-    assert_eq!(cache.stats().entries, 1);
-    assert_eq!(cache.stats().bytes, MIB);
+    let totals = cache.totals();
+    assert_eq!((totals.memory.entries, totals.memory.bytes), (1, MIB));
+    assert_eq!(cache.list(me)[0].hits, 2);
 }
 
 #[tokio::test]
-async fn budget_evicts_least_recently_used_first() {
-    let cache = cache(3, Duration::from_secs(60));
-    let session = SessionKey::random();
-    let a = cache.insert(session, frame_of_mib(1)).expect("fits");
-    let b = cache.insert(session, frame_of_mib(1)).expect("fits");
-    let c = cache.insert(session, frame_of_mib(1)).expect("fits");
-    // Touch `a` so that `b` is now the least recently used.
-    cache.get(session, &a).expect("a present");
-    let d = cache.insert(session, frame_of_mib(1)).expect("fits");
-
-    assert_eq!(cache.get(session, &b), Err(CacheError::Unknown), "b was LRU");
-    for kept in [&a, &c, &d] {
-        assert!(cache.get(session, kept).is_ok(), "{} kept", kept.short_id());
+async fn the_budget_evicts_least_recently_used_first() {
+    let cache = FrameCache::new(config(3, 3, MINUTE));
+    let me = SessionKey::random();
+    let mut handles = Vec::new();
+    for seed in 0..3 {
+        handles.push(
+            cache
+                .put(me, frame_of_mib(1, seed), Placement::Memory)
+                .await
+                .expect("fits"),
+        );
     }
-    let stats = cache.stats();
-    assert!(stats.bytes <= stats.budget, "{stats:?}");
+    // Touch the first so that the second is now the least recently used.
+    cache.get(me, &handles[0]).await.expect("present");
+    let fourth = cache
+        .put(me, frame_of_mib(1, 3), Placement::Memory)
+        .await
+        .expect("fits");
+
+    assert_eq!(
+        cache.get(me, &handles[1]).await,
+        Err(CacheError::Expired),
+        "LRU went"
+    );
+    for kept in [&handles[0], &handles[2], &fourth] {
+        assert!(cache.get(me, kept).await.is_ok(), "{} kept", kept.short_id());
+    }
+    assert!(cache.totals().memory.bytes <= 3 * MIB);
+    assert_eq!(cache.counters().evictions(EvictionCause::Quota), 1);
 }
 
 #[tokio::test]
-async fn a_frame_larger_than_the_budget_is_refused() {
-    let cache = cache(2, Duration::from_secs(60));
+async fn a_frame_larger_than_the_quota_is_refused() {
+    let cache = FrameCache::new(config(8, 2, MINUTE));
     let err = cache
-        .insert(SessionKey::random(), frame_of_mib(3))
+        .put(SessionKey::random(), frame_of_mib(3, 0), Placement::Memory)
+        .await
         .expect_err("too large");
-    assert!(matches!(err, CacheError::TooLarge { .. }));
-    assert!(err.to_string().contains("memory budget is 2.0 MiB"), "{err}");
-    assert_eq!(cache.stats().entries, 0);
+    assert!(err.to_string().contains("the session quota is 2.0 MiB"), "{err}");
+    assert_eq!(cache.totals().memory.entries, 0);
+    assert_eq!(cache.totals().gone, 0, "a refused put leaves nothing behind");
+}
+
+#[tokio::test]
+async fn a_session_over_its_quota_evicts_its_own_frames_first() {
+    let cache = FrameCache::new(config(8, 3, MINUTE));
+    let (heavy, light) = (SessionKey::random(), SessionKey::random());
+    let light_frame = cache
+        .put(light, frame_of_mib(2, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    let mut heavy_frames = Vec::new();
+    for seed in 0..6 {
+        heavy_frames.push(
+            cache
+                .put(heavy, frame_of_mib(1, seed), Placement::Memory)
+                .await
+                .expect("fits"),
+        );
+    }
+    assert!(
+        cache.get(light, &light_frame).await.is_ok(),
+        "the light session keeps its frame"
+    );
+    assert_eq!(cache.session_memory(heavy), 3 * MIB);
+    for old in &heavy_frames[..3] {
+        assert_eq!(cache.get(heavy, old).await, Err(CacheError::Expired));
+    }
+    assert_eq!(cache.counters().evictions(EvictionCause::Quota), 3);
+    assert_eq!(cache.counters().evictions(EvictionCause::Budget), 0);
+}
+
+#[tokio::test]
+async fn over_the_budget_the_heaviest_session_pays_not_the_fair_one() {
+    // Budget 6 MiB, quota 4 MiB: three sessions, fair share 2 MiB each.
+    let cache = FrameCache::new(config(6, 4, MINUTE));
+    let (a, b, c) = (SessionKey::random(), SessionKey::random(), SessionKey::random());
+    let a1 = cache
+        .put(a, frame_of_mib(1, 1), Placement::Memory)
+        .await
+        .expect("fits");
+    let b1 = cache
+        .put(b, frame_of_mib(1, 2), Placement::Memory)
+        .await
+        .expect("fits");
+    let mut c_frames = Vec::new();
+    for seed in 0..4 {
+        c_frames.push(
+            cache
+                .put(c, frame_of_mib(1, seed), Placement::Memory)
+                .await
+                .expect("fits"),
+        );
+    }
+    // The cache is full (6 MiB). `a` and `b` are the least recently used overall, but
+    // they are under their fair share: `c` pays for its own growth.
+    let b2 = cache
+        .put(b, frame_of_mib(1, 3), Placement::Memory)
+        .await
+        .expect("fits");
+    assert!(cache.get(a, &a1).await.is_ok());
+    assert!(cache.get(b, &b1).await.is_ok());
+    assert!(cache.get(b, &b2).await.is_ok());
+    assert_eq!(cache.get(c, &c_frames[0]).await, Err(CacheError::Expired));
+    assert_eq!(cache.session_memory(c), 3 * MIB);
+    assert_eq!(cache.totals().memory.bytes, 6 * MIB);
+    assert_eq!(cache.counters().evictions(EvictionCause::Budget), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn idle_entries_expire_and_reads_keep_them_alive() {
-    let cache = cache(64, Duration::from_secs(10));
-    let session = SessionKey::random();
-    let busy = cache.insert(session, frame_of_mib(1)).expect("fits");
-    let idle = cache.insert(session, frame_of_mib(1)).expect("fits");
-
+    let cache = FrameCache::new(config(64, 64, Duration::from_secs(10)));
+    let me = SessionKey::random();
+    let busy = cache
+        .put(me, frame_of_mib(1, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    let idle = cache
+        .put(me, frame_of_mib(1, 1), Placement::Memory)
+        .await
+        .expect("fits");
     for _ in 0..3 {
         tokio::time::advance(Duration::from_secs(6)).await;
-        cache.get(session, &busy).expect("read within the idle timeout");
+        cache.get(me, &busy).await.expect("kept alive by reads");
     }
-    // 18 s since `idle` was last touched.
-    assert_eq!(cache.get(session, &idle), Err(CacheError::Unknown));
-    assert!(cache.get(session, &busy).is_ok());
+    assert_eq!(cache.purge().await, (1, 0));
+    assert_eq!(
+        cache.get(me, &idle).await,
+        Err(CacheError::Expired),
+        "idle 18 s > 10 s"
+    );
+    assert!(cache.get(me, &busy).await.is_ok());
+    assert_eq!(
+        cache
+            .list(me)
+            .iter()
+            .filter(|e| e.residence == Residence::Gone)
+            .count(),
+        1
+    );
+    assert_eq!(cache.totals().memory.bytes, MIB);
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_purger_sweeps_idle_entries_without_reads() {
-    let cache = cache(64, Duration::from_secs(10));
+async fn the_purger_expires_entries_and_forgets_idle_sessions() {
+    let cache = FrameCache::new(config(64, 64, Duration::from_secs(1)));
+    let me = SessionKey::random();
+    let handle = cache
+        .put(me, frame_of_mib(1, 0), Placement::Memory)
+        .await
+        .expect("fits");
     let guard = cache.spawn_purger();
-    cache.insert(SessionKey::random(), frame_of_mib(1)).expect("fits");
-    assert_eq!(cache.stats().entries, 1);
-
-    tokio::time::sleep(Duration::from_secs(15)).await;
-    assert_eq!(cache.stats().entries, 0, "swept by the background task");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(cache.totals().memory.entries, 0, "expired by the purger");
+    assert_eq!(cache.get(me, &handle).await, Err(CacheError::Expired));
+    // The read above touched the session; left alone past the session timeout (10 s)
+    // it is forgotten with its entries: now the handle is simply unknown.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(cache.totals().sessions, 0);
+    assert_eq!(cache.get(me, &handle).await, Err(CacheError::Unknown));
     drop(guard);
 }
 
 #[tokio::test]
-async fn handles_are_useless_in_another_session() {
-    let cache = cache(64, Duration::from_secs(60));
-    let alice = SessionKey::random();
-    let mallory = SessionKey::random();
-    let handle = cache.insert(alice, frame_of_mib(1)).expect("fits");
+async fn foreign_made_up_and_malformed_handles_are_all_unknown() {
+    let cache = FrameCache::new(config(64, 64, MINUTE));
+    let owner = SessionKey::random();
+    let handle = cache
+        .put(owner, frame_of_mib(1, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    let stranger = SessionKey::random();
+    let made_up = FrameHandle {
+        id: uuid_like(),
+        ..handle.clone()
+    };
+    let malformed = FrameHandle {
+        id: "../../etc/passwd".into(),
+        ..handle.clone()
+    };
+    for (who, h) in [(stranger, &handle), (owner, &made_up), (owner, &malformed)] {
+        assert_eq!(cache.get(who, h).await, Err(CacheError::Unknown));
+    }
+    assert!(
+        !cache.remove(stranger, &handle).await,
+        "a stranger cannot drop it either"
+    );
+    assert!(cache.list(stranger).is_empty());
+    assert!(cache.get(owner, &handle).await.is_ok());
+}
 
-    let foreign = cache.get(mallory, &handle);
-    let made_up = cache.get(
-        mallory,
-        &FrameHandle {
-            id: "1b4e28ba-2fa1-41d2-883f-0016d3cca427".into(),
-            ..handle.clone()
-        },
-    );
-    let malformed = cache.get(
-        mallory,
-        &FrameHandle {
-            id: "../../etc/passwd".into(),
-            ..handle.clone()
-        },
-    );
-    assert_eq!(foreign, Err(CacheError::Unknown));
-    assert_eq!(foreign, made_up, "foreign and unknown are indistinguishable");
-    assert_eq!(foreign, malformed);
-    assert!(!cache.remove(mallory, &handle), "nor can another session drop it");
-    assert!(cache.get(alice, &handle).is_ok());
+fn uuid_like() -> String {
+    "6f1c2a0e-8d3b-4c55-9a7e-1b2c3d4e5f60".to_owned()
 }
 
 #[tokio::test]
 async fn removing_a_session_drops_only_its_frames() {
-    let cache = cache(64, Duration::from_secs(60));
-    let gone = SessionKey::random();
-    let stays = SessionKey::random();
-    let a = cache.insert(gone, frame_of_mib(1)).expect("fits");
-    cache.insert(gone, frame_of_mib(1)).expect("fits");
-    let kept = cache.insert(stays, frame_of_mib(1)).expect("fits");
+    let cache = FrameCache::new(config(64, 64, MINUTE));
+    let (gone, kept) = (SessionKey::random(), SessionKey::random());
+    let g = cache
+        .put(gone, frame_of_mib(1, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    let _ = cache
+        .put(gone, frame_of_mib(1, 1), Placement::Memory)
+        .await
+        .expect("fits");
+    let k = cache
+        .put(kept, frame_of_mib(1, 2), Placement::Memory)
+        .await
+        .expect("fits");
+    assert_eq!(cache.remove_session(gone).await, 2);
+    assert_eq!(cache.get(gone, &g).await, Err(CacheError::Unknown));
+    assert!(cache.get(kept, &k).await.is_ok());
+    assert_eq!(cache.totals().memory.bytes, MIB);
+    assert_eq!(cache.counters().evictions(EvictionCause::SessionEnd), 2);
+}
 
-    assert_eq!(cache.remove_session(gone), 2);
-    assert_eq!(cache.get(gone, &a), Err(CacheError::Unknown));
-    assert!(cache.get(stays, &kept).is_ok());
-    assert_eq!(cache.stats().entries, 1);
+#[tokio::test]
+async fn dropping_one_handle_frees_its_memory() {
+    let cache = FrameCache::new(config(64, 64, MINUTE));
+    let me = SessionKey::random();
+    let h = cache
+        .put(me, frame_of_mib(2, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    assert!(cache.remove(me, &h).await);
+    assert!(!cache.remove(me, &h).await);
+    assert_eq!(cache.get(me, &h).await, Err(CacheError::Unknown));
+    assert_eq!(cache.totals().memory.bytes, 0);
+    assert_eq!(cache.session_memory(me), 0);
 }

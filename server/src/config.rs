@@ -1,6 +1,7 @@
 //! Configuration: `STAYPUT_*` variables for Stayput, `LEPTOS_*` for Leptos, each with
 //! an embedded default so that the server starts with none of them set.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use app::client_mode::DEFAULT_MAX_ROWS;
@@ -14,8 +15,16 @@ pub struct Config {
     pub leptos: LeptosOptions,
     /// `STAYPUT_MEMORY_BUDGET`: bytes of frames kept in memory across all sessions.
     pub memory_budget: ByteSize,
-    /// `STAYPUT_IDLE_TIMEOUT`: a frame (and a session) unused this long is dropped.
+    /// `STAYPUT_SESSION_QUOTA`: most bytes of memory one session may hold.
+    pub session_quota: ByteSize,
+    /// `STAYPUT_CACHE_DIR`: where the disk tier keeps its files.
+    pub cache_dir: PathBuf,
+    /// `STAYPUT_DISK_BUDGET`: bytes of frames kept on disk across all sessions.
+    pub disk_budget: ByteSize,
+    /// `STAYPUT_IDLE_TIMEOUT`: a frame unused this long loses its data (its lineage stays).
     pub idle_timeout: Duration,
+    /// `STAYPUT_SESSION_TIMEOUT`: a session unseen this long ends, with all its frames.
+    pub session_timeout: Duration,
     /// `STAYPUT_CLIENT_MAX_ROWS`: most rows client mode sends through the browser.
     pub client_max_rows: u64,
     /// `STAYPUT_SECURE_COOKIE`: mark the session cookie `Secure` (behind HTTPS).
@@ -44,6 +53,10 @@ pub enum ConfigError {
 const OUTPUT_NAME: &str = "stayput";
 /// Default idle timeout: 30 minutes.
 const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
+/// Default session timeout: 24 hours.
+const DEFAULT_SESSION: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default disk budget: 8 GiB.
+const DEFAULT_DISK_BUDGET: ByteSize = ByteSize(8 << 30);
 
 impl Config {
     /// Reads the process environment.
@@ -64,9 +77,32 @@ impl Config {
             Some(value) => parse_budget("STAYPUT_MEMORY_BUDGET", value)?,
             None => default_memory_budget(),
         };
+        let session_quota = match lookup("STAYPUT_SESSION_QUOTA") {
+            Some(value) => parse_budget("STAYPUT_SESSION_QUOTA", value)?,
+            None => ByteSize(memory_budget.bytes() / 2),
+        };
+        let disk_budget = match lookup("STAYPUT_DISK_BUDGET") {
+            Some(value) => parse_budget("STAYPUT_DISK_BUDGET", value)?,
+            None => DEFAULT_DISK_BUDGET,
+        };
+        let cache_dir = match lookup("STAYPUT_CACHE_DIR") {
+            Some(value) if !value.trim().is_empty() => PathBuf::from(value.trim()),
+            Some(value) => {
+                return Err(ConfigError::Invalid {
+                    var: "STAYPUT_CACHE_DIR",
+                    value,
+                    reason: "write a directory path".into(),
+                })
+            }
+            None => default_cache_dir(&lookup),
+        };
         let idle_timeout = match lookup("STAYPUT_IDLE_TIMEOUT") {
             Some(value) => parse_duration("STAYPUT_IDLE_TIMEOUT", value)?,
             None => DEFAULT_IDLE,
+        };
+        let session_timeout = match lookup("STAYPUT_SESSION_TIMEOUT") {
+            Some(value) => parse_duration("STAYPUT_SESSION_TIMEOUT", value)?,
+            None => DEFAULT_SESSION,
         };
         let client_max_rows = match lookup("STAYPUT_CLIENT_MAX_ROWS") {
             Some(value) => value
@@ -95,7 +131,11 @@ impl Config {
         Ok(Self {
             leptos,
             memory_budget,
+            session_quota,
+            cache_dir,
+            disk_budget,
             idle_timeout,
+            session_timeout,
             client_max_rows,
             secure_cookie,
         })
@@ -142,6 +182,18 @@ fn parse_duration(var: &'static str, value: String) -> Result<Duration, ConfigEr
         })
 }
 
+/// `$XDG_CACHE_HOME/stayput`, else `$HOME/.cache/stayput`, else `./target/stayput-cache`.
+fn default_cache_dir(lookup: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    let non_empty = |key| lookup(key).filter(|v: &String| !v.trim().is_empty());
+    if let Some(xdg) = non_empty("XDG_CACHE_HOME") {
+        return PathBuf::from(xdg).join("stayput");
+    }
+    if let Some(home) = non_empty("HOME") {
+        return PathBuf::from(home).join(".cache").join("stayput");
+    }
+    PathBuf::from("target").join("stayput-cache")
+}
+
 /// A quarter of the machine's memory (`MemTotal` in `/proc/meminfo`), or 2 GiB where
 /// that cannot be read.
 fn default_memory_budget() -> ByteSize {
@@ -166,6 +218,14 @@ mod tests {
         let config = config(&[]).expect("defaults");
         assert!(config.memory_budget.bytes() >= 1 << 20);
         assert_eq!(config.idle_timeout, DEFAULT_IDLE);
+        assert_eq!(config.session_timeout, DEFAULT_SESSION);
+        assert_eq!(config.session_quota.bytes(), config.memory_budget.bytes() / 2);
+        assert_eq!(config.disk_budget, DEFAULT_DISK_BUDGET);
+        assert_eq!(
+            config.cache_dir,
+            PathBuf::from("target/stayput-cache"),
+            "no HOME here"
+        );
         assert_eq!(config.client_max_rows, DEFAULT_MAX_ROWS);
         assert!(!config.secure_cookie);
         assert!(!config.leptos.output_name.is_empty());
@@ -176,12 +236,20 @@ mod tests {
         let config = config(&[
             ("STAYPUT_MEMORY_BUDGET", "4GiB"),
             ("STAYPUT_IDLE_TIMEOUT", "15m"),
+            ("STAYPUT_SESSION_TIMEOUT", "2h"),
+            ("STAYPUT_SESSION_QUOTA", "1GiB"),
+            ("STAYPUT_DISK_BUDGET", "20GB"),
+            ("STAYPUT_CACHE_DIR", "/var/cache/stayput"),
             ("STAYPUT_CLIENT_MAX_ROWS", "1000"),
             ("STAYPUT_SECURE_COOKIE", "true"),
         ])
         .expect("valid");
         assert_eq!(config.memory_budget, ByteSize(4 << 30));
         assert_eq!(config.idle_timeout, Duration::from_secs(900));
+        assert_eq!(config.session_timeout, Duration::from_secs(7200));
+        assert_eq!(config.session_quota, ByteSize(1 << 30));
+        assert_eq!(config.disk_budget, ByteSize(20_000_000_000));
+        assert_eq!(config.cache_dir, PathBuf::from("/var/cache/stayput"));
         assert_eq!(config.client_max_rows, 1000);
         assert!(config.secure_cookie);
     }
@@ -193,6 +261,10 @@ mod tests {
             ("STAYPUT_MEMORY_BUDGET", "10kB", "at least 1MiB"),
             ("STAYPUT_IDLE_TIMEOUT", "0", "positive duration"),
             ("STAYPUT_IDLE_TIMEOUT", "soon", "positive duration"),
+            ("STAYPUT_SESSION_TIMEOUT", "1y", "positive duration"),
+            ("STAYPUT_SESSION_QUOTA", "1", "at least 1MiB"),
+            ("STAYPUT_DISK_BUDGET", "much", "unknown unit"),
+            ("STAYPUT_CACHE_DIR", " ", "directory path"),
             ("STAYPUT_CLIENT_MAX_ROWS", "-1", "whole number"),
             ("STAYPUT_SECURE_COOKIE", "maybe", "true or false"),
         ] {

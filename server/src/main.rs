@@ -21,7 +21,13 @@ async fn main() -> ExitCode {
         }
     };
     let wanted = config.leptos.site_addr;
-    let stayput = server::build(&config);
+    let stayput = match server::build(&config) {
+        Ok(stayput) => stayput,
+        Err(err) => {
+            eprintln!("stayput: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(wanted).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -34,6 +40,9 @@ async fn main() -> ExitCode {
     tracing::info!(
         %addr,
         memory_budget = %config.memory_budget,
+        session_quota = %config.session_quota,
+        disk_budget = %config.disk_budget,
+        cache_dir = %config.cache_dir.display(),
         idle_timeout_s = config.idle_timeout.as_secs(),
         "Stayput listening on http://{addr}"
     );

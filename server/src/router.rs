@@ -4,11 +4,14 @@ use app::client_mode::{self, FRAME_PATH, MEAN_PATH};
 use app::context::{AppContext, Limits};
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::http::header;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use stayput_cache::{CacheConfig, FrameCache, PurgeGuard};
+use std::sync::Arc;
+
+use stayput_cache::{CacheConfig, CacheError, DiskTier, FrameCache, PurgeGuard};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -31,12 +34,21 @@ pub struct Stayput {
     pub purger: PurgeGuard,
 }
 
-/// Builds the router for `config`. Must be called inside a tokio runtime.
-pub fn build(config: &Config) -> Stayput {
-    let cache = FrameCache::new(CacheConfig {
-        memory_budget: config.memory_budget,
-        idle_timeout: config.idle_timeout,
-    });
+/// Where Prometheus scrapes the cache's metrics.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// Builds the router for `config`. Must be called inside a tokio runtime. Fails only
+/// when the cache directory cannot be used (the error names it and the setting).
+pub fn build(config: &Config) -> Result<Stayput, CacheError> {
+    let disk = DiskTier::open(&config.cache_dir, config.disk_budget)?;
+    let mut cache_config = CacheConfig::new(config.memory_budget);
+    cache_config.session_quota = config.session_quota;
+    cache_config.auto_threshold = stayput_cache::ByteSize(config.session_quota.bytes() / 2);
+    cache_config.idle_timeout = config.idle_timeout;
+    cache_config.session_timeout = config.session_timeout;
+    let cache = app::ops::with_recipes(FrameCache::builder(cache_config))
+        .cold_tier(Arc::new(disk))
+        .build();
     let purger = cache.spawn_purger();
     let limits = Limits {
         client_max_rows: config.client_max_rows,
@@ -47,7 +59,7 @@ pub fn build(config: &Config) -> Stayput {
     };
     let options = config.leptos.clone();
 
-    let idle = time::Duration::seconds(i64::try_from(config.idle_timeout.as_secs()).unwrap_or(i64::MAX));
+    let idle = time::Duration::seconds(i64::try_from(config.session_timeout.as_secs()).unwrap_or(i64::MAX));
     let sessions = SessionManagerLayer::new(MemoryStore::default())
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -61,7 +73,15 @@ pub fn build(config: &Config) -> Stayput {
     let upload_limit = usize::try_from(config.client_max_rows * 8 + 4096).unwrap_or(usize::MAX);
 
     let routes = generate_route_list(App);
+    let metrics_cache = cache.clone();
     let router = Router::new()
+        .route(
+            METRICS_PATH,
+            get(move || {
+                let text = metrics_cache.render_metrics();
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        )
         .route(FRAME_PATH, post(move |query| client_mode::frame(limits, query)))
         .route(
             MEAN_PATH,
@@ -76,9 +96,9 @@ pub fn build(config: &Config) -> Stayput {
         .layer(sessions)
         .layer(compression)
         .layer(TraceLayer::new_for_http());
-    Stayput {
+    Ok(Stayput {
         router,
         cache,
         purger,
-    }
+    })
 }

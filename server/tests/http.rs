@@ -10,6 +10,7 @@ use server::{Config, Stayput};
 
 struct Running {
     addr: SocketAddr,
+    _dir: tempfile::TempDir,
     stayput: Stayput,
     task: tokio::task::JoinHandle<()>,
 }
@@ -21,17 +22,28 @@ impl Drop for Running {
 }
 
 async fn start(vars: &[(&str, &str)]) -> Running {
-    let config =
-        Config::from_lookup(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
-            .expect("config");
-    let stayput = server::build(&config);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_text = dir.path().display().to_string();
+    let config = Config::from_lookup(|key| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| (key == "STAYPUT_CACHE_DIR").then(|| dir_text.clone()))
+    })
+    .expect("config");
+    let stayput = server::build(&config).expect("build");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = stayput.router.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, router).await.expect("serve");
     });
-    Running { addr, stayput, task }
+    Running {
+        addr,
+        _dir: dir,
+        stayput,
+        task,
+    }
 }
 
 /// A browser: its own cookie jar, hence its own session.
@@ -100,8 +112,8 @@ async fn handles_work_in_their_session_only() {
     assert_eq!(handle["bytes"], 8000);
     assert_eq!(
         handle.as_object().map(|o| o.len()),
-        Some(3),
-        "only id, rows, bytes: {handle}"
+        Some(4),
+        "only id, rows, cols, bytes: {handle}"
     );
 
     let response = server.mean(&alice, &handle).await;
@@ -123,7 +135,7 @@ async fn handles_work_in_their_session_only() {
 
     // The frame is still there for Alice.
     assert_eq!(server.mean(&alice, &handle).await.status(), StatusCode::OK);
-    assert_eq!(server.stayput.cache.stats().entries, 1);
+    assert_eq!(server.stayput.cache.totals().memory.entries, 1);
 }
 
 #[tokio::test]
@@ -215,4 +227,38 @@ async fn client_mode_moves_the_whole_frame_both_ways() {
         .expect("send");
     assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(matches!(error_of(oversized).await, StayputError::BadRequest(_)));
+}
+
+#[tokio::test]
+async fn metrics_are_served_as_prometheus_text() {
+    let server = start(&[("STAYPUT_MEMORY_BUDGET", "256MiB")]).await;
+    let alice = browser();
+    assert_eq!(server.create(&alice, "1000").await.status(), StatusCode::OK);
+    let response = alice.get(server.url("/metrics")).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l == "stayput_cache_entries{tier=\"memory\"} 1"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l == "stayput_sessions 1"), "{text}");
+}
+
+#[test]
+fn an_unusable_cache_dir_fails_start_up_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").expect("write");
+    let wanted = file.join("cache").display().to_string();
+    let config =
+        Config::from_lookup(|key| (key == "STAYPUT_CACHE_DIR").then(|| wanted.clone())).expect("config");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let err = runtime
+        .block_on(async { server::build(&config).err() })
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        format!("cannot use cache directory {wanted}: Not a directory (set STAYPUT_CACHE_DIR to a writable directory)")
+    );
 }

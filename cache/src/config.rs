@@ -1,0 +1,37 @@
+//! How a [`crate::FrameCache`] is bounded.
+
+use std::time::Duration;
+
+use crate::ByteSize;
+
+/// Limits of the cache. [`CacheConfig::new`] gives sane defaults around a memory budget.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Total bytes of frames kept in memory across all sessions.
+    pub memory_budget: ByteSize,
+    /// Most bytes of memory one session may hold; over it, the session's own least
+    /// recently used frames leave memory first.
+    pub session_quota: ByteSize,
+    /// `Placement::Auto` frames of at least this size go straight to the cold tier.
+    pub auto_threshold: ByteSize,
+    /// An entry not used for this long loses its data (its lineage stays).
+    pub idle_timeout: Duration,
+    /// A session not seen for this long is forgotten with all its entries, in every tier.
+    pub session_timeout: Duration,
+}
+
+impl CacheConfig {
+    /// Defaults around `memory_budget`: a session may use half of it, `Auto` frames from
+    /// half the quota go to disk, entries idle for 30 minutes lose their data and
+    /// sessions idle for 24 hours are forgotten.
+    pub fn new(memory_budget: ByteSize) -> Self {
+        let session_quota = ByteSize(memory_budget.bytes() / 2);
+        Self {
+            memory_budget,
+            session_quota,
+            auto_threshold: ByteSize(session_quota.bytes() / 2),
+            idle_timeout: Duration::from_secs(30 * 60),
+            session_timeout: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Recipes: named functions that rebuild a frame from the arguments in its lineage.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+use serde::de::DeserializeOwned;
+
+use crate::{CacheError, Lineage};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+type RecipeFn = dyn Fn(&str) -> BoxFuture<'static, Result<DataFrame, CacheError>> + Send + Sync;
+
+/// The registered recipes, by name.
+#[derive(Clone, Default)]
+pub(crate) struct Recipes {
+    by_name: HashMap<String, Arc<RecipeFn>>,
+}
+
+impl Recipes {
+    pub(crate) fn add<A, F, Fut, E>(&mut self, name: &str, recipe: F)
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<DataFrame, E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let function = name.to_owned();
+        let recipe = Arc::new(recipe);
+        let call = move |args: &str| -> BoxFuture<'static, Result<DataFrame, CacheError>> {
+            let parsed: Result<A, _> = serde_json::from_str(args);
+            let function = function.clone();
+            let recipe = Arc::clone(&recipe);
+            Box::pin(async move {
+                let args = parsed.map_err(|err| CacheError::BadArguments {
+                    function,
+                    reason: err.to_string(),
+                })?;
+                recipe(args)
+                    .await
+                    .map_err(|err| CacheError::Recompute(err.to_string()))
+            })
+        };
+        self.by_name.insert(name.to_owned(), Arc::new(call));
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// Runs the recipe of `lineage`.
+    pub(crate) async fn run(&self, lineage: &Lineage) -> Result<DataFrame, CacheError> {
+        let recipe = self
+            .by_name
+            .get(&lineage.function)
+            .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))?;
+        recipe(&lineage.args).await
+    }
+}

@@ -1,0 +1,203 @@
+//! The bookkeeping behind [`crate::FrameCache`]: entries, per-session memory use, and
+//! the choice of what leaves memory. Plain data under one mutex; no I/O happens here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+use uuid::Uuid;
+
+use crate::metrics::EvictionCause;
+use crate::tier::FrameKey;
+use crate::{Lineage, Placement, Residence, SessionKey};
+
+/// Where an entry's data is.
+pub(crate) enum Data {
+    /// In memory, counted against the budget and the session's quota.
+    Memory(Arc<DataFrame>),
+    /// Being written to the cold tier; still readable from memory, no longer counted.
+    Writing(Arc<DataFrame>),
+    /// In the cold tier.
+    Cold,
+    /// Evicted or expired; only the metadata (and lineage) remain.
+    Gone,
+}
+
+impl Data {
+    pub(crate) fn residence(&self) -> Residence {
+        match self {
+            Self::Memory(_) | Self::Writing(_) => Residence::Memory,
+            Self::Cold => Residence::Disk,
+            Self::Gone => Residence::Gone,
+        }
+    }
+
+    pub(crate) fn frame(&self) -> Option<&Arc<DataFrame>> {
+        match self {
+            Self::Memory(frame) | Self::Writing(frame) => Some(frame),
+            Self::Cold | Self::Gone => None,
+        }
+    }
+}
+
+pub(crate) struct Entry {
+    pub(crate) placement: Placement,
+    pub(crate) lineage: Option<Lineage>,
+    pub(crate) rows: u64,
+    pub(crate) cols: u64,
+    pub(crate) bytes: u64,
+    pub(crate) data: Data,
+    pub(crate) created_ms: u64,
+    pub(crate) last_use_ms: u64,
+    /// Logical clock of the last use: a strict LRU order even within one millisecond.
+    pub(crate) last_use_seq: u64,
+    pub(crate) hits: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct SessionState {
+    pub(crate) memory_bytes: u64,
+    pub(crate) last_seen_ms: u64,
+}
+
+/// A frame that must leave memory, and what becomes of it.
+pub(crate) struct Victim {
+    pub(crate) key: FrameKey,
+    pub(crate) cause: EvictionCause,
+    /// `Some` when it moves to the cold tier (placement `Auto`), `None` when dropped.
+    pub(crate) spill: Option<Arc<DataFrame>>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) entries: HashMap<FrameKey, Entry>,
+    pub(crate) sessions: HashMap<SessionKey, SessionState>,
+    pub(crate) memo: HashMap<(SessionKey, Lineage), Uuid>,
+    pub(crate) memory_bytes: u64,
+    clock: u64,
+}
+
+impl State {
+    pub(crate) fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    pub(crate) fn touch_session(&mut self, session: SessionKey, now_ms: u64) {
+        self.sessions.entry(session).or_default().last_seen_ms = now_ms;
+    }
+
+    /// Marks `key` used now; returns the entry.
+    pub(crate) fn touch(&mut self, key: FrameKey, now_ms: u64) -> Option<&mut Entry> {
+        let seq = self.tick();
+        let entry = self.entries.get_mut(&key)?;
+        entry.last_use_ms = now_ms;
+        entry.last_use_seq = seq;
+        Some(entry)
+    }
+
+    /// Sets the data of `key`, keeping the memory accounting right.
+    pub(crate) fn set_data(&mut self, key: FrameKey, data: Data) {
+        let Some(entry) = self.entries.get_mut(&key) else {
+            return;
+        };
+        let was_counted = matches!(entry.data, Data::Memory(_));
+        let now_counted = matches!(data, Data::Memory(_));
+        let bytes = entry.bytes;
+        entry.data = data;
+        let session = self.sessions.entry(key.session).or_default();
+        if was_counted && !now_counted {
+            self.memory_bytes -= bytes;
+            session.memory_bytes -= bytes;
+        } else if !was_counted && now_counted {
+            self.memory_bytes += bytes;
+            session.memory_bytes += bytes;
+        }
+    }
+
+    /// Removes `key` entirely; returns its data.
+    pub(crate) fn remove(&mut self, key: FrameKey) -> Option<Data> {
+        let entry = self.entries.remove(&key)?;
+        if matches!(entry.data, Data::Memory(_)) {
+            self.memory_bytes -= entry.bytes;
+            if let Some(session) = self.sessions.get_mut(&key.session) {
+                session.memory_bytes -= entry.bytes;
+            }
+        }
+        if let Some(lineage) = &entry.lineage {
+            if self.memo.get(&(key.session, lineage.clone())) == Some(&key.id) {
+                self.memo.remove(&(key.session, lineage.clone()));
+            }
+        }
+        Some(entry.data)
+    }
+
+    /// The least recently used in-memory entry of `session` (any session when `None`),
+    /// never `keep`.
+    fn lru_in_memory(&self, session: Option<SessionKey>, keep: FrameKey) -> Option<FrameKey> {
+        self.entries
+            .iter()
+            .filter(|(k, e)| {
+                **k != keep && matches!(e.data, Data::Memory(_)) && session.is_none_or(|s| k.session == s)
+            })
+            .min_by_key(|(_, e)| e.last_use_seq)
+            .map(|(k, _)| *k)
+    }
+
+    /// Chooses what leaves memory so that `session` is within `quota` and the whole
+    /// cache within `budget`, and takes those frames out of the accounting.
+    ///
+    /// The session over its quota pays first, with its own least recently used frames.
+    /// Over the global budget, the session holding the most memory pays: a session at or
+    /// below its fair share (budget / sessions) is never evicted while one above it exists.
+    /// `keep` (the frame just stored) never leaves.
+    pub(crate) fn evict(
+        &mut self,
+        session: SessionKey,
+        quota: u64,
+        budget: u64,
+        keep: FrameKey,
+        can_spill: bool,
+    ) -> Vec<Victim> {
+        let mut victims = Vec::new();
+        loop {
+            let over_quota = self
+                .sessions
+                .get(&session)
+                .is_some_and(|s| s.memory_bytes > quota);
+            let (victim, cause) = if over_quota {
+                (self.lru_in_memory(Some(session), keep), EvictionCause::Quota)
+            } else if self.memory_bytes > budget {
+                let heaviest = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.memory_bytes > 0)
+                    .max_by_key(|(k, s)| (s.memory_bytes, **k == session))
+                    .map(|(k, _)| *k);
+                let victim = heaviest.and_then(|s| self.lru_in_memory(Some(s), keep));
+                (
+                    victim.or_else(|| self.lru_in_memory(None, keep)),
+                    EvictionCause::Budget,
+                )
+            } else {
+                break;
+            };
+            let Some(key) = victim else { break };
+            let spill = match self.entries.get(&key) {
+                Some(Entry {
+                    placement: Placement::Auto,
+                    data: Data::Memory(frame),
+                    ..
+                }) if can_spill => Some(Arc::clone(frame)),
+                _ => None,
+            };
+            let data = match &spill {
+                Some(frame) => Data::Writing(Arc::clone(frame)),
+                None => Data::Gone,
+            };
+            self.set_data(key, data);
+            victims.push(Victim { key, cause, spill });
+        }
+        victims
+    }
+}

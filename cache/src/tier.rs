@@ -1,0 +1,61 @@
+//! The contract of a tier that holds frames outside this process's heap (disk today,
+//! a shared network store such as Redis next).
+//!
+//! Every call is async and fallible, and a `load` makes no assumption that the frame
+//! was ever in this process: a network tier shared by several servers implements the
+//! same trait.
+
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+use uuid::Uuid;
+
+use crate::recipe::BoxFuture;
+use crate::{CacheError, SessionKey};
+
+/// The key of one frame: its session and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FrameKey {
+    /// The owning session.
+    pub session: SessionKey,
+    /// The frame's id (the handle's id).
+    pub id: Uuid,
+}
+
+/// What a successful `store` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Bytes the frame takes in this tier.
+    pub bytes: u64,
+    /// Frames the tier dropped to stay within its own budget (least recently used first).
+    pub evicted: Vec<FrameKey>,
+}
+
+/// A tier that holds frames outside the memory tier.
+pub trait ColdTier: Send + Sync + 'static {
+    /// Short lower-case name for logs, metrics and errors ("disk", "redis").
+    fn name(&self) -> &'static str;
+
+    /// Stores `frame` under `key`, replacing any frame stored there before.
+    fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>>;
+
+    /// The frame under `key`, or `None` when this tier does not hold it (anymore).
+    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>>;
+
+    /// Forgets the frame under `key`; not an error when there is none.
+    fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>>;
+
+    /// Bytes and frames held right now.
+    fn usage(&self) -> TierUsage;
+}
+
+/// Bytes and frames a tier holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TierUsage {
+    /// Frames held.
+    pub entries: u64,
+    /// Bytes held.
+    pub bytes: u64,
+    /// The tier's budget in bytes.
+    pub budget: u64,
+}

@@ -1,0 +1,29 @@
+//! Helpers shared by the cache's integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use polars::prelude::*;
+use stayput_cache::{ByteSize, CacheConfig};
+
+pub const MIB: u64 = 1 << 20;
+
+/// A one-column frame of exactly `mib` MiB of f64, values depending on `seed`.
+pub fn frame_of_mib(mib: u64, seed: u64) -> DataFrame {
+    let n = (mib * MIB / 8) as usize;
+    let values: Vec<f64> = (0..n).map(|i| (i as u64 ^ seed) as f64).collect();
+    Float64Chunked::from_vec("x".into(), values)
+        .into_series()
+        .into_frame()
+}
+
+/// Limits in MiB; the session quota equals the budget unless a test says otherwise.
+pub fn config(budget_mib: u64, quota_mib: u64, idle: Duration) -> CacheConfig {
+    CacheConfig {
+        memory_budget: ByteSize(budget_mib * MIB),
+        session_quota: ByteSize(quota_mib * MIB),
+        auto_threshold: ByteSize(quota_mib * MIB),
+        idle_timeout: idle,
+        session_timeout: idle * 10,
+    }
+}

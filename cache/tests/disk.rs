@@ -1,0 +1,214 @@
+//! The disk tier and the placement rules, against the real disk.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{config, frame_of_mib, MIB};
+use stayput_cache::{
+    ByteSize, CacheError, ColdTier, DiskTier, EvictionCause, FrameCache, Placement, Residence, SessionKey,
+};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn disk(dir: &std::path::Path, budget_mib: u64) -> Arc<DiskTier> {
+    Arc::new(DiskTier::open(dir, ByteSize(budget_mib * MIB)).expect("cache dir usable"))
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("frames"))
+        .expect("frames dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn placement_rules_choose_the_tier() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Quota 4 MiB, auto threshold 4 MiB (see common::config).
+    let cache = FrameCache::builder(config(16, 4, MINUTE))
+        .cold_tier(disk(dir.path(), 64))
+        .build();
+    let me = SessionKey::random();
+    let small_auto = cache
+        .put(me, frame_of_mib(1, 0), Placement::Auto)
+        .await
+        .expect("stored");
+    let large_auto = cache
+        .put(me, frame_of_mib(5, 1), Placement::Auto)
+        .await
+        .expect("stored");
+    let on_disk = cache
+        .put(me, frame_of_mib(1, 2), Placement::Disk)
+        .await
+        .expect("stored");
+    let in_memory = cache
+        .put(me, frame_of_mib(1, 3), Placement::Memory)
+        .await
+        .expect("stored");
+    let where_is = |id: &str| {
+        cache
+            .list(me)
+            .into_iter()
+            .find(|e| e.id == id)
+            .map(|e| e.residence)
+            .expect("listed")
+    };
+    assert_eq!(where_is(&small_auto.id), Residence::Memory);
+    assert_eq!(where_is(&large_auto.id), Residence::Disk, "above the threshold");
+    assert_eq!(where_is(&on_disk.id), Residence::Disk);
+    assert_eq!(where_is(&in_memory.id), Residence::Memory);
+    assert_eq!(files_in(dir.path()).len(), 2);
+    // A memory-only frame over the quota is refused, an Auto one goes to disk.
+    let err = cache
+        .put(me, frame_of_mib(5, 4), Placement::Memory)
+        .await
+        .expect_err("too large");
+    assert!(matches!(err, CacheError::TooLarge { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn disk_placement_without_a_disk_tier_is_an_error() {
+    let cache = FrameCache::new(config(16, 16, MINUTE));
+    let err = cache
+        .put(SessionKey::random(), frame_of_mib(1, 0), Placement::Disk)
+        .await;
+    assert_eq!(err, Err(CacheError::NoDisk));
+}
+
+#[tokio::test]
+async fn memory_pressure_spills_auto_frames_to_disk_and_they_read_back_identical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = FrameCache::builder(config(2, 2, MINUTE))
+        .cold_tier(disk(dir.path(), 64))
+        .build();
+    let me = SessionKey::random();
+    let original = frame_of_mib(1, 7);
+    let first = cache
+        .put(me, original.clone(), Placement::Auto)
+        .await
+        .expect("stored");
+    let _second = cache
+        .put(me, frame_of_mib(1, 8), Placement::Auto)
+        .await
+        .expect("stored");
+    let _third = cache
+        .put(me, frame_of_mib(1, 9), Placement::Auto)
+        .await
+        .expect("stored");
+    let info = cache
+        .list(me)
+        .into_iter()
+        .find(|e| e.id == first.id)
+        .expect("listed");
+    assert_eq!(info.residence, Residence::Disk, "spilled, not dropped");
+    assert_eq!(cache.counters().spills(), 1);
+    let back = cache.get(me, &first).await.expect("read back");
+    assert!(
+        back.equals(&original),
+        "identical after the round trip through disk"
+    );
+    assert_eq!(cache.totals().memory.bytes, 2 * MIB);
+}
+
+#[tokio::test]
+async fn the_disk_budget_evicts_least_recently_used_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tier = disk(dir.path(), 3);
+    let cache = FrameCache::builder(config(16, 16, MINUTE))
+        .cold_tier(tier.clone())
+        .build();
+    let me = SessionKey::random();
+    let mut handles = Vec::new();
+    for seed in 0..3 {
+        handles.push(
+            cache
+                .put(me, frame_of_mib(1, seed), Placement::Disk)
+                .await
+                .expect("stored"),
+        );
+    }
+    // The IPC framing adds a little to each file, so three 1 MiB frames overflow 3 MiB.
+    cache.get(me, &handles[2]).await.expect("read");
+    let usage = tier.usage();
+    assert!(usage.bytes <= 3 * MIB, "{usage:?}");
+    assert_eq!(
+        cache.get(me, &handles[0]).await,
+        Err(CacheError::Expired),
+        "oldest file went"
+    );
+    assert!(cache.get(me, &handles[2]).await.is_ok());
+    assert!(cache.counters().evictions(EvictionCause::ColdBudget) >= 1);
+    assert_eq!(files_in(dir.path()).len() as u64, usage.entries);
+}
+
+#[tokio::test(start_paused = true)]
+async fn expiry_and_session_end_clean_both_tiers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = FrameCache::builder(config(16, 16, Duration::from_secs(10)))
+        .cold_tier(disk(dir.path(), 64))
+        .build();
+    let (idle, ending) = (SessionKey::random(), SessionKey::random());
+    let idle_disk = cache
+        .put(idle, frame_of_mib(1, 0), Placement::Disk)
+        .await
+        .expect("stored");
+    let _idle_mem = cache
+        .put(idle, frame_of_mib(1, 1), Placement::Memory)
+        .await
+        .expect("stored");
+    let _ending_disk = cache
+        .put(ending, frame_of_mib(1, 2), Placement::Disk)
+        .await
+        .expect("stored");
+    assert_eq!(files_in(dir.path()).len(), 2);
+
+    assert_eq!(cache.remove_session(ending).await, 1);
+    assert_eq!(files_in(dir.path()).len(), 1, "the ended session's file is gone");
+
+    tokio::time::advance(Duration::from_secs(11)).await;
+    assert_eq!(cache.purge().await, (2, 0));
+    assert!(files_in(dir.path()).is_empty(), "the idle file is gone");
+    assert_eq!(cache.totals().memory.bytes, 0);
+    assert_eq!(cache.get(idle, &idle_disk).await, Err(CacheError::Expired));
+}
+
+#[test]
+fn an_unwritable_cache_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A regular file where a directory should be: fails even for root.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"x").expect("write");
+    let wanted = blocker.join("cache");
+    let err = DiskTier::open(&wanted, ByteSize(MIB)).err().expect("refused");
+    let line = err.to_string();
+    assert_eq!(
+        line,
+        format!(
+            "cannot use cache directory {}: Not a directory (set STAYPUT_CACHE_DIR to a writable directory)",
+            wanted.display()
+        )
+    );
+    assert!(!line.contains('\n'));
+}
+
+#[tokio::test]
+async fn opening_removes_the_files_of_an_earlier_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let cache = FrameCache::builder(config(16, 16, MINUTE))
+            .cold_tier(disk(dir.path(), 64))
+            .build();
+        cache
+            .put(SessionKey::random(), frame_of_mib(1, 0), Placement::Disk)
+            .await
+            .expect("stored");
+        std::fs::write(dir.path().join("frames").join("half.arrow.tmp"), b"half").expect("write");
+    }
+    assert_eq!(files_in(dir.path()).len(), 2);
+    let _reopened = disk(dir.path(), 64);
+    assert!(files_in(dir.path()).is_empty());
+}

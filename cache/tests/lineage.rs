@@ -1,0 +1,236 @@
+//! Lineage, recompute and memoization: never a silent `None`, and never the same work twice.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{config, frame_of_mib};
+use polars::prelude::DataFrame;
+use stayput_cache::{CacheError, FrameCache, Lineage, Placement, SessionKey};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Args {
+    mib: u64,
+    seed: u64,
+}
+
+/// A cache whose recipe `frame` counts its calls and takes a moment, like real work.
+fn counting_cache(budget_mib: u64) -> (FrameCache, Arc<AtomicU64>) {
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&calls);
+    let cache = FrameCache::builder(config(budget_mib, budget_mib, MINUTE))
+        .recipe("frame", move |args: Args| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok::<DataFrame, String>(frame_of_mib(args.mib, args.seed))
+            }
+        })
+        .recipe("failing", |_: Args| async {
+            Err::<DataFrame, _>("the source is offline")
+        })
+        .build();
+    (cache, calls)
+}
+
+#[tokio::test]
+async fn an_evicted_frame_is_rebuilt_from_its_lineage() {
+    let (cache, calls) = counting_cache(2);
+    let me = SessionKey::random();
+    let first = cache
+        .make(me, "frame", &Args { mib: 1, seed: 5 }, Placement::Memory)
+        .await
+        .expect("made");
+    for seed in 0..2 {
+        cache
+            .make(me, "frame", &Args { mib: 1, seed }, Placement::Memory)
+            .await
+            .expect("made");
+    }
+    assert_eq!(cache.list(me).iter().filter(|e| e.id == first.id).count(), 1);
+    let rebuilt = cache.get(me, &first).await.expect("rebuilt, not None");
+    assert!(rebuilt.equals(&frame_of_mib(1, 5)));
+    assert_eq!(cache.counters().recomputes(), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    let info = cache
+        .list(me)
+        .into_iter()
+        .find(|e| e.id == first.id)
+        .expect("listed");
+    assert_eq!(
+        info.lineage,
+        Some(Lineage::new("frame", &Args { mib: 1, seed: 5 }).expect("json"))
+    );
+    assert!(info.recomputable);
+}
+
+#[tokio::test]
+async fn ten_concurrent_reads_of_an_evicted_frame_compute_once() {
+    let (cache, calls) = counting_cache(1);
+    let me = SessionKey::random();
+    let first = cache
+        .make(me, "frame", &Args { mib: 1, seed: 1 }, Placement::Memory)
+        .await
+        .expect("made");
+    cache
+        .make(me, "frame", &Args { mib: 1, seed: 2 }, Placement::Memory)
+        .await
+        .expect("made");
+    let before = calls.load(Ordering::SeqCst);
+    let reads = (0..10).map(|_| {
+        let cache = cache.clone();
+        let first = first.clone();
+        tokio::spawn(async move { cache.get(me, &first).await })
+    });
+    let frames: Vec<_> = futures_join(reads).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst) - before,
+        1,
+        "one recompute for ten readers"
+    );
+    assert_eq!(cache.counters().recomputes(), 1);
+    let frames: Vec<Arc<DataFrame>> = frames.into_iter().map(|f| f.expect("rebuilt")).collect();
+    assert!(
+        frames.iter().all(|f| Arc::ptr_eq(f, &frames[0])),
+        "all share the one rebuilt frame"
+    );
+}
+
+async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        out.push(task.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn without_a_recipe_an_evicted_frame_is_expired_not_none() {
+    let cache = FrameCache::new(config(1, 1, MINUTE));
+    let me = SessionKey::random();
+    let lineage = Lineage::new("unregistered", &1).expect("json");
+    let first = cache
+        .put_with_lineage(me, frame_of_mib(1, 0), Placement::Memory, Some(lineage))
+        .await
+        .expect("stored");
+    cache
+        .put(me, frame_of_mib(1, 1), Placement::Memory)
+        .await
+        .expect("stored");
+    assert_eq!(cache.get(me, &first).await, Err(CacheError::Expired));
+    assert!(!cache.list(me)[0].recomputable);
+}
+
+#[tokio::test]
+async fn a_failing_recipe_is_a_clear_error() {
+    let (cache, _) = counting_cache(4);
+    let err = cache
+        .make(
+            SessionKey::random(),
+            "failing",
+            &Args { mib: 1, seed: 0 },
+            Placement::Memory,
+        )
+        .await
+        .expect_err("fails");
+    assert_eq!(
+        err.to_string(),
+        "rebuilding the data failed: the source is offline"
+    );
+    let err = cache
+        .make(SessionKey::random(), "nope", &1, Placement::Memory)
+        .await;
+    assert_eq!(err, Err(CacheError::NoRecipe("nope".into())));
+}
+
+#[tokio::test]
+async fn memoized_calls_return_the_existing_handle_per_session() {
+    let (cache, calls) = counting_cache(16);
+    let (me, other) = (SessionKey::random(), SessionKey::random());
+    let args = Args { mib: 1, seed: 3 };
+    let a = cache
+        .make_memoized(me, "frame", &args, Placement::Auto)
+        .await
+        .expect("made");
+    let b = cache
+        .make_memoized(me, "frame", &args, Placement::Auto)
+        .await
+        .expect("memo");
+    assert_eq!(a, b);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.counters().memo_hits(), 1);
+    let c = cache
+        .make_memoized(me, "frame", &Args { mib: 1, seed: 4 }, Placement::Auto)
+        .await
+        .expect("made");
+    assert_ne!(a.id, c.id, "other arguments, other frame");
+    let d = cache
+        .make_memoized(other, "frame", &args, Placement::Auto)
+        .await
+        .expect("made");
+    assert_ne!(a.id, d.id, "memoization never crosses sessions");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    // Dropping the handle forgets the memo too.
+    assert!(cache.remove(me, &a).await);
+    let e = cache
+        .make_memoized(me, "frame", &args, Placement::Auto)
+        .await
+        .expect("made");
+    assert_ne!(a.id, e.id);
+}
+
+#[tokio::test]
+async fn concurrent_identical_memoized_calls_compute_once() {
+    let (cache, calls) = counting_cache(16);
+    let me = SessionKey::random();
+    let tasks = (0..8).map(|_| {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .make_memoized(me, "frame", &Args { mib: 1, seed: 9 }, Placement::Memory)
+                .await
+        })
+    });
+    let handles: Vec<_> = futures_join(tasks)
+        .await
+        .into_iter()
+        .map(|h| h.expect("made"))
+        .collect();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(handles.iter().all(|h| h == &handles[0]));
+    assert_eq!(cache.list(me).len(), 1);
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_stayput_names() {
+    let (cache, _) = counting_cache(1);
+    let me = SessionKey::random();
+    let first = cache
+        .make(me, "frame", &Args { mib: 1, seed: 1 }, Placement::Memory)
+        .await
+        .expect("made");
+    cache
+        .make(me, "frame", &Args { mib: 1, seed: 2 }, Placement::Memory)
+        .await
+        .expect("made");
+    cache.get(me, &first).await.expect("rebuilt");
+    let text = cache.render_metrics();
+    for line in [
+        "stayput_cache_recomputes_total 1",
+        "stayput_cache_evictions_total{cause=\"session_quota\"} 2",
+        "stayput_cache_entries{tier=\"memory\"} 1",
+        "stayput_cache_bytes{tier=\"memory\"} 1048576",
+        "stayput_sessions 1",
+        "# TYPE stayput_cache_hits_total counter",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(line.starts_with("stayput_"), "{line}");
+    }
+}
