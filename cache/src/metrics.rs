@@ -32,6 +32,11 @@ impl EvictionCause {
         Self::Dropped,
     ];
 
+    /// Position in the counters array: the declaration order, which `ALL` follows.
+    fn index(self) -> usize {
+        self as usize
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Budget => "memory_budget",
@@ -62,14 +67,12 @@ impl Counters {
     }
 
     pub(crate) fn evicted(&self, cause: EvictionCause, n: u64) {
-        let i = EvictionCause::ALL.iter().position(|c| *c == cause).unwrap_or(0);
-        self.evictions[i].fetch_add(n, Ordering::Relaxed);
+        self.evictions[cause.index()].fetch_add(n, Ordering::Relaxed);
     }
 
     /// Evictions so far for `cause`.
     pub fn evictions(&self, cause: EvictionCause) -> u64 {
-        let i = EvictionCause::ALL.iter().position(|c| *c == cause).unwrap_or(0);
-        self.evictions[i].load(Ordering::Relaxed)
+        self.evictions[cause.index()].load(Ordering::Relaxed)
     }
 
     /// Reads rebuilt from lineage so far.

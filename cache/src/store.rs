@@ -481,16 +481,17 @@ impl FrameCache {
                 let frame = Arc::new(self.inner.recipes.run(&lineage).await?);
                 Counters::bump(&self.inner.counters.recomputes);
                 tracing::debug!(%lineage, "rebuilt an evicted frame");
+                let bytes = frame.estimated_size() as u64;
                 let placement = match self.state().entries.get_mut(&key) {
                     Some(entry) => {
                         entry.hits += 1;
-                        entry.bytes = frame.estimated_size() as u64;
+                        entry.bytes = bytes;
                         Some(entry.placement)
                     }
                     None => None, // dropped meanwhile: serve it once, keep nothing
                 };
                 if let Some(placement) = placement {
-                    let stored = match self.target(placement, frame.estimated_size() as u64) {
+                    let stored = match self.target(placement, bytes) {
                         Ok(target) => self.fill(key, Arc::clone(&frame), target).await,
                         Err(err) => Err(err),
                     };
