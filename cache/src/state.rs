@@ -66,6 +66,8 @@ pub(crate) struct Victim {
     pub(crate) cause: EvictionCause,
     /// `Some` when it moves to the cold tier (placement `Auto`), `None` when dropped.
     pub(crate) spill: Option<Arc<DataFrame>>,
+    /// The dropped frame, freed off the caller's path (unmapping 800 MB takes ~90 ms).
+    pub(crate) released: Option<Data>,
 }
 
 #[derive(Default)]
@@ -97,14 +99,13 @@ impl State {
     }
 
     /// Sets the data of `key`, keeping the memory accounting right.
-    pub(crate) fn set_data(&mut self, key: FrameKey, data: Data) {
-        let Some(entry) = self.entries.get_mut(&key) else {
-            return;
-        };
+    /// Replaces the data of `key`, keeping the byte counts right; returns the old data.
+    pub(crate) fn set_data(&mut self, key: FrameKey, data: Data) -> Option<Data> {
+        let entry = self.entries.get_mut(&key)?;
         let was_counted = matches!(entry.data, Data::Memory(_));
         let now_counted = matches!(data, Data::Memory(_));
         let bytes = entry.bytes;
-        entry.data = data;
+        let old = std::mem::replace(&mut entry.data, data);
         let session = self.sessions.entry(key.session).or_default();
         if was_counted && !now_counted {
             self.memory_bytes -= bytes;
@@ -113,6 +114,7 @@ impl State {
             self.memory_bytes += bytes;
             session.memory_bytes += bytes;
         }
+        Some(old)
     }
 
     /// Removes `key` entirely; returns its data.
@@ -195,8 +197,14 @@ impl State {
                 Some(frame) => Data::Writing(Arc::clone(frame)),
                 None => Data::Gone,
             };
-            self.set_data(key, data);
-            victims.push(Victim { key, cause, spill });
+            let old = self.set_data(key, data);
+            let released = if spill.is_none() { old } else { None };
+            victims.push(Victim {
+                key,
+                cause,
+                spill,
+                released,
+            });
         }
         victims
     }

@@ -357,7 +357,8 @@ impl FrameCache {
     }
 
     /// Finishes evictions chosen under the lock: spills go to the cold tier.
-    async fn settle(&self, victims: Vec<Victim>) {
+    async fn settle(&self, mut victims: Vec<Victim>) {
+        release_later(victims.iter_mut().filter_map(|v| v.released.take()).collect());
         for victim in victims {
             self.inner.counters.evicted(victim.cause, 1);
             let (Some(frame), Some(cold)) = (victim.spill, self.inner.cold.as_ref()) else {
@@ -739,5 +740,19 @@ pub struct PurgeGuard {
 impl Drop for PurgeGuard {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Frees `released` frames on the blocking pool: returning a large frame's pages to the
+/// OS takes ~90 ms per 800 MB, which no request should wait for.
+fn release_later(released: Vec<Data>) {
+    if released.is_empty() {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(move || drop(released));
+        }
+        Err(_) => drop(released),
     }
 }

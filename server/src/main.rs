@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use axum::serve::ListenerExt;
 use server::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -46,6 +47,12 @@ async fn main() -> ExitCode {
         idle_timeout_s = config.idle_timeout.as_secs(),
         "Stayput listening on http://{addr}"
     );
+    // Small responses must not wait for a delayed ACK (Nagle): answer each write at once.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::warn!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, stayput.router)
         .with_graceful_shutdown(shutdown_signal())
         .await;
