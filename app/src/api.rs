@@ -1,12 +1,13 @@
 //! The server functions: the whole contract between the browser and the server.
 //!
-//! Each is a thin wrapper that finds the cache and the caller's session and calls the
-//! plain function of the same name in `ops`. Endpoints are fixed (`/api/<name>`) so
+//! Each is a thin wrapper that finds the cache and the caller's session (through the
+//! cache library's public wiring, `stayput_cache::frame_cache`) and calls the plain
+//! function of the same name in `ops`. Endpoints are fixed (`/api/<name>`) so
 //! that scripts, tests and the Trunk proxy can rely on them.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use stayput_cache::FrameHandle;
+use stayput_cache::{EntryInfo, FrameHandle, Totals};
 
 use crate::StayputError;
 
@@ -20,23 +21,53 @@ pub struct MeanReply {
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
 #[server(endpoint = "create_frame")]
 pub async fn create_frame(rows: u64) -> Result<FrameHandle, StayputError> {
-    use crate::context::{app_context, session_key};
-    let ctx = app_context()?;
-    crate::ops::create_frame(&ctx.cache, session_key().await?, rows).await
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::ops::create_frame(&cache, session, rows).await
 }
 
 /// Step 2: the mean of the frame behind `handle`.
 #[server(endpoint = "frame_mean")]
 pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> {
-    use crate::context::{app_context, session_key};
-    let ctx = app_context()?;
-    crate::ops::frame_mean(&ctx.cache, session_key().await?, &handle).await
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::ops::frame_mean(&cache, session, &handle).await
 }
 
 /// Plotly figure JSON of the histogram of the frame behind `handle`.
 #[server(endpoint = "frame_histogram")]
 pub async fn frame_histogram(handle: FrameHandle) -> Result<String, StayputError> {
-    use crate::context::{app_context, session_key};
-    let ctx = app_context()?;
-    crate::ops::frame_histogram(&ctx.cache, session_key().await?, &handle).await
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::ops::frame_histogram(&cache, session, &handle).await
+}
+
+/// What `/cache` shows: the caller's own handles and the server's totals (never another
+/// session's details).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheListing {
+    /// The caller's handles, oldest first.
+    pub entries: Vec<EntryInfo>,
+    /// Memory the caller's session holds, in bytes.
+    pub session_bytes: u64,
+    /// The whole server.
+    pub totals: Totals,
+}
+
+/// The caller's handles and the server's totals.
+#[server(endpoint = "cache_view")]
+pub async fn cache_view() -> Result<CacheListing, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    Ok(crate::ops::cache_view(&cache, session))
+}
+
+/// Drops the caller's frame `id`; `false` when the session holds no such frame.
+#[server(endpoint = "drop_frame")]
+pub async fn drop_frame(id: String) -> Result<bool, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    Ok(crate::ops::drop_frame(&cache, session, id).await)
+}
+
+/// Drops every frame of the caller's session; returns how many.
+#[server(endpoint = "drop_all")]
+pub async fn drop_all() -> Result<usize, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    Ok(cache.remove_session(session).await)
 }

@@ -1,7 +1,8 @@
 //! Stayput's user interface and its contract with the server.
 //!
 //! # Layout
-//! - [`pages`]: one module a page; `/` is the caching benchmark.
+//! - [`pages`]: one module a page; `/` is the caching benchmark, `/cache` what the
+//!   session holds on the server.
 //! - [`api`]: the `#[server]` functions, thin wrappers that the browser calls by URL.
 //! - [`error`]: [`StayputError`], every failure a user can see, as a clear message.
 //! - [`sizes`]: which frame sizes the benchmark offers and accepts.
@@ -29,7 +30,7 @@ pub use error::StayputError;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::StaticSegment;
 
 /// The HTML document around the app, rendered on the server.
@@ -62,9 +63,14 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/stayput.css"/>
         <Title text="Stayput"/>
         <Router>
+            <nav class="top">
+                <A href="/">"Benchmark"</A>
+                <A href="/cache">"Cache"</A>
+            </nav>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::benchmark::BenchmarkPage/>
+                    <Route path=StaticSegment("cache") view=pages::cache::CachePage/>
                 </Routes>
             </main>
         </Router>

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use stayput_cache::{FrameCache, FrameCacheBuilder, FrameHandle, Placement, SessionKey};
 
-use crate::api::MeanReply;
+use crate::api::{CacheListing, MeanReply};
 use crate::compute;
 use crate::sizes::validate_rows;
 use crate::StayputError;
@@ -55,9 +55,16 @@ pub async fn create_frame(
         rows,
         seed: compute::new_seed(),
     };
-    Ok(cache
+    let started = std::time::Instant::now();
+    let handle = cache
         .make(session, CREATE_FRAME, &args, Placement::Memory)
-        .await?)
+        .await?;
+    tracing::debug!(
+        rows,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "create_frame"
+    );
+    Ok(handle)
 }
 
 /// Step 2 of the benchmark: the mean of the frame behind `handle`.
@@ -66,8 +73,14 @@ pub async fn frame_mean(
     session: SessionKey,
     handle: &FrameHandle,
 ) -> Result<MeanReply, StayputError> {
+    let started = std::time::Instant::now();
     let frame = cache.get(session, handle).await?;
     let mean = blocking(move || compute::column_mean(&frame)).await?;
+    tracing::debug!(
+        rows = handle.rows,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "frame_mean"
+    );
     Ok(MeanReply { mean })
 }
 
@@ -83,6 +96,27 @@ pub async fn frame_histogram(
         Ok(compute::histogram_figure(&hist, frame.height() as u64))
     })
     .await
+}
+
+/// The `/cache` page's view of `session`.
+pub fn cache_view(cache: &FrameCache, session: SessionKey) -> CacheListing {
+    CacheListing {
+        entries: cache.list(session),
+        session_bytes: cache.session_memory(session),
+        totals: cache.totals(),
+    }
+}
+
+/// Drops `session`'s frame `id`. Metadata of a handle is never trusted, so the id is all
+/// it takes; an id of another session is simply not found.
+pub async fn drop_frame(cache: &FrameCache, session: SessionKey, id: String) -> bool {
+    let handle = FrameHandle {
+        id,
+        rows: 0,
+        cols: 0,
+        bytes: 0,
+    };
+    cache.remove(session, &handle).await
 }
 
 #[cfg(test)]
@@ -163,6 +197,36 @@ mod tests {
             err.to_string()
                 .contains("does not fit in the server's memory budget of 1.0 MiB"),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cache_view_lists_only_my_frames_and_dropping_one_forgets_it() {
+        let cache = cache();
+        let me = SessionKey::random();
+        let stranger = SessionKey::random();
+        let mine = create_frame(&cache, me, 1_000).await.expect("create");
+        let theirs = create_frame(&cache, stranger, 2_000).await.expect("create");
+        let view = cache_view(&cache, me);
+        assert_eq!(view.entries.len(), 1);
+        assert_eq!(view.entries[0].id, mine.id);
+        assert_eq!(view.entries[0].rows, 1_000);
+        let lineage = view.entries[0].lineage.as_ref().expect("lineage");
+        assert_eq!(lineage.function, CREATE_FRAME);
+        assert!(lineage.args.contains("\"rows\":1000"), "{}", lineage.args);
+        assert_eq!(view.session_bytes, 8_000);
+        assert_eq!((view.totals.sessions, view.totals.memory.entries), (2, 2));
+
+        assert!(
+            !drop_frame(&cache, me, theirs.id.clone()).await,
+            "not mine to drop"
+        );
+        assert!(frame_mean(&cache, stranger, &theirs).await.is_ok());
+        assert!(drop_frame(&cache, me, mine.id.clone()).await);
+        assert!(cache_view(&cache, me).entries.is_empty());
+        assert_eq!(
+            frame_mean(&cache, me, &mine).await,
+            Err(StayputError::UnknownHandle)
         );
     }
 

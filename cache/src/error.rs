@@ -51,6 +51,9 @@ pub enum CacheError {
         /// What serde said.
         reason: String,
     },
+    /// A server function asked for the cache but the server was not wired with it.
+    #[error("the server is not wired for the frame cache")]
+    NotWired,
     /// The cache directory cannot be used (start-up only; for the operator).
     #[error("cannot use cache directory {path}: {reason} (set {setting} to a writable directory)")]
     CacheDir {

@@ -20,6 +20,77 @@
 //! - **Memoization.** [`FrameCache::make_memoized`] returns the existing handle for
 //!   the same recipe and arguments in the same session; concurrent calls compute once.
 //!
+//! # Use it in a Leptos app
+//!
+//! Two server functions pass a frame by handle: the first builds it (memoized and
+//! rebuildable from its lineage, through a registered recipe), the second reads it. The
+//! browser only ever holds the [`FrameHandle`]. With the `leptos` feature:
+//!
+//! ```no_run
+//! use leptos::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//! use stayput_cache::FrameHandle;
+//!
+//! /// The arguments of the `squares` recipe: also its lineage.
+//! #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+//! pub struct Squares {
+//!     pub rows: u32,
+//! }
+//!
+//! #[cfg(feature = "leptos")] // server-only code: `ssr` in a real app
+//! fn squares(args: Squares) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+//!     use polars::prelude::*;
+//!     let x: Vec<f64> = (0..args.rows).map(f64::from).collect();
+//!     let y: Vec<f64> = x.iter().map(|v| v * v).collect();
+//!     df!("x" => x, "y" => y)
+//! }
+//!
+//! /// Step 1: builds the frame on the server and returns only its handle.
+//! #[server]
+//! pub async fn make_squares(rows: u32) -> Result<FrameHandle, ServerFnError> {
+//!     use stayput_cache::{frame_cache, Placement};
+//!     let (cache, session) = frame_cache().await.map_err(ServerFnError::new)?;
+//!     // Same arguments in the same session: the existing handle, computed once.
+//!     cache
+//!         .make_memoized(session, "squares", &Squares { rows }, Placement::Auto)
+//!         .await
+//!         .map_err(ServerFnError::new)
+//! }
+//!
+//! /// Step 2: reads the frame behind the handle (no copy) and returns a small answer.
+//! #[server]
+//! pub async fn sum_of_squares(handle: FrameHandle) -> Result<f64, ServerFnError> {
+//!     use polars::prelude::ChunkAgg;
+//!     let (cache, session) = stayput_cache::frame_cache().await.map_err(ServerFnError::new)?;
+//!     // Unknown, foreign and expired handles fail alike; evicted ones are rebuilt.
+//!     let frame = cache.get(session, &handle).await.map_err(ServerFnError::new)?;
+//!     let y = frame.column("y").and_then(|c| c.f64().cloned()).map_err(ServerFnError::new)?;
+//!     Ok(y.sum().unwrap_or(0.0))
+//! }
+//!
+//! #[cfg(feature = "leptos")]
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     use stayput_cache::{ByteSize, CacheConfig, FrameCache, FrameCacheRouter, SessionCookie};
+//!
+//!     let cache = FrameCache::builder(CacheConfig::new(ByteSize(1 << 30)))
+//!         .recipe("squares", |args: Squares| async move { squares(args) })
+//!         .build();
+//!     let _purger = cache.spawn_purger(); // idle expiry and session-end cleanup
+//!     let router = axum::Router::new()
+//!         .route("/api/{*fn_name}", axum::routing::post(leptos_axum::handle_server_fns))
+//!         // The one call: session cookie + cache for every route above.
+//!         .with_frame_cache(cache, SessionCookie::default());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, router).await
+//! }
+//! # #[cfg(not(feature = "leptos"))]
+//! # fn main() {}
+//! ```
+//!
+//! In a cargo-leptos app the router is the one `leptos_routes` builds; add
+//! `.with_frame_cache(..)` after it (axum layers cover only the routes added before).
+//!
 //! # Layout
 //! - [`handle`]: the serialisable handle type, shared with the wasm client.
 //! - [`placement`], [`lineage`], [`inspect`]: plain data shared with the client.
@@ -29,6 +100,8 @@
 //! - `state`: the bookkeeping and the eviction policy, under one mutex.
 //! - `tier` / `disk`: the [`ColdTier`] trait and the disk tier ([`DiskTier`]).
 //! - `recipe`: recipes that rebuild frames; `metrics`: counters and Prometheus text.
+//! - [`wiring`] (feature `leptos`): the session cookie and the cache on an axum router in
+//!   one call, and [`frame_cache`] for server functions.
 //!
 //! Without its default `server` feature the crate holds only the plain data types, with
 //! no polars, tokio or uuid, so the browser build can use them.
@@ -56,6 +129,8 @@ mod state;
 mod store;
 #[cfg(feature = "server")]
 mod tier;
+#[cfg(feature = "leptos")]
+pub mod wiring;
 
 pub use error::CacheError;
 pub use handle::FrameHandle;
@@ -78,3 +153,5 @@ pub use session::SessionKey;
 pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard};
 #[cfg(feature = "server")]
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
+#[cfg(feature = "leptos")]
+pub use wiring::{frame_cache, session_key, FrameCacheRouter, SessionCookie};

@@ -32,6 +32,18 @@ test("server mode at 1e6: elapsed time, mean near 0.5, histogram drawn and re-dr
   await expect(page.getByTestId("run")).toBeEnabled();
 });
 
+test("a run long enough to notice covers the page and cannot be started twice", async ({ page }) => {
+  await openBenchmark(page);
+  await page.getByTestId("size").selectOption("1000000");
+  await page.getByTestId("mode").selectOption("client"); // ~0.7 s: the frame travels both ways
+  await page.getByTestId("run").click();
+  await expect(page.getByTestId("loading")).toBeVisible();
+  await expect(page.getByTestId("run")).toBeDisabled();
+  await expect(page.getByTestId("histogram")).toHaveAttribute("data-token", "1", { timeout: 60_000 });
+  await expect(page.getByTestId("loading")).toHaveCount(0);
+  await expect(page.getByTestId("run")).toBeEnabled();
+});
+
 test("server mode moves the same bytes at 1e6 as at 1e3", async ({ page }) => {
   await openBenchmark(page);
   const small = await runBenchmark(page, 1_000, "server");

@@ -11,13 +11,12 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
-use stayput_cache::{CacheConfig, CacheError, DiskTier, FrameCache, PurgeGuard};
+use stayput_cache::{
+    CacheConfig, CacheError, DiskTier, FrameCache, FrameCacheRouter, PurgeGuard, SessionCookie,
+};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::time;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
 
 use crate::Config;
 
@@ -53,20 +52,13 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let limits = Limits {
         client_max_rows: config.client_max_rows,
     };
-    let context = AppContext {
-        cache: cache.clone(),
-        limits,
-    };
+    let context = AppContext { limits };
     let options = config.leptos.clone();
 
-    let idle = time::Duration::seconds(i64::try_from(config.session_timeout.as_secs()).unwrap_or(i64::MAX));
-    let sessions = SessionManagerLayer::new(MemoryStore::default())
-        .with_name(SESSION_COOKIE)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookie)
-        .with_expiry(Expiry::OnInactivity(idle));
-
+    let cookie = SessionCookie {
+        name: SESSION_COOKIE.to_owned(),
+        secure: config.secure_cookie,
+    };
     // Random floats do not compress; gzip would only burn CPU on client mode's bytes.
     let compression = CompressionLayer::new()
         .compress_when(SizeAbove::new(256).and(NotForContentType::new("application/octet-stream")));
@@ -93,7 +85,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
-        .layer(sessions)
+        .with_frame_cache(cache.clone(), cookie)
         .layer(compression)
         .layer(TraceLayer::new_for_http());
     Ok(Stayput {

@@ -11,6 +11,9 @@ use crate::browser;
 use crate::sizes::{with_thousands, DEFAULT_ROWS, OFFERED};
 use crate::StayputError;
 
+/// How long a run goes before the loading overlay covers the page.
+const OVERLAY_DELAY: std::time::Duration = std::time::Duration::from_millis(120);
+
 /// Where the frame lives between the two steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -34,6 +37,9 @@ pub fn BenchmarkPage() -> impl IntoView {
     let rows = RwSignal::new(DEFAULT_ROWS.to_string());
     let mode = RwSignal::new(Mode::Server);
     let running = RwSignal::new(false);
+    // The overlay appears only when a run takes long enough to notice: painting it (and
+    // its animation) for a 20 ms run would cost more than the run and only flicker.
+    let overlay = RwSignal::new(false);
     let runs = RwSignal::new(0_u32);
     let error = RwSignal::new(None::<String>);
     let ready = RwSignal::new(false);
@@ -45,7 +51,9 @@ pub fn BenchmarkPage() -> impl IntoView {
     // Effects run only in the browser: this marks the page as hydrated for tests.
     Effect::new(move |_| ready.set(true));
 
-    let run = move |_| {
+    // One click: `reuse` is `None` for a full run (both steps), or the current handle
+    // for step 2 alone on the frame the server already holds.
+    let start = move |reuse: Option<FrameHandle>| {
         if running.get_untracked() {
             return;
         }
@@ -53,13 +61,22 @@ pub fn BenchmarkPage() -> impl IntoView {
         runs.set(k);
         error.set(None);
         running.set(true);
+        set_timeout(
+            move || {
+                if running.get_untracked() && runs.get_untracked() == k {
+                    overlay.set(true);
+                }
+            },
+            OVERLAY_DELAY,
+        );
         let rows_text = rows.get_untracked();
         let mode = mode.get_untracked();
         spawn_local(async move {
-            if let Err(err) = run_once(k, &rows_text, mode, view_state).await {
+            if let Err(err) = run_once(k, &rows_text, mode, reuse, view_state).await {
                 error.set(Some(err.to_string()));
             }
             running.set(false);
+            overlay.set(false);
         });
     };
 
@@ -99,8 +116,17 @@ pub fn BenchmarkPage() -> impl IntoView {
                         <option value="client">"client: the frame travels"</option>
                     </select>
                 </label>
-                <button data-testid="run" on:click=run disabled=move || running.get()>
+                <button data-testid="run" on:click=move |_| start(None) disabled=move || running.get()>
                     "Run benchmark"
+                </button>
+                <button
+                    data-testid="again"
+                    class="secondary"
+                    title="Step 2 only: the mean of the frame the server already holds"
+                    on:click=move |_| start(view_state.handle.get_untracked())
+                    disabled=move || running.get() || view_state.handle.with(Option::is_none)
+                >
+                    "Mean again"
                 </button>
             </div>
             <p data-testid="result" class="result">{move || view_state.result.get().unwrap_or_default()}</p>
@@ -123,7 +149,7 @@ pub fn BenchmarkPage() -> impl IntoView {
                 }}
             </p>
             <div class="plot" data-testid="histogram" node_ref=view_state.plot></div>
-            <Show when=move || running.get()>
+            <Show when=move || overlay.get()>
                 <div class="overlay" data-testid="loading" aria-busy="true">
                     <div class="spinner"></div>
                     <p>"Running…"</p>
@@ -133,8 +159,15 @@ pub fn BenchmarkPage() -> impl IntoView {
     }
 }
 
-/// One click: step 1, step 2, show the result, then fetch and draw the histogram.
-async fn run_once(k: u32, rows_text: &str, mode: Mode, view_state: RunView) -> Result<(), StayputError> {
+/// One click: step 1 (unless `reuse` names the frame), step 2, show the result, then
+/// fetch and draw the histogram.
+async fn run_once(
+    k: u32,
+    rows_text: &str,
+    mode: Mode,
+    reuse: Option<FrameHandle>,
+    view_state: RunView,
+) -> Result<(), StayputError> {
     let rows: u64 = rows_text
         .trim()
         .parse()
@@ -146,15 +179,20 @@ async fn run_once(k: u32, rows_text: &str, mode: Mode, view_state: RunView) -> R
             "run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})"
         )));
     };
-    let figure = match mode {
-        Mode::Server => {
+    let figure = match (mode, reuse) {
+        (_, Some(handle)) => {
+            let MeanReply { mean } = frame_mean(handle.clone()).await?;
+            show(mean);
+            frame_histogram(handle).await?
+        }
+        (Mode::Server, None) => {
             let handle = create_frame(rows).await?;
             let MeanReply { mean } = frame_mean(handle.clone()).await?;
             show(mean);
             view_state.handle.set(Some(handle.clone()));
             frame_histogram(handle).await?
         }
-        Mode::Client => {
+        (Mode::Client, None) => {
             let reply = browser::client_round_trip(rows).await?;
             show(reply.mean);
             view_state.handle.set(None);

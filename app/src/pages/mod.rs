@@ -1,3 +1,4 @@
 //! One module a page.
 
 pub mod benchmark;
+pub mod cache;

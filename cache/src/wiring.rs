@@ -1,0 +1,88 @@
+//! The axum and Leptos wiring, in one call (feature `leptos`).
+//!
+//! [`FrameCacheRouter::with_frame_cache`] installs the session cookie and makes the
+//! cache reachable from every route added before it; inside a server function,
+//! [`frame_cache`] returns the cache and the caller's [`SessionKey`]. The session key is
+//! random, kept in the server-side session record and never sent to the browser: the
+//! cookie carries only tower-sessions' own session id.
+
+use axum::{Extension, Router};
+use tower_sessions::cookie::{time, SameSite};
+use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+
+use crate::{CacheError, FrameCache, SessionKey};
+
+/// Key of the cache owner inside the server-side session record.
+const OWNER_KEY: &str = "stayput.owner";
+
+/// The session cookie the wiring sets: HttpOnly and SameSite=Lax always.
+#[derive(Debug, Clone)]
+pub struct SessionCookie {
+    /// Its name (default `stayput.sid`).
+    pub name: String,
+    /// Send it over HTTPS only (turn on behind TLS).
+    pub secure: bool,
+}
+
+impl Default for SessionCookie {
+    fn default() -> Self {
+        Self {
+            name: "stayput.sid".to_owned(),
+            secure: false,
+        }
+    }
+}
+
+/// Wires a [`FrameCache`] into an axum [`Router`].
+pub trait FrameCacheRouter {
+    /// Adds the session layer (cookie as given, expiring after the cache's
+    /// `session_timeout` of inactivity) and the cache to every route added so far. Call
+    /// it after `leptos_routes` and any other route that reads the cache.
+    fn with_frame_cache(self, cache: FrameCache, cookie: SessionCookie) -> Self;
+}
+
+impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
+    fn with_frame_cache(self, cache: FrameCache, cookie: SessionCookie) -> Self {
+        let inactivity = cache.config().session_timeout.as_secs();
+        let inactivity = time::Duration::seconds(i64::try_from(inactivity).unwrap_or(i64::MAX));
+        let sessions = SessionManagerLayer::new(MemoryStore::default())
+            .with_name(cookie.name)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(cookie.secure)
+            .with_expiry(Expiry::OnInactivity(inactivity));
+        self.layer(Extension(cache)).layer(sessions)
+    }
+}
+
+/// The cache owner recorded in `session`, created on its first use.
+///
+/// For plain axum handlers that take a [`Session`] extractor; server functions call
+/// [`frame_cache`].
+pub async fn session_key(session: &Session) -> Result<SessionKey, CacheError> {
+    let failed = |err: tower_sessions::session::Error| {
+        tracing::error!(%err, "session store failed");
+        CacheError::Storage { tier: "session" }
+    };
+    if let Some(key) = session.get::<SessionKey>(OWNER_KEY).await.map_err(failed)? {
+        return Ok(key);
+    }
+    let key = SessionKey::random();
+    session.insert(OWNER_KEY, key).await.map_err(failed)?;
+    Ok(key)
+}
+
+/// Inside a Leptos server function: the cache and the calling browser session's key.
+///
+/// Fails with [`CacheError::NotWired`] when the router was not wired with
+/// [`FrameCacheRouter::with_frame_cache`] (a bug of the server, logged there).
+pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
+    let (Extension(cache), session) = leptos_axum::extract::<(Extension<FrameCache>, Session)>()
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "no frame cache on the request: call Router::with_frame_cache");
+            CacheError::NotWired
+        })?;
+    let key = session_key(&session).await?;
+    Ok((cache, key))
+}
