@@ -59,7 +59,9 @@ fn memory(c: &mut Criterion) {
             b.iter_batched(
                 || source.clone(),
                 |f| {
-                    let handle = rt.block_on(cache.put(session, f, Placement::Memory)).expect("put");
+                    let handle = rt
+                        .block_on(cache.put(session, f, Placement::Memory))
+                        .expect("put");
                     rt.block_on(cache.remove(session, &handle));
                 },
                 BatchSize::SmallInput,
