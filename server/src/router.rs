@@ -79,7 +79,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
             MEAN_PATH,
             post(client_mode::mean).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .leptos_routes_with_context(&options, routes, move || provide_context(context.clone()), {
+        .leptos_routes_with_context(&options, routes, move || provide_context(context), {
             let options = options.clone();
             move || shell(options.clone())
         })
