@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use stayput_cache::{EntryInfo, FrameHandle, Totals};
 
+use crate::explore::{ColumnInfo, FigureReply};
 use crate::StayputError;
 
 /// The answer of [`frame_mean`].
@@ -70,4 +71,45 @@ pub async fn drop_frame(id: String) -> Result<bool, StayputError> {
 pub async fn drop_all() -> Result<usize, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
     Ok(cache.remove_session(session).await)
+}
+
+/// `/explore`'s time series with `rows` rows; returns its handle.
+#[server(endpoint = "make_series")]
+pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::ops::make_series(&cache, session, rows).await
+}
+
+/// The columns of the frame behind `handle`, as `/explore` offers them.
+#[server(endpoint = "frame_columns")]
+pub async fn frame_columns(handle: FrameHandle) -> Result<Vec<ColumnInfo>, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::ops::frame_columns(&cache, session, &handle).await
+}
+
+/// The figure of `y` over `x` as `kind` for the visible `x_min..=x_max` (open when
+/// absent), reduced for a plot `width` CSS pixels wide. Stateless: these arguments are
+/// the whole state.
+#[server(endpoint = "explore_figure")]
+#[allow(clippy::too_many_arguments)]
+pub async fn explore_figure(
+    handle: FrameHandle,
+    x: String,
+    y: String,
+    kind: String,
+    x_min: Option<f64>,
+    x_max: Option<f64>,
+    width: u32,
+) -> Result<FigureReply, StayputError> {
+    let kind = crate::explore::ChartKind::parse(&kind)
+        .ok_or_else(|| StayputError::BadRequest(format!("unknown chart kind {kind:?}")))?;
+    let spec = crate::figures::FigureSpec {
+        x,
+        y,
+        kind,
+        range: (x_min, x_max),
+        width_px: width,
+    };
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::ops::explore_figure(&cache, session, &handle, spec).await
 }

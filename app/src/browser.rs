@@ -105,3 +105,63 @@ pub(crate) async fn client_round_trip(rows: u64) -> Result<ClientMeanReply, Stay
         .unwrap_or_default();
     serde_json::from_str(&text).map_err(|e| StayputError::Network(format!("unreadable answer: {e}")))
 }
+
+/// A plotly axis value as a number: numbers as they are, date strings
+/// (`2024-01-01 05:33:20.5`, UTC) as milliseconds since the epoch.
+fn axis_value(value: &JsValue) -> Option<f64> {
+    if let Some(n) = value.as_f64() {
+        return Some(n);
+    }
+    let text = value.as_string()?;
+    let iso = match text.split_once(' ') {
+        Some((date, time)) => format!("{date}T{time}Z"),
+        None => format!("{text}T00:00:00Z"),
+    };
+    let ms = js_sys::Date::parse(&iso);
+    (!ms.is_nan()).then_some(ms)
+}
+
+/// What a `plotly_relayout` event says about the x axis: `Some(Some(range))` for a zoom
+/// or pan, `Some(None)` for a reset (double click), `None` when x did not change.
+fn relayout_x(event: &JsValue) -> Option<Option<(f64, f64)>> {
+    let get = |key: &str| {
+        Reflect::get(event, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
+    if get("xaxis.autorange").is_some_and(|v| v.as_bool() == Some(true)) {
+        return Some(None);
+    }
+    let (lo, hi) = match (get("xaxis.range[0]"), get("xaxis.range[1]")) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => {
+            let pair = get("xaxis.range")?;
+            let pair: &js_sys::Array = pair.dyn_ref()?;
+            (pair.get(0), pair.get(1))
+        }
+    };
+    let (lo, hi) = (axis_value(&lo)?, axis_value(&hi)?);
+    Some(Some((lo.min(hi), lo.max(hi))))
+}
+
+/// Calls `handler` whenever the user zooms, pans or resets the x axis of the plot in
+/// `root` (plotly's `plotly_relayout` event). Attach once, after the first draw.
+pub(crate) fn on_x_relayout(
+    root: &web_sys::Element,
+    handler: impl Fn(Option<(f64, f64)>) + 'static,
+) -> Result<(), StayputError> {
+    let on = Reflect::get(root, &"on".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| StayputError::Draw("the plot cannot report zooms".into()))?;
+    let callback = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+        if let Some(range) = relayout_x(&event) {
+            handler(range);
+        }
+    });
+    on.call2(root, &"plotly_relayout".into(), callback.as_ref())
+        .map_err(|e| StayputError::Draw(describe(&e)))?;
+    // The plot keeps the listener for as long as the element lives.
+    callback.forget();
+    Ok(())
+}

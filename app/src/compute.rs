@@ -97,8 +97,13 @@ pub struct Histogram {
 
 /// Bins [`COLUMN`] into `bins` equal bins between its min and max, in parallel.
 pub fn histogram(frame: &DataFrame, bins: usize) -> Result<Histogram, StayputError> {
+    Ok(histogram_of(&value_slices(frame)?, bins))
+}
+
+/// Bins `slices` into `bins` equal bins between their min and max, in parallel. NaN
+/// values are not counted.
+pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
     let bins = bins.max(1);
-    let slices = value_slices(frame)?;
     let chunks = || slices.par_iter().flat_map(|s| s.par_chunks(FILL_CHUNK));
     let (lo, hi) = chunks()
         .map(|c| {
@@ -111,18 +116,18 @@ pub fn histogram(frame: &DataFrame, bins: usize) -> Result<Histogram, StayputErr
             |a, b| (a.0.min(b.0), a.1.max(b.1)),
         );
     if !lo.is_finite() || !hi.is_finite() {
-        return Ok(Histogram {
+        return Histogram {
             start: 0.0,
             width: 1.0,
             counts: vec![0; bins],
-        });
+        };
     }
     let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
     let counts = chunks()
         .fold(
             || vec![0_u64; bins],
             |mut counts, c| {
-                for &v in c {
+                for &v in c.iter().filter(|v| !v.is_nan()) {
                     let bin = (((v - lo) / width) as usize).min(bins - 1);
                     counts[bin] += 1;
                 }
@@ -136,11 +141,11 @@ pub fn histogram(frame: &DataFrame, bins: usize) -> Result<Histogram, StayputErr
                 a
             },
         );
-    Ok(Histogram {
+    Histogram {
         start: lo,
         width,
         counts,
-    })
+    }
 }
 
 /// Rounds to 6 significant digits so that figure JSON does not grow with noise digits.
@@ -156,25 +161,30 @@ fn round6(v: f64) -> f64 {
 ///
 /// Its size depends on the number of bins, not on the number of rows binned.
 pub fn histogram_figure(hist: &Histogram, rows: u64) -> String {
+    histogram_figure_of(hist, COLUMN, rows)
+}
+
+/// [`histogram_figure`] of the column `name`.
+pub fn histogram_figure_of(hist: &Histogram, name: &str, rows: u64) -> String {
     let centers: Vec<f64> = (0..hist.counts.len())
         .map(|i| round6(hist.start + (i as f64 + 0.5) * hist.width))
         .collect();
     let trace = Bar::new(centers, hist.counts.clone())
-        .name(COLUMN)
+        .name(name)
         .width(round6(hist.width));
     let mut plot = Plot::new();
     plot.add_trace(trace);
     plot.set_layout(
         Layout::new()
             .title(format!(
-                "{COLUMN}: {} rows in {} bins",
+                "{name}: {} rows in {} bins",
                 crate::sizes::with_thousands(rows),
                 hist.counts.len()
             ))
             .bar_gap(0.0)
             .height(320)
             .margin(Margin::new().top(48).bottom(40).left(56).right(16))
-            .x_axis(Axis::new().title(COLUMN))
+            .x_axis(Axis::new().title(name))
             .y_axis(Axis::new().title("count")),
     );
     plot.to_json()

@@ -8,14 +8,17 @@
 //! - [`sizes`]: which frame sizes the benchmark offers and accepts.
 //! - [`client_mode`]: the bulk byte transfer of the "client" benchmark mode.
 //! - `browser` (runs in wasm): performance clock, fetch of raw bytes, plotly.js.
+//! - [`explore`]: the contract of `/explore` (chart kinds, columns, figure replies).
 //! - `ops`, `compute`, `context` (feature `ssr`): the plain functions behind the
-//!   server functions, the polars/plotly work they do, and where they find the cache
-//!   and the caller's session.
+//!   server functions, the polars/plotly work they do, and Stayput's own settings.
+//! - `series`, `decimate`, `figures` (feature `ssr`): `/explore`'s time-series
+//!   generator, the MinMax decimator and the figures reduced to the plot's pixels.
 
 pub mod api;
 mod browser;
 pub mod client_mode;
 pub mod error;
+pub mod explore;
 pub mod pages;
 pub mod sizes;
 
@@ -24,7 +27,13 @@ pub mod compute;
 #[cfg(feature = "ssr")]
 pub mod context;
 #[cfg(feature = "ssr")]
+pub mod decimate;
+#[cfg(feature = "ssr")]
+pub mod figures;
+#[cfg(feature = "ssr")]
 pub mod ops;
+#[cfg(feature = "ssr")]
+pub mod series;
 
 pub use error::StayputError;
 
@@ -65,12 +74,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <nav class="top">
                 <A href="/">"Benchmark"</A>
+                <A href="/explore">"Explore"</A>
                 <A href="/cache">"Cache"</A>
             </nav>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::benchmark::BenchmarkPage/>
                     <Route path=StaticSegment("cache") view=pages::cache::CachePage/>
+                    <Route path=StaticSegment("explore") view=pages::explore::ExplorePage/>
                 </Routes>
             </main>
         </Router>

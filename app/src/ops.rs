@@ -8,6 +8,9 @@ use stayput_cache::{FrameCache, FrameCacheBuilder, FrameHandle, Placement, Sessi
 
 use crate::api::{CacheListing, MeanReply};
 use crate::compute;
+use crate::explore::{ColumnInfo, FigureReply};
+use crate::figures::{self, FigureSpec};
+use crate::series;
 use crate::sizes::validate_rows;
 use crate::StayputError;
 
@@ -23,12 +26,26 @@ pub struct CreateArgs {
     pub seed: u64,
 }
 
+/// The recipe (and lineage name) of `/explore`'s time series.
+pub const TIME_SERIES: &str = "time_series";
+
 /// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage.
 pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
-    builder.recipe(CREATE_FRAME, |args: CreateArgs| async move {
-        let rows = validate_rows(args.rows)?;
-        blocking(move || Ok(compute::random_frame(rows as usize, args.seed))).await
-    })
+    builder
+        .recipe(CREATE_FRAME, |args: CreateArgs| async move {
+            let rows = validate_rows(args.rows)?;
+            blocking(move || Ok(compute::random_frame(rows as usize, args.seed))).await
+        })
+        .recipe(TIME_SERIES, |args: CreateArgs| async move {
+            let rows = validate_rows(args.rows)?;
+            blocking(move || {
+                series::time_series(rows as usize, args.seed).map_err(|err| {
+                    tracing::error!(%err, "time series");
+                    StayputError::Internal
+                })
+            })
+            .await
+        })
 }
 
 /// Runs CPU-bound `work` off the async runtime.
@@ -96,6 +113,49 @@ pub async fn frame_histogram(
         Ok(compute::histogram_figure(&hist, frame.height() as u64))
     })
     .await
+}
+
+/// `/explore`'s time series: `rows` rows of a timestamp and three value columns, kept in
+/// memory and rebuilt from its lineage when evicted (like the benchmark's frame).
+pub async fn make_series(
+    cache: &FrameCache,
+    session: SessionKey,
+    rows: u64,
+) -> Result<FrameHandle, StayputError> {
+    let args = CreateArgs {
+        rows: validate_rows(rows)?,
+        seed: compute::new_seed(),
+    };
+    Ok(cache.make(session, TIME_SERIES, &args, Placement::Memory).await?)
+}
+
+/// The columns `/explore` offers for the frame behind `handle`.
+pub async fn frame_columns(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<Vec<ColumnInfo>, StayputError> {
+    let frame = cache.get(session, handle).await?;
+    Ok(figures::columns(&frame))
+}
+
+/// The figure `spec` of the frame behind `handle`, reduced to the plot's pixels.
+pub async fn explore_figure(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+    spec: FigureSpec,
+) -> Result<FigureReply, StayputError> {
+    let started = std::time::Instant::now();
+    let frame = cache.get(session, handle).await?;
+    let reply = blocking(move || figures::figure(&frame, &spec)).await?;
+    tracing::debug!(
+        rows = reply.rows_in_range,
+        points = reply.points,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "explore_figure"
+    );
+    Ok(reply)
 }
 
 /// The `/cache` page's view of `session`.

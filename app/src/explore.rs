@@ -1,0 +1,68 @@
+//! The contract of `/explore`: what the browser asks for and what it gets back.
+//! Plain data, shared by the browser and the server.
+
+use serde::{Deserialize, Serialize};
+
+/// The pseudo-column "row number": an x axis every frame has, sorted by construction.
+pub const ROW: &str = "row";
+
+/// Widest plot the server reduces for; wider requests are clamped.
+pub const MAX_WIDTH_PX: u32 = 4_000;
+
+/// How a figure draws its y column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChartKind {
+    /// A line through the points, decimated to about two points per pixel column.
+    Line,
+    /// Markers, decimated like the line.
+    Scatter,
+    /// Counts of y in equal bins, over the visible x range.
+    Histogram,
+}
+
+impl ChartKind {
+    /// Every kind, in the picker's order.
+    pub const ALL: [ChartKind; 3] = [ChartKind::Line, ChartKind::Scatter, ChartKind::Histogram];
+
+    /// Lower-case name, as in the picker's option values.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Line => "line",
+            Self::Scatter => "scatter",
+            Self::Histogram => "histogram",
+        }
+    }
+
+    /// The kind named `name` (see [`ChartKind::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// One column of a frame as `/explore` offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// Its name.
+    pub name: String,
+    /// Whether it can be a y column (numeric).
+    pub numeric: bool,
+    /// Whether it can be the x axis (numeric and sorted ascending).
+    pub sorted: bool,
+    /// Whether its values are milliseconds since the epoch (drawn on a date axis).
+    pub time: bool,
+}
+
+/// A drawn figure and how it was reduced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureReply {
+    /// Plotly figure JSON (`{"data": [...], "layout": {...}}`).
+    pub figure: String,
+    /// Points (or bins) drawn.
+    pub points: u64,
+    /// Rows of the frame inside the visible x range.
+    pub rows_in_range: u64,
+    /// Rows of the frame.
+    pub total_rows: u64,
+    /// How the rows were reduced, e.g. "MinMax" or "none".
+    pub method: String,
+}

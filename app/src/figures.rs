@@ -1,0 +1,281 @@
+//! Plotly figures of any frame, reduced on the server to what the plot's pixels can show
+//! (server only).
+//!
+//! Stateless: the frame (read through the cache, never copied when its columns are
+//! contiguous f64), the spec, the visible x range and the plot's width are all it takes.
+//! The visible rows are found by binary search on the sorted x column; lines and
+//! scatters keep each pixel bucket's min and max ([`crate::decimate`]); histograms bin
+//! the visible rows.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use plotly::common::{Mode, Title};
+use plotly::layout::{Axis, AxisType, Layout, Margin};
+use plotly::{Plot, Scatter};
+use polars::prelude::*;
+
+use crate::compute::{histogram_figure_of, histogram_of};
+use crate::decimate::{minmax_indices, visible_rows};
+use crate::explore::{ChartKind, ColumnInfo, FigureReply, MAX_WIDTH_PX, ROW};
+use crate::series::TIME;
+use crate::sizes::with_thousands;
+use crate::StayputError;
+
+/// Bins of an `/explore` histogram.
+const EXPLORE_BINS: usize = 100;
+
+/// What to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureSpec {
+    /// The x column ([`ROW`] for the row number); must be sorted ascending.
+    pub x: String,
+    /// The y column; must be numeric.
+    pub y: String,
+    /// How to draw it.
+    pub kind: ChartKind,
+    /// Visible x range, both ends inclusive; `None` is open.
+    pub range: (Option<f64>, Option<f64>),
+    /// Width of the plot area in CSS pixels.
+    pub width_px: u32,
+}
+
+fn bad(msg: impl Into<String>) -> StayputError {
+    StayputError::BadRequest(msg.into())
+}
+
+/// The columns of `frame` as `/explore` offers them, [`ROW`] first.
+pub fn columns(frame: &DataFrame) -> Vec<ColumnInfo> {
+    let mut out = vec![ColumnInfo {
+        name: ROW.to_owned(),
+        numeric: true,
+        sorted: true,
+        time: false,
+    }];
+    out.extend(frame.columns().iter().map(|c| ColumnInfo {
+        name: c.name().to_string(),
+        numeric: c.dtype().is_primitive_numeric(),
+        sorted: c.is_sorted_flag() == polars::series::IsSorted::Ascending,
+        time: c.name().as_str() == TIME,
+    }));
+    out
+}
+
+/// The f64 values of column `name`: borrowed when contiguous, else one copy.
+fn values<'a>(frame: &'a DataFrame, name: &str) -> Result<Cow<'a, [f64]>, StayputError> {
+    let column = frame
+        .column(name)
+        .map_err(|_| bad(format!("no column named {name:?}")))?;
+    if !column.dtype().is_primitive_numeric() {
+        return Err(bad(format!(
+            "column {name:?} is not numeric ({})",
+            column.dtype()
+        )));
+    }
+    if let Ok(ca) = column.f64() {
+        if let Ok(slice) = ca.cont_slice() {
+            return Ok(Cow::Borrowed(slice));
+        }
+    }
+    let cast = column
+        .cast(&DataType::Float64)
+        .map_err(|_| bad(format!("column {name:?} cannot be read as numbers")))?;
+    let ca = cast.f64().map_err(|_| StayputError::Internal)?;
+    Ok(Cow::Owned(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect()))
+}
+
+/// The x values and the visible rows for `spec`.
+fn x_axis<'a>(frame: &'a DataFrame, spec: &FigureSpec) -> Result<(XValues<'a>, Range<usize>), StayputError> {
+    let (lo, hi) = spec.range;
+    let ordered = |a: f64, b: f64| a.partial_cmp(&b).is_some_and(|o| o.is_le());
+    if let (Some(lo), Some(hi)) = (lo, hi) {
+        if !ordered(lo, hi) {
+            return Err(bad("the visible range is empty"));
+        }
+    }
+    if spec.x == ROW {
+        let n = frame.height();
+        let start = lo.map_or(0.0, |v| v.ceil().max(0.0));
+        let end = hi.map_or(n as f64, |v| (v.floor() + 1.0).clamp(0.0, n as f64));
+        let start = (start.min(n as f64)) as usize;
+        return Ok((XValues::Row, start..(end as usize).max(start)));
+    }
+    let sorted = frame.column(&spec.x).ok().is_some_and(|c| {
+        c.dtype() == &DataType::Float64 && c.is_sorted_flag() == polars::series::IsSorted::Ascending
+    });
+    if !sorted {
+        return Err(bad(format!(
+            "x column {:?} is not sorted ascending; pick {ROW:?} or a sorted column",
+            spec.x
+        )));
+    }
+    let x = values(frame, &spec.x)?;
+    let rows = visible_rows(&x, lo, hi);
+    Ok((XValues::Column(x), rows))
+}
+
+enum XValues<'a> {
+    Row,
+    Column(Cow<'a, [f64]>),
+}
+
+impl XValues<'_> {
+    fn at(&self, i: usize) -> f64 {
+        match self {
+            Self::Row => i as f64,
+            Self::Column(x) => x[i],
+        }
+    }
+}
+
+/// The figure for `spec`.
+pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, StayputError> {
+    let y = values(frame, &spec.y)?;
+    let (x, rows) = x_axis(frame, spec)?;
+    let total_rows = frame.height() as u64;
+    let rows_in_range = rows.len() as u64;
+    if rows.is_empty() {
+        return Err(bad("no rows in the visible range"));
+    }
+    let width = spec.width_px.clamp(100, MAX_WIDTH_PX) as usize;
+    match spec.kind {
+        ChartKind::Line | ChartKind::Scatter => {
+            let picked = minmax_indices(&y, rows.clone(), 2 * width);
+            let reduced = picked.len() < rows.len();
+            let xs: Vec<f64> = picked.iter().map(|&i| x.at(i)).collect();
+            let ys: Vec<f64> = picked.iter().map(|&i| y[i]).collect();
+            let points = picked.len() as u64;
+            let method = if reduced { "MinMax" } else { "none" };
+            let caption = format!(
+                "{}: {} of {} points ({})",
+                spec.y,
+                with_thousands(points),
+                with_thousands(rows_in_range),
+                if reduced {
+                    "MinMax, 2 per pixel"
+                } else {
+                    "all points"
+                },
+            );
+            let mode = if spec.kind == ChartKind::Line {
+                Mode::Lines
+            } else {
+                Mode::Markers
+            };
+            let mut plot = Plot::new();
+            plot.add_trace(Scatter::new(xs, ys).mode(mode).name(spec.y.as_str()));
+            let mut x_axis = Axis::new().title(Title::with_text(spec.x.as_str()));
+            if spec.x == TIME {
+                x_axis = x_axis.type_(AxisType::Date);
+            }
+            if let (Some(lo), Some(hi)) = spec.range {
+                x_axis = x_axis.range(vec![lo, hi]);
+            }
+            plot.set_layout(
+                Layout::new()
+                    .title(caption)
+                    .height(420)
+                    .margin(Margin::new().top(48).bottom(48).left(56).right(16))
+                    .x_axis(x_axis)
+                    .y_axis(Axis::new().title(Title::with_text(spec.y.as_str()))),
+            );
+            Ok(FigureReply {
+                figure: plot.to_json(),
+                points,
+                rows_in_range,
+                total_rows,
+                method: method.to_owned(),
+            })
+        }
+        ChartKind::Histogram => {
+            let hist = histogram_of(&[&y[rows]], EXPLORE_BINS);
+            Ok(FigureReply {
+                figure: histogram_figure_of(&hist, &spec.y, rows_in_range),
+                points: hist.counts.len() as u64,
+                rows_in_range,
+                total_rows,
+                method: "histogram".to_owned(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::{time_series, START_MS, STEP_MS};
+
+    fn spec(x: &str, y: &str, kind: ChartKind, range: (Option<f64>, Option<f64>)) -> FigureSpec {
+        FigureSpec {
+            x: x.into(),
+            y: y.into(),
+            kind,
+            range,
+            width_px: 800,
+        }
+    }
+
+    #[test]
+    fn a_large_line_is_bounded_by_pixels_and_a_zoom_shows_more_detail() {
+        let frame = time_series(1_000_000, 1).expect("frame");
+        let full = figure(&frame, &spec(TIME, "walk", ChartKind::Line, (None, None))).expect("full");
+        assert!(full.points <= 1_600 && full.points > 1_000, "{}", full.points);
+        assert_eq!((full.rows_in_range, full.method.as_str()), (1_000_000, "MinMax"));
+        assert!(full.figure.len() < 100_000, "{} bytes", full.figure.len());
+        let parsed: serde_json::Value = serde_json::from_str(&full.figure).expect("json");
+        assert_eq!(parsed["layout"]["xaxis"]["type"], "date");
+
+        // 1 % of the range: the same pixel budget now covers 100x fewer rows.
+        let lo = START_MS + 500_000.0 * STEP_MS;
+        let hi = lo + 9_999.0 * STEP_MS;
+        let zoom = figure(&frame, &spec(TIME, "walk", ChartKind::Line, (Some(lo), Some(hi)))).expect("zoom");
+        assert_eq!(zoom.rows_in_range, 10_000);
+        assert!(zoom.points <= 1_600);
+        let parsed: serde_json::Value = serde_json::from_str(&zoom.figure).expect("json");
+        let xs = parsed["data"][0]["x"].as_array().expect("x");
+        assert!(xs
+            .iter()
+            .all(|v| v.as_f64().is_some_and(|x| (lo..=hi).contains(&x))));
+
+        // A range smaller than the budget is drawn exactly.
+        let exact = figure(
+            &frame,
+            &spec(ROW, "spiky", ChartKind::Scatter, (Some(10.0), Some(109.0))),
+        )
+        .expect("exact");
+        assert_eq!((exact.points, exact.method.as_str()), (100, "none"));
+    }
+
+    #[test]
+    fn histograms_bin_the_visible_rows() {
+        let frame = time_series(10_000, 2).expect("frame");
+        let all = figure(&frame, &spec(ROW, "sine", ChartKind::Histogram, (None, None))).expect("hist");
+        assert_eq!((all.points, all.rows_in_range), (100, 10_000));
+        let part = figure(
+            &frame,
+            &spec(ROW, "sine", ChartKind::Histogram, (Some(0.0), Some(999.0))),
+        )
+        .expect("hist");
+        let parsed: serde_json::Value = serde_json::from_str(&part.figure).expect("json");
+        let total: u64 = parsed["data"][0]["y"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .filter_map(serde_json::Value::as_u64)
+            .sum();
+        assert_eq!(total, 1_000);
+    }
+
+    #[test]
+    fn bad_specs_are_clear_errors() {
+        let frame = time_series(1_000, 3).expect("frame");
+        let err = |s: FigureSpec| figure(&frame, &s).expect_err("bad spec").to_string();
+        assert!(err(spec(TIME, "nope", ChartKind::Line, (None, None))).contains("no column named \"nope\""));
+        assert!(err(spec("walk", "sine", ChartKind::Line, (None, None))).contains("not sorted"));
+        assert!(err(spec(ROW, "walk", ChartKind::Line, (Some(5.0), Some(1.0)))).contains("range is empty"));
+        assert!(err(spec(ROW, "walk", ChartKind::Line, (Some(5_000.0), None))).contains("no rows"));
+        let strings = DataFrame::new(2, vec![Column::new("s".into(), ["a", "b"])]).expect("frame");
+        let e = figure(&strings, &spec(ROW, "s", ChartKind::Line, (None, None))).expect_err("strings");
+        assert!(e.to_string().contains("not numeric"), "{e}");
+    }
+}

@@ -1,0 +1,280 @@
+//! `/explore`: a figure of any size. The frame stays on the server; the server reduces it
+//! to about two points per pixel column and re-reduces the visible range on every zoom.
+
+use std::time::Duration;
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use stayput_cache::FrameHandle;
+
+use crate::api::{explore_figure, frame_columns, make_series};
+use crate::browser;
+use crate::explore::{ChartKind, ColumnInfo, FigureReply};
+use crate::sizes::with_thousands;
+use crate::StayputError;
+
+/// Row counts of the time series on offer.
+const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
+/// Quiet time after the last zoom or pan before the server is asked.
+const ZOOM_DEBOUNCE: Duration = Duration::from_millis(120);
+
+/// Everything a draw reads; `Copy`, so event handlers can share it.
+#[derive(Clone, Copy)]
+struct Explorer {
+    handle: RwSignal<Option<FrameHandle>>,
+    x: RwSignal<String>,
+    y: RwSignal<String>,
+    kind: RwSignal<ChartKind>,
+    range: RwSignal<Option<(f64, f64)>>,
+    error: RwSignal<Option<String>>,
+    reduction: RwSignal<String>,
+    /// Number of the latest figure request: older replies are dropped.
+    latest: StoredValue<u64>,
+    /// Number of the latest zoom event, for the debounce.
+    zooms: StoredValue<u64>,
+    draws: StoredValue<u64>,
+    hooked: StoredValue<bool>,
+    plot: NodeRef<html::Div>,
+}
+
+/// The explore page.
+#[component]
+pub fn ExplorePage() -> impl IntoView {
+    let rows = RwSignal::new(1_000_000_u64.to_string());
+    let columns = RwSignal::new(Vec::<ColumnInfo>::new());
+    let ready = RwSignal::new(false);
+    let making = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+    let ex = Explorer {
+        handle: RwSignal::new(None),
+        x: RwSignal::new(String::new()),
+        y: RwSignal::new(String::new()),
+        kind: RwSignal::new(ChartKind::Line),
+        range: RwSignal::new(None),
+        error: RwSignal::new(None),
+        reduction: RwSignal::new(String::new()),
+        latest: StoredValue::new(0),
+        zooms: StoredValue::new(0),
+        draws: StoredValue::new(0),
+        hooked: StoredValue::new(false),
+        plot: NodeRef::new(),
+    };
+
+    let make = move |_| {
+        let Ok(n) = rows.get_untracked().parse::<u64>() else {
+            ex.error
+                .set(Some(StayputError::InvalidSize(rows.get_untracked()).to_string()));
+            return;
+        };
+        making.set(true);
+        ex.error.set(None);
+        spawn_local(async move {
+            match load_series(n).await {
+                Ok((handle, cols)) => {
+                    let x = cols.iter().find(|c| c.time).or_else(|| cols.first());
+                    let x = x.map(|c| c.name.clone()).unwrap_or_default();
+                    let y = cols
+                        .iter()
+                        .find(|c| c.numeric && !c.sorted)
+                        .map(|c| c.name.clone());
+                    ex.x.set(x);
+                    ex.y.set(y.unwrap_or_default());
+                    columns.set(cols);
+                    ex.handle.set(Some(handle));
+                    redraw(ex, None);
+                }
+                Err(err) => ex.error.set(Some(err.to_string())),
+            }
+            making.set(false);
+        });
+    };
+    let options = move |want_x: bool| {
+        columns
+            .get()
+            .into_iter()
+            .filter(move |c| if want_x { c.sorted } else { c.numeric })
+            .map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> })
+            .collect_view()
+    };
+
+    view! {
+        <section class="explore" data-ready=move || ready.get().to_string()>
+            <header>
+                <h1>"Explore"</h1>
+                <p class="lede">
+                    "Figures of any size: the server sends about two points per pixel and re-reduces the visible range when you zoom. Double-click resets."
+                </p>
+            </header>
+            <div class="controls">
+                <label>
+                    "Time series rows "
+                    <select data-testid="series-rows" on:change=move |ev| rows.set(event_target_value(&ev))>
+                        {SERIES_ROWS
+                            .iter()
+                            .map(|&n| {
+                                view! {
+                                    <option value=n.to_string() selected=n == 1_000_000>
+                                        {with_thousands(n)}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button data-testid="make-series" on:click=make disabled=move || making.get()>
+                    "Make time series"
+                </button>
+            </div>
+            <div class="controls">
+                <label>
+                    "x "
+                    <select
+                        data-testid="x"
+                        prop:value=move || ex.x.get()
+                        on:change=move |ev| {
+                            ex.x.set(event_target_value(&ev));
+                            redraw(ex, None);
+                        }
+                    >
+                        {move || options(true)}
+                    </select>
+                </label>
+                <label>
+                    "y "
+                    <select
+                        data-testid="y"
+                        prop:value=move || ex.y.get()
+                        on:change=move |ev| {
+                            ex.y.set(event_target_value(&ev));
+                            redraw(ex, None);
+                        }
+                    >
+                        {move || options(false)}
+                    </select>
+                </label>
+                <label>
+                    "chart "
+                    <select
+                        data-testid="kind"
+                        on:change=move |ev| {
+                            if let Some(kind) = ChartKind::parse(&event_target_value(&ev)) {
+                                ex.kind.set(kind);
+                                redraw(ex, None);
+                            }
+                        }
+                    >
+                        {ChartKind::ALL
+                            .iter()
+                            .map(|k| view! { <option value=k.as_str()>{k.as_str()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+            </div>
+            <Show when=move || ex.error.get().is_some()>
+                <p data-testid="error" class="error" role="alert">{move || ex.error.get().unwrap_or_default()}</p>
+            </Show>
+            <p data-testid="reduction" class="muted">{move || ex.reduction.get()}</p>
+            <div class="plot explore-plot" data-testid="figure" node_ref=ex.plot></div>
+        </section>
+    }
+}
+
+/// Makes the time series and reads its columns.
+async fn load_series(rows: u64) -> Result<(FrameHandle, Vec<ColumnInfo>), StayputError> {
+    let handle = make_series(rows).await?;
+    let columns = frame_columns(handle.clone()).await?;
+    Ok((handle, columns))
+}
+
+/// Asks for the figure of the current spec over `range` and draws it, unless a newer
+/// request has been made by the time the reply arrives.
+fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
+    let Some(handle) = ex.handle.get_untracked() else {
+        return;
+    };
+    ex.range.set(range);
+    let seq = ex.latest.get_value() + 1;
+    ex.latest.set_value(seq);
+    let width = ex
+        .plot
+        .get_untracked()
+        .map_or(800, |div| div.client_width().max(100)) as u32;
+    let (x, y, kind) = (
+        ex.x.get_untracked(),
+        ex.y.get_untracked(),
+        ex.kind.get_untracked(),
+    );
+    spawn_local(async move {
+        let reply = explore_figure(
+            handle,
+            x,
+            y,
+            kind.as_str().to_owned(),
+            range.map(|r| r.0),
+            range.map(|r| r.1),
+            width,
+        )
+        .await;
+        if ex.latest.get_value() != seq {
+            return; // superseded: a newer zoom or spec is on its way
+        }
+        let shown = match reply {
+            Ok(reply) => show(ex, &reply).await,
+            Err(err) => Err(err),
+        };
+        ex.error.set(shown.err().map(|e| e.to_string()));
+    });
+}
+
+/// Draws `reply`, marks the plot for tests and listens for zooms after the first draw.
+async fn show(ex: Explorer, reply: &FigureReply) -> Result<(), StayputError> {
+    let root = ex
+        .plot
+        .get_untracked()
+        .ok_or_else(|| StayputError::Draw("the plot area is missing".into()))?;
+    browser::draw_figure(&root, &reply.figure).await?;
+    let draws = ex.draws.get_value() + 1;
+    ex.draws.set_value(draws);
+    let mark = |name: &str, value: String| {
+        root.set_attribute(name, &value)
+            .map_err(|_| StayputError::Draw("could not mark the plot".into()))
+    };
+    mark("data-points", reply.points.to_string())?;
+    mark("data-rows", reply.rows_in_range.to_string())?;
+    mark("data-token", draws.to_string())?;
+    ex.reduction.set(format!(
+        "{} of {} points ({}){}",
+        with_thousands(reply.points),
+        with_thousands(reply.total_rows),
+        reply.method,
+        if reply.rows_in_range < reply.total_rows {
+            format!(", {} rows in view", with_thousands(reply.rows_in_range))
+        } else {
+            String::new()
+        }
+    ));
+    if !ex.hooked.get_value() {
+        ex.hooked.set_value(true);
+        browser::on_x_relayout(&root, move |range| on_zoom(ex, range))?;
+    }
+    Ok(())
+}
+
+/// A zoom, pan or reset: redraw once the user has paused.
+fn on_zoom(ex: Explorer, range: Option<(f64, f64)>) {
+    if range == ex.range.get_untracked() {
+        return; // our own redraw reporting the range it was drawn with
+    }
+    let n = ex.zooms.get_value() + 1;
+    ex.zooms.set_value(n);
+    set_timeout(
+        move || {
+            if ex.zooms.get_value() == n {
+                redraw(ex, range);
+            }
+        },
+        ZOOM_DEBOUNCE,
+    );
+}

@@ -1,0 +1,104 @@
+import { expect, test, type Page } from "@playwright/test";
+import { baseUrl } from "./helpers";
+
+const START_MS = 1_704_067_200_000; // the series' first timestamp, one row per second
+
+async function openExplore(page: Page): Promise<void> {
+  await page.goto(baseUrl() + "/explore");
+  await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+}
+
+/** Bytes of every explore_figure response body, in order. */
+function figureBytes(page: Page): number[] {
+  const sizes: number[] = [];
+  page.on("response", async (res) => {
+    if (res.url().endsWith("/api/explore_figure")) sizes.push((await res.body()).length);
+  });
+  return sizes;
+}
+
+async function makeSeries(page: Page, rows: number): Promise<void> {
+  await page.getByTestId("series-rows").selectOption(String(rows));
+  await page.getByTestId("make-series").click();
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "1", { timeout: 60_000 });
+}
+
+/** How many drawn x values fall in [lo, hi] (ms). */
+async function drawnIn(page: Page, lo: number, hi: number): Promise<number> {
+  return page.getByTestId("figure").evaluate(
+    (el, [lo, hi]) => {
+      const xs = (el as unknown as { data: { x: (number | string)[] }[] }).data[0].x;
+      const ms = (v: number | string) => (typeof v === "number" ? v : Date.parse(String(v).replace(" ", "T") + "Z"));
+      return xs.filter((v) => ms(v) >= lo && ms(v) <= hi).length;
+    },
+    [lo, hi],
+  );
+}
+
+test("1e6 rows: points bounded by pixels, a zoom re-reduces the range, double-click resets", async ({ page }) => {
+  await openExplore(page);
+  const bytes = figureBytes(page);
+  await makeSeries(page, 1_000_000);
+  const figure = page.getByTestId("figure");
+  const width = await figure.evaluate((el) => el.clientWidth);
+  const points = Number(await figure.getAttribute("data-points"));
+  expect(points).toBeLessThanOrEqual(2 * width);
+  expect(points).toBeGreaterThan(width / 2);
+  await expect(figure).toHaveAttribute("data-rows", "1000000");
+  await expect(page.getByTestId("reduction")).toContainText("of 1,000,000 points (MinMax)");
+  await expect(figure.locator(".scatterlayer .trace")).toHaveCount(1);
+
+  // Zoom to 1 % of the rows the way plotly reports a user's zoom: date strings.
+  const lo = START_MS + 500_000 * 1000;
+  const hi = lo + 9_999 * 1000;
+  const before = await drawnIn(page, lo, hi);
+  await figure.evaluate((el, [lo, hi]) => {
+    const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+    return (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": [iso(lo), iso(hi)] });
+  }, [lo, hi]);
+  await expect(figure).toHaveAttribute("data-token", "2");
+  await expect(figure).toHaveAttribute("data-rows", "10000");
+  const after = await drawnIn(page, lo, hi);
+  expect(Number(await figure.getAttribute("data-points"))).toBeLessThanOrEqual(2 * width);
+  expect(after).toBeGreaterThan(10 * Math.max(before, 1));
+
+  // Double-click resets: the whole range again.
+  await figure.evaluate((el) =>
+    (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.autorange": true }),
+  );
+  await expect(figure).toHaveAttribute("data-token", "3");
+  await expect(figure).toHaveAttribute("data-rows", "1000000");
+
+  expect(bytes.length).toBe(3);
+  for (const b of bytes) expect(b).toBeLessThan(100_000);
+  await expect(page.getByTestId("error")).toHaveCount(0);
+});
+
+test("1e7 rows: the figure response stays under 100 KB; histogram bins on the server", async ({ page }) => {
+  await openExplore(page);
+  const bytes = figureBytes(page);
+  await makeSeries(page, 10_000_000);
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-rows", "10000000");
+  await page.getByTestId("kind").selectOption("histogram");
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "2");
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-points", "100");
+  await expect(page.getByTestId("reduction")).toContainText("(histogram)");
+  expect(bytes.length).toBe(2);
+  for (const b of bytes) expect(b).toBeLessThan(100_000);
+});
+
+test("a bad chart spec is a clear error and the next draw works", async ({ page }) => {
+  await openExplore(page);
+  await makeSeries(page, 1_000);
+  await expect(page.getByTestId("reduction")).toContainText("(none)"); // 1,000 rows: all drawn
+  await page.getByTestId("y").evaluate((el) => {
+    const select = el as HTMLSelectElement;
+    select.add(new Option("nope", "nope"));
+    select.value = "nope";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  await expect(page.getByTestId("error")).toContainText('no column named "nope"');
+  await page.getByTestId("y").selectOption("sine");
+  await expect(page.getByTestId("error")).toHaveCount(0);
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "2");
+});
