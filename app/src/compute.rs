@@ -71,6 +71,12 @@ pub fn column_mean(frame: &DataFrame) -> Result<f64, StayputError> {
     Ok(if count == 0 { f64::NAN } else { sum / count as f64 })
 }
 
+/// The mean of `values`, summed in parallel; `NaN` when empty.
+pub fn mean_of(values: &[f64]) -> f64 {
+    let sum: f64 = values.par_chunks(FILL_CHUNK).map(lane_sum).sum();
+    sum / values.len() as f64
+}
+
 /// Sum of `values` in eight independent lanes: one running total would wait on each
 /// addition's latency (~4 cycles); eight let the CPU vectorise and keep up with memory.
 fn lane_sum(values: &[f64]) -> f64 {

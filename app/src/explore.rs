@@ -18,11 +18,21 @@ pub enum ChartKind {
     Scatter,
     /// Counts of y in equal bins, over the visible x range.
     Histogram,
+    /// A box of y's quartiles over the visible x range (quantiles from a fine histogram).
+    Box,
+    /// A 2-D density heatmap of (x, y), for scatters too dense to draw.
+    Density,
 }
 
 impl ChartKind {
     /// Every kind, in the picker's order.
-    pub const ALL: [ChartKind; 3] = [ChartKind::Line, ChartKind::Scatter, ChartKind::Histogram];
+    pub const ALL: [ChartKind; 5] = [
+        ChartKind::Line,
+        ChartKind::Scatter,
+        ChartKind::Histogram,
+        ChartKind::Box,
+        ChartKind::Density,
+    ];
 
     /// Lower-case name, as in the picker's option values.
     pub fn as_str(self) -> &'static str {
@@ -30,6 +40,8 @@ impl ChartKind {
             Self::Line => "line",
             Self::Scatter => "scatter",
             Self::Histogram => "histogram",
+            Self::Box => "box",
+            Self::Density => "density",
         }
     }
 

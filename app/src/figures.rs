@@ -25,6 +25,13 @@ use crate::StayputError;
 /// Bins of an `/explore` histogram.
 const EXPLORE_BINS: usize = 100;
 
+/// Bins of the fine histogram that box quantiles are read from: a quantile is off by at
+/// most (max - min) / QUANTILE_BINS.
+const QUANTILE_BINS: usize = 8_192;
+
+/// Rows of a density heatmap; its columns follow the plot's width (one per 8 px).
+const DENSITY_ROWS: usize = 60;
+
 /// What to draw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FigureSpec {
@@ -187,6 +194,8 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
                 method: method.to_owned(),
             })
         }
+        ChartKind::Box => Ok(box_figure(&spec.y, &y[rows], total_rows)),
+        ChartKind::Density => Ok(density_figure(spec, &x, &y, rows, width, total_rows)),
         ChartKind::Histogram => {
             let hist = histogram_of(&[&y[rows]], EXPLORE_BINS);
             Ok(FigureReply {
@@ -197,6 +206,128 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
                 method: "histogram".to_owned(),
             })
         }
+    }
+}
+
+/// The `p`-quantile (0..=1) read from a histogram of `count` values.
+fn quantile(hist: &crate::compute::Histogram, count: u64, p: f64) -> f64 {
+    let target = p * count as f64;
+    let mut seen = 0.0;
+    for (i, &c) in hist.counts.iter().enumerate() {
+        let c = c as f64;
+        if c > 0.0 && seen + c >= target {
+            let within = ((target - seen) / c).clamp(0.0, 1.0);
+            return hist.start + (i as f64 + within) * hist.width;
+        }
+        seen += c;
+    }
+    hist.start + hist.counts.len() as f64 * hist.width
+}
+
+/// A box of `values`' quartiles, whiskers at min and max, with its mean: five numbers
+/// whatever the number of rows.
+fn box_figure(name: &str, values: &[f64], total_rows: u64) -> FigureReply {
+    let hist = histogram_of(&[values], QUANTILE_BINS);
+    let count: u64 = hist.counts.iter().sum();
+    let mean = crate::compute::mean_of(values);
+    let (q1, median, q3) = (
+        quantile(&hist, count, 0.25),
+        quantile(&hist, count, 0.5),
+        quantile(&hist, count, 0.75),
+    );
+    let (min, max) = (hist.start, hist.start + hist.width * hist.counts.len() as f64);
+    let figure = serde_json::json!({
+        "data": [{
+            "type": "box",
+            "name": name,
+            "q1": [q1], "median": [median], "q3": [q3],
+            "lowerfence": [min], "upperfence": [max], "mean": [mean],
+        }],
+        "layout": {
+            "title": {"text": format!("{name}: quartiles of {} rows", with_thousands(count))},
+            "height": 420,
+            "yaxis": {"title": {"text": name}},
+        },
+    });
+    FigureReply {
+        figure: figure.to_string(),
+        points: 5,
+        rows_in_range: values.len() as u64,
+        total_rows,
+        method: "quantiles from 8,192 bins".to_owned(),
+    }
+}
+
+/// A heatmap of how many rows fall in each (x, y) cell of the visible range.
+fn density_figure(
+    spec: &FigureSpec,
+    x: &XValues<'_>,
+    y: &[f64],
+    rows: Range<usize>,
+    width: usize,
+    total_rows: u64,
+) -> FigureReply {
+    use rayon::prelude::*;
+    let cols = (width / 8).clamp(10, 500);
+    let (x_lo, x_hi) = (x.at(rows.start), x.at(rows.end - 1));
+    let y_hist = histogram_of(&[&y[rows.clone()]], 1);
+    let (y_lo, y_span) = (y_hist.start, y_hist.width);
+    let x_span = (x_hi - x_lo).max(f64::MIN_POSITIVE);
+    let cell = |i: usize| -> Option<usize> {
+        let v = y[i];
+        if v.is_nan() {
+            return None;
+        }
+        let c = (((x.at(i) - x_lo) / x_span * cols as f64) as usize).min(cols - 1);
+        let r = (((v - y_lo) / y_span * DENSITY_ROWS as f64) as usize).min(DENSITY_ROWS - 1);
+        Some(r * cols + c)
+    };
+    let counts = rows
+        .clone()
+        .into_par_iter()
+        .with_min_len(1 << 16)
+        .fold(
+            || vec![0_u64; cols * DENSITY_ROWS],
+            |mut acc, i| {
+                if let Some(k) = cell(i) {
+                    acc[k] += 1;
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![0_u64; cols * DENSITY_ROWS],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(p, q)| *p += q);
+                a
+            },
+        );
+    let z: Vec<&[u64]> = counts.chunks(cols).collect();
+    let xs: Vec<f64> = (0..cols)
+        .map(|c| x_lo + (c as f64 + 0.5) * x_span / cols as f64)
+        .collect();
+    let ys: Vec<f64> = (0..DENSITY_ROWS)
+        .map(|r| y_lo + (r as f64 + 0.5) * y_span / DENSITY_ROWS as f64)
+        .collect();
+    let mut x_axis = serde_json::json!({"title": {"text": spec.x}});
+    if spec.x == TIME {
+        x_axis["type"] = "date".into();
+    }
+    let figure = serde_json::json!({
+        "data": [{"type": "heatmap", "x": xs, "y": ys, "z": z, "colorscale": "Viridis", "name": spec.y}],
+        "layout": {
+            "title": {"text": format!("{}: density of {} rows in {cols} x {DENSITY_ROWS} cells", spec.y, with_thousands(rows.len() as u64))},
+            "height": 420,
+            "xaxis": x_axis,
+            "yaxis": {"title": {"text": spec.y}},
+        },
+    });
+    FigureReply {
+        figure: figure.to_string(),
+        points: (cols * DENSITY_ROWS) as u64,
+        rows_in_range: rows.len() as u64,
+        total_rows,
+        method: "2-D bins".to_owned(),
     }
 }
 
@@ -264,6 +395,48 @@ mod tests {
             .filter_map(serde_json::Value::as_u64)
             .sum();
         assert_eq!(total, 1_000);
+    }
+
+    #[test]
+    fn box_quartiles_and_density_counts() {
+        let frame = time_series(100_000, 4).expect("frame");
+        // A ramp: y = row number.
+        let ramp = DataFrame::new(
+            100_001,
+            vec![Column::new(
+                "v".into(),
+                (0..=100_000).map(f64::from).collect::<Vec<f64>>(),
+            )],
+        )
+        .expect("ramp");
+        let boxed = figure(&ramp, &spec(ROW, "v", ChartKind::Box, (None, None))).expect("box");
+        let parsed: serde_json::Value = serde_json::from_str(&boxed.figure).expect("json");
+        let stat = |k: &str| parsed["data"][0][k][0].as_f64().expect(k);
+        let tolerance = 100_000.0 / QUANTILE_BINS as f64;
+        for (k, want) in [
+            ("q1", 25_000.0),
+            ("median", 50_000.0),
+            ("q3", 75_000.0),
+            ("mean", 50_000.0),
+        ] {
+            assert!((stat(k) - want).abs() <= tolerance, "{k} = {}", stat(k));
+        }
+        assert_eq!((stat("lowerfence"), stat("upperfence")), (0.0, 100_000.0));
+
+        let lo = START_MS + 1_000.0 * STEP_MS;
+        let dense =
+            figure(&frame, &spec(TIME, "sine", ChartKind::Density, (Some(lo), None))).expect("density");
+        assert_eq!(dense.rows_in_range, 99_000);
+        let parsed: serde_json::Value = serde_json::from_str(&dense.figure).expect("json");
+        let z = parsed["data"][0]["z"].as_array().expect("z");
+        assert_eq!(z.len(), DENSITY_ROWS);
+        let total: u64 = z
+            .iter()
+            .flat_map(|row| row.as_array().into_iter().flatten())
+            .filter_map(serde_json::Value::as_u64)
+            .sum();
+        assert_eq!(total, 99_000, "every visible row in exactly one cell");
+        assert!(dense.figure.len() < 100_000, "{} bytes", dense.figure.len());
     }
 
     #[test]

@@ -74,7 +74,7 @@ test("1e6 rows: points bounded by pixels, a zoom re-reduces the range, double-cl
   await expect(page.getByTestId("error")).toHaveCount(0);
 });
 
-test("1e7 rows: the figure response stays under 100 KB; histogram bins on the server", async ({ page }) => {
+test("1e7 rows: every figure response stays under 100 KB; histogram, box and density on the server", async ({ page }) => {
   await openExplore(page);
   const bytes = figureBytes(page);
   await makeSeries(page, 10_000_000);
@@ -83,7 +83,15 @@ test("1e7 rows: the figure response stays under 100 KB; histogram bins on the se
   await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "2");
   await expect(page.getByTestId("figure")).toHaveAttribute("data-points", "100");
   await expect(page.getByTestId("reduction")).toContainText("(histogram)");
-  expect(bytes.length).toBe(2);
+  await page.getByTestId("kind").selectOption("box");
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "3");
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-points", "5");
+  await expect(page.getByTestId("figure").locator(".boxlayer .trace")).toHaveCount(1);
+  await page.getByTestId("kind").selectOption("density");
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "4");
+  await expect(page.getByTestId("reduction")).toContainText("(2-D bins)");
+  await expect(page.getByTestId("figure").locator(".heatmaplayer, .hm").first()).toBeAttached();
+  expect(bytes.length).toBe(4);
   for (const b of bytes) expect(b).toBeLessThan(100_000);
 });
 
