@@ -102,7 +102,7 @@ pub async fn explore_figure(
     width: u32,
 ) -> Result<FigureReply, StayputError> {
     let kind = crate::explore::ChartKind::parse(&kind)
-        .ok_or_else(|| StayputError::BadRequest(format!("unknown chart kind {kind:?}")))?;
+        .ok_or_else(|| StayputError::BadSpec(format!("unknown chart kind {kind:?}")))?;
     let spec = crate::figures::FigureSpec {
         x,
         y,

@@ -38,13 +38,16 @@ pub fn minmax_indices(y: &[f64], rows: Range<usize>, max_points: usize) -> Vec<u
         .map(|b| {
             let range = bucket_rows(b);
             let start = range.start;
-            let (mut lo, mut hi) = (start, start);
-            for (offset, v) in y[range].iter().enumerate() {
-                // NaN never wins a comparison, so gaps do not become extremes.
-                if *v < y[lo] || y[lo].is_nan() {
+            // Values kept in registers, no re-reads: NaN never compares smaller or
+            // larger, so gaps never become extremes (an all-NaN bucket keeps its first row).
+            let (mut lo, mut lo_v, mut hi, mut hi_v) = (start, f64::INFINITY, start, f64::NEG_INFINITY);
+            for (offset, &v) in y[range].iter().enumerate() {
+                if v < lo_v {
+                    lo_v = v;
                     lo = start + offset;
                 }
-                if *v > y[hi] || y[hi].is_nan() {
+                if v > hi_v {
+                    hi_v = v;
                     hi = start + offset;
                 }
             }

@@ -50,6 +50,13 @@ pub enum StayputError {
     /// The request could not be understood.
     #[error("the request could not be read: {0}")]
     BadRequest(String),
+    /// A figure was asked for that cannot be drawn (unknown or non-numeric column,
+    /// unsorted x, empty range).
+    #[error("cannot draw this figure: {0}")]
+    BadSpec(String),
+    /// `/explore` was asked for the benchmark's frame, but the session has none.
+    #[error("your session holds no benchmark frame: run the benchmark on the first page")]
+    NoBenchmarkFrame,
     /// The browser could not draw the figure.
     #[error("the figure could not be drawn: {0}")]
     Draw(String),

@@ -48,7 +48,7 @@ pub struct FigureSpec {
 }
 
 fn bad(msg: impl Into<String>) -> StayputError {
-    StayputError::BadRequest(msg.into())
+    StayputError::BadSpec(msg.into())
 }
 
 /// The columns of `frame` as `/explore` offers them, [`ROW`] first.

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { baseUrl } from "./helpers";
+import { baseUrl, openBenchmark, runBenchmark } from "./helpers";
 
 const START_MS = 1_704_067_200_000; // the series' first timestamp, one row per second
 
@@ -109,4 +109,22 @@ test("a bad chart spec is a clear error and the next draw works", async ({ page 
   await page.getByTestId("y").selectOption("sine");
   await expect(page.getByTestId("error")).toHaveCount(0);
   await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "2");
+});
+
+test("the benchmark's own frame can be explored; without one the page says so", async ({ page }) => {
+  await openExplore(page);
+  await page.getByTestId("use-benchmark").click();
+  await expect(page.getByTestId("error")).toContainText("run the benchmark");
+
+  await openBenchmark(page);
+  await runBenchmark(page, 100_000, "server");
+  await openExplore(page);
+  await page.getByTestId("use-benchmark").click();
+  const figure = page.getByTestId("figure");
+  await expect(figure).toHaveAttribute("data-token", "1");
+  await expect(figure).toHaveAttribute("data-rows", "100000");
+  await expect(page.getByTestId("x")).toHaveValue("row");
+  await expect(page.getByTestId("y")).toHaveValue("rnd");
+  await expect(page.getByTestId("reduction")).toContainText("of 100,000 points (MinMax)");
+  await expect(page.getByTestId("error")).toHaveCount(0);
 });

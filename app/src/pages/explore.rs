@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
-use crate::api::{explore_figure, frame_columns, make_series};
+use crate::api::{cache_view, explore_figure, frame_columns, make_series};
 use crate::browser;
 use crate::explore::{ChartKind, ColumnInfo, FigureReply};
 use crate::sizes::with_thousands;
@@ -90,6 +90,28 @@ pub fn ExplorePage() -> impl IntoView {
             making.set(false);
         });
     };
+    let use_benchmark = move |_| {
+        making.set(true);
+        ex.error.set(None);
+        spawn_local(async move {
+            match load_benchmark_frame().await {
+                Ok((handle, cols)) => {
+                    ex.x.set(crate::explore::ROW.to_owned());
+                    ex.y.set(
+                        cols.iter()
+                            .find(|c| c.numeric && !c.sorted)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default(),
+                    );
+                    columns.set(cols);
+                    ex.handle.set(Some(handle));
+                    redraw(ex, None);
+                }
+                Err(err) => ex.error.set(Some(err.to_string())),
+            }
+            making.set(false);
+        });
+    };
     let options = move |want_x: bool| {
         columns
             .get()
@@ -125,6 +147,15 @@ pub fn ExplorePage() -> impl IntoView {
                 </label>
                 <button data-testid="make-series" on:click=make disabled=move || making.get()>
                     "Make time series"
+                </button>
+                <button
+                    data-testid="use-benchmark"
+                    class="secondary"
+                    title="The frame your last benchmark run left on the server"
+                    on:click=use_benchmark
+                    disabled=move || making.get()
+                >
+                    "Use my benchmark frame"
                 </button>
             </div>
             <div class="controls">
@@ -188,6 +219,25 @@ async fn load_series(rows: u64) -> Result<(FrameHandle, Vec<ColumnInfo>), Staypu
     Ok((handle, columns))
 }
 
+/// The newest benchmark frame this session holds on the server, and its columns.
+async fn load_benchmark_frame() -> Result<(FrameHandle, Vec<ColumnInfo>), StayputError> {
+    let listing = cache_view().await?;
+    let newest = listing
+        .entries
+        .into_iter()
+        .rev()
+        .find(|e| e.lineage.as_ref().is_some_and(|l| l.function == "create_frame"))
+        .ok_or(StayputError::NoBenchmarkFrame)?;
+    let handle = FrameHandle {
+        id: newest.id,
+        rows: newest.rows,
+        cols: newest.cols,
+        bytes: newest.bytes,
+    };
+    let columns = frame_columns(handle.clone()).await?;
+    Ok((handle, columns))
+}
+
 /// Asks for the figure of the current spec over `range` and draws it, unless a newer
 /// request has been made by the time the reply arrives.
 fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
@@ -207,6 +257,7 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
         ex.kind.get_untracked(),
     );
     spawn_local(async move {
+        let started = browser::now_ms();
         let reply = explore_figure(
             handle,
             x,
@@ -221,7 +272,7 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
             return; // superseded: a newer zoom or spec is on its way
         }
         let shown = match reply {
-            Ok(reply) => show(ex, &reply).await,
+            Ok(reply) => show(ex, &reply, started).await,
             Err(err) => Err(err),
         };
         ex.error.set(shown.err().map(|e| e.to_string()));
@@ -229,7 +280,8 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
 }
 
 /// Draws `reply`, marks the plot for tests and listens for zooms after the first draw.
-async fn show(ex: Explorer, reply: &FigureReply) -> Result<(), StayputError> {
+/// `started` is when the figure was asked for (the page's clock, ms).
+async fn show(ex: Explorer, reply: &FigureReply, started: f64) -> Result<(), StayputError> {
     let root = ex
         .plot
         .get_untracked()
@@ -243,6 +295,7 @@ async fn show(ex: Explorer, reply: &FigureReply) -> Result<(), StayputError> {
     };
     mark("data-points", reply.points.to_string())?;
     mark("data-rows", reply.rows_in_range.to_string())?;
+    mark("data-ms", format!("{:.1}", browser::now_ms() - started))?;
     mark("data-token", draws.to_string())?;
     ex.reduction.set(format!(
         "{} of {} points ({}){}",

@@ -1,0 +1,64 @@
+// /explore end to end, in headless Chromium: for each N, the time from asking for a
+// figure to it being drawn (the page's `data-ms`: request, server reduction, transfer,
+// plotly draw), for the full range and for a 1 % zoom, and the bytes of each figure
+// response. Prints a Markdown table and writes it to end2end/bench-explore.md.
+import { expect, test, type Page } from "@playwright/test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { baseUrl } from "../tests/helpers";
+
+const SIZES = [100_000, 1_000_000, 10_000_000, 100_000_000];
+const REPS = 7;
+const START_MS = 1_704_067_200_000;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function nextDraw(page: Page, token: number): Promise<number> {
+  const figure = page.getByTestId("figure");
+  await expect(figure).toHaveAttribute("data-token", String(token), { timeout: 300_000 });
+  await expect(page.getByTestId("error")).toHaveCount(0);
+  return Number(await figure.getAttribute("data-ms"));
+}
+
+test("explore", async ({ page }) => {
+  const lines: string[] = [];
+  for (const n of SIZES) {
+    const bytes: number[] = [];
+    page.removeAllListeners("response");
+    page.on("response", async (res) => {
+      if (res.url().endsWith("/api/explore_figure")) bytes.push((await res.body()).length);
+    });
+    await page.goto(baseUrl() + "/explore");
+    await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+    await page.getByTestId("series-rows").selectOption(String(n));
+    await page.getByTestId("make-series").click();
+    let token = 1;
+    await nextDraw(page, token);
+    const full: number[] = [];
+    const zoom: number[] = [];
+    const ys = ["sine", "walk"];
+    for (let i = 0; i < REPS; i++) {
+      // Full range: switch y, which redraws everything.
+      await page.getByTestId("y").selectOption(ys[i % 2]);
+      full.push(await nextDraw(page, ++token));
+      // 1 % of the rows, somewhere new each time.
+      const lo = START_MS + Math.floor(n * (0.1 + 0.1 * i)) * 1000;
+      const hi = lo + (n / 100 - 1) * 1000;
+      await page.getByTestId("figure").evaluate(
+        (el, [lo, hi]) => (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": [lo, hi] }),
+        [lo, hi],
+      );
+      zoom.push(await nextDraw(page, ++token));
+    }
+    const kb = (b: number) => `${(b / 1000).toFixed(1)} KB`;
+    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(full).toFixed(1)} ms | ${median(zoom).toFixed(1)} ms | ${kb(Math.max(...bytes))} | ${REPS} |`;
+    console.log(line);
+    lines.push(line);
+  }
+  const table = [
+    "| N | full range: asked → drawn (median) | 1 % zoom: asked → drawn (median) | largest figure response | runs |",
+    "|---|---|---|---|---|",
+    ...lines,
+  ].join("\n");
+  writeFileSync(join(__dirname, "..", "bench-explore.md"), table + "\n");
+  console.log("\n" + table);
+});
