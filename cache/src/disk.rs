@@ -42,6 +42,29 @@ struct FileEntry {
     last_use: u64,
 }
 
+/// Bytes of one IPC record batch. polars' IPC writer encodes each record batch into a
+/// buffer before writing it; batches this small stay in the CPU cache, where one batch
+/// of the whole frame would copy it through memory once more (measured: 444 MiB/s for
+/// an 80 MB frame written as one batch).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// `frame` as a frame of record batches of about [`BATCH_BYTES`] each. Slices share the
+/// frame's buffers, so nothing is copied here; reading the file back memory-mapped gives
+/// one chunk per batch.
+fn in_batches(frame: &DataFrame) -> polars::prelude::PolarsResult<DataFrame> {
+    let rows = frame.height();
+    let row_bytes = frame.estimated_size() / rows.max(1);
+    let batch = (BATCH_BYTES / row_bytes.max(1)).max(1);
+    if rows <= batch {
+        return Ok(frame.clone()); // cheap: columns are shared, not copied
+    }
+    let mut out = frame.slice(0, batch);
+    for offset in (batch..rows).step_by(batch) {
+        out.vstack_mut(&frame.slice(offset as i64, batch))?;
+    }
+    Ok(out)
+}
+
 impl DiskTier {
     /// Opens the tier in `dir` (created if missing) with a budget of `budget` bytes and
     /// removes the files of earlier runs. Fails with [`CacheError::CacheDir`] (path,
@@ -100,7 +123,7 @@ impl DiskTier {
         let result = (|| {
             let file = File::create(&tmp)?;
             let mut writer = BufWriter::with_capacity(1 << 20, file);
-            let mut frame = frame.clone(); // cheap: columns are shared, not copied
+            let mut frame = in_batches(frame).map_err(io::Error::other)?;
             IpcWriter::new(&mut writer)
                 .finish(&mut frame)
                 .map_err(io::Error::other)?;
