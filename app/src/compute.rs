@@ -34,7 +34,7 @@ pub fn new_seed() -> u64 {
 /// seed gives the same frame whatever the number of threads: that is what lets the cache
 /// rebuild an evicted frame from its lineage.
 pub fn random_frame(rows: usize, base_seed: u64) -> DataFrame {
-    let mut values = crate::huge_pages::zeroed(rows);
+    let mut values = vec![0.0_f64; rows];
     values
         .par_chunks_mut(FILL_CHUNK)
         .enumerate()

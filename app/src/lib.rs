@@ -31,8 +31,6 @@ pub mod decimate;
 #[cfg(feature = "ssr")]
 pub mod figures;
 #[cfg(feature = "ssr")]
-pub mod huge_pages;
-#[cfg(feature = "ssr")]
 pub mod ops;
 #[cfg(feature = "ssr")]
 pub mod series;

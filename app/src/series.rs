@@ -35,7 +35,7 @@ fn rng_for(seed: u64, column: u64, chunk: usize) -> SmallRng {
 
 /// `f(rng, row)` for every row, in parallel chunks with their own generators.
 fn fill(rows: usize, seed: u64, column: u64, f: impl Fn(&mut SmallRng, usize) -> f64 + Sync) -> Vec<f64> {
-    let mut values = crate::huge_pages::zeroed(rows);
+    let mut values = vec![0.0_f64; rows];
     values.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
         let mut rng = rng_for(seed, column, c);
         for (i, v) in chunk.iter_mut().enumerate() {
