@@ -263,3 +263,49 @@ async fn dropping_one_handle_frees_its_memory() {
     assert_eq!(cache.totals().memory.bytes, 0);
     assert_eq!(cache.session_memory(me), 0);
 }
+
+#[tokio::test]
+async fn evicted_frames_no_reader_holds_go_to_the_recycler() {
+    let (sent, received) = std::sync::mpsc::channel::<f64>();
+    let sent = std::sync::Mutex::new(sent);
+    let cache = FrameCache::builder(config(2, 2, MINUTE))
+        .recycle(move |frame| {
+            let first = frame.column("x").ok().and_then(|c| c.f64().ok()?.get(1));
+            let _ = sent.lock().map(|s| s.send(first.unwrap_or(f64::NAN)));
+        })
+        .build();
+    let me = SessionKey::random();
+    let held = cache
+        .put(me, frame_of_mib(1, 10), Placement::Memory)
+        .await
+        .expect("fits");
+    let reader = cache.get(me, &held).await.expect("present");
+    let free = cache
+        .put(me, frame_of_mib(1, 20), Placement::Memory)
+        .await
+        .expect("fits");
+    // Two evictions: `held` (a reader still has it) and then `free` (no one has it).
+    cache
+        .put(me, frame_of_mib(1, 30), Placement::Memory)
+        .await
+        .expect("fits");
+    cache.get(me, &free).await.expect("touch: LRU is now the third");
+    drop(
+        cache
+            .put(me, frame_of_mib(1, 40), Placement::Memory)
+            .await
+            .expect("fits"),
+    );
+    assert_eq!(cache.get(me, &held).await, Err(CacheError::Expired));
+    assert_eq!(cache.totals().memory.entries, 2);
+    // Row 1 of frame_of_mib(_, seed) is 1 ^ seed: the recycler saw the third frame only.
+    let got = tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(30)))
+        .await
+        .expect("joined");
+    assert_eq!(
+        got,
+        Ok((1_u64 ^ 30) as f64),
+        "the unshared evicted frame is recycled"
+    );
+    assert_eq!(reader.height() as u64, MIB / 8, "the reader's frame is untouched");
+}
