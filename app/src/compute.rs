@@ -6,8 +6,7 @@
 use plotly::layout::{Axis, Layout, Margin};
 use plotly::{Bar, Plot};
 use polars::prelude::*;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rayon::prelude::*;
 
 use crate::StayputError;
@@ -29,20 +28,30 @@ pub fn new_seed() -> u64 {
 
 /// A frame with one column [`COLUMN`] of `rows` uniform random f64 in [0, 1).
 ///
-/// Filled in parallel, each fixed-size chunk from its own small generator derived from
-/// `base_seed` and the chunk's index, then handed to polars without a copy. The same
+/// Value `i` is a pure function of `base_seed` and `i` ([`uniform`]), so the rows are
+/// filled in parallel straight into the buffer (a spare one from an evicted frame when
+/// there is one, see [`crate::buffers`]) and handed to polars without a copy. The same
 /// seed gives the same frame whatever the number of threads: that is what lets the cache
 /// rebuild an evicted frame from its lineage.
 pub fn random_frame(rows: usize, base_seed: u64) -> DataFrame {
-    let mut values = vec![0.0_f64; rows];
-    values
-        .par_chunks_mut(FILL_CHUNK)
-        .enumerate()
-        .for_each(|(i, chunk)| {
-            let mut rng = SmallRng::seed_from_u64(base_seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            chunk.iter_mut().for_each(|v| *v = rng.random::<f64>());
-        });
+    let mut values = crate::buffers::with_capacity(rows);
+    (0..rows)
+        .into_par_iter()
+        .with_min_len(FILL_CHUNK)
+        .map(|i| uniform(base_seed, i as u64))
+        .collect_into_vec(&mut values);
     frame_from_values(values)
+}
+
+/// The `index`-th uniform f64 in [0, 1) of the stream `seed`: SplitMix64's output for
+/// the state `seed + (index + 1) * golden gamma`, its top 53 bits scaled to [0, 1).
+/// Counter-based, so any row can be computed on its own.
+pub fn uniform(seed: u64, index: u64) -> f64 {
+    let mut z = seed.wrapping_add(index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// Wraps `values` as a one-column frame, moving the buffer into polars.

@@ -23,6 +23,8 @@ pub mod pages;
 pub mod sizes;
 
 #[cfg(feature = "ssr")]
+pub mod buffers;
+#[cfg(feature = "ssr")]
 pub mod compute;
 #[cfg(feature = "ssr")]
 pub mod context;

@@ -29,9 +29,11 @@ pub struct CreateArgs {
 /// The recipe (and lineage name) of `/explore`'s time series.
 pub const TIME_SERIES: &str = "time_series";
 
-/// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage.
+/// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage,
+/// and takes evicted frames' buffers back for later fills ([`crate::buffers`]).
 pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
     builder
+        .recycle(crate::buffers::reclaim)
         .recipe(CREATE_FRAME, |args: CreateArgs| async move {
             let rows = validate_rows(args.rows)?;
             blocking(move || Ok(compute::random_frame(rows as usize, args.seed))).await
