@@ -7,9 +7,10 @@
 //! frame is already mapped, so the next fill only writes the numbers. The cache hands
 //! evicted frames here through `FrameCacheBuilder::recycle`.
 //!
-//! The pool is small and bounded: at most [`MAX_SPARE_BYTES`] in all, only buffers of at
-//! least [`MIN_BYTES`] (smaller ones are cheap to allocate), and a buffer is reused only
-//! for a fill that needs at least half of it.
+//! The pool is small and bounded: at most [`MAX_SPARE_BYTES`] in all (the newest buffers
+//! win, the oldest make room), only buffers of at least [`MIN_BYTES`] (smaller ones are
+//! cheap to allocate), and a buffer is reused only for a fill that needs at least half
+//! of it.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -44,6 +45,7 @@ pub fn with_capacity(len: usize) -> Vec<f64> {
         if let Some(i) = fits {
             let mut buffer = spare.swap_remove(i);
             buffer.clear();
+            tracing::debug!(bytes = bytes_of(&buffer), "fill reuses a spare buffer");
             return buffer;
         }
     }
@@ -55,12 +57,16 @@ pub fn give_back(mut buffer: Vec<f64>) {
     if bytes_of(&buffer) < MIN_BYTES {
         return;
     }
+    if bytes_of(&buffer) > MAX_SPARE_BYTES {
+        return;
+    }
     buffer.clear();
     let mut spare = spare();
-    let held: usize = spare.iter().map(bytes_of).sum();
-    if held + bytes_of(&buffer) <= MAX_SPARE_BYTES {
-        spare.push(buffer);
+    // The newest buffer wins: the oldest spares make room for it.
+    while spare.iter().map(bytes_of).sum::<usize>() + bytes_of(&buffer) > MAX_SPARE_BYTES {
+        drop(spare.remove(0));
     }
+    spare.push(buffer);
 }
 
 /// Bytes the pool holds now.
@@ -116,14 +122,18 @@ mod tests {
         assert!(reused.is_empty() && reused.capacity() >= rows);
         assert_eq!(spare_bytes(), 0);
 
-        // Small buffers are not worth keeping; the pool never exceeds its bound.
+        // Small buffers are not worth keeping; the pool never exceeds its bound, and a
+        // new buffer pushes out the oldest.
         give_back(Vec::with_capacity(1_000));
         assert_eq!(spare_bytes(), 0);
         let big = MAX_SPARE_BYTES / 8 / 2 + 1;
+        give_back(Vec::with_capacity(rows));
         give_back(Vec::with_capacity(big));
+        assert_eq!(spare_bytes(), (rows + big) * 8);
         give_back(Vec::with_capacity(big));
-        assert!(spare_bytes() <= MAX_SPARE_BYTES);
-        assert_eq!(spare_bytes(), big * 8);
+        assert_eq!(spare_bytes(), big * 8, "the oldest two made room");
+        give_back(Vec::with_capacity(MAX_SPARE_BYTES / 8 + 1));
+        assert_eq!(spare_bytes(), big * 8, "larger than the whole pool: freed");
         drop(with_capacity(big));
         assert_eq!(spare_bytes(), 0);
     }
