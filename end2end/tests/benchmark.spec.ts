@@ -35,13 +35,31 @@ test("server mode at 1e6: elapsed time, mean near 0.5, histogram drawn and re-dr
 test("a run long enough to notice covers the page and cannot be started twice", async ({ page }) => {
   await openBenchmark(page);
   await page.getByTestId("size").selectOption("1000000");
-  await page.getByTestId("mode").selectOption("client"); // ~0.7 s: the frame travels both ways
-  await page.getByTestId("run").click();
-  await expect(page.getByTestId("loading")).toBeVisible();
-  await expect(page.getByTestId("run")).toBeDisabled();
+  await page.getByTestId("mode").selectOption("client"); // ~0.5 s: the frame travels both ways
+  // Record in the page what a polling test could miss: the overlay appearing, and the
+  // button's state while it is shown.
+  await page.evaluate(() => {
+    const seen = { overlay: false, enabledUnderOverlay: false };
+    (window as unknown as { seen: typeof seen }).seen = seen;
+    new MutationObserver(() => {
+      const overlay = document.querySelector("[data-testid=loading]");
+      const run = document.querySelector<HTMLButtonElement>("[data-testid=run]");
+      if (!overlay) return;
+      seen.overlay = true;
+      if (run && !run.disabled) seen.enabledUnderOverlay = true;
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await page.getByTestId("run").dblclick(); // a double click starts one run
   await expect(page.getByTestId("histogram")).toHaveAttribute("data-token", "1", { timeout: 60_000 });
+  await expect(page.getByTestId("result")).toContainText("run 1:");
   await expect(page.getByTestId("loading")).toHaveCount(0);
   await expect(page.getByTestId("run")).toBeEnabled();
+  const seen = await page.evaluate(() => (window as unknown as { seen: object }).seen);
+  expect(seen).toEqual({ overlay: true, enabledUnderOverlay: false });
+  // The next click is run 2: the double click did not count twice.
+  await page.getByTestId("size").selectOption("1000");
+  await page.getByTestId("run").click();
+  await expect(page.getByTestId("result")).toContainText("run 2:");
 });
 
 test("server mode moves the same bytes at 1e6 as at 1e3", async ({ page }) => {
