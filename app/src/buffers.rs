@@ -32,6 +32,10 @@ fn bytes_of(buffer: &Vec<f64>) -> usize {
     buffer.capacity() * std::mem::size_of::<f64>()
 }
 
+fn held(spare: &[Vec<f64>]) -> usize {
+    spare.iter().map(bytes_of).sum()
+}
+
 /// An empty buffer with room for `len` values: a spare one when one fits, else new.
 pub fn with_capacity(len: usize) -> Vec<f64> {
     if len * std::mem::size_of::<f64>() >= MIN_BYTES {
@@ -54,16 +58,14 @@ pub fn with_capacity(len: usize) -> Vec<f64> {
 
 /// Keeps `buffer` for a later fill if it is large enough and the pool has room.
 pub fn give_back(mut buffer: Vec<f64>) {
-    if bytes_of(&buffer) < MIN_BYTES {
-        return;
-    }
-    if bytes_of(&buffer) > MAX_SPARE_BYTES {
+    let bytes = bytes_of(&buffer);
+    if !(MIN_BYTES..=MAX_SPARE_BYTES).contains(&bytes) {
         return;
     }
     buffer.clear();
     let mut spare = spare();
     // The newest buffer wins: the oldest spares make room for it.
-    while spare.iter().map(bytes_of).sum::<usize>() + bytes_of(&buffer) > MAX_SPARE_BYTES {
+    while held(&spare) + bytes > MAX_SPARE_BYTES {
         drop(spare.remove(0));
     }
     spare.push(buffer);
@@ -71,7 +73,7 @@ pub fn give_back(mut buffer: Vec<f64>) {
 
 /// Bytes the pool holds now.
 pub fn spare_bytes() -> usize {
-    spare().iter().map(bytes_of).sum()
+    held(&spare())
 }
 
 /// Takes back the f64 buffers of `frame`, which no one else holds, for later fills;
