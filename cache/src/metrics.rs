@@ -20,16 +20,19 @@ pub enum EvictionCause {
     SessionEnd,
     /// Someone dropped it on purpose (`/cache`).
     Dropped,
+    /// Its owner released it ([`crate::FrameCache::release`]); its lineage stays.
+    Released,
 }
 
 impl EvictionCause {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Budget,
         Self::Quota,
         Self::Idle,
         Self::ColdBudget,
         Self::SessionEnd,
         Self::Dropped,
+        Self::Released,
     ];
 
     /// Position in the counters array: the declaration order, which `ALL` follows.
@@ -45,6 +48,7 @@ impl EvictionCause {
             Self::ColdBudget => "cold_budget",
             Self::SessionEnd => "session_end",
             Self::Dropped => "dropped",
+            Self::Released => "released",
         }
     }
 }
@@ -58,7 +62,7 @@ pub struct Counters {
     pub(crate) memo_hits: AtomicU64,
     pub(crate) recomputes: AtomicU64,
     pub(crate) spills: AtomicU64,
-    evictions: [AtomicU64; 6],
+    evictions: [AtomicU64; EvictionCause::ALL.len()],
 }
 
 impl Counters {

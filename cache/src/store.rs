@@ -57,8 +57,9 @@ impl FrameCacheBuilder {
         self
     }
 
-    /// Hands each frame evicted from memory, once no reader still holds it, to `recycle`
-    /// instead of freeing it, on the blocking pool. An app that fills large buffers can
+    /// Hands each frame that leaves memory by eviction, [`FrameCache::release`] or
+    /// [`FrameCache::remove`], once no reader still holds it, to `recycle` instead of
+    /// freeing it, on the blocking pool. An app that fills large buffers can
     /// take their memory back: reusing pages already mapped skips the page faults of
     /// fresh memory, which dominate filling a large column.
     pub fn recycle(mut self, recycle: impl Fn(DataFrame) + Send + Sync + 'static) -> Self {
@@ -375,7 +376,8 @@ impl FrameCache {
     /// Finishes evictions chosen under the lock: spills go to the cold tier.
     async fn settle(&self, mut victims: Vec<Victim>) {
         let released = victims.iter_mut().filter_map(|v| v.released.take()).collect();
-        release_later(released, self.inner.recycler.clone());
+        // Nobody waits for evictions to be freed.
+        drop(release_later(released, self.inner.recycler.clone()));
         for victim in victims {
             self.inner.counters.evicted(victim.cause, 1);
             let (Some(frame), Some(cold)) = (victim.spill, self.inner.cold.as_ref()) else {
@@ -540,10 +542,40 @@ impl FrameCache {
             Some(data) => {
                 self.inner.counters.evicted(EvictionCause::Dropped, 1);
                 self.forget_cold(key, &data).await;
+                drop(release_later(vec![data], self.inner.recycler.clone()));
                 true
             }
             None => false,
         }
+    }
+
+    /// Says that `session` is done with the frame behind `handle` for now: its data
+    /// leaves memory and the cold tier at once (its buffers go to the recycler, if any,
+    /// before this returns) while its entry and lineage stay, so a later read rebuilds
+    /// it when it has a recipe and says [`CacheError::Expired`] otherwise. A page that
+    /// replaces its frame with a new one releases the old one. `false` when `session`
+    /// holds no such frame or it was already gone.
+    pub async fn release(&self, session: SessionKey, handle: &FrameHandle) -> bool {
+        let Ok(key) = Self::key(session, handle) else {
+            return false;
+        };
+        let old = {
+            let mut state = self.state();
+            match state.entries.get(&key).map(|e| &e.data) {
+                None | Some(Data::Gone) => return false,
+                Some(_) => state.set_data(key, Data::Gone),
+            }
+        };
+        let Some(old) = old else {
+            return false;
+        };
+        self.inner.counters.evicted(EvictionCause::Released, 1);
+        self.forget_cold(key, &old).await;
+        if let Some(done) = release_later(vec![old], self.inner.recycler.clone()) {
+            // Only the recycler's own work: the frame is already out of the cache.
+            let _ = done.await;
+        }
+        true
     }
 
     /// Drops every entry of `session` from every tier (the session ended); returns how
@@ -763,9 +795,10 @@ impl Drop for PurgeGuard {
 /// Frees `released` frames (or hands them to the recycler) on the blocking pool:
 /// returning a large frame's pages to the OS takes ~90 ms per 800 MB, which no request
 /// should wait for.
-fn release_later(released: Vec<Data>, recycler: Option<Recycler>) {
+/// Returns the task when there is one to wait for.
+fn release_later(released: Vec<Data>, recycler: Option<Recycler>) -> Option<tokio::task::JoinHandle<()>> {
     if released.is_empty() {
-        return;
+        return None;
     }
     let release = move || {
         for data in released {
@@ -779,9 +812,10 @@ fn release_later(released: Vec<Data>, recycler: Option<Recycler>) {
         }
     };
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            runtime.spawn_blocking(release);
+        Ok(runtime) => Some(runtime.spawn_blocking(release)),
+        Err(_) => {
+            release();
+            None
         }
-        Err(_) => release(),
     }
 }

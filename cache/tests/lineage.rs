@@ -70,6 +70,22 @@ async fn an_evicted_frame_is_rebuilt_from_its_lineage() {
 }
 
 #[tokio::test]
+async fn a_released_frame_is_rebuilt_on_the_next_read() {
+    let (cache, calls) = counting_cache(8);
+    let me = SessionKey::random();
+    let handle = cache
+        .make(me, "frame", &Args { mib: 1, seed: 9 }, Placement::Memory)
+        .await
+        .expect("made");
+    assert!(cache.release(me, &handle).await);
+    assert_eq!(cache.totals().memory.bytes, 0, "released at once");
+    let rebuilt = cache.get(me, &handle).await.expect("rebuilt from its lineage");
+    assert!(rebuilt.equals(&frame_of_mib(1, 9)));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(cache.counters().recomputes(), 1);
+}
+
+#[tokio::test]
 async fn ten_concurrent_reads_of_an_evicted_frame_compute_once() {
     let (cache, calls) = counting_cache(1);
     let me = SessionKey::random();

@@ -309,3 +309,50 @@ async fn evicted_frames_no_reader_holds_go_to_the_recycler() {
     );
     assert_eq!(reader.height() as u64, MIB / 8, "the reader's frame is untouched");
 }
+
+#[tokio::test]
+async fn a_released_frame_is_recycled_before_release_returns() {
+    let (sent, received) = std::sync::mpsc::channel::<f64>();
+    let sent = std::sync::Mutex::new(sent);
+    let cache = FrameCache::builder(config(8, 8, MINUTE))
+        .recycle(move |frame| {
+            let first = frame.column("x").ok().and_then(|c| c.f64().ok()?.get(1));
+            let _ = sent.lock().map(|s| s.send(first.unwrap_or(f64::NAN)));
+        })
+        .build();
+    let me = SessionKey::random();
+    let other = SessionKey::random();
+    let old = cache
+        .put(me, frame_of_mib(2, 7), Placement::Memory)
+        .await
+        .expect("fits");
+    let kept = cache
+        .put(me, frame_of_mib(1, 8), Placement::Memory)
+        .await
+        .expect("fits");
+
+    assert!(
+        !cache.release(other, &old).await,
+        "another session's handle is unknown"
+    );
+    assert!(cache.get(me, &old).await.is_ok(), "and releasing it did nothing");
+    assert!(cache.release(me, &old).await);
+    assert_eq!(
+        received.try_recv(),
+        Ok((1_u64 ^ 7) as f64),
+        "the buffers are with the recycler when release returns"
+    );
+    assert!(!cache.release(me, &old).await, "already released");
+    assert_eq!(
+        cache.get(me, &old).await,
+        Err(CacheError::Expired),
+        "no recipe: its entry stays and says expired"
+    );
+    assert_eq!(cache.totals().memory.bytes, MIB);
+    assert_eq!(cache.session_memory(me), MIB);
+    assert_eq!(cache.counters().evictions(EvictionCause::Released), 1);
+    assert!(cache.get(me, &kept).await.is_ok());
+    assert!(cache
+        .render_metrics()
+        .contains(r#"stayput_cache_evictions_total{cause="released"} 1"#));
+}
