@@ -20,10 +20,12 @@ pub struct MeanReply {
 }
 
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
+/// `replaces` is the frame the page held until now: the server releases it first (its
+/// lineage stays, so it can still be rebuilt) and reuses its memory.
 #[server(endpoint = "create_frame")]
-pub async fn create_frame(rows: u64) -> Result<FrameHandle, StayputError> {
+pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<FrameHandle, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::create_frame(&cache, session, rows).await
+    crate::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
 }
 
 /// Step 2: the mean of the frame behind `handle`.

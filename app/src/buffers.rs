@@ -1,11 +1,12 @@
-//! Spare f64 buffers taken back from evicted frames and reused by the next large fill
+//! Spare f64 buffers taken back from frames that left the cache (evicted, or released
+//! by a benchmark run that replaces its frame) and reused by the next large fill
 //! (server only).
 //!
 //! Filling a fresh 800 MB buffer (a 1e8-row column) is mostly page faults: the kernel
 //! maps and zeroes every page on first touch, and on a VM whose host reclaims freed
 //! memory each fault may also wait for the host. A buffer taken back from an evicted
 //! frame is already mapped, so the next fill only writes the numbers. The cache hands
-//! evicted frames here through `FrameCacheBuilder::recycle`.
+//! such frames here through `FrameCacheBuilder::recycle`.
 //!
 //! The pool is small and bounded: at most [`MAX_SPARE_BYTES`] in all (the newest buffers
 //! win, the oldest make room), only buffers of at least [`MIN_BYTES`] (smaller ones are
@@ -20,7 +21,7 @@ use polars::prelude::*;
 pub const MAX_SPARE_BYTES: usize = 1 << 30;
 
 /// Smallest buffer worth keeping.
-pub const MIN_BYTES: usize = 16 << 20;
+pub const MIN_BYTES: usize = 4 << 20;
 
 static SPARE: Mutex<Vec<Vec<f64>>> = Mutex::new(Vec::new());
 

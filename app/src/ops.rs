@@ -64,12 +64,21 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ///
 /// The frame is recomputable (lineage: rows and seed) and kept in memory only: rebuilding
 /// 1e8 random numbers (~0.2 s) is cheaper than writing and re-reading 800 MB of disk.
+///
+/// `replaces`, the frame the page held until now, is released first (see
+/// `FrameCache::release`): its buffer goes back to [`crate::buffers`] and this fill
+/// reuses it instead of faulting in fresh memory. Someone else's or an unknown handle
+/// is ignored, as if it had not been sent.
 pub async fn create_frame(
     cache: &FrameCache,
     session: SessionKey,
     rows: u64,
+    replaces: Option<&FrameHandle>,
 ) -> Result<FrameHandle, StayputError> {
     let rows = validate_rows(rows)?;
+    if let Some(old) = replaces {
+        cache.release(session, old).await;
+    }
     let args = CreateArgs {
         rows,
         seed: compute::new_seed(),
@@ -204,7 +213,7 @@ mod tests {
     async fn create_then_mean_then_histogram() {
         let cache = cache();
         let me = SessionKey::random();
-        let handle = create_frame(&cache, me, 100_000).await.expect("create");
+        let handle = create_frame(&cache, me, 100_000, None).await.expect("create");
         assert_eq!(handle.rows, 100_000);
         assert_eq!(handle.bytes, 800_000);
         let reply = frame_mean(&cache, me, &handle).await.expect("mean");
@@ -224,7 +233,7 @@ mod tests {
     async fn invalid_sizes_are_refused_before_any_work() {
         let cache = cache();
         for rows in [0, 100_000_001, u64::MAX] {
-            let err = create_frame(&cache, SessionKey::random(), rows)
+            let err = create_frame(&cache, SessionKey::random(), rows, None)
                 .await
                 .expect_err("invalid");
             assert_eq!(err, StayputError::InvalidSize(rows.to_string()));
@@ -235,7 +244,7 @@ mod tests {
     #[tokio::test]
     async fn another_sessions_handle_reads_as_unknown() {
         let cache = cache();
-        let handle = create_frame(&cache, SessionKey::random(), 10)
+        let handle = create_frame(&cache, SessionKey::random(), 10, None)
             .await
             .expect("create");
         let stranger = SessionKey::random();
@@ -252,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn a_frame_over_the_budget_is_a_clear_error() {
         let cache = cache_of(1 << 20);
-        let err = create_frame(&cache, SessionKey::random(), 1_000_000)
+        let err = create_frame(&cache, SessionKey::random(), 1_000_000, None)
             .await
             .expect_err("too large");
         assert!(
@@ -267,8 +276,8 @@ mod tests {
         let cache = cache();
         let me = SessionKey::random();
         let stranger = SessionKey::random();
-        let mine = create_frame(&cache, me, 1_000).await.expect("create");
-        let theirs = create_frame(&cache, stranger, 2_000).await.expect("create");
+        let mine = create_frame(&cache, me, 1_000, None).await.expect("create");
+        let theirs = create_frame(&cache, stranger, 2_000, None).await.expect("create");
         let view = cache_view(&cache, me);
         assert_eq!(view.entries.len(), 1);
         assert_eq!(view.entries[0].id, mine.id);
@@ -297,9 +306,9 @@ mod tests {
         // Room for one 800 KB frame only: the second evicts the first.
         let cache = cache_of(1 << 20);
         let me = SessionKey::random();
-        let first = create_frame(&cache, me, 100_000).await.expect("create");
+        let first = create_frame(&cache, me, 100_000, None).await.expect("create");
         let mean_before = frame_mean(&cache, me, &first).await.expect("mean");
-        let second = create_frame(&cache, me, 100_000).await.expect("create");
+        let second = create_frame(&cache, me, 100_000, None).await.expect("create");
         assert_eq!(cache.counters().recomputes(), 0);
         let mean_after = frame_mean(&cache, me, &first).await.expect("rebuilt");
         assert_eq!(mean_before, mean_after, "same seed, same numbers");

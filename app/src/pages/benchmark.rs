@@ -186,7 +186,7 @@ async fn run_once(
             frame_histogram(handle).await?
         }
         (Mode::Server, None) => {
-            let handle = create_frame(rows).await?;
+            let handle = create_frame(rows, view_state.handle.get_untracked()).await?;
             let MeanReply { mean } = frame_mean(handle.clone()).await?;
             show(mean);
             view_state.handle.set(Some(handle.clone()));
