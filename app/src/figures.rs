@@ -20,6 +20,7 @@ use crate::decimate::{minmax_indices, visible_rows};
 use crate::explore::{ChartKind, ColumnInfo, FigureReply, MAX_WIDTH_PX, ROW};
 use crate::series::TIME;
 use crate::sizes::with_thousands;
+use crate::typed;
 use crate::StayputError;
 
 /// Bins of an `/explore` histogram.
@@ -135,14 +136,6 @@ impl XValues<'_> {
     }
 }
 
-/// `xs` as integers when every value is a whole number that f64 holds exactly.
-fn whole_numbers(xs: &[f64]) -> Option<Vec<i64>> {
-    const EXACT: f64 = (1_u64 << 53) as f64;
-    xs.iter()
-        .map(|&x| (x.fract() == 0.0 && x.abs() <= EXACT).then_some(x as i64))
-        .collect()
-}
-
 /// The figure for `spec`.
 pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, StayputError> {
     let y = values(frame, &spec.y)?;
@@ -158,10 +151,7 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
             let picked = minmax_indices(&y, rows.clone(), 2 * width);
             let reduced = picked.len() < rows.len();
             let xs: Vec<f64> = picked.iter().map(|&i| x.at(i)).collect();
-            // What a pixel can show: y to f32's ~7 significant digits, and x as integers
-            // when it holds whole numbers (timestamps in ms, row numbers). JSON numbers
-            // shrink from ~35 to ~25 bytes per point.
-            let ys: Vec<f32> = picked.iter().map(|&i| y[i] as f32).collect();
+            let ys: Vec<f64> = picked.iter().map(|&i| y[i]).collect();
             let points = picked.len() as u64;
             let method = if reduced { "MinMax" } else { "none" };
             let caption = format!(
@@ -181,10 +171,12 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
                 Mode::Markers
             };
             let mut plot = Plot::new();
-            match whole_numbers(&xs) {
-                Some(xs) => plot.add_trace(Scatter::new(xs, ys).mode(mode).name(spec.y.as_str())),
-                None => plot.add_trace(Scatter::new(xs, ys).mode(mode).name(spec.y.as_str())),
-            }
+            // The numbers go in below, as typed arrays.
+            plot.add_trace(
+                Scatter::new(Vec::<f64>::new(), Vec::<f64>::new())
+                    .mode(mode)
+                    .name(spec.y.as_str()),
+            );
             let mut x_axis = Axis::new().title(Title::with_text(spec.x.as_str()));
             if spec.x == TIME {
                 x_axis = x_axis.type_(AxisType::Date);
@@ -200,8 +192,20 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
                     .x_axis(x_axis)
                     .y_axis(Axis::new().title(Title::with_text(spec.y.as_str()))),
             );
+            // One pixel of the visible x range, for the precision x is sent at.
+            let (first, last) = (xs.first().copied(), xs.last().copied());
+            let (lo, hi) = match (spec.range, first, last) {
+                ((Some(lo), Some(hi)), _, _) => (lo, hi),
+                (_, Some(first), Some(last)) => (first, last),
+                _ => (0.0, 0.0),
+            };
+            let pixel = (hi - lo).abs() / width as f64;
+            let mut figure: serde_json::Value =
+                serde_json::from_str(&plot.to_json()).map_err(|_| StayputError::Internal)?;
+            figure["data"][0]["x"] = typed::x_values(&xs, pixel);
+            figure["data"][0]["y"] = typed::f4(&ys);
             Ok(FigureReply {
-                figure: plot.to_json(),
+                figure: figure.to_string(),
                 points,
                 rows_in_range,
                 total_rows,
@@ -361,17 +365,6 @@ mod tests {
     }
 
     #[test]
-    fn x_goes_as_integers_only_when_all_are_whole() {
-        assert_eq!(
-            whole_numbers(&[1.0, -3.0, 1.7e12]),
-            Some(vec![1, -3, 1_700_000_000_000])
-        );
-        assert_eq!(whole_numbers(&[1.0, 2.5]), None);
-        assert_eq!(whole_numbers(&[f64::NAN]), None);
-        assert_eq!(whole_numbers(&[1e300]), None);
-    }
-
-    #[test]
     fn a_large_line_is_bounded_by_pixels_and_a_zoom_shows_more_detail() {
         let frame = time_series(1_000_000, 1).expect("frame");
         let full = figure(&frame, &spec(TIME, "walk", ChartKind::Line, (None, None))).expect("full");
@@ -380,10 +373,13 @@ mod tests {
         assert!(full.figure.len() < 100_000, "{} bytes", full.figure.len());
         let parsed: serde_json::Value = serde_json::from_str(&full.figure).expect("json");
         assert_eq!(parsed["layout"]["xaxis"]["type"], "date");
-        // Timestamps go as integers, values at f32 precision: ~25 bytes a point.
-        assert!(parsed["data"][0]["x"][0].is_i64());
+        // Typed arrays at pixel precision: timestamps and values as f4, ~11 bytes a point.
+        assert_eq!(parsed["data"][0]["x"]["dtype"], "f4");
+        assert_eq!(parsed["data"][0]["y"]["dtype"], "f4");
+        let ys = typed::decode(&parsed["data"][0]["y"]).expect("y");
+        assert_eq!(ys.len() as u64, full.points);
         let per_point = full.figure.len() as f64 / full.points as f64;
-        assert!(per_point < 30.0, "{per_point:.1} bytes per point");
+        assert!(per_point < 12.0, "{per_point:.1} bytes per point");
 
         // 1 % of the range: the same pixel budget now covers 100x fewer rows.
         let lo = START_MS + 500_000.0 * STEP_MS;
@@ -392,10 +388,11 @@ mod tests {
         assert_eq!(zoom.rows_in_range, 10_000);
         assert!(zoom.points <= 1_600);
         let parsed: serde_json::Value = serde_json::from_str(&zoom.figure).expect("json");
-        let xs = parsed["data"][0]["x"].as_array().expect("x");
+        let xs = typed::decode(&parsed["data"][0]["x"]).expect("x");
+        let pixel = (hi - lo) / 800.0;
         assert!(xs
             .iter()
-            .all(|v| v.as_f64().is_some_and(|x| (lo..=hi).contains(&x))));
+            .all(|x| (lo - pixel..=hi + pixel).contains(x)));
 
         // A range smaller than the budget is drawn exactly.
         let exact = figure(

@@ -36,6 +36,8 @@ pub mod figures;
 pub mod ops;
 #[cfg(feature = "ssr")]
 pub mod series;
+#[cfg(feature = "ssr")]
+pub mod typed;
 
 pub use error::StayputError;
 

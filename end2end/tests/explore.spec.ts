@@ -27,7 +27,9 @@ async function makeSeries(page: Page, rows: number): Promise<void> {
 async function drawnIn(page: Page, lo: number, hi: number): Promise<number> {
   return page.getByTestId("figure").evaluate(
     (el, [lo, hi]) => {
-      const xs = (el as unknown as { data: { x: (number | string)[] }[] }).data[0].x;
+      // The server sends typed arrays; plotly decodes them into its full data.
+      const full = (el as unknown as { _fullData: { x: ArrayLike<number | string> }[] })._fullData;
+      const xs = Array.from(full[0].x);
       const ms = (v: number | string) => (typeof v === "number" ? v : Date.parse(String(v).replace(" ", "T") + "Z"));
       return xs.filter((v) => ms(v) >= lo && ms(v) <= hi).length;
     },
