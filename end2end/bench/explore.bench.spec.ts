@@ -35,10 +35,17 @@ test.afterAll(async () => {
 test("explore", async ({ page }) => {
   const lines: string[] = [];
   for (const n of SIZES) {
-    const bytes: number[] = [];
+    // Each figure response's body as JSON (decoded) and as it crossed the wire (gzip),
+    // filed under the kind of redraw that asked for it.
+    type Sizes = { raw: number[]; wire: number[] };
+    const sizes = { full: { raw: [], wire: [] } as Sizes, zoom: { raw: [], wire: [] } as Sizes };
+    let current = sizes.full;
     page.removeAllListeners("response");
     page.on("response", async (res) => {
-      if (res.url().endsWith("/api/explore_figure")) bytes.push((await res.body()).length);
+      if (!res.url().endsWith("/api/explore_figure")) return;
+      const into = current;
+      into.raw.push((await res.body()).length);
+      into.wire.push((await res.request().sizes()).responseBodySize);
     });
     await page.goto(server.url + "/explore");
     await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
@@ -51,11 +58,13 @@ test("explore", async ({ page }) => {
     const ys = ["sine", "walk"];
     for (let i = 0; i < REPS; i++) {
       // Full range: switch y, which redraws everything.
+      current = sizes.full;
       await page.getByTestId("y").selectOption(ys[i % 2]);
       full.push(await nextDraw(page, ++token));
       // 1 % of the rows, somewhere new each time.
       const lo = START_MS + Math.floor(n * (0.1 + 0.1 * i)) * 1000;
       const hi = lo + (n / 100 - 1) * 1000;
+      current = sizes.zoom;
       await page.getByTestId("figure").evaluate(
         (el, [lo, hi]) => (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": [lo, hi] }),
         [lo, hi],
@@ -63,13 +72,14 @@ test("explore", async ({ page }) => {
       zoom.push(await nextDraw(page, ++token));
     }
     const kb = (b: number) => `${(b / 1000).toFixed(1)} KB`;
-    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(full).toFixed(1)} ms | ${median(zoom).toFixed(1)} ms | ${kb(Math.max(...bytes))} | ${REPS} |`;
+    const both = (x: Sizes) => `${kb(median(x.raw))} / ${kb(median(x.wire))}`;
+    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(full).toFixed(1)} ms | ${median(zoom).toFixed(1)} ms | ${both(sizes.full)} | ${both(sizes.zoom)} | ${REPS} |`;
     console.log(line);
     lines.push(line);
   }
   const table = [
-    "| N | full range: asked → drawn (median) | 1 % zoom: asked → drawn (median) | largest figure response | runs |",
-    "|---|---|---|---|---|",
+    "| N | full range: asked → drawn (median) | 1 % zoom: asked → drawn (median) | full-range figure: JSON / on the wire | 1 % zoom figure: JSON / on the wire | runs |",
+    "|---|---|---|---|---|---|",
     ...lines,
   ].join("\n");
   writeFileSync(join(__dirname, "..", "bench-explore.md"), table + "\n");
