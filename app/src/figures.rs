@@ -390,9 +390,7 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&zoom.figure).expect("json");
         let xs = typed::decode(&parsed["data"][0]["x"]).expect("x");
         let pixel = (hi - lo) / 800.0;
-        assert!(xs
-            .iter()
-            .all(|x| (lo - pixel..=hi + pixel).contains(x)));
+        assert!(xs.iter().all(|x| (lo - pixel..=hi + pixel).contains(x)));
 
         // A range smaller than the budget is drawn exactly.
         let exact = figure(

@@ -75,7 +75,9 @@ pub fn decode(value: &Value) -> Option<Vec<f64>> {
     };
     match value.get("dtype")?.as_str()? {
         "f4" => read(4, |b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-        "f8" => read(8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        "f8" => read(8, |b| {
+            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        }),
         "u4" => read(4, |b| f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
         "i4" => read(4, |b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
         _ => None,
@@ -98,7 +100,11 @@ mod tests {
         assert_eq!(decode(&f8(&exact)), Some(exact.to_vec()));
         assert_eq!(decode(&f4(&[0.5, -2.25])), Some(vec![0.5, -2.25]));
         assert_eq!(decode(&json!([1.5, 2])), Some(vec![1.5, 2.0]));
-        assert_eq!(decode(&json!({"dtype": "f4", "bdata": "AAA"})), None, "not whole values");
+        assert_eq!(
+            decode(&json!({"dtype": "f4", "bdata": "AAA"})),
+            None,
+            "not whole values"
+        );
         assert_eq!(decode(&json!({"dtype": "i8", "bdata": ""})), None);
         // Five characters and a third per f4, not a dozen per JSON number.
         let bdata = f4(&[0.123_456_789; 3_000]);
@@ -119,6 +125,10 @@ mod tests {
         // A minute over 1,000 px: 60 ms a pixel, so the rounding would show.
         assert_eq!(x_values(&times, 60.0)["dtype"], "f8");
         assert_eq!(decode(&x_values(&times, 60.0)), Some(times.to_vec()));
-        assert_eq!(x_values(&[f64::NAN, 1.5], 1e9)["dtype"], "f8", "NaN is kept exactly");
+        assert_eq!(
+            x_values(&[f64::NAN, 1.5], 1e9)["dtype"],
+            "f8",
+            "NaN is kept exactly"
+        );
     }
 }
