@@ -21,6 +21,7 @@ pub mod error;
 pub mod explore;
 pub mod pages;
 pub mod sizes;
+mod steps;
 
 #[cfg(feature = "ssr")]
 pub mod buffers;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use stayput_cache::{FrameCache, FrameCacheBuilder, FrameHandle, Placement, SessionKey};
 
-use crate::api::{CacheListing, MeanReply};
+use crate::api::{CacheListing, MeanReply, Step, StepReply};
 use crate::compute;
 use crate::explore::{ColumnInfo, FigureReply};
 use crate::figures::{self, FigureSpec};
@@ -110,6 +110,20 @@ pub async fn frame_mean(
         "frame_mean"
     );
     Ok(MeanReply { mean })
+}
+
+/// One step of the benchmark's WebSocket channel: the plain function it names.
+pub async fn bench_step(
+    cache: &FrameCache,
+    session: SessionKey,
+    step: Step,
+) -> Result<StepReply, StayputError> {
+    match step {
+        Step::Create { rows, replaces } => create_frame(cache, session, rows, replaces.as_ref())
+            .await
+            .map(StepReply::Created),
+        Step::Mean { handle } => frame_mean(cache, session, &handle).await.map(StepReply::Mean),
+    }
 }
 
 /// Plotly figure JSON of the histogram of the frame behind `handle`.

@@ -1,6 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { openBenchmark, runBenchmark } from "./helpers";
 
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+
 test("the page hydrates with its controls and defaults", async ({ page }) => {
   const errors: string[] = [];
   page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
@@ -66,7 +68,9 @@ test("server mode moves the same bytes at 1e6 as at 1e3", async ({ page }) => {
   await openBenchmark(page);
   const small = await runBenchmark(page, 1_000, "server");
   const large = await runBenchmark(page, 1_000_000, "server");
-  expect(large.requests.sort()).toEqual(["/api/create_frame", "/api/frame_histogram", "/api/frame_mean"]);
+  // The two steps went as two messages and two replies on the open socket.
+  expect(large.requests).toEqual(["/api/frame_histogram"]);
+  expect(large.socketFrames).toBe(4);
   expect(small.bytes).toBeGreaterThan(0);
   expect(Math.abs(large.bytes - small.bytes) / small.bytes).toBeLessThan(0.1);
 });
@@ -98,22 +102,50 @@ test("a forged size is refused with a clear message and the server keeps serving
 });
 
 test("a forged handle is indistinguishable from an unknown one", async ({ page }) => {
-  await openBenchmark(page);
-  // Rewrite the handle in the step-2 request to a made-up UUID.
-  await page.route("**/api/frame_mean", async (route) => {
-    const body = route.request().postData() ?? "";
-    const forged = body.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, "0e5f2a53-4c1b-4d4e-9f55-0b3f4c1d2e7a");
-    expect(forged).not.toBe(body);
-    await route.continue({ postData: forged });
+  // Rewrite the handle in the first step-2 message on the socket to a made-up UUID.
+  let forged = 0;
+  await page.routeWebSocket(/\/api\/bench_steps/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((message) => {
+      const text = message.toString();
+      if (forged === 0 && text.includes('"Mean"')) {
+        forged += 1;
+        const changed = text.replace(UUID, "0e5f2a53-4c1b-4d4e-9f55-0b3f4c1d2e7a");
+        expect(changed).not.toBe(text);
+        server.send(typeof message === "string" ? changed : Buffer.from(changed, "latin1"));
+      } else {
+        server.send(message);
+      }
+    });
   });
+  await openBenchmark(page);
   await page.getByTestId("size").selectOption("1000");
   await page.getByTestId("run").click();
   await expect(page.getByTestId("error")).toContainText("unknown or expired");
   const text = (await page.getByTestId("error").textContent()) ?? "";
   expect(text).not.toMatch(/panic|\/home|\/root|\.rs/);
+  expect(forged).toBe(1);
+  const ok = await runBenchmark(page, 1_000, "server");
+  expect(ok.mean).toBeGreaterThan(0.4);
+});
+
+test("without the socket the steps go over HTTP, and a forged handle there reads as unknown", async ({ page }) => {
+  // A proxy that refuses WebSockets: the page runs its steps as HTTP server functions.
+  await page.routeWebSocket(/\/api\/bench_steps/, (ws) => ws.close());
+  await page.route("**/api/frame_mean", async (route) => {
+    const body = route.request().postData() ?? "";
+    const forged = body.replace(UUID, "0e5f2a53-4c1b-4d4e-9f55-0b3f4c1d2e7a");
+    expect(forged).not.toBe(body);
+    await route.continue({ postData: forged });
+  });
+  await openBenchmark(page, false);
+  await page.getByTestId("size").selectOption("1000");
+  await page.getByTestId("run").click();
+  await expect(page.getByTestId("error")).toContainText("unknown or expired");
   await page.unroute("**/api/frame_mean");
   const ok = await runBenchmark(page, 1_000, "server");
   expect(ok.mean).toBeGreaterThan(0.4);
+  expect(ok.requests.sort()).toEqual(["/api/create_frame", "/api/frame_histogram", "/api/frame_mean"]);
 });
 
 test("client mode refuses 1e8 rows with a clear message instead of crashing the tab", async ({ page }) => {

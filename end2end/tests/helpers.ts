@@ -7,10 +7,40 @@ export function baseUrl(): string {
   return url;
 }
 
-/** Opens `/` and waits until the page has hydrated (no fixed sleeps). */
-export async function openBenchmark(page: Page): Promise<void> {
+/** Bytes and messages of the page's WebSockets (the benchmark's steps), as sent. */
+interface SocketTraffic {
+  bytes: number;
+  frames: number;
+}
+const traffic = new WeakMap<Page, SocketTraffic>();
+
+/** Counts every WebSocket frame of `page` from now on (once per page). */
+function countSocketFrames(page: Page): SocketTraffic {
+  let seen = traffic.get(page);
+  if (seen) return seen;
+  const counted: SocketTraffic = { bytes: 0, frames: 0 };
+  traffic.set(page, counted);
+  page.on("websocket", (ws) => {
+    // Payload plus the frame header: 2 bytes from the server, 6 (masked) from the browser.
+    const count = (header: number) => (frame: { payload: string | Buffer }) => {
+      counted.frames += 1;
+      counted.bytes += header + (typeof frame.payload === "string" ? Buffer.byteLength(frame.payload) : frame.payload.length);
+    };
+    ws.on("framesent", count(6));
+    ws.on("framereceived", count(2));
+  });
+  return counted;
+}
+
+/**
+ * Opens `/` and waits until the page has hydrated and, unless `socket` is false, its
+ * steps' WebSocket is open (no fixed sleeps).
+ */
+export async function openBenchmark(page: Page, socket = true): Promise<void> {
+  countSocketFrames(page);
   await page.goto(baseUrl() + "/");
   await expect(page.locator("section[data-ready=true]")).toBeVisible();
+  if (socket) await expect(page.locator("section[data-steps=socket]")).toBeVisible();
 }
 
 export interface Run {
@@ -18,9 +48,12 @@ export interface Run {
   result: string;
   elapsed: number;
   mean: number;
-  /** Bytes of every HTTP request and response of the run: headers and bodies, as sent. */
+  /** Bytes of every HTTP request and response of the run (headers and bodies) and of
+   * every WebSocket frame, as sent. */
   bytes: number;
   requests: string[];
+  /** WebSocket frames of the run, both ways. */
+  socketFrames: number;
 }
 
 /** Picks size and mode, clicks Run, waits for the histogram of this run, returns what it saw. */
@@ -38,6 +71,8 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
     );
   };
   page.on("requestfinished", onFinished);
+  const socket = countSocketFrames(page);
+  const socketBefore = { ...socket };
   // Wait inside the page, without polling: each of Playwright's polls is a round trip
   // into the page's main thread while the run is timing itself there (polling added
   // ~15 ms to a 20 ms run on this 2-core machine).
@@ -66,11 +101,12 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
   await expect(plot).toHaveAttribute("data-token", /^\d+$/);
   const k = Number(await plot.getAttribute("data-token"));
   page.off("requestfinished", onFinished);
-  const bytes = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+  const bytes = (await Promise.all(sizes)).reduce((a, b) => a + b, 0) + socket.bytes - socketBefore.bytes;
+  const socketFrames = socket.frames - socketBefore.frames;
   const result = (await page.getByTestId("result").textContent()) ?? "";
   const m = /^run (\d+): ELAPSED = (\d+\.\d{4})s \(and mean is (\d\.\d{3})\)$/.exec(result.trim());
   if (!m) throw new Error(`unexpected result text: ${JSON.stringify(result)}`);
   expect(Number(m[1])).toBe(k);
   await expect(page.getByTestId("error")).toHaveCount(0);
-  return { k, result, elapsed: Number(m[2]), mean: Number(m[3]), bytes, requests };
+  return { k, result, elapsed: Number(m[2]), mean: Number(m[3]), bytes, requests, socketFrames };
 }

@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::{ByteSize, FrameHandle};
 
-use crate::api::{create_frame, frame_histogram, frame_mean, MeanReply};
+use crate::api::{frame_histogram, MeanReply, Step, StepReply};
 use crate::browser;
 use crate::sizes::{with_thousands, DEFAULT_ROWS, OFFERED};
+use crate::steps::Steps;
 use crate::StayputError;
 
 /// How long a run goes before the loading overlay covers the page.
@@ -23,12 +24,13 @@ enum Mode {
     Client,
 }
 
-/// The signals one run writes to.
+/// The signals one run writes to, and the channel its steps go on.
 #[derive(Clone, Copy)]
 struct RunView {
     result: RwSignal<Option<String>>,
     handle: RwSignal<Option<FrameHandle>>,
     plot: NodeRef<html::Div>,
+    steps: Steps,
 }
 
 /// The benchmark page.
@@ -47,9 +49,14 @@ pub fn BenchmarkPage() -> impl IntoView {
         result: RwSignal::new(None),
         handle: RwSignal::new(None),
         plot: NodeRef::new(),
+        steps: Steps::new(),
     };
-    // Effects run only in the browser: this marks the page as hydrated for tests.
-    Effect::new(move |_| ready.set(true));
+    // Effects run only in the browser: open the steps' channel, and mark the page as
+    // hydrated for tests.
+    Effect::new(move |_| {
+        view_state.steps.connect();
+        ready.set(true);
+    });
 
     // One click: `reuse` is `None` for a full run (both steps), or the current handle
     // for step 2 alone on the frame the server already holds.
@@ -81,7 +88,11 @@ pub fn BenchmarkPage() -> impl IntoView {
     };
 
     view! {
-        <section class="benchmark" data-ready=move || ready.get().to_string()>
+        <section
+            class="benchmark"
+            data-ready=move || ready.get().to_string()
+            data-steps=move || if view_state.steps.on_socket() { "socket" } else { "http" }
+        >
             <header>
                 <h1>"Stayput"</h1>
                 <p class="lede">
@@ -179,16 +190,25 @@ async fn run_once(
             "run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})"
         )));
     };
+    let steps = view_state.steps;
+    let mean_of = |handle: FrameHandle| async move {
+        match steps.run(Step::Mean { handle }).await? {
+            StepReply::Mean(MeanReply { mean }) => Ok(mean),
+            StepReply::Created(_) => Err(StayputError::Network("an unexpected reply".into())),
+        }
+    };
     let figure = match (mode, reuse) {
         (_, Some(handle)) => {
-            let MeanReply { mean } = frame_mean(handle.clone()).await?;
-            show(mean);
+            show(mean_of(handle.clone()).await?);
             frame_histogram(handle).await?
         }
         (Mode::Server, None) => {
-            let handle = create_frame(rows, view_state.handle.get_untracked()).await?;
-            let MeanReply { mean } = frame_mean(handle.clone()).await?;
-            show(mean);
+            let replaces = view_state.handle.get_untracked();
+            let handle = match steps.run(Step::Create { rows, replaces }).await? {
+                StepReply::Created(handle) => handle,
+                StepReply::Mean(_) => return Err(StayputError::Network("an unexpected reply".into())),
+            };
+            show(mean_of(handle.clone()).await?);
             view_state.handle.set(Some(handle.clone()));
             frame_histogram(handle).await?
         }
