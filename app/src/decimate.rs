@@ -26,17 +26,36 @@ pub fn visible_rows(x: &[f64], lo: Option<f64>, hi: Option<f64>) -> Range<usize>
 /// equal-count buckets. Always within `rows`, at most `max_points.max(2)` long.
 pub fn minmax_indices(y: &[f64], rows: Range<usize>, max_points: usize) -> Vec<usize> {
     let rows = rows.start.min(y.len())..rows.end.min(y.len());
-    let n = rows.len();
     let max_points = max_points.max(2);
-    if n <= max_points {
+    if rows.len() <= max_points {
         return rows.collect();
     }
-    let buckets = max_points / 2;
-    let bucket_rows = |b: usize| rows.start + b * n / buckets..rows.start + (b + 1) * n / buckets;
-    let picks: Vec<(usize, usize)> = (0..buckets)
+    let pairs = minmax_pairs(y, rows, max_points / 2);
+    let mut out = Vec::with_capacity(pairs.len() * 2);
+    for (first, second) in pairs {
+        out.push(first);
+        if second != first {
+            out.push(second);
+        }
+    }
+    out
+}
+
+/// The rows of bucket `b` of `buckets` equal-count buckets of `rows`.
+pub fn bucket_rows(rows: &Range<usize>, buckets: usize, b: usize) -> Range<usize> {
+    let n = rows.len();
+    rows.start + b * n / buckets..rows.start + (b + 1) * n / buckets
+}
+
+/// For each of `buckets` equal-count buckets of `y[rows]` (see [`bucket_rows`]; `rows`
+/// must hold at least `buckets` rows), the rows of its minimum and its maximum, the
+/// earlier first; the same row twice when one row is both. Buckets are reduced in
+/// parallel.
+pub fn minmax_pairs(y: &[f64], rows: Range<usize>, buckets: usize) -> Vec<(usize, usize)> {
+    (0..buckets)
         .into_par_iter()
         .map(|b| {
-            let range = bucket_rows(b);
+            let range = bucket_rows(&rows, buckets, b);
             let start = range.start;
             // Values kept in registers, no re-reads: NaN never compares smaller or
             // larger, so gaps never become extremes (an all-NaN bucket keeps its first row).
@@ -53,15 +72,7 @@ pub fn minmax_indices(y: &[f64], rows: Range<usize>, max_points: usize) -> Vec<u
             }
             (lo.min(hi), lo.max(hi))
         })
-        .collect();
-    let mut out = Vec::with_capacity(buckets * 2);
-    for (first, second) in picks {
-        out.push(first);
-        if second != first {
-            out.push(second);
-        }
-    }
-    out
+        .collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use plotly::{Plot, Scatter};
 use polars::prelude::*;
 
 use crate::compute::{histogram_figure_of, histogram_of};
-use crate::decimate::{minmax_indices, visible_rows};
+use crate::decimate::{minmax_indices, minmax_pairs, visible_rows};
 use crate::explore::{ChartKind, ColumnInfo, FigureReply, MAX_WIDTH_PX, ROW};
 use crate::series::TIME;
 use crate::sizes::with_thousands;
@@ -147,71 +147,7 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
     }
     let width = spec.width_px.clamp(100, MAX_WIDTH_PX) as usize;
     match spec.kind {
-        ChartKind::Line | ChartKind::Scatter => {
-            let picked = minmax_indices(&y, rows.clone(), 2 * width);
-            let reduced = picked.len() < rows.len();
-            let xs: Vec<f64> = picked.iter().map(|&i| x.at(i)).collect();
-            let ys: Vec<f64> = picked.iter().map(|&i| y[i]).collect();
-            let points = picked.len() as u64;
-            let method = if reduced { "MinMax" } else { "none" };
-            let caption = format!(
-                "{}: {} of {} points ({})",
-                spec.y,
-                with_thousands(points),
-                with_thousands(rows_in_range),
-                if reduced {
-                    "MinMax, 2 per pixel"
-                } else {
-                    "all points"
-                },
-            );
-            let mode = if spec.kind == ChartKind::Line {
-                Mode::Lines
-            } else {
-                Mode::Markers
-            };
-            let mut plot = Plot::new();
-            // The numbers go in below, as typed arrays.
-            plot.add_trace(
-                Scatter::new(Vec::<f64>::new(), Vec::<f64>::new())
-                    .mode(mode)
-                    .name(spec.y.as_str()),
-            );
-            let mut x_axis = Axis::new().title(Title::with_text(spec.x.as_str()));
-            if spec.x == TIME {
-                x_axis = x_axis.type_(AxisType::Date);
-            }
-            if let (Some(lo), Some(hi)) = spec.range {
-                x_axis = x_axis.range(vec![lo, hi]);
-            }
-            plot.set_layout(
-                Layout::new()
-                    .title(caption)
-                    .height(420)
-                    .margin(Margin::new().top(48).bottom(48).left(56).right(16))
-                    .x_axis(x_axis)
-                    .y_axis(Axis::new().title(Title::with_text(spec.y.as_str()))),
-            );
-            // One pixel of the visible x range, for the precision x is sent at.
-            let (first, last) = (xs.first().copied(), xs.last().copied());
-            let (lo, hi) = match (spec.range, first, last) {
-                ((Some(lo), Some(hi)), _, _) => (lo, hi),
-                (_, Some(first), Some(last)) => (first, last),
-                _ => (0.0, 0.0),
-            };
-            let pixel = (hi - lo).abs() / width as f64;
-            let mut figure: serde_json::Value =
-                serde_json::from_str(&plot.to_json()).map_err(|_| StayputError::Internal)?;
-            figure["data"][0]["x"] = typed::x_values(&xs, pixel);
-            figure["data"][0]["y"] = typed::f4(&ys);
-            Ok(FigureReply {
-                figure: figure.to_string(),
-                points,
-                rows_in_range,
-                total_rows,
-                method: method.to_owned(),
-            })
-        }
+        ChartKind::Line | ChartKind::Scatter => line_figure(spec, &x, &y, rows, width, total_rows),
         ChartKind::Box => Ok(box_figure(&spec.y, &y[rows], total_rows)),
         ChartKind::Density => Ok(density_figure(spec, &x, &y, rows, width, total_rows)),
         ChartKind::Histogram => {
@@ -225,6 +161,139 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<FigureReply, Stayp
             })
         }
     }
+}
+
+/// The numbers of a line or scatter trace.
+enum Numbers {
+    /// Two evenly spaced slots per pixel bucket, x implied by `x0 + k * dx`.
+    Slots { x0: f64, dx: f64, ys: Vec<f64> },
+    /// Each point's own x.
+    Points { xs: Vec<f64>, ys: Vec<f64> },
+}
+
+/// `x0` and `dx` of two evenly spaced slots per bucket, if every picked point lies within
+/// one bucket's width (about a pixel) of its slot: true of evenly sampled x (time series,
+/// row numbers), whose equal-count buckets are equal-width too; false across gaps.
+fn on_slots(x: &XValues<'_>, rows: &Range<usize>, pairs: &[(usize, usize)]) -> Option<(f64, f64)> {
+    let (first, last) = (x.at(rows.start), x.at(rows.end - 1));
+    let bucket = (last - first) / pairs.len() as f64;
+    if !(bucket > 0.0 && bucket.is_finite()) {
+        return None;
+    }
+    let (x0, dx) = (first + bucket / 4.0, bucket / 2.0);
+    let near = |i: usize, slot: usize| (x.at(i) - (x0 + dx * slot as f64)).abs() <= bucket;
+    pairs
+        .iter()
+        .enumerate()
+        .all(|(b, &(i, j))| near(i, 2 * b) && near(j, 2 * b + 1))
+        .then_some((x0, dx))
+}
+
+/// A line or scatter of `y` over `x` for `rows`: every row when they fit in two points
+/// per pixel, else each pixel bucket's min and max. Sent as plotly typed arrays; on
+/// evenly sampled x the reduced points sit in two slots per pixel, so x goes as `x0`
+/// and `dx` (a point moves by less than a pixel) and only y travels.
+fn line_figure(
+    spec: &FigureSpec,
+    x: &XValues<'_>,
+    y: &[f64],
+    rows: Range<usize>,
+    width: usize,
+    total_rows: u64,
+) -> Result<FigureReply, StayputError> {
+    let rows_in_range = rows.len() as u64;
+    let reduced = rows.len() > 2 * width;
+    let numbers = if reduced {
+        let pairs = minmax_pairs(y, rows.clone(), width);
+        match on_slots(x, &rows, &pairs) {
+            Some((x0, dx)) => Numbers::Slots {
+                x0,
+                dx,
+                ys: pairs.iter().flat_map(|&(i, j)| [y[i], y[j]]).collect(),
+            },
+            None => {
+                let picked: Vec<usize> = minmax_indices(y, rows.clone(), 2 * width);
+                Numbers::Points {
+                    xs: picked.iter().map(|&i| x.at(i)).collect(),
+                    ys: picked.iter().map(|&i| y[i]).collect(),
+                }
+            }
+        }
+    } else {
+        Numbers::Points {
+            xs: rows.clone().map(|i| x.at(i)).collect(),
+            ys: y[rows.clone()].to_vec(),
+        }
+    };
+    let points = match &numbers {
+        Numbers::Slots { ys, .. } | Numbers::Points { ys, .. } => ys.len() as u64,
+    };
+    let caption = format!(
+        "{}: {} of {} points ({})",
+        spec.y,
+        with_thousands(points),
+        with_thousands(rows_in_range),
+        if reduced {
+            "MinMax, 2 per pixel"
+        } else {
+            "all points"
+        },
+    );
+    let mode = if spec.kind == ChartKind::Line {
+        Mode::Lines
+    } else {
+        Mode::Markers
+    };
+    let mut plot = Plot::new();
+    // The numbers go in below, as typed arrays.
+    plot.add_trace(
+        Scatter::new(Vec::<f64>::new(), Vec::<f64>::new())
+            .mode(mode)
+            .name(spec.y.as_str()),
+    );
+    let mut x_axis = Axis::new().title(Title::with_text(spec.x.as_str()));
+    if spec.x == TIME {
+        x_axis = x_axis.type_(AxisType::Date);
+    }
+    if let (Some(lo), Some(hi)) = spec.range {
+        x_axis = x_axis.range(vec![lo, hi]);
+    }
+    plot.set_layout(
+        Layout::new()
+            .title(caption)
+            .height(420)
+            .margin(Margin::new().top(48).bottom(48).left(56).right(16))
+            .x_axis(x_axis)
+            .y_axis(Axis::new().title(Title::with_text(spec.y.as_str()))),
+    );
+    let mut figure: serde_json::Value =
+        serde_json::from_str(&plot.to_json()).map_err(|_| StayputError::Internal)?;
+    let trace = figure["data"][0].as_object_mut().ok_or(StayputError::Internal)?;
+    match numbers {
+        Numbers::Slots { x0, dx, ys } => {
+            trace.remove("x");
+            trace.insert("x0".into(), x0.into());
+            trace.insert("dx".into(), dx.into());
+            trace.insert("y".into(), typed::f4(&ys));
+        }
+        Numbers::Points { xs, ys } => {
+            // One pixel of the visible x range, for the precision x is sent at.
+            let (lo, hi) = match spec.range {
+                (Some(lo), Some(hi)) => (lo, hi),
+                _ => (x.at(rows.start), x.at(rows.end - 1)),
+            };
+            let pixel = (hi - lo).abs() / width as f64;
+            trace.insert("x".into(), typed::x_values(&xs, pixel));
+            trace.insert("y".into(), typed::f4(&ys));
+        }
+    }
+    Ok(FigureReply {
+        figure: figure.to_string(),
+        points,
+        rows_in_range,
+        total_rows,
+        method: if reduced { "MinMax" } else { "none" }.to_owned(),
+    })
 }
 
 /// The `p`-quantile (0..=1) read from a histogram of `count` values.
@@ -364,22 +433,53 @@ mod tests {
         }
     }
 
+    /// The x of every point of a trace: its own `x`, or its slots `x0 + k * dx`.
+    fn drawn_x(trace: &serde_json::Value, points: usize) -> Vec<f64> {
+        match (trace["x0"].as_f64(), trace["dx"].as_f64()) {
+            (Some(x0), Some(dx)) => (0..points).map(|k| x0 + dx * k as f64).collect(),
+            _ => typed::decode(&trace["x"]).expect("x"),
+        }
+    }
+
     #[test]
     fn a_large_line_is_bounded_by_pixels_and_a_zoom_shows_more_detail() {
         let frame = time_series(1_000_000, 1).expect("frame");
         let full = figure(&frame, &spec(TIME, "walk", ChartKind::Line, (None, None))).expect("full");
-        assert!(full.points <= 1_600 && full.points > 1_000, "{}", full.points);
+        assert_eq!(full.points, 1_600, "two per pixel");
         assert_eq!((full.rows_in_range, full.method.as_str()), (1_000_000, "MinMax"));
-        assert!(full.figure.len() < 100_000, "{} bytes", full.figure.len());
         let parsed: serde_json::Value = serde_json::from_str(&full.figure).expect("json");
         assert_eq!(parsed["layout"]["xaxis"]["type"], "date");
-        // Typed arrays at pixel precision: timestamps and values as f4, ~11 bytes a point.
-        assert_eq!(parsed["data"][0]["x"]["dtype"], "f4");
-        assert_eq!(parsed["data"][0]["y"]["dtype"], "f4");
-        let ys = typed::decode(&parsed["data"][0]["y"]).expect("y");
+        // Evenly sampled x: two slots per pixel, so only y travels, as f4.
+        let trace = &parsed["data"][0];
+        assert!(trace.get("x").is_none(), "x is implied by x0 and dx");
+        assert_eq!(trace["y"]["dtype"], "f4");
+        let ys = typed::decode(&trace["y"]).expect("y");
         assert_eq!(ys.len() as u64, full.points);
         let per_point = full.figure.len() as f64 / full.points as f64;
-        assert!(per_point < 12.0, "{per_point:.1} bytes per point");
+        assert!(per_point < 7.0, "{per_point:.1} bytes per point");
+        // Every slot is within a pixel of the row it shows: the extremes of each bucket.
+        let xs = drawn_x(trace, ys.len());
+        let pixel = 999_999.0 * STEP_MS / 800.0;
+        let rows = 0..1_000_000;
+        let walk = frame
+            .column("walk")
+            .expect("walk")
+            .f64()
+            .expect("f64")
+            .cont_slice()
+            .expect("slice")
+            .to_vec();
+        for (b, pair) in minmax_pairs(&walk, rows.clone(), 800).into_iter().enumerate() {
+            for (k, row) in [(2 * b, pair.0), (2 * b + 1, pair.1)] {
+                let x_row = START_MS + row as f64 * STEP_MS;
+                assert!(
+                    (xs[k] - x_row).abs() <= pixel,
+                    "slot {k} is {} px off",
+                    (xs[k] - x_row) / pixel
+                );
+                assert_eq!(ys[k], f64::from(walk[row] as f32));
+            }
+        }
 
         // 1 % of the range: the same pixel budget now covers 100x fewer rows.
         let lo = START_MS + 500_000.0 * STEP_MS;
@@ -388,7 +488,7 @@ mod tests {
         assert_eq!(zoom.rows_in_range, 10_000);
         assert!(zoom.points <= 1_600);
         let parsed: serde_json::Value = serde_json::from_str(&zoom.figure).expect("json");
-        let xs = typed::decode(&parsed["data"][0]["x"]).expect("x");
+        let xs = drawn_x(&parsed["data"][0], zoom.points as usize);
         let pixel = (hi - lo) / 800.0;
         assert!(xs.iter().all(|x| (lo - pixel..=hi + pixel).contains(x)));
 
@@ -399,6 +499,27 @@ mod tests {
         )
         .expect("exact");
         assert_eq!((exact.points, exact.method.as_str()), (100, "none"));
+    }
+
+    #[test]
+    fn across_a_gap_each_point_keeps_its_own_x() {
+        // Two dense stretches a long way apart: equal-count buckets are not equal-width.
+        let n = 100_000;
+        let xs: Vec<f64> = (0..n)
+            .map(|i| if i < n / 2 { i as f64 } else { 1e9 + i as f64 })
+            .collect();
+        let ys: Vec<f64> = (0..n).map(|i| (i as f64 * 0.01).sin()).collect();
+        let mut t = Series::new("t".into(), xs.clone());
+        t.set_sorted_flag(polars::series::IsSorted::Ascending);
+        let frame = DataFrame::new(n, vec![t.into(), Series::new("v".into(), ys).into()]).expect("frame");
+        let gap = figure(&frame, &spec("t", "v", ChartKind::Line, (None, None))).expect("figure");
+        assert_eq!(gap.method, "MinMax");
+        let parsed: serde_json::Value = serde_json::from_str(&gap.figure).expect("json");
+        let trace = &parsed["data"][0];
+        assert!(trace.get("x0").is_none(), "no slots across a gap");
+        let drawn = typed::decode(&trace["x"]).expect("x");
+        assert_eq!(drawn.len() as u64, gap.points);
+        assert!(drawn.iter().all(|x| xs.contains(x)), "each x is a row's own");
     }
 
     #[test]

@@ -27,9 +27,9 @@ async function makeSeries(page: Page, rows: number): Promise<void> {
 async function drawnIn(page: Page, lo: number, hi: number): Promise<number> {
   return page.getByTestId("figure").evaluate(
     (el, [lo, hi]) => {
-      // The server sends typed arrays; plotly decodes them into its full data.
-      const full = (el as unknown as { _fullData: { x: ArrayLike<number | string> }[] })._fullData;
-      const xs = Array.from(full[0].x);
+      // Where plotly placed each point (the server sends typed arrays, or x0 and dx).
+      const calc = (el as unknown as { calcdata: { x: number | string }[][] }).calcdata;
+      const xs = calc[0].map((point) => point.x);
       const ms = (v: number | string) => (typeof v === "number" ? v : Date.parse(String(v).replace(" ", "T") + "Z"));
       return xs.filter((v) => ms(v) >= lo && ms(v) <= hi).length;
     },
