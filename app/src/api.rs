@@ -30,6 +30,14 @@ pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<Fr
     crate::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
 }
 
+/// Starts the caller's session (and sets its cookie) if it has none yet; the page calls
+/// it before opening its steps socket.
+#[server(endpoint = "start_session")]
+pub async fn start_session() -> Result<(), StayputError> {
+    stayput_cache::frame_cache().await?;
+    Ok(())
+}
+
 /// One benchmark step, sent on the page's WebSocket ([`bench_steps`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Step {
@@ -61,12 +69,20 @@ pub enum StepReply {
 /// cookie came with the upgrade), without a new HTTP request per step (a `fetch` costs
 /// 4–8 ms in Chromium here, a message on an open socket under 1 ms). One reply per
 /// step, in order; a failed step answers with its error and the channel stays open.
+///
+/// The socket never starts a session: the upgrade must carry the cookie of the page's
+/// session ([`start_session`]), so that steps and the page's HTTP calls share it even
+/// behind a proxy that drops cookies on WebSockets (then the page uses HTTP).
 #[server(protocol = Websocket<JsonEncoding, JsonEncoding>, endpoint = "bench_steps")]
 pub async fn bench_steps(
     steps: BoxedStream<Step, StayputError>,
 ) -> Result<BoxedStream<StepReply, StayputError>, StayputError> {
     use futures::StreamExt;
-    let (cache, session) = stayput_cache::frame_cache().await?;
+    let Some((cache, session)) = stayput_cache::existing_frame_cache().await? else {
+        return Err(StayputError::BadRequest(
+            "the steps socket needs the page's session cookie".into(),
+        ));
+    };
     let steps: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Step, StayputError>> + Send>> =
         steps.into();
     let replies = steps.then(move |step| {

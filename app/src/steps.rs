@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::server_fn::BoxedStream;
 use leptos::task::spawn_local;
 
-use crate::api::{bench_steps, create_frame, frame_mean, Step, StepReply};
+use crate::api::{bench_steps, create_frame, frame_mean, start_session, Step, StepReply};
 use crate::StayputError;
 
 /// An open channel: steps go out on `steps`, their replies come back in order.
@@ -22,6 +22,8 @@ struct Closed;
 
 impl Channel {
     async fn open() -> Result<Self, StayputError> {
+        // The socket shares the page's session: make sure there is one (and its cookie).
+        start_session().await?;
         let (steps, outgoing) = mpsc::channel(1);
         let replies = bench_steps(outgoing.into()).await?;
         Ok(Self { steps, replies })

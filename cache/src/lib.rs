@@ -154,4 +154,4 @@ pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard};
 #[cfg(feature = "server")]
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]
-pub use wiring::{frame_cache, session_key, FrameCacheRouter, SessionCookie};
+pub use wiring::{existing_frame_cache, frame_cache, session_key, FrameCacheRouter, SessionCookie};

@@ -86,3 +86,22 @@ pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
     let key = session_key(&session).await?;
     Ok((cache, key))
 }
+
+/// Inside a Leptos server function: like [`frame_cache`], but only for a caller that
+/// already has a session (its cookie came with the request); `None` otherwise, and no
+/// session is started. For connections that must share the session of the page's HTTP
+/// calls and cannot set a cookie of their own, such as a WebSocket behind a proxy that
+/// drops cookies.
+pub async fn existing_frame_cache() -> Result<Option<(FrameCache, SessionKey)>, CacheError> {
+    let (Extension(cache), session) = leptos_axum::extract::<(Extension<FrameCache>, Session)>()
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "no frame cache on the request: call Router::with_frame_cache");
+            CacheError::NotWired
+        })?;
+    let key = session.get::<SessionKey>(OWNER_KEY).await.map_err(|err| {
+        tracing::error!(%err, "session store failed");
+        CacheError::Storage { tier: "session" }
+    })?;
+    Ok(key.map(|key| (cache, key)))
+}

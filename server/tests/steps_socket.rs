@@ -1,7 +1,7 @@
 //! The benchmark's steps over the WebSocket `/api/bench_steps`, on the real router and
-//! a real socket: the session comes from the upgrade's cookie, every step gets a reply
-//! in order, a failed step leaves the socket open, and another session's handle reads
-//! as unknown, exactly as over HTTP.
+//! a real socket: the session comes from the upgrade's cookie (a socket without one is
+//! refused), every step gets a reply in order, a failed step leaves the socket open, and
+//! another session's handle reads as unknown, exactly as over HTTP.
 
 use app::api::{Step, StepReply};
 use app::StayputError;
@@ -31,8 +31,25 @@ async fn start() -> (
     (addr, task, dir)
 }
 
-/// Opens the steps socket, with `cookie` if given; returns it and the session cookie.
-async fn open(addr: std::net::SocketAddr, cookie: Option<&str>) -> (Socket, Option<String>) {
+/// A new browser session: `start_session` over HTTP, as the page does; its cookie.
+async fn new_session(addr: std::net::SocketAddr) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/start_session"))
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_success(), "{}", response.status());
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+        .expect("a session cookie")
+}
+
+/// Opens the steps socket with `cookie`, if any.
+async fn open(addr: std::net::SocketAddr, cookie: Option<&str>) -> Result<Socket, String> {
     let mut request = format!("ws://{addr}/api/bench_steps")
         .into_client_request()
         .expect("request");
@@ -41,14 +58,10 @@ async fn open(addr: std::net::SocketAddr, cookie: Option<&str>) -> (Socket, Opti
             .headers_mut()
             .insert("cookie", cookie.parse().expect("header"));
     }
-    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
-    let set = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned);
-    (socket, set)
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+        .map_err(|err| err.to_string())
 }
 
 /// Sends `step` (tag byte 0, then JSON, as the server function client does) and reads
@@ -83,9 +96,12 @@ fn created(reply: Result<StepReply, StayputError>) -> FrameHandle {
 #[tokio::test]
 async fn steps_on_the_socket_belong_to_the_upgrades_session() {
     let (addr, task, _dir) = start().await;
-    let (mut alice, cookie) = open(addr, None).await;
-    let cookie = cookie.expect("a new session gets its cookie on the upgrade");
+    // Without the page's session cookie the socket is refused (the page then uses
+    // HTTP): a socket must never run steps in a session of its own.
+    assert!(open(addr, None).await.is_err(), "a cookie-less socket is refused");
 
+    let cookie = new_session(addr).await;
+    let mut alice = open(addr, Some(&cookie)).await.expect("upgrade");
     let first = created(
         call(
             &mut alice,
@@ -132,7 +148,7 @@ async fn steps_on_the_socket_belong_to_the_upgrades_session() {
 
     // The same session on a second socket (the cookie) sees both frames; the released
     // one is rebuilt from its lineage, with the same numbers.
-    let (mut again, _) = open(addr, Some(&cookie)).await;
+    let mut again = open(addr, Some(&cookie)).await.expect("upgrade");
     assert_eq!(
         call(
             &mut again,
@@ -146,7 +162,8 @@ async fn steps_on_the_socket_belong_to_the_upgrades_session() {
     assert!(call(&mut again, &Step::Mean { handle: second }).await.is_ok());
 
     // Another session has the handle but not the cookie: unknown, like a made-up id.
-    let (mut mallory, _) = open(addr, None).await;
+    let mallory_cookie = new_session(addr).await;
+    let mut mallory = open(addr, Some(&mallory_cookie)).await.expect("upgrade");
     let foreign = call(
         &mut mallory,
         &Step::Mean {
