@@ -30,9 +30,13 @@ pub fn minmax_indices(y: &[f64], rows: Range<usize>, max_points: usize) -> Vec<u
     if rows.len() <= max_points {
         return rows.collect();
     }
-    let pairs = minmax_pairs(y, rows, max_points / 2);
+    pair_rows(&minmax_pairs(y, rows, max_points / 2))
+}
+
+/// The rows of [`minmax_pairs`]' pairs in order, each once.
+pub fn pair_rows(pairs: &[(usize, usize)]) -> Vec<usize> {
     let mut out = Vec::with_capacity(pairs.len() * 2);
-    for (first, second) in pairs {
+    for &(first, second) in pairs {
         out.push(first);
         if second != first {
             out.push(second);

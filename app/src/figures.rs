@@ -16,7 +16,7 @@ use plotly::{Plot, Scatter};
 use polars::prelude::*;
 
 use crate::compute::{histogram_figure_of, histogram_of};
-use crate::decimate::{minmax_indices, minmax_pairs, visible_rows};
+use crate::decimate::{minmax_pairs, pair_rows, visible_rows};
 use crate::explore::{ChartKind, ColumnInfo, FigureReply, MAX_WIDTH_PX, ROW};
 use crate::series::TIME;
 use crate::sizes::with_thousands;
@@ -212,7 +212,7 @@ fn line_figure(
                 ys: pairs.iter().flat_map(|&(i, j)| [y[i], y[j]]).collect(),
             },
             None => {
-                let picked: Vec<usize> = minmax_indices(y, rows.clone(), 2 * width);
+                let picked = pair_rows(&pairs);
                 Numbers::Points {
                     xs: picked.iter().map(|&i| x.at(i)).collect(),
                     ys: picked.iter().map(|&i| y[i]).collect(),
