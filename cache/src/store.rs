@@ -571,8 +571,10 @@ impl FrameCache {
         };
         self.inner.counters.evicted(EvictionCause::Released, 1);
         self.forget_cold(key, &old).await;
-        if let Some(done) = release_later(vec![old], self.inner.recycler.clone()) {
-            // Only the recycler's own work: the frame is already out of the cache.
+        let done = release_later(vec![old], self.inner.recycler.clone());
+        if let (Some(done), Some(_)) = (done, &self.inner.recycler) {
+            // The recycler's work only (cheap: it takes buffers back); without one the
+            // frame is freed in the background, as evictions are.
             let _ = done.await;
         }
         true
@@ -794,8 +796,8 @@ impl Drop for PurgeGuard {
 
 /// Frees `released` frames (or hands them to the recycler) on the blocking pool:
 /// returning a large frame's pages to the OS takes ~90 ms per 800 MB, which no request
-/// should wait for.
-/// Returns the task when there is one to wait for.
+/// should wait for. Returns the task, if one was spawned, for a caller that must know
+/// the recycler has run.
 fn release_later(released: Vec<Data>, recycler: Option<Recycler>) -> Option<tokio::task::JoinHandle<()>> {
     if released.is_empty() {
         return None;

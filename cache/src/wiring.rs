@@ -55,21 +55,34 @@ impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
     }
 }
 
+/// A failed session store, logged here; the caller sees the cache unavailable.
+fn store_failed(err: tower_sessions::session::Error) -> CacheError {
+    tracing::error!(%err, "session store failed");
+    CacheError::Storage { tier: "session" }
+}
+
 /// The cache owner recorded in `session`, created on its first use.
 ///
 /// For plain axum handlers that take a [`Session`] extractor; server functions call
 /// [`frame_cache`].
 pub async fn session_key(session: &Session) -> Result<SessionKey, CacheError> {
-    let failed = |err: tower_sessions::session::Error| {
-        tracing::error!(%err, "session store failed");
-        CacheError::Storage { tier: "session" }
-    };
-    if let Some(key) = session.get::<SessionKey>(OWNER_KEY).await.map_err(failed)? {
+    if let Some(key) = session.get::<SessionKey>(OWNER_KEY).await.map_err(store_failed)? {
         return Ok(key);
     }
     let key = SessionKey::random();
-    session.insert(OWNER_KEY, key).await.map_err(failed)?;
+    session.insert(OWNER_KEY, key).await.map_err(store_failed)?;
     Ok(key)
+}
+
+/// The cache and the session of the request a server function is answering.
+async fn extract() -> Result<(FrameCache, Session), CacheError> {
+    let (Extension(cache), session) = leptos_axum::extract::<(Extension<FrameCache>, Session)>()
+        .await
+        .map_err(|err| {
+            tracing::error!(%err, "no frame cache on the request: call Router::with_frame_cache");
+            CacheError::NotWired
+        })?;
+    Ok((cache, session))
 }
 
 /// Inside a Leptos server function: the cache and the calling browser session's key.
@@ -77,12 +90,7 @@ pub async fn session_key(session: &Session) -> Result<SessionKey, CacheError> {
 /// Fails with [`CacheError::NotWired`] when the router was not wired with
 /// [`FrameCacheRouter::with_frame_cache`] (a bug of the server, logged there).
 pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
-    let (Extension(cache), session) = leptos_axum::extract::<(Extension<FrameCache>, Session)>()
-        .await
-        .map_err(|err| {
-            tracing::error!(%err, "no frame cache on the request: call Router::with_frame_cache");
-            CacheError::NotWired
-        })?;
+    let (cache, session) = extract().await?;
     let key = session_key(&session).await?;
     Ok((cache, key))
 }
@@ -93,15 +101,7 @@ pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
 /// calls and cannot set a cookie of their own, such as a WebSocket behind a proxy that
 /// drops cookies.
 pub async fn existing_frame_cache() -> Result<Option<(FrameCache, SessionKey)>, CacheError> {
-    let (Extension(cache), session) = leptos_axum::extract::<(Extension<FrameCache>, Session)>()
-        .await
-        .map_err(|err| {
-            tracing::error!(%err, "no frame cache on the request: call Router::with_frame_cache");
-            CacheError::NotWired
-        })?;
-    let key = session.get::<SessionKey>(OWNER_KEY).await.map_err(|err| {
-        tracing::error!(%err, "session store failed");
-        CacheError::Storage { tier: "session" }
-    })?;
+    let (cache, session) = extract().await?;
+    let key = session.get::<SessionKey>(OWNER_KEY).await.map_err(store_failed)?;
     Ok(key.map(|key| (cache, key)))
 }
