@@ -10,13 +10,14 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use polars::prelude::DataFrame;
 use polars_io::ipc::{IpcReader, IpcWriter};
 use polars_io::{SerReader, SerWriter};
 
 use crate::recipe::BoxFuture;
+use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
 use crate::{ByteSize, CacheError};
 
@@ -113,8 +114,8 @@ impl DiskTier {
         ))
     }
 
-    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    fn index(&self) -> MutexGuard<'_, Index> {
+        lock(&self.index)
     }
 
     /// Writes `frame` to `path` through a temp file and a rename; returns the file size.

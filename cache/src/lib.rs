@@ -112,6 +112,7 @@ pub mod inspect;
 pub mod lineage;
 pub mod placement;
 pub mod size;
+pub mod sync;
 
 #[cfg(feature = "server")]
 mod config;

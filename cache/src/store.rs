@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use polars::prelude::DataFrame;
@@ -18,6 +18,7 @@ use crate::inspect::{EntryInfo, TierTotals, Totals};
 use crate::metrics::{Counters, EvictionCause};
 use crate::recipe::Recipes;
 use crate::state::{Data, Entry, State, Victim};
+use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey};
 use crate::{ByteSize, CacheConfig, CacheError, FrameHandle, Lineage, Placement, SessionKey};
 
@@ -108,10 +109,6 @@ impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
         }
         value
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A cheap-to-clone handle to the shared cache of frames.
