@@ -1,0 +1,95 @@
+//! [`FrameCacheBuilder`]: limits, an optional cold tier, recipes and a recycler, then
+//! [`FrameCacheBuilder::build`].
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::DataFrame;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::flight::Flights;
+use super::{FrameCache, Inner, Recycler};
+use crate::metrics::Counters;
+use crate::recipe::Recipes;
+use crate::state::State;
+use crate::tier::ColdTier;
+use crate::CacheConfig;
+
+/// Builds a [`FrameCache`]: limits, an optional cold tier, and the recipes that rebuild
+/// frames from their lineage.
+pub struct FrameCacheBuilder {
+    config: CacheConfig,
+    cold: Option<Arc<dyn ColdTier>>,
+    recipes: Recipes,
+    recycler: Option<Recycler>,
+}
+
+impl FrameCache {
+    /// Starts building a cache bounded by `config`.
+    pub fn builder(config: CacheConfig) -> FrameCacheBuilder {
+        FrameCacheBuilder {
+            config,
+            cold: None,
+            recipes: Recipes::default(),
+            recycler: None,
+        }
+    }
+
+    /// A memory-only cache without recipes.
+    pub fn new(config: CacheConfig) -> Self {
+        Self::builder(config).build()
+    }
+}
+
+impl FrameCacheBuilder {
+    /// Adds a cold tier (e.g. [`crate::DiskTier`]): `Placement::Disk` frames live there
+    /// and `Placement::Auto` frames spill there under memory pressure.
+    pub fn cold_tier(mut self, tier: Arc<dyn ColdTier>) -> Self {
+        self.cold = Some(tier);
+        self
+    }
+
+    /// Registers `recipe` under `name`: [`FrameCache::make`] calls it, and a read of an
+    /// evicted frame whose lineage names it rebuilds the frame with it.
+    ///
+    /// A recipe must be deterministic in its arguments (pass a seed for random data),
+    /// or a rebuilt frame will differ from the original.
+    pub fn recipe<A, F, Fut, E>(mut self, name: &str, recipe: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<DataFrame, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        self.recipes.add(name, recipe);
+        self
+    }
+
+    /// Hands each frame that leaves memory by eviction, [`FrameCache::release`] or
+    /// [`FrameCache::remove`], once no reader still holds it, to `recycle` instead of
+    /// freeing it, on the blocking pool. An app that fills large buffers can
+    /// take their memory back: reusing pages already mapped skips the page faults of
+    /// fresh memory, which dominate filling a large column.
+    pub fn recycle(mut self, recycle: impl Fn(DataFrame) + Send + Sync + 'static) -> Self {
+        self.recycler = Some(Arc::new(recycle));
+        self
+    }
+
+    /// The cache. Must be called inside a tokio runtime (expiry reads tokio's clock).
+    pub fn build(self) -> FrameCache {
+        FrameCache {
+            inner: Arc::new(Inner {
+                config: self.config,
+                cold: self.cold,
+                recipes: self.recipes,
+                recycler: self.recycler,
+                counters: Counters::default(),
+                epoch: Instant::now(),
+                state: Mutex::new(State::default()),
+                rebuilding: Flights::default(),
+                memoizing: Flights::default(),
+            }),
+        }
+    }
+}

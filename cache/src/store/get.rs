@@ -1,0 +1,110 @@
+//! Reading: from memory, from the cold tier, or rebuilt from the lineage.
+
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+
+use super::FrameCache;
+use crate::metrics::Counters;
+use crate::state::Data;
+use crate::tier::FrameKey;
+use crate::{CacheError, FrameHandle, Lineage, SessionKey};
+
+impl FrameCache {
+    /// The frame behind `handle` if `session` owns it: the stored frame itself (no copy)
+    /// from memory, memory-mapped from disk, or rebuilt from its lineage when it was
+    /// evicted and has a recipe. Otherwise [`CacheError::Unknown`] (not this session's,
+    /// or never existed) or [`CacheError::Expired`] (evicted, no recipe).
+    pub async fn get(&self, session: SessionKey, handle: &FrameHandle) -> Result<Arc<DataFrame>, CacheError> {
+        let key = Self::key(session, handle)?;
+        let now = self.now_ms();
+        let (in_cold, lineage) = {
+            let mut state = self.state();
+            state.touch_session(session, now);
+            match state.touch(key, now) {
+                None => (None, None),
+                Some(entry) => match entry.data.frame() {
+                    Some(frame) => {
+                        entry.hits += 1;
+                        Counters::bump(&self.inner.counters.hits_memory);
+                        return Ok(Arc::clone(frame));
+                    }
+                    None => (Some(matches!(entry.data, Data::Cold)), entry.lineage.clone()),
+                },
+            }
+        };
+        let Some(in_cold) = in_cold else {
+            Counters::bump(&self.inner.counters.misses);
+            return Err(CacheError::Unknown);
+        };
+        if in_cold {
+            if let Some(frame) = self.load_cold(key).await? {
+                return Ok(frame);
+            }
+        }
+        match lineage {
+            Some(lineage) if self.inner.recipes.has(&lineage.function) => self.rebuild(key, lineage).await,
+            _ => {
+                Counters::bump(&self.inner.counters.misses);
+                Err(CacheError::Expired)
+            }
+        }
+    }
+
+    async fn load_cold(&self, key: FrameKey) -> Result<Option<Arc<DataFrame>>, CacheError> {
+        let Some(cold) = self.inner.cold.as_ref() else {
+            return Ok(None);
+        };
+        match cold.load(key).await? {
+            Some(frame) => {
+                if let Some(entry) = self.state().entries.get_mut(&key) {
+                    entry.hits += 1;
+                }
+                Counters::bump(&self.inner.counters.hits_cold);
+                Ok(Some(Arc::new(frame)))
+            }
+            None => {
+                let mut state = self.state();
+                if matches!(state.entries.get(&key).map(|e| &e.data), Some(Data::Cold)) {
+                    state.set_data(key, Data::Gone);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Rebuilds `key` from `lineage`, once however many readers ask at the same time.
+    async fn rebuild(&self, key: FrameKey, lineage: Lineage) -> Result<Arc<DataFrame>, CacheError> {
+        self.inner
+            .rebuilding
+            .run(key, || async {
+                // Someone may have rebuilt it between our look and this flight.
+                if let Some(frame) = self.state().entries.get(&key).and_then(|e| e.data.frame()) {
+                    return Ok(Arc::clone(frame));
+                }
+                let frame = Arc::new(self.inner.recipes.run(&lineage).await?);
+                Counters::bump(&self.inner.counters.recomputes);
+                tracing::debug!(%lineage, "rebuilt an evicted frame");
+                let bytes = frame.estimated_size() as u64;
+                let placement = match self.state().entries.get_mut(&key) {
+                    Some(entry) => {
+                        entry.hits += 1;
+                        entry.bytes = bytes;
+                        Some(entry.placement)
+                    }
+                    None => None, // dropped meanwhile: serve it once, keep nothing
+                };
+                if let Some(placement) = placement {
+                    let stored = match self.target(placement, bytes) {
+                        Ok(target) => self.fill(key, Arc::clone(&frame), target).await,
+                        Err(err) => Err(err),
+                    };
+                    if let Err(err) = stored {
+                        tracing::warn!(%err, "a rebuilt frame could not be stored again");
+                    }
+                }
+                Ok(frame)
+            })
+            .await
+    }
+}

@@ -1,0 +1,97 @@
+//! Inspection: a session's entries, the server's totals and the metrics.
+
+use super::FrameCache;
+use crate::inspect::{EntryInfo, TierTotals, Totals};
+use crate::metrics::Counters;
+use crate::state::Data;
+use crate::SessionKey;
+
+impl FrameCache {
+    /// The counters behind `/metrics`.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// The entries of `session`, oldest first. Nothing of any other session.
+    pub fn list(&self, session: SessionKey) -> Vec<EntryInfo> {
+        let now = self.now_ms();
+        let state = self.state();
+        let mut entries: Vec<(u64, EntryInfo)> = state
+            .entries
+            .iter()
+            .filter(|(k, _)| k.session == session)
+            .map(|(k, e)| {
+                let recomputable = e
+                    .lineage
+                    .as_ref()
+                    .is_some_and(|l| self.inner.recipes.has(&l.function));
+                let info = EntryInfo {
+                    id: k.id.to_string(),
+                    lineage: e.lineage.clone(),
+                    rows: e.rows,
+                    cols: e.cols,
+                    bytes: e.bytes,
+                    placement: e.placement,
+                    residence: e.data.residence(),
+                    recomputable,
+                    age_ms: now.saturating_sub(e.created_ms),
+                    idle_ms: now.saturating_sub(e.last_use_ms),
+                    hits: e.hits,
+                };
+                (e.created_ms, info)
+            })
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        entries.into_iter().map(|(_, info)| info).collect()
+    }
+
+    /// Totals for the whole server, without any session's details.
+    pub fn totals(&self) -> Totals {
+        let state = self.state();
+        let memory_entries = state
+            .entries
+            .values()
+            .filter(|e| matches!(e.data, Data::Memory(_)))
+            .count() as u64;
+        let gone = state
+            .entries
+            .values()
+            .filter(|e| matches!(e.data, Data::Gone))
+            .count() as u64;
+        let sessions = state.sessions.len() as u64;
+        let memory = TierTotals {
+            entries: memory_entries,
+            bytes: state.memory_bytes,
+            budget: self.inner.config.memory_budget.bytes(),
+        };
+        drop(state);
+        let cold = self.inner.cold.as_ref().map(|cold| {
+            let usage = cold.usage();
+            (
+                cold.name().to_owned(),
+                TierTotals {
+                    entries: usage.entries,
+                    bytes: usage.bytes,
+                    budget: usage.budget,
+                },
+            )
+        });
+        Totals {
+            sessions,
+            memory,
+            cold,
+            gone,
+            session_quota: self.inner.config.session_quota.bytes(),
+        }
+    }
+
+    /// Bytes of memory `session` holds right now.
+    pub fn session_memory(&self, session: SessionKey) -> u64 {
+        self.state().sessions.get(&session).map_or(0, |s| s.memory_bytes)
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        self.inner.counters.render(&self.totals())
+    }
+}

@@ -1,0 +1,125 @@
+//! [`FrameCache`]: sessions → handles → frames, across the memory tier and an optional
+//! cold tier (disk, or a shared network store).
+//!
+//! One type, its methods spread over the files below by what they do; they all work on
+//! the one [`Inner`] behind the cache's `Arc`.
+//! - `builder`: [`FrameCacheBuilder`], and the constructors that start one.
+//! - `put`: storing: `put`, `make`, memoization, the placement rules, and filling a tier
+//!   (with the evictions that follow).
+//! - `get`: reading: memory, the cold tier, or a rebuild from the lineage.
+//! - `release`: dropping on request (`remove`, `release`, a whole session) and freeing
+//!   dropped frames off the request path.
+//! - `purge`: idle expiry and the background task that runs it.
+//! - `inspect`: entries, totals and metrics for the `/cache` page and `/metrics`.
+//! - `flight`: single-flight: concurrent identical computations run once.
+
+mod builder;
+mod flight;
+mod get;
+mod inspect;
+mod purge;
+mod put;
+mod release;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use polars::prelude::DataFrame;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::metrics::Counters;
+use crate::recipe::Recipes;
+use crate::state::State;
+use crate::sync::lock;
+use crate::tier::{ColdTier, FrameKey};
+use crate::{CacheConfig, CacheError, FrameHandle, Lineage, SessionKey};
+
+pub use builder::FrameCacheBuilder;
+use flight::Flights;
+pub use purge::PurgeGuard;
+
+/// Receives evicted frames that nothing else still holds; see [`FrameCacheBuilder::recycle`].
+type Recycler = Arc<dyn Fn(DataFrame) + Send + Sync>;
+
+/// A cheap-to-clone handle to the shared cache of frames.
+///
+/// Values are `Arc<DataFrame>`: a read hands out the stored frame itself, never a copy.
+/// Every entry belongs to one [`SessionKey`]; a handle read under any other session is
+/// [`CacheError::Unknown`], exactly like a handle that never existed.
+#[derive(Clone)]
+pub struct FrameCache {
+    inner: Arc<Inner>,
+}
+
+/// Everything the clones of one [`FrameCache`] share.
+///
+/// Only `state` and the two flight maps change after [`FrameCacheBuilder::build`]; the
+/// rest is fixed then (the counters are atomics) and read without any lock.
+struct Inner {
+    /// The limits: placement rules, quota and budget on every fill, the timeouts of
+    /// [`FrameCache::purge`], the budgets in the totals. Also read by the wiring, for the
+    /// session cookie's expiry.
+    config: CacheConfig,
+    /// Where `Placement::Disk` frames live and `Placement::Auto` frames spill to. A trait
+    /// object because the disk tier is one implementation of [`ColdTier`] (a network store
+    /// would be another). `None`: `Disk` fails with [`CacheError::NoDisk`], `Auto` stays
+    /// in memory, and evictions drop frames instead of spilling them.
+    cold: Option<Arc<dyn ColdTier>>,
+    /// The recipes that make (`make`, `make_memoized`) and rebuild frames from their
+    /// lineage, by name. Registered on the builder, never changed afterwards.
+    recipes: Recipes,
+    /// Takes back the buffers of frames that leave memory and that no reader holds any
+    /// more (see [`FrameCacheBuilder::recycle`]); called on the blocking pool.
+    recycler: Option<Recycler>,
+    /// Hits, misses, evictions by cause, spills, recomputes: atomics, so bumping one
+    /// takes no lock; rendered by `/metrics`.
+    counters: Counters,
+    /// The instant the cache was built, on tokio's clock: entries and sessions record
+    /// their times as milliseconds since it (plain `u64`s in [`State`]). Tokio's clock
+    /// rather than std's so that tests can pause and advance time
+    /// (`#[tokio::test(start_paused = true)]`, `tokio::time::advance`) to reach the idle
+    /// and session timeouts without sleeping; that is why `build` needs a runtime.
+    epoch: Instant,
+    /// All bookkeeping: entries, sessions, their memory use, the memo table. A std
+    /// `Mutex`, not tokio's: every critical section is short, in-memory work (no I/O,
+    /// no recipe, no recycler) and the guard is never held across an `.await` (the
+    /// workspace's `clippy::await_holding_lock` lint watches for it). Tier I/O happens
+    /// between lock sections, and the section after it checks again what changed
+    /// meanwhile (e.g. a frame is marked cold only if it is still being written). A std
+    /// mutex also lets the inspection methods stay synchronous.
+    state: Mutex<State>,
+    /// Rebuilds of evicted frames in progress, by frame: readers of the same evicted
+    /// handle at the same time wait for one recipe run and all get the same frame, which
+    /// refills the existing entry.
+    rebuilding: Flights<FrameKey, Result<Arc<DataFrame>, CacheError>>,
+    /// [`FrameCache::make_memoized`] calls in progress, by session and lineage: identical
+    /// calls before the first one has stored its frame (and entered it in the memo table
+    /// of `state`) compute once and all get the one new handle. A separate map from
+    /// `rebuilding` because it deduplicates something else: the creation of an entry that
+    /// has no handle yet, where `rebuilding` refills an entry that has one.
+    memoizing: Flights<(SessionKey, Lineage), Result<FrameHandle, CacheError>>,
+}
+
+impl FrameCache {
+    /// The configuration this cache was built with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+
+    /// Milliseconds since the cache was built, on tokio's clock.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The bookkeeping, locked; drop the guard before any `.await`.
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+
+    /// The key of `handle` in `session`.
+    fn key(session: SessionKey, handle: &FrameHandle) -> Result<FrameKey, CacheError> {
+        // A malformed id is just another unknown handle.
+        let id = Uuid::parse_str(&handle.id).map_err(|_| CacheError::Unknown)?;
+        Ok(FrameKey { session, id })
+    }
+}

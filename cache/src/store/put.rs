@@ -1,0 +1,275 @@
+//! Storing: `put`, `make` and memoization, the placement rules, and filling a tier with
+//! the evictions that follow.
+
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::release::release_later;
+use super::FrameCache;
+use crate::metrics::{Counters, EvictionCause};
+use crate::state::{Data, Entry, Victim};
+use crate::tier::{ColdTier, FrameKey};
+use crate::{ByteSize, CacheError, FrameHandle, Lineage, Placement, SessionKey};
+
+/// Where a new frame goes, after the placement rules.
+pub(super) enum Target {
+    Memory,
+    Cold(Arc<dyn ColdTier>),
+}
+
+impl FrameCache {
+    /// Stores `frame` for `session` at `placement` and returns its handle. Without a
+    /// lineage an evicted frame cannot be rebuilt: reading it gives [`CacheError::Expired`].
+    pub async fn put(
+        &self,
+        session: SessionKey,
+        frame: DataFrame,
+        placement: Placement,
+    ) -> Result<FrameHandle, CacheError> {
+        self.put_with_lineage(session, frame, placement, None).await
+    }
+
+    /// Like [`FrameCache::put`], recording how the frame was made. When a recipe is
+    /// registered under `lineage.function`, an evicted frame is rebuilt on read.
+    pub async fn put_with_lineage(
+        &self,
+        session: SessionKey,
+        frame: DataFrame,
+        placement: Placement,
+        lineage: Option<Lineage>,
+    ) -> Result<FrameHandle, CacheError> {
+        let key = FrameKey {
+            session,
+            id: Uuid::new_v4(),
+        };
+        let frame = Arc::new(frame);
+        let bytes = frame.estimated_size() as u64;
+        let target = self.target(placement, bytes)?;
+        let now = self.now_ms();
+        let handle = FrameHandle {
+            id: key.id.to_string(),
+            rows: frame.height() as u64,
+            cols: frame.width() as u64,
+            bytes,
+        };
+        {
+            let mut state = self.state();
+            let seq = state.tick();
+            state.touch_session(session, now);
+            state.entries.insert(
+                key,
+                Entry {
+                    placement,
+                    lineage,
+                    rows: handle.rows,
+                    cols: handle.cols,
+                    bytes,
+                    data: Data::Gone,
+                    created_ms: now,
+                    last_use_ms: now,
+                    last_use_seq: seq,
+                    hits: 0,
+                },
+            );
+        }
+        if let Err(err) = self.fill(key, frame, target).await {
+            self.state().remove(key);
+            return Err(err);
+        }
+        Ok(handle)
+    }
+
+    /// Runs the recipe `function` on `args`, stores the result with its lineage and
+    /// returns the handle. The frame is rebuilt transparently if it is evicted later.
+    pub async fn make<A: Serialize>(
+        &self,
+        session: SessionKey,
+        function: &str,
+        args: &A,
+        placement: Placement,
+    ) -> Result<FrameHandle, CacheError> {
+        let lineage = Lineage::new(function, args)?;
+        let frame = self.inner.recipes.run(&lineage).await?;
+        self.put_with_lineage(session, frame, placement, Some(lineage))
+            .await
+    }
+
+    /// Like [`FrameCache::make`], but the same `function` and `args` in the same session
+    /// return the existing handle instead of computing again. Concurrent identical calls
+    /// compute once and all get the same handle.
+    pub async fn make_memoized<A: Serialize>(
+        &self,
+        session: SessionKey,
+        function: &str,
+        args: &A,
+        placement: Placement,
+    ) -> Result<FrameHandle, CacheError> {
+        let lineage = Lineage::new(function, args)?;
+        if !self.inner.recipes.has(function) {
+            return Err(CacheError::NoRecipe(function.to_owned()));
+        }
+        if let Some(handle) = self.memo_lookup(session, &lineage) {
+            return Ok(handle);
+        }
+        let flight_key = (session, lineage.clone());
+        self.inner
+            .memoizing
+            .run(flight_key, || async {
+                if let Some(handle) = self.memo_lookup(session, &lineage) {
+                    return Ok(handle);
+                }
+                let frame = self.inner.recipes.run(&lineage).await?;
+                let handle = self
+                    .put_with_lineage(session, frame, placement, Some(lineage.clone()))
+                    .await?;
+                if let Ok(id) = Uuid::parse_str(&handle.id) {
+                    self.state().memo.insert((session, lineage.clone()), id);
+                }
+                Ok(handle)
+            })
+            .await
+    }
+
+    fn memo_lookup(&self, session: SessionKey, lineage: &Lineage) -> Option<FrameHandle> {
+        let now = self.now_ms();
+        let mut state = self.state();
+        let id = *state.memo.get(&(session, lineage.clone()))?;
+        state.touch_session(session, now);
+        let entry = state.touch(FrameKey { session, id }, now)?;
+        let handle = FrameHandle {
+            id: id.to_string(),
+            rows: entry.rows,
+            cols: entry.cols,
+            bytes: entry.bytes,
+        };
+        Counters::bump(&self.inner.counters.memo_hits);
+        Some(handle)
+    }
+
+    /// Applies the placement rules to a frame of `bytes`.
+    pub(super) fn target(&self, placement: Placement, bytes: u64) -> Result<Target, CacheError> {
+        let config = &self.inner.config;
+        let (limit, budget) = if config.session_quota < config.memory_budget {
+            ("session quota", config.session_quota)
+        } else {
+            ("memory budget", config.memory_budget)
+        };
+        let fits_memory = bytes <= budget.bytes();
+        let too_large = || CacheError::TooLarge {
+            needed: ByteSize(bytes),
+            limit,
+            budget,
+        };
+        match (placement, &self.inner.cold) {
+            (Placement::Memory, _) | (Placement::Auto, None) => {
+                if fits_memory {
+                    Ok(Target::Memory)
+                } else {
+                    Err(too_large())
+                }
+            }
+            (Placement::Disk, None) => Err(CacheError::NoDisk),
+            (Placement::Disk, Some(cold)) => Ok(Target::Cold(Arc::clone(cold))),
+            (Placement::Auto, Some(cold)) => {
+                if fits_memory && bytes < config.auto_threshold.bytes() {
+                    Ok(Target::Memory)
+                } else {
+                    Ok(Target::Cold(Arc::clone(cold)))
+                }
+            }
+        }
+    }
+
+    /// Puts `frame` into the tier `target` for the existing entry `key`, then enforces
+    /// the quota and the budget.
+    pub(super) async fn fill(
+        &self,
+        key: FrameKey,
+        frame: Arc<DataFrame>,
+        target: Target,
+    ) -> Result<(), CacheError> {
+        match target {
+            Target::Memory => {
+                let victims = {
+                    let config = &self.inner.config;
+                    let mut state = self.state();
+                    state.set_data(key, Data::Memory(frame));
+                    state.evict(
+                        key.session,
+                        config.session_quota.bytes(),
+                        config.memory_budget.bytes(),
+                        key,
+                        self.inner.cold.is_some(),
+                    )
+                };
+                self.settle(victims).await;
+                Ok(())
+            }
+            Target::Cold(cold) => {
+                self.state().set_data(key, Data::Writing(Arc::clone(&frame)));
+                let stored = cold.store(key, frame).await?;
+                self.cold_evicted(&stored.evicted);
+                let mut state = self.state();
+                if matches!(state.entries.get(&key).map(|e| &e.data), Some(Data::Writing(_))) {
+                    state.set_data(key, Data::Cold);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes evictions chosen under the lock: spills go to the cold tier.
+    async fn settle(&self, mut victims: Vec<Victim>) {
+        let released = victims.iter_mut().filter_map(|v| v.released.take()).collect();
+        // Nobody waits for evictions to be freed.
+        drop(release_later(released, self.inner.recycler.clone()));
+        for victim in victims {
+            self.inner.counters.evicted(victim.cause, 1);
+            let (Some(frame), Some(cold)) = (victim.spill, self.inner.cold.as_ref()) else {
+                continue;
+            };
+            let outcome = cold.store(victim.key, frame).await;
+            let still_writing = matches!(
+                self.state().entries.get(&victim.key).map(|e| &e.data),
+                Some(Data::Writing(_))
+            );
+            match outcome {
+                Ok(stored) => {
+                    self.cold_evicted(&stored.evicted);
+                    if still_writing {
+                        self.state().set_data(victim.key, Data::Cold);
+                        Counters::bump(&self.inner.counters.spills);
+                    } else {
+                        // Dropped while it was being written.
+                        let _ = cold.remove(victim.key).await;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "spill failed; the frame is dropped");
+                    if still_writing {
+                        self.state().set_data(victim.key, Data::Gone);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cold tier dropped `keys` to stay within its budget.
+    fn cold_evicted(&self, keys: &[FrameKey]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut state = self.state();
+        for key in keys {
+            if matches!(state.entries.get(key).map(|e| &e.data), Some(Data::Cold)) {
+                state.set_data(*key, Data::Gone);
+            }
+        }
+        self.inner
+            .counters
+            .evicted(EvictionCause::ColdBudget, keys.len() as u64);
+    }
+}
