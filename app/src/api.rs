@@ -2,24 +2,19 @@
 //!
 //! Each is a thin wrapper that finds the cache and the caller's session (through the
 //! cache library's public wiring, `stayput_cache::frame_cache`) and calls the plain
-//! function of the same name in `ops`. Endpoints are fixed (`/api/<name>`) so
+//! function of the same name in [`crate::server::ops`] (feature `ssr`). Their request
+//! and reply types are the [`crate::contract`]. Endpoints are fixed (`/api/<name>`) so
 //! that scripts, tests and the Trunk proxy can rely on them.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::{BoxedStream, Websocket};
-use serde::{Deserialize, Serialize};
-use stayput_cache::{EntryInfo, FrameHandle, Totals};
+use stayput_cache::FrameHandle;
 
-use crate::explore::{ColumnInfo, FigureReply};
-use crate::StayputError;
-
-/// The answer of [`frame_mean`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MeanReply {
-    /// Mean of the `rnd` column.
-    pub mean: f64,
-}
+use crate::contract::benchmark::{MeanReply, Step, StepReply};
+use crate::contract::cache_view::CacheListing;
+use crate::contract::figure::{ChartKind, ColumnInfo, FigureReply};
+use crate::contract::StayputError;
 
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
 /// `replaces` is the frame the page held until now: the server releases it first (its
@@ -27,7 +22,7 @@ pub struct MeanReply {
 #[server(endpoint = "create_frame")]
 pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<FrameHandle, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
+    crate::server::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
 }
 
 /// Starts the caller's session (and sets its cookie) if it has none yet; the page calls
@@ -36,32 +31,6 @@ pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<Fr
 pub async fn start_session() -> Result<(), StayputError> {
     stayput_cache::frame_cache().await?;
     Ok(())
-}
-
-/// One benchmark step, sent on the page's WebSocket ([`bench_steps`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Step {
-    /// Step 1, as [`create_frame`].
-    Create {
-        /// Rows of the new frame.
-        rows: u64,
-        /// The frame the page held until now, released first.
-        replaces: Option<FrameHandle>,
-    },
-    /// Step 2, as [`frame_mean`].
-    Mean {
-        /// The frame to average.
-        handle: FrameHandle,
-    },
-}
-
-/// The answer to one [`Step`], in the order the steps were sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum StepReply {
-    /// The handle of the frame step 1 built.
-    Created(FrameHandle),
-    /// The mean step 2 computed.
-    Mean(MeanReply),
 }
 
 /// The benchmark's two steps over one WebSocket that the page keeps open: the same
@@ -87,7 +56,7 @@ pub async fn bench_steps(
         steps.into();
     let replies = steps.then(move |step| {
         let cache = cache.clone();
-        async move { crate::ops::bench_step(&cache, session, step?).await }
+        async move { crate::server::ops::bench_step(&cache, session, step?).await }
     });
     Ok(replies.into())
 }
@@ -96,40 +65,28 @@ pub async fn bench_steps(
 #[server(endpoint = "frame_mean")]
 pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::frame_mean(&cache, session, &handle).await
+    crate::server::ops::frame_mean(&cache, session, &handle).await
 }
 
 /// Plotly figure JSON of the histogram of the frame behind `handle`.
 #[server(endpoint = "frame_histogram")]
 pub async fn frame_histogram(handle: FrameHandle) -> Result<String, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::frame_histogram(&cache, session, &handle).await
-}
-
-/// What `/cache` shows: the caller's own handles and the server's totals (never another
-/// session's details).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheListing {
-    /// The caller's handles, oldest first.
-    pub entries: Vec<EntryInfo>,
-    /// Memory the caller's session holds, in bytes.
-    pub session_bytes: u64,
-    /// The whole server.
-    pub totals: Totals,
+    crate::server::ops::frame_histogram(&cache, session, &handle).await
 }
 
 /// The caller's handles and the server's totals.
 #[server(endpoint = "cache_view")]
 pub async fn cache_view() -> Result<CacheListing, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    Ok(crate::ops::cache_view(&cache, session))
+    Ok(crate::server::ops::cache_view(&cache, session))
 }
 
 /// Drops the caller's frame `id`; `false` when the session holds no such frame.
 #[server(endpoint = "drop_frame")]
 pub async fn drop_frame(id: String) -> Result<bool, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    Ok(crate::ops::drop_frame(&cache, session, id).await)
+    Ok(crate::server::ops::drop_frame(&cache, session, id).await)
 }
 
 /// Drops every frame of the caller's session; returns how many.
@@ -143,14 +100,14 @@ pub async fn drop_all() -> Result<usize, StayputError> {
 #[server(endpoint = "make_series")]
 pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::make_series(&cache, session, rows).await
+    crate::server::ops::make_series(&cache, session, rows).await
 }
 
 /// The columns of the frame behind `handle`, as `/explore` offers them.
 #[server(endpoint = "frame_columns")]
 pub async fn frame_columns(handle: FrameHandle) -> Result<Vec<ColumnInfo>, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::frame_columns(&cache, session, &handle).await
+    crate::server::ops::frame_columns(&cache, session, &handle).await
 }
 
 /// The figure of `y` over `x` as `kind` for the visible `x_min..=x_max` (open when
@@ -162,20 +119,19 @@ pub async fn explore_figure(
     handle: FrameHandle,
     x: String,
     y: String,
-    kind: String,
+    kind: ChartKind,
     x_min: Option<f64>,
     x_max: Option<f64>,
     width: u32,
 ) -> Result<FigureReply, StayputError> {
-    let kind = crate::explore::ChartKind::parse(&kind)
-        .ok_or_else(|| StayputError::BadSpec(format!("unknown chart kind {kind:?}")))?;
-    let spec = crate::figures::FigureSpec {
+    let spec = stayput_figures::FigureSpec {
         x,
         y,
         kind,
         range: (x_min, x_max),
         width_px: width,
+        time_x: false, // the server knows which columns hold time
     };
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::ops::explore_figure(&cache, session, &handle, spec).await
+    crate::server::ops::explore_figure(&cache, session, &handle, spec).await
 }

@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
-use crate::StayputError;
+use crate::contract::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
+use crate::contract::StayputError;
 
 #[wasm_bindgen]
 extern "C" {

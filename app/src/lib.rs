@@ -1,46 +1,29 @@
 //! Stayput's user interface and its contract with the server.
 //!
 //! # Layout
-//! - [`pages`]: one module a page; `/` is the caching benchmark, `/cache` what the
-//!   session holds on the server.
+//! - [`contract`]: the types both sides compile: errors, sizes, each page's requests and
+//!   replies, recipe names.
 //! - [`api`]: the `#[server]` functions, thin wrappers that the browser calls by URL.
-//! - [`error`]: [`StayputError`], every failure a user can see, as a clear message.
-//! - [`sizes`]: which frame sizes the benchmark offers and accepts.
-//! - [`client_mode`]: the bulk byte transfer of the "client" benchmark mode.
-//! - `browser` (runs in wasm): performance clock, fetch of raw bytes, plotly.js.
-//! - [`explore`]: the contract of `/explore` (chart kinds, columns, figure replies).
-//! - `ops`, `compute`, `context` (feature `ssr`): the plain functions behind the
-//!   server functions, the polars/plotly work they do, and Stayput's own settings.
-//! - `series`, `decimate`, `figures` (feature `ssr`): `/explore`'s time-series
-//!   generator, the MinMax decimator and the figures reduced to the plot's pixels.
+//! - [`pages`]: one module a page: `/` the caching benchmark, `/explore` figures of any
+//!   size, `/cache` what the session holds on the server.
+//! - `steps` (browser): the benchmark's steps over the page's WebSocket, or HTTP.
+//! - `browser` (browser): the page's clock, raw-byte fetches, plotly.js.
+//! - [`server`] (feature `ssr`): the glue to the libraries: settings, recipes, the plain
+//!   functions behind the server functions, the benchmark's workload, client mode's
+//!   handlers.
+//!
+//! The figure engine is the `stayput-figures` crate, the handle cache `stayput-cache`.
 
 pub mod api;
 mod browser;
-pub mod client_mode;
-pub mod error;
-pub mod explore;
+pub mod contract;
 pub mod pages;
-pub mod sizes;
 mod steps;
 
 #[cfg(feature = "ssr")]
-pub mod buffers;
-#[cfg(feature = "ssr")]
-pub mod compute;
-#[cfg(feature = "ssr")]
-pub mod context;
-#[cfg(feature = "ssr")]
-pub mod decimate;
-#[cfg(feature = "ssr")]
-pub mod figures;
-#[cfg(feature = "ssr")]
-pub mod ops;
-#[cfg(feature = "ssr")]
-pub mod series;
-#[cfg(feature = "ssr")]
-pub mod typed;
+pub mod server;
 
-pub use error::StayputError;
+pub use contract::StayputError;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

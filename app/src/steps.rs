@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use leptos::server_fn::BoxedStream;
 use leptos::task::spawn_local;
 
-use crate::api::{bench_steps, create_frame, frame_mean, start_session, Step, StepReply};
-use crate::StayputError;
+use crate::api::{bench_steps, create_frame, frame_mean, start_session};
+use crate::contract::benchmark::{Step, StepReply};
+use crate::contract::StayputError;
 
 /// An open channel: steps go out on `steps`, their replies come back in order.
 struct Channel {

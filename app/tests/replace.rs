@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use app::ops::{create_frame, frame_mean, with_recipes};
+use app::server::ops::{create_frame, frame_mean};
+use app::server::recipes::with_recipes;
 use stayput_cache::{ByteSize, CacheConfig, FrameCache, FrameHandle, SessionKey};
 
 /// Address of the first value of the frame behind `handle`.
 async fn address(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> usize {
     let frame = cache.get(session, handle).await.expect("present");
-    let column = frame.column(app::compute::COLUMN).expect("rnd");
+    let column = frame.column(app::server::bench_frame::COLUMN).expect("rnd");
     column
         .f64()
         .expect("f64")

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use app::client_mode::DEFAULT_MAX_ROWS;
+use app::contract::client_mode::DEFAULT_MAX_ROWS;
 use leptos::config::{get_configuration, LeptosOptions};
 use stayput_cache::ByteSize;
 
@@ -109,11 +109,14 @@ impl Config {
                 .trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|rows| (1..=app::sizes::MAX_ROWS).contains(rows))
+                .filter(|rows| (1..=app::contract::sizes::MAX_ROWS).contains(rows))
                 .ok_or_else(|| ConfigError::Invalid {
                     var: "STAYPUT_CLIENT_MAX_ROWS",
                     value,
-                    reason: format!("write a whole number of rows from 1 to {}", app::sizes::MAX_ROWS),
+                    reason: format!(
+                        "write a whole number of rows from 1 to {}",
+                        app::contract::sizes::MAX_ROWS
+                    ),
                 })?,
             None => DEFAULT_MAX_ROWS,
         };

@@ -1,7 +1,8 @@
 //! The whole HTTP surface in one router, so `main` and the tests serve the same thing.
 
-use app::client_mode::{self, FRAME_PATH, MEAN_PATH};
-use app::context::{AppContext, Limits};
+use app::contract::client_mode::{FRAME_PATH, MEAN_PATH};
+use app::server::client_mode;
+use app::server::context::{AppContext, Limits};
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
@@ -45,7 +46,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     cache_config.auto_threshold = stayput_cache::ByteSize(config.session_quota.bytes() / 2);
     cache_config.idle_timeout = config.idle_timeout;
     cache_config.session_timeout = config.session_timeout;
-    let cache = app::ops::with_recipes(FrameCache::builder(cache_config))
+    let cache = app::server::recipes::with_recipes(FrameCache::builder(cache_config))
         .cold_tier(Arc::new(disk))
         .build();
     let purger = cache.spawn_purger();

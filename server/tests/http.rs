@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use app::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
+use app::contract::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
 use app::StayputError;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! refused), every step gets a reply in order, a failed step leaves the socket open, and
 //! another session's handle reads as unknown, exactly as over HTTP.
 
-use app::api::{Step, StepReply};
+use app::contract::benchmark::{Step, StepReply};
 use app::StayputError;
 use futures::{SinkExt, StreamExt};
 use stayput_cache::FrameHandle;

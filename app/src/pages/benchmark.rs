@@ -6,11 +6,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::{ByteSize, FrameHandle};
 
-use crate::api::{frame_histogram, MeanReply, Step, StepReply};
+use crate::api::frame_histogram;
 use crate::browser;
-use crate::sizes::{with_thousands, DEFAULT_ROWS, OFFERED};
+use crate::contract::benchmark::{MeanReply, Step, StepReply};
+use crate::contract::sizes::{with_thousands, DEFAULT_ROWS, OFFERED};
+use crate::contract::StayputError;
 use crate::steps::Steps;
-use crate::StayputError;
 
 /// How long a run goes before the loading overlay covers the page.
 const OVERLAY_DELAY: std::time::Duration = std::time::Duration::from_millis(120);

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::{ByteSize, EntryInfo, Residence, Totals};
 
-use crate::api::{cache_view, drop_all, drop_frame, CacheListing};
-use crate::sizes::with_thousands;
+use crate::api::{cache_view, drop_all, drop_frame};
+use crate::contract::cache_view::CacheListing;
+use crate::contract::sizes::with_thousands;
 
 /// The cache page.
 #[component]

@@ -10,9 +10,10 @@ use stayput_cache::FrameHandle;
 
 use crate::api::{cache_view, explore_figure, frame_columns, make_series};
 use crate::browser;
-use crate::explore::{ChartKind, ColumnInfo, FigureReply};
-use crate::sizes::with_thousands;
-use crate::StayputError;
+use crate::contract::figure::{ChartKind, ColumnInfo, FigureReply};
+use crate::contract::recipes::CREATE_FRAME;
+use crate::contract::sizes::with_thousands;
+use crate::contract::StayputError;
 
 /// Row counts of the time series on offer.
 const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
@@ -96,7 +97,7 @@ pub fn ExplorePage() -> impl IntoView {
         spawn_local(async move {
             match load_benchmark_frame().await {
                 Ok((handle, cols)) => {
-                    ex.x.set(crate::explore::ROW.to_owned());
+                    ex.x.set(crate::contract::figure::ROW.to_owned());
                     ex.y.set(
                         cols.iter()
                             .find(|c| c.numeric && !c.sorted)
@@ -226,7 +227,7 @@ async fn load_benchmark_frame() -> Result<(FrameHandle, Vec<ColumnInfo>), Staypu
         .entries
         .into_iter()
         .rev()
-        .find(|e| e.lineage.as_ref().is_some_and(|l| l.function == "create_frame"))
+        .find(|e| e.lineage.as_ref().is_some_and(|l| l.function == CREATE_FRAME))
         .ok_or(StayputError::NoBenchmarkFrame)?;
     let handle = FrameHandle {
         id: newest.id,
@@ -258,16 +259,7 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
     );
     spawn_local(async move {
         let started = browser::now_ms();
-        let reply = explore_figure(
-            handle,
-            x,
-            y,
-            kind.as_str().to_owned(),
-            range.map(|r| r.0),
-            range.map(|r| r.1),
-            width,
-        )
-        .await;
+        let reply = explore_figure(handle, x, y, kind, range.map(|r| r.0), range.map(|r| r.1), width).await;
         if ex.latest.get_value() != seq {
             return; // superseded: a newer zoom or spec is on its way
         }

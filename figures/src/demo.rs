@@ -1,5 +1,6 @@
-//! The built-in time series of `/explore` (server only): a timestamp column and three
-//! value columns with the shapes decimation must not spoil.
+//! Reference data for the engine: a time series with the shapes decimation must not
+//! spoil. Its tests, its criterion bench and its crate example draw it, and an app may
+//! offer it as built-in data (Stayput's `/explore` does), so it lives with the engine.
 //!
 //! - `time`: milliseconds since the Unix epoch, one row per second, sorted (and flagged
 //!   sorted, so range queries can binary-search it);
@@ -7,8 +8,8 @@
 //! - `sine`: a slow sine plus noise;
 //! - `spiky`: low noise with rare tall spikes, about one row in 100,000.
 //!
-//! Filled in parallel from a seed, chunk by chunk like the benchmark's frame, so the same
-//! seed rebuilds the same frame (its lineage).
+//! Filled in parallel from a seed, chunk by chunk, so the same seed gives the same frame
+//! whatever the number of threads (what lets a cache rebuild it from its lineage).
 
 use polars::prelude::*;
 use rand::rngs::SmallRng;

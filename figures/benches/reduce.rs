@@ -1,16 +1,16 @@
-//! Criterion benchmarks of `/explore`'s server-side reduction: a line figure of the
-//! built-in time series for 1e6, 1e7 and 1e8 rows, over the full range and over 1 % of
-//! it, for a plot 1,000 px wide (so at most 2,000 points). Figure JSON included.
+//! Criterion benchmarks of the reduction: a line figure of the reference time series for
+//! 1e6, 1e7 and 1e8 rows, over the full range and over 1 % of it, for a plot 1,000 px
+//! wide (so at most 2,000 points). Figure JSON included.
 //!
-//! Run with `cargo bench -p app --features ssr --bench explore`.
+//! Run with `cargo bench -p stayput-figures --bench reduce`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
-use app::explore::ChartKind;
-use app::figures::{figure, FigureSpec};
-use app::series::{time_series, START_MS, STEP_MS, TIME};
+use stayput_figures::demo::{time_series, START_MS, STEP_MS, TIME};
+use stayput_figures::{figure, ChartKind, FigureSpec};
 
 fn line(c: &mut Criterion) {
+    // The group keeps its old name so results compare with earlier runs.
     let mut group = c.benchmark_group("explore_line");
     group.sample_size(10);
     for rows in [1_000_000_usize, 10_000_000, 100_000_000] {
@@ -22,6 +22,7 @@ fn line(c: &mut Criterion) {
             kind: ChartKind::Line,
             range,
             width_px: 1_000,
+            time_x: true,
         };
         let full = spec((None, None));
         group.bench_function(BenchmarkId::new("full_range", &label), |b| {

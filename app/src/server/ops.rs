@@ -1,64 +1,19 @@
-//! The plain functions behind the server functions (server only).
+//! The plain functions behind the server functions.
 //!
 //! They take the cache and the session explicitly, so tests call them directly.
 //! CPU-heavy work runs on the blocking pool, never on the async workers.
 
-use serde::{Deserialize, Serialize};
-use stayput_cache::{FrameCache, FrameCacheBuilder, FrameHandle, Placement, SessionKey};
+use stayput_cache::{FrameCache, FrameHandle, Placement, SessionKey};
+use stayput_figures::FigureSpec;
 
-use crate::api::{CacheListing, MeanReply, Step, StepReply};
-use crate::compute;
-use crate::explore::{ColumnInfo, FigureReply};
-use crate::figures::{self, FigureSpec};
-use crate::series;
-use crate::sizes::validate_rows;
-use crate::StayputError;
-
-/// The recipe (and lineage name) of the benchmark's frame.
-pub const CREATE_FRAME: &str = "create_frame";
-
-/// The arguments of [`CREATE_FRAME`]: with the seed, the lineage rebuilds the very same frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateArgs {
-    /// Rows of the frame.
-    pub rows: u64,
-    /// Seed of its random numbers.
-    pub seed: u64,
-}
-
-/// The recipe (and lineage name) of `/explore`'s time series.
-pub const TIME_SERIES: &str = "time_series";
-
-/// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage,
-/// and takes evicted frames' buffers back for later fills ([`crate::buffers`]).
-pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
-    builder
-        .recycle(crate::buffers::reclaim)
-        .recipe(CREATE_FRAME, |args: CreateArgs| async move {
-            let rows = validate_rows(args.rows)?;
-            blocking(move || Ok(compute::random_frame(rows as usize, args.seed))).await
-        })
-        .recipe(TIME_SERIES, |args: CreateArgs| async move {
-            let rows = validate_rows(args.rows)?;
-            blocking(move || {
-                series::time_series(rows as usize, args.seed).map_err(|err| {
-                    tracing::error!(%err, "time series");
-                    StayputError::Internal
-                })
-            })
-            .await
-        })
-}
-
-/// Runs CPU-bound `work` off the async runtime.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StayputError> + Send + 'static,
-) -> Result<T, StayputError> {
-    tokio::task::spawn_blocking(work).await.map_err(|err| {
-        tracing::error!(%err, "compute task failed");
-        StayputError::Internal
-    })?
-}
+use crate::contract::benchmark::{MeanReply, Step, StepReply};
+use crate::contract::cache_view::CacheListing;
+use crate::contract::figure::{ColumnInfo, FigureReply};
+use crate::contract::sizes::validate_rows;
+use crate::contract::StayputError;
+use crate::server::bench_frame;
+use crate::server::blocking;
+use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
 
 /// Step 1 of the benchmark: builds the random frame and keeps it in the cache.
 ///
@@ -66,7 +21,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// 1e8 random numbers (~0.2 s) is cheaper than writing and re-reading 800 MB of disk.
 ///
 /// `replaces`, the frame the page held until now, is released first (see
-/// `FrameCache::release`): its buffer goes back to [`crate::buffers`] and this fill
+/// `FrameCache::release`): its buffer goes back to [`crate::server::spare`] and this fill
 /// reuses it instead of faulting in fresh memory. Someone else's or an unknown handle
 /// is ignored, as if it had not been sent.
 pub async fn create_frame(
@@ -81,7 +36,7 @@ pub async fn create_frame(
     }
     let args = CreateArgs {
         rows,
-        seed: compute::new_seed(),
+        seed: bench_frame::new_seed(),
     };
     let started = std::time::Instant::now();
     let handle = cache
@@ -103,7 +58,7 @@ pub async fn frame_mean(
 ) -> Result<MeanReply, StayputError> {
     let started = std::time::Instant::now();
     let frame = cache.get(session, handle).await?;
-    let mean = blocking(move || compute::column_mean(&frame)).await?;
+    let mean = blocking(move || bench_frame::column_mean(&frame)).await?;
     tracing::debug!(
         rows = handle.rows,
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -134,8 +89,8 @@ pub async fn frame_histogram(
 ) -> Result<String, StayputError> {
     let frame = cache.get(session, handle).await?;
     blocking(move || {
-        let hist = compute::histogram(&frame, compute::HISTOGRAM_BINS)?;
-        Ok(compute::histogram_figure(&hist, frame.height() as u64))
+        let hist = bench_frame::histogram(&frame, bench_frame::HISTOGRAM_BINS)?;
+        Ok(bench_frame::histogram_figure(&hist, frame.height() as u64))
     })
     .await
 }
@@ -149,7 +104,7 @@ pub async fn make_series(
 ) -> Result<FrameHandle, StayputError> {
     let args = CreateArgs {
         rows: validate_rows(rows)?,
-        seed: compute::new_seed(),
+        seed: bench_frame::new_seed(),
     };
     Ok(cache.make(session, TIME_SERIES, &args, Placement::Memory).await?)
 }
@@ -161,7 +116,17 @@ pub async fn frame_columns(
     handle: &FrameHandle,
 ) -> Result<Vec<ColumnInfo>, StayputError> {
     let frame = cache.get(session, handle).await?;
-    Ok(figures::columns(&frame))
+    let mut columns = stayput_figures::columns(&frame);
+    for column in &mut columns {
+        column.time |= is_time(&column.name);
+    }
+    Ok(columns)
+}
+
+/// Whether Stayput keeps epoch milliseconds in the float column `name`: the built-in
+/// series' time column (polars date and datetime columns the engine knows by type).
+fn is_time(name: &str) -> bool {
+    name == stayput_figures::demo::TIME
 }
 
 /// The figure `spec` of the frame behind `handle`, reduced to the plot's pixels.
@@ -169,11 +134,12 @@ pub async fn explore_figure(
     cache: &FrameCache,
     session: SessionKey,
     handle: &FrameHandle,
-    spec: FigureSpec,
+    mut spec: FigureSpec,
 ) -> Result<FigureReply, StayputError> {
     let started = std::time::Instant::now();
+    spec.time_x |= is_time(&spec.x);
     let frame = cache.get(session, handle).await?;
-    let reply = blocking(move || figures::figure(&frame, &spec)).await?;
+    let reply = blocking(move || Ok(stayput_figures::figure(&frame, &spec)?)).await?;
     tracing::debug!(
         rows = reply.rows_in_range,
         points = reply.points,
@@ -216,7 +182,7 @@ mod tests {
         let mut config = CacheConfig::new(ByteSize(budget));
         config.session_quota = ByteSize(budget);
         config.idle_timeout = Duration::from_secs(60);
-        with_recipes(FrameCache::builder(config)).build()
+        crate::server::recipes::with_recipes(FrameCache::builder(config)).build()
     }
 
     fn cache() -> FrameCache {

@@ -20,8 +20,8 @@ pub enum StayputError {
     /// Client mode moves the frame through the browser and is capped.
     #[error(
         "client mode is limited to {} rows ({max_bytes} MB through the browser and back); use server mode for {} rows",
-        crate::sizes::with_thousands(*.max),
-        crate::sizes::with_thousands(*.rows)
+        crate::contract::sizes::with_thousands(*.max),
+        crate::contract::sizes::with_thousands(*.rows)
     )]
     ClientModeTooLarge {
         /// Rows asked for.
@@ -78,33 +78,6 @@ impl FromServerFnError for StayputError {
             | ServerFnErrorErr::Deserialization(msg) => Self::BadRequest(msg),
             ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => Self::Network(msg),
             _ => Self::Internal,
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl From<stayput_cache::CacheError> for StayputError {
-    fn from(err: stayput_cache::CacheError) -> Self {
-        use stayput_cache::CacheError;
-        match err {
-            // Expired and unknown read the same to the browser: a foreign handle must
-            // not be distinguishable from one that expired.
-            CacheError::Unknown | CacheError::Expired => Self::UnknownHandle,
-            CacheError::TooLarge {
-                needed,
-                limit,
-                budget,
-            } => Self::TooLarge {
-                needed: needed.to_string(),
-                limit: limit.to_owned(),
-                budget: budget.to_string(),
-            },
-            CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
-            CacheError::Recompute(reason) => Self::Rebuild(reason),
-            other => {
-                tracing::error!(err = %other, "cache misuse");
-                Self::Internal
-            }
         }
     }
 }

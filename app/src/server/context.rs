@@ -1,11 +1,11 @@
-//! What server functions need besides the cache (server only).
+//! What server functions need besides the cache.
 //!
 //! The cache and the caller's session come from the library's one-call wiring
 //! (`stayput_cache::frame_cache`); this holds what is Stayput's own configuration.
 
 use leptos::prelude::use_context;
 
-use crate::StayputError;
+use crate::contract::StayputError;
 
 /// Limits that are configuration rather than code.
 #[derive(Debug, Clone, Copy)]

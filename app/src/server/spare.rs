@@ -1,6 +1,5 @@
 //! Spare f64 buffers taken back from frames that left the cache (evicted, or released
-//! by a benchmark run that replaces its frame) and reused by the next large fill
-//! (server only).
+//! by a benchmark run that replaces its frame) and reused by the next large fill.
 //!
 //! Filling a fresh 800 MB buffer (a 1e8-row column) is mostly page faults: the kernel
 //! maps and zeroes every page on first touch, and on a VM whose host reclaims freed

@@ -1,16 +1,21 @@
-//! The contract of `/explore`: what the browser asks for and what it gets back.
-//! Plain data, shared by the browser and the server.
+//! What a figure is asked for and what comes back: plain serde data, compiled without the
+//! `engine` feature too, so a wasm client and the server share one vocabulary.
 
 use serde::{Deserialize, Serialize};
 
 /// The pseudo-column "row number": an x axis every frame has, sorted by construction.
 pub const ROW: &str = "row";
 
-/// Widest plot the server reduces for; wider requests are clamped.
+/// Widest plot the engine reduces for; wider requests are clamped.
 pub const MAX_WIDTH_PX: u32 = 4_000;
 
-/// How a figure draws its y column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Narrowest plot the engine reduces for; narrower requests are widened to it.
+pub const MIN_WIDTH_PX: u32 = 100;
+
+/// How a figure draws its y column. On the wire by its lower-case name, as
+/// [`ChartKind::as_str`] spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChartKind {
     /// A line through the points, decimated to about two points per pixel column.
     Line,
@@ -25,7 +30,7 @@ pub enum ChartKind {
 }
 
 impl ChartKind {
-    /// Every kind, in the picker's order.
+    /// Every kind, in a picker's order.
     pub const ALL: [ChartKind; 5] = [
         ChartKind::Line,
         ChartKind::Scatter,
@@ -34,7 +39,7 @@ impl ChartKind {
         ChartKind::Density,
     ];
 
-    /// Lower-case name, as in the picker's option values.
+    /// Lower-case name, as in a picker's option values.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Line => "line",
@@ -51,7 +56,25 @@ impl ChartKind {
     }
 }
 
-/// One column of a frame as `/explore` offers it.
+/// What to draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureSpec {
+    /// The x column ([`ROW`] for the row number); must be sorted ascending.
+    pub x: String,
+    /// The y column; must be numeric.
+    pub y: String,
+    /// How to draw it.
+    pub kind: ChartKind,
+    /// Visible x range, both ends inclusive; `None` is open.
+    pub range: (Option<f64>, Option<f64>),
+    /// Width of the plot area in CSS pixels (clamped to
+    /// [`MIN_WIDTH_PX`]`..=`[`MAX_WIDTH_PX`]).
+    pub width_px: u32,
+    /// Whether x holds milliseconds since the Unix epoch (drawn on a date axis).
+    pub time_x: bool,
+}
+
+/// One column of a frame as a figure can use it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnInfo {
     /// Its name.
@@ -64,9 +87,9 @@ pub struct ColumnInfo {
     pub time: bool,
 }
 
-/// A drawn figure and how it was reduced.
+/// A figure and how it was reduced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FigureReply {
+pub struct Figure {
     /// Plotly figure JSON (`{"data": [...], "layout": {...}}`).
     pub figure: String,
     /// Points (or bins) drawn.

@@ -1,6 +1,8 @@
 //! The frame sizes the benchmark offers, and the rule the server enforces.
 
-use crate::StayputError;
+use crate::contract::StayputError;
+
+pub use stayput_figures::with_thousands;
 
 /// Largest frame the benchmark builds: 1e8 rows of f64, 800 MB.
 pub const MAX_ROWS: u64 = 100_000_000;
@@ -31,19 +33,6 @@ pub fn validate_rows(rows: u64) -> Result<u64, StayputError> {
     }
 }
 
-/// `1000000` → `1,000,000`.
-pub fn with_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,12 +47,5 @@ mod tests {
             validate_rows(MAX_ROWS + 1),
             Err(StayputError::InvalidSize(_))
         ));
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(with_thousands(1), "1");
-        assert_eq!(with_thousands(1_000), "1,000");
-        assert_eq!(with_thousands(100_000_000), "100,000,000");
     }
 }

@@ -1,5 +1,5 @@
 //! Plotly typed arrays: a trace's numbers as base64 bytes (`{"dtype", "bdata"}`, which
-//! plotly.js decodes into a typed array) instead of JSON text (server only).
+//! plotly.js decodes into a typed array) instead of JSON text.
 //!
 //! A JSON number costs 12–20 bytes; an `f4` costs 5.3 base64 characters and an `f8`
 //! 10.7, and the browser skips parsing them. Values go at what a pixel can show: y as

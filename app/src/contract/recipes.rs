@@ -1,0 +1,8 @@
+//! The names of Stayput's recipes: what a frame's lineage says made it. The server
+//! registers recipes under these names; pages read them back from `/cache`'s listing.
+
+/// The benchmark's frame of uniform random numbers.
+pub const CREATE_FRAME: &str = "create_frame";
+
+/// `/explore`'s built-in time series.
+pub const TIME_SERIES: &str = "time_series";

@@ -1,0 +1,40 @@
+//! How each kind of Stayput frame is made: registered with the cache under the names in
+//! [`crate::contract::recipes`], so an evicted frame is rebuilt from its lineage.
+
+use serde::{Deserialize, Serialize};
+use stayput_cache::FrameCacheBuilder;
+
+pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES};
+use crate::contract::sizes::validate_rows;
+use crate::contract::StayputError;
+use crate::server::{bench_frame, blocking, spare};
+
+/// The arguments of both recipes: with the seed, the lineage rebuilds the very same frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateArgs {
+    /// Rows of the frame.
+    pub rows: u64,
+    /// Seed of its random numbers.
+    pub seed: u64,
+}
+
+/// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage,
+/// and takes evicted frames' buffers back for later fills ([`spare`]).
+pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
+    builder
+        .recycle(spare::reclaim)
+        .recipe(CREATE_FRAME, |args: CreateArgs| async move {
+            let rows = validate_rows(args.rows)?;
+            blocking(move || Ok(bench_frame::random_frame(rows as usize, args.seed))).await
+        })
+        .recipe(TIME_SERIES, |args: CreateArgs| async move {
+            let rows = validate_rows(args.rows)?;
+            blocking(move || {
+                stayput_figures::demo::time_series(rows as usize, args.seed).map_err(|err| {
+                    tracing::error!(%err, "time series");
+                    StayputError::Internal
+                })
+            })
+            .await
+        })
+}

@@ -1,0 +1,131 @@
+//! Lines and scatters: every visible row when they fit in two points per pixel, else
+//! each pixel bucket's min and max ([`crate::decimate`]), sent as plotly typed arrays.
+
+use std::ops::Range;
+
+use serde_json::{json, Value};
+
+use crate::axis::XValues;
+use crate::decimate::{minmax_pairs, pair_rows};
+use crate::layout::{axis, margin, HEIGHT};
+use crate::{typed, with_thousands, ChartKind, Figure, FigureSpec};
+
+/// The numbers of a line or scatter trace.
+enum Numbers {
+    /// Two evenly spaced slots per pixel bucket, x implied by `x0 + k * dx`.
+    Slots { x0: f64, dx: f64, ys: Vec<f64> },
+    /// Each point's own x.
+    Points { xs: Vec<f64>, ys: Vec<f64> },
+}
+
+/// `x0` and `dx` of two evenly spaced slots per bucket, if every picked point lies within
+/// one bucket's width (about a pixel) of its slot: true of evenly sampled x (time series,
+/// row numbers), whose equal-count buckets are equal-width too; false across gaps.
+fn on_slots(x: &XValues<'_>, rows: &Range<usize>, pairs: &[(usize, usize)]) -> Option<(f64, f64)> {
+    let (first, last) = (x.at(rows.start), x.at(rows.end - 1));
+    let bucket = (last - first) / pairs.len() as f64;
+    if !(bucket > 0.0 && bucket.is_finite()) {
+        return None;
+    }
+    let (x0, dx) = (first + bucket / 4.0, bucket / 2.0);
+    let near = |i: usize, slot: usize| (x.at(i) - (x0 + dx * slot as f64)).abs() <= bucket;
+    pairs
+        .iter()
+        .enumerate()
+        .all(|(b, &(i, j))| near(i, 2 * b) && near(j, 2 * b + 1))
+        .then_some((x0, dx))
+}
+
+/// A line or scatter of `y` over `x` for `rows`, for a plot `width` pixels wide. On
+/// evenly sampled x the reduced points sit in two slots per pixel, so x goes as `x0` and
+/// `dx` (a point moves by less than a pixel) and only y travels.
+pub(crate) fn line_figure(
+    spec: &FigureSpec,
+    x: &XValues<'_>,
+    y: &[f64],
+    rows: Range<usize>,
+    width: usize,
+    total_rows: u64,
+) -> Figure {
+    let rows_in_range = rows.len() as u64;
+    let reduced = rows.len() > 2 * width;
+    let numbers = if reduced {
+        let pairs = minmax_pairs(y, rows.clone(), width);
+        match on_slots(x, &rows, &pairs) {
+            Some((x0, dx)) => Numbers::Slots {
+                x0,
+                dx,
+                ys: pairs.iter().flat_map(|&(i, j)| [y[i], y[j]]).collect(),
+            },
+            None => {
+                let picked = pair_rows(&pairs);
+                Numbers::Points {
+                    xs: picked.iter().map(|&i| x.at(i)).collect(),
+                    ys: picked.iter().map(|&i| y[i]).collect(),
+                }
+            }
+        }
+    } else {
+        Numbers::Points {
+            xs: rows.clone().map(|i| x.at(i)).collect(),
+            ys: y[rows.clone()].to_vec(),
+        }
+    };
+    let mode = if spec.kind == ChartKind::Line {
+        "lines"
+    } else {
+        "markers"
+    };
+    let mut trace = json!({ "type": "scatter", "mode": mode, "name": spec.y });
+    let points = match numbers {
+        Numbers::Slots { x0, dx, ys } => {
+            trace["x0"] = x0.into();
+            trace["dx"] = dx.into();
+            trace["y"] = typed::f4(&ys);
+            ys.len()
+        }
+        Numbers::Points { xs, ys } => {
+            // One pixel of the visible x range, for the precision x is sent at.
+            let (lo, hi) = match spec.range {
+                (Some(lo), Some(hi)) => (lo, hi),
+                _ => (x.at(rows.start), x.at(rows.end - 1)),
+            };
+            let pixel = (hi - lo).abs() / width as f64;
+            trace["x"] = typed::x_values(&xs, pixel);
+            trace["y"] = typed::f4(&ys);
+            ys.len()
+        }
+    } as u64;
+    let caption = format!(
+        "{}: {} of {} points ({})",
+        spec.y,
+        with_thousands(points),
+        with_thousands(rows_in_range),
+        if reduced {
+            "MinMax, 2 per pixel"
+        } else {
+            "all points"
+        },
+    );
+    let mut x_axis = axis(&spec.x, spec.time_x);
+    if let (Some(lo), Some(hi)) = spec.range {
+        x_axis["range"] = json!([lo, hi]);
+    }
+    let figure: Value = json!({
+        "data": [trace],
+        "layout": {
+            "title": { "text": caption },
+            "height": HEIGHT,
+            "margin": margin(48, 48, 56, 16),
+            "xaxis": x_axis,
+            "yaxis": axis(&spec.y, false),
+        },
+    });
+    Figure {
+        figure: figure.to_string(),
+        points,
+        rows_in_range,
+        total_rows,
+        method: if reduced { "MinMax" } else { "none" }.to_owned(),
+    }
+}
