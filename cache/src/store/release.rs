@@ -30,9 +30,9 @@ impl FrameCache {
     /// Says that `session` is done with the frame behind `handle` for now: its data
     /// leaves memory and the cold tier at once (its buffers go to the recycler, if any,
     /// before this returns) while its entry and lineage stay, so a later read rebuilds
-    /// it when it has a recipe and says [`CacheError::Expired`] otherwise. A page that
-    /// replaces its frame with a new one releases the old one. `false` when `session`
-    /// holds no such frame or it was already gone.
+    /// it when it has a recipe and says [`CacheError::Expired`](crate::CacheError::Expired)
+    /// otherwise. A page that replaces its frame with a new one releases the old one.
+    /// `false` when `session` holds no such frame or it was already gone.
     pub async fn release(&self, session: SessionKey, handle: &FrameHandle) -> bool {
         let Ok(key) = Self::key(session, handle) else {
             return false;
