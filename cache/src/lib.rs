@@ -92,14 +92,31 @@
 //! `.with_frame_cache(..)` after it (axum layers cover only the routes added before).
 //!
 //! # Layout
-//! - [`handle`]: the serialisable handle type, shared with the wasm client.
-//! - [`placement`], [`lineage`], [`inspect`]: plain data shared with the client.
+//! Plain data, shared with the wasm client (always built):
+//! - [`handle`]: [`FrameHandle`], the serialisable handle the browser holds.
+//! - [`placement`]: where a frame should go ([`Placement`]) and where it is ([`Residence`]).
+//! - [`lineage`]: [`Lineage`], the recipe and arguments a frame was made from.
+//! - [`inspect`]: what the `/cache` page shows: [`EntryInfo`], [`Totals`].
 //! - [`size`]: human byte sizes (`4GiB`, `512MB`) for configuration and display.
 //! - [`error`]: [`CacheError`], the one error type of the cache.
-//! - `store` (feature `server`): [`FrameCache`] and its builder.
+//! - [`sync`]: [`sync::lock`], the one poison-tolerant mutex lock of the workspace.
+//!
+//! The store (feature `server`):
+//! - `config`: [`CacheConfig`], the budget, quota, `Auto` threshold and timeouts.
+//! - `session`: [`SessionKey`], the owner of cached frames.
+//! - `store`: [`FrameCache`] and the state its clones share; its methods live in:
+//!   - `store::builder`: [`FrameCacheBuilder`] and the constructors that start one.
+//!   - `store::put`: storing, making and memoizing; placement rules; filling a tier.
+//!   - `store::get`: reading from memory or the cold tier, or rebuilding from the lineage.
+//!   - `store::release`: `remove`, `release`, a whole session; freeing off the request path.
+//!   - `store::purge`: idle expiry and the purger task ([`PurgeGuard`]).
+//!   - `store::inspect`: a session's entries, the totals, the counters and metrics text.
+//!   - `store::flight`: single-flight, so concurrent identical computations run once.
 //! - `state`: the bookkeeping and the eviction policy, under one mutex.
-//! - `tier` / `disk`: the [`ColdTier`] trait and the disk tier ([`DiskTier`]).
-//! - `recipe`: recipes that rebuild frames; `metrics`: counters and Prometheus text.
+//! - `recipe`: recipes, the named functions that make and rebuild frames.
+//! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap.
+//! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
+//! - `metrics`: [`Counters`] and their Prometheus text.
 //! - [`wiring`] (feature `leptos`): the session cookie and the cache on an axum router in
 //!   one call, and [`frame_cache`] for server functions.
 //!

@@ -1,17 +1,8 @@
 //! [`FrameCache`]: sessions → handles → frames, across the memory tier and an optional
 //! cold tier (disk, or a shared network store).
 //!
-//! One type, its methods spread over the files below by what they do; they all work on
-//! the one [`Inner`] behind the cache's `Arc`.
-//! - `builder`: [`FrameCacheBuilder`], and the constructors that start one.
-//! - `put`: storing: `put`, `make`, memoization, the placement rules, and filling a tier
-//!   (with the evictions that follow).
-//! - `get`: reading: memory, the cold tier, or a rebuild from the lineage.
-//! - `release`: dropping on request (`remove`, `release`, a whole session) and freeing
-//!   dropped frames off the request path.
-//! - `purge`: idle expiry and the background task that runs it.
-//! - `inspect`: entries, totals and metrics for the `/cache` page and `/metrics`.
-//! - `flight`: single-flight: concurrent identical computations run once.
+//! One type, its methods spread over the child modules by what they do (the crate's
+//! Layout lists them); they all work on the one [`Inner`] behind the cache's `Arc`.
 
 mod builder;
 mod flight;
