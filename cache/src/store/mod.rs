@@ -44,8 +44,9 @@ pub struct FrameCache {
 
 /// Everything the clones of one [`FrameCache`] share.
 ///
-/// Only `state` and the two flight maps change after [`FrameCacheBuilder::build`]; the
-/// rest is fixed then (the counters are atomics) and read without any lock.
+/// After [`FrameCacheBuilder::build`] only `state`, the two flight maps (each under its
+/// own mutex) and the counters (atomics) change; the rest is fixed at build and read
+/// without any lock.
 struct Inner {
     /// The limits: placement rules, quota and budget on every fill, the timeouts of
     /// [`FrameCache::purge`], the budgets in the totals. Also read by the wiring, for the
@@ -69,7 +70,8 @@ struct Inner {
     /// their times as milliseconds since it (plain `u64`s in [`State`]). Tokio's clock
     /// rather than std's so that tests can pause and advance time
     /// (`#[tokio::test(start_paused = true)]`, `tokio::time::advance`) to reach the idle
-    /// and session timeouts without sleeping; that is why `build` needs a runtime.
+    /// and session timeouts without sleeping; that is also why `build` belongs inside the
+    /// runtime whose clock the cache should follow.
     epoch: Instant,
     /// All bookkeeping: entries, sessions, their memory use, the memo table. A std
     /// `Mutex`, not tokio's: every critical section is short, in-memory work (no I/O,
@@ -85,7 +87,8 @@ struct Inner {
     rebuilding: Flights<FrameKey, Result<Arc<DataFrame>, CacheError>>,
     /// [`FrameCache::make_memoized`] calls in progress, by session and lineage: identical
     /// calls before the first one has stored its frame (and entered it in the memo table
-    /// of `state`) compute once and all get the one new handle. A separate map from
+    /// of `state`) compute once and all get the one new handle; the session is part of
+    /// the key, so two sessions never share a handle. A separate map from
     /// `rebuilding` because it deduplicates something else: the creation of an entry that
     /// has no handle yet, where `rebuilding` refills an entry that has one.
     memoizing: Flights<(SessionKey, Lineage), Result<FrameHandle, CacheError>>,
