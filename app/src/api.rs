@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::{BoxedStream, Websocket};
-use stayput_cache::FrameHandle;
+use stayput_cache::{FrameHandle, FrameId};
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
 use crate::contract::cache_view::CacheListing;
@@ -84,9 +84,9 @@ pub async fn cache_view() -> Result<CacheListing, StayputError> {
 
 /// Drops the caller's frame `id`; `false` when the session holds no such frame.
 #[server(endpoint = "drop_frame")]
-pub async fn drop_frame(id: String) -> Result<bool, StayputError> {
+pub async fn drop_frame(id: FrameId) -> Result<bool, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    Ok(crate::server::ops::drop_frame(&cache, session, id).await)
+    Ok(crate::server::ops::drop_frame(&cache, session, &id).await)
 }
 
 /// Drops every frame of the caller's session; returns how many.

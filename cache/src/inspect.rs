@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Lineage, Placement, Residence};
+use crate::{FrameHandle, FrameId, Lineage, Placement, Residence};
 
 /// One handle of a session, as listed on `/cache`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntryInfo {
     /// The handle's full id (the session already holds it; ids of other sessions never
     /// appear here).
-    pub id: String,
+    pub id: FrameId,
     /// How the frame was made, when the code that stored it said so.
     pub lineage: Option<Lineage>,
     /// Rows of the frame.
@@ -36,7 +36,17 @@ pub struct EntryInfo {
 impl EntryInfo {
     /// The first eight characters of the id.
     pub fn short_id(&self) -> &str {
-        self.id.get(..8).unwrap_or(&self.id)
+        self.id.short()
+    }
+
+    /// A handle to this frame, for a page that found it in the listing.
+    pub fn handle(&self) -> FrameHandle {
+        FrameHandle {
+            id: self.id.clone(),
+            rows: self.rows,
+            cols: self.cols,
+            bytes: self.bytes,
+        }
     }
 }
 

@@ -93,7 +93,8 @@
 //!
 //! # Layout
 //! Plain data, shared with the wasm client (always built):
-//! - [`handle`]: [`FrameHandle`], the serialisable handle the browser holds.
+//! - [`handle`]: [`FrameHandle`], the serialisable handle the browser holds, and its
+//!   [`FrameId`].
 //! - [`placement`]: where a frame should go ([`Placement`]) and where it is ([`Residence`]).
 //! - [`lineage`]: [`Lineage`], the recipe and arguments a frame was made from.
 //! - [`inspect`]: what the `/cache` page shows: [`EntryInfo`], [`Totals`].
@@ -117,6 +118,7 @@
 //! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap.
 //! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
 //! - `metrics`: [`Counters`] and their Prometheus text.
+//! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.
 //! - [`wiring`] (feature `leptos`): the session cookie and the cache on an axum router in
 //!   one call, and [`frame_cache`] for server functions.
 //!
@@ -142,6 +144,8 @@ mod recipe;
 #[cfg(feature = "server")]
 mod session;
 #[cfg(feature = "server")]
+pub mod spare;
+#[cfg(feature = "server")]
 mod state;
 #[cfg(feature = "server")]
 mod store;
@@ -151,7 +155,7 @@ mod tier;
 pub mod wiring;
 
 pub use error::CacheError;
-pub use handle::FrameHandle;
+pub use handle::{FrameHandle, FrameId};
 pub use inspect::{EntryInfo, TierTotals, Totals};
 pub use lineage::Lineage;
 pub use placement::{Placement, Residence};

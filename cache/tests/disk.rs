@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::{config, frame_of_mib, MIB};
 use stayput_cache::{
-    ByteSize, CacheError, ColdTier, DiskTier, EvictionCause, FrameCache, Placement, Residence, SessionKey,
+    ByteSize, CacheError, ColdTier, DiskTier, EvictionCause, FrameCache, FrameId, Placement, Residence,
+    SessionKey,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -49,11 +50,11 @@ async fn placement_rules_choose_the_tier() {
         .put(me, frame_of_mib(1, 3), Placement::Memory)
         .await
         .expect("stored");
-    let where_is = |id: &str| {
+    let where_is = |id: &FrameId| {
         cache
             .list(me)
             .into_iter()
-            .find(|e| e.id == id)
+            .find(|e| &e.id == id)
             .map(|e| e.residence)
             .expect("listed")
     };

@@ -204,7 +204,7 @@ async fn foreign_made_up_and_malformed_handles_are_all_unknown() {
         .expect("fits");
     let stranger = SessionKey::random();
     let made_up = FrameHandle {
-        id: uuid_like(),
+        id: uuid_like().into(),
         ..handle.clone()
     };
     let malformed = FrameHandle {

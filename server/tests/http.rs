@@ -1,83 +1,42 @@
 //! The real router on a real socket, called over HTTP as the browser calls it.
 
-use std::net::SocketAddr;
-
 use app::contract::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
 use app::StayputError;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use server::{Config, Stayput};
+use server::Config;
 
-struct Running {
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-    stayput: Stayput,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn start(vars: &[(&str, &str)]) -> Running {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir_text = dir.path().display().to_string();
-    let config = Config::from_lookup(|key| {
-        vars.iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| (*v).to_owned())
-            .or_else(|| (key == "STAYPUT_CACHE_DIR").then(|| dir_text.clone()))
-    })
-    .expect("config");
-    let stayput = server::build(&config).expect("build");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let router = stayput.router.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
-    Running {
-        addr,
-        _dir: dir,
-        stayput,
-        task,
-    }
-}
+mod common;
+use common::{start, Running};
 
 /// A browser: its own cookie jar, hence its own session.
 fn browser() -> Client {
     Client::builder().cookie_store(true).build().expect("client")
 }
 
-impl Running {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
+/// Step 1 as the browser calls it.
+async fn create(server: &Running, client: &Client, rows: &str) -> reqwest::Response {
+    client
+        .post(server.url("/api/create_frame"))
+        .form(&[("rows", rows)])
+        .send()
+        .await
+        .expect("send")
+}
 
-    async fn create(&self, client: &Client, rows: &str) -> reqwest::Response {
-        client
-            .post(self.url("/api/create_frame"))
-            .form(&[("rows", rows)])
-            .send()
-            .await
-            .expect("send")
-    }
-
-    async fn mean(&self, client: &Client, handle: &Value) -> reqwest::Response {
-        let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
-        client
-            .post(self.url("/api/frame_mean"))
-            .form(&[
-                ("handle[id]", field("id")),
-                ("handle[rows]", field("rows")),
-                ("handle[bytes]", field("bytes")),
-            ])
-            .send()
-            .await
-            .expect("send")
-    }
+/// Step 2 as the browser calls it.
+async fn frame_mean(server: &Running, client: &Client, handle: &Value) -> reqwest::Response {
+    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
+    client
+        .post(server.url("/api/frame_mean"))
+        .form(&[
+            ("handle[id]", field("id")),
+            ("handle[rows]", field("rows")),
+            ("handle[bytes]", field("bytes")),
+        ])
+        .send()
+        .await
+        .expect("send")
 }
 
 async fn error_of(response: reqwest::Response) -> StayputError {
@@ -96,7 +55,7 @@ async fn handles_work_in_their_session_only() {
     let alice = browser();
     let mallory = browser();
 
-    let response = server.create(&alice, "1000").await;
+    let response = create(&server, &alice, "1000").await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = response
         .headers()
@@ -116,17 +75,17 @@ async fn handles_work_in_their_session_only() {
         "only id, rows, cols, bytes: {handle}"
     );
 
-    let response = server.mean(&alice, &handle).await;
+    let response = frame_mean(&server, &alice, &handle).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mean: Value = response.json().await.expect("mean json");
     let mean = mean["mean"].as_f64().expect("a number");
     assert!((mean - 0.5).abs() < 0.05, "{mean}");
 
     // Mallory has the handle (say, from a shared screenshot) but not Alice's cookie.
-    let foreign = error_of(server.mean(&mallory, &handle).await).await;
+    let foreign = error_of(frame_mean(&server, &mallory, &handle).await).await;
     let mut made_up = handle.clone();
     made_up["id"] = Value::from("7d444840-9dc0-41a6-a1f3-2a5f3c1e6b6e");
-    let unknown = error_of(server.mean(&mallory, &made_up).await).await;
+    let unknown = error_of(frame_mean(&server, &mallory, &made_up).await).await;
     assert_eq!(foreign, StayputError::UnknownHandle);
     assert_eq!(
         foreign, unknown,
@@ -134,7 +93,10 @@ async fn handles_work_in_their_session_only() {
     );
 
     // The frame is still there for Alice.
-    assert_eq!(server.mean(&alice, &handle).await.status(), StatusCode::OK);
+    assert_eq!(
+        frame_mean(&server, &alice, &handle).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(server.stayput.cache.totals().memory.entries, 1);
 }
 
@@ -144,15 +106,15 @@ async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
     let client = browser();
 
     assert_eq!(
-        error_of(server.create(&client, "0").await).await,
+        error_of(create(&server, &client, "0").await).await,
         StayputError::InvalidSize("0".into())
     );
     assert_eq!(
-        error_of(server.create(&client, "1000000000").await).await,
+        error_of(create(&server, &client, "1000000000").await).await,
         StayputError::InvalidSize("1000000000".into())
     );
     assert!(matches!(
-        error_of(server.create(&client, "many").await).await,
+        error_of(create(&server, &client, "many").await).await,
         StayputError::BadRequest(_)
     ));
     let garbage = client
@@ -165,7 +127,7 @@ async fn bad_input_gets_a_clear_error_and_the_server_keeps_serving() {
     assert!(matches!(error_of(garbage).await, StayputError::BadRequest(_)));
 
     // Still serving, the page included.
-    assert_eq!(server.create(&client, "10").await.status(), StatusCode::OK);
+    assert_eq!(create(&server, &client, "10").await.status(), StatusCode::OK);
     let page = client.get(server.url("/")).send().await.expect("page");
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.expect("html");
@@ -233,7 +195,7 @@ async fn client_mode_moves_the_whole_frame_both_ways() {
 async fn metrics_are_served_as_prometheus_text() {
     let server = start(&[("STAYPUT_MEMORY_BUDGET", "256MiB")]).await;
     let alice = browser();
-    assert_eq!(server.create(&alice, "1000").await.status(), StatusCode::OK);
+    assert_eq!(create(&server, &alice, "1000").await.status(), StatusCode::OK);
     let response = alice.get(server.url("/metrics")).send().await.expect("send");
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.expect("text");

@@ -10,26 +10,9 @@ use stayput_cache::FrameHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+mod common;
 
-async fn start() -> (
-    std::net::SocketAddr,
-    tokio::task::JoinHandle<()>,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().display().to_string();
-    let config = server::Config::from_lookup(|key| (key == "STAYPUT_CACHE_DIR").then(|| path.clone()))
-        .expect("config");
-    let stayput = server::build(&config).expect("build");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _keep = stayput.purger;
-        axum::serve(listener, stayput.router).await.expect("serve");
-    });
-    (addr, task, dir)
-}
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A new browser session: `start_session` over HTTP, as the page does; its cookie.
 async fn new_session(addr: std::net::SocketAddr) -> String {
@@ -95,7 +78,8 @@ fn created(reply: Result<StepReply, StayputError>) -> FrameHandle {
 
 #[tokio::test]
 async fn steps_on_the_socket_belong_to_the_upgrades_session() {
-    let (addr, task, _dir) = start().await;
+    let server = common::start(&[]).await;
+    let addr = server.addr;
     // Without the page's session cookie the socket is refused (the page then uses
     // HTTP): a socket must never run steps in a session of its own.
     assert!(open(addr, None).await.is_err(), "a cookie-less socket is refused");
@@ -176,5 +160,5 @@ async fn steps_on_the_socket_belong_to_the_upgrades_session() {
     let unknown = call(&mut mallory, &Step::Mean { handle: made_up }).await;
     assert_eq!(foreign, Err(StayputError::UnknownHandle));
     assert_eq!(foreign, unknown);
-    task.abort();
+    drop(server);
 }

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use stayput_cache::{ByteSize, EntryInfo, Residence, Totals};
+use stayput_cache::{ByteSize, EntryInfo, FrameId, Residence, Totals};
 
 use crate::api::{cache_view, drop_all, drop_frame};
 use crate::contract::cache_view::CacheListing;
@@ -19,7 +19,7 @@ pub fn CachePage() -> impl IntoView {
     Effect::new(move |_| ready.set(true));
     let listing = Resource::new(move || version.get(), |_| cache_view());
     let refresh = move || version.update(|v| *v += 1);
-    let drop_one = move |id: String| {
+    let drop_one = move |id: FrameId| {
         spawn_local(async move {
             match drop_frame(id).await {
                 Ok(true) => error.set(None),
@@ -82,7 +82,7 @@ pub fn CachePage() -> impl IntoView {
 /// The table of the session's frames and the totals under it.
 fn listing_view(
     view: CacheListing,
-    drop_one: impl Fn(String) + Copy + Send + Sync + 'static,
+    drop_one: impl Fn(FrameId) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let CacheListing {
         entries,
@@ -131,7 +131,7 @@ fn listing_view(
     }
 }
 
-fn entry_row(entry: EntryInfo, drop_one: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn entry_row(entry: EntryInfo, drop_one: impl Fn(FrameId) + Copy + Send + Sync + 'static) -> impl IntoView {
     let made_by = entry
         .lineage
         .as_ref()
@@ -143,9 +143,9 @@ fn entry_row(entry: EntryInfo, drop_one: impl Fn(String) + Copy + Send + Sync + 
     };
     let id = entry.id.clone();
     view! {
-        <tr data-testid="cache-entry" data-id=entry.id.clone()>
+        <tr data-testid="cache-entry" data-id=entry.id.to_string()>
             <td>
-                <code title=entry.id.clone()>{entry.short_id().to_owned()}</code>
+                <code title=entry.id.to_string()>{entry.short_id().to_owned()}</code>
             </td>
             <td class="lineage">
                 <code>{made_by}</code>

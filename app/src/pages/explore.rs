@@ -229,12 +229,7 @@ async fn load_benchmark_frame() -> Result<(FrameHandle, Vec<ColumnInfo>), Staypu
         .rev()
         .find(|e| e.lineage.as_ref().is_some_and(|l| l.function == CREATE_FRAME))
         .ok_or(StayputError::NoBenchmarkFrame)?;
-    let handle = FrameHandle {
-        id: newest.id,
-        rows: newest.rows,
-        cols: newest.cols,
-        bytes: newest.bytes,
-    };
+    let handle = newest.handle();
     let columns = frame_columns(handle.clone()).await?;
     Ok((handle, columns))
 }

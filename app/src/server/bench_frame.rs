@@ -8,11 +8,11 @@ use polars::prelude::*;
 use rand::Rng;
 use rayon::prelude::*;
 
+use stayput_cache::spare;
 use stayput_figures::histogram::histogram_figure as figure_of;
 use stayput_figures::stats::{histogram_of, mean_of, Histogram};
 
 use crate::contract::StayputError;
-use crate::server::spare;
 
 /// The benchmark frame's only column.
 pub const COLUMN: &str = "rnd";

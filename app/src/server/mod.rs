@@ -7,7 +7,6 @@
 //!   the session explicitly, so tests call them directly.
 //! - [`bench_frame`]: the benchmark's workload (the random fill, its mean and
 //!   histogram, client mode's raw bytes).
-//! - [`spare`]: spare buffers taken back from evicted frames for the next fill.
 //! - [`client_mode`]: the two raw-byte axum handlers of client mode.
 //! - `errors`: library errors as the [`StayputError`] a user sees.
 
@@ -17,7 +16,6 @@ pub mod context;
 mod errors;
 pub mod ops;
 pub mod recipes;
-pub mod spare;
 
 use crate::contract::StayputError;
 

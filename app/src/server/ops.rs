@@ -3,7 +3,7 @@
 //! They take the cache and the session explicitly, so tests call them directly.
 //! CPU-heavy work runs on the blocking pool, never on the async workers.
 
-use stayput_cache::{FrameCache, FrameHandle, Placement, SessionKey};
+use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, SessionKey};
 use stayput_figures::FigureSpec;
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
@@ -160,14 +160,8 @@ pub fn cache_view(cache: &FrameCache, session: SessionKey) -> CacheListing {
 
 /// Drops `session`'s frame `id`. Metadata of a handle is never trusted, so the id is all
 /// it takes; an id of another session is simply not found.
-pub async fn drop_frame(cache: &FrameCache, session: SessionKey, id: String) -> bool {
-    let handle = FrameHandle {
-        id,
-        rows: 0,
-        cols: 0,
-        bytes: 0,
-    };
-    cache.remove(session, &handle).await
+pub async fn drop_frame(cache: &FrameCache, session: SessionKey, id: &FrameId) -> bool {
+    cache.remove(session, id).await
 }
 
 #[cfg(test)]
@@ -268,12 +262,9 @@ mod tests {
         assert_eq!(view.session_bytes, 8_000);
         assert_eq!((view.totals.sessions, view.totals.memory.entries), (2, 2));
 
-        assert!(
-            !drop_frame(&cache, me, theirs.id.clone()).await,
-            "not mine to drop"
-        );
+        assert!(!drop_frame(&cache, me, &theirs.id).await, "not mine to drop");
         assert!(frame_mean(&cache, stranger, &theirs).await.is_ok());
-        assert!(drop_frame(&cache, me, mine.id.clone()).await);
+        assert!(drop_frame(&cache, me, &mine.id).await);
         assert!(cache_view(&cache, me).entries.is_empty());
         assert_eq!(
             frame_mean(&cache, me, &mine).await,

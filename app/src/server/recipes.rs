@@ -2,12 +2,12 @@
 //! [`crate::contract::recipes`], so an evicted frame is rebuilt from its lineage.
 
 use serde::{Deserialize, Serialize};
-use stayput_cache::FrameCacheBuilder;
+use stayput_cache::{spare, FrameCacheBuilder};
 
 pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES};
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
-use crate::server::{bench_frame, blocking, spare};
+use crate::server::{bench_frame, blocking};
 
 /// The arguments of both recipes: with the seed, the lineage rebuilds the very same frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

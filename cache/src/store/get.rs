@@ -8,15 +8,19 @@ use super::FrameCache;
 use crate::metrics::Counters;
 use crate::state::Data;
 use crate::tier::FrameKey;
-use crate::{CacheError, FrameHandle, Lineage, SessionKey};
+use crate::{CacheError, FrameId, Lineage, SessionKey};
 
 impl FrameCache {
     /// The frame behind `handle` if `session` owns it: the stored frame itself (no copy)
     /// from memory, memory-mapped from disk, or rebuilt from its lineage when it was
     /// evicted and has a recipe. Otherwise [`CacheError::Unknown`] (not this session's,
     /// or never existed) or [`CacheError::Expired`] (evicted, no recipe).
-    pub async fn get(&self, session: SessionKey, handle: &FrameHandle) -> Result<Arc<DataFrame>, CacheError> {
-        let key = Self::key(session, handle)?;
+    pub async fn get(
+        &self,
+        session: SessionKey,
+        handle: &(impl AsRef<FrameId> + ?Sized),
+    ) -> Result<Arc<DataFrame>, CacheError> {
+        let key = Self::key(session, handle.as_ref())?;
         let now = self.now_ms();
         let (in_cold, lineage) = {
             let mut state = self.state();

@@ -4,6 +4,7 @@ use super::FrameCache;
 use crate::inspect::{EntryInfo, TierTotals, Totals};
 use crate::metrics::Counters;
 use crate::state::Data;
+use crate::FrameId;
 use crate::SessionKey;
 
 impl FrameCache {
@@ -26,7 +27,7 @@ impl FrameCache {
                     .as_ref()
                     .is_some_and(|l| self.inner.recipes.has(&l.function));
                 let info = EntryInfo {
-                    id: k.id.to_string(),
+                    id: FrameId::from(k.id.to_string()),
                     lineage: e.lineage.clone(),
                     rows: e.rows,
                     cols: e.cols,

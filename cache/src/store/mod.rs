@@ -23,7 +23,7 @@ use crate::recipe::Recipes;
 use crate::state::State;
 use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey};
-use crate::{CacheConfig, CacheError, FrameHandle, Lineage, SessionKey};
+use crate::{CacheConfig, CacheError, FrameHandle, FrameId, Lineage, SessionKey};
 
 pub use builder::FrameCacheBuilder;
 use flight::Flights;
@@ -110,10 +110,10 @@ impl FrameCache {
         lock(&self.inner.state)
     }
 
-    /// The key of `handle` in `session`.
-    fn key(session: SessionKey, handle: &FrameHandle) -> Result<FrameKey, CacheError> {
+    /// The key of the frame `id` in `session`.
+    fn key(session: SessionKey, id: &FrameId) -> Result<FrameKey, CacheError> {
         // A malformed id is just another unknown handle.
-        let id = Uuid::parse_str(&handle.id).map_err(|_| CacheError::Unknown)?;
+        let id = Uuid::parse_str(id.as_str()).map_err(|_| CacheError::Unknown)?;
         Ok(FrameKey { session, id })
     }
 }

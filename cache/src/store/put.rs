@@ -12,7 +12,7 @@ use super::FrameCache;
 use crate::metrics::{Counters, EvictionCause};
 use crate::state::{Data, Entry, Victim};
 use crate::tier::{ColdTier, FrameKey};
-use crate::{ByteSize, CacheError, FrameHandle, Lineage, Placement, SessionKey};
+use crate::{ByteSize, CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
 
 /// Where a new frame goes, after the placement rules.
 pub(super) enum Target {
@@ -50,7 +50,7 @@ impl FrameCache {
         let target = self.target(placement, bytes)?;
         let now = self.now_ms();
         let handle = FrameHandle {
-            id: key.id.to_string(),
+            id: FrameId::from(key.id.to_string()),
             rows: frame.height() as u64,
             cols: frame.width() as u64,
             bytes,
@@ -125,7 +125,7 @@ impl FrameCache {
                 let handle = self
                     .put_with_lineage(session, frame, placement, Some(lineage.clone()))
                     .await?;
-                if let Ok(id) = Uuid::parse_str(&handle.id) {
+                if let Ok(id) = Uuid::parse_str(handle.id.as_str()) {
                     self.state().memo.insert((session, lineage.clone()), id);
                 }
                 Ok(handle)
@@ -140,7 +140,7 @@ impl FrameCache {
         state.touch_session(session, now);
         let entry = state.touch(FrameKey { session, id }, now)?;
         let handle = FrameHandle {
-            id: id.to_string(),
+            id: FrameId::from(id.to_string()),
             rows: entry.rows,
             cols: entry.cols,
             bytes: entry.bytes,

@@ -7,12 +7,13 @@ use super::{FrameCache, Recycler};
 use crate::metrics::EvictionCause;
 use crate::state::Data;
 use crate::tier::FrameKey;
-use crate::{FrameHandle, SessionKey};
+use crate::{FrameId, SessionKey};
 
 impl FrameCache {
-    /// Drops the entry behind `handle` from every tier; `false` when `session` has none.
-    pub async fn remove(&self, session: SessionKey, handle: &FrameHandle) -> bool {
-        let Ok(key) = Self::key(session, handle) else {
+    /// Drops the frame `id` (a [`FrameId`] or a [`FrameHandle`](crate::FrameHandle)) from
+    /// every tier; `false` when `session` has none.
+    pub async fn remove(&self, session: SessionKey, id: &(impl AsRef<FrameId> + ?Sized)) -> bool {
+        let Ok(key) = Self::key(session, id.as_ref()) else {
             return false;
         };
         let removed = self.state().remove(key);
@@ -27,14 +28,14 @@ impl FrameCache {
         }
     }
 
-    /// Says that `session` is done with the frame behind `handle` for now: its data
+    /// Says that `session` is done with the frame `id` for now: its data
     /// leaves memory and the cold tier at once (its buffers go to the recycler, if any,
     /// before this returns) while its entry and lineage stay, so a later read rebuilds
     /// it when it has a recipe and says [`CacheError::Expired`](crate::CacheError::Expired)
     /// otherwise. A page that replaces its frame with a new one releases the old one.
     /// `false` when `session` holds no such frame or it was already gone.
-    pub async fn release(&self, session: SessionKey, handle: &FrameHandle) -> bool {
-        let Ok(key) = Self::key(session, handle) else {
+    pub async fn release(&self, session: SessionKey, id: &(impl AsRef<FrameId> + ?Sized)) -> bool {
+        let Ok(key) = Self::key(session, id.as_ref()) else {
             return false;
         };
         let old = {

@@ -5,14 +5,17 @@
 //! maps and zeroes every page on first touch, and on a VM whose host reclaims freed
 //! memory each fault may also wait for the host. A buffer taken back from an evicted
 //! frame is already mapped, so the next fill only writes the numbers. The cache hands
-//! such frames here through `FrameCacheBuilder::recycle`.
+//! such frames here when an app passes [`reclaim`] to
+//! [`FrameCacheBuilder::recycle`](crate::FrameCacheBuilder::recycle), and the app's fills
+//! ask [`with_capacity`] for their buffers. It lives with the cache because the cache
+//! decides when a frame's memory is free again.
 //!
 //! The pool is small and bounded: at most [`MAX_SPARE_BYTES`] in all (the newest buffers
 //! win, the oldest make room), only buffers of at least [`MIN_BYTES`] (smaller ones are
 //! cheap to allocate), and a buffer is reused only for a fill that needs at least half
 //! of it.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use polars::prelude::*;
 
@@ -24,8 +27,8 @@ pub const MIN_BYTES: usize = 4 << 20;
 
 static SPARE: Mutex<Vec<Vec<f64>>> = Mutex::new(Vec::new());
 
-fn spare() -> std::sync::MutexGuard<'static, Vec<Vec<f64>>> {
-    SPARE.lock().unwrap_or_else(PoisonError::into_inner)
+fn spare() -> MutexGuard<'static, Vec<Vec<f64>>> {
+    crate::sync::lock(&SPARE)
 }
 
 fn bytes_of(buffer: &Vec<f64>) -> usize {
