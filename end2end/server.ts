@@ -22,8 +22,8 @@ export function serverBinary(profile: string): string {
 export async function startServer(profile: string, env: Record<string, string> = {}): Promise<Running> {
   const bin = process.env.STAYPUT_SERVER_BIN ?? serverBinary(profile);
   const site = join(root, "target", "site");
-  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`cargo leptos build\` first`);
-  if (!existsSync(join(site, "pkg"))) throw new Error(`no site at ${site}: run \`cargo leptos build\` first`);
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`scripts/site\` and \`cargo build -p server\` first`);
+  if (!existsSync(join(site, "pkg"))) throw new Error(`no site at ${site}: run \`scripts/site\` and \`cargo build -p server\` first`);
   const child = spawn(bin, [], {
     cwd: root,
     env: {
