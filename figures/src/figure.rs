@@ -163,13 +163,9 @@ mod tests {
         )
         .expect("hist");
         let parsed: serde_json::Value = serde_json::from_str(&part.figure).expect("json");
-        let total: u64 = parsed["data"][0]["y"]
-            .as_array()
-            .expect("counts")
-            .iter()
-            .filter_map(serde_json::Value::as_u64)
-            .sum();
-        assert_eq!(total, 1_000);
+        let counts = typed::decode(&parsed["data"][0]["y"]).expect("counts");
+        let total: f64 = counts.iter().sum();
+        assert_eq!(total, 1_000.0);
     }
 
     #[test]
