@@ -27,6 +27,10 @@ pub enum CacheError {
         /// The limit.
         budget: ByteSize,
     },
+    /// The memory the frame needs is held by work in progress (other frames being
+    /// built): nothing evictable would make room now. Worth retrying shortly.
+    #[error("the server's memory is reserved by work in progress; try again shortly")]
+    Busy,
     /// The disk placement was asked for but the cache has no disk tier.
     #[error("this cache has no disk tier")]
     NoDisk,

@@ -110,6 +110,7 @@
 //!   - `store::put`: storing, making and memoizing; placement rules; filling a tier.
 //!   - `store::get`: reading from memory or the cold tier, or rebuilding from the lineage.
 //!   - `store::release`: `remove`, `release`, a whole session; freeing off the request path.
+//!   - `store::reserve`: admission before allocation ([`Reservation`]).
 //!   - `store::purge`: idle expiry and the purger task ([`PurgeGuard`]).
 //!   - `store::inspect`: a session's entries, the totals, the counters and metrics text.
 //!   - `store::flight`: single-flight, so concurrent identical computations run once.
@@ -172,7 +173,7 @@ pub use recipe::BoxFuture;
 #[cfg(feature = "server")]
 pub use session::SessionKey;
 #[cfg(feature = "server")]
-pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard};
+pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 #[cfg(feature = "server")]
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]

@@ -16,13 +16,42 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 type RecipeFn = dyn Fn(&str) -> BoxFuture<'static, Result<DataFrame, CacheError>> + Send + Sync;
 
+/// The bytes a recipe's frame will take, from its arguments (JSON text).
+type SizeFn = dyn Fn(&str) -> Result<u64, CacheError> + Send + Sync;
+
 /// The registered recipes, by name.
 #[derive(Clone, Default)]
 pub(crate) struct Recipes {
     by_name: HashMap<String, Arc<RecipeFn>>,
+    sizes: HashMap<String, Arc<SizeFn>>,
 }
 
 impl Recipes {
+    /// Declares the size of the frames `name` makes, so that the cache reserves it
+    /// before running the recipe.
+    pub(crate) fn add_size<A>(&mut self, name: &str, size: impl Fn(&A) -> u64 + Send + Sync + 'static)
+    where
+        A: DeserializeOwned + 'static,
+    {
+        let function = name.to_owned();
+        let size = move |args: &str| -> Result<u64, CacheError> {
+            let args: A = serde_json::from_str(args).map_err(|err| CacheError::BadArguments {
+                function: function.clone(),
+                reason: err.to_string(),
+            })?;
+            Ok(size(&args))
+        };
+        self.sizes.insert(name.to_owned(), Arc::new(size));
+    }
+
+    /// The bytes the frame of `lineage` will take, when its recipe declared it.
+    pub(crate) fn expected_bytes(&self, lineage: &Lineage) -> Result<Option<u64>, CacheError> {
+        self.sizes
+            .get(&lineage.function)
+            .map(|size| size(&lineage.args))
+            .transpose()
+    }
+
     pub(crate) fn add<A, F, Fut, E>(&mut self, name: &str, recipe: F)
     where
         A: DeserializeOwned + Send + 'static,

@@ -57,6 +57,8 @@ pub(crate) struct Entry {
 #[derive(Default)]
 pub(crate) struct SessionState {
     pub(crate) memory_bytes: u64,
+    /// Bytes reserved for this session's frames being built (see `FrameCache::reserve`).
+    pub(crate) reserved_bytes: u64,
     pub(crate) last_seen_ms: u64,
 }
 
@@ -76,6 +78,9 @@ pub(crate) struct State {
     pub(crate) sessions: HashMap<SessionKey, SessionState>,
     pub(crate) memo: HashMap<(SessionKey, Lineage), Uuid>,
     pub(crate) memory_bytes: u64,
+    /// Bytes reserved for frames being built, all sessions: counted against the budget
+    /// before the memory is allocated.
+    pub(crate) reserved_bytes: u64,
     clock: u64,
 }
 
@@ -115,6 +120,14 @@ impl State {
             session.memory_bytes += bytes;
         }
         Some(old)
+    }
+
+    /// Takes `bytes` back from `session`'s reservations.
+    pub(crate) fn unreserve(&mut self, session: SessionKey, bytes: u64) {
+        self.reserved_bytes = self.reserved_bytes.saturating_sub(bytes);
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.reserved_bytes = s.reserved_bytes.saturating_sub(bytes);
+        }
     }
 
     /// Removes `key` entirely; returns its data.

@@ -66,6 +66,29 @@ impl FrameCacheBuilder {
         self
     }
 
+    /// Like [`FrameCacheBuilder::recipe`], declaring the bytes its frame will take from
+    /// the arguments (rows × columns × width, say). The cache then reserves them — within
+    /// the memory budget and the session quota, evicting to make room — before the recipe
+    /// runs, and refuses at once what cannot fit, instead of finding out after the
+    /// allocation. Applies to [`FrameCache::make`], [`FrameCache::make_memoized`] and
+    /// rebuilds.
+    pub fn sized_recipe<A, F, Fut, E>(
+        mut self,
+        name: &str,
+        size: impl Fn(&A) -> u64 + Send + Sync + 'static,
+        recipe: F,
+    ) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<DataFrame, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        self.recipes.add(name, recipe);
+        self.recipes.add_size(name, size);
+        self
+    }
+
     /// Hands each frame that leaves memory by eviction, [`FrameCache::release`] or
     /// [`FrameCache::remove`], once no reader still holds it, to `recycle` instead of
     /// freeing it, on the blocking pool. An app that fills large buffers can

@@ -86,6 +86,7 @@ impl FrameCache {
                 if let Some(frame) = self.state().entries.get(&key).and_then(|e| e.data.frame()) {
                     return Ok(Arc::clone(frame));
                 }
+                let reservation = self.reserve_for(key.session, &lineage).await?;
                 let frame = Arc::new(self.inner.recipes.run(&lineage).await?);
                 Counters::bump(&self.inner.counters.recomputes);
                 tracing::debug!(%lineage, "rebuilt an evicted frame");
@@ -100,7 +101,10 @@ impl FrameCache {
                 };
                 if let Some(placement) = placement {
                     let stored = match self.target(placement, bytes) {
-                        Ok(target) => self.fill(key, Arc::clone(&frame), target).await,
+                        Ok(target) => {
+                            self.fill(key, Arc::clone(&frame), target, reservation.as_ref())
+                                .await
+                        }
                         Err(err) => Err(err),
                     };
                     if let Err(err) = stored {

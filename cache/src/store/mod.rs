@@ -11,6 +11,7 @@ mod inspect;
 mod purge;
 mod put;
 mod release;
+mod reserve;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,6 +29,7 @@ use crate::{CacheConfig, CacheError, FrameHandle, FrameId, Lineage, SessionKey};
 pub use builder::FrameCacheBuilder;
 use flight::Flights;
 pub use purge::PurgeGuard;
+pub use reserve::Reservation;
 
 /// Receives evicted frames that nothing else still holds; see [`FrameCacheBuilder::recycle`].
 type Recycler = Arc<dyn Fn(DataFrame) + Send + Sync>;

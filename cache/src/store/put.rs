@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::release::release_later;
-use super::FrameCache;
+use super::{FrameCache, Reservation};
 use crate::metrics::{Counters, EvictionCause};
 use crate::state::{Data, Entry, Victim};
 use crate::tier::{ColdTier, FrameKey};
@@ -40,6 +40,18 @@ impl FrameCache {
         frame: DataFrame,
         placement: Placement,
         lineage: Option<Lineage>,
+    ) -> Result<FrameHandle, CacheError> {
+        self.put_reserved(session, frame, placement, lineage, None).await
+    }
+
+    /// Stores `frame`, handing it the memory `reservation` held for it.
+    async fn put_reserved(
+        &self,
+        session: SessionKey,
+        frame: DataFrame,
+        placement: Placement,
+        lineage: Option<Lineage>,
+        reservation: Option<&Reservation>,
     ) -> Result<FrameHandle, CacheError> {
         let key = FrameKey {
             session,
@@ -75,7 +87,7 @@ impl FrameCache {
                 },
             );
         }
-        if let Err(err) = self.fill(key, frame, target).await {
+        if let Err(err) = self.fill(key, frame, target, reservation).await {
             self.state().remove(key);
             return Err(err);
         }
@@ -92,9 +104,33 @@ impl FrameCache {
         placement: Placement,
     ) -> Result<FrameHandle, CacheError> {
         let lineage = Lineage::new(function, args)?;
+        self.build(session, lineage, placement).await
+    }
+
+    /// Runs the recipe of `lineage` within a reservation of its declared size (if it
+    /// declared one) and stores the frame.
+    async fn build(
+        &self,
+        session: SessionKey,
+        lineage: Lineage,
+        placement: Placement,
+    ) -> Result<FrameHandle, CacheError> {
+        let reservation = self.reserve_for(session, &lineage).await?;
         let frame = self.inner.recipes.run(&lineage).await?;
-        self.put_with_lineage(session, frame, placement, Some(lineage))
+        self.put_reserved(session, frame, placement, Some(lineage), reservation.as_ref())
             .await
+    }
+
+    /// The reservation for the frame of `lineage`, when its recipe declared a size.
+    pub(super) async fn reserve_for(
+        &self,
+        session: SessionKey,
+        lineage: &Lineage,
+    ) -> Result<Option<Reservation>, CacheError> {
+        match self.inner.recipes.expected_bytes(lineage)? {
+            Some(bytes) => Ok(Some(self.reserve(session, bytes).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Like [`FrameCache::make`], but the same `function` and `args` in the same session
@@ -121,10 +157,7 @@ impl FrameCache {
                 if let Some(handle) = self.memo_lookup(session, &lineage) {
                     return Ok(handle);
                 }
-                let frame = self.inner.recipes.run(&lineage).await?;
-                let handle = self
-                    .put_with_lineage(session, frame, placement, Some(lineage.clone()))
-                    .await?;
+                let handle = self.build(session, lineage.clone(), placement).await?;
                 if let Ok(id) = Uuid::parse_str(handle.id.as_str()) {
                     self.state().memo.insert((session, lineage.clone()), id);
                 }
@@ -184,18 +217,23 @@ impl FrameCache {
     }
 
     /// Puts `frame` into the tier `target` for the existing entry `key`, then enforces
-    /// the quota and the budget.
+    /// the quota and the budget. A frame entering memory takes over the bytes of
+    /// `reservation` in the same lock section, so they are never counted twice.
     pub(super) async fn fill(
         &self,
         key: FrameKey,
         frame: Arc<DataFrame>,
         target: Target,
+        reservation: Option<&Reservation>,
     ) -> Result<(), CacheError> {
         match target {
             Target::Memory => {
                 let victims = {
                     let config = &self.inner.config;
                     let mut state = self.state();
+                    if let Some(reservation) = reservation {
+                        state.unreserve(key.session, reservation.take());
+                    }
                     state.set_data(key, Data::Memory(frame));
                     state.evict(
                         key.session,
@@ -222,7 +260,7 @@ impl FrameCache {
     }
 
     /// Finishes evictions chosen under the lock: spills go to the cold tier.
-    async fn settle(&self, mut victims: Vec<Victim>) {
+    pub(super) async fn settle(&self, mut victims: Vec<Victim>) {
         let released = victims.iter_mut().filter_map(|v| v.released.take()).collect();
         // Nobody waits for evictions to be freed.
         drop(release_later(released, self.inner.recycler.clone()));

@@ -1,0 +1,115 @@
+//! Admission before allocation: memory reserved for a frame before it is built, so a
+//! request the budget or quota cannot hold is refused before any work, and concurrent
+//! builds cannot together overshoot the budget.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+use super::FrameCache;
+use crate::tier::FrameKey;
+use crate::{ByteSize, CacheError, SessionKey};
+
+/// Memory reserved for one frame being built. Counted against the memory budget and the
+/// session's quota until the frame takes its place in memory, or until the reservation
+/// is dropped: on every path (error, cancellation, panic) the bytes come back.
+pub struct Reservation {
+    cache: FrameCache,
+    session: SessionKey,
+    bytes: AtomicU64,
+}
+
+impl Reservation {
+    /// The bytes still reserved.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Hands the reserved bytes over (to the frame that now takes them); the
+    /// reservation holds nothing afterwards.
+    pub(super) fn take(&self) -> u64 {
+        self.bytes.swap(0, Ordering::AcqRel)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let bytes = self.take();
+        if bytes > 0 {
+            self.cache.state().unreserve(self.session, bytes);
+        }
+    }
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("session", &self.session)
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
+
+impl FrameCache {
+    /// Reserves `bytes` of memory for a frame `session` is about to build.
+    ///
+    /// Refused at once with [`CacheError::TooLarge`] when no eviction could ever make
+    /// room (the frame exceeds the session quota or the memory budget), and with
+    /// [`CacheError::Busy`] when the room is held by other reservations. Otherwise the
+    /// session's own least recently used frames, then the heaviest session's, leave
+    /// memory (spilling where their placement allows) until the reservation fits.
+    pub async fn reserve(&self, session: SessionKey, bytes: u64) -> Result<Reservation, CacheError> {
+        let config = &self.inner.config;
+        let (quota, budget) = (config.session_quota, config.memory_budget);
+        // The tighter limit speaks first (the budget when they are equal).
+        let limits = if quota < budget {
+            [("session quota", quota), ("memory budget", budget)]
+        } else {
+            [("memory budget", budget), ("session quota", quota)]
+        };
+        for (limit, limit_bytes) in limits {
+            if bytes > limit_bytes.bytes() {
+                return Err(CacheError::TooLarge {
+                    needed: ByteSize(bytes),
+                    limit,
+                    budget: limit_bytes,
+                });
+            }
+        }
+        let victims = {
+            let mut state = self.state();
+            let session_reserved = state.sessions.get(&session).map_or(0, |s| s.reserved_bytes);
+            let room_in_quota = quota.bytes().checked_sub(session_reserved + bytes);
+            let room_in_budget = budget.bytes().checked_sub(state.reserved_bytes + bytes);
+            let (Some(room_in_quota), Some(room_in_budget)) = (room_in_quota, room_in_budget) else {
+                return Err(CacheError::Busy);
+            };
+            // No entry has the nil id: every frame in memory may make room.
+            let nobody = FrameKey {
+                session,
+                id: Uuid::nil(),
+            };
+            let victims = state.evict(
+                session,
+                room_in_quota,
+                room_in_budget,
+                nobody,
+                self.inner.cold.is_some(),
+            );
+            state.reserved_bytes += bytes;
+            state.sessions.entry(session).or_default().reserved_bytes += bytes;
+            victims
+        };
+        self.settle(victims).await;
+        Ok(Reservation {
+            cache: self.clone(),
+            session,
+            bytes: AtomicU64::new(bytes),
+        })
+    }
+
+    /// Bytes reserved for frames being built, all sessions.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.state().reserved_bytes
+    }
+}
