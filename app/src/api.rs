@@ -22,6 +22,9 @@ use crate::contract::StayputError;
 #[server(endpoint = "create_frame")]
 pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<FrameHandle, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::heavy_jobs()?
+        .admit(Some(session), rows)
+        .await?;
     crate::server::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
 }
 
@@ -54,9 +57,18 @@ pub async fn bench_steps(
     };
     let steps: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Step, StayputError>> + Send>> =
         steps.into();
+    let heavy = crate::server::context::heavy_jobs()?;
     let replies = steps.then(move |step| {
-        let cache = cache.clone();
-        async move { crate::server::ops::bench_step(&cache, session, step?).await }
+        let (cache, heavy) = (cache.clone(), heavy.clone());
+        async move {
+            let step = step?;
+            let rows = match &step {
+                Step::Create { rows, .. } => *rows,
+                Step::Mean { .. } => 0,
+            };
+            let _slot = heavy.admit(Some(session), rows).await?;
+            crate::server::ops::bench_step(&cache, session, step).await
+        }
     });
     Ok(replies.into())
 }
@@ -100,6 +112,9 @@ pub async fn drop_all() -> Result<usize, StayputError> {
 #[server(endpoint = "make_series")]
 pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::heavy_jobs()?
+        .admit(Some(session), rows)
+        .await?;
     crate::server::ops::make_series(&cache, session, rows).await
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use app::contract::client_mode::DEFAULT_MAX_ROWS;
+use app::server::heavy::HeavyLimits;
 use leptos::config::{get_configuration, LeptosOptions};
 use stayput_cache::ByteSize;
 
@@ -29,6 +30,9 @@ pub struct Config {
     pub client_max_rows: u64,
     /// `STAYPUT_SECURE_COOKIE`: mark the session cookie `Secure` (behind HTTPS).
     pub secure_cookie: bool,
+    /// `STAYPUT_HEAVY_JOBS`, `STAYPUT_HEAVY_QUEUE`, `STAYPUT_HEAVY_WAIT`: large jobs at
+    /// once, waiting at most, and the longest wait, before requests are shed.
+    pub heavy: HeavyLimits,
 }
 
 /// A setting that could not be used; the message names the variable and the fix.
@@ -131,7 +135,30 @@ impl Config {
                 })
             }
         };
+        let defaults = HeavyLimits::for_this_machine();
+        let count = |var: &'static str, default: usize, least: usize| match lookup(var) {
+            Some(value) => value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (least..=4096).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var,
+                    value,
+                    reason: format!("write a whole number from {least} to 4096"),
+                }),
+            None => Ok(default),
+        };
+        let heavy = HeavyLimits {
+            slots: count("STAYPUT_HEAVY_JOBS", defaults.slots, 1)?,
+            queue: count("STAYPUT_HEAVY_QUEUE", defaults.queue, 0)?,
+            wait: match lookup("STAYPUT_HEAVY_WAIT") {
+                Some(value) => parse_duration("STAYPUT_HEAVY_WAIT", value)?,
+                None => defaults.wait,
+            },
+        };
         Ok(Self {
+            heavy,
             leptos,
             memory_budget,
             session_quota,

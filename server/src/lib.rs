@@ -4,8 +4,10 @@
 //! # Layout
 //! - [`config`]: `STAYPUT_*` and `LEPTOS_*` settings with embedded defaults.
 //! - [`router`]: [`router::build`], the whole HTTP surface, used by `main` and tests.
+//! - [`guards`]: middleware: one HTTP status per error, same-site only for changes.
 
 pub mod config;
+pub mod guards;
 pub mod router;
 
 pub use config::{Config, ConfigError};

@@ -3,9 +3,11 @@
 use app::contract::client_mode::{FRAME_PATH, MEAN_PATH};
 use app::server::client_mode;
 use app::server::context::{AppContext, Limits};
+use app::server::heavy::HeavyJobs;
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -17,9 +19,10 @@ use stayput_cache::{
 };
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::Config;
+use crate::{guards, Config};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "stayput.sid";
@@ -33,6 +36,10 @@ pub struct Stayput {
     /// Keeps the idle-expiry sweep running; dropping it stops the sweep.
     pub purger: PurgeGuard,
 }
+
+/// Largest request body on any route but client mode's upload: server function
+/// arguments are a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Where Prometheus scrapes the cache's metrics.
 pub const METRICS_PATH: &str = "/metrics";
@@ -53,7 +60,11 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let limits = Limits {
         client_max_rows: config.client_max_rows,
     };
-    let context = AppContext { limits };
+    let heavy = HeavyJobs::new(config.heavy);
+    let context = AppContext {
+        limits,
+        heavy: heavy.clone(),
+    };
     let options = config.leptos.clone();
 
     let cookie = SessionCookie {
@@ -67,6 +78,15 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
 
     let routes = generate_route_list(App);
     let metrics_cache = cache.clone();
+    // Client mode's upload is the one large body; everything else is a few hundred
+    // bytes of arguments, so a small limit covers every other route (a layer, read while
+    // streaming: an oversized body is refused before it is buffered).
+    let uploads: Router = Router::new()
+        .route(MEAN_PATH, {
+            let heavy = heavy.clone();
+            post(move |body| client_mode::mean(heavy.clone(), body))
+        })
+        .layer(DefaultBodyLimit::max(upload_limit));
     let router = Router::new()
         .route(
             METRICS_PATH,
@@ -75,18 +95,22 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
                 async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
             }),
         )
-        .route(FRAME_PATH, post(move |query| client_mode::frame(limits, query)))
-        .route(
-            MEAN_PATH,
-            post(client_mode::mean).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .leptos_routes_with_context(&options, routes, move || provide_context(context), {
+        .route(FRAME_PATH, {
+            let heavy = heavy.clone();
+            post(move |query| client_mode::frame(limits, heavy.clone(), query))
+        })
+        .leptos_routes_with_context(&options, routes, move || provide_context(context.clone()), {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn(guards::too_large_as_json))
+        .merge(uploads)
         .with_frame_cache(cache.clone(), cookie)
+        .layer(middleware::from_fn(guards::server_fn_status))
+        .layer(middleware::from_fn(guards::same_origin))
         .layer(compression)
         .layer(TraceLayer::new_for_http());
     Ok(Stayput {

@@ -2,52 +2,12 @@
 
 use app::contract::client_mode::{ClientMeanReply, FRAME_PATH, MEAN_PATH};
 use app::StayputError;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use server::Config;
 
 mod common;
-use common::{start, Running};
-
-/// A browser: its own cookie jar, hence its own session.
-fn browser() -> Client {
-    Client::builder().cookie_store(true).build().expect("client")
-}
-
-/// Step 1 as the browser calls it.
-async fn create(server: &Running, client: &Client, rows: &str) -> reqwest::Response {
-    client
-        .post(server.url("/api/create_frame"))
-        .form(&[("rows", rows)])
-        .send()
-        .await
-        .expect("send")
-}
-
-/// Step 2 as the browser calls it.
-async fn frame_mean(server: &Running, client: &Client, handle: &Value) -> reqwest::Response {
-    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
-    client
-        .post(server.url("/api/frame_mean"))
-        .form(&[
-            ("handle[id]", field("id")),
-            ("handle[rows]", field("rows")),
-            ("handle[bytes]", field("bytes")),
-        ])
-        .send()
-        .await
-        .expect("send")
-}
-
-async fn error_of(response: reqwest::Response) -> StayputError {
-    assert!(
-        !response.status().is_success(),
-        "expected an error, got {}",
-        response.status()
-    );
-    let text = response.text().await.expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("error body {text:?} is not a StayputError: {e}"))
-}
+use common::{browser, create, error_of, frame_mean, start};
 
 #[tokio::test]
 async fn handles_work_in_their_session_only() {
@@ -188,7 +148,7 @@ async fn client_mode_moves_the_whole_frame_both_ways() {
         .await
         .expect("send");
     assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(matches!(error_of(oversized).await, StayputError::BadRequest(_)));
+    assert!(matches!(error_of(oversized).await, StayputError::BodyTooLarge(_)));
 }
 
 #[tokio::test]

@@ -31,8 +31,9 @@ pub enum StayputError {
         /// The cap in megabytes of transfer each way.
         max_bytes: u64,
     },
-    /// The frame would not fit in the limit that applies to it.
-    #[error("a frame of {needed} does not fit in the server's {limit} of {budget}")]
+    /// The frame would not fit in the limit that applies to it, whatever was evicted:
+    /// refused before any work.
+    #[error("a frame of {needed} does not fit in the server's {limit} of {budget}{}", setting_hint(.setting))]
     TooLarge {
         /// Size of the frame.
         needed: String,
@@ -40,7 +41,27 @@ pub enum StayputError {
         limit: String,
         /// The limit.
         budget: String,
+        /// The server setting that raises the limit, if the operator can.
+        #[serde(default)]
+        setting: Option<String>,
     },
+    /// The server is at its limit of concurrent large jobs, or their memory is reserved:
+    /// a retry in `retry_after_s` seconds is likely to succeed.
+    #[error("the server is busy with other large requests; try again in {retry_after_s} s")]
+    Busy {
+        /// Seconds to wait before trying again (also the `Retry-After` header).
+        retry_after_s: u64,
+    },
+    /// This session already runs as many large jobs as one session may.
+    #[error("your session already runs {0} large requests at once; wait for one to finish")]
+    SessionBusy(u64),
+    /// The request's body is larger than the route accepts (named here): refused while
+    /// reading it.
+    #[error("the request is larger than the server accepts for {0}")]
+    BodyTooLarge(String),
+    /// A request from another site tried to change something here.
+    #[error("requests from another site may not change anything here")]
+    CrossOrigin,
     /// The server's cache could not store or load the data (e.g. its disk is full).
     #[error("the server's cache is unavailable right now ({0} tier); try again")]
     Storage(String),
@@ -68,6 +89,51 @@ pub enum StayputError {
     Internal,
 }
 
+/// ` (the setting STAYPUT_X raises it)`, or nothing.
+fn setting_hint(setting: &Option<String>) -> String {
+    setting
+        .as_ref()
+        .map(|s| format!(" (the server setting {s} raises it)"))
+        .unwrap_or_default()
+}
+
+/// Longest text of a request that an error message repeats; the rest is cut, so a huge
+/// argument never comes back in the answer or the log.
+pub const MAX_ECHO: usize = 200;
+
+/// `text`, cut to [`MAX_ECHO`] characters.
+fn cut(text: String) -> String {
+    if text.chars().count() <= MAX_ECHO {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_ECHO).collect();
+    cut.push('…');
+    cut
+}
+
+impl StayputError {
+    /// The one HTTP status of this error, whichever way it reaches the browser (server
+    /// functions, raw routes): 400 bad input, 403 another site, 404 unknown handle (the
+    /// same for foreign, malformed and expired), 413 too large, 429 this session is
+    /// busy, 503 the server is busy or a tier is down, 500 only for real server faults.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidSize(_) | Self::BadRequest(_) | Self::BadSpec(_) | Self::NoBenchmarkFrame => 400,
+            Self::CrossOrigin => 403,
+            Self::UnknownHandle => 404,
+            Self::ClientModeTooLarge { .. } | Self::TooLarge { .. } | Self::BodyTooLarge(_) => 413,
+            Self::SessionBusy(_) => 429,
+            Self::Busy { .. } | Self::Storage(_) => 503,
+            Self::Rebuild(_) | Self::Draw(_) | Self::Network(_) | Self::Internal => 500,
+        }
+    }
+
+    /// Whether the fault is the request's (a 4xx): logged below ERROR.
+    pub fn is_client_error(&self) -> bool {
+        self.status() < 500
+    }
+}
+
 impl FromServerFnError for StayputError {
     type Encoder = JsonEncoding;
 
@@ -75,8 +141,8 @@ impl FromServerFnError for StayputError {
         match value {
             ServerFnErrorErr::Args(msg)
             | ServerFnErrorErr::MissingArg(msg)
-            | ServerFnErrorErr::Deserialization(msg) => Self::BadRequest(msg),
-            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => Self::Network(msg),
+            | ServerFnErrorErr::Deserialization(msg) => Self::BadRequest(cut(msg)),
+            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => Self::Network(cut(msg)),
             _ => Self::Internal,
         }
     }

@@ -15,6 +15,8 @@ use crate::contract::StayputError;
 use crate::server::bench_frame;
 use crate::server::blocking;
 use crate::server::context::Limits;
+use crate::server::errors::error_response;
+use crate::server::heavy::HeavyJobs;
 
 /// Query of [`FRAME_PATH`](crate::contract::client_mode::FRAME_PATH).
 #[derive(Debug, Deserialize)]
@@ -22,19 +24,12 @@ pub struct FrameQuery {
     rows: u64,
 }
 
-fn error_response(err: StayputError) -> Response {
-    let status = match err {
-        StayputError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        StayputError::TooLarge { .. } | StayputError::ClientModeTooLarge { .. } => {
-            StatusCode::PAYLOAD_TOO_LARGE
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    (status, Json(err)).into_response()
-}
-
 /// Step 1 of client mode: builds the frame and sends all of it to the browser.
-pub async fn frame(limits: Limits, query: Result<Query<FrameQuery>, QueryRejection>) -> Response {
+pub async fn frame(
+    limits: Limits,
+    heavy: HeavyJobs,
+    query: Result<Query<FrameQuery>, QueryRejection>,
+) -> Response {
     let result = async {
         let Query(FrameQuery { rows }) = query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
         let rows = validate_rows(rows)?;
@@ -45,6 +40,7 @@ pub async fn frame(limits: Limits, query: Result<Query<FrameQuery>, QueryRejecti
                 max_bytes: limits.client_max_rows * 8 / 1_000_000,
             });
         }
+        let _slot = heavy.admit(None, rows).await?;
         blocking(move || {
             bench_frame::frame_to_bytes(&bench_frame::random_frame(rows as usize, bench_frame::new_seed()))
         })
@@ -65,16 +61,16 @@ pub async fn frame(limits: Limits, query: Result<Query<FrameQuery>, QueryRejecti
 }
 
 /// Step 2 of client mode: receives the frame back, answers its mean and histogram.
-pub async fn mean(body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn mean(heavy: HeavyJobs, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let err = StayputError::BadRequest("the upload is larger than client mode allows".into());
-            return (StatusCode::PAYLOAD_TOO_LARGE, Json(err)).into_response();
+            return error_response(StayputError::BodyTooLarge("client mode's upload".into()));
         }
         Err(err) => return error_response(StayputError::BadRequest(err.body_text())),
     };
     let result = async {
+        let _slot = heavy.admit(None, body.len() as u64 / 8).await?;
         blocking(move || {
             let frame = bench_frame::frame_from_bytes(&body)?;
             let mean = bench_frame::column_mean(&frame)?;

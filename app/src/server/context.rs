@@ -6,6 +6,7 @@
 use leptos::prelude::use_context;
 
 use crate::contract::StayputError;
+use crate::server::heavy::HeavyJobs;
 
 /// Limits that are configuration rather than code.
 #[derive(Debug, Clone, Copy)]
@@ -15,17 +16,28 @@ pub struct Limits {
 }
 
 /// Provided once by the server's wiring (`leptos_routes_with_context`), read with
-/// [`limits`].
-#[derive(Debug, Clone, Copy)]
+/// [`limits`] and [`heavy_jobs`].
+#[derive(Debug, Clone)]
 pub struct AppContext {
     /// Configured limits.
     pub limits: Limits,
+    /// The admission of heavy jobs, shared by every request.
+    pub heavy: HeavyJobs,
+}
+
+fn context() -> Result<AppContext, StayputError> {
+    use_context::<AppContext>().ok_or_else(|| {
+        tracing::error!("AppContext missing: the server did not provide it");
+        StayputError::Internal
+    })
 }
 
 /// The configured limits of the running server.
 pub fn limits() -> Result<Limits, StayputError> {
-    use_context::<AppContext>().map(|ctx| ctx.limits).ok_or_else(|| {
-        tracing::error!("AppContext missing: the server did not provide it");
-        StayputError::Internal
-    })
+    context().map(|ctx| ctx.limits)
+}
+
+/// The admission of heavy jobs of the running server.
+pub fn heavy_jobs() -> Result<HeavyJobs, StayputError> {
+    context().map(|ctx| ctx.heavy)
 }

@@ -194,13 +194,9 @@ mod tests {
         assert!((reply.mean - 0.5).abs() < 0.01, "{}", reply.mean);
         let figure = frame_histogram(&cache, me, &handle).await.expect("figure");
         let parsed: serde_json::Value = serde_json::from_str(&figure).expect("json");
-        let total: u64 = parsed["data"][0]["y"]
-            .as_array()
-            .expect("counts")
-            .iter()
-            .filter_map(serde_json::Value::as_u64)
-            .sum();
-        assert_eq!(total, 100_000);
+        let counts = stayput_figures::typed::decode(&parsed["data"][0]["y"]).expect("counts");
+        let total: f64 = counts.iter().sum();
+        assert_eq!(total, 100_000.0);
     }
 
     #[tokio::test]

@@ -23,18 +23,28 @@ pub struct CreateArgs {
 pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
     builder
         .recycle(spare::reclaim)
-        .recipe(CREATE_FRAME, |args: CreateArgs| async move {
-            let rows = validate_rows(args.rows)?;
-            blocking(move || Ok(bench_frame::random_frame(rows as usize, args.seed))).await
-        })
-        .recipe(TIME_SERIES, |args: CreateArgs| async move {
-            let rows = validate_rows(args.rows)?;
-            blocking(move || {
-                stayput_figures::demo::time_series(rows as usize, args.seed).map_err(|err| {
-                    tracing::error!(%err, "time series");
-                    StayputError::Internal
+        // Sizes declared, so the cache reserves the memory before a fill starts and
+        // refuses at once what cannot fit.
+        .sized_recipe(
+            CREATE_FRAME,
+            |args: &CreateArgs| args.rows.saturating_mul(8),
+            |args: CreateArgs| async move {
+                let rows = validate_rows(args.rows)?;
+                blocking(move || Ok(bench_frame::random_frame(rows as usize, args.seed))).await
+            },
+        )
+        .sized_recipe(
+            TIME_SERIES,
+            |args: &CreateArgs| args.rows.saturating_mul(8 * 4),
+            |args: CreateArgs| async move {
+                let rows = validate_rows(args.rows)?;
+                blocking(move || {
+                    stayput_figures::demo::time_series(rows as usize, args.seed).map_err(|err| {
+                        tracing::error!(%err, "time series");
+                        StayputError::Internal
+                    })
                 })
-            })
-            .await
-        })
+                .await
+            },
+        )
 }

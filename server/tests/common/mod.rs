@@ -6,6 +6,9 @@
 
 use std::net::SocketAddr;
 
+use app::StayputError;
+use reqwest::Client;
+use serde_json::Value;
 use server::{Config, Stayput};
 
 /// A running server; dropping it stops it and removes its cache directory.
@@ -56,4 +59,44 @@ pub(crate) async fn start(vars: &[(&str, &str)]) -> Running {
         _dir: dir,
         task,
     }
+}
+
+/// A browser: its own cookie jar, hence its own session.
+pub(crate) fn browser() -> Client {
+    Client::builder().cookie_store(true).build().expect("client")
+}
+
+/// Step 1 as the browser calls it.
+pub(crate) async fn create(server: &Running, client: &Client, rows: &str) -> reqwest::Response {
+    client
+        .post(server.url("/api/create_frame"))
+        .form(&[("rows", rows)])
+        .send()
+        .await
+        .expect("send")
+}
+
+/// Step 2 as the browser calls it.
+pub(crate) async fn frame_mean(server: &Running, client: &Client, handle: &Value) -> reqwest::Response {
+    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
+    client
+        .post(server.url("/api/frame_mean"))
+        .form(&[
+            ("handle[id]", field("id")),
+            ("handle[rows]", field("rows")),
+            ("handle[bytes]", field("bytes")),
+        ])
+        .send()
+        .await
+        .expect("send")
+}
+
+pub(crate) async fn error_of(response: reqwest::Response) -> StayputError {
+    assert!(
+        !response.status().is_success(),
+        "expected an error, got {}",
+        response.status()
+    );
+    let text = response.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("error body {text:?} is not a StayputError: {e}"))
 }

@@ -1,0 +1,264 @@
+//! Bounded heavy work: a limit on concurrent large jobs (fills, series, client-mode
+//! transfers), a short bounded queue, and load shedding beyond it, so a crowd of large
+//! requests cannot take the whole machine and small requests never queue behind them.
+//!
+//! A job is heavy from [`HEAVY_ROWS`] rows. It takes one of `slots` permits; when all are
+//! taken it may wait in a queue of `queue` places for at most `wait`; a full queue or a
+//! wait that runs out is answered at once with [`StayputError::Busy`] (503 and
+//! `Retry-After`). One session holds at most `per_session` permits (429 beyond), so one
+//! browser cannot take every slot.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stayput_cache::sync::lock;
+use stayput_cache::SessionKey;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::contract::StayputError;
+
+/// Rows from which a job takes a slot: 1e6 rows of f64 are 8 MB and ~1 ms of fill per
+/// core; below that, work is too short to be worth queueing.
+pub const HEAVY_ROWS: u64 = 1_000_000;
+
+/// The limits, from the server's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeavyLimits {
+    /// Heavy jobs running at once.
+    pub slots: usize,
+    /// Heavy jobs waiting at once; beyond, requests are shed.
+    pub queue: usize,
+    /// Longest wait in the queue.
+    pub wait: Duration,
+}
+
+impl HeavyLimits {
+    /// One slot per core, a queue as long again, waits up to 10 s.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            slots: cores,
+            queue: cores,
+            wait: Duration::from_secs(10),
+        }
+    }
+
+    /// Most slots one session may hold: half of them, at least one.
+    fn per_session(&self) -> usize {
+        (self.slots / 2).max(1)
+    }
+}
+
+/// The admission of heavy jobs; shared by every request (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct HeavyJobs {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    limits: HeavyLimits,
+    slots: Arc<Semaphore>,
+    queued: AtomicUsize,
+    /// Permits held per session (only sessions holding some).
+    by_session: Mutex<HashMap<SessionKey, usize>>,
+}
+
+/// A slot for one heavy job; dropping it (on any path) frees the slot.
+#[derive(Debug)]
+pub struct HeavyPermit {
+    _slot: OwnedSemaphorePermit,
+    _session: Option<SessionSlot>,
+}
+
+/// One of a session's permits, given back on drop.
+#[derive(Debug)]
+struct SessionSlot {
+    inner: Arc<Inner>,
+    session: SessionKey,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut by_session = lock(&self.inner.by_session);
+        if let Some(n) = by_session.get_mut(&self.session) {
+            *n -= 1;
+            if *n == 0 {
+                by_session.remove(&self.session);
+            }
+        }
+    }
+}
+
+/// A place in the queue, given back on drop (also when the waiting request is dropped).
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl HeavyJobs {
+    /// Admission with `limits`.
+    pub fn new(limits: HeavyLimits) -> Self {
+        let limits = HeavyLimits {
+            slots: limits.slots.max(1),
+            ..limits
+        };
+        Self {
+            inner: Arc::new(Inner {
+                limits,
+                slots: Arc::new(Semaphore::new(limits.slots)),
+                queued: AtomicUsize::new(0),
+                by_session: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> HeavyLimits {
+        self.inner.limits
+    }
+
+    /// A slot for a job of `rows` rows for `session` (`None`: a request without one),
+    /// or `None` when the job is small enough to run at once.
+    pub async fn admit(
+        &self,
+        session: Option<SessionKey>,
+        rows: u64,
+    ) -> Result<Option<HeavyPermit>, StayputError> {
+        if rows < HEAVY_ROWS {
+            return Ok(None);
+        }
+        let session = match session {
+            Some(session) => Some(self.session_slot(session)?),
+            None => None,
+        };
+        let slots = Arc::clone(&self.inner.slots);
+        if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+            return Ok(Some(HeavyPermit {
+                _slot: slot,
+                _session: session,
+            }));
+        }
+        let busy = || StayputError::Busy {
+            retry_after_s: self.inner.limits.wait.as_secs().clamp(1, 5),
+        };
+        if self.inner.queued.fetch_add(1, Ordering::AcqRel) >= self.inner.limits.queue {
+            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(busy());
+        }
+        let _place = QueuePlace(&self.inner.queued);
+        match tokio::time::timeout(self.inner.limits.wait, slots.acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(Some(HeavyPermit {
+                _slot: slot,
+                _session: session,
+            })),
+            _ => Err(busy()),
+        }
+    }
+
+    fn session_slot(&self, session: SessionKey) -> Result<SessionSlot, StayputError> {
+        let most = self.inner.limits.per_session();
+        let mut by_session = lock(&self.inner.by_session);
+        let held = by_session.entry(session).or_default();
+        if *held >= most {
+            return Err(StayputError::SessionBusy(most as u64));
+        }
+        *held += 1;
+        Ok(SessionSlot {
+            inner: Arc::clone(&self.inner),
+            session,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jobs(slots: usize, queue: usize) -> HeavyJobs {
+        HeavyJobs::new(HeavyLimits {
+            slots,
+            queue,
+            wait: Duration::from_secs(10),
+        })
+    }
+
+    #[tokio::test]
+    async fn small_jobs_never_take_a_slot() {
+        let jobs = jobs(1, 0);
+        let _big = jobs
+            .admit(None, HEAVY_ROWS)
+            .await
+            .expect("admitted")
+            .expect("a slot");
+        for _ in 0..100 {
+            assert!(jobs
+                .admit(None, HEAVY_ROWS - 1)
+                .await
+                .expect("admitted")
+                .is_none());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beyond_the_slots_and_the_queue_requests_are_shed_at_once() {
+        let jobs = jobs(2, 1);
+        let a = jobs.admit(None, HEAVY_ROWS).await.expect("slot 1");
+        let _b = jobs.admit(None, HEAVY_ROWS).await.expect("slot 2");
+        // The third waits in the queue; the fourth finds it full.
+        let waiting = tokio::spawn({
+            let jobs = jobs.clone();
+            async move { jobs.admit(None, HEAVY_ROWS).await.map(|p| p.is_some()) }
+        });
+        tokio::task::yield_now().await;
+        let shed = jobs.admit(None, HEAVY_ROWS).await.expect_err("queue full");
+        assert_eq!(shed, StayputError::Busy { retry_after_s: 5 });
+        assert_eq!(shed.status(), 503);
+        drop(a);
+        assert_eq!(
+            waiting.await.expect("task"),
+            Ok(true),
+            "the queued job got the freed slot"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_that_runs_out_is_busy() {
+        let jobs = jobs(1, 4);
+        let _held = jobs.admit(None, HEAVY_ROWS).await.expect("slot");
+        let err = jobs.admit(None, HEAVY_ROWS).await.expect_err("timed out");
+        assert!(matches!(err, StayputError::Busy { .. }));
+        assert_eq!(
+            jobs.inner.queued.load(Ordering::Acquire),
+            0,
+            "the place was given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_session_cannot_take_every_slot() {
+        let jobs = jobs(4, 0);
+        let (me, other) = (SessionKey::random(), SessionKey::random());
+        let first = jobs.admit(Some(me), HEAVY_ROWS).await.expect("1");
+        let _second = jobs.admit(Some(me), HEAVY_ROWS).await.expect("2");
+        let err = jobs
+            .admit(Some(me), HEAVY_ROWS)
+            .await
+            .expect_err("half the slots at most");
+        assert_eq!((err.status(), err), (429, StayputError::SessionBusy(2)));
+        assert!(
+            jobs.admit(Some(other), HEAVY_ROWS).await.is_ok(),
+            "others still get in"
+        );
+        drop(first);
+        assert!(
+            jobs.admit(Some(me), HEAVY_ROWS).await.is_ok(),
+            "a finished job frees its place"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Middleware that keeps requests honest: one HTTP status per error for the server
+//! functions, same-site only for anything that changes state.
+
+use app::server::errors::{error_response, log};
+use app::StayputError;
+use axum::body::{to_bytes, Body};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The header server_fn puts on an error answer (its status is always 500).
+const SERVER_FN_ERROR: &str = "serverfnerror";
+
+/// Largest error body read back to find its status; errors are a few hundred bytes.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Server functions answer every error with 500. This gives each its one status
+/// ([`StayputError::status`]) and `Retry-After` when busy, and logs it at the level its
+/// status deserves, so a bad row count is a quiet 400, not an ERROR line.
+pub async fn server_fn_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if !response.headers().contains_key(SERVER_FN_ERROR) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if let Ok(err) = serde_json::from_slice::<StayputError>(&bytes) {
+        log(&err);
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let StayputError::Busy { retry_after_s } = err {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                parts.headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The body limit answers 413 in plain text; the pages read errors as JSON. This gives
+/// them the same JSON error as every other refusal.
+pub async fn too_large_as_json(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return error_response(StayputError::BodyTooLarge("this request".into()));
+    }
+    response
+}
+
+/// Refuses, with 403, a request that would change state (any method but GET, HEAD and
+/// OPTIONS, and every WebSocket upgrade) when the browser says it comes from another
+/// site: its `Origin` names another host than the one it asked, or `Sec-Fetch-Site`
+/// says `cross-site`/`same-site`. Requests with neither header come from programs, not
+/// from a page a victim's browser was led to, and pass.
+pub async fn same_origin(request: Request, next: Next) -> Response {
+    if changes_state(request.method(), request.headers()) && from_another_site(request.headers()) {
+        return error_response(StayputError::CrossOrigin);
+    }
+    next.run(request).await
+}
+
+fn changes_state(method: &Method, headers: &HeaderMap) -> bool {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    upgrade || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn from_another_site(headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(origin) = text(header::ORIGIN) {
+        // `Origin: null` (sandboxed frames, some redirects) is another site too.
+        let origin_host = origin.split_once("://").map(|(_, host)| host);
+        return origin_host.is_none_or(|host| Some(host) != text(header::HOST));
+    }
+    matches!(
+        text(header::HeaderName::from_static("sec-fetch-site")),
+        Some("cross-site" | "same-site")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn only_state_changes_from_another_site_are_refused() {
+        let same = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        let other_port = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3001")]);
+        let null = headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]);
+        let fetch_site = headers(&[("host", "a"), ("sec-fetch-site", "cross-site")]);
+        let program = headers(&[("host", "127.0.0.1:3000")]);
+        assert!(!from_another_site(&same));
+        assert!(from_another_site(&other_port), "another port is another origin");
+        assert!(from_another_site(&null));
+        assert!(from_another_site(&fetch_site));
+        assert!(!from_another_site(&program));
+        assert!(changes_state(&Method::POST, &program));
+        assert!(!changes_state(&Method::GET, &program));
+        let upgrade = headers(&[("upgrade", "websocket")]);
+        assert!(changes_state(&Method::GET, &upgrade), "a socket runs steps");
+    }
+}

@@ -1,0 +1,199 @@
+//! Strangers can't knock it over: each error has its one status, what cannot fit is
+//! refused before any work, heavy work is bounded and shed, bodies are capped, and
+//! nothing from another site changes state. The real router on a real socket.
+
+use std::time::{Duration, Instant};
+
+use app::StayputError;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+mod common;
+use common::{browser, create, error_of, frame_mean, start};
+
+#[tokio::test]
+async fn every_error_has_its_one_status() {
+    let server = start(&[]).await;
+    let client = browser();
+    assert_eq!(
+        create(&server, &client, "0").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        create(&server, &client, "many").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let made_up: Value =
+        serde_json::json!({"id": "7d444840-9dc0-41a6-a1f3-2a5f3c1e6b6e", "rows": 1, "bytes": 8});
+    let malformed: Value = serde_json::json!({"id": "not-a-uuid", "rows": 1, "bytes": 8});
+    let unknown = frame_mean(&server, &client, &made_up).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let unknown_body = unknown.text().await.expect("body");
+    let bad_id = frame_mean(&server, &client, &malformed).await;
+    assert_eq!(
+        bad_id.status(),
+        StatusCode::NOT_FOUND,
+        "a malformed id is just unknown"
+    );
+    assert_eq!(bad_id.text().await.expect("body"), unknown_body);
+
+    // A foreign handle answers exactly like the made-up one.
+    let owner = browser();
+    let handle: Value = create(&server, &owner, "1000")
+        .await
+        .json()
+        .await
+        .expect("handle");
+    let foreign = frame_mean(&server, &client, &handle).await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    assert_eq!(foreign.text().await.expect("body"), unknown_body);
+
+    // A huge argument is refused without being echoed back.
+    let huge = "9".repeat(10_000);
+    let answer = create(&server, &client, &huge).await;
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        answer.text().await.expect("body").len() < 1_000,
+        "the input is not echoed"
+    );
+}
+
+#[tokio::test]
+async fn what_cannot_fit_is_refused_before_any_work_naming_the_setting() {
+    let server = start(&[
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+        ("STAYPUT_SESSION_QUOTA", "32MiB"),
+    ])
+    .await;
+    let client = browser();
+    let started = Instant::now();
+    // 1e8 rows are 800 MB: filling them would take seconds; a refusal takes no time.
+    let answer = create(&server, &client, "100000000").await;
+    let elapsed = started.elapsed();
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err = error_of(answer).await;
+    let text = err.to_string();
+    assert!(text.contains("session quota"), "{text}");
+    assert!(text.contains("STAYPUT_SESSION_QUOTA"), "{text}");
+    assert!(
+        elapsed < Duration::from_millis(500),
+        "refused after {elapsed:?}: work was done"
+    );
+    assert_eq!(server.stayput.cache.totals().memory.entries, 0);
+    assert_eq!(server.stayput.cache.reserved_bytes(), 0, "nothing stays reserved");
+    // The same series on /explore (4 columns) too.
+    let series = client
+        .post(server.url("/api/make_series"))
+        .form(&[("rows", "10000000")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(series.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // What fits is served.
+    assert_eq!(create(&server, &client, "1000000").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn beyond_the_heavy_slots_requests_are_shed_with_retry_after() {
+    let server = start(&[
+        ("STAYPUT_MEMORY_BUDGET", "2GiB"),
+        ("STAYPUT_HEAVY_JOBS", "1"),
+        ("STAYPUT_HEAVY_QUEUE", "0"),
+    ])
+    .await;
+    let many: Vec<_> = (0..6)
+        .map(|_| {
+            let client = browser();
+            let url = server.url("/api/create_frame");
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .form(&[("rows", "10000000")])
+                    .send()
+                    .await
+                    .expect("send")
+            })
+        })
+        .collect();
+    let mut shed = 0;
+    for answer in many {
+        let answer = answer.await.expect("task");
+        match answer.status() {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                shed += 1;
+                assert!(answer.headers().contains_key("retry-after"));
+                assert!(matches!(error_of(answer).await, StayputError::Busy { .. }));
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(shed >= 1, "six 1e7 fills at once on one slot, none shed");
+    // Small work never waits for a slot, and the server keeps serving.
+    assert_eq!(create(&server, &browser(), "1000").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bodies_are_capped_on_every_route() {
+    let server = start(&[]).await;
+    let client = browser();
+    let big = client
+        .post(server.url("/api/create_frame"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("rows=1&pad={}", "x".repeat(1 << 20)))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(matches!(error_of(big).await, StayputError::BodyTooLarge(_)));
+    assert_eq!(create(&server, &client, "10").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn nothing_from_another_site_changes_state() {
+    let server = start(&[]).await;
+    let client = browser();
+    assert_eq!(create(&server, &client, "10").await.status(), StatusCode::OK);
+    let host = server.addr.to_string();
+    let drop_all = |origin: Option<String>, site: Option<&'static str>| {
+        let mut request = client.post(server.url("/api/drop_all"));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+    // Another port of the same host is another site.
+    let other_port = format!("http://127.0.0.1:{}", server.addr.port() + 1);
+    let refused = drop_all(Some(other_port), None).await.expect("send");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_of(refused).await, StayputError::CrossOrigin);
+    let refused = drop_all(None, Some("cross-site")).await.expect("send");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        server.stayput.cache.totals().memory.entries,
+        1,
+        "nothing was dropped"
+    );
+
+    let own = drop_all(Some(format!("http://{host}")), Some("same-origin"))
+        .await
+        .expect("send");
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(server.stayput.cache.totals().memory.entries, 0);
+
+    // A WebSocket from another site is refused before the upgrade.
+    let upgrade = client
+        .get(server.url("/api/bench_steps"))
+        .header("origin", "http://evil.example")
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(upgrade.status(), StatusCode::FORBIDDEN);
+}
