@@ -18,7 +18,15 @@ pub struct CacheConfig {
     pub idle_timeout: Duration,
     /// A session not seen for this long is forgotten with all its entries, in every tier.
     pub session_timeout: Duration,
+    /// Most entries one session may hold, whatever their size and wherever their data
+    /// is (evicted entries keep their metadata and lineage, so they count too). A new
+    /// frame beyond it makes the session forget its least recently used entry: a flood
+    /// of tiny frames cannot grow the bookkeeping, the eviction scans or `/metrics`.
+    pub max_frames_per_session: usize,
 }
+
+/// Default [`CacheConfig::max_frames_per_session`].
+pub const DEFAULT_MAX_FRAMES_PER_SESSION: usize = 1_000;
 
 impl CacheConfig {
     /// Defaults around `memory_budget`: a session may use half of it, `Auto` frames from
@@ -32,6 +40,7 @@ impl CacheConfig {
             auto_threshold: ByteSize(session_quota.bytes() / 2),
             idle_timeout: Duration::from_secs(30 * 60),
             session_timeout: Duration::from_secs(24 * 60 * 60),
+            max_frames_per_session: DEFAULT_MAX_FRAMES_PER_SESSION,
         }
     }
 }

@@ -163,7 +163,7 @@ pub use placement::{Placement, Residence};
 pub use size::ByteSize;
 
 #[cfg(feature = "server")]
-pub use config::CacheConfig;
+pub use config::{CacheConfig, DEFAULT_MAX_FRAMES_PER_SESSION};
 #[cfg(feature = "server")]
 pub use disk::{DiskTier, DIR_SETTING};
 #[cfg(feature = "server")]
@@ -177,4 +177,6 @@ pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 #[cfg(feature = "server")]
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]
-pub use wiring::{existing_frame_cache, frame_cache, session_key, FrameCacheRouter, SessionCookie};
+pub use wiring::{
+    existing_frame_cache, frame_cache, session_key, FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
+};

@@ -22,10 +22,13 @@ pub enum EvictionCause {
     Dropped,
     /// Its owner released it ([`crate::FrameCache::release`]); its lineage stays.
     Released,
+    /// Its session stored more frames than `CacheConfig::max_frames_per_session`; the
+    /// entry is forgotten, lineage included.
+    FrameCap,
 }
 
 impl EvictionCause {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Budget,
         Self::Quota,
         Self::Idle,
@@ -33,6 +36,7 @@ impl EvictionCause {
         Self::SessionEnd,
         Self::Dropped,
         Self::Released,
+        Self::FrameCap,
     ];
 
     /// Position in the counters array: the declaration order, which `ALL` follows.
@@ -49,6 +53,7 @@ impl EvictionCause {
             Self::SessionEnd => "session_end",
             Self::Dropped => "dropped",
             Self::Released => "released",
+            Self::FrameCap => "frame_cap",
         }
     }
 }

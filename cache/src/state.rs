@@ -59,6 +59,8 @@ pub(crate) struct SessionState {
     pub(crate) memory_bytes: u64,
     /// Bytes reserved for this session's frames being built (see `FrameCache::reserve`).
     pub(crate) reserved_bytes: u64,
+    /// Entries of this session, whatever their data (see `CacheConfig::max_frames_per_session`).
+    pub(crate) entries: usize,
     pub(crate) last_seen_ms: u64,
 }
 
@@ -130,9 +132,33 @@ impl State {
         }
     }
 
+    /// Adds the new entry `key` of a session.
+    pub(crate) fn insert(&mut self, key: FrameKey, entry: Entry) {
+        if self.entries.insert(key, entry).is_none() {
+            self.sessions.entry(key.session).or_default().entries += 1;
+        }
+    }
+
+    /// The entry `session` should forget before it stores one more, when it holds `most`
+    /// already: its least recently used, preferring one whose data is already gone.
+    pub(crate) fn over_frame_cap(&self, session: SessionKey, most: usize) -> Option<FrameKey> {
+        let held = self.sessions.get(&session).map_or(0, |s| s.entries);
+        if held < most.max(1) {
+            return None;
+        }
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.session == session)
+            .min_by_key(|(_, e)| (!matches!(e.data, Data::Gone), e.last_use_seq))
+            .map(|(k, _)| *k)
+    }
+
     /// Removes `key` entirely; returns its data.
     pub(crate) fn remove(&mut self, key: FrameKey) -> Option<Data> {
         let entry = self.entries.remove(&key)?;
+        if let Some(session) = self.sessions.get_mut(&key.session) {
+            session.entries = session.entries.saturating_sub(1);
+        }
         if matches!(entry.data, Data::Memory(_)) {
             self.memory_bytes -= entry.bytes;
             if let Some(session) = self.sessions.get_mut(&key.session) {

@@ -8,7 +8,8 @@
 
 use axum::{Extension, Router};
 use tower_sessions::cookie::{time, SameSite};
-use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_moka_store::MokaStore;
 
 use crate::{CacheError, FrameCache, SessionKey};
 
@@ -22,13 +23,21 @@ pub struct SessionCookie {
     pub name: String,
     /// Send it over HTTPS only (turn on behind TLS).
     pub secure: bool,
+    /// Most sessions the server keeps at once. Beyond, the store keeps the sessions in
+    /// use (its admission favours keys seen often), so a flood of one-shot sessions
+    /// cannot push out the people using the app.
+    pub max_sessions: u64,
 }
+
+/// Default [`SessionCookie::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: u64 = 100_000;
 
 impl Default for SessionCookie {
     fn default() -> Self {
         Self {
             name: "stayput.sid".to_owned(),
             secure: false,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -36,8 +45,13 @@ impl Default for SessionCookie {
 /// Wires a [`FrameCache`] into an axum [`Router`].
 pub trait FrameCacheRouter {
     /// Adds the session layer (cookie as given, expiring after the cache's
-    /// `session_timeout` of inactivity) and the cache to every route added so far. Call
-    /// it after `leptos_routes` and any other route that reads the cache.
+    /// `session_timeout` of inactivity, sliding with every request of the session) and
+    /// the cache to every route added so far. Call it after `leptos_routes` and any other
+    /// route that reads the cache.
+    ///
+    /// Sessions live in a bounded store whose records expire with their session. A
+    /// session is only stored once a request asked for it (`frame_cache`) and answered
+    /// without a server error: page views and failed requests leave nothing behind.
     fn with_frame_cache(self, cache: FrameCache, cookie: SessionCookie) -> Self;
 }
 
@@ -45,12 +59,16 @@ impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
     fn with_frame_cache(self, cache: FrameCache, cookie: SessionCookie) -> Self {
         let inactivity = cache.config().session_timeout.as_secs();
         let inactivity = time::Duration::seconds(i64::try_from(inactivity).unwrap_or(i64::MAX));
-        let sessions = SessionManagerLayer::new(MemoryStore::default())
+        let store = MokaStore::new(Some(cookie.max_sessions));
+        let sessions = SessionManagerLayer::new(store)
             .with_name(cookie.name)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(cookie.secure)
-            .with_expiry(Expiry::OnInactivity(inactivity));
+            .with_expiry(Expiry::OnInactivity(inactivity))
+            // Save on every request, so the expiry slides with use (otherwise the record
+            // is written once and an active session still dies after the timeout).
+            .with_always_save(true);
         self.layer(Extension(cache)).layer(sessions)
     }
 }

@@ -148,3 +148,32 @@ async fn a_failing_build_gives_its_reservation_back() {
         .expect("stored");
     assert_eq!((cache.reserved_bytes(), cache.session_memory(me)), (0, 8 * MIB));
 }
+
+#[tokio::test]
+async fn a_flood_of_tiny_frames_keeps_the_bookkeeping_bounded() {
+    let mut limits = config(32, 32, Duration::from_secs(600));
+    limits.max_frames_per_session = 10;
+    let cache = FrameCache::new(limits);
+    let (me, other) = (SessionKey::random(), SessionKey::random());
+    let theirs = cache
+        .put(other, frame_of_mib(1, 9), Placement::Memory)
+        .await
+        .expect("theirs");
+    let mut mine = Vec::new();
+    for seed in 0..100 {
+        let tiny = polars::prelude::df!("x" => [seed as f64]).expect("frame");
+        mine.push(cache.put(me, tiny, Placement::Memory).await.expect("stored"));
+    }
+    assert_eq!(cache.list(me).len(), 10, "the session holds its cap");
+    assert!(cache.get(me, &mine[99]).await.is_ok(), "the newest stay");
+    assert_eq!(
+        cache.get(me, &mine[0]).await,
+        Err(CacheError::Unknown),
+        "the oldest went"
+    );
+    assert!(
+        cache.get(other, &theirs).await.is_ok(),
+        "other sessions are untouched"
+    );
+    assert!(cache.render_metrics().contains("frame_cap"));
+}

@@ -24,7 +24,11 @@ impl FrameCache {
         let now = self.now_ms();
         let (in_cold, lineage) = {
             let mut state = self.state();
-            state.touch_session(session, now);
+            // A session is touched only by a hit: a flood of made-up handles under fresh
+            // sessions leaves no session state behind.
+            if state.entries.contains_key(&key) {
+                state.touch_session(session, now);
+            }
             match state.touch(key, now) {
                 None => (None, None),
                 Some(entry) => match entry.data.frame() {

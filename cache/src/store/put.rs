@@ -57,6 +57,11 @@ impl FrameCache {
             session,
             id: Uuid::new_v4(),
         };
+        let most = self.inner.config.max_frames_per_session;
+        let over = self.state().over_frame_cap(session, most);
+        if let Some(oldest) = over {
+            self.forget(oldest, EvictionCause::FrameCap).await;
+        }
         let frame = Arc::new(frame);
         let bytes = frame.estimated_size() as u64;
         let target = self.target(placement, bytes)?;
@@ -71,7 +76,7 @@ impl FrameCache {
             let mut state = self.state();
             let seq = state.tick();
             state.touch_session(session, now);
-            state.entries.insert(
+            state.insert(
                 key,
                 Entry {
                     placement,

@@ -16,10 +16,16 @@ impl FrameCache {
         let Ok(key) = Self::key(session, id.as_ref()) else {
             return false;
         };
+        self.forget(key, EvictionCause::Dropped).await
+    }
+
+    /// Drops the entry `key` from every tier, counting it as `cause`; `false` when there
+    /// is none.
+    pub(super) async fn forget(&self, key: FrameKey, cause: EvictionCause) -> bool {
         let removed = self.state().remove(key);
         match removed {
             Some(data) => {
-                self.inner.counters.evicted(EvictionCause::Dropped, 1);
+                self.inner.counters.evicted(cause, 1);
                 self.forget_cold(key, &data).await;
                 drop(release_later(vec![data], self.inner.recycler.clone()));
                 true

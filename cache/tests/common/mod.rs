@@ -25,5 +25,6 @@ pub fn config(budget_mib: u64, quota_mib: u64, idle: Duration) -> CacheConfig {
         auto_threshold: ByteSize(quota_mib * MIB),
         idle_timeout: idle,
         session_timeout: idle * 10,
+        max_frames_per_session: stayput_cache::DEFAULT_MAX_FRAMES_PER_SESSION,
     }
 }
