@@ -1,13 +1,16 @@
 //! Configuration: `STAYPUT_*` variables for Stayput, `LEPTOS_*` for Leptos, each with
 //! an embedded default so that the server starts with none of them set.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use app::contract::client_mode::DEFAULT_MAX_ROWS;
 use app::server::heavy::HeavyLimits;
 use leptos::config::{get_configuration, LeptosOptions};
-use stayput_cache::ByteSize;
+use stayput_cache::{ByteSize, DEFAULT_MAX_FRAMES_PER_SESSION, DEFAULT_MAX_SESSIONS};
+
+use crate::access::{Access, BadDigest};
 
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
@@ -33,6 +36,18 @@ pub struct Config {
     /// `STAYPUT_HEAVY_JOBS`, `STAYPUT_HEAVY_QUEUE`, `STAYPUT_HEAVY_WAIT`: large jobs at
     /// once, waiting at most, and the longest wait, before requests are shed.
     pub heavy: HeavyLimits,
+    /// `STAYPUT_MAX_FRAMES`: most frames (entries, evicted ones included) one session
+    /// holds; beyond, its least recently used is forgotten.
+    pub max_frames: usize,
+    /// `STAYPUT_MAX_SESSIONS`: most sessions the server keeps at once.
+    pub max_sessions: u64,
+    /// `STAYPUT_AUTH_TOKEN_SHA256`, `STAYPUT_AUTH_BASIC`: who may come in (open when
+    /// neither is set).
+    pub access: Access,
+    /// `STAYPUT_ALLOW_ANONYMOUS`: serve a non-loopback address without access control.
+    pub allow_anonymous: bool,
+    /// `STAYPUT_METRICS_ADDR`: serve `/metrics` on this address only, not on the site's.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A setting that could not be used; the message names the variable and the fix.
@@ -124,16 +139,35 @@ impl Config {
                 })?,
             None => DEFAULT_MAX_ROWS,
         };
-        let secure_cookie = match lookup("STAYPUT_SECURE_COOKIE").as_deref().map(str::trim) {
-            None | Some("" | "0" | "false" | "no") => false,
-            Some("1" | "true" | "yes") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: "STAYPUT_SECURE_COOKIE",
-                    value: other.to_owned(),
-                    reason: "write true or false".into(),
-                })
+        let secure_cookie = parse_bool("STAYPUT_SECURE_COOKIE", lookup("STAYPUT_SECURE_COOKIE"))?;
+        let allow_anonymous = parse_bool("STAYPUT_ALLOW_ANONYMOUS", lookup("STAYPUT_ALLOW_ANONYMOUS"))?;
+        let token = lookup("STAYPUT_AUTH_TOKEN_SHA256").filter(|v| !v.trim().is_empty());
+        let basic = lookup("STAYPUT_AUTH_BASIC").filter(|v| !v.trim().is_empty());
+        let access = Access::from_settings(token.as_deref(), basic.as_deref()).map_err(|BadDigest| {
+            ConfigError::Invalid {
+                var: if token.is_some() {
+                    "STAYPUT_AUTH_TOKEN_SHA256"
+                } else {
+                    "STAYPUT_AUTH_BASIC"
+                },
+                value: "(hidden)".into(),
+                reason: "write the 64 hex digits of a SHA-256 digest (`printf %s SECRET | sha256sum`); \
+                         STAYPUT_AUTH_BASIC is user:digest"
+                    .into(),
             }
+        })?;
+        let metrics_addr = match lookup("STAYPUT_METRICS_ADDR").filter(|v| !v.trim().is_empty()) {
+            Some(value) => Some(
+                value
+                    .trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        var: "STAYPUT_METRICS_ADDR",
+                        value: value.clone(),
+                        reason: "write an address and port such as 127.0.0.1:9100".into(),
+                    })?,
+            ),
+            None => None,
         };
         let defaults = HeavyLimits::for_this_machine();
         let count = |var: &'static str, default: usize, least: usize| match lookup(var) {
@@ -141,11 +175,11 @@ impl Config {
                 .trim()
                 .parse::<usize>()
                 .ok()
-                .filter(|n| (least..=4096).contains(n))
+                .filter(|n| (least..=1_000_000).contains(n))
                 .ok_or_else(|| ConfigError::Invalid {
                     var,
                     value,
-                    reason: format!("write a whole number from {least} to 4096"),
+                    reason: format!("write a whole number from {least} to 1000000"),
                 }),
             None => Ok(default),
         };
@@ -157,8 +191,15 @@ impl Config {
                 None => defaults.wait,
             },
         };
+        let max_frames = count("STAYPUT_MAX_FRAMES", DEFAULT_MAX_FRAMES_PER_SESSION, 1)?;
+        let max_sessions = count("STAYPUT_MAX_SESSIONS", DEFAULT_MAX_SESSIONS as usize, 1)? as u64;
         Ok(Self {
             heavy,
+            max_frames,
+            max_sessions,
+            access,
+            allow_anonymous,
+            metrics_addr,
             leptos,
             memory_budget,
             session_quota,
@@ -189,6 +230,35 @@ fn parse_budget(var: &'static str, value: String) -> Result<ByteSize, ConfigErro
 }
 
 /// `90`, `90s`, `15m`, `2h`, `1d`: seconds unless a unit says otherwise.
+fn parse_bool(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "0" | "false" | "no") => Ok(false),
+        Some("1" | "true" | "yes") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            var,
+            value: other.to_owned(),
+            reason: "write true or false".into(),
+        }),
+    }
+}
+
+impl Config {
+    /// Why the server must not start as configured, in one line: listening beyond
+    /// loopback with no access control, unless `STAYPUT_ALLOW_ANONYMOUS` says anonymous
+    /// access is intended (the idea of Redis's protected mode).
+    pub fn exposure_problem(&self) -> Option<String> {
+        let addr = self.leptos.site_addr;
+        let exposed = !addr.ip().is_loopback();
+        (exposed && self.access.is_open() && !self.allow_anonymous).then(|| {
+            format!(
+                "refusing to serve {addr} to the network without access control: set \
+                 STAYPUT_AUTH_TOKEN_SHA256 or STAYPUT_AUTH_BASIC, or STAYPUT_ALLOW_ANONYMOUS=true \
+                 if anonymous access is intended"
+            )
+        })
+    }
+}
+
 fn parse_duration(var: &'static str, value: String) -> Result<Duration, ConfigError> {
     let trimmed = value.trim();
     let (number, factor) = match trimmed.char_indices().last() {
@@ -297,10 +367,44 @@ mod tests {
             ("STAYPUT_CACHE_DIR", " ", "directory path"),
             ("STAYPUT_CLIENT_MAX_ROWS", "-1", "whole number"),
             ("STAYPUT_SECURE_COOKIE", "maybe", "true or false"),
+            ("STAYPUT_HEAVY_JOBS", "0", "whole number from 1"),
+            ("STAYPUT_HEAVY_QUEUE", "many", "whole number from 0"),
+            ("STAYPUT_HEAVY_WAIT", "never", "positive duration"),
+            ("STAYPUT_MAX_FRAMES", "0", "whole number from 1"),
+            ("STAYPUT_MAX_SESSIONS", "0", "whole number from 1"),
+            ("STAYPUT_ALLOW_ANONYMOUS", "perhaps", "true or false"),
+            ("STAYPUT_AUTH_TOKEN_SHA256", "hunter2", "64 hex digits"),
+            ("STAYPUT_AUTH_BASIC", "alice:hunter2", "64 hex digits"),
+            ("STAYPUT_METRICS_ADDR", "metrics", "address and port"),
         ] {
             let err = config(&[(var, value)]).expect_err(value).to_string();
             assert!(err.starts_with(var), "{err}");
             assert!(err.contains(hint), "{err}");
         }
+    }
+
+    #[test]
+    fn secrets_never_appear_in_errors() {
+        let err = config(&[("STAYPUT_AUTH_TOKEN_SHA256", "hunter2")])
+            .expect_err("short")
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn serving_the_network_anonymously_needs_saying_so() {
+        let mut exposed = config(&[]).expect("defaults");
+        assert_eq!(exposed.exposure_problem(), None, "loopback by default");
+        exposed.leptos.site_addr = "0.0.0.0:3000".parse().expect("addr");
+        let problem = exposed.exposure_problem().expect("refused");
+        assert!(
+            problem.contains("0.0.0.0:3000") && problem.contains("STAYPUT_ALLOW_ANONYMOUS"),
+            "{problem}"
+        );
+        exposed.allow_anonymous = true;
+        assert_eq!(exposed.exposure_problem(), None, "intended");
+        let mut guarded = config(&[("STAYPUT_AUTH_TOKEN_SHA256", &"ab".repeat(32))]).expect("token");
+        guarded.leptos.site_addr = "0.0.0.0:3000".parse().expect("addr");
+        assert_eq!(guarded.exposure_problem(), None, "credentials required");
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! # Layout
 //! - [`config`]: `STAYPUT_*` and `LEPTOS_*` settings with embedded defaults.
+//! - [`access`]: optional credentials (bearer token, basic) on every route.
 //! - [`router`]: [`router::build`], the whole HTTP surface, used by `main` and tests.
 //! - [`guards`]: middleware: one HTTP status per error, same-site only for changes.
 
+pub mod access;
 pub mod config;
 pub mod guards;
 pub mod router;

@@ -21,6 +21,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(problem) = config.exposure_problem() {
+        eprintln!("stayput: {problem}");
+        return ExitCode::FAILURE;
+    }
     let wanted = config.leptos.site_addr;
     let stayput = match server::build(&config) {
         Ok(stayput) => stayput,
@@ -48,6 +52,22 @@ async fn main() -> ExitCode {
         "Stayput listening on http://{addr}"
     );
     // Small responses must not wait for a delayed ACK (Nagle): answer each write at once.
+    if let (Some(metrics_addr), Some(metrics)) = (config.metrics_addr, stayput.metrics.clone()) {
+        match tokio::net::TcpListener::bind(metrics_addr).await {
+            Ok(listener) => {
+                tracing::info!(addr = %metrics_addr, "metrics on http://{metrics_addr}/metrics");
+                tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, metrics).await {
+                        tracing::error!(%err, "metrics listener failed");
+                    }
+                });
+            }
+            Err(err) => {
+                eprintln!("stayput: cannot listen on {metrics_addr}: {err} (set STAYPUT_METRICS_ADDR to another address)");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let listener = listener.tap_io(|stream| {
         if let Err(err) = stream.set_nodelay(true) {
             tracing::warn!(%err, "cannot set TCP_NODELAY");

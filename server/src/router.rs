@@ -22,6 +22,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::access::{self, Access};
 use crate::{guards, Config};
 
 /// Name of the session cookie.
@@ -31,6 +32,9 @@ pub const SESSION_COOKIE: &str = "stayput.sid";
 pub struct Stayput {
     /// Serve this.
     pub router: Router,
+    /// `/metrics` alone, to serve on `STAYPUT_METRICS_ADDR` when that is set (then the
+    /// site's router does not have it).
+    pub metrics: Option<Router>,
     /// The handle cache behind the server functions (for logs and tests).
     pub cache: FrameCache,
     /// Keeps the idle-expiry sweep running; dropping it stops the sweep.
@@ -53,6 +57,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     cache_config.auto_threshold = stayput_cache::ByteSize(config.session_quota.bytes() / 2);
     cache_config.idle_timeout = config.idle_timeout;
     cache_config.session_timeout = config.session_timeout;
+    cache_config.max_frames_per_session = config.max_frames;
     let cache = app::server::recipes::with_recipes(FrameCache::builder(cache_config))
         .cold_tier(Arc::new(disk))
         .build();
@@ -70,6 +75,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let cookie = SessionCookie {
         name: SESSION_COOKIE.to_owned(),
         secure: config.secure_cookie,
+        max_sessions: config.max_sessions,
     };
     // Random floats do not compress; gzip would only burn CPU on client mode's bytes.
     let compression = CompressionLayer::new()
@@ -87,14 +93,14 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
             post(move |body| client_mode::mean(heavy.clone(), body))
         })
         .layer(DefaultBodyLimit::max(upload_limit));
+    let metrics: Router = Router::new().route(
+        METRICS_PATH,
+        get(move || {
+            let text = metrics_cache.render_metrics();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+        }),
+    );
     let router = Router::new()
-        .route(
-            METRICS_PATH,
-            get(move || {
-                let text = metrics_cache.render_metrics();
-                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-            }),
-        )
         .route(FRAME_PATH, {
             let heavy = heavy.clone();
             post(move |query| client_mode::frame(limits, heavy.clone(), query))
@@ -110,12 +116,27 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
         .merge(uploads)
         .with_frame_cache(cache.clone(), cookie)
         .layer(middleware::from_fn(guards::server_fn_status))
-        .layer(middleware::from_fn(guards::same_origin))
+        .layer(middleware::from_fn(guards::same_origin));
+    // `/metrics` on its own address when one is set, else beside the site.
+    let (router, metrics) = match config.metrics_addr {
+        Some(_) => (router, Some(protect(metrics, &config.access))),
+        None => (router.merge(metrics), None),
+    };
+    let router = protect(router, &config.access)
         .layer(compression)
         .layer(TraceLayer::new_for_http());
     Ok(Stayput {
         router,
+        metrics,
         cache,
         purger,
     })
+}
+
+/// `router` behind the configured credentials (unchanged when access is open).
+fn protect(router: Router, access: &Access) -> Router {
+    if access.is_open() {
+        return router;
+    }
+    router.layer(middleware::from_fn_with_state(access.clone(), access::require))
 }

@@ -197,3 +197,116 @@ async fn nothing_from_another_site_changes_state() {
         .expect("send");
     assert_eq!(upgrade.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn with_credentials_configured_every_route_asks_for_them() {
+    let token = "let-me-in";
+    let digest = {
+        use sha2::Digest;
+        let bytes: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let server = start(&[("STAYPUT_AUTH_TOKEN_SHA256", digest.as_str())]).await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/",
+        "/explore",
+        "/plotly.min.js",
+        "/metrics",
+        "/api/start_session",
+    ] {
+        let anonymous = client.get(server.url(path)).send().await.expect("send");
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert!(anonymous.headers().contains_key("www-authenticate"), "{path}");
+        let wrong = client
+            .get(server.url(path))
+            .bearer_auth("let-me-out")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let metrics = client
+        .get(server.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let created = client
+        .post(server.url("/api/create_frame"))
+        .bearer_auth(token)
+        .form(&[("rows", "10")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_can_live_on_their_own_address() {
+    let server = start(&[("STAYPUT_METRICS_ADDR", "127.0.0.1:9")]).await;
+    let on_site = reqwest::get(server.url("/metrics")).await.expect("send");
+    assert_ne!(on_site.status(), StatusCode::OK, "not beside the site");
+    let metrics = server.stayput.metrics.clone().expect("its own router");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move { axum::serve(listener, metrics).await });
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("stayput_"), "{text}");
+    task.abort();
+}
+
+#[tokio::test]
+async fn an_idle_session_ends_and_an_active_one_slides() {
+    // The session store and its cookie run on the wall clock, so this test waits for
+    // real: a 1 s timeout, used every 0.6 s for 1.8 s (alive), then idle for 1.5 s (gone).
+    let server = start(&[("STAYPUT_SESSION_TIMEOUT", "1s")]).await;
+    let client = browser();
+    let handle: Value = create(&server, &client, "10").await.json().await.expect("handle");
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let alive = frame_mean(&server, &client, &handle).await;
+        assert_eq!(
+            alive.status(),
+            StatusCode::OK,
+            "used within its timeout, it slides"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let gone = frame_mean(&server, &client, &handle).await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "idle past its timeout, it ended"
+    );
+}
+
+#[tokio::test]
+async fn page_views_and_failed_requests_start_no_session() {
+    let server = start(&[]).await;
+    let client = reqwest::Client::new();
+    let page = client.get(server.url("/")).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers().get("set-cookie").is_none(),
+        "a page view sets no cookie"
+    );
+    let failed = client
+        .post(server.url("/api/create_frame"))
+        .form(&[("rows", "0")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        failed.headers().get("set-cookie").is_none(),
+        "a failed request sets no cookie"
+    );
+    assert_eq!(server.stayput.cache.totals().sessions, 0);
+}
