@@ -161,7 +161,8 @@ async fn load(
         length.as_secs()
     );
     let verdict = stats.verdict(&["1e5 sessions"]);
-    report::write(&title, &stats.table(length), &rss, prefix, &verdict);
+    let budget = report::budget_of(url).await;
+    report::write(&title, &stats.table(length), &rss, budget, prefix, &verdict);
     verdict
 }
 
@@ -243,6 +244,14 @@ async fn abuse(url: &str, pid: u32, prefix: Option<&str>) -> Verdict {
         "abuse: 20 x 1e8 at once, 2,000 one-row frames from one session, 2,000 cookie-less requests; \
          well-behaved median {slowdown:.1}x its unloaded value"
     );
-    report::write(&title, &stats.table(Duration::ZERO), &rss, prefix, &verdict);
+    let budget = report::budget_of(url).await;
+    report::write(
+        &title,
+        &stats.table(Duration::ZERO),
+        &rss,
+        budget,
+        prefix,
+        &verdict,
+    );
     verdict
 }

@@ -55,11 +55,30 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
 
-/// An SVG line plot of RSS (MiB) over seconds.
-fn svg(title: &str, samples: &[(f64, u64)]) -> String {
+/// The server's memory budget, read from its own `/metrics`.
+pub(crate) async fn budget_of(url: &str) -> Option<u64> {
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(r#"stayput_cache_budget_bytes{tier="memory"}"#))?;
+    line.split_whitespace()
+        .last()?
+        .parse::<f64>()
+        .ok()
+        .map(|b| b as u64)
+}
+
+/// An SVG line plot of RSS (MiB) over seconds, with the memory budget as a dashed line.
+fn svg(title: &str, samples: &[(f64, u64)], budget: Option<u64>) -> String {
     let (w, h, left, bottom) = (720.0, 320.0, 64.0, 40.0);
     let t_max = samples.iter().map(|s| s.0).fold(1.0, f64::max);
-    let m_max = samples.iter().map(|s| mib(s.1)).fold(1.0, f64::max) * 1.1;
+    let top = budget.map_or(1.0, mib);
+    let m_max = samples.iter().map(|s| mib(s.1)).fold(top, f64::max) * 1.1;
     let x = |t: f64| left + (w - left - 16.0) * t / t_max;
     let y = |m: f64| (h - bottom) - (h - bottom - 24.0) * m / m_max;
     let points: Vec<String> = samples
@@ -91,6 +110,16 @@ fn svg(title: &str, samples: &[(f64, u64)]) -> String {
             h - bottom + 16.0
         ));
     }
+    if let Some(budget) = budget {
+        let b = y(mib(budget));
+        out.push_str(&format!(
+            "<line x1=\"{left}\" y1=\"{b:.1}\" x2=\"{:.1}\" y2=\"{b:.1}\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#d62728\">memory budget</text>\n",
+            w - 16.0,
+            w - 120.0,
+            b - 4.0
+        ));
+    }
     out.push_str(&format!(
         "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>\n</svg>\n",
         points.join(" ")
@@ -99,15 +128,23 @@ fn svg(title: &str, samples: &[(f64, u64)]) -> String {
 }
 
 /// Prints the report and, with a `prefix`, writes `prefix.md` and `prefix.svg`.
-pub(crate) fn write(title: &str, table: &str, rss: &[(f64, u64)], prefix: Option<&str>, verdict: &Verdict) {
+pub(crate) fn write(
+    title: &str,
+    table: &str,
+    rss: &[(f64, u64)],
+    budget: Option<u64>,
+    prefix: Option<&str>,
+    verdict: &Verdict,
+) {
     let peak = rss.iter().map(|s| s.1).max().unwrap_or(0);
     let series: Vec<String> = rss
         .iter()
         .map(|(t, r)| format!("{t:.0}s {:.0}", mib(*r)))
         .collect();
     let text = format!(
-        "### {title}\n\n{table}\nServer RSS peak: {:.0} MiB. Every second (MiB): {}\n\nVerdict: {}\n",
+        "### {title}\n\n{table}\nServer RSS peak: {:.0} MiB (memory budget {}). Every second (MiB): {}\n\nVerdict: {}\n",
         mib(peak),
+        budget.map_or("unknown".to_owned(), |b| format!("{:.0} MiB", mib(b))),
         series.join(", "),
         match verdict {
             Verdict::Pass => "pass (no error for well-behaved sessions)".to_owned(),
@@ -119,7 +156,7 @@ pub(crate) fn write(title: &str, table: &str, rss: &[(f64, u64)], prefix: Option
         if let Err(err) = std::fs::write(format!("{prefix}.md"), &text) {
             eprintln!("stayput-loadgen: cannot write {prefix}.md: {err}");
         }
-        if let Err(err) = std::fs::write(format!("{prefix}.svg"), svg(title, rss)) {
+        if let Err(err) = std::fs::write(format!("{prefix}.svg"), svg(title, rss, budget)) {
             eprintln!("stayput-loadgen: cannot write {prefix}.svg: {err}");
         }
     }
