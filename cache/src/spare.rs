@@ -74,6 +74,21 @@ pub fn give_back(mut buffer: Vec<f64>) {
     spare.push(buffer);
 }
 
+/// Frees the oldest spare buffers until the pool holds at most `bytes`: the cache calls it
+/// when a reservation needs the room, so spare memory counts inside the memory budget.
+pub fn trim_to(bytes: usize) {
+    let freed: Vec<Vec<f64>> = {
+        let mut spare = spare();
+        let mut freed = Vec::new();
+        while held(&spare) > bytes && !spare.is_empty() {
+            freed.push(spare.remove(0));
+        }
+        freed
+    };
+    // Unmapping happens outside the lock.
+    drop(freed);
+}
+
 /// Bytes the pool holds now.
 pub fn spare_bytes() -> usize {
     held(&spare())

@@ -57,7 +57,9 @@ impl FrameCache {
     /// room (the frame exceeds the session quota or the memory budget), and with
     /// [`CacheError::Busy`] when the room is held by other reservations. Otherwise the
     /// session's own least recently used frames, then the heaviest session's, leave
-    /// memory (spilling where their placement allows) until the reservation fits.
+    /// memory (spilling where their placement allows) until the reservation fits, and the
+    /// pool of spare buffers ([`crate::spare`]) gives back what the budget no longer has
+    /// room for.
     pub async fn reserve(&self, session: SessionKey, bytes: u64) -> Result<Reservation, CacheError> {
         let config = &self.inner.config;
         let (quota, budget) = (config.session_quota, config.memory_budget);
@@ -76,7 +78,7 @@ impl FrameCache {
                 });
             }
         }
-        let victims = {
+        let (victims, room_for_spares) = {
             let mut state = self.state();
             let session_reserved = state.sessions.get(&session).map_or(0, |s| s.reserved_bytes);
             let room_in_quota = quota.bytes().checked_sub(session_reserved + bytes);
@@ -98,8 +100,14 @@ impl FrameCache {
             );
             state.reserved_bytes += bytes;
             state.sessions.entry(session).or_default().reserved_bytes += bytes;
-            victims
+            let room_for_spares = budget
+                .bytes()
+                .saturating_sub(state.memory_bytes + state.reserved_bytes);
+            (victims, room_for_spares)
         };
+        // Spare buffers kept for later fills live inside the budget too: what frames and
+        // reservations need comes first. (A fill may still take a spare that is left.)
+        crate::spare::trim_to(usize::try_from(room_for_spares).unwrap_or(usize::MAX));
         self.settle(victims).await;
         Ok(Reservation {
             cache: self.clone(),
