@@ -209,12 +209,26 @@ impl State {
             let (victim, cause) = if over_quota {
                 (self.lru_in_memory(Some(session), keep), EvictionCause::Quota)
             } else if self.memory_bytes > budget {
+                // What each session could give: `keep` is not on offer, so a session
+                // holding only the new frame is not the heaviest one.
+                let kept = match self.entries.get(&keep) {
+                    Some(e) if matches!(e.data, Data::Memory(_)) => e.bytes,
+                    _ => 0,
+                };
                 let heaviest = self
                     .sessions
                     .iter()
-                    .filter(|(_, s)| s.memory_bytes > 0)
-                    .max_by_key(|(k, s)| (s.memory_bytes, **k == session))
-                    .map(|(k, _)| *k);
+                    .map(|(k, s)| {
+                        let offered = if *k == keep.session {
+                            s.memory_bytes - kept
+                        } else {
+                            s.memory_bytes
+                        };
+                        (*k, offered)
+                    })
+                    .filter(|(_, offered)| *offered > 0)
+                    .max_by_key(|(k, offered)| (*offered, *k == session))
+                    .map(|(k, _)| k);
                 let victim = heaviest.and_then(|s| self.lru_in_memory(Some(s), keep));
                 (
                     victim.or_else(|| self.lru_in_memory(None, keep)),

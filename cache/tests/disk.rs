@@ -207,7 +207,8 @@ async fn opening_removes_the_files_of_an_earlier_run() {
             .put(SessionKey::random(), frame_of_mib(1, 0), Placement::Disk)
             .await
             .expect("stored");
-        std::fs::write(dir.path().join("frames").join("half.arrow.tmp"), b"half").expect("write");
+        let half = format!("{}-{}.arrow.tmp", "0".repeat(32), "1".repeat(32));
+        std::fs::write(dir.path().join("frames").join(half), b"half").expect("write");
     }
     assert_eq!(files_in(dir.path()).len(), 2);
     let _reopened = disk(dir.path(), 64);

@@ -47,8 +47,10 @@ pub(crate) fn x_axis<'a>(
         let start = (start.min(n as f64)) as usize;
         return Ok((XValues::Row, start..(end as usize).max(start)));
     }
-    if !frame.column(&spec.x).ok().is_some_and(is_sorted_f64) {
-        return Err(FigureError::NotSorted(spec.x.clone()));
+    match frame.column(&spec.x) {
+        Err(_) => return Err(FigureError::NoColumn(spec.x.clone())),
+        Ok(column) if !is_sorted_f64(column) => return Err(FigureError::NotSorted(spec.x.clone())),
+        Ok(_) => {}
     }
     let x = values(frame, &spec.x)?;
     let rows = visible_rows(&x, lo, hi);

@@ -1,14 +1,15 @@
 //! Why a figure cannot be drawn.
 
 /// A figure spec that does not fit the frame. Every message names the column or range
-/// at fault and is safe to show to the person who asked.
+/// at fault and is safe to show to the person who asked: a column name comes back quoted
+/// and cut to [`MAX_NAME_SHOWN`] characters, so a huge name sent in a request never does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FigureError {
     /// The frame has no such column.
-    #[error("no column named {0:?}")]
+    #[error("no column named {}", shown(.0))]
     NoColumn(String),
     /// The column holds no numbers (strings, lists, …).
-    #[error("column {name:?} is not numeric ({dtype})")]
+    #[error("column {} is not numeric ({dtype})", shown(.name))]
     NotNumeric {
         /// The column.
         name: String,
@@ -16,11 +17,11 @@ pub enum FigureError {
         dtype: String,
     },
     /// A numeric column whose values could not be read as f64.
-    #[error("column {0:?} cannot be read as numbers")]
+    #[error("column {} cannot be read as numbers", shown(.0))]
     Unreadable(String),
     /// x must be sorted ascending (and flagged so) for its visible rows to be found by
     /// binary search.
-    #[error("x column {0:?} is not sorted ascending; pick \"row\" or a sorted column")]
+    #[error("x column {} is not sorted ascending; pick \"row\" or a sorted column", shown(.0))]
     NotSorted(String),
     /// The visible range's low end is above its high end (or one is NaN).
     #[error("the visible range is empty")]
@@ -28,4 +29,32 @@ pub enum FigureError {
     /// No row's x falls in the visible range.
     #[error("no rows in the visible range")]
     NoRows,
+}
+
+/// Longest column name a message repeats.
+pub const MAX_NAME_SHOWN: usize = 64;
+
+/// `name` quoted, cut to [`MAX_NAME_SHOWN`] characters.
+fn shown(name: &str) -> String {
+    if name.chars().count() <= MAX_NAME_SHOWN {
+        return format!("{name:?}");
+    }
+    let cut: String = name.chars().take(MAX_NAME_SHOWN).collect();
+    format!("{cut:?}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_is_cut() {
+        let long = FigureError::NoColumn("x".repeat(10_000)).to_string();
+        assert!(long.len() < 100, "{long}");
+        assert!(long.ends_with('…'));
+        assert_eq!(
+            FigureError::NoColumn("a".into()).to_string(),
+            "no column named \"a\""
+        );
+    }
 }

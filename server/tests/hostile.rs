@@ -921,9 +921,7 @@ fn every_server_function_answers_hostile_forms_with_a_4xx() {
                     .map_err(|e| TestCaseError::fail(format!("/api/{}: {e}", endpoint.name)))?;
                 let mut inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
                 inputs.push(&body);
-                if !known_fault_figure_echo(endpoint, &answer) {
-                    no_echo(&inputs, &answer)?;
-                }
+                no_echo(&inputs, &answer)?;
                 session.still_serves().await
             })
         });
@@ -931,25 +929,11 @@ fn every_server_function_answers_hostile_forms_with_a_4xx() {
     }
 }
 
-/// KNOWN SERVER FAULT, found by the property above and not fixed here: a figure error
-/// (`StayputError::BadSpec`, made from `FigureError` in `app/src/server/errors.rs`)
-/// repeats the column name it was given uncut, up to the whole 64 KiB body. Only that
-/// answer is spared the echo check, so that the property keeps checking everything
-/// else; `known_fault_a_figure_error_repeats_a_long_column_name_uncut` asserts the fix.
-/// Delete this exemption once that test passes.
-fn known_fault_figure_echo(endpoint: &Endpoint, answer: &Answer) -> bool {
-    endpoint.name == "explore_figure"
-        && answer.status == StatusCode::BAD_REQUEST
-        && answer.body.starts_with(r#"{"BadSpec":"#)
-}
-
-/// The known fault above, on its minimal input: the session's real series, a valid y
-/// column, and an x column name longer than `MAX_ECHO`. The answer is the right status
-/// (400) but repeats all 10,000 characters.
+/// Found by the property above (and fixed): a figure error repeated the column name it
+/// was given uncut. The minimal input: the session's real series, a valid y column, and
+/// an x column name far longer than `MAX_ECHO`.
 #[test]
-#[ignore = "KNOWN SERVER FAULT: explore_figure's BadSpec repeats a long column name uncut \
-            (app/src/server/errors.rs, From<FigureError>); run with --ignored to check a fix"]
-fn known_fault_a_figure_error_repeats_a_long_column_name_uncut() {
+fn a_figure_error_does_not_repeat_a_long_column_name() {
     let rt = runtime();
     let server = rt.block_on(start(LIMITS));
     let session = Session::new(&server);
@@ -966,7 +950,6 @@ fn known_fault_a_figure_error_repeats_a_long_column_name_uncut() {
             .await
             .expect("answer");
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
-        // THE FAULTY ASSERTION: fails today (the body is over 10,000 characters long).
         assert!(
             !echoes_more_than(&long, &answer.body, MAX_ECHO),
             "a {}-character answer repeats the 10,000-character column name: {:?}",

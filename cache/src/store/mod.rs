@@ -12,6 +12,7 @@ mod purge;
 mod put;
 mod release;
 mod reserve;
+mod settle;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

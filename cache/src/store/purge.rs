@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::release::release_later;
 use super::FrameCache;
 use crate::metrics::EvictionCause;
 use crate::state::Data;
@@ -16,7 +17,7 @@ impl FrameCache {
         let now = self.now_ms();
         let idle_ms = millis(self.inner.config.idle_timeout);
         let session_ms = millis(self.inner.config.session_timeout);
-        let (expired, sessions) = {
+        let (expired, sessions, released) = {
             let mut state = self.state();
             let idle: Vec<FrameKey> = state
                 .entries
@@ -25,12 +26,13 @@ impl FrameCache {
                 .map(|(k, _)| *k)
                 .collect();
             let mut expired = Vec::with_capacity(idle.len());
+            let mut released = Vec::with_capacity(idle.len());
             for key in idle {
                 let was_cold = state
                     .entries
                     .get(&key)
                     .is_some_and(|e| matches!(e.data, Data::Cold | Data::Writing(_)));
-                state.set_data(key, Data::Gone);
+                released.extend(state.set_data(key, Data::Gone));
                 expired.push((key, was_cold));
             }
             let sessions: Vec<SessionKey> = state
@@ -39,8 +41,10 @@ impl FrameCache {
                 .filter(|(_, s)| now.saturating_sub(s.last_seen_ms) > session_ms)
                 .map(|(k, _)| *k)
                 .collect();
-            (expired, sessions)
+            (expired, sessions, released)
         };
+        // Freed off the lock (and off this task: unmapping a large frame takes a while).
+        drop(release_later(released, self.inner.recycler.clone()));
         self.inner
             .counters
             .evicted(EvictionCause::Idle, expired.len() as u64);

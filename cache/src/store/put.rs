@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::release::release_later;
 use super::{FrameCache, Reservation};
 use crate::metrics::{Counters, EvictionCause};
-use crate::state::{Data, Entry, Victim};
+use crate::state::{Data, Entry};
 use crate::tier::{ColdTier, FrameKey};
 use crate::{ByteSize, CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
 
@@ -92,10 +92,14 @@ impl FrameCache {
                 },
             );
         }
-        if let Err(err) = self.fill(key, frame, target, reservation).await {
-            self.state().remove(key);
-            return Err(err);
-        }
+        // A request that goes away mid-fill (or a failed fill) leaves no entry behind.
+        let mut undo = Undo {
+            cache: self,
+            key,
+            armed: true,
+        };
+        self.fill(key, frame, target, reservation).await?;
+        undo.armed = false;
         Ok(handle)
     }
 
@@ -248,71 +252,81 @@ impl FrameCache {
                         self.inner.cold.is_some(),
                     )
                 };
-                self.settle(victims).await;
+                self.settle(victims, false).await;
                 Ok(())
             }
             Target::Cold(cold) => {
                 self.state().set_data(key, Data::Writing(Arc::clone(&frame)));
-                let stored = cold.store(key, frame).await?;
-                self.cold_evicted(&stored.evicted);
-                let mut state = self.state();
-                if matches!(state.entries.get(&key).map(|e| &e.data), Some(Data::Writing(_))) {
-                    state.set_data(key, Data::Cold);
-                }
+                // A request that goes away mid-write leaves no frame stuck in `Writing`
+                // (held in memory, counted nowhere): it is gone, and rebuilt if asked.
+                let mut stuck = Stuck {
+                    cache: self,
+                    key,
+                    armed: true,
+                };
+                let stored = cold.store(key, frame).await;
+                stuck.armed = stored.is_err();
+                drop(stuck);
+                self.cold_evicted(&stored?.evicted);
+                self.written(key, false).await;
                 Ok(())
             }
         }
     }
+}
 
-    /// Finishes evictions chosen under the lock: spills go to the cold tier.
-    pub(super) async fn settle(&self, mut victims: Vec<Victim>) {
-        let released = victims.iter_mut().filter_map(|v| v.released.take()).collect();
-        // Nobody waits for evictions to be freed.
-        drop(release_later(released, self.inner.recycler.clone()));
-        for victim in victims {
-            self.inner.counters.evicted(victim.cause, 1);
-            let (Some(frame), Some(cold)) = (victim.spill, self.inner.cold.as_ref()) else {
-                continue;
-            };
-            let outcome = cold.store(victim.key, frame).await;
-            let still_writing = matches!(
-                self.state().entries.get(&victim.key).map(|e| &e.data),
-                Some(Data::Writing(_))
-            );
-            match outcome {
-                Ok(stored) => {
-                    self.cold_evicted(&stored.evicted);
-                    if still_writing {
-                        self.state().set_data(victim.key, Data::Cold);
-                        Counters::bump(&self.inner.counters.spills);
-                    } else {
-                        // Dropped while it was being written.
-                        let _ = cold.remove(victim.key).await;
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "spill failed; the frame is dropped");
-                    if still_writing {
-                        self.state().set_data(victim.key, Data::Gone);
-                    }
-                }
+/// Forgets a new entry whose fill did not complete (an error, or the request went away).
+struct Undo<'a> {
+    cache: &'a FrameCache,
+    key: FrameKey,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let data = self.cache.state().remove(self.key);
+        if let Some(data) = data {
+            let cold = matches!(data, Data::Cold | Data::Writing(_));
+            drop(release_later(vec![data], self.cache.inner.recycler.clone()));
+            if let (true, Some(tier), Ok(runtime)) = (
+                cold,
+                self.cache.inner.cold.clone(),
+                tokio::runtime::Handle::try_current(),
+            ) {
+                let key = self.key;
+                runtime.spawn(async move {
+                    let _ = tier.remove(key).await;
+                });
             }
         }
     }
+}
 
-    /// The cold tier dropped `keys` to stay within its budget.
-    fn cold_evicted(&self, keys: &[FrameKey]) {
-        if keys.is_empty() {
+/// Takes a frame out of `Writing` when its write did not complete.
+struct Stuck<'a> {
+    cache: &'a FrameCache,
+    key: FrameKey,
+    armed: bool,
+}
+
+impl Drop for Stuck<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
             return;
         }
-        let mut state = self.state();
-        for key in keys {
-            if matches!(state.entries.get(key).map(|e| &e.data), Some(Data::Cold)) {
-                state.set_data(*key, Data::Gone);
+        let old = {
+            let mut state = self.cache.state();
+            match state.entries.get(&self.key).map(|e| &e.data) {
+                Some(Data::Writing(_)) => state.set_data(self.key, Data::Gone),
+                _ => None,
             }
-        }
-        self.inner
-            .counters
-            .evicted(EvictionCause::ColdBudget, keys.len() as u64);
+        };
+        drop(release_later(
+            old.into_iter().collect(),
+            self.cache.inner.recycler.clone(),
+        ));
     }
 }

@@ -93,7 +93,12 @@ impl FrameCache {
         for (key, data) in &removed {
             self.forget_cold(*key, data).await;
         }
-        removed.len()
+        let count = removed.len();
+        drop(release_later(
+            removed.into_iter().map(|(_, data)| data).collect(),
+            self.inner.recycler.clone(),
+        ));
+        count
     }
 
     async fn forget_cold(&self, key: FrameKey, data: &Data) {

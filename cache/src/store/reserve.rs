@@ -108,7 +108,8 @@ impl FrameCache {
         // Spare buffers kept for later fills live inside the budget too: what frames and
         // reservations need comes first. (A fill may still take a spare that is left.)
         crate::spare::trim_to(usize::try_from(room_for_spares).unwrap_or(usize::MAX));
-        self.settle(victims).await;
+        // Granted once the memory of what left is back, not just uncounted.
+        self.settle(victims, true).await;
         Ok(Reservation {
             cache: self.clone(),
             session,

@@ -1,0 +1,290 @@
+//! The disk tier: one Arrow IPC file per frame under the cache directory, a byte budget
+//! with least-recently-used eviction, read back memory-mapped.
+//!
+//! A frame's bytes are reserved in the budget (evicting first) before its file is
+//! written, so concurrent spills cannot together overshoot the budget; a request that
+//! goes away mid-write leaves no file behind. What the tier writes and how it keeps the
+//! directory safe on a shared machine is in [`files`].
+
+mod files;
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use polars::prelude::DataFrame;
+
+use crate::recipe::BoxFuture;
+use crate::sync::lock;
+use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
+use crate::{ByteSize, CacheError};
+use files::{CancelOnDrop, WriteShare};
+
+/// The setting that names the cache directory, for error messages.
+pub const DIR_SETTING: &str = "STAYPUT_CACHE_DIR";
+
+/// What an Arrow IPC file adds to a frame's in-memory size (schema and batch headers,
+/// padding): reserved on top of the estimate, trued up once the file is written.
+const FILE_SLACK: u64 = 64 << 10;
+
+/// Frames kept as Arrow IPC files in a directory, bounded in bytes.
+pub struct DiskTier {
+    frames: PathBuf,
+    budget: u64,
+    index: Mutex<Index>,
+}
+
+#[derive(Default)]
+struct Index {
+    files: HashMap<FrameKey, FileEntry>,
+    /// Bytes of the files in `files`.
+    bytes: u64,
+    /// Bytes reserved for files being written.
+    reserved: u64,
+    clock: u64,
+}
+
+struct FileEntry {
+    bytes: u64,
+    last_use: u64,
+}
+
+impl Index {
+    /// Drops least recently used files (never `keep`) until `extra` more bytes fit in
+    /// `budget`; returns them, their files still to be removed.
+    fn make_room(&mut self, budget: u64, extra: u64, keep: FrameKey) -> Vec<FrameKey> {
+        let mut evicted = Vec::new();
+        while self.bytes + self.reserved + extra > budget {
+            let victim = self
+                .files
+                .iter()
+                .filter(|(k, _)| **k != keep)
+                .min_by_key(|(_, f)| f.last_use)
+                .map(|(k, _)| *k);
+            let Some(victim) = victim else { break };
+            if let Some(file) = self.files.remove(&victim) {
+                self.bytes -= file.bytes;
+            }
+            evicted.push(victim);
+        }
+        evicted
+    }
+}
+
+/// Bytes reserved in the tier's budget for one write; given back on every path.
+struct DiskReservation<'a> {
+    tier: &'a DiskTier,
+    bytes: u64,
+}
+
+impl Drop for DiskReservation<'_> {
+    fn drop(&mut self) {
+        let mut index = self.tier.index();
+        index.reserved = index.reserved.saturating_sub(self.bytes);
+    }
+}
+
+impl DiskTier {
+    /// Opens the tier in `dir` (created if missing) with a budget of `budget` bytes and
+    /// removes the files of earlier runs. Fails with [`CacheError::CacheDir`] (path,
+    /// reason, setting) when the directory cannot be created or written, or is a
+    /// symbolic link.
+    pub fn open(dir: &Path, budget: ByteSize) -> Result<Self, CacheError> {
+        let frames = dir.join("frames");
+        if let Err(err) = std::fs::create_dir_all(dir) {
+            return Err(dir_error(dir, &err));
+        }
+        let removed = files::prepare_dir(&frames).map_err(|err| dir_error(dir, &err))?;
+        if removed > 0 {
+            tracing::info!(removed, dir = %frames.display(), "removed frames of an earlier run");
+        }
+        Ok(Self {
+            frames,
+            budget: budget.bytes(),
+            index: Mutex::new(Index::default()),
+        })
+    }
+
+    /// The directory holding the frame files.
+    pub fn frames_dir(&self) -> &Path {
+        &self.frames
+    }
+
+    fn path(&self, key: FrameKey) -> PathBuf {
+        self.frames.join(files::file_name(key))
+    }
+
+    fn index(&self) -> MutexGuard<'_, Index> {
+        lock(&self.index)
+    }
+
+    /// Removes the files of `evicted` (already out of the index).
+    fn remove_files(&self, evicted: &[FrameKey]) {
+        for victim in evicted {
+            if let Err(err) = std::fs::remove_file(self.path(*victim)) {
+                if err.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(%err, frame = %victim.id, "disk tier: could not remove an evicted file");
+                }
+            }
+        }
+    }
+
+    fn storage_error(&self, what: &str, key: FrameKey, err: &io::Error) -> CacheError {
+        tracing::error!(%err, frame = %key.id, dir = %self.frames.display(), "disk tier: {what} failed");
+        CacheError::Storage { tier: "disk" }
+    }
+
+    fn too_large(&self, bytes: u64) -> CacheError {
+        CacheError::TooLarge {
+            needed: ByteSize(bytes),
+            limit: "disk budget",
+            budget: ByteSize(self.budget),
+        }
+    }
+
+    /// Reserves `bytes` for the write of `key`, evicting least recently used files;
+    /// [`CacheError::Busy`] when writes in progress hold the room.
+    fn reserve(&self, key: FrameKey, bytes: u64) -> Result<(DiskReservation<'_>, Vec<FrameKey>), CacheError> {
+        if bytes > self.budget {
+            return Err(self.too_large(bytes));
+        }
+        let evicted = {
+            let mut index = self.index();
+            // A frame stored again under its key replaces its old file.
+            if let Some(old) = index.files.remove(&key) {
+                index.bytes -= old.bytes;
+            }
+            let evicted = index.make_room(self.budget, bytes, key);
+            if index.bytes + index.reserved + bytes > self.budget {
+                // The room is held by other writes in progress: refuse rather than
+                // overshoot (the evicted files are gone either way).
+                drop(index);
+                self.remove_files(&evicted);
+                return Err(CacheError::Busy);
+            }
+            index.reserved += bytes;
+            evicted
+        };
+        self.remove_files(&evicted);
+        Ok((DiskReservation { tier: self, bytes }, evicted))
+    }
+}
+
+impl ColdTier for DiskTier {
+    fn name(&self) -> &'static str {
+        "disk"
+    }
+
+    fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>> {
+        Box::pin(async move {
+            let estimate = frame.estimated_size() as u64 + FILE_SLACK;
+            let (mut reservation, mut evicted) = self.reserve(key, estimate)?;
+            let path = self.path(key);
+            let share = Arc::new(WriteShare::default());
+            // Until the index has the file, a request that goes away takes it with it.
+            let mut cancel = CancelOnDrop {
+                share: Arc::clone(&share),
+                path: path.clone(),
+                armed: true,
+            };
+            let written = tokio::task::spawn_blocking(move || files::write_file(&path, &frame, &share))
+                .await
+                .map_err(io::Error::other)
+                .and_then(|r| r);
+            let bytes = written.map_err(|err| self.storage_error("write", key, &err))?;
+            let more = {
+                let mut index = self.index();
+                let reserved = std::mem::take(&mut reservation.bytes);
+                index.reserved = index.reserved.saturating_sub(reserved);
+                if bytes > self.budget {
+                    None
+                } else {
+                    index.clock += 1;
+                    let last_use = index.clock;
+                    index.files.insert(key, FileEntry { bytes, last_use });
+                    index.bytes += bytes;
+                    // The file came out larger than reserved: true the budget up.
+                    Some(index.make_room(self.budget, 0, key))
+                }
+            };
+            let Some(more) = more else {
+                return Err(self.too_large(bytes)); // `cancel` removes the file
+            };
+            cancel.armed = false;
+            self.remove_files(&more);
+            evicted.extend(more);
+            Ok(Stored { bytes, evicted })
+        })
+    }
+
+    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>> {
+        Box::pin(async move {
+            {
+                let mut index = self.index();
+                index.clock += 1;
+                let now = index.clock;
+                match index.files.get_mut(&key) {
+                    Some(file) => file.last_use = now,
+                    None => return Ok(None),
+                }
+            }
+            let path = self.path(key);
+            tokio::task::spawn_blocking(move || files::read_file(&path))
+                .await
+                .map_err(io::Error::other)
+                .and_then(|r| r)
+                .map_err(|err| self.storage_error("read", key, &err))
+        })
+    }
+
+    fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(async move {
+            let known = {
+                let mut index = self.index();
+                match index.files.remove(&key) {
+                    Some(file) => {
+                        index.bytes -= file.bytes;
+                        true
+                    }
+                    None => false,
+                }
+            };
+            if known {
+                match std::fs::remove_file(self.path(key)) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(self.storage_error("remove", key, &err)),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn usage(&self) -> TierUsage {
+        let index = self.index();
+        TierUsage {
+            entries: index.files.len() as u64,
+            bytes: index.bytes,
+            budget: self.budget,
+        }
+    }
+}
+
+/// The start-up error for the cache directory `dir`.
+fn dir_error(dir: &Path, err: &io::Error) -> CacheError {
+    CacheError::CacheDir {
+        path: dir.display().to_string(),
+        reason: describe(err),
+        setting: DIR_SETTING,
+    }
+}
+
+/// The reason of an I/O error without the "(os error N)" suffix.
+fn describe(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
