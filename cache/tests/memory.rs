@@ -356,3 +356,37 @@ async fn a_released_frame_is_recycled_before_release_returns() {
         .render_metrics()
         .contains(r#"stayput_cache_evictions_total{cause="released"} 1"#));
 }
+
+#[tokio::test]
+async fn the_heaviest_session_pays_even_when_the_newcomer_holds_only_its_new_frame() {
+    let cache = FrameCache::new(config(16, 16, MINUTE));
+    let (heavy, light, newcomer) = (SessionKey::random(), SessionKey::random(), SessionKey::random());
+    let big = cache
+        .put(heavy, frame_of_mib(6, 0), Placement::Memory)
+        .await
+        .expect("fits");
+    let mut small = Vec::new();
+    for seed in 1..3 {
+        small.push(
+            cache
+                .put(light, frame_of_mib(1, seed), Placement::Memory)
+                .await
+                .expect("fits"),
+        );
+    }
+    // The heavy frame is the most recently used: a global LRU would take a light one.
+    cache.get(heavy, &big).await.expect("present");
+    // 8 MiB held; 9 more make 17 > 16. The newcomer's only frame is the new one, so the
+    // heaviest other session (6 MiB) pays, not the light one's least recently used.
+    cache
+        .put(newcomer, frame_of_mib(9, 3), Placement::Memory)
+        .await
+        .expect("fits");
+    assert_eq!(cache.get(heavy, &big).await, Err(CacheError::Expired));
+    for handle in &small {
+        assert!(
+            cache.get(light, handle).await.is_ok(),
+            "the light session keeps its frames"
+        );
+    }
+}
