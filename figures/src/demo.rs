@@ -15,6 +15,7 @@ use polars::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The sorted x column.
 pub const TIME: &str = "time";
@@ -34,22 +35,36 @@ fn rng_for(seed: u64, column: u64, chunk: usize) -> SmallRng {
     )
 }
 
-/// `f(rng, row)` for every row, in parallel chunks with their own generators.
-fn fill(rows: usize, seed: u64, column: u64, f: impl Fn(&mut SmallRng, usize) -> f64 + Sync) -> Vec<f64> {
+/// `f(rng, row)` for every row, in parallel chunks with their own generators; `None`
+/// as soon as `stop` is set (checked before each chunk).
+fn fill(
+    rows: usize,
+    seed: u64,
+    column: u64,
+    stop: &AtomicBool,
+    f: impl Fn(&mut SmallRng, usize) -> f64 + Sync,
+) -> Option<Vec<f64>> {
     let mut values = vec![0.0_f64; rows];
-    values.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-        let mut rng = rng_for(seed, column, c);
-        for (i, v) in chunk.iter_mut().enumerate() {
-            *v = f(&mut rng, c * CHUNK + i);
-        }
-    });
     values
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .try_for_each(|(c, chunk)| {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let mut rng = rng_for(seed, column, c);
+            for (i, v) in chunk.iter_mut().enumerate() {
+                *v = f(&mut rng, c * CHUNK + i);
+            }
+            Some(())
+        })?;
+    Some(values)
 }
 
 /// A random walk: steps filled and summed per chunk in parallel, then each chunk shifted
 /// by the total of the chunks before it.
-fn random_walk(rows: usize, seed: u64) -> Vec<f64> {
-    let mut values = fill(rows, seed, 1, |rng, _| rng.random::<f64>() * 2.0 - 1.0);
+fn random_walk(rows: usize, seed: u64, stop: &AtomicBool) -> Option<Vec<f64>> {
+    let mut values = fill(rows, seed, 1, stop, |rng, _| rng.random::<f64>() * 2.0 - 1.0)?;
     let totals: Vec<f64> = values
         .par_chunks_mut(CHUNK)
         .map(|chunk| {
@@ -73,33 +88,50 @@ fn random_walk(rows: usize, seed: u64) -> Vec<f64> {
         .par_chunks_mut(CHUNK)
         .zip(offsets)
         .for_each(|(chunk, offset)| chunk.iter_mut().for_each(|v| *v += offset));
-    values
+    Some(values)
 }
 
 /// The time series with `rows` rows from `seed`.
 pub fn time_series(rows: usize, seed: u64) -> PolarsResult<DataFrame> {
+    time_series_until(rows, seed, &AtomicBool::new(false))
+        .and_then(|frame| frame.ok_or_else(|| polars_err!(ComputeError: "stopped")))
+}
+
+/// Like [`time_series`], but gives up (`Ok(None)`) as soon as `stop` is set: a server
+/// sets it when the request the series is for goes away, so a large fill does not run
+/// to its end for nobody.
+pub fn time_series_until(rows: usize, seed: u64, stop: &AtomicBool) -> PolarsResult<Option<DataFrame>> {
     let period = (rows as f64 / 5.0).max(10.0);
-    let time = fill(rows, seed, 0, |_, i| START_MS + i as f64 * STEP_MS);
-    let sine = fill(rows, seed, 2, |rng, i| {
+    let Some(time) = fill(rows, seed, 0, stop, |_, i| START_MS + i as f64 * STEP_MS) else {
+        return Ok(None);
+    };
+    let Some(walk) = random_walk(rows, seed, stop) else {
+        return Ok(None);
+    };
+    let Some(sine) = fill(rows, seed, 2, stop, |rng, i| {
         (std::f64::consts::TAU * i as f64 / period).sin() + (rng.random::<f64>() - 0.5) * 0.4
-    });
-    let spiky = fill(rows, seed, 3, |rng, _| {
+    }) else {
+        return Ok(None);
+    };
+    let Some(spiky) = fill(rows, seed, 3, stop, |rng, _| {
         let noise = rng.random::<f64>() * 0.1;
         if rng.random::<f64>() < 1e-5 {
             noise + 2.0 + rng.random::<f64>() * 8.0
         } else {
             noise
         }
-    });
+    }) else {
+        return Ok(None);
+    };
     let mut time = Float64Chunked::from_vec(TIME.into(), time);
     time.set_sorted_flag(polars::series::IsSorted::Ascending);
     let columns = [
         time.into_series(),
-        Float64Chunked::from_vec(VALUES[0].into(), random_walk(rows, seed)).into_series(),
+        Float64Chunked::from_vec(VALUES[0].into(), walk).into_series(),
         Float64Chunked::from_vec(VALUES[1].into(), sine).into_series(),
         Float64Chunked::from_vec(VALUES[2].into(), spiky).into_series(),
     ];
-    DataFrame::new(rows, columns.into_iter().map(Column::from).collect())
+    DataFrame::new(rows, columns.into_iter().map(Column::from).collect()).map(Some)
 }
 
 #[cfg(test)]
@@ -133,5 +165,15 @@ mod tests {
             "same seed, same frame"
         );
         assert!(!frame.equals(&time_series(rows, 8).expect("other")));
+    }
+
+    #[test]
+    fn a_set_stop_flag_ends_the_fill() {
+        let stop = AtomicBool::new(true);
+        assert!(time_series_until(1_000_000, 1, &stop)
+            .expect("no error")
+            .is_none());
+        let go = AtomicBool::new(false);
+        assert!(time_series_until(1_000, 1, &go).expect("no error").is_some());
     }
 }

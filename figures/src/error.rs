@@ -32,7 +32,7 @@ pub enum FigureError {
 }
 
 /// Longest column name a message repeats.
-pub const MAX_NAME_SHOWN: usize = 64;
+pub(crate) const MAX_NAME_SHOWN: usize = 64;
 
 /// `name` quoted, cut to [`MAX_NAME_SHOWN`] characters.
 fn shown(name: &str) -> String {

@@ -11,6 +11,7 @@ use leptos::config::{get_configuration, LeptosOptions};
 use stayput_cache::{ByteSize, DEFAULT_MAX_FRAMES_PER_SESSION, DEFAULT_MAX_SESSIONS};
 
 use crate::access::{Access, BadDigest};
+use crate::serve::ServeLimits;
 
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
@@ -48,6 +49,13 @@ pub struct Config {
     pub allow_anonymous: bool,
     /// `STAYPUT_METRICS_ADDR`: serve `/metrics` on this address only, not on the site's.
     pub metrics_addr: Option<SocketAddr>,
+    /// `STAYPUT_HEADER_TIMEOUT`, `STAYPUT_SHUTDOWN_GRACE`: how connections are served.
+    pub serve: ServeLimits,
+    /// `STAYPUT_REQUEST_TIMEOUT`: longest a request may run before it is answered 503
+    /// and its work is cancelled (a socket's life after its upgrade is not a request).
+    pub request_timeout: Duration,
+    /// `STAYPUT_SOCKETS_PER_SESSION`: most steps sockets one session may hold open.
+    pub sockets_per_session: usize,
 }
 
 /// A setting that could not be used; the message names the variable and the fix.
@@ -74,6 +82,10 @@ const OUTPUT_NAME: &str = "stayput";
 const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
 /// Default session timeout: 24 hours.
 const DEFAULT_SESSION: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default request timeout: 2 minutes.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default cap on steps sockets per session.
+pub const DEFAULT_SOCKETS_PER_SESSION: usize = 4;
 /// Default disk budget: 8 GiB.
 const DEFAULT_DISK_BUDGET: ByteSize = ByteSize(8 << 30);
 
@@ -193,7 +205,21 @@ impl Config {
         };
         let max_frames = count("STAYPUT_MAX_FRAMES", DEFAULT_MAX_FRAMES_PER_SESSION, 1)?;
         let max_sessions = count("STAYPUT_MAX_SESSIONS", DEFAULT_MAX_SESSIONS as usize, 1)? as u64;
+        let sockets_per_session = count("STAYPUT_SOCKETS_PER_SESSION", DEFAULT_SOCKETS_PER_SESSION, 1)?;
+        let duration = |var: &'static str, default: Duration| match lookup(var) {
+            Some(value) => parse_duration(var, value),
+            None => Ok(default),
+        };
+        let serve_defaults = ServeLimits::default();
+        let serve = ServeLimits {
+            header_timeout: duration("STAYPUT_HEADER_TIMEOUT", serve_defaults.header_timeout)?,
+            shutdown_grace: duration("STAYPUT_SHUTDOWN_GRACE", serve_defaults.shutdown_grace)?,
+        };
+        let request_timeout = duration("STAYPUT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?;
         Ok(Self {
+            serve,
+            request_timeout,
+            sockets_per_session,
             heavy,
             max_frames,
             max_sessions,

@@ -4,7 +4,9 @@
 use app::server::errors::{error_response, log};
 use app::StayputError;
 use axum::body::{to_bytes, Body};
-use axum::extract::Request;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -37,6 +39,16 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Answers 503 [`StayputError::TimedOut`] when a request runs past `limit`, dropping its
+/// work: fills and reductions stop at their next chunk (they watch for their request
+/// going away), and their reservations and slots come back.
+pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error_response(StayputError::TimedOut(limit.as_secs())),
+    }
 }
 
 /// The body limit answers 413 in plain text; the pages read errors as JSON. This gives

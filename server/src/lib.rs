@@ -11,6 +11,7 @@ pub mod access;
 pub mod config;
 pub mod guards;
 pub mod router;
+pub mod serve;
 
 pub use config::{Config, ConfigError};
 pub use router::{build, Stayput};

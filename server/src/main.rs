@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use axum::serve::ListenerExt;
 use server::Config;
 use tracing_subscriber::EnvFilter;
 
@@ -51,7 +50,6 @@ async fn main() -> ExitCode {
         idle_timeout_s = config.idle_timeout.as_secs(),
         "Stayput listening on http://{addr}"
     );
-    // Small responses must not wait for a delayed ACK (Nagle): answer each write at once.
     if let (Some(metrics_addr), Some(metrics)) = (config.metrics_addr, stayput.metrics.clone()) {
         match tokio::net::TcpListener::bind(metrics_addr).await {
             Ok(listener) => {
@@ -68,22 +66,10 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::warn!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, stayput.router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    server::serve::serve(listener, stayput.router, config.serve, shutdown_signal()).await;
     drop(stayput.purger);
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("stayput: server error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -116,6 +116,10 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
         .merge(uploads)
         .with_frame_cache(cache.clone(), cookie)
         .layer(middleware::from_fn(guards::server_fn_status))
+        .layer(middleware::from_fn_with_state(
+            config.request_timeout,
+            guards::deadline,
+        ))
         .layer(middleware::from_fn(guards::same_origin));
     // `/metrics` on its own address when one is set, else beside the site.
     let (router, metrics) = match config.metrics_addr {

@@ -310,3 +310,69 @@ async fn page_views_and_failed_requests_start_no_session() {
     );
     assert_eq!(server.stayput.cache.totals().sessions, 0);
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_stopped_and_gives_everything_back() {
+    // A 1e8-row fill takes seconds in a debug build; the deadline is one second.
+    let server = start(&[("STAYPUT_REQUEST_TIMEOUT", "1s")]).await;
+    let client = browser();
+    let started = Instant::now();
+    let answer = create(&server, &client, "100000000").await;
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let err = error_of(answer).await;
+    assert_eq!(err, StayputError::TimedOut(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered at the deadline"
+    );
+    // The reservation and the entry went with the request.
+    assert_eq!(server.stayput.cache.reserved_bytes(), 0);
+    assert_eq!(server.stayput.cache.totals().memory.bytes, 0);
+    // The session still works.
+    assert_eq!(create(&server, &client, "1000").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(&[("STAYPUT_HEADER_TIMEOUT", "1s")]).await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    // The server closes the connection (perhaps after a 408) instead of waiting forever.
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "still open after 10 s");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // Others are served meanwhile and after.
+    assert_eq!(create(&server, &browser(), "1000").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_shutdown_requests_in_flight_finish_and_new_ones_are_refused() {
+    let mut server = start(&[]).await;
+    let client = browser();
+    // A fill of a few hundred milliseconds in a debug build.
+    let in_flight = {
+        let url = server.url("/api/create_frame");
+        let client = client.clone();
+        tokio::spawn(async move { client.post(url).form(&[("rows", "20000000")]).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.shut_down();
+    let answer = in_flight.await.expect("joined").expect("answered");
+    assert_eq!(answer.status(), StatusCode::OK, "the request in flight finished");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stopped() {
+        assert!(Instant::now() < deadline, "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        reqwest::Client::new().get(server.url("/")).send().await.is_err(),
+        "no new connection after shutdown"
+    );
+}

@@ -52,6 +52,9 @@ pub enum StayputError {
         /// Seconds to wait before trying again (also the `Retry-After` header).
         retry_after_s: u64,
     },
+    /// The request ran past `STAYPUT_REQUEST_TIMEOUT` (seconds); its work was cancelled.
+    #[error("the request ran longer than the server allows ({0} s) and was stopped")]
+    TimedOut(u64),
     /// This session already runs as many large jobs as one session may.
     #[error("your session already runs {0} large requests at once; wait for one to finish")]
     SessionBusy(u64),
@@ -123,7 +126,7 @@ impl StayputError {
             Self::UnknownHandle => 404,
             Self::ClientModeTooLarge { .. } | Self::TooLarge { .. } | Self::BodyTooLarge(_) => 413,
             Self::SessionBusy(_) => 429,
-            Self::Busy { .. } | Self::Storage(_) => 503,
+            Self::Busy { .. } | Self::Storage(_) | Self::TimedOut(_) => 503,
             Self::Rebuild(_) | Self::Draw(_) | Self::Network(_) | Self::Internal => 500,
         }
     }

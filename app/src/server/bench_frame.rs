@@ -7,6 +7,7 @@
 use polars::prelude::*;
 use rand::Rng;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use stayput_cache::spare;
 use stayput_figures::histogram::histogram_figure as figure_of;
@@ -37,13 +38,35 @@ pub fn new_seed() -> u64 {
 /// seed gives the same frame whatever the number of threads: that is what lets the cache
 /// rebuild an evicted frame from its lineage.
 pub fn random_frame(rows: usize, base_seed: u64) -> DataFrame {
-    let mut values = spare::with_capacity(rows);
-    (0..rows)
-        .into_par_iter()
-        .with_min_len(FILL_CHUNK)
-        .map(|i| uniform(base_seed, i as u64))
-        .collect_into_vec(&mut values);
+    let values = fill_until(rows, base_seed, &AtomicBool::new(false)).unwrap_or_default();
     frame_from_values(values)
+}
+
+/// Like [`random_frame`], but gives up (`None`, its buffer freed) as soon as `stop` is
+/// set: it is checked before each block of [`STOP_CHECK_ROWS`] rows.
+pub fn random_frame_until(rows: usize, base_seed: u64, stop: &AtomicBool) -> Option<DataFrame> {
+    fill_until(rows, base_seed, stop).map(frame_from_values)
+}
+
+/// Rows filled between two looks at the stop flag: 32 MB, a few milliseconds.
+const STOP_CHECK_ROWS: usize = 1 << 22;
+
+fn fill_until(rows: usize, base_seed: u64, stop: &AtomicBool) -> Option<Vec<f64>> {
+    let mut values = spare::with_capacity(rows);
+    for start in (0..rows).step_by(STOP_CHECK_ROWS) {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let end = (start + STOP_CHECK_ROWS).min(rows);
+        // Written in place into the reserved capacity (an indexed parallel extend).
+        values.par_extend(
+            (start..end)
+                .into_par_iter()
+                .with_min_len(FILL_CHUNK)
+                .map(|i| uniform(base_seed, i as u64)),
+        );
+    }
+    Some(values)
 }
 
 /// The `index`-th uniform f64 in [0, 1) of the stream `seed`: SplitMix64's output for
@@ -127,6 +150,18 @@ pub fn frame_from_bytes(bytes: &[u8]) -> Result<DataFrame, StayputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_stop_flag_ends_the_fill() {
+        assert!(random_frame_until(10 * STOP_CHECK_ROWS, 1, &AtomicBool::new(true)).is_none());
+        let whole = random_frame_until(STOP_CHECK_ROWS + 5, 1, &AtomicBool::new(false)).expect("filled");
+        assert_eq!(whole.height(), STOP_CHECK_ROWS + 5);
+        assert_eq!(
+            whole,
+            random_frame(STOP_CHECK_ROWS + 5, 1),
+            "blocks change nothing"
+        );
+    }
 
     #[test]
     fn random_frame_is_uniform_on_the_unit_interval() {

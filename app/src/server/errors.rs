@@ -72,7 +72,7 @@ pub fn error_response(err: StayputError) -> Response {
 pub fn log(err: &StayputError) {
     if err.is_client_error() {
         tracing::debug!(%err, status = err.status(), "request refused");
-    } else if matches!(err, StayputError::Busy { .. }) {
+    } else if matches!(err, StayputError::Busy { .. } | StayputError::TimedOut(_)) {
         tracing::info!(%err, "request shed");
     } else {
         tracing::error!(%err, status = err.status(), "request failed");

@@ -20,6 +20,9 @@ pub mod heavy;
 pub mod ops;
 pub mod recipes;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use crate::contract::StayputError;
 
 /// Runs CPU-bound `work` off the async runtime.
@@ -30,4 +33,27 @@ pub(crate) async fn blocking<T: Send + 'static>(
         tracing::error!(%err, "compute task failed");
         StayputError::Internal
     })?
+}
+
+/// Runs CPU-bound `work` off the async runtime with a flag it checks between chunks: set
+/// when the awaiting future is dropped (the client went away, or the request's deadline
+/// passed), so a large fill stops instead of running to its end for nobody. `work`
+/// returns `None` when it stopped.
+pub(crate) async fn cancellable<T: Send + 'static>(
+    work: impl FnOnce(&AtomicBool) -> Result<Option<T>, StayputError> + Send + 'static,
+) -> Result<T, StayputError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+    let done = blocking(move || work(&stop)).await?;
+    // Only a dropped future sets the flag, and then nobody reads this.
+    done.ok_or(StayputError::Internal)
+}
+
+/// Sets its flag when dropped, however the owning future ends.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

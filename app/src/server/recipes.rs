@@ -7,7 +7,7 @@ use stayput_cache::{spare, FrameCacheBuilder};
 pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES};
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
-use crate::server::{bench_frame, blocking};
+use crate::server::{bench_frame, cancellable};
 
 /// The arguments of both recipes: with the seed, the lineage rebuilds the very same frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +30,8 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
             |args: &CreateArgs| args.rows.saturating_mul(8),
             |args: CreateArgs| async move {
                 let rows = validate_rows(args.rows)?;
-                blocking(move || Ok(bench_frame::random_frame(rows as usize, args.seed))).await
+                cancellable(move |stop| Ok(bench_frame::random_frame_until(rows as usize, args.seed, stop)))
+                    .await
             },
         )
         .sized_recipe(
@@ -38,8 +39,8 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
             |args: &CreateArgs| args.rows.saturating_mul(8 * 4),
             |args: CreateArgs| async move {
                 let rows = validate_rows(args.rows)?;
-                blocking(move || {
-                    stayput_figures::demo::time_series(rows as usize, args.seed).map_err(|err| {
+                cancellable(move |stop| {
+                    stayput_figures::demo::time_series_until(rows as usize, args.seed, stop).map_err(|err| {
                         tracing::error!(%err, "time series");
                         StayputError::Internal
                     })

@@ -19,11 +19,27 @@ pub(crate) struct Running {
     pub(crate) stayput: Stayput,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl Running {
+    /// Shuts the server down as SIGTERM does: no new connections, in-flight requests
+    /// finish; [`Running::stopped`] says when they have.
+    pub(crate) fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server has stopped.
+    pub(crate) fn stopped(&self) -> bool {
+        self.task.is_finished()
     }
 }
 
@@ -50,14 +66,17 @@ pub(crate) async fn start(vars: &[(&str, &str)]) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = stayput.router.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
+    let limits = config.serve;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve::serve(listener, router, limits, async move {
+        let _ = stopped.await;
+    }));
     Running {
         addr,
         stayput,
         _dir: dir,
         task,
+        stop: Some(stop),
     }
 }
 
