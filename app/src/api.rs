@@ -7,11 +7,9 @@
 //! that scripts, tests and the Trunk proxy can rely on them.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::JsonEncoding;
-use leptos::server_fn::{BoxedStream, Websocket};
 use stayput_cache::{FrameHandle, FrameId};
 
-use crate::contract::benchmark::{MeanReply, Step, StepReply};
+use crate::contract::benchmark::MeanReply;
 use crate::contract::cache_view::CacheListing;
 use crate::contract::figure::{ChartKind, ColumnInfo, FigureReply};
 use crate::contract::StayputError;
@@ -34,43 +32,6 @@ pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<Fr
 pub async fn start_session() -> Result<(), StayputError> {
     stayput_cache::frame_cache().await?;
     Ok(())
-}
-
-/// The benchmark's two steps over one WebSocket that the page keeps open: the same
-/// plain functions as [`create_frame`] and [`frame_mean`], for the same session (its
-/// cookie came with the upgrade), without a new HTTP request per step (a `fetch` costs
-/// 4–8 ms in Chromium here, a message on an open socket under 1 ms). One reply per
-/// step, in order; a failed step answers with its error and the channel stays open.
-///
-/// The socket never starts a session: the upgrade must carry the cookie of the page's
-/// session ([`start_session`]), so that steps and the page's HTTP calls share it even
-/// behind a proxy that drops cookies on WebSockets (then the page uses HTTP).
-#[server(protocol = Websocket<JsonEncoding, JsonEncoding>, endpoint = "bench_steps")]
-pub async fn bench_steps(
-    steps: BoxedStream<Step, StayputError>,
-) -> Result<BoxedStream<StepReply, StayputError>, StayputError> {
-    use futures::StreamExt;
-    let Some((cache, session)) = stayput_cache::existing_frame_cache().await? else {
-        return Err(StayputError::BadRequest(
-            "the steps socket needs the page's session cookie".into(),
-        ));
-    };
-    let steps: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Step, StayputError>> + Send>> =
-        steps.into();
-    let heavy = crate::server::context::heavy_jobs()?;
-    let replies = steps.then(move |step| {
-        let (cache, heavy) = (cache.clone(), heavy.clone());
-        async move {
-            let step = step?;
-            let rows = match &step {
-                Step::Create { rows, .. } => *rows,
-                Step::Mean { .. } => 0,
-            };
-            let _slot = heavy.admit(Some(session), rows).await?;
-            crate::server::ops::bench_step(&cache, session, step).await
-        }
-    });
-    Ok(replies.into())
 }
 
 /// Step 2: the mean of the frame behind `handle`.

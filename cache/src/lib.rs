@@ -178,5 +178,6 @@ pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]
 pub use wiring::{
-    existing_frame_cache, frame_cache, session_key, FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
+    existing_frame_cache, existing_session_key, frame_cache, session_key, FrameCacheRouter, SessionCookie,
+    DEFAULT_MAX_SESSIONS,
 };

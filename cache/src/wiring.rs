@@ -92,6 +92,12 @@ pub async fn session_key(session: &Session) -> Result<SessionKey, CacheError> {
     Ok(key)
 }
 
+/// The cache owner recorded in `session`, if it has one; never starts one. For plain
+/// axum handlers (a WebSocket upgrade) that must share the page's session.
+pub async fn existing_session_key(session: &Session) -> Result<Option<SessionKey>, CacheError> {
+    session.get::<SessionKey>(OWNER_KEY).await.map_err(store_failed)
+}
+
 /// The cache and the session of the request a server function is answering.
 async fn extract() -> Result<(FrameCache, Session), CacheError> {
     let (Extension(cache), session) = leptos_axum::extract::<(Extension<FrameCache>, Session)>()
@@ -120,6 +126,6 @@ pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
 /// drops cookies.
 pub async fn existing_frame_cache() -> Result<Option<(FrameCache, SessionKey)>, CacheError> {
     let (cache, session) = extract().await?;
-    let key = session.get::<SessionKey>(OWNER_KEY).await.map_err(store_failed)?;
+    let key = existing_session_key(&session).await?;
     Ok(key.map(|key| (cache, key)))
 }

@@ -104,7 +104,7 @@ test("a forged size is refused with a clear message and the server keeps serving
 test("a forged handle is indistinguishable from an unknown one", async ({ page }) => {
   // Rewrite the handle in the first step-2 message on the socket to a made-up UUID.
   let forged = 0;
-  await page.routeWebSocket(/\/api\/bench_steps/, (ws) => {
+  await page.routeWebSocket(/\/api\/steps$/, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage((message) => {
       const text = message.toString();
@@ -131,7 +131,7 @@ test("a forged handle is indistinguishable from an unknown one", async ({ page }
 
 test("without the socket the steps go over HTTP, and a forged handle there reads as unknown", async ({ page }) => {
   // A proxy that refuses WebSockets: the page runs its steps as HTTP server functions.
-  await page.routeWebSocket(/\/api\/bench_steps/, (ws) => ws.close());
+  await page.routeWebSocket(/\/api\/steps$/, (ws) => ws.close());
   await page.route("**/api/frame_mean", async (route) => {
     const body = route.request().postData() ?? "";
     const forged = body.replace(UUID, "0e5f2a53-4c1b-4d4e-9f55-0b3f4c1d2e7a");

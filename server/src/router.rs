@@ -1,9 +1,11 @@
 //! The whole HTTP surface in one router, so `main` and the tests serve the same thing.
 
+use app::contract::benchmark::STEPS_PATH;
 use app::contract::client_mode::{FRAME_PATH, MEAN_PATH};
 use app::server::client_mode;
 use app::server::context::{AppContext, Limits};
 use app::server::heavy::HeavyJobs;
+use app::server::steps_socket::{self, Sockets};
 use app::{shell, App};
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
@@ -100,7 +102,14 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),
     );
+    let sockets = Sockets::new(config.sockets_per_session);
     let router = Router::new()
+        .route(STEPS_PATH, {
+            let heavy = heavy.clone();
+            get(move |cache, session, upgrade| {
+                steps_socket::upgrade(sockets.clone(), heavy.clone(), cache, session, upgrade)
+            })
+        })
         .route(FRAME_PATH, {
             let heavy = heavy.clone();
             post(move |query| client_mode::frame(limits, heavy.clone(), query))

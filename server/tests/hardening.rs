@@ -186,7 +186,7 @@ async fn nothing_from_another_site_changes_state() {
 
     // A WebSocket from another site is refused before the upgrade.
     let upgrade = client
-        .get(server.url("/api/bench_steps"))
+        .get(server.url("/api/steps"))
         .header("origin", "http://evil.example")
         .header("connection", "upgrade")
         .header("upgrade", "websocket")

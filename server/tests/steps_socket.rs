@@ -1,7 +1,8 @@
-//! The benchmark's steps over the WebSocket `/api/bench_steps`, on the real router and
-//! a real socket: the session comes from the upgrade's cookie (a socket without one is
-//! refused), every step gets a reply in order, a failed step leaves the socket open, and
-//! another session's handle reads as unknown, exactly as over HTTP.
+//! The benchmark's steps over the WebSocket `/api/steps`, on the real router and a real
+//! socket: the session comes from the upgrade's cookie (a socket without one is
+//! refused), every step gets a reply in order, a failed step leaves the socket open,
+//! another session's handle reads as unknown, exactly as over HTTP; and the socket's
+//! limits: message size, sockets per session, malformed steps.
 
 use app::contract::benchmark::{Step, StepReply};
 use app::StayputError;
@@ -33,7 +34,7 @@ async fn new_session(addr: std::net::SocketAddr) -> String {
 
 /// Opens the steps socket with `cookie`, if any.
 async fn open(addr: std::net::SocketAddr, cookie: Option<&str>) -> Result<Socket, String> {
-    let mut request = format!("ws://{addr}/api/bench_steps")
+    let mut request = format!("ws://{addr}/api/steps")
         .into_client_request()
         .expect("request");
     if let Some(cookie) = cookie {
@@ -47,25 +48,21 @@ async fn open(addr: std::net::SocketAddr, cookie: Option<&str>) -> Result<Socket
         .map_err(|err| err.to_string())
 }
 
-/// Sends `step` (tag byte 0, then JSON, as the server function client does) and reads
-/// its reply.
+/// Sends `step` as JSON text, as the page does, and reads its reply.
 async fn call(socket: &mut Socket, step: &Step) -> Result<StepReply, StayputError> {
-    let mut bytes = vec![0_u8];
-    bytes.extend(serde_json::to_vec(step).expect("json"));
-    socket.send(Message::binary(bytes)).await.expect("send");
+    let text = serde_json::to_string(step).expect("json");
+    send_text(socket, text).await.expect("an answer")
+}
+
+/// Sends `text` and reads the answer; `None` when the server closed the socket.
+async fn send_text(socket: &mut Socket, text: String) -> Option<Result<StepReply, StayputError>> {
+    socket.send(Message::text(text)).await.ok()?;
     loop {
-        let message = socket.next().await.expect("a reply").expect("read");
-        let data = match message {
-            Message::Binary(data) => data.to_vec(),
-            Message::Text(text) => text.as_bytes().to_vec(),
-            _ => continue,
-        };
-        let (tag, body) = data.split_first().expect("tagged");
-        return if *tag == 0 {
-            Ok(serde_json::from_slice(body).expect("a StepReply"))
-        } else {
-            Err(serde_json::from_slice(body).expect("a StayputError"))
-        };
+        match socket.next().await? {
+            Ok(Message::Text(reply)) => return Some(serde_json::from_str(reply.as_str()).expect("a Result")),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
     }
 }
 
@@ -161,4 +158,67 @@ async fn steps_on_the_socket_belong_to_the_upgrades_session() {
     assert_eq!(foreign, Err(StayputError::UnknownHandle));
     assert_eq!(foreign, unknown);
     drop(server);
+}
+
+#[tokio::test]
+async fn the_socket_holds_its_limits() {
+    let server = common::start(&[("STAYPUT_SOCKETS_PER_SESSION", "2")]).await;
+    let addr = server.addr;
+    let cookie = new_session(addr).await;
+    let mut first = open(addr, Some(&cookie)).await.expect("upgrade");
+    let second = open(addr, Some(&cookie)).await.expect("upgrade");
+    let third = open(addr, Some(&cookie)).await;
+    assert!(
+        third.as_ref().is_err_and(|e| e.contains("429")),
+        "a session holds at most 2 sockets: {:?}",
+        third.err()
+    );
+    // Another session is not affected; a closed socket gives its place back.
+    let other = new_session(addr).await;
+    assert!(open(addr, Some(&other)).await.is_ok());
+    drop(second);
+    let mut back = None;
+    for _ in 0..100 {
+        if let Ok(socket) = open(addr, Some(&cookie)).await {
+            back = Some(socket);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(back.is_some(), "the closed socket's place came back");
+
+    // Malformed steps get a 400-class error and the socket stays open.
+    let bad = send_text(&mut first, "{\"Create\":{\"rows\":\"many\"}}".into()).await;
+    assert!(matches!(bad, Some(Err(StayputError::BadRequest(_)))), "{bad:?}");
+    let long = send_text(&mut first, format!("\"{}\"", "x".repeat(10_000))).await;
+    match long {
+        Some(Err(StayputError::BadRequest(message))) => assert!(message.len() < 400, "not echoed: {message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(call(
+        &mut first,
+        &Step::Create {
+            rows: 10,
+            replaces: None
+        }
+    )
+    .await
+    .is_ok());
+
+    // A message over the limit closes the socket; the server carries on.
+    let huge = format!("\"{}\"", "x".repeat(1 << 20));
+    assert!(
+        send_text(&mut first, huge).await.is_none(),
+        "closed, not buffered"
+    );
+    let mut fresh = open(addr, Some(&other)).await.expect("upgrade");
+    assert!(call(
+        &mut fresh,
+        &Step::Create {
+            rows: 10,
+            replaces: None
+        }
+    )
+    .await
+    .is_ok());
 }

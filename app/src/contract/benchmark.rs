@@ -10,7 +10,14 @@ pub struct MeanReply {
     pub mean: f64,
 }
 
-/// One benchmark step, sent on the page's WebSocket (`bench_steps`).
+/// Where the page opens its steps socket: each message is one [`Step`] as JSON text,
+/// each answer one `Result<StepReply, StayputError>` as JSON text, in order.
+pub const STEPS_PATH: &str = "/api/steps";
+
+/// Largest message the steps socket accepts (a step is a few hundred bytes).
+pub const MAX_STEP_MESSAGE: usize = 16 * 1024;
+
+/// One benchmark step, sent on the page's WebSocket ([`STEPS_PATH`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Step {
     /// Step 1, as `create_frame`.

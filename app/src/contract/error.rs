@@ -105,7 +105,7 @@ fn setting_hint(setting: &Option<String>) -> String {
 pub const MAX_ECHO: usize = 200;
 
 /// `text`, cut to [`MAX_ECHO`] characters.
-fn cut(text: String) -> String {
+pub fn cut(text: String) -> String {
     if text.chars().count() <= MAX_ECHO {
         return text;
     }

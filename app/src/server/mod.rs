@@ -9,6 +9,7 @@
 //! - [`bench_frame`]: the benchmark's workload (the random fill, its mean and
 //!   histogram, client mode's raw bytes).
 //! - [`client_mode`]: the two raw-byte axum handlers of client mode.
+//! - [`steps_socket`]: the benchmark's steps on one WebSocket, held to account.
 //! - [`errors`]: library errors as the [`StayputError`] a user sees, and any error as
 //!   an HTTP response with its one status.
 
@@ -19,6 +20,7 @@ pub mod errors;
 pub mod heavy;
 pub mod ops;
 pub mod recipes;
+pub mod steps_socket;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,0 +1,168 @@
+//! The benchmark's steps socket ([`STEPS_PATH`]): the page's two steps on one open
+//! WebSocket, for the same session as its HTTP calls.
+//!
+//! Held to account like any request: a message is at most [`MAX_STEP_MESSAGE`] bytes,
+//! steps are answered one at a time (nothing queues on the server: the next message is
+//! read only when the last one is answered, so a client sending faster only fills its
+//! own TCP window), a session holds at most a set number of sockets, an idle socket is
+//! closed, and large steps wait for a heavy-job slot like their HTTP twins.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use stayput_cache::{existing_session_key, FrameCache, SessionKey};
+use tower_sessions::Session;
+
+#[cfg(doc)]
+use crate::contract::benchmark::STEPS_PATH;
+use crate::contract::benchmark::{Step, StepReply, MAX_STEP_MESSAGE};
+use crate::contract::error::cut;
+use crate::contract::StayputError;
+use crate::server::errors::error_response;
+use crate::server::heavy::HeavyJobs;
+use crate::server::ops;
+
+/// A socket with no message for this long is closed (the page opens another when it
+/// needs one).
+pub const IDLE: Duration = Duration::from_secs(10 * 60);
+
+/// The open steps sockets of each session, capped.
+#[derive(Clone)]
+pub struct Sockets {
+    open: Arc<Mutex<HashMap<SessionKey, usize>>>,
+    per_session: usize,
+}
+
+impl Sockets {
+    /// At most `per_session` open sockets for one session.
+    pub fn new(per_session: usize) -> Self {
+        Self {
+            open: Arc::default(),
+            per_session: per_session.max(1),
+        }
+    }
+
+    /// A place for one more socket of `session`, or `None` when it holds its share.
+    fn enter(&self, session: SessionKey) -> Option<SocketPlace> {
+        let mut open = stayput_cache::sync::lock(&self.open);
+        let count = open.entry(session).or_insert(0);
+        if *count >= self.per_session {
+            return None;
+        }
+        *count += 1;
+        Some(SocketPlace {
+            sockets: self.clone(),
+            session,
+        })
+    }
+}
+
+/// One open socket's place in [`Sockets`], given back when the socket ends.
+struct SocketPlace {
+    sockets: Sockets,
+    session: SessionKey,
+}
+
+impl Drop for SocketPlace {
+    fn drop(&mut self) {
+        let mut open = stayput_cache::sync::lock(&self.sockets.open);
+        if let Some(count) = open.get_mut(&self.session) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.session);
+            }
+        }
+    }
+}
+
+/// The upgrade: needs the page's session (its cookie; a socket never starts one) and a
+/// free place among the session's sockets.
+pub async fn upgrade(
+    sockets: Sockets,
+    heavy: HeavyJobs,
+    Extension(cache): Extension<FrameCache>,
+    session: Session,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return error_response(StayputError::BadRequest(cut(rejection.body_text()))),
+    };
+    let session = match existing_session_key(&session).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return error_response(StayputError::BadRequest(
+                "the steps socket needs the page's session cookie".into(),
+            ))
+        }
+        Err(err) => return error_response(err.into()),
+    };
+    let Some(place) = sockets.enter(session) else {
+        return error_response(StayputError::SessionBusy(sockets.per_session as u64));
+    };
+    upgrade
+        .max_message_size(MAX_STEP_MESSAGE)
+        .max_frame_size(MAX_STEP_MESSAGE)
+        // Replies are small and sent one at a time: a client that does not read stalls
+        // its own socket, never the server's memory.
+        .max_write_buffer_size(256 * 1024)
+        .on_upgrade(move |socket| async move {
+            serve(socket, cache, session, heavy).await;
+            drop(place);
+        })
+        .into_response()
+}
+
+/// Answers steps until the client closes, breaks a limit or stays idle for [`IDLE`].
+async fn serve(mut socket: WebSocket, cache: FrameCache, session: SessionKey, heavy: HeavyJobs) {
+    loop {
+        let message = match tokio::time::timeout(IDLE, socket.recv()).await {
+            Ok(Some(Ok(message))) => message,
+            // Closed, broken (e.g. a message over the limit), or idle.
+            Ok(Some(Err(_)) | None) | Err(_) => break,
+        };
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue, // answered by the socket itself
+            Message::Binary(_) => {
+                let refusal: Result<StepReply, StayputError> =
+                    Err(StayputError::BadRequest("send each step as JSON text".into()));
+                if send(&mut socket, &refusal).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let reply = run(&cache, session, &heavy, text.as_str()).await;
+        if send(&mut socket, &reply).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn run(
+    cache: &FrameCache,
+    session: SessionKey,
+    heavy: &HeavyJobs,
+    text: &str,
+) -> Result<StepReply, StayputError> {
+    let step: Step = serde_json::from_str(text)
+        .map_err(|err| StayputError::BadRequest(cut(format!("not a step: {err}"))))?;
+    let rows = match &step {
+        Step::Create { rows, .. } => *rows,
+        Step::Mean { .. } => 0,
+    };
+    let _slot = heavy.admit(Some(session), rows).await?;
+    ops::bench_step(cache, session, step).await
+}
+
+async fn send(socket: &mut WebSocket, reply: &Result<StepReply, StayputError>) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(reply).unwrap_or_else(|_| r#"{"Err":"Internal"}"#.to_owned());
+    socket.send(Message::Text(text.into())).await
+}
