@@ -129,6 +129,11 @@ impl State {
         self.reserved_bytes = self.reserved_bytes.saturating_sub(bytes);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.reserved_bytes = s.reserved_bytes.saturating_sub(bytes);
+            // A session that only ever reserved (a failed build, a client-mode request)
+            // leaves nothing behind.
+            if s.reserved_bytes == 0 && s.memory_bytes == 0 && s.entries == 0 {
+                self.sessions.remove(&session);
+            }
         }
     }
 

@@ -89,10 +89,13 @@ impl Access {
         let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return false;
         };
-        if let (Some(token), Some(given)) = (&self.token, auth.strip_prefix("Bearer ")) {
+        // The scheme is case-insensitive (RFC 9110 §11.1); its parameters are not.
+        let (scheme, given) = auth.trim_start().split_once(' ').unwrap_or((auth, ""));
+        let scheme = scheme.to_ascii_lowercase();
+        if let (Some(token), "bearer") = (&self.token, scheme.as_str()) {
             return constant_time_eq::constant_time_eq(&sha256(given.trim().as_bytes()), token);
         }
-        if let (Some((user, password)), Some(given)) = (&self.basic, auth.strip_prefix("Basic ")) {
+        if let (Some((user, password)), "basic") = (&self.basic, scheme.as_str()) {
             let Ok(decoded) = STANDARD.decode(given.trim()) else {
                 return false;
             };
@@ -155,6 +158,11 @@ mod tests {
         assert!(!access.is_open());
         assert!(access.allows(&with_auth("Bearer s3cret-token")));
         assert!(!access.allows(&with_auth("Bearer s3cret-tokeN")));
+        assert!(
+            access.allows(&with_auth("bearer s3cret-token")),
+            "the scheme is case-insensitive"
+        );
+        assert!(access.allows(&with_auth("BEARER  s3cret-token")));
         let good = STANDARD.encode("alice:correct horse battery staple");
         assert!(access.allows(&with_auth(&format!("Basic {good}"))));
         let wrong_user = STANDARD.encode("bob:correct horse battery staple");

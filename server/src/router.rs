@@ -7,7 +7,6 @@ use app::server::context::{AppContext, Limits};
 use app::server::heavy::HeavyJobs;
 use app::server::steps_socket::{self, Sockets};
 use app::{shell, App};
-use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::middleware;
 use axum::routing::{get, post};
@@ -89,12 +88,10 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     // Client mode's upload is the one large body; everything else is a few hundred
     // bytes of arguments, so a small limit covers every other route (a layer, read while
     // streaming: an oversized body is refused before it is buffered).
-    let uploads: Router = Router::new()
-        .route(MEAN_PATH, {
-            let heavy = heavy.clone();
-            post(move |body| client_mode::mean(heavy.clone(), body))
-        })
-        .layer(DefaultBodyLimit::max(upload_limit));
+    let uploads: Router = Router::new().route(MEAN_PATH, {
+        let heavy = heavy.clone();
+        post(move |cache, headers, body| client_mode::mean(heavy.clone(), upload_limit, cache, headers, body))
+    });
     let metrics: Router = Router::new().route(
         METRICS_PATH,
         get(move || {
@@ -112,7 +109,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
         })
         .route(FRAME_PATH, {
             let heavy = heavy.clone();
-            post(move |query| client_mode::frame(limits, heavy.clone(), query))
+            post(move |cache, query| client_mode::frame(limits, heavy.clone(), cache, query))
         })
         .leptos_routes_with_context(&options, routes, move || provide_context(context.clone()), {
             let options = options.clone();

@@ -184,3 +184,40 @@ fn an_unusable_cache_dir_fails_start_up_with_one_line() {
         format!("cannot use cache directory {wanted}: Not a directory (set STAYPUT_CACHE_DIR to a writable directory)")
     );
 }
+
+#[tokio::test]
+async fn client_mode_buffers_are_admitted_like_frames() {
+    // Client mode may send 1e7 rows (80 MB, 160 MB while the frame is copied into its
+    // bytes), but the whole memory budget is 64 MiB: refused before anything is filled.
+    let server = start(&[
+        ("STAYPUT_CLIENT_MAX_ROWS", "10000000"),
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+    ])
+    .await;
+    let client = browser();
+    let down = client
+        .post(server.url(&format!("{FRAME_PATH}?rows=10000000")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(down.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(matches!(error_of(down).await, StayputError::TooLarge { .. }));
+    // The upload is refused on its declared length, before its body is read.
+    let up = client
+        .post(server.url(MEAN_PATH))
+        .body(vec![0_u8; 40_000_000])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(up.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(matches!(error_of(up).await, StayputError::TooLarge { .. }));
+    // What fits is served, and gives its room back.
+    let small = client
+        .post(server.url(&format!("{FRAME_PATH}?rows=1000000")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(small.status(), StatusCode::OK);
+    assert_eq!(small.bytes().await.expect("bytes").len(), 8_000_000);
+    assert_eq!(server.stayput.cache.reserved_bytes(), 0);
+}

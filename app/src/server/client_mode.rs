@@ -1,13 +1,20 @@
 //! Client mode's two raw-byte axum handlers: the frame goes to the browser and comes
 //! back, as a Dash `dcc.Store` does (the contract is [`crate::contract::client_mode`]).
+//!
+//! Their buffers are admitted like frames: the bytes they will hold (the frame and its
+//! raw bytes, or the upload and the frame decoded from it) are reserved in the cache's
+//! memory budget before anything is allocated, and a request that cannot have them is
+//! refused at once (413 beyond the budget, 503 while others hold the room). Client
+//! mode has no session, so each request reserves as one of its own.
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
+use stayput_cache::{FrameCache, Reservation, SessionKey};
 
 use crate::contract::client_mode::ClientMeanReply;
 use crate::contract::sizes::validate_rows;
@@ -28,6 +35,7 @@ pub struct FrameQuery {
 pub async fn frame(
     limits: Limits,
     heavy: HeavyJobs,
+    Extension(cache): Extension<FrameCache>,
     query: Result<Query<FrameQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
@@ -41,36 +49,63 @@ pub async fn frame(
             });
         }
         let _slot = heavy.admit(None, rows).await?;
-        blocking(move || {
+        // The frame and its bytes, side by side while the one is copied into the other.
+        let room = admit(&cache, rows.saturating_mul(16)).await?;
+        let bytes = blocking(move || {
             bench_frame::frame_to_bytes(&bench_frame::random_frame(rows as usize, bench_frame::new_seed()))
         })
-        .await
+        .await?;
+        Ok((bytes, room))
     }
     .await;
     match result {
-        Ok(bytes) => (
+        Ok((bytes, room)) => (
             [
-                (header::CONTENT_TYPE, "application/octet-stream"),
-                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+                (header::CONTENT_LENGTH, bytes.len().to_string()),
             ],
-            bytes,
+            // The reservation is given back once the bytes have gone to the socket.
+            Body::from_stream(futures::StreamExt::chain(
+                futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(bytes))]),
+                futures::stream::once(async move {
+                    drop(room);
+                    Ok(Bytes::new())
+                }),
+            )),
         )
             .into_response(),
         Err(err) => error_response(err),
     }
 }
 
-/// Step 2 of client mode: receives the frame back, answers its mean and histogram.
-pub async fn mean(heavy: HeavyJobs, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error_response(StayputError::BodyTooLarge("client mode's upload".into()));
-        }
-        Err(err) => return error_response(StayputError::BadRequest(err.body_text())),
-    };
+/// Step 2 of client mode: receives the frame back, answers its mean and histogram. The
+/// upload's bytes (its `Content-Length`, else the most it may be, `limit`) are reserved
+/// before it is read.
+pub async fn mean(
+    heavy: HeavyJobs,
+    limit: usize,
+    Extension(cache): Extension<FrameCache>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|bytes| bytes > limit as u64) {
+        return error_response(StayputError::BodyTooLarge("client mode's upload".into()));
+    }
+    let expected = declared.unwrap_or(limit as u64);
     let result = async {
-        let _slot = heavy.admit(None, body.len() as u64 / 8).await?;
+        let _slot = heavy.admit(None, expected / 8).await?;
+        // The upload and the frame decoded from it.
+        let _room = admit(&cache, expected.saturating_mul(2)).await?;
+        let body = to_bytes(body, limit).await.map_err(|_| match declared {
+            // Within its declared length: the upload broke off.
+            Some(_) => StayputError::BadRequest("the upload was cut off".into()),
+            None => StayputError::BodyTooLarge("client mode's upload".into()),
+        })?;
         blocking(move || {
             let frame = bench_frame::frame_from_bytes(&body)?;
             let mean = bench_frame::column_mean(&frame)?;
@@ -85,4 +120,9 @@ pub async fn mean(heavy: HeavyJobs, body: Result<Bytes, BytesRejection>) -> Resp
         Ok(reply) => Json(reply).into_response(),
         Err(err) => error_response(err),
     }
+}
+
+/// `bytes` reserved in the cache's memory budget for one client-mode request.
+async fn admit(cache: &FrameCache, bytes: u64) -> Result<Reservation, StayputError> {
+    Ok(cache.reserve(SessionKey::random(), bytes).await?)
 }
