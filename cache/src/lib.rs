@@ -173,6 +173,8 @@ pub use recipe::BoxFuture;
 #[cfg(feature = "server")]
 pub use session::SessionKey;
 #[cfg(feature = "server")]
+pub use state::ENTRY_OVERHEAD;
+#[cfg(feature = "server")]
 pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 #[cfg(feature = "server")]
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};

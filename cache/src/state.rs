@@ -11,6 +11,13 @@ use crate::metrics::EvictionCause;
 use crate::tier::FrameKey;
 use crate::{Lineage, Placement, Residence, SessionKey};
 
+/// Memory one entry costs beyond its frame's own bytes: the bookkeeping here, its
+/// lineage, the frame's headers. Measured at ~1,040 bytes for a one-row frame with a
+/// lineage (`cache/tests/entry_overhead.rs`); charged as 2 KiB against the memory budget
+/// for every entry, evicted ones included, so a flood of tiny frames cannot hold memory
+/// "within budget".
+pub const ENTRY_OVERHEAD: u64 = 2048;
+
 /// Where an entry's data is.
 pub(crate) enum Data {
     /// In memory, counted against the budget and the session's quota.
@@ -178,6 +185,25 @@ impl State {
         Some(entry.data)
     }
 
+    /// What the entries' own bookkeeping costs: [`ENTRY_OVERHEAD`] each, whatever their data.
+    pub(crate) fn overhead_bytes(&self) -> u64 {
+        self.entries.len() as u64 * ENTRY_OVERHEAD
+    }
+
+    /// What counts against the memory budget: frames in memory and every entry's overhead.
+    pub(crate) fn charged_bytes(&self) -> u64 {
+        self.memory_bytes + self.overhead_bytes()
+    }
+
+    /// The least recently used entry whose data is gone, never `keep`.
+    fn lru_gone(&self, keep: FrameKey) -> Option<FrameKey> {
+        self.entries
+            .iter()
+            .filter(|(k, e)| **k != keep && matches!(e.data, Data::Gone))
+            .min_by_key(|(_, e)| e.last_use_seq)
+            .map(|(k, _)| *k)
+    }
+
     /// The least recently used in-memory entry of `session` (any session when `None`),
     /// never `keep`.
     fn lru_in_memory(&self, session: Option<SessionKey>, keep: FrameKey) -> Option<FrameKey> {
@@ -194,9 +220,12 @@ impl State {
     /// cache within `budget`, and takes those frames out of the accounting.
     ///
     /// The session over its quota pays first, with its own least recently used frames.
-    /// Over the global budget, the session holding the most memory pays: a session at or
-    /// below its fair share (budget / sessions) is never evicted while one above it exists.
-    /// `keep` (the frame just stored) never leaves.
+    /// Over the global budget (frames in memory plus [`ENTRY_OVERHEAD`] per entry), the
+    /// session holding the most memory pays: a session at or below its fair share
+    /// (budget / sessions) is never evicted while one above it exists. When no frame is
+    /// left to evict, or the next is smaller than an entry's overhead, entries whose data
+    /// is gone are forgotten, least recently used first. `keep` (the frame just stored)
+    /// never leaves.
     pub(crate) fn evict(
         &mut self,
         session: SessionKey,
@@ -213,7 +242,7 @@ impl State {
                 .is_some_and(|s| s.memory_bytes > quota);
             let (victim, cause) = if over_quota {
                 (self.lru_in_memory(Some(session), keep), EvictionCause::Quota)
-            } else if self.memory_bytes > budget {
+            } else if self.charged_bytes() > budget {
                 // What each session could give: `keep` is not on offer, so a session
                 // holding only the new frame is not the heaviest one.
                 let kept = match self.entries.get(&keep) {
@@ -234,15 +263,41 @@ impl State {
                     .filter(|(_, offered)| *offered > 0)
                     .max_by_key(|(k, offered)| (*offered, *k == session))
                     .map(|(k, _)| k);
-                let victim = heaviest.and_then(|s| self.lru_in_memory(Some(s), keep));
-                (
-                    victim.or_else(|| self.lru_in_memory(None, keep)),
-                    EvictionCause::Budget,
-                )
+                let victim = heaviest
+                    .and_then(|s| self.lru_in_memory(Some(s), keep))
+                    .or_else(|| self.lru_in_memory(None, keep));
+                // A frame smaller than an entry's bookkeeping frees less than forgetting
+                // an entry whose data is already gone: tiny frames stay, old entries go.
+                let tiny = victim
+                    .and_then(|k| self.entries.get(&k))
+                    .is_some_and(|e| e.bytes < ENTRY_OVERHEAD);
+                let victim = if tiny && self.lru_gone(keep).is_some() {
+                    None
+                } else {
+                    victim
+                };
+                (victim, EvictionCause::Budget)
             } else {
                 break;
             };
-            let Some(key) = victim else { break };
+            let Some(key) = victim else {
+                // No frame left to take out of memory, and the entries' own bookkeeping
+                // still does not fit: forget the least recently used entries whose data
+                // is already gone (they read as unknown, like an ended session's).
+                match (cause, self.lru_gone(keep)) {
+                    (EvictionCause::Budget, Some(gone)) => {
+                        self.remove(gone);
+                        victims.push(Victim {
+                            key: gone,
+                            cause,
+                            spill: None,
+                            released: None,
+                        });
+                        continue;
+                    }
+                    _ => break,
+                }
+            };
             let spill = match self.entries.get(&key) {
                 Some(Entry {
                     placement: Placement::Auto,

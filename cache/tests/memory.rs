@@ -390,3 +390,39 @@ async fn the_heaviest_session_pays_even_when_the_newcomer_holds_only_its_new_fra
         );
     }
 }
+
+#[tokio::test]
+async fn a_flood_of_tiny_frames_is_bounded_by_the_budget_bookkeeping_included() {
+    use stayput_cache::ENTRY_OVERHEAD;
+    // 1 MiB of budget holds at most ~500 entries' bookkeeping; 40 sessions store 50
+    // one-row frames each (2,000 entries).
+    let mut small = config(1, 1, MINUTE);
+    small.memory_budget = stayput_cache::ByteSize(MIB);
+    let cache = FrameCache::new(small);
+    let sessions: Vec<SessionKey> = (0..40).map(|_| SessionKey::random()).collect();
+    let mut last = Vec::new();
+    for round in 0..50_u64 {
+        for session in &sessions {
+            let frame = polars::prelude::DataFrame::new(
+                1,
+                vec![polars::prelude::Column::new("x".into(), [round as f64])],
+            )
+            .expect("frame");
+            let handle = cache
+                .put(*session, frame, Placement::Memory)
+                .await
+                .expect("stored");
+            if round == 49 {
+                last.push((*session, handle));
+            }
+        }
+    }
+    let entries: usize = sessions.iter().map(|s| cache.list(*s).len()).sum();
+    let charged = cache.totals().memory.bytes + entries as u64 * ENTRY_OVERHEAD;
+    assert!(charged <= MIB, "{entries} entries charge {charged} bytes");
+    assert!(entries >= 400, "only the excess is forgotten: {entries} left");
+    // The newest frames are the ones kept.
+    for (session, handle) in &last {
+        assert!(cache.get(*session, handle).await.is_ok());
+    }
+}

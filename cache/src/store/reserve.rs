@@ -102,7 +102,7 @@ impl FrameCache {
             state.sessions.entry(session).or_default().reserved_bytes += bytes;
             let room_for_spares = budget
                 .bytes()
-                .saturating_sub(state.memory_bytes + state.reserved_bytes);
+                .saturating_sub(state.charged_bytes() + state.reserved_bytes);
             (victims, room_for_spares)
         };
         // Spare buffers kept for later fills live inside the budget too: what frames and

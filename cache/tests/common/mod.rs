@@ -17,10 +17,13 @@ pub fn frame_of_mib(mib: u64, seed: u64) -> DataFrame {
         .into_frame()
 }
 
-/// Limits in MiB; the session quota equals the budget unless a test says otherwise.
+/// Limits in MiB (the budget with room for the entries' overhead on top); the session
+/// quota equals the budget unless a test says otherwise.
 pub fn config(budget_mib: u64, quota_mib: u64, idle: Duration) -> CacheConfig {
     CacheConfig {
-        memory_budget: ByteSize(budget_mib * MIB),
+        // Room for the entries' own overhead (32 entries) on top of whole frames, so
+        // that "a budget of 3 MiB" holds three 1 MiB frames as the tests say.
+        memory_budget: ByteSize(budget_mib * MIB + 32 * stayput_cache::ENTRY_OVERHEAD),
         session_quota: ByteSize(quota_mib * MIB),
         auto_threshold: ByteSize(quota_mib * MIB),
         idle_timeout: idle,
