@@ -58,6 +58,8 @@ pub(crate) struct Entry {
     pub(crate) last_use_ms: u64,
     /// Logical clock of the last use: a strict LRU order even within one millisecond.
     pub(crate) last_use_seq: u64,
+    /// Its frame is being made or stored: never forgotten to make room meanwhile.
+    pub(crate) filling: bool,
     pub(crate) hits: u64,
 }
 
@@ -119,6 +121,9 @@ impl State {
         let was_counted = matches!(entry.data, Data::Memory(_));
         let now_counted = matches!(data, Data::Memory(_));
         let bytes = entry.bytes;
+        if !matches!(data, Data::Gone) {
+            entry.filling = false;
+        }
         let old = std::mem::replace(&mut entry.data, data);
         let session = self.sessions.entry(key.session).or_default();
         if was_counted && !now_counted {
@@ -195,13 +200,62 @@ impl State {
         self.memory_bytes + self.overhead_bytes()
     }
 
-    /// The least recently used entry whose data is gone, never `keep`.
-    fn lru_gone(&self, keep: FrameKey) -> Option<FrameKey> {
+    /// The least recently used entry of `session` (any session when `None`) whose data
+    /// is gone, never `keep` nor an entry being filled.
+    fn lru_gone(&self, session: Option<SessionKey>, keep: FrameKey) -> Option<FrameKey> {
         self.entries
             .iter()
-            .filter(|(k, e)| **k != keep && matches!(e.data, Data::Gone))
+            .filter(|(k, e)| {
+                **k != keep
+                    && !e.filling
+                    && matches!(e.data, Data::Gone)
+                    && session.is_none_or(|s| k.session == s)
+            })
             .min_by_key(|(_, e)| e.last_use_seq)
             .map(|(k, _)| *k)
+    }
+
+    /// What leaves next when the whole cache is over its budget: from the session that
+    /// costs the most (its frames in memory and its entries' bookkeeping; `keep` not on
+    /// offer, so a session holding only the new frame is not the heaviest), its least
+    /// recently used frame in memory, or (`true`) its least recently used entry whose data
+    /// is gone when that frees more (the frame is smaller than an entry's overhead, or
+    /// there is none). Any session's, when the heaviest has nothing to give.
+    fn budget_victim(&self, session: SessionKey, keep: FrameKey) -> Option<(FrameKey, bool)> {
+        let kept = match self.entries.get(&keep) {
+            Some(e) if matches!(e.data, Data::Memory(_)) => e.bytes + ENTRY_OVERHEAD,
+            Some(_) => ENTRY_OVERHEAD,
+            None => 0,
+        };
+        let heaviest = self
+            .sessions
+            .iter()
+            .map(|(k, s)| {
+                let cost = s.memory_bytes + s.entries as u64 * ENTRY_OVERHEAD;
+                let offered = if *k == keep.session {
+                    cost.saturating_sub(kept)
+                } else {
+                    cost
+                };
+                (*k, offered)
+            })
+            .filter(|(_, offered)| *offered > 0)
+            .max_by_key(|(k, offered)| (*offered, *k == session))
+            .map(|(k, _)| k);
+        let choose = |owner: Option<SessionKey>| {
+            let frame = self.lru_in_memory(owner, keep);
+            let gone = self.lru_gone(owner, keep);
+            let tiny = frame
+                .and_then(|k| self.entries.get(&k))
+                .is_some_and(|e| e.bytes < ENTRY_OVERHEAD);
+            match (frame, gone) {
+                (Some(_), Some(gone)) if tiny => Some((gone, true)),
+                (Some(frame), _) => Some((frame, false)),
+                (None, Some(gone)) => Some((gone, true)),
+                (None, None) => None,
+            }
+        };
+        heaviest.and_then(|s| choose(Some(s))).or_else(|| choose(None))
     }
 
     /// The least recently used in-memory entry of `session` (any session when `None`),
@@ -243,61 +297,26 @@ impl State {
             let (victim, cause) = if over_quota {
                 (self.lru_in_memory(Some(session), keep), EvictionCause::Quota)
             } else if self.charged_bytes() > budget {
-                // What each session could give: `keep` is not on offer, so a session
-                // holding only the new frame is not the heaviest one.
-                let kept = match self.entries.get(&keep) {
-                    Some(e) if matches!(e.data, Data::Memory(_)) => e.bytes,
-                    _ => 0,
-                };
-                let heaviest = self
-                    .sessions
-                    .iter()
-                    .map(|(k, s)| {
-                        let offered = if *k == keep.session {
-                            s.memory_bytes - kept
-                        } else {
-                            s.memory_bytes
-                        };
-                        (*k, offered)
-                    })
-                    .filter(|(_, offered)| *offered > 0)
-                    .max_by_key(|(k, offered)| (*offered, *k == session))
-                    .map(|(k, _)| k);
-                let victim = heaviest
-                    .and_then(|s| self.lru_in_memory(Some(s), keep))
-                    .or_else(|| self.lru_in_memory(None, keep));
-                // A frame smaller than an entry's bookkeeping frees less than forgetting
-                // an entry whose data is already gone: tiny frames stay, old entries go.
-                let tiny = victim
-                    .and_then(|k| self.entries.get(&k))
-                    .is_some_and(|e| e.bytes < ENTRY_OVERHEAD);
-                let victim = if tiny && self.lru_gone(keep).is_some() {
-                    None
-                } else {
-                    victim
-                };
-                (victim, EvictionCause::Budget)
-            } else {
-                break;
-            };
-            let Some(key) = victim else {
-                // No frame left to take out of memory, and the entries' own bookkeeping
-                // still does not fit: forget the least recently used entries whose data
-                // is already gone (they read as unknown, like an ended session's).
-                match (cause, self.lru_gone(keep)) {
-                    (EvictionCause::Budget, Some(gone)) => {
+                match self.budget_victim(session, keep) {
+                    Some((key, false)) => (Some(key), EvictionCause::Budget),
+                    Some((gone, true)) => {
+                        // Its data is already gone: the entry itself is forgotten (it
+                        // reads as unknown, like an ended session's).
                         self.remove(gone);
                         victims.push(Victim {
                             key: gone,
-                            cause,
+                            cause: EvictionCause::Budget,
                             spill: None,
                             released: None,
                         });
                         continue;
                     }
-                    _ => break,
+                    None => break,
                 }
+            } else {
+                break;
             };
+            let Some(key) = victim else { break };
             let spill = match self.entries.get(&key) {
                 Some(Entry {
                     placement: Placement::Auto,

@@ -166,23 +166,29 @@ async fn a_write_whose_request_goes_away_leaves_nothing() {
     let tier = Arc::new(DiskTier::open(dir.path(), ByteSize(600 * MIB)).expect("open"));
     let frames = dir.path().join("frames");
     for (n, wait_ms) in [(1_u128, 0_u64), (2, 5), (3, 50)] {
+        let frame = Arc::new(frame_of_mib(256, 1));
         let store = {
             let tier = Arc::clone(&tier);
-            tokio::spawn(async move { tier.store(key(n), Arc::new(frame_of_mib(256, 1))).await })
+            tokio::spawn(async move { tier.store(key(n), frame).await })
         };
         // Cancel at various points of the write: before it starts, during it.
         tokio::time::sleep(Duration::from_millis(wait_ms)).await;
         store.abort();
         let _ = store.await;
-        // The blocking writer notices at its next write call and removes its file.
-        let mut left = names(dir.path());
-        for _ in 0..500 {
-            if left.is_empty() {
-                break;
+        // The blocking writer notices at its next write call and removes its file: wait
+        // until the directory has stayed empty for 300 ms (the writer may start late).
+        let mut empty_since = None;
+        for _ in 0..1_000 {
+            let left = names(dir.path());
+            match (left.is_empty(), empty_since) {
+                (false, _) => empty_since = None,
+                (true, None) => empty_since = Some(std::time::Instant::now()),
+                (true, Some(since)) if since.elapsed() > Duration::from_millis(300) => break,
+                (true, Some(_)) => {}
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
-            left = names(dir.path());
         }
+        let left = names(dir.path());
         assert!(left.is_empty(), "cancelled after {wait_ms} ms: {left:?}");
         let usage = tier.usage();
         assert_eq!((usage.entries, usage.bytes), (0, 0));

@@ -10,11 +10,16 @@ const CHUNK: usize = 1 << 18;
 /// The mean of all values of `slices`, summed in parallel; `NaN` when there are none.
 pub fn mean_of(slices: &[&[f64]]) -> f64 {
     let count: usize = slices.iter().map(|s| s.len()).sum();
-    let sum: f64 = slices
-        .par_iter()
-        .flat_map(|s| s.par_chunks(CHUNK))
-        .map(lane_sum)
-        .sum();
+    let sum: f64 = if count <= CHUNK {
+        // One task's worth: on this thread, never queued behind large jobs on rayon.
+        slices.iter().map(|s| lane_sum(s)).sum()
+    } else {
+        slices
+            .par_iter()
+            .flat_map(|s| s.par_chunks(CHUNK))
+            .map(lane_sum)
+            .sum()
+    };
     if count == 0 {
         f64::NAN
     } else {
@@ -78,17 +83,16 @@ impl Histogram {
 /// values are not counted; with no finite value every bin is empty.
 pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
     let bins = bins.max(1);
+    let count: usize = slices.iter().map(|s| s.len()).sum();
+    if count <= CHUNK {
+        // One task's worth: on this thread, never queued behind large jobs on rayon.
+        return binned(slices.iter().copied(), bins);
+    }
     let chunks = || slices.par_iter().flat_map(|s| s.par_chunks(CHUNK));
-    let (lo, hi) = chunks()
-        .map(|c| {
-            c.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            })
-        })
-        .reduce(
-            || (f64::INFINITY, f64::NEG_INFINITY),
-            |a, b| (a.0.min(b.0), a.1.max(b.1)),
-        );
+    let (lo, hi) = chunks().map(range_of).reduce(
+        || (f64::INFINITY, f64::NEG_INFINITY),
+        |a, b| (a.0.min(b.0), a.1.max(b.1)),
+    );
     if !lo.is_finite() || !hi.is_finite() {
         return Histogram {
             start: 0.0,
@@ -101,10 +105,7 @@ pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
         .fold(
             || vec![0_u64; bins],
             |mut counts, c| {
-                for &v in c.iter().filter(|v| !v.is_nan()) {
-                    let bin = (((v - lo) / width) as usize).min(bins - 1);
-                    counts[bin] += 1;
-                }
+                count_into(&mut counts, c, lo, width);
                 counts
             },
         )
@@ -115,6 +116,51 @@ pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
                 a
             },
         );
+    Histogram {
+        start: lo,
+        width,
+        counts,
+    }
+}
+
+/// Smallest and largest value of `values` (infinite when there is none).
+fn range_of(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Adds the non-NaN `values` to `counts`, bins of `width` from `lo`.
+fn count_into(counts: &mut [u64], values: &[f64], lo: f64, width: f64) {
+    let last = counts.len() - 1;
+    for &v in values.iter().filter(|v| !v.is_nan()) {
+        let bin = (((v - lo) / width) as usize).min(last);
+        counts[bin] += 1;
+    }
+}
+
+/// [`histogram_of`] on this thread, for inputs too small to be worth rayon.
+fn binned<'a>(slices: impl Iterator<Item = &'a [f64]> + Clone, bins: usize) -> Histogram {
+    let (lo, hi) = slices
+        .clone()
+        .map(range_of)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |a, b| {
+            (a.0.min(b.0), a.1.max(b.1))
+        });
+    let mut counts = vec![0_u64; bins];
+    if !lo.is_finite() || !hi.is_finite() {
+        return Histogram {
+            start: 0.0,
+            width: 1.0,
+            counts,
+        };
+    }
+    let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+    for values in slices {
+        count_into(&mut counts, values, lo, width);
+    }
     Histogram {
         start: lo,
         width,

@@ -84,6 +84,8 @@ fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .timeout(REQUEST_TIMEOUT)
+        // Under the server's 10 s keep-alive: never reuse a connection it is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .unwrap_or_else(|_| Client::new())
 }
@@ -217,6 +219,7 @@ async fn abuse(url: &str, pid: u32, prefix: Option<&str>) -> Verdict {
             tokio::spawn(async move {
                 let client = Client::builder()
                     .timeout(REQUEST_TIMEOUT)
+                    .pool_idle_timeout(Duration::from_secs(5))
                     .build()
                     .unwrap_or_else(|_| Client::new());
                 for i in 0..125_u64 {

@@ -49,13 +49,16 @@ pub struct Config {
     pub allow_anonymous: bool,
     /// `STAYPUT_METRICS_ADDR`: serve `/metrics` on this address only, not on the site's.
     pub metrics_addr: Option<SocketAddr>,
-    /// `STAYPUT_HEADER_TIMEOUT`, `STAYPUT_SHUTDOWN_GRACE`: how connections are served.
+    /// `STAYPUT_HEADER_TIMEOUT`, `STAYPUT_SHUTDOWN_GRACE`, `STAYPUT_WRITE_TIMEOUT`: how
+    /// connections are served.
     pub serve: ServeLimits,
     /// `STAYPUT_REQUEST_TIMEOUT`: longest a request may run before it is answered 503
     /// and its work is cancelled (a socket's life after its upgrade is not a request).
     pub request_timeout: Duration,
     /// `STAYPUT_SOCKETS_PER_SESSION`: most steps sockets one session may hold open.
     pub sockets_per_session: usize,
+    /// `STAYPUT_MAX_SOCKETS`: most steps sockets open at once, all sessions.
+    pub max_sockets: usize,
 }
 
 /// A setting that could not be used; the message names the variable and the fix.
@@ -84,6 +87,8 @@ const DEFAULT_IDLE: Duration = Duration::from_secs(30 * 60);
 const DEFAULT_SESSION: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default request timeout: 2 minutes.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default cap on steps sockets, all sessions.
+pub const DEFAULT_MAX_SOCKETS: usize = 1024;
 /// Default cap on steps sockets per session.
 pub const DEFAULT_SOCKETS_PER_SESSION: usize = 4;
 /// Default disk budget: 8 GiB.
@@ -206,6 +211,7 @@ impl Config {
         let max_frames = count("STAYPUT_MAX_FRAMES", DEFAULT_MAX_FRAMES_PER_SESSION, 1)?;
         let max_sessions = count("STAYPUT_MAX_SESSIONS", DEFAULT_MAX_SESSIONS as usize, 1)? as u64;
         let sockets_per_session = count("STAYPUT_SOCKETS_PER_SESSION", DEFAULT_SOCKETS_PER_SESSION, 1)?;
+        let max_sockets = count("STAYPUT_MAX_SOCKETS", DEFAULT_MAX_SOCKETS, 1)?;
         let duration = |var: &'static str, default: Duration| match lookup(var) {
             Some(value) => parse_duration(var, value),
             None => Ok(default),
@@ -214,12 +220,14 @@ impl Config {
         let serve = ServeLimits {
             header_timeout: duration("STAYPUT_HEADER_TIMEOUT", serve_defaults.header_timeout)?,
             shutdown_grace: duration("STAYPUT_SHUTDOWN_GRACE", serve_defaults.shutdown_grace)?,
+            write_timeout: duration("STAYPUT_WRITE_TIMEOUT", serve_defaults.write_timeout)?,
         };
         let request_timeout = duration("STAYPUT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?;
         Ok(Self {
             serve,
             request_timeout,
             sockets_per_session,
+            max_sockets,
             heavy,
             max_frames,
             max_sessions,
@@ -285,6 +293,9 @@ impl Config {
     }
 }
 
+/// Longest duration a setting may give: a year.
+const MAX_DURATION_S: u64 = 365 * 86_400;
+
 fn parse_duration(var: &'static str, value: String) -> Result<Duration, ConfigError> {
     let trimmed = value.trim();
     let (number, factor) = match trimmed.char_indices().last() {
@@ -299,12 +310,13 @@ fn parse_duration(var: &'static str, value: String) -> Result<Duration, ConfigEr
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(factor))
-        .filter(|&secs| secs > 0)
+        // At most a year: timers add durations to instants, which must not overflow.
+        .filter(|&secs| secs > 0 && secs <= MAX_DURATION_S)
         .map(Duration::from_secs)
         .ok_or_else(|| ConfigError::Invalid {
             var,
             value: value.clone(),
-            reason: "write a positive duration such as 90s, 30m, 2h or 1d".into(),
+            reason: "write a positive duration of at most 365d, such as 90s, 30m, 2h or 1d".into(),
         })
 }
 
@@ -396,6 +408,7 @@ mod tests {
             ("STAYPUT_HEAVY_JOBS", "0", "whole number from 1"),
             ("STAYPUT_HEAVY_QUEUE", "many", "whole number from 0"),
             ("STAYPUT_HEAVY_WAIT", "never", "positive duration"),
+            ("STAYPUT_HEADER_TIMEOUT", "18446744073709551615s", "at most 365d"),
             ("STAYPUT_MAX_FRAMES", "0", "whole number from 1"),
             ("STAYPUT_MAX_SESSIONS", "0", "whole number from 1"),
             ("STAYPUT_ALLOW_ANONYMOUS", "perhaps", "true or false"),

@@ -5,8 +5,37 @@ use std::process::ExitCode;
 use server::Config;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    return_freed_frames_to_the_os();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("stayput: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// glibc's malloc raises its mmap threshold to the size of each large block freed (up
+/// to 32 MiB), after which frames of up to that size come from its heaps, where freed
+/// memory fragments and stays in the process: RSS then drifts above the memory budget
+/// although the cache freed what it evicted. A fixed threshold keeps every buffer of
+/// 128 KiB or more (a frame of 16,384 rows or more) in its own mapping, given back to the
+/// OS when the frame is dropped.
+fn return_freed_frames_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets a malloc parameter; it is called once, before any
+        // other thread exists, with a valid parameter and value.
+        #[allow(unsafe_code)]
+        let ok = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
+        if ok != 1 {
+            eprintln!("stayput: could not fix malloc's mmap threshold; RSS may exceed the budget more");
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),

@@ -99,7 +99,11 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),
     );
-    let sockets = Sockets::new(config.sockets_per_session);
+    let sockets = Sockets::new(
+        config.sockets_per_session,
+        config.max_sockets,
+        config.request_timeout,
+    );
     let router = Router::new()
         .route(STEPS_PATH, {
             let heavy = heavy.clone();

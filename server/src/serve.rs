@@ -1,13 +1,16 @@
 //! Serving the router on a listener: HTTP/1.1 connections with a deadline for the
-//! request head, `TCP_NODELAY`, and a graceful shutdown in which in-flight requests
-//! finish.
+//! request head, a deadline for every write to make progress (a peer that stops reading
+//! is cut off, and what was held for it is freed), `TCP_NODELAY`, and a graceful
+//! shutdown in which in-flight requests finish.
 //!
 //! `axum::serve` gives hyper no timer, so a client may take forever to send its headers
 //! (one slow-loris connection per file descriptor); hyper's own
 //! `header_read_timeout` needs one. This is the same accept loop with a timer.
 
 use std::future::Future;
-use std::pin::pin;
+use std::io;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,6 +20,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -28,6 +32,9 @@ pub struct ServeLimits {
     pub header_timeout: Duration,
     /// `STAYPUT_SHUTDOWN_GRACE`: on SIGTERM, in-flight requests get this long to finish.
     pub shutdown_grace: Duration,
+    /// `STAYPUT_WRITE_TIMEOUT`: a write that makes no progress for this long (the peer
+    /// stopped reading) closes the connection, sockets included.
+    pub write_timeout: Duration,
 }
 
 impl Default for ServeLimits {
@@ -35,6 +42,7 @@ impl Default for ServeLimits {
         Self {
             header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -79,7 +87,10 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
             let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(
+                    TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+                    service,
+                )
                 .with_upgrades();
             let mut connection = pin!(connection);
             let mut stopping = false;
@@ -114,5 +125,88 @@ pub async fn serve(
             grace_s = limits.shutdown_grace.as_secs(),
             "requests still running after the shutdown grace; stopping anyway"
         );
+    }
+}
+
+/// A connection whose writes must make progress: when a write (or flush) stays pending
+/// for `limit`, it fails, and hyper closes the connection. Without it a client that
+/// never reads its response holds the response's memory (and a socket's task) for ever.
+struct WriteDeadline<IO> {
+    io: IO,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<IO> WriteDeadline<IO> {
+    fn new(io: IO, limit: Duration) -> Self {
+        Self {
+            io,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After a pending write: pending until the deadline, then an error.
+    fn pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let limit = self.limit;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn progress<T>(&mut self, ready: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        match ready {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.pending(cx),
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for WriteDeadline<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<IO> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let ready = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.progress(ready, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let ready = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.progress(ready, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let ready = Pin::new(&mut self.io).poll_flush(cx);
+        self.progress(ready, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -188,6 +188,9 @@ fn stranger() -> Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
+        // Under the server's 10 s keep-alive (its header timeout): never reuse a
+        // connection the server is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .expect("client")
 }

@@ -53,6 +53,11 @@ const STOP_CHECK_ROWS: usize = 1 << 22;
 
 fn fill_until(rows: usize, base_seed: u64, stop: &AtomicBool) -> Option<Vec<f64>> {
     let mut values = spare::with_capacity(rows);
+    if rows <= FILL_CHUNK {
+        // One task's worth: on this thread, never queued behind large fills on rayon.
+        values.extend((0..rows).map(|i| uniform(base_seed, i as u64)));
+        return Some(values);
+    }
     for start in (0..rows).step_by(STOP_CHECK_ROWS) {
         if stop.load(Ordering::Relaxed) {
             return None;

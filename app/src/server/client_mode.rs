@@ -4,8 +4,11 @@
 //! Their buffers are admitted like frames: the bytes they will hold (the frame and its
 //! raw bytes, or the upload and the frame decoded from it) are reserved in the cache's
 //! memory budget before anything is allocated, and a request that cannot have them is
-//! refused at once (413 beyond the budget, 503 while others hold the room). Client
-//! mode has no session, so each request reserves as one of its own.
+//! refused at once (413 beyond the budget, 503 when the free room is too small: a
+//! transfer never evicts anyone's frames). Every transfer, whatever its size, takes a
+//! heavy-job slot, and a client that does not read its download is cut off by the
+//! server's write timeout. Client mode has no session, so each request reserves as one
+//! of its own.
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -23,7 +26,7 @@ use crate::server::bench_frame;
 use crate::server::blocking;
 use crate::server::context::Limits;
 use crate::server::errors::error_response;
-use crate::server::heavy::HeavyJobs;
+use crate::server::heavy::{HeavyJobs, HEAVY_ROWS};
 
 /// Query of [`FRAME_PATH`](crate::contract::client_mode::FRAME_PATH).
 #[derive(Debug, Deserialize)]
@@ -48,9 +51,11 @@ pub async fn frame(
                 max_bytes: limits.client_max_rows * 8 / 1_000_000,
             });
         }
-        let _slot = heavy.admit(None, rows).await?;
+        // Every transfer takes a slot, whatever its size: they need no session, so
+        // nothing else bounds how many run at once.
+        let _slot = heavy.admit(None, rows.max(HEAVY_ROWS)).await?;
         // The frame and its bytes, side by side while the one is copied into the other.
-        let room = admit(&cache, rows.saturating_mul(16)).await?;
+        let room = admit(&cache, rows.saturating_mul(16))?;
         let bytes = blocking(move || {
             bench_frame::frame_to_bytes(&bench_frame::random_frame(rows as usize, bench_frame::new_seed()))
         })
@@ -98,9 +103,9 @@ pub async fn mean(
     }
     let expected = declared.unwrap_or(limit as u64);
     let result = async {
-        let _slot = heavy.admit(None, expected / 8).await?;
+        let _slot = heavy.admit(None, (expected / 8).max(HEAVY_ROWS)).await?;
         // The upload and the frame decoded from it.
-        let _room = admit(&cache, expected.saturating_mul(2)).await?;
+        let _room = admit(&cache, expected.saturating_mul(2))?;
         let body = to_bytes(body, limit).await.map_err(|_| match declared {
             // Within its declared length: the upload broke off.
             Some(_) => StayputError::BadRequest("the upload was cut off".into()),
@@ -122,7 +127,8 @@ pub async fn mean(
     }
 }
 
-/// `bytes` reserved in the cache's memory budget for one client-mode request.
-async fn admit(cache: &FrameCache, bytes: u64) -> Result<Reservation, StayputError> {
-    Ok(cache.reserve(SessionKey::random(), bytes).await?)
+/// `bytes` reserved in the cache's memory budget for one client-mode request, from the
+/// room that is free now: a transfer never evicts anyone's frames.
+fn admit(cache: &FrameCache, bytes: u64) -> Result<Reservation, StayputError> {
+    Ok(cache.reserve_free(SessionKey::random(), bytes)?)
 }

@@ -31,31 +31,46 @@ use crate::server::ops;
 /// needs one).
 pub const IDLE: Duration = Duration::from_secs(10 * 60);
 
-/// The open steps sockets of each session, capped.
+/// The open steps sockets, capped per session and in all.
 #[derive(Clone)]
 pub struct Sockets {
-    open: Arc<Mutex<HashMap<SessionKey, usize>>>,
+    open: Arc<Mutex<Open>>,
     per_session: usize,
+    most: usize,
+    step_timeout: Duration,
+}
+
+#[derive(Default)]
+struct Open {
+    by_session: HashMap<SessionKey, usize>,
+    total: usize,
 }
 
 impl Sockets {
-    /// At most `per_session` open sockets for one session.
-    pub fn new(per_session: usize) -> Self {
+    /// At most `per_session` open sockets for one session and `most` in all; a step
+    /// runs at most `step_timeout` (the server's request timeout).
+    pub fn new(per_session: usize, most: usize, step_timeout: Duration) -> Self {
         Self {
             open: Arc::default(),
             per_session: per_session.max(1),
+            most: most.max(1),
+            step_timeout,
         }
     }
 
-    /// A place for one more socket of `session`, or `None` when it holds its share.
-    fn enter(&self, session: SessionKey) -> Option<SocketPlace> {
+    /// A place for one more socket of `session`, or why not.
+    fn enter(&self, session: SessionKey) -> Result<SocketPlace, StayputError> {
         let mut open = stayput_cache::sync::lock(&self.open);
-        let count = open.entry(session).or_insert(0);
+        if open.total >= self.most {
+            return Err(StayputError::Busy { retry_after_s: 5 });
+        }
+        let count = open.by_session.entry(session).or_insert(0);
         if *count >= self.per_session {
-            return None;
+            return Err(StayputError::SessionBusy(self.per_session as u64));
         }
         *count += 1;
-        Some(SocketPlace {
+        open.total += 1;
+        Ok(SocketPlace {
             sockets: self.clone(),
             session,
         })
@@ -71,10 +86,11 @@ struct SocketPlace {
 impl Drop for SocketPlace {
     fn drop(&mut self) {
         let mut open = stayput_cache::sync::lock(&self.sockets.open);
-        if let Some(count) = open.get_mut(&self.session) {
+        open.total = open.total.saturating_sub(1);
+        if let Some(count) = open.by_session.get_mut(&self.session) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.session);
+                open.by_session.remove(&self.session);
             }
         }
     }
@@ -91,7 +107,8 @@ pub async fn upgrade(
 ) -> Response {
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return error_response(StayputError::BadRequest(cut(rejection.body_text()))),
+        // Not a WebSocket request, or not one we speak: its own status (400, 405, 426).
+        Err(rejection) => return rejection.into_response(),
     };
     let session = match existing_session_key(&session).await {
         Ok(Some(session)) => session,
@@ -102,9 +119,11 @@ pub async fn upgrade(
         }
         Err(err) => return error_response(err.into()),
     };
-    let Some(place) = sockets.enter(session) else {
-        return error_response(StayputError::SessionBusy(sockets.per_session as u64));
+    let place = match sockets.enter(session) {
+        Ok(place) => place,
+        Err(err) => return error_response(err),
     };
+    let step_timeout = sockets.step_timeout;
     upgrade
         .max_message_size(MAX_STEP_MESSAGE)
         .max_frame_size(MAX_STEP_MESSAGE)
@@ -112,16 +131,25 @@ pub async fn upgrade(
         // its own socket, never the server's memory.
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| async move {
-            serve(socket, cache, session, heavy).await;
+            serve(socket, cache, session, heavy, step_timeout).await;
             drop(place);
         })
         .into_response()
 }
 
-/// Answers steps until the client closes, breaks a limit or stays idle for [`IDLE`].
-async fn serve(mut socket: WebSocket, cache: FrameCache, session: SessionKey, heavy: HeavyJobs) {
+/// Answers steps until the client closes, breaks a limit or sends no step for [`IDLE`]
+/// (pings do not count). A reply the client does not read is cut off by the server's
+/// write timeout (`server/src/serve.rs`).
+async fn serve(
+    mut socket: WebSocket,
+    cache: FrameCache,
+    session: SessionKey,
+    heavy: HeavyJobs,
+    step_timeout: Duration,
+) {
+    let mut last_step = tokio::time::Instant::now();
     loop {
-        let message = match tokio::time::timeout(IDLE, socket.recv()).await {
+        let message = match tokio::time::timeout_at(last_step + IDLE, socket.recv()).await {
             Ok(Some(Ok(message))) => message,
             // Closed, broken (e.g. a message over the limit), or idle.
             Ok(Some(Err(_)) | None) | Err(_) => break,
@@ -139,7 +167,12 @@ async fn serve(mut socket: WebSocket, cache: FrameCache, session: SessionKey, he
                 continue;
             }
         };
-        let reply = run(&cache, session, &heavy, text.as_str()).await;
+        last_step = tokio::time::Instant::now();
+        let reply =
+            match tokio::time::timeout(step_timeout, run(&cache, session, &heavy, text.as_str())).await {
+                Ok(reply) => reply,
+                Err(_) => Err(StayputError::TimedOut(step_timeout.as_secs())),
+            };
         if send(&mut socket, &reply).await.is_err() {
             break;
         }

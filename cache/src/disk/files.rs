@@ -175,6 +175,9 @@ fn in_batches(frame: &DataFrame) -> polars::prelude::PolarsResult<DataFrame> {
 /// Nothing is left behind on failure or cancellation.
 pub(super) fn write_file(path: &Path, frame: &DataFrame, share: &WriteShare) -> io::Result<u64> {
     let tmp = path.with_extension("arrow.tmp");
+    if share.is_cancelled() {
+        return Err(io::Error::other("write cancelled"));
+    }
     let result = (|| {
         let file = create_private(&tmp)?;
         let mut writer = BufWriter::with_capacity(1 << 20, Cancellable { inner: file, share });

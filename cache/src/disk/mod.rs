@@ -155,14 +155,12 @@ impl DiskTier {
             if let Some(old) = index.files.remove(&key) {
                 index.bytes -= old.bytes;
             }
-            let evicted = index.make_room(self.budget, bytes, key);
-            if index.bytes + index.reserved + bytes > self.budget {
+            if index.reserved + bytes > self.budget {
                 // The room is held by other writes in progress: refuse rather than
-                // overshoot (the evicted files are gone either way).
-                drop(index);
-                self.remove_files(&evicted);
+                // overshoot, before evicting anything.
                 return Err(CacheError::Busy);
             }
+            let evicted = index.make_room(self.budget, bytes, key);
             index.reserved += bytes;
             evicted
         };
@@ -178,7 +176,9 @@ impl ColdTier for DiskTier {
 
     fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>> {
         Box::pin(async move {
-            let estimate = frame.estimated_size() as u64 + FILE_SLACK;
+            let size = frame.estimated_size() as u64;
+            // Schema and padding, and a few hundred bytes of metadata per record batch.
+            let estimate = size + FILE_SLACK + size / (1 << 20) * 1024;
             let (mut reservation, mut evicted) = self.reserve(key, estimate)?;
             let path = self.path(key);
             let share = Arc::new(WriteShare::default());

@@ -89,6 +89,7 @@ impl FrameCache {
                     last_use_ms: now,
                     last_use_seq: seq,
                     hits: 0,
+                    filling: true,
                 },
             );
         }
@@ -268,6 +269,11 @@ impl FrameCache {
                 stuck.armed = stored.is_err();
                 drop(stuck);
                 self.cold_evicted(&stored?.evicted);
+                if !self.state().entries.contains_key(&key) {
+                    // Dropped while it was written (its owner, or its session ended).
+                    let _ = cold.remove(key).await;
+                    return Ok(());
+                }
                 self.written(key, false).await;
                 Ok(())
             }

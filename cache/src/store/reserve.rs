@@ -105,11 +105,41 @@ impl FrameCache {
                 .saturating_sub(state.charged_bytes() + state.reserved_bytes);
             (victims, room_for_spares)
         };
+        // From here on the bytes come back on every path: a request that goes away
+        // while its victims are being freed drops the reservation with it.
+        let reservation = Reservation {
+            cache: self.clone(),
+            session,
+            bytes: AtomicU64::new(bytes),
+        };
         // Spare buffers kept for later fills live inside the budget too: what frames and
         // reservations need comes first. (A fill may still take a spare that is left.)
         crate::spare::trim_to(usize::try_from(room_for_spares).unwrap_or(usize::MAX));
         // Granted once the memory of what left is back, not just uncounted.
         self.settle(victims, true).await;
+        Ok(reservation)
+    }
+
+    /// Reserves `bytes` only from the room the budget has free now, evicting nothing:
+    /// for buffers that are not frames (client mode's transfers), so that a stranger's
+    /// transfer can never push anyone's frames out. [`CacheError::Busy`] when the free
+    /// room is too small, [`CacheError::TooLarge`] beyond the budget.
+    pub fn reserve_free(&self, session: SessionKey, bytes: u64) -> Result<Reservation, CacheError> {
+        let budget = self.inner.config.memory_budget;
+        if bytes > budget.bytes() {
+            return Err(CacheError::TooLarge {
+                needed: ByteSize(bytes),
+                limit: "memory budget",
+                budget,
+            });
+        }
+        let mut state = self.state();
+        if state.charged_bytes() + state.reserved_bytes + bytes > budget.bytes() {
+            return Err(CacheError::Busy);
+        }
+        state.reserved_bytes += bytes;
+        state.sessions.entry(session).or_default().reserved_bytes += bytes;
+        drop(state);
         Ok(Reservation {
             cache: self.clone(),
             session,

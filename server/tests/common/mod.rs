@@ -82,7 +82,13 @@ pub(crate) async fn start(vars: &[(&str, &str)]) -> Running {
 
 /// A browser: its own cookie jar, hence its own session.
 pub(crate) fn browser() -> Client {
-    Client::builder().cookie_store(true).build().expect("client")
+    Client::builder()
+        .cookie_store(true)
+        // Under the server's 10 s keep-alive (its header timeout): never reuse a
+        // connection the server is closing.
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client")
 }
 
 /// Step 1 as the browser calls it.
