@@ -244,15 +244,15 @@ impl State {
             .map(|(k, _)| k);
         let choose = |owner: Option<SessionKey>| {
             let frame = self.lru_in_memory(owner, keep);
-            let gone = self.lru_gone(owner, keep);
             let tiny = frame
                 .and_then(|k| self.entries.get(&k))
                 .is_some_and(|e| e.bytes < ENTRY_OVERHEAD);
-            match (frame, gone) {
-                (Some(_), Some(gone)) if tiny => Some((gone, true)),
-                (Some(frame), _) => Some((frame, false)),
-                (None, Some(gone)) => Some((gone, true)),
-                (None, None) => None,
+            if let (Some(frame), false) = (frame, tiny) {
+                return Some((frame, false)); // the common case: one scan
+            }
+            match self.lru_gone(owner, keep) {
+                Some(gone) => Some((gone, true)),
+                None => frame.map(|frame| (frame, false)),
             }
         };
         heaviest.and_then(|s| choose(Some(s))).or_else(|| choose(None))
