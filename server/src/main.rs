@@ -7,6 +7,7 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     return_freed_frames_to_the_os();
+    large_work_yields_to_small();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(run()),
         Err(err) => {
@@ -32,6 +33,31 @@ fn return_freed_frames_to_the_os() {
         if ok != 1 {
             eprintln!("stayput: could not fix malloc's mmap threshold; RSS may exceed the budget more");
         }
+    }
+}
+
+/// Large work (fills, means and histograms of a million rows and more, reductions) runs
+/// on rayon's pool; small requests run on tokio's threads. Both want the same cores, and
+/// a 1e8-row fill on every core made a one-row request wait for its time slice. Rayon's
+/// threads run at a lower priority (nice 10): large work still takes every idle cycle,
+/// and a small request preempts it.
+fn large_work_yields_to_small() {
+    let built = rayon::ThreadPoolBuilder::new()
+        .start_handler(|_| {
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            {
+                // SAFETY: gettid and setpriority take and return plain integers; raising
+                // this thread's own nice value needs no privilege.
+                #[allow(unsafe_code)]
+                unsafe {
+                    let thread = libc::gettid();
+                    libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, 10);
+                }
+            }
+        })
+        .build_global();
+    if let Err(err) = built {
+        eprintln!("stayput: rayon's pool was already built ({err}); large work keeps the normal priority");
     }
 }
 
