@@ -1,7 +1,6 @@
 //! `/explore`: a figure of any size. The frame stays on the server; the server reduces it
 //! to about two points per pixel column and re-reduces the visible range on every zoom.
 
-use std::time::Duration;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -18,8 +17,6 @@ use crate::contract::StayputError;
 /// Row counts of the time series on offer.
 const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
-/// Quiet time after the last zoom or pan before the server is asked.
-const ZOOM_DEBOUNCE: Duration = Duration::from_millis(120);
 
 /// Everything a draw reads; `Copy`, so event handlers can share it.
 #[derive(Clone, Copy)]
@@ -33,8 +30,12 @@ struct Explorer {
     reduction: RwSignal<String>,
     /// Number of the latest figure request: older replies are dropped.
     latest: StoredValue<u64>,
-    /// Number of the latest zoom event, for the debounce.
-    zooms: StoredValue<u64>,
+    /// A figure request is on its way (zooms then wait for it, coalesced).
+    in_flight: StoredValue<bool>,
+    /// The newest zoom that arrived while a request was on its way: asked for as soon
+    /// as that request is answered, so a drag never floods the server and a single
+    /// zoom never waits.
+    pending_zoom: StoredValue<Option<Option<(f64, f64)>>>,
     draws: StoredValue<u64>,
     hooked: StoredValue<bool>,
     plot: NodeRef<html::Div>,
@@ -57,7 +58,8 @@ pub fn ExplorePage() -> impl IntoView {
         error: RwSignal::new(None),
         reduction: RwSignal::new(String::new()),
         latest: StoredValue::new(0),
-        zooms: StoredValue::new(0),
+        in_flight: StoredValue::new(false),
+        pending_zoom: StoredValue::new(None),
         draws: StoredValue::new(0),
         hooked: StoredValue::new(false),
         plot: NodeRef::new(),
@@ -243,6 +245,7 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
     ex.range.set(range);
     let seq = ex.latest.get_value() + 1;
     ex.latest.set_value(seq);
+    ex.in_flight.set_value(true);
     let width = ex
         .plot
         .get_untracked()
@@ -263,6 +266,13 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
             Err(err) => Err(err),
         };
         ex.error.set(shown.err().map(|e| e.to_string()));
+        if ex.latest.get_value() == seq {
+            ex.in_flight.set_value(false);
+            // The newest zoom made while this one was on its way.
+            if let Some(range) = ex.pending_zoom.try_update_value(Option::take).flatten() {
+                on_zoom(ex, range);
+            }
+        }
     });
 }
 
@@ -302,19 +312,17 @@ async fn show(ex: Explorer, reply: &FigureReply, started: f64) -> Result<(), Sta
     Ok(())
 }
 
-/// A zoom, pan or reset: redraw once the user has paused.
+/// A zoom, pan or reset: asked for at once when no figure request is on its way;
+/// otherwise kept (only the newest) until that request is answered. Stale replies are
+/// dropped by [`redraw`].
 fn on_zoom(ex: Explorer, range: Option<(f64, f64)>) {
     if range == ex.range.get_untracked() {
         return; // our own redraw reporting the range it was drawn with
     }
-    let n = ex.zooms.get_value() + 1;
-    ex.zooms.set_value(n);
-    set_timeout(
-        move || {
-            if ex.zooms.get_value() == n {
-                redraw(ex, range);
-            }
-        },
-        ZOOM_DEBOUNCE,
-    );
+    if ex.in_flight.get_value() {
+        ex.pending_zoom.set_value(Some(range));
+        return;
+    }
+    ex.pending_zoom.set_value(None);
+    redraw(ex, range);
 }
