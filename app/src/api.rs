@@ -11,7 +11,7 @@ use stayput_cache::{FrameHandle, FrameId};
 
 use crate::contract::benchmark::MeanReply;
 use crate::contract::cache_view::CacheListing;
-use crate::contract::figure::{ChartKind, ColumnInfo, FigureReply};
+use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply};
 use crate::contract::StayputError;
 
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
@@ -77,6 +77,14 @@ pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
         .admit(Some(session), rows)
         .await?;
     crate::server::ops::make_series(&cache, session, rows).await
+}
+
+/// The most rows of each kind of data `/explore` can make on this server's settings,
+/// so that the page offers no size the server would refuse. Starts no session.
+#[server(endpoint = "explore_limits")]
+pub async fn explore_limits() -> Result<ExploreSizes, StayputError> {
+    let limits = crate::server::context::limits()?;
+    Ok(ExploreSizes::for_frame_bytes(limits.frame_max_bytes))
 }
 
 /// The columns of the frame behind `handle`, as `/explore` offers them.

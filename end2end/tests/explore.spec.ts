@@ -177,3 +177,21 @@ test("a drag's many relayouts are coalesced and the last range drawn; a single z
   expect(asked.length - settled, "one zoom, one request").toBe(1);
   await expect(page.getByTestId("error")).toHaveCount(0);
 });
+
+test("uniform randoms, one column as the resampler reference makes: x is the row; sizes on offer fit the server", async ({ page }) => {
+  await openExplore(page);
+  // The page offers only what the server's settings hold: on its defaults, 1e8 uniform
+  // randoms (800 MB) are on offer.
+  await page.getByTestId("series-kind").selectOption("uniform");
+  await expect(page.getByTestId("series-rows").locator("option[value='100000000']")).toHaveCount(1);
+  await makeSeries(page, 1_000_000);
+  const figure = page.getByTestId("figure");
+  await expect(figure).toHaveAttribute("data-rows", "1000000");
+  await expect(page.getByTestId("y")).toHaveValue("rnd");
+  await expect(page.getByTestId("reduction")).toContainText("of 1,000,000 points");
+  await expect(page.getByTestId("error")).toHaveCount(0);
+  // Again: the new frame replaces the page's previous one on the server.
+  await page.getByTestId("series-rows").selectOption("100000");
+  await page.getByTestId("make-series").click();
+  await expect(figure).toHaveAttribute("data-rows", "100000");
+});

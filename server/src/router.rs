@@ -65,6 +65,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let purger = cache.spawn_purger();
     let limits = Limits {
         client_max_rows: config.client_max_rows,
+        frame_max_bytes: config.session_quota.bytes().min(config.memory_budget.bytes()),
     };
     let heavy = HeavyJobs::new(config.heavy);
     let context = AppContext {

@@ -82,6 +82,10 @@ const ENDPOINTS: &[Endpoint] = &[
         fields: &[],
     },
     Endpoint {
+        name: "explore_limits",
+        fields: &[],
+    },
+    Endpoint {
         name: "make_series",
         fields: &["rows"],
     },

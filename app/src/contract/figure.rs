@@ -2,3 +2,49 @@
 //! browser without the engine), under the names the pages use.
 
 pub use stayput_figures::{with_thousands, ChartKind, ColumnInfo, Figure as FigureReply, MAX_WIDTH_PX, ROW};
+
+use serde::{Deserialize, Serialize};
+
+/// The data `/explore` can make.
+pub mod data {
+    /// The time series: `time` and three value columns (32 bytes a row).
+    pub const SERIES: &str = "series";
+    /// One column of uniform random numbers, x = the row number (8 bytes a row): the
+    /// work plotly-resampler's reference does, made by the benchmark's own recipe.
+    pub const UNIFORM: &str = "uniform";
+}
+
+/// Bytes a row of each kind of data takes in the cache.
+pub const SERIES_BYTES_PER_ROW: u64 = 32;
+/// See [`SERIES_BYTES_PER_ROW`].
+pub const UNIFORM_BYTES_PER_ROW: u64 = 8;
+
+/// The most rows of each kind the server's settings let one session hold: the page
+/// offers no size it would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExploreSizes {
+    /// Most rows of the time series.
+    pub series_max_rows: u64,
+    /// Most rows of uniform random numbers.
+    pub uniform_max_rows: u64,
+}
+
+impl ExploreSizes {
+    /// The limits for `bytes`, the most one frame may take (the smaller of the session
+    /// quota and the memory budget).
+    pub fn for_frame_bytes(bytes: u64) -> Self {
+        Self {
+            series_max_rows: bytes / SERIES_BYTES_PER_ROW,
+            uniform_max_rows: bytes / UNIFORM_BYTES_PER_ROW,
+        }
+    }
+
+    /// The most rows of `kind` ([`data`]).
+    pub fn max_rows(&self, kind: &str) -> u64 {
+        if kind == data::UNIFORM {
+            self.uniform_max_rows
+        } else {
+            self.series_max_rows
+        }
+    }
+}

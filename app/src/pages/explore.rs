@@ -1,22 +1,20 @@
 //! `/explore`: a figure of any size. The frame stays on the server; the server reduces it
 //! to about two points per pixel column and re-reduces the visible range on every zoom.
 
-
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
-use crate::api::{cache_view, explore_figure, frame_columns, make_series};
+use crate::api::{cache_view, create_frame, explore_figure, explore_limits, frame_columns, make_series};
 use crate::browser;
-use crate::contract::figure::{ChartKind, ColumnInfo, FigureReply};
+use crate::contract::figure::{data, ChartKind, ColumnInfo, ExploreSizes, FigureReply, ROW};
 use crate::contract::recipes::CREATE_FRAME;
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
 
-/// Row counts of the time series on offer.
+/// Row counts on offer (those the server's settings can hold, see [`ExploreSizes`]).
 const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
-
 
 /// Everything a draw reads; `Copy`, so event handlers can share it.
 #[derive(Clone, Copy)]
@@ -45,6 +43,21 @@ struct Explorer {
 #[component]
 pub fn ExplorePage() -> impl IntoView {
     let rows = RwSignal::new(1_000_000_u64.to_string());
+    let kind_of_data = RwSignal::new(data::SERIES.to_owned());
+    let limits = RwSignal::new(None::<ExploreSizes>);
+    Effect::new(move |_| {
+        spawn_local(async move {
+            match explore_limits().await {
+                Ok(found) => limits.set(Some(found)),
+                Err(err) => leptos::logging::warn!("sizes on offer unknown: {err}"),
+            }
+        });
+    });
+    let offered = move || {
+        let kind = kind_of_data.get();
+        let most = limits.get().map_or(u64::MAX, |l| l.max_rows(&kind));
+        SERIES_ROWS.iter().copied().filter(move |&n| n <= most)
+    };
     let columns = RwSignal::new(Vec::<ColumnInfo>::new());
     let ready = RwSignal::new(false);
     let making = RwSignal::new(false);
@@ -73,11 +86,12 @@ pub fn ExplorePage() -> impl IntoView {
         };
         making.set(true);
         ex.error.set(None);
+        let kind = kind_of_data.get_untracked();
         spawn_local(async move {
-            match load_series(n).await {
+            match load_data(&kind, n, ex.handle.get_untracked()).await {
                 Ok((handle, cols)) => {
-                    let x = cols.iter().find(|c| c.time).or_else(|| cols.first());
-                    let x = x.map(|c| c.name.clone()).unwrap_or_default();
+                    let x = cols.iter().find(|c| c.time).map(|c| c.name.clone());
+                    let x = x.unwrap_or_else(|| ROW.to_owned());
                     let y = cols
                         .iter()
                         .find(|c| c.numeric && !c.sorted)
@@ -134,22 +148,38 @@ pub fn ExplorePage() -> impl IntoView {
             </header>
             <div class="controls">
                 <label>
-                    "Time series rows "
-                    <select data-testid="series-rows" on:change=move |ev| rows.set(event_target_value(&ev))>
-                        {SERIES_ROWS
-                            .iter()
-                            .map(|&n| {
-                                view! {
-                                    <option value=n.to_string() selected=n == 1_000_000>
-                                        {with_thousands(n)}
-                                    </option>
-                                }
-                            })
-                            .collect_view()}
+                    "Data "
+                    <select
+                        data-testid="series-kind"
+                        title="Uniform randoms: one column, the work plotly-resampler's reference does"
+                        on:change=move |ev| kind_of_data.set(event_target_value(&ev))
+                    >
+                        <option value=data::SERIES>"time series (4 columns)"</option>
+                        <option value=data::UNIFORM>"uniform randoms (1 column)"</option>
+                    </select>
+                </label>
+                <label>
+                    "rows "
+                    <select
+                        data-testid="series-rows"
+                        prop:value=move || rows.get()
+                        on:change=move |ev| rows.set(event_target_value(&ev))
+                    >
+                        {move || {
+                            offered()
+                                .map(|n| {
+                                    view! {
+                                        <option value=n.to_string() selected=n == 1_000_000>
+                                            {with_thousands(n)}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()
+                        }}
                     </select>
                 </label>
                 <button data-testid="make-series" on:click=make disabled=move || making.get()>
-                    "Make time series"
+                    "Make"
                 </button>
                 <button
                     data-testid="use-benchmark"
@@ -215,9 +245,18 @@ pub fn ExplorePage() -> impl IntoView {
     }
 }
 
-/// Makes the time series and reads its columns.
-async fn load_series(rows: u64) -> Result<(FrameHandle, Vec<ColumnInfo>), StayputError> {
-    let handle = make_series(rows).await?;
+/// Makes `rows` of the data `kind` ([`data`]) and reads its columns. Uniform randoms
+/// replace the page's previous frame of them (`previous`), as the benchmark does.
+async fn load_data(
+    kind: &str,
+    rows: u64,
+    previous: Option<FrameHandle>,
+) -> Result<(FrameHandle, Vec<ColumnInfo>), StayputError> {
+    let handle = if kind == data::UNIFORM {
+        create_frame(rows, previous).await?
+    } else {
+        make_series(rows).await?
+    };
     let columns = frame_columns(handle.clone()).await?;
     Ok((handle, columns))
 }

@@ -13,6 +13,9 @@ use crate::server::heavy::HeavyJobs;
 pub struct Limits {
     /// Most rows client mode sends through the browser.
     pub client_max_rows: u64,
+    /// Most bytes one frame may take: the smaller of the session quota and the memory
+    /// budget (what `/explore` offers follows from it).
+    pub frame_max_bytes: u64,
 }
 
 /// Provided once by the server's wiring (`leptos_routes_with_context`), read with
