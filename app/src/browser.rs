@@ -42,6 +42,32 @@ pub(crate) fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Resolves once the browser has painted what is in the DOM now: an animation frame
+/// (its callbacks run just before the paint), then a task (which runs after it). A long
+/// draw started only then cannot hold back the paint of what came before it.
+pub(crate) async fn after_paint() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let Some(window) = web_sys::window() else {
+            let _ = resolve.call0(&JsValue::NULL);
+            return;
+        };
+        let done = resolve.clone();
+        let after = Closure::once_into_js(move || {
+            let _ = done.call0(&JsValue::NULL);
+        });
+        let later = window.clone();
+        let frame = Closure::once_into_js(move || {
+            if later.set_timeout_with_callback(after.unchecked_ref()).is_err() {
+                // No timers: the frame has come, which is enough.
+            }
+        });
+        if window.request_animation_frame(frame.unchecked_ref()).is_err() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 /// Draws Plotly figure JSON (`{"data": [...], "layout": {...}}`) into `root`.
 pub(crate) async fn draw_figure(root: &web_sys::Element, figure_json: &str) -> Result<(), StayputError> {
     let global = js_sys::global();

@@ -1,6 +1,7 @@
-// Median click→done time and bytes per run of the benchmark page, in headless Chromium, for
-// server mode (N = 1 … 1e8) and client mode (N = 1 … 1e7). Prints a Markdown table and writes
-// it to end2end/bench-results.md.
+// Median click→mean painted (the Dash reference's instrument: from the click to the first
+// animation frame after the mean is in the DOM), the page's own click→mean shown, and bytes
+// per run of the benchmark page, in headless Chromium, for server mode (N = 1 … 1e8) and
+// client mode (N = 1 … 1e7). Prints a Markdown table and writes it to end2end/bench-results.md.
 import { test } from "@playwright/test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,21 +22,23 @@ test("benchmark", async ({ page }) => {
       await openBenchmark(page); // a fresh page per size keeps the browser heap comparable
       await runBenchmark(page, n, mode); // warm-up, not counted
       const times: number[] = [];
+      const painted: number[] = [];
       const bytes: number[] = [];
       for (let i = 0; i < reps(n); i++) {
         const run = await runBenchmark(page, n, mode);
         times.push(run.elapsed);
+        painted.push(run.painted);
         bytes.push(run.bytes);
       }
       const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
-      const line = `| ${mode} | ${n.toExponential(0).replace("e+", "e")} | ${ms(median(times))} | ${ms(Math.min(...times))} – ${ms(Math.max(...times))} | ${fmtBytes(median(bytes))} | ${reps(n)} |`;
+      const line = `| ${mode} | ${n.toExponential(0).replace("e+", "e")} | ${median(painted).toFixed(1)} ms | ${Math.min(...painted).toFixed(1)} – ${Math.max(...painted).toFixed(1)} ms | ${ms(median(times))} | ${fmtBytes(median(bytes))} | ${reps(n)} |`;
       console.log(line);
       rows.push(line);
     }
   }
   const table = [
-    "| mode | N | median click→mean shown | fastest – slowest | bytes per run (histogram included) | runs |",
-    "|---|---|---|---|---|---|",
+    "| mode | N | median click → mean painted | fastest – slowest (painted) | median click → mean in the DOM (the page's own ELAPSED) | bytes per run (histogram included) | runs |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
   writeFileSync(join(__dirname, "..", "bench-results.md"), table + "\n");

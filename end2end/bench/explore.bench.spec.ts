@@ -85,3 +85,71 @@ test("explore", async ({ page }) => {
   writeFileSync(join(__dirname, "..", "bench-explore.md"), table + "\n");
   console.log("\n" + table);
 });
+
+// Make + first draw, the work plotly-resampler's reference does inside its timed click:
+// one column of N uniform randoms made and kept on the server, its figure built and
+// drawn. On the server's defaults (the shared server), timed in the page from the click
+// on "Make" (its event's time) to the first animation frame after the figure is drawn.
+test("explore: make + first draw", async ({ page }) => {
+  const lines: string[] = [];
+  const url = process.env.STAYPUT_URL;
+  if (!url) throw new Error("STAYPUT_URL is not set");
+  for (const n of [1_000_000, 10_000_000, 100_000_000]) {
+    const times: number[] = [];
+    const bytes: number[] = [];
+    const reps = n >= 100_000_000 ? 3 : 5;
+    for (let i = 0; i <= reps; i++) {
+      await page.goto(url + "/explore");
+      await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+      await page.getByTestId("series-kind").selectOption("uniform");
+      await page.getByTestId("series-rows").selectOption(String(n));
+      const sizes: Promise<number>[] = [];
+      const onFinished = (req: import("@playwright/test").Request) => {
+        if (!req.url().includes("/api/")) return;
+        sizes.push(req.sizes().then((s) => s.requestHeadersSize + s.requestBodySize + s.responseHeadersSize + s.responseBodySize));
+      };
+      page.on("requestfinished", onFinished);
+      await page.evaluate(() => {
+        const w = window as unknown as { __made?: Promise<number> };
+        w.__made = new Promise<number>((done) => {
+          const figure = document.querySelector("[data-testid=figure]")!;
+          const before = figure.getAttribute("data-token");
+          let clicked = 0;
+          document
+            .querySelector("[data-testid=make-series]")!
+            .addEventListener("click", (e) => (clicked = e.timeStamp), { capture: true, once: true });
+          const watch = new MutationObserver(() => {
+            const failed = document.querySelector("[data-testid=error]") !== null;
+            if (figure.getAttribute("data-token") !== before || failed) {
+              watch.disconnect();
+              requestAnimationFrame(() => done(failed ? NaN : performance.now() - clicked));
+            }
+          });
+          watch.observe(document.body, { attributes: true, childList: true, subtree: true });
+        });
+      });
+      const box = await page.getByTestId("make-series").boundingBox();
+      if (!box) throw new Error("no Make button");
+      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+      const ms = await page.evaluate(() => (window as unknown as { __made: Promise<number> }).__made);
+      await expect(page.getByTestId("error")).toHaveCount(0);
+      page.off("requestfinished", onFinished);
+      const total = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+      if (i > 0) {
+        // the first is a warm-up
+        times.push(ms);
+        bytes.push(total);
+      }
+    }
+    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(times).toFixed(1)} ms | ${Math.min(...times).toFixed(1)} – ${Math.max(...times).toFixed(1)} ms | ${(median(bytes) / 1000).toFixed(1)} KB | ${reps} |`;
+    console.log(line);
+    lines.push(line);
+  }
+  const table = [
+    "| N (uniform randoms, 1 column) | click on Make → figure painted (median) | fastest – slowest | bytes of the run (all requests) | runs |",
+    "|---|---|---|---|---|",
+    ...lines,
+  ].join("\n");
+  writeFileSync(join(__dirname, "..", "bench-explore-make.md"), table + "\n");
+  console.log("\n" + table);
+});

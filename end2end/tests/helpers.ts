@@ -47,6 +47,9 @@ export interface Run {
   k: number;
   result: string;
   elapsed: number;
+  /** Milliseconds from the click to the first animation frame after the mean was in the
+   * DOM (painted): the instrument the Dash reference was measured with. */
+  painted: number;
   mean: number;
   /** Bytes of every HTTP request and response of the run (headers and bodies) and of
    * every WebSocket frame, as sent. */
@@ -77,7 +80,25 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
   // into the page's main thread while the run is timing itself there (polling added
   // ~15 ms to a 20 ms run on this 2-core machine).
   await page.evaluate((previous) => {
-    const w = window as unknown as { __stayputRun?: Promise<void> };
+    const w = window as unknown as { __stayputRun?: Promise<void>; __stayputPaint?: Promise<number> };
+    // The reference's instrument: from the click (its event's time) to the first animation
+    // frame after the new mean is in the DOM, i.e. painted.
+    w.__stayputPaint = new Promise<number>((done) => {
+      const text = () => document.querySelector("[data-testid=result]")?.textContent ?? "";
+      const before = text();
+      let clicked = 0;
+      document
+        .querySelector("[data-testid=run]")!
+        .addEventListener("click", (e) => (clicked = e.timeStamp), { capture: true, once: true });
+      const watch = new MutationObserver(() => {
+        const failed = document.querySelector("[data-testid=error]") !== null;
+        if (text() !== before || failed) {
+          watch.disconnect();
+          requestAnimationFrame(() => done(failed ? NaN : performance.now() - clicked));
+        }
+      });
+      watch.observe(document.body, { childList: true, characterData: true, subtree: true });
+    });
     w.__stayputRun = new Promise<void>((done) => {
       const plot = document.querySelector("[data-testid=histogram]")!;
       const over = () =>
@@ -101,6 +122,7 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
   if (!box) throw new Error("the Run button is not visible");
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   await page.evaluate(() => (window as unknown as { __stayputRun: Promise<void> }).__stayputRun);
+  const painted = await page.evaluate(() => (window as unknown as { __stayputPaint: Promise<number> }).__stayputPaint);
   const failed = page.getByTestId("error");
   if ((await failed.count()) > 0) throw new Error(`the run failed: ${await failed.textContent()}`);
   // K counts clicks (failed runs too), so wait for any new token and read K from it.
@@ -115,5 +137,5 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
   if (!m) throw new Error(`unexpected result text: ${JSON.stringify(result)}`);
   expect(Number(m[1])).toBe(k);
   await expect(page.getByTestId("error")).toHaveCount(0);
-  return { k, result, elapsed: Number(m[2]), mean: Number(m[3]), bytes, requests, socketFrames };
+  return { k, result, elapsed: Number(m[2]), painted, mean: Number(m[3]), bytes, requests, socketFrames };
 }
