@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config, frame_of_mib, MIB};
+use common::{config, files_in, frame_of_mib, MIB};
 use stayput_cache::{
     ByteSize, CacheError, ColdTier, DiskTier, EvictionCause, FrameCache, FrameId, Placement, Residence,
     SessionKey,
@@ -15,15 +15,6 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn disk(dir: &std::path::Path, budget_mib: u64) -> Arc<DiskTier> {
     Arc::new(DiskTier::open(dir, ByteSize(budget_mib * MIB)).expect("cache dir usable"))
-}
-
-fn files_in(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("frames"))
-        .expect("frames dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[tokio::test]

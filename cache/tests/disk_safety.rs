@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{frame_of_mib, MIB};
+use common::{files_in, frame_of_mib, MIB};
 use stayput_cache::{ByteSize, CacheError, ColdTier, DiskTier, FrameKey, SessionKey};
 
 fn key(n: u128) -> FrameKey {
@@ -18,15 +18,6 @@ fn key(n: u128) -> FrameKey {
         session: SessionKey::random(),
         id: uuid::Uuid::from_u128(n),
     }
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("frames"))
-        .expect("frames dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn mode(path: &Path) -> u32 {
@@ -48,7 +39,7 @@ async fn the_directory_and_files_are_private() {
     tier.store(key(1), Arc::new(frame_of_mib(1, 0)))
         .await
         .expect("stored");
-    let file = names(dir.path()).pop().expect("one file");
+    let file = files_in(dir.path()).pop().expect("one file");
     assert_eq!(mode(&frames.join(file)), 0o600);
 }
 
@@ -74,7 +65,7 @@ async fn start_up_removes_only_its_own_names_and_follows_no_link() {
     symlink(outside.path(), frames.join("elsewhere")).expect("symlink");
 
     let _tier = DiskTier::open(dir.path(), ByteSize(64 * MIB)).expect("reopen");
-    assert_eq!(names(dir.path()), ["elsewhere", "notes.txt", "sub"]);
+    assert_eq!(files_in(dir.path()), ["elsewhere", "notes.txt", "sub"]);
     assert_eq!(
         std::fs::read(&victim).expect("still there"),
         b"not the cache's",
@@ -157,7 +148,7 @@ async fn a_frame_larger_than_the_budget_is_refused_before_writing() {
         ),
         "{err:?}"
     );
-    assert!(names(dir.path()).is_empty());
+    assert!(files_in(dir.path()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +170,7 @@ async fn a_write_whose_request_goes_away_leaves_nothing() {
         // until the directory has stayed empty for 300 ms (the writer may start late).
         let mut empty_since = None;
         for _ in 0..1_000 {
-            let left = names(dir.path());
+            let left = files_in(dir.path());
             match (left.is_empty(), empty_since) {
                 (false, _) => empty_since = None,
                 (true, None) => empty_since = Some(std::time::Instant::now()),
@@ -188,7 +179,7 @@ async fn a_write_whose_request_goes_away_leaves_nothing() {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let left = names(dir.path());
+        let left = files_in(dir.path());
         assert!(left.is_empty(), "cancelled after {wait_ms} ms: {left:?}");
         let usage = tier.usage();
         assert_eq!((usage.entries, usage.bytes), (0, 0));

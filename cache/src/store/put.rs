@@ -320,19 +320,8 @@ struct Stuck<'a> {
 
 impl Drop for Stuck<'_> {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
+        if self.armed {
+            drop(self.cache.end_writing(self.key, Data::Gone));
         }
-        let old = {
-            let mut state = self.cache.state();
-            match state.entries.get(&self.key).map(|e| &e.data) {
-                Some(Data::Writing(_)) => state.set_data(self.key, Data::Gone),
-                _ => None,
-            }
-        };
-        drop(release_later(
-            old.into_iter().collect(),
-            self.cache.inner.recycler.clone(),
-        ));
     }
 }

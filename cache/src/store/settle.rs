@@ -52,13 +52,7 @@ impl FrameCache {
                 }
                 Err(err) => {
                     tracing::warn!(%err, "spill failed; the frame is dropped");
-                    if still_writing {
-                        let old = self.state().set_data(victim.key, Data::Gone);
-                        drop(release_later(
-                            old.into_iter().collect(),
-                            self.inner.recycler.clone(),
-                        ));
-                    }
+                    drop(self.end_writing(victim.key, Data::Gone));
                 }
             }
         }
@@ -67,17 +61,24 @@ impl FrameCache {
     /// The frame of `key` is now in the cold tier: its memory copy goes, freed off the
     /// lock (awaited with `wait`).
     pub(super) async fn written(&self, key: FrameKey, wait: bool) {
-        let old = {
-            let mut state = self.state();
-            match state.entries.get(&key).map(|e| &e.data) {
-                Some(Data::Writing(_)) => state.set_data(key, Data::Cold),
-                _ => None,
-            }
-        };
-        let freeing = release_later(old.into_iter().collect(), self.inner.recycler.clone());
+        let freeing = self.end_writing(key, Data::Cold);
         if let (true, Some(freeing)) = (wait, freeing) {
             let _ = freeing.await;
         }
+    }
+
+    /// Moves `key` out of `Writing` into `then` (`Cold` once written, `Gone` when the
+    /// write failed or was cut short), its memory copy freed off the lock; nothing when
+    /// it is no longer being written. Returns the freeing task, if one was spawned.
+    pub(super) fn end_writing(&self, key: FrameKey, then: Data) -> Option<tokio::task::JoinHandle<()>> {
+        let old = {
+            let mut state = self.state();
+            match state.entries.get(&key).map(|e| &e.data) {
+                Some(Data::Writing(_)) => state.set_data(key, then),
+                _ => None,
+            }
+        };
+        release_later(old.into_iter().collect(), self.inner.recycler.clone())
     }
 
     /// The cold tier dropped `keys` to stay within its budget.

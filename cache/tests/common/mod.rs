@@ -31,3 +31,13 @@ pub fn config(budget_mib: u64, quota_mib: u64, idle: Duration) -> CacheConfig {
         max_frames_per_session: stayput_cache::DEFAULT_MAX_FRAMES_PER_SESSION,
     }
 }
+
+/// The names of the files in the disk tier's `frames/` under `dir`, sorted.
+pub fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("frames"))
+        .expect("frames dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
