@@ -16,8 +16,13 @@ use crate::contract::benchmark::STEPS_PATH;
 use crate::contract::benchmark::{Step, StepReply};
 use crate::contract::StayputError;
 
-/// The socket is gone; the step was not answered.
-struct Closed;
+/// Why a step was not answered on the socket (it then goes over HTTP).
+enum Closed {
+    /// Still connecting: the channel stays, the next step tries it again.
+    Connecting,
+    /// Gone: a new channel is opened for the next step.
+    Gone,
+}
 
 /// An open socket: one step out, its reply back.
 #[cfg(target_arch = "wasm32")]
@@ -48,11 +53,22 @@ impl Channel {
     async fn call(&mut self, step: Step) -> Result<Result<StepReply, StayputError>, Closed> {
         use futures::{SinkExt, StreamExt};
         use gloo_net::websocket::Message;
-        let text = serde_json::to_string(&step).map_err(|_| Closed)?;
-        self.socket.send(Message::Text(text)).await.map_err(|_| Closed)?;
+        use gloo_net::websocket::State;
+        // Only an open socket is written to: gloo-net's sink waits for the `open` event,
+        // and a socket closed while connecting (no `error` event) would never wake it.
+        match self.socket.state() {
+            State::Open => {}
+            State::Connecting => return Err(Closed::Connecting),
+            State::Closing | State::Closed => return Err(Closed::Gone),
+        }
+        let text = serde_json::to_string(&step).map_err(|_| Closed::Gone)?;
+        self.socket
+            .send(Message::Text(text))
+            .await
+            .map_err(|_| Closed::Gone)?;
         match self.socket.next().await {
-            Some(Ok(Message::Text(reply))) => serde_json::from_str(&reply).map_err(|_| Closed),
-            _ => Err(Closed),
+            Some(Ok(Message::Text(reply))) => serde_json::from_str(&reply).map_err(|_| Closed::Gone),
+            _ => Err(Closed::Gone),
         }
     }
 }
@@ -69,7 +85,7 @@ impl Channel {
     }
 
     async fn call(&mut self, _step: Step) -> Result<Result<StepReply, StayputError>, Closed> {
-        Err(Closed)
+        Err(Closed::Gone)
     }
 }
 
@@ -118,7 +134,8 @@ impl Steps {
                     self.channel.set_value(Some(channel));
                     return reply;
                 }
-                Err(Closed) => {
+                Err(Closed::Connecting) => self.channel.set_value(Some(channel)),
+                Err(Closed::Gone) => {
                     self.open.set(false);
                     self.connect();
                 }
