@@ -18,7 +18,9 @@ use crate::contract::StayputError;
 
 /// Why a step was not answered on the socket (it then goes over HTTP).
 enum Closed {
-    /// Still connecting: the channel stays, the next step tries it again.
+    /// Still connecting: the channel stays, the next step tries it again. (Only a
+    /// browser's socket connects.)
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     Connecting,
     /// Gone: a new channel is opened for the next step.
     Gone,
