@@ -55,6 +55,8 @@ pub struct Config {
     /// `STAYPUT_REQUEST_TIMEOUT`: longest a request may run before it is answered 503
     /// and its work is cancelled (a socket's life after its upgrade is not a request).
     pub request_timeout: Duration,
+    /// `STAYPUT_BODY_TIMEOUT`: an upload that sends nothing for this long is cut off (408).
+    pub body_timeout: Duration,
     /// `STAYPUT_SOCKETS_PER_SESSION`: most steps sockets one session may hold open.
     pub sockets_per_session: usize,
     /// `STAYPUT_MAX_SOCKETS`: most steps sockets open at once, all sessions.
@@ -89,6 +91,8 @@ const DEFAULT_SESSION: Duration = Duration::from_secs(24 * 60 * 60);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default cap on steps sockets, all sessions.
 pub const DEFAULT_MAX_SOCKETS: usize = 1024;
+/// Default of `STAYPUT_BODY_TIMEOUT`.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on steps sockets per session.
 pub const DEFAULT_SOCKETS_PER_SESSION: usize = 4;
 /// Default disk budget: 8 GiB.
@@ -223,7 +227,9 @@ impl Config {
             write_timeout: duration("STAYPUT_WRITE_TIMEOUT", serve_defaults.write_timeout)?,
         };
         let request_timeout = duration("STAYPUT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?;
+        let body_timeout = duration("STAYPUT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)?;
         Ok(Self {
+            body_timeout,
             serve,
             request_timeout,
             sockets_per_session,

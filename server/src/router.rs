@@ -66,6 +66,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let limits = Limits {
         client_max_rows: config.client_max_rows,
         frame_max_bytes: config.session_quota.bytes().min(config.memory_budget.bytes()),
+        body_timeout: config.body_timeout,
     };
     let heavy = HeavyJobs::new(config.heavy);
     let context = AppContext {
@@ -91,7 +92,9 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     // streaming: an oversized body is refused before it is buffered).
     let uploads: Router = Router::new().route(MEAN_PATH, {
         let heavy = heavy.clone();
-        post(move |cache, headers, body| client_mode::mean(heavy.clone(), upload_limit, cache, headers, body))
+        post(move |cache, headers, body| {
+            client_mode::mean(limits, heavy.clone(), upload_limit, cache, headers, body)
+        })
     });
     let metrics: Router = Router::new().route(
         METRICS_PATH,

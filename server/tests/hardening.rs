@@ -353,6 +353,55 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 }
 
 #[tokio::test]
+async fn an_upload_that_stops_sending_is_cut_off_and_frees_what_it_held() {
+    use app::contract::client_mode::MEAN_PATH;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(&[("STAYPUT_BODY_TIMEOUT", "1s"), ("STAYPUT_HEAVY_JOBS", "2")]).await;
+    // Two cookie-less uploads that declare 8 MB and send 1 KB: the first holds the one
+    // slot cookie-less requests share, the second is shed at once.
+    let head = format!(
+        "POST {MEAN_PATH} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: 8000000\r\n\r\n",
+        server.addr
+    );
+    let mut drips = Vec::new();
+    for _ in 0..2 {
+        let mut drip = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        drip.write_all(head.as_bytes()).await.expect("head");
+        drip.write_all(&[0_u8; 1024]).await.expect("body");
+        drips.push(drip);
+    }
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    for drip in &mut drips {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), drip.read_to_end(&mut answer)).await;
+        assert!(
+            read.is_ok(),
+            "the stalled upload still holds its connection after 10 s"
+        );
+        answers.push(String::from_utf8_lossy(&answer).into_owned());
+    }
+    assert!(
+        answers.iter().any(|a| a.starts_with("HTTP/1.1 503")),
+        "the second cookie-less upload is shed: {answers:?}"
+    );
+    let stalled = answers
+        .iter()
+        .find(|a| a.starts_with("HTTP/1.1 408"))
+        .unwrap_or_else(|| panic!("one upload is cut off with 408: {answers:?}"));
+    assert!(stalled.ends_with(r#"{"BodyStalled":1}"#), "{stalled}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // What it held is back: nothing reserved, and a session's heavy job gets a slot.
+    assert_eq!(server.stayput.cache.reserved_bytes(), 0);
+    assert_eq!(
+        create(&server, &browser(), "2000000").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn on_shutdown_requests_in_flight_finish_and_new_ones_are_refused() {
     let mut server = start(&[]).await;
     let client = browser();

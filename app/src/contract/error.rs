@@ -62,6 +62,10 @@ pub enum StayputError {
     /// reading it.
     #[error("the request is larger than the server accepts for {0}")]
     BodyTooLarge(String),
+    /// The request's body stopped arriving: nothing came for this many seconds
+    /// (`STAYPUT_BODY_TIMEOUT`), so the upload was cut off and what it held freed.
+    #[error("the upload stopped: nothing arrived for {0} s, so the server cut it off; send it again")]
+    BodyStalled(u64),
     /// A request from another site tried to change something here.
     #[error("requests from another site may not change anything here")]
     CrossOrigin,
@@ -117,12 +121,13 @@ pub fn cut(text: String) -> String {
 impl StayputError {
     /// The one HTTP status of this error, whichever way it reaches the browser (server
     /// functions, raw routes): 400 bad input, 403 another site, 404 unknown handle (the
-    /// same for foreign, malformed and expired), 413 too large, 429 this session is
+    /// same for foreign, malformed and expired), 408 an upload that stalled, 413 too large, 429 this session is
     /// busy, 503 the server is busy or a tier is down, 500 only for real server faults.
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidSize(_) | Self::BadRequest(_) | Self::BadSpec(_) | Self::NoBenchmarkFrame => 400,
             Self::CrossOrigin => 403,
+            Self::BodyStalled(_) => 408,
             Self::UnknownHandle => 404,
             Self::ClientModeTooLarge { .. } | Self::TooLarge { .. } | Self::BodyTooLarge(_) => 413,
             Self::SessionBusy(_) => 429,

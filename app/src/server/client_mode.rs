@@ -10,7 +10,7 @@
 //! server's write timeout. Client mode has no session, so each request reserves as one
 //! of its own.
 
-use axum::body::{to_bytes, Body, Bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::http::{header, HeaderMap};
@@ -24,6 +24,7 @@ use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
 use crate::server::blocking;
+use crate::server::body;
 use crate::server::context::Limits;
 use crate::server::errors::error_response;
 use crate::server::heavy::{HeavyJobs, HEAVY_ROWS};
@@ -86,8 +87,10 @@ pub async fn frame(
 
 /// Step 2 of client mode: receives the frame back, answers its mean and histogram. The
 /// upload's bytes (its `Content-Length`, else the most it may be, `limit`) are reserved
-/// before it is read.
+/// before it is read, and an upload that stops sending is cut off after
+/// `STAYPUT_BODY_TIMEOUT`, freeing both.
 pub async fn mean(
+    limits: Limits,
     heavy: HeavyJobs,
     limit: usize,
     Extension(cache): Extension<FrameCache>,
@@ -106,11 +109,9 @@ pub async fn mean(
         let _slot = heavy.admit(None, (expected / 8).max(HEAVY_ROWS)).await?;
         // The upload and the frame decoded from it.
         let _room = admit(&cache, expected.saturating_mul(2))?;
-        let body = to_bytes(body, limit).await.map_err(|_| match declared {
-            // Within its declared length: the upload broke off.
-            Some(_) => StayputError::BadRequest("the upload was cut off".into()),
-            None => StayputError::BodyTooLarge("client mode's upload".into()),
-        })?;
+        let body = body::read_all(body, limit as u64, declared, limits.body_timeout)
+            .await
+            .map_err(|fault| fault.into_error("client mode's upload", limits.body_timeout))?;
         blocking(move || {
             let frame = bench_frame::frame_from_bytes(&body)?;
             let mean = bench_frame::column_mean(&frame)?;

@@ -6,7 +6,8 @@
 //! taken it may wait in a queue of `queue` places for at most `wait`; a full queue or a
 //! wait that runs out is answered at once with [`StayputError::Busy`] (503 and
 //! `Retry-After`). One session holds at most `per_session` permits (429 beyond), so one
-//! browser cannot take every slot.
+//! browser cannot take every slot; requests without a session share one session's
+//! permits (503 beyond), so cookie-less clients cannot take them either.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,22 +63,23 @@ struct Inner {
     limits: HeavyLimits,
     slots: Arc<Semaphore>,
     queued: AtomicUsize,
-    /// Permits held per session (only sessions holding some).
-    by_session: Mutex<HashMap<SessionKey, usize>>,
+    /// Permits held per session (only sessions holding some); `None` counts every
+    /// request without a session together, as one session.
+    by_session: Mutex<HashMap<Option<SessionKey>, usize>>,
 }
 
 /// A slot for one heavy job; dropping it (on any path) frees the slot.
 #[derive(Debug)]
 pub struct HeavyPermit {
     _slot: OwnedSemaphorePermit,
-    _session: Option<SessionSlot>,
+    _session: SessionSlot,
 }
 
 /// One of a session's permits, given back on drop.
 #[derive(Debug)]
 struct SessionSlot {
     inner: Arc<Inner>,
-    session: SessionKey,
+    session: Option<SessionKey>,
 }
 
 impl Drop for SessionSlot {
@@ -133,10 +135,7 @@ impl HeavyJobs {
         if rows < HEAVY_ROWS {
             return Ok(None);
         }
-        let session = match session {
-            Some(session) => Some(self.session_slot(session)?),
-            None => None,
-        };
+        let session = self.session_slot(session)?;
         let slots = Arc::clone(&self.inner.slots);
         if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
             return Ok(Some(HeavyPermit {
@@ -161,12 +160,18 @@ impl HeavyJobs {
         }
     }
 
-    fn session_slot(&self, session: SessionKey) -> Result<SessionSlot, StayputError> {
+    fn session_slot(&self, session: Option<SessionKey>) -> Result<SessionSlot, StayputError> {
         let most = self.inner.limits.per_session();
         let mut by_session = lock(&self.inner.by_session);
         let held = by_session.entry(session).or_default();
         if *held >= most {
-            return Err(StayputError::SessionBusy(most as u64));
+            return Err(match session {
+                Some(_) => StayputError::SessionBusy(most as u64),
+                // Requests without a session share one session's share.
+                None => StayputError::Busy {
+                    retry_after_s: self.inner.limits.wait.as_secs().clamp(1, 5),
+                },
+            });
         }
         *held += 1;
         Ok(SessionSlot {
@@ -205,18 +210,23 @@ mod tests {
         }
     }
 
+    /// A request of a session of its own.
+    fn anyone() -> Option<SessionKey> {
+        Some(SessionKey::random())
+    }
+
     #[tokio::test(start_paused = true)]
     async fn beyond_the_slots_and_the_queue_requests_are_shed_at_once() {
         let jobs = jobs(2, 1);
-        let a = jobs.admit(None, HEAVY_ROWS).await.expect("slot 1");
-        let _b = jobs.admit(None, HEAVY_ROWS).await.expect("slot 2");
+        let a = jobs.admit(anyone(), HEAVY_ROWS).await.expect("slot 1");
+        let _b = jobs.admit(anyone(), HEAVY_ROWS).await.expect("slot 2");
         // The third waits in the queue; the fourth finds it full.
         let waiting = tokio::spawn({
             let jobs = jobs.clone();
-            async move { jobs.admit(None, HEAVY_ROWS).await.map(|p| p.is_some()) }
+            async move { jobs.admit(anyone(), HEAVY_ROWS).await.map(|p| p.is_some()) }
         });
         tokio::task::yield_now().await;
-        let shed = jobs.admit(None, HEAVY_ROWS).await.expect_err("queue full");
+        let shed = jobs.admit(anyone(), HEAVY_ROWS).await.expect_err("queue full");
         assert_eq!(shed, StayputError::Busy { retry_after_s: 5 });
         assert_eq!(shed.status(), 503);
         drop(a);
@@ -230,8 +240,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_that_runs_out_is_busy() {
         let jobs = jobs(1, 4);
-        let _held = jobs.admit(None, HEAVY_ROWS).await.expect("slot");
-        let err = jobs.admit(None, HEAVY_ROWS).await.expect_err("timed out");
+        let _held = jobs.admit(anyone(), HEAVY_ROWS).await.expect("slot");
+        let err = jobs.admit(anyone(), HEAVY_ROWS).await.expect_err("timed out");
         assert!(matches!(err, StayputError::Busy { .. }));
         assert_eq!(
             jobs.inner.queued.load(Ordering::Acquire),
@@ -259,6 +269,22 @@ mod tests {
         assert!(
             jobs.admit(Some(me), HEAVY_ROWS).await.is_ok(),
             "a finished job frees its place"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_without_a_session_share_one_sessions_slots() {
+        let jobs = jobs(4, 4);
+        let _a = jobs.admit(None, HEAVY_ROWS).await.expect("1");
+        let _b = jobs.admit(None, HEAVY_ROWS).await.expect("2");
+        let err = jobs
+            .admit(None, HEAVY_ROWS)
+            .await
+            .expect_err("cookie-less requests hold half the slots at most");
+        assert_eq!(err.status(), 503, "{err}");
+        assert!(
+            jobs.admit(anyone(), HEAVY_ROWS).await.is_ok(),
+            "sessions still get in"
         );
     }
 }

@@ -8,12 +8,14 @@
 //!   the session explicitly, so tests call them directly.
 //! - [`bench_frame`]: the benchmark's workload (the random fill, its mean and
 //!   histogram, client mode's raw bytes).
+//! - [`body`]: request bodies read within a limit and cut off when they stall.
 //! - [`client_mode`]: the two raw-byte axum handlers of client mode.
 //! - [`steps_socket`]: the benchmark's steps on one WebSocket, held to account.
 //! - [`errors`]: library errors as the [`StayputError`] a user sees, and any error as
 //!   an HTTP response with its one status.
 
 pub mod bench_frame;
+pub mod body;
 pub mod client_mode;
 pub mod context;
 pub mod errors;
