@@ -55,6 +55,10 @@ pub enum CacheError {
         /// What serde said.
         reason: String,
     },
+    /// A file or upload could not become a frame (the message names the problem).
+    #[cfg(feature = "server")]
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
     /// A server function asked for the cache but the server was not wired with it.
     #[error("the server is not wired for the frame cache")]
     NotWired,

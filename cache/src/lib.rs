@@ -139,6 +139,8 @@ mod config;
 #[cfg(feature = "server")]
 mod disk;
 #[cfg(feature = "server")]
+pub mod ingest;
+#[cfg(feature = "server")]
 mod metrics;
 #[cfg(feature = "server")]
 mod recipe;
@@ -166,6 +168,8 @@ pub use size::ByteSize;
 pub use config::{CacheConfig, DEFAULT_MAX_FRAMES_PER_SESSION};
 #[cfg(feature = "server")]
 pub use disk::{DiskTier, DIR_SETTING};
+#[cfg(feature = "server")]
+pub use ingest::{Incoming, IngestError, UploadSource, Uploads};
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};
 #[cfg(feature = "server")]

@@ -23,6 +23,7 @@ pub struct FrameCacheBuilder {
     cold: Option<Arc<dyn ColdTier>>,
     recipes: Recipes,
     recycler: Option<Recycler>,
+    uploads: Option<crate::ingest::Uploads>,
 }
 
 impl FrameCache {
@@ -33,6 +34,7 @@ impl FrameCache {
             cold: None,
             recipes: Recipes::default(),
             recycler: None,
+            uploads: None,
         }
     }
 
@@ -99,6 +101,31 @@ impl FrameCacheBuilder {
         self
     }
 
+    /// Lets the cache ingest files and uploads into `uploads`
+    /// ([`FrameCache::ingest`]), registering the recipe that rebuilds an ingested frame
+    /// from its kept file; a session's files go when the session ends.
+    pub fn uploads(mut self, uploads: crate::ingest::Uploads) -> Self {
+        let reader = uploads.clone();
+        self.recipes.add(
+            crate::ingest::UPLOAD_RECIPE,
+            move |source: crate::ingest::UploadSource| {
+                let reader = reader.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || reader.read(&source))
+                        .await
+                        .map_err(|err| err.to_string())?
+                        .map_err(|err| err.to_string())
+                }
+            },
+        );
+        self.recipes.add_size(
+            crate::ingest::UPLOAD_RECIPE,
+            |source: &crate::ingest::UploadSource| source.bytes,
+        );
+        self.uploads = Some(uploads);
+        self
+    }
+
     /// The cache. Must be called inside a tokio runtime (expiry reads tokio's clock).
     pub fn build(self) -> FrameCache {
         FrameCache {
@@ -107,6 +134,7 @@ impl FrameCacheBuilder {
                 cold: self.cold,
                 recipes: self.recipes,
                 recycler: self.recycler,
+                uploads: self.uploads,
                 counters: Counters::default(),
                 epoch: Instant::now(),
                 state: Mutex::new(State::default()),

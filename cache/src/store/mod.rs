@@ -7,6 +7,7 @@
 mod builder;
 mod flight;
 mod get;
+mod ingest;
 mod inspect;
 mod purge;
 mod put;
@@ -66,6 +67,8 @@ struct Inner {
     /// Takes back the buffers of frames that leave memory and that no reader holds any
     /// more (see [`FrameCacheBuilder::recycle`]); called on the blocking pool.
     recycler: Option<Recycler>,
+    /// Where ingested files are kept, when the app takes uploads.
+    uploads: Option<crate::ingest::Uploads>,
     /// Hits, misses, evictions by cause, spills, recomputes: atomics, so bumping one
     /// takes no lock; rendered by `/metrics`.
     counters: Counters,

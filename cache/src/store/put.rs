@@ -45,7 +45,7 @@ impl FrameCache {
     }
 
     /// Stores `frame`, handing it the memory `reservation` held for it.
-    async fn put_reserved(
+    pub(super) async fn put_reserved(
         &self,
         session: SessionKey,
         frame: DataFrame,

@@ -90,6 +90,9 @@ impl FrameCache {
             removed
         };
         self.inner.counters.evicted(cause, removed.len() as u64);
+        if let Some(uploads) = &self.inner.uploads {
+            uploads.remove_session(session);
+        }
         for (key, data) in &removed {
             self.forget_cold(*key, data).await;
         }

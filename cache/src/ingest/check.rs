@@ -1,0 +1,335 @@
+//! A CSV/TSV file checked while it streams in: valid UTF-8, quotes that close, every
+//! record as wide as the header. Each problem is reported with its line number, and the
+//! records counted so far are the upload's progress. One pass over each chunk as it
+//! arrives, so the check costs no extra read of the file.
+
+use super::{IngestError, MAX_COLUMNS};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a field.
+    FieldStart,
+    /// Inside an unquoted field.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field: a second quote escapes it, a separator
+    /// or line end closes the field, anything else is bad quoting.
+    QuoteInQuoted,
+}
+
+/// The running check of one delimited text file.
+#[derive(Debug)]
+pub struct CsvCheck {
+    sep: u8,
+    /// Current line, from 1.
+    line: u64,
+    /// Line on which the current record began.
+    record_line: u64,
+    /// Separators seen in the current record.
+    separators: u64,
+    /// Whether the current record has any content (blank lines are skipped).
+    started: bool,
+    state: State,
+    /// Fields of the header, once it is complete.
+    header: Option<u64>,
+    /// Data records completed.
+    rows: u64,
+    /// The start of a UTF-8 character cut by the end of the last chunk.
+    carry: Vec<u8>,
+}
+
+impl CsvCheck {
+    /// A check of text separated by `sep`.
+    pub fn new(sep: u8) -> Self {
+        Self {
+            sep,
+            line: 1,
+            record_line: 1,
+            separators: 0,
+            started: false,
+            state: State::FieldStart,
+            header: None,
+            rows: 0,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Data records (after the header) seen so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Fields of the header, once its line is complete.
+    pub fn columns(&self) -> Option<u64> {
+        self.header
+    }
+
+    /// Checks the next `chunk` of the file.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), IngestError> {
+        if !self.carry.is_empty() {
+            // Complete the character cut at the last chunk's end.
+            let need = utf8_len(self.carry[0]).saturating_sub(self.carry.len());
+            let take = need.min(chunk.len());
+            self.carry.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if self.carry.len() < utf8_len(self.carry[0]) {
+                return Ok(()); // still incomplete: a tiny chunk
+            }
+            let whole = std::mem::take(&mut self.carry);
+            if std::str::from_utf8(&whole).is_err() {
+                return Err(IngestError::InvalidUtf8 { line: self.line });
+            }
+            self.scan(&whole)?;
+        }
+        match std::str::from_utf8(chunk) {
+            Ok(_) => self.scan(chunk),
+            Err(err) => {
+                let valid = err.valid_up_to();
+                self.scan(&chunk[..valid])?;
+                match err.error_len() {
+                    Some(_) => Err(IngestError::InvalidUtf8 { line: self.line }),
+                    None => {
+                        self.carry = chunk[valid..].to_vec();
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end of the file: the last record (without a final line break) counts, an
+    /// open quote is an error, and a file of only a header has no rows.
+    pub fn finish(&mut self) -> Result<(), IngestError> {
+        if !self.carry.is_empty() {
+            return Err(IngestError::InvalidUtf8 { line: self.line });
+        }
+        if self.state == State::Quoted {
+            return Err(IngestError::UnterminatedQuote {
+                line: self.record_line,
+            });
+        }
+        if self.started {
+            self.end_record()?;
+        }
+        match self.header {
+            None => Err(IngestError::Empty),
+            Some(_) if self.rows == 0 => Err(IngestError::NoRows),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        for &b in bytes {
+            match self.state {
+                State::Quoted => {
+                    if b == b'"' {
+                        self.state = State::QuoteInQuoted;
+                    } else if b == b'\n' {
+                        self.line += 1;
+                    }
+                    continue;
+                }
+                State::QuoteInQuoted if b == b'"' => {
+                    self.state = State::Quoted;
+                    continue;
+                }
+                State::QuoteInQuoted if b != self.sep && b != b'\n' && b != b'\r' => {
+                    return Err(IngestError::BadQuote { line: self.line });
+                }
+                _ => {}
+            }
+            if b == b'\n' {
+                if self.started {
+                    self.end_record()?;
+                }
+                self.line += 1;
+                self.record_line = self.line;
+            } else if b == b'\r' {
+                // Part of a CRLF line end (or stray): not content.
+            } else if b == self.sep {
+                self.started = true;
+                self.separators += 1;
+                self.state = State::FieldStart;
+            } else {
+                self.started = true;
+                self.state = match (self.state, b) {
+                    (State::FieldStart, b'"') => State::Quoted,
+                    _ => State::Unquoted,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn end_record(&mut self) -> Result<(), IngestError> {
+        let fields = self.separators + 1;
+        match self.header {
+            None => {
+                if fields > MAX_COLUMNS {
+                    return Err(IngestError::TooManyColumns {
+                        found: fields,
+                        max: MAX_COLUMNS,
+                    });
+                }
+                self.header = Some(fields);
+            }
+            Some(expected) if expected != fields => {
+                return Err(IngestError::Ragged {
+                    line: self.record_line,
+                    expected,
+                    found: fields,
+                });
+            }
+            Some(_) => self.rows += 1,
+        }
+        self.separators = 0;
+        self.started = false;
+        self.state = State::FieldStart;
+        Ok(())
+    }
+}
+
+/// Length of the UTF-8 sequence that `first` starts (1 for a byte that cannot start one:
+/// the validation then reports it).
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => 1,
+    }
+}
+
+/// The line of the first record whose field `column` (from 0) is `value`, in the text
+/// read from `input` separated by `sep` (header on line 1): where a value that does not
+/// fit its column's type sits. Quote-aware, streamed; `None` when no record has it (or
+/// the input cannot be read).
+pub(super) fn line_of_value(input: impl std::io::Read, sep: u8, column: usize, value: &str) -> Option<u64> {
+    use std::io::Read;
+    let mut bytes = std::io::BufReader::with_capacity(1 << 16, input)
+        .bytes()
+        .peekable();
+    let mut line = 1u64;
+    let mut record_line = 1u64;
+    let mut field = 0usize;
+    let mut quoted = false;
+    let mut current: Vec<u8> = Vec::new();
+    let mut header = true;
+    let matches = |current: &Vec<u8>| current.as_slice() == value.as_bytes();
+    while let Some(b) = bytes.next() {
+        let b = b.ok()?;
+        if quoted {
+            if b == b'"' {
+                if matches!(bytes.peek(), Some(Ok(b'"'))) {
+                    current.push(b'"');
+                    bytes.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                if b == b'\n' {
+                    line += 1;
+                }
+                current.push(b);
+            }
+        } else if b == b'"' && current.is_empty() {
+            quoted = true;
+        } else if b == sep || b == b'\n' {
+            if !header && field == column && matches(&current) {
+                return Some(record_line);
+            }
+            current.clear();
+            if b == b'\n' {
+                header = false;
+                field = 0;
+                line += 1;
+                record_line = line;
+            } else {
+                field += 1;
+            }
+        } else if b != b'\r' {
+            current.push(b);
+        }
+    }
+    (!header && field == column && matches(&current)).then_some(record_line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &[u8], chunk: usize) -> Result<CsvCheck, IngestError> {
+        let mut c = CsvCheck::new(b',');
+        for part in text.chunks(chunk.max(1)) {
+            c.feed(part)?;
+        }
+        c.finish()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn good_files_count_their_rows_however_they_are_cut() {
+        let text = "a,b,c\n1,\"x, \"\"y\"\"\nz\",3\n\n4,é,6\r\n7,ü,9".as_bytes();
+        for chunk in [1, 2, 3, 7, 1000] {
+            let c = check(text, chunk).expect("good");
+            assert_eq!((c.rows(), c.columns()), (3, Some(3)), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn each_problem_names_its_line() {
+        assert_eq!(
+            check(b"a,b\n1,2\n3,4,5\n", 4).err(),
+            Some(IngestError::Ragged {
+                line: 3,
+                expected: 2,
+                found: 3
+            })
+        );
+        assert_eq!(
+            check(b"a,b\n1,2\n3\n", 4).err(),
+            Some(IngestError::Ragged {
+                line: 3,
+                expected: 2,
+                found: 1
+            })
+        );
+        assert_eq!(
+            check(b"a,b\n1,\"2\n3,4\n", 3).err(),
+            Some(IngestError::UnterminatedQuote { line: 2 })
+        );
+        assert_eq!(
+            check(b"a,b\n1,\"2\"x\n", 3).err(),
+            Some(IngestError::BadQuote { line: 2 })
+        );
+        assert_eq!(
+            check(b"a,b\n1,2\n3,\xff\n", 5).err(),
+            Some(IngestError::InvalidUtf8 { line: 3 })
+        );
+        // A character cut between chunks is fine; a truncated one at the end is not.
+        assert_eq!(
+            check(b"a,b\n1,\xc3", 100).err(),
+            Some(IngestError::InvalidUtf8 { line: 2 })
+        );
+        assert_eq!(check(b"a,b\n", 2).err(), Some(IngestError::NoRows));
+        assert_eq!(check(b"\n\n", 2).err(), Some(IngestError::Empty));
+        let wide = vec!["c"; 10_000].join(",") + "\n";
+        assert!(matches!(
+            check(wide.as_bytes(), 4096).err(),
+            Some(IngestError::TooManyColumns { found: 10_000, .. })
+        ));
+    }
+
+    #[test]
+    fn a_value_is_found_on_its_line() {
+        let text: &[u8] = b"a,b\n1,2\n\"3\n\",x\n5,oops\n";
+        assert_eq!(line_of_value(text, b',', 1, "oops"), Some(5));
+        assert_eq!(line_of_value(text, b',', 1, "x"), Some(3));
+        assert_eq!(
+            line_of_value(text, b',', 0, "b"),
+            None,
+            "the header is not a record"
+        );
+    }
+}

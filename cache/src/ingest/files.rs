@@ -1,0 +1,423 @@
+//! The uploads directory: files arriving ([`Incoming`]) and files kept as the source of
+//! ingested frames ([`Uploads`]).
+//!
+//! Names are the directory's own: `<32 hex>.part` while arriving, `<32 hex>.arrow` or
+//! `<32 hex>.parquet` once kept; the id is random (128 bits) and known only to the
+//! server's index, so no handle can point at another session's file. The directory is
+//! 0700 and never a link, files are 0600 and created exclusively; leftovers of our own
+//! names are removed at start-up (sessions do not outlive the process). Every byte on
+//! disk counts against the uploads budget, reserved as it arrives.
+
+use std::collections::HashMap;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::*;
+use uuid::Uuid;
+
+use super::check::CsvCheck;
+use super::format::{detect, Format};
+use super::{parse, IngestError, UploadSource};
+use crate::sync::lock;
+use crate::{CacheError, SessionKey};
+
+/// Bytes looked at to tell a file's format.
+const HEAD: usize = 4096;
+
+/// The uploads directory of a cache (cheap to clone).
+#[derive(Clone)]
+pub struct Uploads {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    /// Most bytes one upload may have.
+    limit: u64,
+    /// Most bytes all files together may take.
+    budget: u64,
+    /// Bytes on disk or promised to arrivals, and who owns each kept file.
+    books: Mutex<Books>,
+}
+
+#[derive(Default)]
+struct Books {
+    used: u64,
+    /// Kept file id → (session, bytes on disk).
+    kept: HashMap<String, (SessionKey, u64)>,
+}
+
+impl std::fmt::Debug for Uploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploads")
+            .field("limit", &self.inner.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Uploads {
+    /// The uploads directory `dir` (created 0700 if missing, refused if it is a link),
+    /// accepting files of at most `limit` bytes and `budget` bytes in all. Our own
+    /// leftovers from an earlier run are removed.
+    pub fn open(dir: &Path, limit: u64, budget: u64) -> Result<Self, CacheError> {
+        let fail = |err: io::Error| CacheError::CacheDir {
+            path: dir.display().to_string(),
+            reason: err.to_string(),
+            setting: "STAYPUT_CACHE_DIR",
+        };
+        match fs::symlink_metadata(dir) {
+            Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => {
+                return Err(fail(io::Error::other(
+                    "the uploads directory is not a plain directory",
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(dir)
+                .map_err(fail)?,
+        }
+        for entry in fs::read_dir(dir).map_err(fail)?.flatten() {
+            let name = entry.file_name();
+            if is_ours(&name.to_string_lossy()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        // Prove it is writable now rather than at the first upload.
+        let probe = dir.join(format!("{}.part", Uuid::new_v4().simple()));
+        File::create(&probe).map_err(fail)?;
+        let _ = fs::remove_file(&probe);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                limit,
+                budget,
+                books: Mutex::new(Books::default()),
+            }),
+        })
+    }
+
+    /// Most bytes one upload may have.
+    pub fn limit(&self) -> u64 {
+        self.inner.limit
+    }
+
+    /// Bytes the directory holds or has promised to uploads in progress.
+    pub fn used_bytes(&self) -> u64 {
+        lock(&self.inner.books).used
+    }
+
+    /// A new upload for `session`, named `name` by the user (its extension is checked
+    /// against its content). Write its bytes with [`Incoming::write`].
+    pub fn incoming(&self, session: SessionKey, name: &str) -> Result<Incoming, IngestError> {
+        let id = Uuid::new_v4().simple().to_string();
+        let path = self.inner.dir.join(format!("{id}.part"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(IngestError::io)?;
+        Ok(Incoming {
+            uploads: self.clone(),
+            session,
+            name: name.chars().take(200).collect(),
+            id,
+            path,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            head: Vec::new(),
+            format: None,
+            check: None,
+            bytes: 0,
+            reserved: 0,
+            kept: false,
+        })
+    }
+
+    /// Reserves `more` bytes in the budget, or says which limit refuses them.
+    fn reserve(&self, more: u64) -> Result<(), IngestError> {
+        let mut books = lock(&self.inner.books);
+        if books.used.saturating_add(more) > self.inner.budget {
+            return Err(IngestError::TooLarge {
+                limit: "space for uploads",
+                max_bytes: self.inner.budget,
+            });
+        }
+        books.used += more;
+        Ok(())
+    }
+
+    fn unreserve(&self, bytes: u64) {
+        let mut books = lock(&self.inner.books);
+        books.used = books.used.saturating_sub(bytes);
+    }
+
+    fn kept_path(&self, source: &UploadSource) -> Result<PathBuf, IngestError> {
+        let ext = match source.stored.as_str() {
+            "ipc" => "arrow",
+            "parquet" => "parquet",
+            _ => return Err(IngestError::Storage),
+        };
+        if !is_id(&source.file) {
+            return Err(IngestError::Storage);
+        }
+        Ok(self.inner.dir.join(format!("{}.{ext}", source.file)))
+    }
+
+    /// The frame of `source` as a lazy scan of its file: a query reads only the columns
+    /// and rows it needs.
+    pub fn scan(&self, source: &UploadSource) -> Result<LazyFrame, IngestError> {
+        let path = self.kept_path(source)?;
+        let path = PlRefPath::try_from_pathbuf(path).map_err(|_| IngestError::Storage)?;
+        let scan = match source.stored.as_str() {
+            "parquet" => LazyFrame::scan_parquet(path, ScanArgsParquet::default()),
+            _ => LazyFrame::scan_ipc(path, IpcScanOptions::default(), UnifiedScanArgs::default()),
+        };
+        scan.map_err(|err| {
+            tracing::warn!(%err, "scan of a kept upload");
+            IngestError::Storage
+        })
+    }
+
+    /// The whole frame of `source`, read from its file.
+    pub fn read(&self, source: &UploadSource) -> Result<DataFrame, IngestError> {
+        let path = self.kept_path(source)?;
+        let format = if source.stored == "parquet" {
+            Format::Parquet
+        } else {
+            Format::Ipc
+        };
+        parse::read(&path, format)
+    }
+
+    /// Removes every file kept for `session` (its session ended).
+    pub fn remove_session(&self, session: SessionKey) {
+        let gone: Vec<(String, u64)> = {
+            let mut books = lock(&self.inner.books);
+            let ids: Vec<String> = books
+                .kept
+                .iter()
+                .filter(|(_, (s, _))| *s == session)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| books.kept.remove(&id).map(|(_, bytes)| (id, bytes)))
+                .collect()
+        };
+        for (id, bytes) in gone {
+            for ext in ["arrow", "parquet"] {
+                let _ = fs::remove_file(self.inner.dir.join(format!("{id}.{ext}")));
+            }
+            self.unreserve(bytes);
+        }
+    }
+
+    /// Converts a complete upload into its kept file and the frame read from it.
+    pub(crate) fn keep(&self, mut incoming: Incoming) -> Result<(UploadSource, DataFrame), IngestError> {
+        let format = incoming.finish()?;
+        let part = incoming.path.clone();
+        let frame = parse::read(&part, format)?;
+        let (stored, ext) = match format {
+            Format::Parquet => ("parquet", "parquet"),
+            Format::Ipc | Format::Csv(_) => ("ipc", "arrow"),
+        };
+        let kept = self.inner.dir.join(format!("{}.{ext}", incoming.id));
+        let kept_bytes = match format {
+            // Kept as it came.
+            Format::Parquet | Format::Ipc => {
+                fs::rename(&part, &kept).map_err(IngestError::io)?;
+                incoming.bytes
+            }
+            // Written once as Arrow IPC; the text goes.
+            Format::Csv(_) => {
+                let written = write_ipc(&kept, &frame);
+                let _ = fs::remove_file(&part);
+                let bytes = written?;
+                // The IPC file replaces the text in the budget.
+                if bytes > incoming.reserved {
+                    if let Err(err) = self.reserve(bytes - incoming.reserved) {
+                        let _ = fs::remove_file(&kept);
+                        return Err(err);
+                    }
+                } else {
+                    self.unreserve(incoming.reserved - bytes);
+                }
+                incoming.reserved = bytes;
+                bytes
+            }
+        };
+        // The bytes now belong to the kept file.
+        incoming.reserved = 0;
+        incoming.file = None;
+        lock(&self.inner.books)
+            .kept
+            .insert(incoming.id.clone(), (incoming.session, kept_bytes));
+        let source = UploadSource {
+            file: incoming.id.clone(),
+            stored: stored.to_owned(),
+            name: incoming.name.clone(),
+            bytes: frame.estimated_size() as u64,
+        };
+        incoming.kept = true;
+        Ok((source, frame))
+    }
+
+    /// Forgets the kept file of `source` (a handle for it could not be made).
+    pub(crate) fn discard(&self, source: &UploadSource) {
+        if let Some((_, bytes)) = lock(&self.inner.books).kept.remove(&source.file) {
+            self.unreserve(bytes);
+        }
+        if let Ok(path) = self.kept_path(source) {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+fn write_ipc(path: &Path, frame: &DataFrame) -> Result<u64, IngestError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(IngestError::io)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut frame = frame.clone();
+    IpcWriter::new(&mut out).finish(&mut frame).map_err(|err| {
+        tracing::warn!(%err, "writing a kept upload");
+        let _ = fs::remove_file(path);
+        IngestError::Storage
+    })?;
+    let file = out
+        .into_inner()
+        .map_err(|err| IngestError::io(err.into_error()))?;
+    file.sync_data().map_err(IngestError::io)?;
+    Ok(file.metadata().map_err(IngestError::io)?.len())
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `name` is one the directory writes.
+fn is_ours(name: &str) -> bool {
+    ["part", "arrow", "parquet"]
+        .iter()
+        .any(|ext| name.strip_suffix(&format!(".{ext}")).is_some_and(is_id))
+}
+
+/// An upload arriving: its bytes go to a private temporary file, counted against the
+/// limits as they come; a CSV is checked on the way. Dropped before it is ingested, it
+/// removes its file and gives its bytes back.
+pub struct Incoming {
+    uploads: Uploads,
+    session: SessionKey,
+    name: String,
+    id: String,
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    /// The first bytes, until the format is known.
+    head: Vec<u8>,
+    format: Option<Format>,
+    check: Option<CsvCheck>,
+    bytes: u64,
+    /// Bytes reserved in the uploads budget.
+    reserved: u64,
+    kept: bool,
+}
+
+impl Incoming {
+    /// Appends `chunk`: refused once the upload passes its limit or the budget, or when a
+    /// CSV shows a problem (its line named). Blocking file IO of one chunk.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), IngestError> {
+        let total = self.bytes.saturating_add(chunk.len() as u64);
+        if total > self.uploads.inner.limit {
+            return Err(IngestError::TooLarge {
+                limit: "upload limit",
+                max_bytes: self.uploads.inner.limit,
+            });
+        }
+        self.uploads.reserve(chunk.len() as u64)?;
+        self.reserved += chunk.len() as u64;
+        self.bytes = total;
+        let file = self.file.as_mut().ok_or(IngestError::Storage)?;
+        file.write_all(chunk).map_err(IngestError::io)?;
+        if self.format.is_none() {
+            let take = (HEAD - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+            if self.head.len() < HEAD {
+                return Ok(());
+            }
+            self.decide()?;
+            let head = std::mem::take(&mut self.head);
+            if let Some(check) = self.check.as_mut() {
+                check.feed(&head)?;
+                check.feed(&chunk[take..])?;
+            }
+            return Ok(());
+        }
+        if let Some(check) = self.check.as_mut() {
+            check.feed(chunk)?;
+        }
+        Ok(())
+    }
+
+    fn decide(&mut self) -> Result<(), IngestError> {
+        let format = detect(&self.name, &self.head)?;
+        if let Format::Csv(sep) = format {
+            self.check = Some(CsvCheck::new(sep));
+        }
+        self.format = Some(format);
+        Ok(())
+    }
+
+    /// Bytes received so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Records of a CSV counted so far (0 for other formats).
+    pub fn rows_so_far(&self) -> u64 {
+        self.check.as_ref().map_or(0, CsvCheck::rows)
+    }
+
+    /// The name it was uploaded under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The upload is complete: flushed, its format known, a CSV's last record checked.
+    fn finish(&mut self) -> Result<Format, IngestError> {
+        let file = self.file.take().ok_or(IngestError::Storage)?;
+        let file = file
+            .into_inner()
+            .map_err(|err| IngestError::io(err.into_error()))?;
+        drop(file);
+        if self.format.is_none() {
+            self.decide()?;
+            let head = std::mem::take(&mut self.head);
+            if let Some(check) = self.check.as_mut() {
+                check.feed(&head)?;
+            }
+        }
+        if let Some(check) = self.check.as_mut() {
+            check.finish()?;
+        }
+        self.format.ok_or(IngestError::Empty)
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if !self.kept {
+            drop(self.file.take());
+            let _ = fs::remove_file(&self.path);
+        }
+        self.uploads.unreserve(self.reserved);
+    }
+}

@@ -1,0 +1,189 @@
+//! What a file is: told by its first bytes, checked against what its name says.
+
+use super::IngestError;
+
+/// A format the cache reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Delimited text with a header line, the separator given (`,` `;` `\t` `|`).
+    Csv(u8),
+    /// Apache Parquet.
+    Parquet,
+    /// Arrow IPC, the file format (`ARROW1`).
+    Ipc,
+}
+
+impl Format {
+    /// A short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Csv(b'\t') => "TSV",
+            Self::Csv(_) => "CSV",
+            Self::Parquet => "Parquet",
+            Self::Ipc => "Arrow IPC",
+        }
+    }
+}
+
+/// What the name's extension claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Text(Option<u8>),
+    Parquet,
+    Ipc,
+    Gzip,
+    Unknown,
+}
+
+fn claim(name: &str) -> Claim {
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    match ext {
+        "csv" | "txt" => Claim::Text(None),
+        "tsv" | "tab" => Claim::Text(Some(b'\t')),
+        "parquet" | "pq" => Claim::Parquet,
+        "arrow" | "feather" | "ipc" => Claim::Ipc,
+        "gz" | "gzip" | "tgz" => Claim::Gzip,
+        _ => Claim::Unknown,
+    }
+}
+
+/// What the bytes look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Parquet,
+    Ipc,
+    Gzip,
+    Zip,
+    Binary,
+    Text,
+}
+
+fn seen(head: &[u8]) -> Seen {
+    if head.starts_with(b"PAR1") {
+        Seen::Parquet
+    } else if head.starts_with(b"ARROW1") {
+        Seen::Ipc
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Seen::Gzip
+    } else if head.starts_with(b"PK\x03\x04") {
+        Seen::Zip
+    } else if head.contains(&0) {
+        Seen::Binary
+    } else {
+        Seen::Text
+    }
+}
+
+fn describe(seen: Seen) -> &'static str {
+    match seen {
+        Seen::Parquet => "a Parquet file",
+        Seen::Ipc => "an Arrow IPC file",
+        Seen::Gzip => "gzip-compressed",
+        Seen::Zip => "a zip archive",
+        Seen::Binary => "binary data",
+        Seen::Text => "text",
+    }
+}
+
+/// The format of a file named `name` whose first bytes are `head` (up to a few KiB).
+/// The content decides; a name that says otherwise is an error, as are compressed
+/// archives (never decompressed whole into memory: the user unpacks them).
+pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
+    if head.is_empty() {
+        return Err(IngestError::Empty);
+    }
+    let seen = seen(head);
+    let claim = claim(name);
+    if matches!(seen, Seen::Gzip | Seen::Zip) || claim == Claim::Gzip {
+        return Err(IngestError::Compressed(describe(seen).to_owned()));
+    }
+    let mismatch = |expected: &'static str| IngestError::NotWhatItSays {
+        claimed: expected,
+        found: describe(seen),
+    };
+    match (claim, seen) {
+        (Claim::Parquet, Seen::Parquet) | (Claim::Unknown, Seen::Parquet) => Ok(Format::Parquet),
+        (Claim::Ipc, Seen::Ipc) | (Claim::Unknown, Seen::Ipc) => Ok(Format::Ipc),
+        (Claim::Text(sep), Seen::Text) => Ok(Format::Csv(sep.unwrap_or_else(|| sniff_separator(head)))),
+        (Claim::Unknown, Seen::Text) => Ok(Format::Csv(sniff_separator(head))),
+        (Claim::Parquet, _) => Err(mismatch("Parquet")),
+        (Claim::Ipc, _) => Err(mismatch("Arrow IPC")),
+        (Claim::Text(Some(_)), _) => Err(mismatch("TSV")),
+        (Claim::Text(None), _) => Err(mismatch("CSV")),
+        (_, Seen::Binary) => Err(IngestError::Unsupported),
+        (Claim::Gzip, _) | (_, Seen::Gzip | Seen::Zip) => {
+            Err(IngestError::Compressed(describe(seen).to_owned()))
+        }
+    }
+}
+
+/// The separator of a text file: the most frequent of `,` `;` `\t` `|` outside quotes
+/// in its first line (`,` when none occurs).
+fn sniff_separator(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let mut counts = [(b',', 0usize), (b'\t', 0), (b';', 0), (b'|', 0)];
+    let mut quoted = false;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (sep, n) in &mut counts {
+                if b == *sep {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    // The first of the most frequent: a comma wins ties.
+    let mut best = counts[0];
+    for c in counts {
+        if c.1 > best.1 {
+            best = c;
+        }
+    }
+    best.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_decides_and_names_must_agree() {
+        assert_eq!(detect("a.csv", b"x,y\n1,2\n"), Ok(Format::Csv(b',')));
+        assert_eq!(detect("a.tsv", b"x\ty\n1\t2\n"), Ok(Format::Csv(b'\t')));
+        assert_eq!(detect("data", b"x;y\n1;2\n"), Ok(Format::Csv(b';')));
+        assert_eq!(detect("a.parquet", b"PAR1...."), Ok(Format::Parquet));
+        assert_eq!(detect("a.arrow", b"ARROW1\0\0"), Ok(Format::Ipc));
+        assert!(matches!(
+            detect("a.parquet", b"x,y\n1,2\n"),
+            Err(IngestError::NotWhatItSays {
+                claimed: "Parquet",
+                found: "text"
+            })
+        ));
+        assert!(matches!(
+            detect("a.csv", b"PAR1\0\0"),
+            Err(IngestError::NotWhatItSays { claimed: "CSV", .. })
+        ));
+        assert!(matches!(
+            detect("a.csv.gz", &[0x1f, 0x8b, 8, 0]),
+            Err(IngestError::Compressed(_))
+        ));
+        assert!(matches!(
+            detect("a.csv", &[0x1f, 0x8b, 8, 0]),
+            Err(IngestError::Compressed(_))
+        ));
+        assert_eq!(detect("a.csv", b""), Err(IngestError::Empty));
+        assert_eq!(
+            detect("blob", b"\x89PNG\r\n\x1a\n\0\0"),
+            Err(IngestError::Unsupported)
+        );
+    }
+
+    #[test]
+    fn quoted_separators_do_not_count() {
+        assert_eq!(sniff_separator(b"\"a,b,c\";d;e\n"), b';');
+    }
+}

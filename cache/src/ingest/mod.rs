@@ -1,0 +1,171 @@
+//! Bring your own data: a file or an upload stream becomes a handle.
+//!
+//! The bytes go to a private temporary file as they arrive ([`Incoming`]), never whole
+//! in memory; a CSV/TSV is checked on the way (UTF-8, quotes, record widths, each
+//! problem with its line) and its records counted (the upload's progress). Once
+//! complete, [`FrameCache::ingest`] reads it with polars, keeps the source in a columnar
+//! file (CSV becomes Arrow IPC; Parquet and Arrow IPC are kept as they came) and
+//! registers a handle whose lineage names that file. The handle's frame leaves memory
+//! at once: views and transforms scan the file lazily ([`Uploads::scan`]), and a read
+//! of the whole frame rebuilds it from the file, like any evicted frame.
+//!
+//! ```no_run
+//! # async fn demo(cache: stayput_cache::FrameCache, session: stayput_cache::SessionKey)
+//! # -> Result<(), stayput_cache::CacheError> {
+//! // A file on the server's disk…
+//! let handle = cache.ingest_file(session, std::path::Path::new("weather.csv"), "weather.csv").await?;
+//! // …or a stream, chunk by chunk, as an upload arrives.
+//! let uploads = cache.uploads().expect("built with FrameCacheBuilder::uploads");
+//! let mut incoming = uploads.incoming(session, "flights.parquet")?;
+//! # let chunks: Vec<Vec<u8>> = Vec::new();
+//! for chunk in chunks {
+//!     incoming.write(&chunk)?; // refuses what is over the limit, checks CSV as it goes
+//! }
+//! let flights = cache.ingest(session, incoming).await?;
+//! println!("{} rows × {} columns", flights.rows, flights.cols);
+//! # Ok(()) }
+//! ```
+
+mod check;
+mod files;
+mod format;
+mod parse;
+
+use serde::{Deserialize, Serialize};
+
+pub use check::CsvCheck;
+pub use files::{Incoming, Uploads};
+pub use format::{detect, Format};
+
+/// Name of the built-in recipe that rebuilds an ingested frame from its file.
+pub const UPLOAD_RECIPE: &str = "upload";
+
+/// Most columns a file may have.
+pub const MAX_COLUMNS: u64 = 2_000;
+
+/// The lineage arguments of an ingested frame: which stored file holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UploadSource {
+    /// The stored file's id (32 hex digits; the session is part of its name on disk).
+    pub file: String,
+    /// How the file is stored: `"ipc"` or `"parquet"`.
+    pub stored: String,
+    /// The name it was uploaded under (shown to the user).
+    pub name: String,
+    /// Bytes the frame takes in memory (its declared size when rebuilt).
+    pub bytes: u64,
+}
+
+/// Why a file could not become a frame. Messages name the problem (and the line, where
+/// the format has lines) and never a path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// Nothing in the file.
+    #[error("the file is empty")]
+    Empty,
+    /// A header and no records.
+    #[error("the file has a header but no rows")]
+    NoRows,
+    /// gzip, zip, …: never decompressed whole on the server.
+    #[error("the file is {0}: unpack it and upload the CSV, TSV, Parquet or Arrow file itself")]
+    Compressed(String),
+    /// The name says one format and the bytes another.
+    #[error("the file is named as {claimed} but its content is {found}")]
+    NotWhatItSays {
+        /// What the extension says.
+        claimed: &'static str,
+        /// What the bytes look like.
+        found: &'static str,
+    },
+    /// Not a format the cache reads.
+    #[error("this is not a CSV, TSV, Parquet or Arrow IPC file")]
+    Unsupported,
+    /// Bytes that are not UTF-8 text.
+    #[error("line {line}: the text is not valid UTF-8")]
+    InvalidUtf8 {
+        /// Line of the first bad byte.
+        line: u64,
+    },
+    /// A record with more or fewer fields than the header.
+    #[error("line {line}: {found} fields where the header has {expected}")]
+    Ragged {
+        /// Line the record starts on.
+        line: u64,
+        /// Fields of the header.
+        expected: u64,
+        /// Fields of this record.
+        found: u64,
+    },
+    /// A quoted field that never closes.
+    #[error("line {line}: a quoted field is never closed")]
+    UnterminatedQuote {
+        /// Line the record starts on.
+        line: u64,
+    },
+    /// Text right after a closing quote.
+    #[error(
+        "line {line}: a closing quote is followed by more text (write a quote inside a quoted field as \"\")"
+    )]
+    BadQuote {
+        /// Line of the quote.
+        line: u64,
+    },
+    /// A value that does not fit the type the column's first rows have.
+    #[error("{}column {column:?}: the value {value:?} is not {dtype} like the rows before it", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    MixedTypes {
+        /// The column.
+        column: String,
+        /// The value.
+        value: String,
+        /// The type read from the first rows.
+        dtype: String,
+        /// Its line, when found.
+        line: Option<u64>,
+    },
+    /// More columns than [`MAX_COLUMNS`].
+    #[error("the file has {found} columns; at most {max} are accepted")]
+    TooManyColumns {
+        /// Columns in the file.
+        found: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A binary file cut short.
+    #[error("the {0} file is truncated (it does not end with its footer)")]
+    Truncated(&'static str),
+    /// A file the library could not read.
+    #[error("the {format} file could not be read: {reason}")]
+    Damaged {
+        /// Its format.
+        format: &'static str,
+        /// What went wrong (one line, no paths).
+        reason: String,
+    },
+    /// More bytes than the limit that applies (named).
+    #[error("the file is larger than the {limit} of {max_bytes} bytes")]
+    TooLarge {
+        /// Which limit: "upload limit", "space for uploads".
+        limit: &'static str,
+        /// The limit.
+        max_bytes: u64,
+    },
+    /// The server's storage failed (logged; the message is safe to show).
+    #[error("the server could not store the file")]
+    Storage,
+}
+
+impl IngestError {
+    /// A storage failure, logged with its detail (which may name a path).
+    pub(crate) fn io(err: std::io::Error) -> Self {
+        tracing::warn!(%err, "upload storage");
+        Self::Storage
+    }
+
+    /// Whether the file's format is the problem (not its content): 415 in HTTP terms.
+    pub fn is_unsupported_format(&self) -> bool {
+        matches!(
+            self,
+            Self::Compressed(_) | Self::NotWhatItSays { .. } | Self::Unsupported
+        )
+    }
+}

@@ -1,0 +1,156 @@
+//! Reading a received file into a frame with polars, and polars' complaints turned into
+//! messages that name the problem.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::check::line_of_value;
+use super::format::Format;
+use super::{IngestError, MAX_COLUMNS};
+
+/// Rows polars reads to infer a CSV column's type.
+const INFER_ROWS: usize = 10_000;
+
+/// The frame in the file at `path`, of `format`.
+pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError> {
+    let frame = match format {
+        Format::Csv(sep) => read_csv(path, sep)?,
+        Format::Parquet => read_parquet(path)?,
+        Format::Ipc => read_ipc(path)?,
+    };
+    if frame.width() as u64 > MAX_COLUMNS {
+        return Err(IngestError::TooManyColumns {
+            found: frame.width() as u64,
+            max: MAX_COLUMNS,
+        });
+    }
+    if frame.width() == 0 {
+        return Err(IngestError::Empty);
+    }
+    if frame.height() == 0 {
+        return Err(IngestError::NoRows);
+    }
+    Ok(frame)
+}
+
+fn read_csv(path: &Path, sep: u8) -> Result<DataFrame, IngestError> {
+    let options = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(INFER_ROWS))
+        .map_parse_options(|p| p.with_separator(sep).with_try_parse_dates(true));
+    let frame = options
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|reader| reader.finish())
+        .map_err(|err| csv_error(path, sep, &err.to_string()))?;
+    Ok(frame)
+}
+
+/// A CSV failure as the user's problem: a value that does not fit its column's type
+/// gets the line it is on; anything else polars' first line.
+fn csv_error(path: &Path, sep: u8, message: &str) -> IngestError {
+    if let Some(bad) = TypeMismatch::parse(message) {
+        let line = File::open(path)
+            .ok()
+            .and_then(|file| line_of_value(file, sep, bad.column_number.saturating_sub(1), &bad.value));
+        return IngestError::MixedTypes {
+            column: bad.column,
+            value: bad.value,
+            dtype: bad.dtype,
+            line,
+        };
+    }
+    IngestError::Damaged {
+        format: "CSV",
+        reason: first_line(message),
+    }
+}
+
+/// polars' "could not parse `v` as dtype `t` at column 'c' (column number n)".
+struct TypeMismatch {
+    value: String,
+    dtype: String,
+    column: String,
+    column_number: usize,
+}
+
+impl TypeMismatch {
+    fn parse(message: &str) -> Option<Self> {
+        let rest = message.split_once("could not parse `")?.1;
+        let (value, rest) = rest.split_once("` as dtype `")?;
+        let (dtype, rest) = rest.split_once("` at column '")?;
+        let (column, rest) = rest.rsplit_once("' (column number ")?;
+        let (number, _) = rest.split_once(')')?;
+        Some(Self {
+            value: value.to_owned(),
+            dtype: dtype.to_owned(),
+            column: column.to_owned(),
+            column_number: number.trim().parse().ok()?,
+        })
+    }
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame, IngestError> {
+    // A Parquet file ends with its footer and "PAR1": without them it was cut off.
+    let mut file = File::open(path).map_err(IngestError::io)?;
+    let len = file.metadata().map_err(IngestError::io)?.len();
+    let mut tail = [0u8; 4];
+    let whole = len >= 12
+        && file.seek(SeekFrom::End(-4)).is_ok()
+        && file.read_exact(&mut tail).is_ok()
+        && &tail == b"PAR1";
+    if !whole {
+        return Err(IngestError::Truncated("Parquet"));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(IngestError::io)?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|err| IngestError::Damaged {
+            format: "Parquet",
+            reason: first_line(&err.to_string()),
+        })
+}
+
+fn read_ipc(path: &Path) -> Result<DataFrame, IngestError> {
+    let file = File::open(path).map_err(IngestError::io)?;
+    IpcReader::new(file).finish().map_err(|err| IngestError::Damaged {
+        format: "Arrow IPC",
+        reason: first_line(&err.to_string()),
+    })
+}
+
+/// The first line of a library message, cut short: enough to name the problem, never a
+/// path (polars' IO errors may carry one, so those are not passed on).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    if line.contains('/') && line.to_ascii_lowercase().contains("os error") {
+        return "the file could not be read".to_owned();
+    }
+    let mut cut: String = line.chars().take(160).collect();
+    if line.chars().count() > 160 {
+        cut.push('…');
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polars_type_errors_are_understood() {
+        let m = "could not parse `abc` as dtype `i64` at column 'b' (column number 2)\n\nThe current offset";
+        let bad = TypeMismatch::parse(m).expect("parsed");
+        assert_eq!(
+            (
+                bad.value.as_str(),
+                bad.dtype.as_str(),
+                bad.column.as_str(),
+                bad.column_number
+            ),
+            ("abc", "i64", "b", 2)
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! Files and uploads becoming handles (see [`crate::ingest`]).
+
+use std::path::Path;
+
+use super::FrameCache;
+use crate::ingest::{Incoming, IngestError, UploadSource, Uploads, UPLOAD_RECIPE};
+use crate::{CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
+
+/// How much larger than its file a frame may be, for the memory reserved before a file
+/// is read: Parquet compresses; text and Arrow are about the frame's size.
+fn expected_frame_bytes(incoming: &Incoming) -> u64 {
+    let name = incoming.name().to_ascii_lowercase();
+    let factor = if name.ends_with(".parquet") || name.ends_with(".pq") {
+        4
+    } else {
+        1
+    };
+    incoming.bytes().saturating_mul(factor)
+}
+
+impl FrameCache {
+    /// The uploads directory, when the cache was built with one.
+    pub fn uploads(&self) -> Option<&Uploads> {
+        self.inner.uploads.as_ref()
+    }
+
+    /// Makes a handle of a complete upload: its frame is read (within memory reserved
+    /// for it first, so what the session cannot hold is refused before parsing), its
+    /// source kept, and the frame released at once: views and transforms scan the kept
+    /// file, and a read of the whole frame rebuilds it. Nothing half-parsed is kept.
+    pub async fn ingest(&self, session: SessionKey, incoming: Incoming) -> Result<FrameHandle, CacheError> {
+        let uploads = self.inner.uploads.clone().ok_or(CacheError::NotWired)?;
+        let reservation = self.reserve(session, expected_frame_bytes(&incoming)).await?;
+        let (source, frame) = tokio::task::spawn_blocking({
+            let uploads = uploads.clone();
+            move || uploads.keep(incoming)
+        })
+        .await
+        .map_err(|_| CacheError::Ingest(IngestError::Storage))??;
+        let stored = async {
+            let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
+            let handle = self
+                .put_reserved(
+                    session,
+                    frame,
+                    Placement::Memory,
+                    Some(lineage),
+                    Some(&reservation),
+                )
+                .await?;
+            self.release(session, &handle.id).await;
+            Ok::<_, CacheError>(handle)
+        }
+        .await;
+        if stored.is_err() {
+            uploads.discard(&source);
+        }
+        stored
+    }
+
+    /// Makes a handle of the file at `path` on the server's disk (named `name` to the
+    /// user), as [`FrameCache::ingest`] does an upload.
+    pub async fn ingest_file(
+        &self,
+        session: SessionKey,
+        path: &Path,
+        name: &str,
+    ) -> Result<FrameHandle, CacheError> {
+        let uploads = self.inner.uploads.clone().ok_or(CacheError::NotWired)?;
+        let mut incoming = uploads.incoming(session, name)?;
+        let path = path.to_path_buf();
+        let incoming = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut file = std::fs::File::open(&path).map_err(IngestError::io)?;
+            let mut buffer = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buffer).map_err(IngestError::io)?;
+                if n == 0 {
+                    return Ok::<_, IngestError>(incoming);
+                }
+                incoming.write(&buffer[..n])?;
+            }
+        })
+        .await
+        .map_err(|_| CacheError::Ingest(IngestError::Storage))??;
+        self.ingest(session, incoming).await
+    }
+
+    /// The lineage of `session`'s frame `id` (`None` for a frame stored without one);
+    /// [`CacheError::Unknown`] for a handle the session does not hold.
+    pub fn lineage(&self, session: SessionKey, id: &FrameId) -> Result<Option<Lineage>, CacheError> {
+        let key = Self::key(session, id)?;
+        let state = self.state();
+        let entry = state.entries.get(&key).ok_or(CacheError::Unknown)?;
+        Ok(entry.lineage.clone())
+    }
+
+    /// The kept file behind `session`'s ingested frame `id`: `None` when the frame was
+    /// made some other way.
+    pub fn upload_source(
+        &self,
+        session: SessionKey,
+        id: &FrameId,
+    ) -> Result<Option<UploadSource>, CacheError> {
+        match self.lineage(session, id)? {
+            Some(lineage) if lineage.function == UPLOAD_RECIPE => serde_json::from_str(&lineage.args)
+                .map(Some)
+                .map_err(|err| CacheError::BadArguments {
+                    function: UPLOAD_RECIPE.to_owned(),
+                    reason: err.to_string(),
+                }),
+            _ => Ok(None),
+        }
+    }
+}

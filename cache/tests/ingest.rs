@@ -1,0 +1,315 @@
+//! Files and uploads becoming handles, through the real disk: every good and bad case of
+//! the formats, the streamed limits, and what a failure leaves behind (nothing).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use polars::prelude::*;
+use stayput_cache::{CacheError, FrameCache, IngestError, SessionKey, Uploads};
+
+mod common;
+use common::{config, MIB};
+
+struct Setup {
+    cache: FrameCache,
+    uploads: Uploads,
+    dir: tempfile::TempDir,
+}
+
+fn setup_with(limit: u64, budget_mib: u64) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uploads = Uploads::open(&dir.path().join("uploads"), limit, 64 * MIB).expect("uploads");
+    let cache = FrameCache::builder(config(budget_mib, budget_mib, Duration::from_secs(600)))
+        .uploads(uploads.clone())
+        .build();
+    Setup { cache, uploads, dir }
+}
+
+fn setup() -> Setup {
+    setup_with(16 * MIB, 64)
+}
+
+impl Setup {
+    fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("uploads"))
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `bytes` uploaded as `name` in chunks of `chunk`.
+    async fn upload(
+        &self,
+        session: SessionKey,
+        name: &str,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> Result<stayput_cache::FrameHandle, CacheError> {
+        let mut incoming = self.uploads.incoming(session, name)?;
+        for part in bytes.chunks(chunk.max(1)) {
+            incoming.write(part)?;
+        }
+        self.cache.ingest(session, incoming).await
+    }
+
+    async fn fails(&self, name: &str, bytes: &[u8]) -> IngestError {
+        let session = SessionKey::random();
+        match self.upload(session, name, bytes, 7).await {
+            Err(CacheError::Ingest(err)) => {
+                assert!(
+                    self.files().is_empty(),
+                    "{name}: nothing is left behind: {:?}",
+                    self.files()
+                );
+                assert_eq!(self.uploads.used_bytes(), 0, "{name}: its bytes are given back");
+                assert!(self.cache.list(session).is_empty(), "{name}: no handle");
+                err
+            }
+            other => panic!("{name}: expected an ingest error, got {other:?}"),
+        }
+    }
+}
+
+fn parquet_bytes(frame: &mut DataFrame) -> Vec<u8> {
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).finish(frame).expect("parquet");
+    out
+}
+
+fn ipc_bytes(frame: &mut DataFrame) -> Vec<u8> {
+    let mut out = Vec::new();
+    IpcWriter::new(&mut out).finish(frame).expect("ipc");
+    out
+}
+
+fn sample() -> DataFrame {
+    df!("city" => ["Oslo", "Rome", "Lima"], "temp" => [4.5, 18.0, 22.1], "n" => [1i64, 2, 3]).expect("frame")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_format_becomes_a_handle_read_lazily_from_its_kept_file() {
+    let s = setup();
+    let session = SessionKey::random();
+    let csv = b"date,weather,temp\n2012-01-01,rain,5.0\n2012-01-02,\"sun, then rain\",7.5\n";
+    let tsv = b"a\tb\n1\tx\n2\ty\n3\tz\n";
+    let cases: Vec<(&str, Vec<u8>, u64, u64)> = vec![
+        ("weather.csv", csv.to_vec(), 2, 3),
+        ("t.tsv", tsv.to_vec(), 3, 2),
+        ("no-extension", b"x;y\n1;2\n".to_vec(), 1, 2),
+        ("s.parquet", parquet_bytes(&mut sample()), 3, 3),
+        ("s.arrow", ipc_bytes(&mut sample()), 3, 3),
+    ];
+    for (name, bytes, rows, cols) in cases {
+        let handle = s
+            .upload(session, name, &bytes, 5)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((handle.rows, handle.cols), (rows, cols), "{name}");
+        // Born lazy: the frame is not in memory, and a read rebuilds it from the file.
+        let source = s
+            .cache
+            .upload_source(session, &handle.id)
+            .expect("known")
+            .expect("an upload");
+        assert_eq!(source.name, name);
+        let scan = s.uploads.scan(&source).expect("scan");
+        let scanned = tokio::task::spawn_blocking(move || scan.collect())
+            .await
+            .expect("task")
+            .expect("collect");
+        assert_eq!(scanned.height() as u64, rows, "{name}");
+        let frame = s.cache.get(session, &handle).await.expect("rebuilt");
+        assert_eq!(frame.height() as u64, rows);
+    }
+    // Dates are dates, text is text, quoted separators stay in their field.
+    let weather = s
+        .cache
+        .list(session)
+        .into_iter()
+        .find(|e| e.lineage.as_ref().is_some_and(|l| l.args.contains("weather.csv")))
+        .expect("listed");
+    let frame = s.cache.get(session, &weather.handle()).await.expect("read");
+    assert_eq!(frame.column("date").expect("date").dtype(), &DataType::Date);
+    assert_eq!(
+        frame
+            .column("weather")
+            .expect("weather")
+            .str()
+            .expect("text")
+            .get(1),
+        Some("sun, then rain")
+    );
+    // The session's end takes its files.
+    assert_eq!(s.files().len(), 5);
+    s.cache.remove_session(session).await;
+    assert!(s.files().is_empty());
+    assert_eq!(s.uploads.used_bytes(), 0);
+}
+
+#[tokio::test]
+async fn each_bad_file_gets_a_message_naming_its_problem_and_leaves_nothing() {
+    let s = setup();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "ragged.csv",
+            b"a,b\n1,2\n3,4,5\n6,7\n".to_vec(),
+            "line 3: 3 fields where the header has 2",
+        ),
+        (
+            "short.csv",
+            b"a,b\n1,2\n3\n".to_vec(),
+            "line 3: 1 fields where the header has 2",
+        ),
+        (
+            "quote.csv",
+            b"a,b\n1,\"open\n2,3\n".to_vec(),
+            "line 2: a quoted field is never closed",
+        ),
+        (
+            "quote2.csv",
+            b"a,b\n1,\"x\"y\n".to_vec(),
+            "line 2: a closing quote",
+        ),
+        (
+            "latin1.csv",
+            b"a,b\n1,caf\xe9\n".to_vec(),
+            "line 2: the text is not valid UTF-8",
+        ),
+        ("empty.csv", Vec::new(), "the file is empty"),
+        ("header.csv", b"a,b,c\n".to_vec(), "a header but no rows"),
+        (
+            "wide.csv",
+            format!(
+                "{}\n{}\n",
+                vec!["c"; 10_000].join(","),
+                vec!["1"; 10_000].join(",")
+            )
+            .into_bytes(),
+            "10000 columns",
+        ),
+        (
+            "lie.parquet",
+            b"a,b\n1,2\n".to_vec(),
+            "named as Parquet but its content is text",
+        ),
+        (
+            "lie.csv",
+            parquet_bytes(&mut sample()),
+            "named as CSV but its content is a Parquet file",
+        ),
+        ("data.csv.gz", vec![0x1f, 0x8b, 8, 0, 0, 0], "gzip-compressed"),
+        ("data.csv", vec![0x1f, 0x8b, 8, 0, 0, 0], "gzip-compressed"),
+        (
+            "image.bin",
+            b"\x89PNG\r\n\x1a\n\0\0\0".to_vec(),
+            "not a CSV, TSV, Parquet or Arrow",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let err = s.fails(name, &bytes).await;
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+    // A value of another type, far past the rows polars infers from, with its line.
+    let mut text = String::from("id,score\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("{i},{}\n", i * 2));
+    }
+    text.push_str("20000,n/a\n");
+    let err = s.fails("mixed.csv", text.as_bytes()).await;
+    assert!(err.to_string().contains("line 20002"), "{err}");
+    assert!(err.to_string().contains("\"n/a\""), "{err}");
+    // A Parquet file cut off halfway.
+    let whole = parquet_bytes(&mut sample());
+    let err = s.fails("cut.parquet", &whole[..whole.len() / 2]).await;
+    assert_eq!(err, IngestError::Truncated("Parquet"));
+    // An Arrow file with a damaged body.
+    let mut ipc = ipc_bytes(&mut sample());
+    let len = ipc.len();
+    ipc.truncate(len - 40);
+    let err = s.fails("cut.arrow", &ipc).await;
+    assert!(
+        err.to_string().contains("Arrow IPC file could not be read"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn limits_are_enforced_while_streaming_and_other_handles_are_untouched() {
+    let s = setup_with(1024, 64);
+    let session = SessionKey::random();
+    let kept = s.upload(session, "ok.csv", b"a\n1\n2\n", 3).await.expect("small");
+    let big = vec![b'1'; 2048];
+    let mut incoming = s.uploads.incoming(session, "big.csv").expect("incoming");
+    let err = incoming
+        .write(&big[..1000])
+        .and_then(|()| incoming.write(&big[1000..]))
+        .expect_err("over the limit");
+    assert_eq!(
+        err,
+        IngestError::TooLarge {
+            limit: "upload limit",
+            max_bytes: 1024
+        }
+    );
+    drop(incoming); // an upload cut off: its file goes
+    assert_eq!(s.files().len(), 1, "only the kept file: {:?}", s.files());
+    assert_eq!(s.cache.get(session, &kept).await.expect("untouched").height(), 2);
+}
+
+#[tokio::test]
+async fn an_upload_larger_than_the_session_may_hold_is_refused_before_parsing() {
+    // A quota of 1 MiB; a 3 MiB CSV.
+    let s = setup_with(64 * MIB, 1);
+    let session = SessionKey::random();
+    let mut text = String::from("x\n");
+    while text.len() < 3 * MIB as usize {
+        text.push_str("123456.789\n");
+    }
+    match s.upload(session, "big.csv", text.as_bytes(), 1 << 16).await {
+        Err(CacheError::TooLarge { limit, .. }) => {
+            assert!(limit.contains("quota") || limit.contains("budget"), "{limit}")
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(s.files().is_empty());
+}
+
+#[tokio::test]
+async fn two_uploads_at_once_each_become_their_own_handle() {
+    let s = setup();
+    let session = SessionKey::random();
+    let a = b"a\n1\n2\n".to_vec();
+    let b = b"b\n1\n2\n3\n".to_vec();
+    let (ha, hb) = tokio::join!(
+        s.upload(session, "a.csv", &a, 1),
+        s.upload(session, "b.csv", &b, 1)
+    );
+    let (ha, hb) = (ha.expect("a"), hb.expect("b"));
+    assert_ne!(ha.id, hb.id);
+    assert_eq!((ha.rows, hb.rows), (2, 3));
+}
+
+#[tokio::test]
+async fn a_file_on_disk_becomes_a_handle_and_foreign_sessions_cannot_see_it() {
+    let s = setup();
+    let path: PathBuf = s.dir.path().join("weather.csv");
+    std::fs::write(&path, "d,v\n2020-01-01,1\n2020-01-02,2\n").expect("write");
+    let me = SessionKey::random();
+    let handle = s
+        .cache
+        .ingest_file(me, Path::new(&path), "weather.csv")
+        .await
+        .expect("ingest");
+    assert_eq!((handle.rows, handle.cols), (2, 2));
+    let stranger = SessionKey::random();
+    assert_eq!(
+        s.cache.upload_source(stranger, &handle.id).err(),
+        Some(CacheError::Unknown)
+    );
+    assert_eq!(
+        s.cache.get(stranger, &handle).await.err(),
+        Some(CacheError::Unknown)
+    );
+}
