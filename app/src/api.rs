@@ -11,6 +11,7 @@ use stayput_cache::{FrameHandle, FrameId};
 
 use crate::contract::benchmark::MeanReply;
 use crate::contract::cache_view::CacheListing;
+use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Step};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply};
 use crate::contract::StayputError;
 
@@ -118,4 +119,69 @@ pub async fn explore_figure(
     };
     let (cache, session) = stayput_cache::frame_cache().await?;
     crate::server::ops::explore_figure(&cache, session, &handle, spec).await
+}
+
+/// The built-in datasets this server has (no session needed).
+#[server(endpoint = "data_examples")]
+pub async fn data_examples() -> Result<Vec<DataExample>, StayputError> {
+    Ok(crate::server::data::examples(
+        &crate::server::context::examples_dir()?,
+    ))
+}
+
+/// A handle of the built-in dataset `file` (the one the session has, else a new one).
+#[server(endpoint = "load_example")]
+pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
+    let dir = crate::server::context::examples_dir()?;
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::server::data::load_example(&cache, session, &dir, &file).await
+}
+
+/// The schema (with nulls and ranges) and chain of the frame behind `handle`.
+#[server(endpoint = "data_info")]
+pub async fn data_summary(handle: FrameHandle) -> Result<DataInfo, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::server::data::look::info(&cache, session, &handle).await
+}
+
+/// One page of rows of the frame behind `handle` from `offset`, ordered by `sort`.
+#[server(endpoint = "data_rows")]
+pub async fn data_rows(
+    handle: FrameHandle,
+    offset: u64,
+    sort: Option<SortBy>,
+) -> Result<RowsPage, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    crate::server::data::look::rows(&cache, session, &handle, offset, sort).await
+}
+
+/// `step` applied to the frame behind `handle`: a new handle (the same for the same step
+/// on the same parent).
+#[server(endpoint = "data_transform", input = leptos::server_fn::codec::Json)]
+pub async fn data_transform(handle: FrameHandle, step: Step) -> Result<FrameHandle, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
+    let heavy = crate::server::context::heavy_jobs()?;
+    let _slot = heavy.admit(Some(session), rows).await?;
+    crate::server::data::transform(&cache, session, &handle, step).await
+}
+
+/// The figure of `y` against `x` of the frame behind `handle` as `kind`, reduced for a
+/// plot `width` pixels wide, within `x_min..=x_max` when zoomed (x sorted on the server).
+#[server(endpoint = "data_plot")]
+#[allow(clippy::too_many_arguments)]
+pub async fn data_plot(
+    handle: FrameHandle,
+    x: String,
+    y: String,
+    kind: ChartKind,
+    x_min: Option<f64>,
+    x_max: Option<f64>,
+    width: u32,
+) -> Result<FigureReply, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
+    let heavy = crate::server::context::heavy_jobs()?;
+    let _slot = heavy.admit(Some(session), rows).await?;
+    crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await
 }

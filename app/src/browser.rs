@@ -191,3 +191,71 @@ pub(crate) fn on_x_relayout(
     callback.forget();
     Ok(())
 }
+
+/// An upload on its way: [`Upload::cancel`] aborts it (the server then removes what it
+/// received).
+pub(crate) struct Upload {
+    xhr: web_sys::XmlHttpRequest,
+}
+
+impl Upload {
+    /// Stops the upload.
+    pub(crate) fn cancel(&self) {
+        let _ = self.xhr.abort();
+    }
+}
+
+/// Sends `file` to `/data`'s upload route as the raw body (the browser streams it from
+/// disk: never read into the page's memory, never base64), calling `progress(sent,
+/// total)` as it goes. Returns the upload (to cancel it) and its answer.
+pub(crate) fn upload_file(
+    file: &web_sys::File,
+    progress: impl Fn(f64, f64) + 'static,
+) -> Result<
+    (
+        Upload,
+        impl std::future::Future<Output = Result<stayput_cache::FrameHandle, StayputError>>,
+    ),
+    StayputError,
+> {
+    use crate::contract::data::UPLOAD_PATH;
+    let fail = |e: JsValue| StayputError::Network(describe(&e));
+    let xhr = web_sys::XmlHttpRequest::new().map_err(fail)?;
+    let name = String::from(js_sys::encode_uri_component(&file.name()));
+    xhr.open("POST", &format!("{UPLOAD_PATH}?name={name}"))
+        .map_err(fail)?;
+    let on_progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |event: web_sys::ProgressEvent| {
+        progress(event.loaded(), event.total());
+    });
+    xhr.upload()
+        .map_err(fail)?
+        .set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    // Lives as long as the request (one small closure per upload).
+    on_progress.forget();
+    let done = js_sys::Promise::new(&mut |resolve, _reject| {
+        let resolve = resolve.clone();
+        let on_end = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        xhr.set_onloadend(Some(on_end.unchecked_ref()));
+    });
+    xhr.send_with_opt_blob(Some(file)).map_err(fail)?;
+    let answer = {
+        let xhr = xhr.clone();
+        async move {
+            let _ = JsFuture::from(done).await;
+            let status = xhr.status().unwrap_or(0);
+            let text = xhr.response_text().ok().flatten().unwrap_or_default();
+            if status == 0 {
+                return Err(StayputError::Network("the upload was stopped".into()));
+            }
+            if (200..300).contains(&status) {
+                return serde_json::from_str(&text)
+                    .map_err(|e| StayputError::Network(format!("unreadable answer: {e}")));
+            }
+            Err(serde_json::from_str::<StayputError>(&text)
+                .unwrap_or_else(|_| StayputError::Network(format!("HTTP {status}"))))
+        }
+    };
+    Ok((Upload { xhr }, answer))
+}

@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
             <nav class="top">
                 <A href="/">"Benchmark"</A>
                 <A href="/explore">"Explore"</A>
+                <A href="/data">"Data"</A>
                 <A href="/cache">"Cache"</A>
             </nav>
             <main>
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::benchmark::BenchmarkPage/>
                     <Route path=StaticSegment("cache") view=pages::cache::CachePage/>
                     <Route path=StaticSegment("explore") view=pages::explore::ExplorePage/>
+                    <Route path=StaticSegment("data") view=pages::data::DataPage/>
                 </Routes>
             </main>
         </Router>

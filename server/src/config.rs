@@ -57,6 +57,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `STAYPUT_BODY_TIMEOUT`: an upload that sends nothing for this long is cut off (408).
     pub body_timeout: Duration,
+    /// `STAYPUT_UPLOAD_MAX`: most bytes one upload may have.
+    pub upload_max: ByteSize,
+    /// `STAYPUT_EXAMPLES_DIR`: the built-in datasets (default: `examples/` in the site root).
+    pub examples_dir: PathBuf,
     /// `STAYPUT_SOCKETS_PER_SESSION`: most steps sockets one session may hold open.
     pub sockets_per_session: usize,
     /// `STAYPUT_MAX_SOCKETS`: most steps sockets open at once, all sessions.
@@ -91,6 +95,8 @@ const DEFAULT_SESSION: Duration = Duration::from_secs(24 * 60 * 60);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default cap on steps sockets, all sessions.
 pub const DEFAULT_MAX_SOCKETS: usize = 1024;
+/// Default of `STAYPUT_UPLOAD_MAX`: 2 GiB.
+pub const DEFAULT_UPLOAD_MAX: ByteSize = ByteSize(2 << 30);
 /// Default of `STAYPUT_BODY_TIMEOUT`.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on steps sockets per session.
@@ -228,8 +234,17 @@ impl Config {
         };
         let request_timeout = duration("STAYPUT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?;
         let body_timeout = duration("STAYPUT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)?;
+        let upload_max = match lookup("STAYPUT_UPLOAD_MAX") {
+            Some(value) => parse_budget("STAYPUT_UPLOAD_MAX", value)?,
+            None => DEFAULT_UPLOAD_MAX,
+        };
+        let examples_dir = lookup("STAYPUT_EXAMPLES_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(leptos.site_root.as_ref()).join("examples"));
         Ok(Self {
             body_timeout,
+            upload_max,
+            examples_dir,
             serve,
             request_timeout,
             sockets_per_session,

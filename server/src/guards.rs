@@ -44,7 +44,15 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
 /// Answers 503 [`StayputError::TimedOut`] when a request runs past `limit`, dropping its
 /// work: fills and reductions stop at their next chunk (they watch for their request
 /// going away), and their reservations and slots come back.
+///
+/// `/data`'s upload is exempt: a 2 GB file on a slow link takes longer than any request
+/// should, and it is held to account otherwise (`STAYPUT_BODY_TIMEOUT` between chunks,
+/// `STAYPUT_UPLOAD_MAX`, disk reserved as bytes arrive, a heavy slot only once the body
+/// is complete).
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    if request.uri().path() == app::contract::data::UPLOAD_PATH {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => error_response(StayputError::TimedOut(limit.as_secs())),

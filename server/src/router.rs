@@ -2,8 +2,10 @@
 
 use app::contract::benchmark::STEPS_PATH;
 use app::contract::client_mode::{FRAME_PATH, MEAN_PATH};
+use app::contract::data::{DOWNLOAD_PATH, UPLOAD_PATH};
 use app::server::client_mode;
 use app::server::context::{AppContext, Limits};
+use app::server::data::io as data_io;
 use app::server::heavy::HeavyJobs;
 use app::server::steps_socket::{self, Sockets};
 use app::{shell, App};
@@ -16,7 +18,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
 use stayput_cache::{
-    CacheConfig, CacheError, DiskTier, FrameCache, FrameCacheRouter, PurgeGuard, SessionCookie,
+    CacheConfig, CacheError, DiskTier, FrameCache, FrameCacheRouter, PurgeGuard, SessionCookie, Uploads,
 };
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
@@ -53,13 +55,21 @@ pub const METRICS_PATH: &str = "/metrics";
 /// when the cache directory cannot be used (the error names it and the setting).
 pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let disk = DiskTier::open(&config.cache_dir, config.disk_budget)?;
+    // Uploads are kept beside the frames, within a disk budget of their own (the same
+    // figure as the disk tier's).
+    let uploads = Uploads::open(
+        &config.cache_dir.join("uploads"),
+        config.upload_max.bytes(),
+        config.disk_budget.bytes(),
+    )?;
     let mut cache_config = CacheConfig::new(config.memory_budget);
     cache_config.session_quota = config.session_quota;
     cache_config.auto_threshold = stayput_cache::ByteSize(config.session_quota.bytes() / 2);
     cache_config.idle_timeout = config.idle_timeout;
     cache_config.session_timeout = config.session_timeout;
     cache_config.max_frames_per_session = config.max_frames;
-    let cache = app::server::recipes::with_recipes(FrameCache::builder(cache_config))
+    let builder = app::server::recipes::with_recipes(FrameCache::builder(cache_config));
+    let cache = app::server::recipes::with_data(builder, uploads)
         .cold_tier(Arc::new(disk))
         .build();
     let purger = cache.spawn_purger();
@@ -72,6 +82,7 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     let context = AppContext {
         limits,
         heavy: heavy.clone(),
+        examples_dir: config.examples_dir.clone(),
     };
     let options = config.leptos.clone();
 
@@ -90,12 +101,20 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     // Client mode's upload is the one large body; everything else is a few hundred
     // bytes of arguments, so a small limit covers every other route (a layer, read while
     // streaming: an oversized body is refused before it is buffered).
-    let uploads: Router = Router::new().route(MEAN_PATH, {
-        let heavy = heavy.clone();
-        post(move |cache, headers, body| {
-            client_mode::mean(limits, heavy.clone(), upload_limit, cache, headers, body)
+    let uploads: Router = Router::new()
+        .route(MEAN_PATH, {
+            let heavy = heavy.clone();
+            post(move |cache, headers, body| {
+                client_mode::mean(limits, heavy.clone(), upload_limit, cache, headers, body)
+            })
         })
-    });
+        // `/data`'s uploads: bounded while streaming by STAYPUT_UPLOAD_MAX.
+        .route(UPLOAD_PATH, {
+            let heavy = heavy.clone();
+            post(move |cache, session, query, headers, body| {
+                data_io::upload(limits, heavy.clone(), cache, session, query, headers, body)
+            })
+        });
     let metrics: Router = Router::new().route(
         METRICS_PATH,
         get(move || {
@@ -114,6 +133,10 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
             get(move |cache, session, upgrade| {
                 steps_socket::upgrade(sockets.clone(), heavy.clone(), cache, session, upgrade)
             })
+        })
+        .route(DOWNLOAD_PATH, {
+            let heavy = heavy.clone();
+            get(move |cache, session, query| data_io::download(heavy.clone(), cache, session, query))
         })
         .route(FRAME_PATH, {
             let heavy = heavy.clone();

@@ -108,6 +108,50 @@ const ENDPOINTS: &[Endpoint] = &[
             "width",
         ],
     },
+    Endpoint {
+        name: "data_examples",
+        fields: &[],
+    },
+    Endpoint {
+        name: "load_example",
+        fields: &["file"],
+    },
+    Endpoint {
+        name: "data_info",
+        fields: HANDLE,
+    },
+    Endpoint {
+        name: "data_rows",
+        fields: &[
+            "handle[id]",
+            "handle[rows]",
+            "handle[cols]",
+            "handle[bytes]",
+            "offset",
+            "sort[column]",
+            "sort[descending]",
+        ],
+    },
+    // JSON input: a form is refused as unreadable, whatever its fields.
+    Endpoint {
+        name: "data_transform",
+        fields: &["handle[id]", "step"],
+    },
+    Endpoint {
+        name: "data_plot",
+        fields: &[
+            "handle[id]",
+            "handle[rows]",
+            "handle[cols]",
+            "handle[bytes]",
+            "x",
+            "y",
+            "kind",
+            "x_min",
+            "x_max",
+            "width",
+        ],
+    },
 ];
 
 /// Every field of every endpoint, for keys sent to the wrong endpoint.

@@ -66,6 +66,13 @@ pub enum StayputError {
     /// (`STAYPUT_BODY_TIMEOUT`), so the upload was cut off and what it held freed.
     #[error("the upload stopped: nothing arrived for {0} s, so the server cut it off; send it again")]
     BodyStalled(u64),
+    /// An uploaded file that cannot be read (the message names the problem, with its
+    /// line where the format has lines).
+    #[error("the file could not be read: {0}")]
+    BadFile(String),
+    /// A file of a kind Stayput does not read (compressed, or not what its name says).
+    #[error("{0}")]
+    UnsupportedFile(String),
     /// A request from another site tried to change something here.
     #[error("requests from another site may not change anything here")]
     CrossOrigin,
@@ -128,6 +135,8 @@ impl StayputError {
             Self::InvalidSize(_) | Self::BadRequest(_) | Self::BadSpec(_) | Self::NoBenchmarkFrame => 400,
             Self::CrossOrigin => 403,
             Self::BodyStalled(_) => 408,
+            Self::BadFile(_) => 400,
+            Self::UnsupportedFile(_) => 415,
             Self::UnknownHandle => 404,
             Self::ClientModeTooLarge { .. } | Self::TooLarge { .. } | Self::BodyTooLarge(_) => 413,
             Self::SessionBusy(_) => 429,

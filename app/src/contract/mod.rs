@@ -7,11 +7,13 @@
 //! - [`client_mode`]: the raw-byte routes of the benchmark's "client" mode.
 //! - [`figure`]: `/explore`'s chart kinds, columns and figure replies.
 //! - [`cache_view`]: `/cache`'s listing.
+//! - [`data`]: `/data`'s uploads, views, transforms, plots and downloads.
 //! - [`recipes`]: the names lineage records.
 
 pub mod benchmark;
 pub mod cache_view;
 pub mod client_mode;
+pub mod data;
 pub mod error;
 pub mod figure;
 pub mod recipes;

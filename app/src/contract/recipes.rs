@@ -6,3 +6,9 @@ pub const CREATE_FRAME: &str = "create_frame";
 
 /// `/explore`'s built-in time series.
 pub const TIME_SERIES: &str = "time_series";
+
+/// A file or upload (the cache's own recipe, `stayput_cache::ingest::UPLOAD_RECIPE`).
+pub const UPLOAD: &str = "upload";
+
+/// `/data`'s transforms: an upload's chain of steps.
+pub const TRANSFORM: &str = "transform";

@@ -2,4 +2,6 @@
 
 pub mod benchmark;
 pub mod cache;
+pub mod data;
+pub mod data_steps;
 pub mod explore;

@@ -28,6 +28,8 @@ pub struct AppContext {
     pub limits: Limits,
     /// The admission of heavy jobs, shared by every request.
     pub heavy: HeavyJobs,
+    /// `STAYPUT_EXAMPLES_DIR`: where the built-in datasets are.
+    pub examples_dir: std::path::PathBuf,
 }
 
 fn context() -> Result<AppContext, StayputError> {
@@ -45,4 +47,9 @@ pub fn limits() -> Result<Limits, StayputError> {
 /// The admission of heavy jobs of the running server.
 pub fn heavy_jobs() -> Result<HeavyJobs, StayputError> {
     context().map(|ctx| ctx.heavy)
+}
+
+/// Where the built-in datasets of the running server are.
+pub fn examples_dir() -> Result<std::path::PathBuf, StayputError> {
+    context().map(|ctx| ctx.examples_dir)
 }

@@ -27,6 +27,7 @@ impl From<CacheError> for StayputError {
             CacheError::Busy => Self::Busy { retry_after_s: 1 },
             CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
             CacheError::Recompute(reason) => Self::Rebuild(reason),
+            CacheError::Ingest(err) => crate::server::data::ingest_error(err),
             other => {
                 tracing::error!(err = %other, "cache misuse");
                 Self::Internal

@@ -9,6 +9,7 @@
 //! - [`bench_frame`]: the benchmark's workload (the random fill, its mean and
 //!   histogram, client mode's raw bytes).
 //! - [`body`]: request bodies read within a limit and cut off when they stall.
+//! - [`data`]: `/data`: uploads, examples, looking, transforms, plots, downloads.
 //! - [`client_mode`]: the two raw-byte axum handlers of client mode.
 //! - [`steps_socket`]: the benchmark's steps on one WebSocket, held to account.
 //! - [`errors`]: library errors as the [`StayputError`] a user sees, and any error as
@@ -18,6 +19,7 @@ pub mod bench_frame;
 pub mod body;
 pub mod client_mode;
 pub mod context;
+pub mod data;
 pub mod errors;
 pub mod heavy;
 pub mod ops;

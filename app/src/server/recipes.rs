@@ -2,9 +2,9 @@
 //! [`crate::contract::recipes`], so an evicted frame is rebuilt from its lineage.
 
 use serde::{Deserialize, Serialize};
-use stayput_cache::{spare, FrameCacheBuilder};
+use stayput_cache::{spare, FrameCacheBuilder, Uploads};
 
-pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES};
+pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES, TRANSFORM};
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::{bench_frame, cancellable};
@@ -48,4 +48,15 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
                 .await
             },
         )
+}
+
+/// Lets the cache take uploads into `uploads` and registers `/data`'s transform recipe:
+/// a transformed frame is rebuilt by running its chain again over the kept file.
+pub fn with_data(builder: FrameCacheBuilder, uploads: Uploads) -> FrameCacheBuilder {
+    let files = uploads.clone();
+    builder
+        .uploads(uploads)
+        .recipe(TRANSFORM, move |chain: crate::server::data::chain::Chain| {
+            crate::server::data::run_chain(files.clone(), chain)
+        })
 }

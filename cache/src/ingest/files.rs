@@ -139,6 +139,22 @@ impl Uploads {
         })
     }
 
+    /// A private scratch file in the directory, already unlinked: it vanishes when
+    /// closed (a download is written to one, then streamed).
+    pub fn scratch(&self) -> Result<File, IngestError> {
+        let path = self.inner.dir.join(format!("{}.part", Uuid::new_v4().simple()));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(IngestError::io)?;
+        fs::remove_file(&path).map_err(IngestError::io)?;
+        Ok(file)
+    }
+
     /// Reserves `more` bytes in the budget, or says which limit refuses them.
     fn reserve(&self, more: u64) -> Result<(), IngestError> {
         let mut books = lock(&self.inner.books);

@@ -45,6 +45,10 @@ impl Running {
 
 impl Running {
     /// `http://<addr><path>`.
+    pub(crate) fn cache_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -1,0 +1,391 @@
+//! A frame's chain: the upload it starts from and the steps after it. The chain is the
+//! lineage of every transformed frame, so an evicted one is rebuilt by running it again
+//! as one lazy polars query over the kept file (filters and selections pushed down to
+//! the scan).
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use stayput_cache::{UploadSource, Uploads};
+
+use crate::contract::data::{
+    Agg, AggFn, ArithOp, Condition, DatePart, Derived, JoinHow, Op, Operand, SortBy, Step,
+};
+use crate::contract::StayputError;
+
+/// An upload and the steps applied to it, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chain {
+    /// The kept file it starts from.
+    pub source: UploadSource,
+    /// The steps.
+    pub steps: Vec<ChainStep>,
+}
+
+/// One step as the lineage records it: a join records the other frame's whole chain
+/// (not its handle), so a rebuild needs nothing but files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainStep {
+    /// Any step but a join.
+    Step(Step),
+    /// A join with the frame of `other`.
+    Join {
+        /// The other frame's chain.
+        other: Chain,
+        /// The key column.
+        on: String,
+        /// Which rows stay.
+        how: JoinHow,
+    },
+    /// Ready to plot: `x` and `y` only, x as f64 (dates as epoch milliseconds), sorted,
+    /// rows without an x dropped.
+    Plot {
+        /// The x column.
+        x: String,
+        /// The y column.
+        y: String,
+    },
+}
+
+impl ChainStep {
+    /// The breadcrumb's label.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Step(step) => step.label(),
+            Self::Join { other, on, .. } => format!("join {} on {on}", other.source.name),
+            Self::Plot { x, y } => format!("plot {y} by {x}"),
+        }
+    }
+}
+
+impl Chain {
+    /// The chain of a fresh upload.
+    pub fn of(source: UploadSource) -> Self {
+        Self {
+            source,
+            steps: Vec::new(),
+        }
+    }
+
+    /// This chain followed by `step`.
+    pub fn then(&self, step: ChainStep) -> Self {
+        let mut next = self.clone();
+        next.steps.push(step);
+        next
+    }
+
+    /// The whole chain as one lazy query.
+    pub fn lazy(&self, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
+        let mut frame = uploads
+            .scan(&self.source)
+            .map_err(crate::server::data::ingest_error)?;
+        for step in &self.steps {
+            frame = apply(frame, step, uploads)?;
+        }
+        Ok(frame)
+    }
+}
+
+fn bad(message: impl Into<String>) -> StayputError {
+    StayputError::BadSpec(crate::contract::error::cut(message.into()))
+}
+
+/// The schema of `frame` (cheap: from the scan's metadata and the plan).
+pub fn schema_of(frame: &mut LazyFrame) -> Result<SchemaRef, StayputError> {
+    frame
+        .collect_schema()
+        .map_err(|err| bad(first_line(&err.to_string())))
+}
+
+/// The dtype of `column` in `schema`, or a message naming the missing column.
+fn dtype<'a>(schema: &'a Schema, column: &str) -> Result<&'a DataType, StayputError> {
+    schema
+        .get(column)
+        .ok_or_else(|| bad(format!("there is no column named {column:?}")))
+}
+
+/// `frame` with `step` applied, every column and value checked first.
+pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
+    let schema = schema_of(&mut frame)?;
+    Ok(match step {
+        ChainStep::Step(step) => apply_step(frame, step, &schema)?,
+        ChainStep::Join { other, on, how } => {
+            let mut right = other.lazy(uploads)?;
+            let right_schema = schema_of(&mut right)?;
+            let (left_type, right_type) = (dtype(&schema, on)?, dtype(&right_schema, on)?);
+            if left_type != right_type {
+                return Err(bad(format!(
+                    "the key {on:?} is {left_type} here but {right_type} in the other frame"
+                )));
+            }
+            let how = match how {
+                JoinHow::Inner => JoinType::Inner,
+                JoinHow::Left => JoinType::Left,
+            };
+            frame.join(right, [col(on.as_str())], [col(on.as_str())], JoinArgs::new(how))
+        }
+        ChainStep::Plot { x, y } => {
+            let x_type = dtype(&schema, x)?;
+            let y_type = dtype(&schema, y)?;
+            if !y_type.is_primitive_numeric() {
+                return Err(bad(format!("{y:?} is {y_type}, not numbers: choose a numeric y")));
+            }
+            let x_expr = if x_type.is_temporal() {
+                // Dates and times as epoch milliseconds, the x of a date axis.
+                col(x.as_str())
+                    .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+                    .cast(DataType::Int64)
+                    .cast(DataType::Float64)
+            } else if x_type.is_primitive_numeric() {
+                col(x.as_str()).cast(DataType::Float64)
+            } else {
+                return Err(bad(format!("{x:?} is {x_type}: choose a numeric or date x")));
+            };
+            let same = x == y;
+            let y_name = if same { format!("{y} ") } else { y.clone() };
+            frame
+                .select([
+                    x_expr.alias(x.as_str()),
+                    col(y.as_str()).cast(DataType::Float64).alias(y_name.as_str()),
+                ])
+                .filter(col(x.as_str()).is_not_null().and(col(x.as_str()).is_not_nan()))
+                .sort([x.as_str()], SortMultipleOptions::default())
+        }
+    })
+}
+
+fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFrame, StayputError> {
+    Ok(match step {
+        Step::Filter(conditions) => {
+            if conditions.is_empty() {
+                return Err(bad("a filter needs at least one condition"));
+            }
+            let mut all: Option<Expr> = None;
+            for condition in conditions {
+                let one = condition_expr(condition, dtype(schema, &condition.column)?)?;
+                all = Some(match all {
+                    Some(before) => before.and(one),
+                    None => one,
+                });
+            }
+            frame.filter(all.unwrap_or_else(|| lit(true)))
+        }
+        Step::Select(columns) => {
+            if columns.is_empty() {
+                return Err(bad("select at least one column"));
+            }
+            for c in columns {
+                dtype(schema, c)?;
+            }
+            frame.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+        }
+        Step::Drop(columns) => {
+            for c in columns {
+                dtype(schema, c)?;
+            }
+            let keep: Vec<Expr> = schema
+                .iter_names()
+                .filter(|name| !columns.iter().any(|c| c.as_str() == name.as_str()))
+                .map(|name| col(name.clone()))
+                .collect();
+            if keep.is_empty() {
+                return Err(bad("dropping every column leaves nothing"));
+            }
+            frame.select(keep)
+        }
+        Step::Rename { from, to } => {
+            dtype(schema, from)?;
+            if to.trim().is_empty() {
+                return Err(bad("the new name is empty"));
+            }
+            if schema.contains(to) && from != to {
+                return Err(bad(format!("there already is a column named {to:?}")));
+            }
+            frame.rename([from.as_str()], [to.as_str()], true)
+        }
+        Step::Sort(SortBy { column, descending }) => {
+            dtype(schema, column)?;
+            frame.sort(
+                [column.as_str()],
+                SortMultipleOptions::default()
+                    .with_order_descending(*descending)
+                    .with_nulls_last(true)
+                    .with_maintain_order(true),
+            )
+        }
+        Step::GroupBy { keys, aggs } => {
+            if keys.is_empty() {
+                return Err(bad("group by at least one column"));
+            }
+            for k in keys {
+                dtype(schema, k)?;
+            }
+            let mut exprs = Vec::with_capacity(aggs.len().max(1));
+            for Agg { column, func } in aggs {
+                exprs.push(agg_expr(column, *func, schema)?);
+            }
+            if exprs.is_empty() {
+                exprs.push(len().alias("count"));
+            }
+            let key_exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+            frame.group_by(key_exprs).agg(exprs).sort(
+                keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                SortMultipleOptions::default(),
+            )
+        }
+        Step::Derive { name, expr } => {
+            if name.trim().is_empty() {
+                return Err(bad("the new column needs a name"));
+            }
+            frame.with_column(derived_expr(expr, schema)?.alias(name.as_str()))
+        }
+        Step::Join { .. } => return Err(bad("a join is resolved before it is applied")),
+    })
+}
+
+fn agg_expr(column: &str, func: AggFn, schema: &Schema) -> Result<Expr, StayputError> {
+    let t = match func {
+        AggFn::Count => return Ok(len().alias("count")),
+        _ => dtype(schema, column)?,
+    };
+    let numeric_only = matches!(func, AggFn::Sum | AggFn::Mean | AggFn::Median);
+    if numeric_only && !t.is_primitive_numeric() {
+        return Err(bad(format!(
+            "{} needs numbers, but {column:?} is {t}",
+            func.as_str()
+        )));
+    }
+    let c = col(column);
+    let e = match func {
+        AggFn::Sum => c.sum(),
+        AggFn::Mean => c.mean(),
+        AggFn::Min => c.min(),
+        AggFn::Max => c.max(),
+        AggFn::Median => c.median(),
+        AggFn::Count => len(),
+    };
+    Ok(e.alias(format!("{}_{column}", func.as_str())))
+}
+
+fn operand(op: &Operand, schema: &Schema) -> Result<Expr, StayputError> {
+    match op {
+        Operand::Number(n) if n.is_finite() => Ok(lit(*n)),
+        Operand::Number(_) => Err(bad("numbers must be finite")),
+        Operand::Column(c) => {
+            let t = dtype(schema, c)?;
+            if !t.is_primitive_numeric() {
+                return Err(bad(format!("{c:?} is {t}, not numbers")));
+            }
+            Ok(col(c.as_str()).cast(DataType::Float64))
+        }
+    }
+}
+
+fn derived_expr(expr: &Derived, schema: &Schema) -> Result<Expr, StayputError> {
+    Ok(match expr {
+        Derived::Arith { left, op, right } => {
+            let (l, r) = (operand(left, schema)?, operand(right, schema)?);
+            match op {
+                ArithOp::Add => l + r,
+                ArithOp::Sub => l - r,
+                ArithOp::Mul => l * r,
+                ArithOp::Div => l / r,
+            }
+        }
+        Derived::Part { column, part } => {
+            let t = dtype(schema, column)?;
+            if !t.is_temporal() {
+                return Err(bad(format!("{column:?} is {t}, not a date or time")));
+            }
+            let dt = col(column.as_str()).dt();
+            match part {
+                DatePart::Year => dt.year(),
+                DatePart::Month => dt.month(),
+                DatePart::Day => dt.day(),
+                DatePart::Weekday => dt.weekday(),
+                DatePart::Hour if matches!(t, DataType::Datetime(..)) => dt.hour(),
+                DatePart::Hour => return Err(bad(format!("{column:?} holds dates without a time of day"))),
+            }
+        }
+    })
+}
+
+/// One filter condition on a column of type `t`, the value read as that type.
+fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr, StayputError> {
+    let Condition { column, op, value } = condition;
+    let c = col(column.as_str());
+    match op {
+        Op::IsNull => return Ok(c.is_null()),
+        Op::NotNull => return Ok(c.is_not_null()),
+        _ => {}
+    }
+    let value = value.trim();
+    let wrong = |what: &str| {
+        bad(format!(
+            "{value:?} is not {what}, as column {column:?} ({t}) needs"
+        ))
+    };
+    let rhs: Expr = if t.is_primitive_numeric() {
+        if *op == Op::Contains {
+            return Err(bad(format!("\"contains\" compares text, but {column:?} is {t}")));
+        }
+        lit(value
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| wrong("a number"))?)
+    } else if matches!(t, DataType::Boolean) {
+        lit(match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => return Err(wrong("true or false")),
+        })
+    } else if t.is_temporal() {
+        // ISO text compares like the dates it spells: 2012-03-04 < 2012-10-01.
+        if !looks_like_iso_date(value) {
+            return Err(wrong("a date written YYYY-MM-DD"));
+        }
+        let text = c.clone().cast(DataType::String);
+        return compare(text, *op, lit(value.to_owned()), column, t);
+    } else if matches!(t, DataType::String) {
+        lit(value.to_owned())
+    } else {
+        return Err(bad(format!(
+            "column {column:?} ({t}) cannot be filtered by value"
+        )));
+    };
+    let lhs = if t.is_primitive_numeric() {
+        c.cast(DataType::Float64)
+    } else {
+        c
+    };
+    compare(lhs, *op, rhs, column, t)
+}
+
+fn compare(lhs: Expr, op: Op, rhs: Expr, column: &str, t: &DataType) -> Result<Expr, StayputError> {
+    Ok(match op {
+        Op::Eq => lhs.eq(rhs),
+        Op::Ne => lhs.neq(rhs),
+        Op::Lt => lhs.lt(rhs),
+        Op::Le => lhs.lt_eq(rhs),
+        Op::Gt => lhs.gt(rhs),
+        Op::Ge => lhs.gt_eq(rhs),
+        Op::Contains if matches!(t, DataType::String) => lhs.str().contains_literal(rhs),
+        Op::Contains => return Err(bad(format!("\"contains\" compares text, but {column:?} is {t}"))),
+        Op::IsNull | Op::NotNull => return Err(bad("internal: null tests take no value")),
+    })
+}
+
+fn looks_like_iso_date(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() >= 4
+        && b.iter().take(4).all(u8::is_ascii_digit)
+        && value
+            .chars()
+            .all(|ch| ch.is_ascii_digit() || "-:T .".contains(ch))
+}
+
+/// The first line of a library message, cut.
+pub fn first_line(message: &str) -> String {
+    crate::contract::error::cut(message.lines().next().unwrap_or("").to_owned())
+}

@@ -1,0 +1,205 @@
+//! The two raw routes of `/data`: an upload streamed to the server's disk (never whole in
+//! memory on either side, never base64), and a download streamed back.
+
+use std::io::{Seek, SeekFrom};
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use polars::prelude::*;
+use serde::Deserialize;
+use stayput_cache::{existing_session_key, session_key, FrameCache, FrameHandle, FrameId, IngestError};
+use tokio::io::AsyncReadExt;
+use tower_sessions::Session;
+
+use super::{chain_of, entry, ingest_error, lazy_of, uploads};
+use crate::contract::StayputError;
+use crate::server::body::{for_each_chunk, BodyFault};
+use crate::server::context::Limits;
+use crate::server::errors::error_response;
+use crate::server::heavy::HeavyJobs;
+use crate::server::{blocking, heavy::HEAVY_ROWS};
+
+/// Query of the upload route.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    name: String,
+}
+
+/// `POST /api/upload?name=…`: the body is the file. Refused before reading when its
+/// declared length is over `STAYPUT_UPLOAD_MAX`; streamed to a temporary file within the
+/// limit (413 the moment it passes), checked on the way, cut off when it stalls; parsed
+/// within the session's memory; answered with the new handle.
+pub async fn upload(
+    limits: Limits,
+    heavy: HeavyJobs,
+    Extension(cache): Extension<FrameCache>,
+    session: Session,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let Query(UploadQuery { name }) = query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
+        let uploads = uploads(&cache)?;
+        let limit = uploads.limit();
+        let too_large = || {
+            ingest_error(IngestError::TooLarge {
+                limit: "upload limit",
+                max_bytes: limit,
+            })
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let session = session_key(&session).await?;
+        let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
+        for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
+            incoming.write(&chunk)
+        })
+        .await
+        .map_err(|fault| match fault {
+            Ok(BodyFault::TooLarge) => too_large(),
+            Ok(fault) => fault.into_error("the upload", limits.body_timeout),
+            Err(err) => ingest_error(err),
+        })?;
+        // Parsing is the heavy part: it takes a slot like any large job.
+        let _slot = heavy
+            .admit(Some(session), (incoming.bytes() / 8).max(HEAVY_ROWS))
+            .await?;
+        Ok::<_, StayputError>(cache.ingest(session, incoming).await?)
+    }
+    .await;
+    match result {
+        Ok(handle) => Json(handle).into_response(),
+        Err(err) => error_response(err),
+    }
+}
+
+/// Query of the download route.
+#[derive(Debug, Deserialize)]
+pub struct DownloadQuery {
+    handle: String,
+    format: String,
+}
+
+/// `GET /api/download?handle=…&format=csv|parquet`: the frame as a file, written to a
+/// private scratch file and streamed from it. The one time data leaves the server,
+/// because the user asked.
+pub async fn download(
+    heavy: HeavyJobs,
+    Extension(cache): Extension<FrameCache>,
+    session: Session,
+    query: Result<Query<DownloadQuery>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let Query(DownloadQuery { handle, format }) =
+            query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
+        let parquet = match format.as_str() {
+            "csv" => false,
+            "parquet" => true,
+            _ => return Err(StayputError::BadRequest("format must be csv or parquet".into())),
+        };
+        let session = existing_session_key(&session)
+            .await?
+            .ok_or(StayputError::UnknownHandle)?;
+        let handle = FrameHandle {
+            id: FrameId::from(handle),
+            rows: 0,
+            cols: 0,
+            bytes: 0,
+        };
+        let rows = entry(&cache, session, &handle)?.rows;
+        let stem = chain_of(&cache, session, &handle)
+            .map(|c| file_stem(&c.source.name))
+            .unwrap_or_else(|_| "frame".to_owned());
+        let _slot = heavy.admit(Some(session), rows).await?;
+        let frame = lazy_of(&cache, session, &handle).await?;
+        let uploads = uploads(&cache)?;
+        let file = blocking(move || {
+            let mut frame = frame
+                .collect()
+                .map_err(|err| StayputError::BadSpec(super::chain::first_line(&err.to_string())))?;
+            let mut file = uploads.scratch().map_err(ingest_error)?;
+            let written = if parquet {
+                ParquetWriter::new(&mut file).finish(&mut frame).map(drop)
+            } else {
+                CsvWriter::new(&mut file).finish(&mut frame)
+            };
+            written.map_err(|err| {
+                tracing::warn!(%err, "download");
+                StayputError::Storage("download".into())
+            })?;
+            file.seek(SeekFrom::Start(0))
+                .map_err(|_| StayputError::Storage("download".into()))?;
+            Ok(file)
+        })
+        .await?;
+        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let (ext, mime) = if parquet {
+            ("parquet", "application/vnd.apache.parquet")
+        } else {
+            ("csv", "text/csv; charset=utf-8")
+        };
+        Ok::<_, StayputError>((file, length, format!("{stem}.{ext}"), mime))
+    }
+    .await;
+    match result {
+        Ok((file, length, name, mime)) => {
+            let file = tokio::fs::File::from_std(file);
+            let chunks = futures::stream::unfold(file, |mut file| async move {
+                let mut buffer = vec![0u8; 256 * 1024];
+                match file.read(&mut buffer).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buffer.truncate(n);
+                        Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), file))
+                    }
+                    Err(err) => Some((Err(err), file)),
+                }
+            });
+            (
+                [
+                    (header::CONTENT_TYPE, mime.to_owned()),
+                    (header::CONTENT_LENGTH, length.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                Body::from_stream(chunks),
+            )
+                .into_response()
+        }
+        Err(err) => error_response(err),
+    }
+}
+
+/// A safe file stem from an uploaded name: letters, digits, `-` and `_` only.
+fn file_stem(name: &str) -> String {
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    if clean.is_empty() {
+        "data".to_owned()
+    } else {
+        clean
+    }
+}

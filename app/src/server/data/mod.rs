@@ -1,0 +1,290 @@
+//! `/data` on the server: uploads and the built-in examples become handles, frames are
+//! looked at a page at a time, transformed step by step (each step a memoized handle
+//! whose lineage is its chain), plotted with the figure engine and downloaded.
+//!
+//! - [`chain`]: a frame's chain (upload + steps) and how each step runs in polars.
+//! - [`look`]: the schema with its statistics, and pages of rows.
+//! - [`io`]: the upload and download routes (raw bodies, streamed).
+
+pub mod chain;
+pub mod io;
+pub mod look;
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use stayput_cache::{EntryInfo, FrameCache, FrameHandle, IngestError, Placement, SessionKey, Uploads};
+
+use crate::contract::data::{ChainLink, DataExample, Step};
+use crate::contract::figure::{ChartKind, FigureReply};
+use crate::contract::recipes::{TRANSFORM, UPLOAD};
+use crate::contract::StayputError;
+use crate::server::blocking;
+use chain::{Chain, ChainStep};
+
+/// The datasets shipped with Stayput (from the npm package `vega-datasets`, BSD-3-Clause):
+/// the file name and what it holds. Only these names are ever opened.
+pub const EXAMPLES: [(&str, &str); 3] = [
+    ("seattle-weather.csv", "Seattle weather 2012–2015: daily dates, precipitation, temperatures, wind, weather type (1,461 rows)"),
+    ("flights-3m.parquet", "Three million US flights of 2001: date, delay, distance, origin, destination (Parquet)"),
+    ("flights-200k.arrow", "200,000 US flights: delay, distance, time (Arrow IPC)"),
+];
+
+/// An ingest failure as the user's message and status.
+pub(crate) fn ingest_error(err: IngestError) -> StayputError {
+    match err {
+        IngestError::TooLarge { limit, max_bytes } => StayputError::TooLarge {
+            needed: format!("more than {}", stayput_cache::ByteSize(max_bytes)),
+            limit: limit.to_owned(),
+            budget: stayput_cache::ByteSize(max_bytes).to_string(),
+            setting: Some(
+                if limit == "upload limit" {
+                    "STAYPUT_UPLOAD_MAX"
+                } else {
+                    "STAYPUT_DISK_BUDGET"
+                }
+                .to_owned(),
+            ),
+        },
+        IngestError::Storage => StayputError::Storage("uploads".into()),
+        err if err.is_unsupported_format() => StayputError::UnsupportedFile(err.to_string()),
+        err => StayputError::BadFile(crate::contract::error::cut(err.to_string())),
+    }
+}
+
+/// The uploads directory of `cache`.
+pub(crate) fn uploads(cache: &FrameCache) -> Result<Uploads, StayputError> {
+    cache.uploads().cloned().ok_or_else(|| {
+        tracing::error!("the cache was built without an uploads directory");
+        StayputError::Internal
+    })
+}
+
+/// The examples found in `dir` (a build that did not install them offers none).
+pub fn examples(dir: &Path) -> Vec<DataExample> {
+    EXAMPLES
+        .iter()
+        .filter(|(file, _)| dir.join(file).is_file())
+        .map(|(file, title)| DataExample {
+            file: (*file).to_owned(),
+            title: (*title).to_owned(),
+        })
+        .collect()
+}
+
+/// A handle of the example `file` for `session`: the one it already has, else a new one
+/// read from `dir`. Any other name is refused: the browser never names a path.
+pub async fn load_example(
+    cache: &FrameCache,
+    session: SessionKey,
+    dir: &Path,
+    file: &str,
+) -> Result<FrameHandle, StayputError> {
+    let Some((name, _)) = EXAMPLES.iter().find(|(name, _)| *name == file) else {
+        return Err(StayputError::BadRequest(format!(
+            "there is no example named {:?}",
+            crate::contract::error::cut(file.to_owned())
+        )));
+    };
+    for entry in cache.list(session) {
+        if let Ok(Some(source)) = cache.upload_source(session, &entry.handle().id) {
+            if source.name == *name && source.file.len() == 32 {
+                return Ok(entry.handle());
+            }
+        }
+    }
+    let path: PathBuf = dir.join(name);
+    if !path.is_file() {
+        return Err(StayputError::BadRequest(format!(
+            "the example {name} is not installed on this server"
+        )));
+    }
+    Ok(cache.ingest_file(session, &path, name).await?)
+}
+
+/// The entry of `session`'s handle (its true shape: a handle's own numbers are never
+/// trusted).
+pub(crate) fn entry(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<EntryInfo, StayputError> {
+    cache
+        .list(session)
+        .into_iter()
+        .find(|e| e.handle().id == handle.id)
+        .ok_or(StayputError::UnknownHandle)
+}
+
+/// The chain of `session`'s frame `handle`: only frames made from files have one.
+pub(crate) fn chain_of(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<Chain, StayputError> {
+    let lineage = cache.lineage(session, &handle.id)?;
+    match lineage {
+        Some(l) if l.function == UPLOAD => {
+            let source = serde_json::from_str(&l.args).map_err(|_| StayputError::Internal)?;
+            Ok(Chain::of(source))
+        }
+        Some(l) if l.function == TRANSFORM => {
+            serde_json::from_str(&l.args).map_err(|_| StayputError::Internal)
+        }
+        _ => Err(StayputError::BadSpec(
+            "this frame was not made from a file: upload data or open an example to transform it".into(),
+        )),
+    }
+}
+
+/// `session`'s frame `handle` as a lazy query: an upload is scanned from its file (only
+/// what a query needs is read), anything else is the frame in the cache.
+pub(crate) async fn lazy_of(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<LazyFrame, StayputError> {
+    if let Some(source) = cache.upload_source(session, &handle.id)? {
+        return uploads(cache)?.scan(&source).map_err(ingest_error);
+    }
+    let frame = cache.get(session, handle).await?;
+    Ok(frame.as_ref().clone().lazy())
+}
+
+/// The handle of `chain` in `session`, made (memoized) by the transform recipe.
+async fn make(cache: &FrameCache, session: SessionKey, chain: &Chain) -> Result<FrameHandle, StayputError> {
+    Ok(cache
+        .make_memoized(session, TRANSFORM, chain, Placement::Auto)
+        .await?)
+}
+
+/// Runs `chain` to a frame (the transform recipe: also how an evicted step is rebuilt).
+pub async fn run_chain(uploads: Uploads, chain: Chain) -> Result<DataFrame, StayputError> {
+    blocking(move || {
+        let frame = chain.lazy(&uploads)?;
+        let mut frame = frame
+            .collect()
+            .map_err(|err| StayputError::BadSpec(chain::first_line(&err.to_string())))?;
+        if let Some(ChainStep::Plot { x, .. }) = chain.steps.last() {
+            // Sorted by the step itself: flagged, so the figure engine finds a zoom's
+            // rows by binary search.
+            mark_sorted(&mut frame, x)?;
+        }
+        Ok(frame)
+    })
+    .await
+}
+
+/// `step` applied to `session`'s frame `handle`: a new handle (the same one for the same
+/// step on the same parent).
+pub async fn transform(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+    step: Step,
+) -> Result<FrameHandle, StayputError> {
+    let chain = chain_of(cache, session, handle)?;
+    let step = match step {
+        Step::Join { other, on, how } => ChainStep::Join {
+            other: chain_of(cache, session, &other)?,
+            on,
+            how,
+        },
+        step => ChainStep::Step(step),
+    };
+    let next = chain.then(step);
+    // Check the step against the parent's columns before anything runs.
+    let check = next.clone();
+    let uploads = uploads(cache)?;
+    blocking(move || check.lazy(&uploads).map(drop)).await?;
+    make(cache, session, &next).await
+}
+
+/// The breadcrumb of `chain`: each prefix with its handle when `session` holds it.
+pub(crate) fn breadcrumb(cache: &FrameCache, session: SessionKey, chain: &Chain) -> Vec<ChainLink> {
+    let entries = cache.list(session);
+    let find = |function: &str, args: String| {
+        entries
+            .iter()
+            .find(|e| {
+                e.lineage
+                    .as_ref()
+                    .is_some_and(|l| l.function == function && l.args == args)
+            })
+            .map(EntryInfo::handle)
+    };
+    let mut links = vec![ChainLink {
+        label: format!("upload {}", chain.source.name),
+        handle: serde_json::to_string(&chain.source)
+            .ok()
+            .and_then(|args| find(UPLOAD, args)),
+    }];
+    let mut prefix = Chain::of(chain.source.clone());
+    for step in &chain.steps {
+        prefix = prefix.then(step.clone());
+        links.push(ChainLink {
+            label: step.label(),
+            handle: serde_json::to_string(&prefix)
+                .ok()
+                .and_then(|args| find(TRANSFORM, args)),
+        });
+    }
+    links
+}
+
+/// The figure of `y` against `x` of `session`'s frame `handle`: the two columns made
+/// ready once (memoized: x as numbers, sorted on the server) and reduced to the plot's
+/// pixels by the figure engine, within `range` when zoomed.
+#[allow(clippy::too_many_arguments)]
+pub async fn plot(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+    x: String,
+    y: String,
+    kind: ChartKind,
+    range: (Option<f64>, Option<f64>),
+    width: u32,
+) -> Result<FigureReply, StayputError> {
+    let chain = chain_of(cache, session, handle)?;
+    let ready = chain.then(ChainStep::Plot {
+        x: x.clone(),
+        y: y.clone(),
+    });
+    let files = uploads(cache)?;
+    // Checked against the parent's schema (a plan, not a read) off the async runtime.
+    let time_x = blocking({
+        let (chain, ready, x) = (chain.clone(), ready.clone(), x.clone());
+        move || {
+            let mut parent = chain.lazy(&files)?;
+            let time_x = chain::schema_of(&mut parent)?
+                .get(&x)
+                .is_some_and(DataType::is_temporal);
+            ready.lazy(&files).map(|_| time_x)
+        }
+    })
+    .await?;
+    let plot_handle = make(cache, session, &ready).await?;
+    let y = if x == y { format!("{y} ") } else { y };
+    let spec = stayput_figures::FigureSpec {
+        x,
+        y,
+        kind,
+        range,
+        width_px: width,
+        time_x,
+    };
+    let frame = cache.get(session, &plot_handle).await?;
+    blocking(move || Ok(stayput_figures::figure(&frame, &spec)?)).await
+}
+
+/// Flags column `x` of `frame` (f64, sorted ascending by construction) as sorted.
+fn mark_sorted(frame: &mut DataFrame, x: &str) -> Result<(), StayputError> {
+    let column = frame.column(x).map_err(|_| StayputError::Internal)?;
+    let mut values = column.f64().map_err(|_| StayputError::Internal)?.clone();
+    values.set_sorted_flag(polars::series::IsSorted::Ascending);
+    frame
+        .with_column(values.into_column())
+        .map_err(|_| StayputError::Internal)?;
+    Ok(())
+}
