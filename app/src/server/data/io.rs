@@ -154,7 +154,8 @@ pub async fn download(
     match result {
         Ok((file, length, name, mime)) => {
             let file = tokio::fs::File::from_std(file);
-            let chunks = futures::stream::unfold(file, |mut file| async move {
+            // Fused: a layer may poll the body again after its end.
+            let chunks = futures::StreamExt::fuse(futures::stream::unfold(file, |mut file| async move {
                 let mut buffer = vec![0u8; 256 * 1024];
                 match file.read(&mut buffer).await {
                     Ok(0) => None,
@@ -164,7 +165,7 @@ pub async fn download(
                     }
                     Err(err) => Some((Err(err), file)),
                 }
-            });
+            }));
             (
                 [
                     (header::CONTENT_TYPE, mime.to_owned()),

@@ -1,0 +1,115 @@
+import { expect, test, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { baseUrl } from "./helpers";
+
+/** A CSV of `rows` rows with a unique id per row (`r00001`…), a date, a city and a temperature. */
+function fixture(rows: number): string {
+  const cities = ["Oslo", "Rome", "Lima"];
+  const lines = ["id,date,city,temp"];
+  for (let i = 0; i < rows; i++) {
+    const day = String(1 + (i % 28)).padStart(2, "0");
+    const month = String(1 + (Math.floor(i / 28) % 12)).padStart(2, "0");
+    lines.push(`r${String(i).padStart(5, "0")},2020-${month}-${day},${cities[i % 3]},${(i % 40) / 2}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function openData(page: Page): Promise<void> {
+  await page.goto(baseUrl() + "/data");
+  await expect(page.locator("section.data[data-ready=true]")).toBeVisible();
+}
+
+/** The most fixture rows (ids) any response of the server function API carried. */
+function rowsPerResponse(page: Page): number[] {
+  const counts: number[] = [];
+  page.on("response", async (res) => {
+    const url = res.url();
+    if (!url.includes("/api/") || url.includes("/api/download")) return;
+    const body = await res.body().catch(() => Buffer.alloc(0));
+    counts.push((body.toString("utf8").match(/r\d{5}/g) ?? []).length);
+  });
+  return counts;
+}
+
+test("upload a CSV with the file chooser: schema, a page of rows, filter, group, plot, download", async ({ page }) => {
+  await openData(page);
+  const counts = rowsPerResponse(page);
+  const csv = fixture(2_000);
+  await page.getByTestId("upload").setInputFiles({ name: "cities.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await expect(page.getByTestId("progress")).toContainText("Done");
+  await expect(page.getByTestId("shape")).toHaveText("2,000 rows × 4 columns");
+  const schema = page.getByTestId("schema");
+  await expect(schema).toContainText("date");
+  await expect(schema.locator("tbody tr")).toHaveCount(4);
+  await expect(schema.locator("tbody tr").nth(3)).toContainText("f64");
+  const rows = page.getByTestId("rows");
+  await expect(rows.locator("tbody tr")).toHaveCount(50);
+  await expect(rows.locator("tbody tr").first()).toContainText("r00000");
+
+  // Sorting the table asks the server.
+  await rows.locator("thead button", { hasText: "temp" }).click();
+  await rows.locator("thead button", { hasText: "temp" }).click();
+  await expect(rows.locator("tbody tr").first()).toContainText("19.5");
+  // The next page comes from the server too.
+  await page.getByTestId("next-page").click();
+  await expect(page.getByTestId("position")).toContainText("rows 51–100 of 2,000");
+
+  // Filter: temp ≥ 10 keeps half.
+  await page.getByTestId("filter-column").selectOption("temp");
+  await page.getByTestId("filter-op").selectOption({ label: "≥" });
+  await page.getByTestId("filter-value").fill("10");
+  await page.getByTestId("apply-filter").click();
+  await expect(page.getByTestId("shape")).toHaveText("1,000 rows × 4 columns");
+  // Group by city: three rows of mean temperatures.
+  await page.getByTestId("group-key").selectOption("city");
+  await page.getByTestId("group-fn").selectOption("mean");
+  await page.getByTestId("group-column").selectOption("temp");
+  await page.getByTestId("apply-group").click();
+  await expect(page.getByTestId("shape")).toHaveText("3 rows × 2 columns");
+  await expect(page.getByTestId("breadcrumb")).toContainText("upload cities.csv → filter temp ≥ 10 → group by city: mean(temp)");
+
+  // Back to the upload through the breadcrumb, then plot temp over date.
+  await page.getByTestId("breadcrumb").getByRole("button", { name: "upload cities.csv" }).click();
+  await expect(page.getByTestId("shape")).toHaveText("2,000 rows × 4 columns");
+  await page.getByTestId("plot-x").selectOption("date");
+  await page.getByTestId("plot-y").selectOption("temp");
+  await page.getByTestId("apply-plot").click();
+  await expect(page.getByTestId("plot-note")).toContainText("of 2,000 rows");
+  await expect(page.getByTestId("plot").locator(".scatterlayer .trace")).toHaveCount(1);
+
+  // Download: the one time the data leaves, because it was asked for.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-csv").click()]);
+  const text = readFileSync(await download.path(), "utf8");
+  expect(text.split("\n")[0]).toBe("id,date,city,temp");
+  expect(text.trim().split("\n")).toHaveLength(2_001);
+
+  // No answer but the download carried more than a page of rows.
+  expect(counts.length).toBeGreaterThan(5);
+  expect(Math.max(...counts)).toBeLessThanOrEqual(50);
+});
+
+test("a malformed CSV gets a message with its line; the session's data is untouched", async ({ page }) => {
+  await openData(page);
+  await page.getByTestId("upload").setInputFiles({ name: "ok.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n") });
+  await expect(page.getByTestId("shape")).toHaveText("1 rows × 2 columns");
+  await page.getByTestId("upload").setInputFiles({
+    name: "ragged.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from("a,b\n1,2\n3,4,5\n"),
+  });
+  await expect(page.getByTestId("error")).toContainText("line 3: 3 fields where the header has 2");
+  await expect(page.getByTestId("error")).not.toContainText(/panic|\/tmp|src\//);
+  await expect(page.getByTestId("shape")).toHaveText("1 rows × 2 columns");
+});
+
+test("the flights example (three million rows) opens and plots", async ({ page }) => {
+  await openData(page);
+  await page.getByTestId("example-flights-3m.parquet").click();
+  await expect(page.getByTestId("shape")).toHaveText("3,000,000 rows × 5 columns", { timeout: 60_000 });
+  await expect(page.getByTestId("schema")).toContainText("delay");
+  await page.getByTestId("plot-x").selectOption("date");
+  await page.getByTestId("plot-y").selectOption("delay");
+  await page.getByTestId("apply-plot").click();
+  await expect(page.getByTestId("plot-note")).toContainText("of 3,000,000 rows", { timeout: 60_000 });
+  await expect(page.getByTestId("plot").locator(".scatterlayer .trace")).toHaveCount(1);
+});
