@@ -36,7 +36,14 @@ impl FrameCache {
             move || uploads.keep(incoming)
         })
         .await
-        .map_err(|_| CacheError::Ingest(IngestError::Storage))??;
+        // A reader that panicked on the file: the file's fault, reported as such (the
+        // upload's temporary file went with the unwinding).
+        .map_err(|_| {
+            CacheError::Ingest(IngestError::Damaged {
+                format: "uploaded",
+                reason: "its content could not be parsed".into(),
+            })
+        })??;
         let stored = async {
             let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
             let handle = self
