@@ -36,8 +36,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scratch = std::env::temp_dir().join(format!("stayput-floor-{}", std::process::id()));
     let ingest_s = runtime.block_on(async {
         let uploads = Uploads::open(&scratch, u64::MAX, u64::MAX)?;
-        let cache = FrameCache::builder(CacheConfig::new(ByteSize(64 << 30))).uploads(uploads).build();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let cache = FrameCache::builder(CacheConfig::new(ByteSize(64 << 30)))
+            .uploads(uploads)
+            .build();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let started = Instant::now();
         cache.ingest_file(SessionKey::random(), &path, &name).await?;
         Ok::<_, Box<dyn std::error::Error>>(started.elapsed().as_secs_f64())

@@ -244,7 +244,10 @@ async fn missing_values_spelled_as_spreadsheets_and_r_write_them_are_missing() {
     let frame = s.cache.get(session, &handle).await.expect("frame");
     let x = frame.column("x").expect("x");
     assert!(x.dtype().is_primitive_numeric(), "{}", x.dtype());
-    assert_eq!((x.null_count(), frame.column("y").expect("y").null_count()), (2, 1));
+    assert_eq!(
+        (x.null_count(), frame.column("y").expect("y").null_count()),
+        (2, 1)
+    );
 }
 
 #[tokio::test]
@@ -330,7 +333,10 @@ async fn a_file_on_disk_becomes_a_handle_and_foreign_sessions_cannot_see_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_datasets_are_read_with_their_types() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/examples");
-    assert!(dir.join("seattle-weather.csv").is_file(), "run scripts/setup: it installs the examples");
+    assert!(
+        dir.join("seattle-weather.csv").is_file(),
+        "run scripts/setup: it installs the examples"
+    );
     let s = setup_with(64 * MIB, 512);
     let session = SessionKey::random();
     for (file, rows, cols) in [
@@ -338,7 +344,56 @@ async fn real_datasets_are_read_with_their_types() {
         ("flights-200k.arrow", 200_000, 3),
         ("flights-3m.parquet", 3_000_000, 5),
     ] {
-        let handle = s.cache.ingest_file(session, &dir.join(file), file).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+        let handle = s
+            .cache
+            .ingest_file(session, &dir.join(file), file)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!((handle.rows, handle.cols), (rows, cols), "{file}");
     }
+}
+
+/// What spreadsheets and other tools write: a byte-order mark, CRLF line ends, quoted
+/// headers, semicolons, a trailing separator, quoted line breaks, non-ASCII text, a tab
+/// file named `.txt`, a last line without a line break.
+#[tokio::test]
+async fn files_as_other_tools_write_them_are_read() {
+    let s = setup();
+    let session = SessionKey::random();
+    let cases: Vec<(&str, &[u8], (u64, u64))> = vec![
+        ("bom.csv", b"\xef\xbb\xbfa,b\r\n1,2\r\n3,4\r\n", (2, 2)),
+        (
+            "quoted.csv",
+            b"\"first name\",\"age\"\n\"Ann\",31\n\"Bo, Jr.\",40",
+            (2, 2),
+        ),
+        ("excel.csv", b"a;b;c\n1;x;2,5\n2;y;3,5\n", (2, 3)),
+        ("trailing.csv", b"a,b,\n1,2,\n3,4,\n", (2, 3)),
+        ("multiline.csv", b"id,note\n1,\"two\nlines\"\n2,plain\n", (2, 2)),
+        (
+            "unicode.csv",
+            "city,temp\nZürich,3\n東京,12\nSão Paulo,25\n".as_bytes(),
+            (3, 2),
+        ),
+        ("tabs.txt", b"a\tb\n1\t2\n", (1, 2)),
+    ];
+    for (name, bytes, shape) in cases {
+        let handle = s
+            .upload(session, name, bytes, 3)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((handle.rows, handle.cols), shape, "{name}");
+    }
+    let bom = s
+        .cache
+        .list(session)
+        .into_iter()
+        .find(|e| e.lineage.as_ref().is_some_and(|l| l.args.contains("bom.csv")))
+        .expect("bom");
+    let frame = s.cache.get(session, &bom.handle()).await.expect("frame");
+    assert_eq!(
+        frame.get_column_names()[0].as_str(),
+        "a",
+        "the byte-order mark is not part of the name"
+    );
 }

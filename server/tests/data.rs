@@ -373,3 +373,21 @@ async fn a_built_in_example_opens_from_the_examples_directory() {
     .await;
     assert!(matches!(err, StayputError::BadRequest(_)), "{err}");
 }
+
+#[tokio::test]
+async fn an_upload_larger_than_the_session_may_hold_is_refused_before_it_is_read() {
+    let server = start(&[("STAYPUT_SESSION_QUOTA", "2MiB")]).await;
+    let client = browser();
+    let answer = upload(&server, &client, "big.csv", weather_csv(150_000)).await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err = error_of(answer).await;
+    assert!(err.to_string().contains("STAYPUT_SESSION_QUOTA"), "{err}");
+    assert!(files_in(&server).is_empty());
+    // What fits is still taken.
+    assert_eq!(
+        upload(&server, &client, "small.csv", weather_csv(100))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -17,7 +17,9 @@ const INFER_ROWS: usize = 10_000;
 /// Texts read as a missing value in any column: the spellings spreadsheets, R and
 /// pandas write (pandas' own default list, minus the empty string, which is missing
 /// anyway).
-const MISSING: [&str; 12] = ["NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "#N/A", "#NA", "<NA>"];
+const MISSING: [&str; 12] = [
+    "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "#N/A", "#NA", "<NA>",
+];
 
 /// The frame in the file at `path`, of `format`.
 pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError> {
@@ -48,7 +50,9 @@ fn read_csv(path: &Path, sep: u8) -> Result<DataFrame, IngestError> {
         .map_parse_options(|p| {
             p.with_separator(sep)
                 .with_try_parse_dates(true)
-                .with_null_values(Some(NullValues::AllColumns(MISSING.iter().map(|s| (*s).into()).collect())))
+                .with_null_values(Some(NullValues::AllColumns(
+                    MISSING.iter().map(|s| (*s).into()).collect(),
+                )))
         });
     let frame = options
         .try_into_reader_with_file_path(Some(path.to_path_buf()))

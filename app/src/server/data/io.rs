@@ -59,6 +59,24 @@ pub async fn upload(
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
+        // A text or Arrow file becomes a frame about its size: one larger than a session
+        // may hold is refused before a byte is read (Parquet, which expands, is checked
+        // against the quota once its size is known, before it is parsed).
+        let config = cache.config();
+        let most = config.session_quota.min(config.memory_budget);
+        let lower = name.to_ascii_lowercase();
+        let expands = lower.ends_with(".parquet") || lower.ends_with(".pq");
+        if let Some(n) = declared.filter(|&n| !expands && n > most.bytes()) {
+            return Err(StayputError::from(stayput_cache::CacheError::TooLarge {
+                needed: stayput_cache::ByteSize(n),
+                limit: if config.session_quota < config.memory_budget {
+                    "session quota"
+                } else {
+                    "memory budget"
+                },
+                budget: most,
+            }));
+        }
         let session = session_key(&session).await?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
