@@ -163,7 +163,8 @@ pub async fn data_transform(handle: FrameHandle, step: Step) -> Result<FrameHand
     let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
     let heavy = crate::server::context::heavy_jobs()?;
     let _slot = heavy.admit(Some(session), rows).await?;
-    crate::server::data::transform(&cache, session, &handle, step).await
+    let max_bytes = crate::server::context::limits()?.frame_max_bytes;
+    crate::server::data::transform(&cache, session, &handle, step, max_bytes).await
 }
 
 /// The figure of `y` against `x` of the frame behind `handle` as `kind`, reduced for a

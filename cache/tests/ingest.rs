@@ -167,11 +167,7 @@ async fn each_bad_file_gets_a_message_naming_its_problem_and_leaves_nothing() {
             b"a,b\n1,\"open\n2,3\n".to_vec(),
             "line 2: a quoted field is never closed",
         ),
-        (
-            "quote2.csv",
-            b"a,b\n1,\"x\"y\n".to_vec(),
-            "line 2: a closing quote",
-        ),
+        ("quote2.csv", b"a,b\n1,\"x\"y\n".to_vec(), "line 2: a stray quote"),
         (
             "latin1.csv",
             b"a,b\n1,caf\xe9\n".to_vec(),
@@ -396,4 +392,33 @@ async fn files_as_other_tools_write_them_are_read() {
         "a",
         "the byte-order mark is not part of the name"
     );
+}
+
+#[tokio::test]
+async fn a_kept_file_no_frame_names_any_more_is_swept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uploads = Uploads::open(&dir.path().join("uploads"), MIB, 64 * MIB)
+        .expect("uploads")
+        .with_sweep_grace(Duration::ZERO);
+    let cache = FrameCache::builder(config(64, 64, Duration::from_secs(600)))
+        .uploads(uploads.clone())
+        .build();
+    let session = SessionKey::random();
+    let mut a = uploads.incoming(session, "a.csv").expect("a");
+    a.write(b"x\n1\n").expect("write");
+    let a = cache.ingest(session, a).await.expect("a");
+    let mut b = uploads.incoming(session, "b.csv").expect("b");
+    b.write(b"y\n2\n").expect("write");
+    let _b = cache.ingest(session, b).await.expect("b");
+    let count = || {
+        std::fs::read_dir(dir.path().join("uploads"))
+            .expect("dir")
+            .count()
+    };
+    assert_eq!(count(), 2);
+    cache.purge().await;
+    assert_eq!(count(), 2, "both are named by a frame");
+    assert!(cache.remove(session, &a.id).await);
+    cache.purge().await;
+    assert_eq!(count(), 1, "the dropped upload's file went; the other stays");
 }

@@ -111,8 +111,18 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
         // `/data`'s uploads: bounded while streaming by STAYPUT_UPLOAD_MAX.
         .route(UPLOAD_PATH, {
             let heavy = heavy.clone();
+            let uploading = data_io::Uploading::default();
             post(move |cache, session, query, headers, body| {
-                data_io::upload(limits, heavy.clone(), cache, session, query, headers, body)
+                data_io::upload(
+                    limits,
+                    heavy.clone(),
+                    uploading.clone(),
+                    cache,
+                    session,
+                    query,
+                    headers,
+                    body,
+                )
             })
         });
     let metrics: Router = Router::new().route(

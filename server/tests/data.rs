@@ -391,3 +391,34 @@ async fn an_upload_larger_than_the_session_may_hold_is_refused_before_it_is_read
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_join_is_checked_against_the_memory_its_rows_would_take() {
+    let server = start(&[("STAYPUT_SESSION_QUOTA", "64MiB")]).await;
+    let client = browser();
+    // 3,000 rows over three cities: a self-join on city makes 3 × 1,000² = 3e6 rows.
+    let handle: Value = upload(&server, &client, "w.csv", weather_csv(3_000))
+        .await
+        .json()
+        .await
+        .expect("handle");
+    let join = json!({"handle": handle, "step": {"join": {"other": handle, "on": "city", "how": "inner"}}});
+    let answer = call(&server, &client, "data_transform", join).await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error_of(answer).await.to_string().contains("join"));
+    // A join that fits: the per-city means back onto every row.
+    let group = json!({"handle": handle, "step": {"group_by": {"keys": ["city"], "aggs": [{"column": "temp", "func": "mean"}]}}});
+    let means: Value = call(&server, &client, "data_transform", group)
+        .await
+        .json()
+        .await
+        .expect("means");
+    let join = json!({"handle": handle, "step": {"join": {"other": means, "on": "city", "how": "left"}}});
+    let joined = call(&server, &client, "data_transform", join).await;
+    assert_eq!(joined.status(), StatusCode::OK);
+    let joined: Value = joined.json().await.expect("joined");
+    assert_eq!(
+        (joined["rows"].as_u64(), joined["cols"].as_u64()),
+        (Some(3_000), Some(4))
+    );
+}

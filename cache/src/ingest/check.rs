@@ -155,6 +155,9 @@ impl CsvCheck {
                 self.started = true;
                 self.state = match (self.state, b) {
                     (State::FieldStart, b'"') => State::Quoted,
+                    // polars' reader treats any quote as one that opens or closes: a quote
+                    // inside an unquoted field would merge records silently.
+                    (State::Unquoted, b'"') => return Err(IngestError::BadQuote { line: self.line }),
                     _ => State::Unquoted,
                 };
             }

@@ -41,13 +41,16 @@ struct Inner {
     budget: u64,
     /// Bytes on disk or promised to arrivals, and who owns each kept file.
     books: Mutex<Books>,
+    /// How old a kept file no lineage names must be before a sweep removes it (its
+    /// handle may still be on its way).
+    grace: std::time::Duration,
 }
 
 #[derive(Default)]
 struct Books {
     used: u64,
-    /// Kept file id → (session, bytes on disk).
-    kept: HashMap<String, (SessionKey, u64)>,
+    /// Kept file id → (session, bytes on disk, when kept).
+    kept: HashMap<String, (SessionKey, u64, std::time::Instant)>,
 }
 
 impl std::fmt::Debug for Uploads {
@@ -97,8 +100,24 @@ impl Uploads {
                 limit,
                 budget,
                 books: Mutex::new(Books::default()),
+                grace: std::time::Duration::from_secs(60),
             }),
         })
+    }
+
+    /// The same directory with kept files that no lineage names removed by a sweep once
+    /// they are `grace` old (default one minute).
+    pub fn with_sweep_grace(self, grace: std::time::Duration) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                dir: inner.dir.clone(),
+                limit: inner.limit,
+                budget: inner.budget,
+                books: Mutex::new(Books::default()),
+                grace,
+            }),
+        }
     }
 
     /// Most bytes one upload may have.
@@ -129,13 +148,14 @@ impl Uploads {
             name: name.chars().take(200).collect(),
             id,
             path,
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file: Some(BufWriter::with_capacity(64 << 10, file)),
             head: Vec::new(),
             format: None,
             check: None,
             bytes: 0,
             reserved: 0,
             kept: false,
+            finished: None,
         })
     }
 
@@ -218,13 +238,40 @@ impl Uploads {
             let ids: Vec<String> = books
                 .kept
                 .iter()
-                .filter(|(_, (s, _))| *s == session)
+                .filter(|(_, (s, _, _))| *s == session)
                 .map(|(id, _)| id.clone())
                 .collect();
             ids.into_iter()
-                .filter_map(|id| books.kept.remove(&id).map(|(_, bytes)| (id, bytes)))
+                .filter_map(|id| books.kept.remove(&id).map(|(_, bytes, _)| (id, bytes)))
                 .collect()
         };
+        self.delete(gone);
+    }
+
+    /// Removes the kept files that no frame's lineage names any more (`referenced` holds
+    /// the ids that are named), once they are a minute old: a dropped upload whose steps
+    /// went too, an ingest whose request went away before its handle was made, a session
+    /// that ended with no frames. Returns how many went.
+    pub(crate) fn sweep(&self, referenced: &std::collections::HashSet<String>) -> usize {
+        let gone: Vec<(String, u64)> = {
+            let mut books = lock(&self.inner.books);
+            let stale: Vec<String> = books
+                .kept
+                .iter()
+                .filter(|(id, (_, _, at))| !referenced.contains(*id) && at.elapsed() >= self.inner.grace)
+                .map(|(id, _)| id.clone())
+                .collect();
+            stale
+                .into_iter()
+                .filter_map(|id| books.kept.remove(&id).map(|(_, bytes, _)| (id, bytes)))
+                .collect()
+        };
+        let count = gone.len();
+        self.delete(gone);
+        count
+    }
+
+    fn delete(&self, gone: Vec<(String, u64)>) {
         for (id, bytes) in gone {
             for ext in ["arrow", "parquet"] {
                 let _ = fs::remove_file(self.inner.dir.join(format!("{id}.{ext}")));
@@ -270,9 +317,10 @@ impl Uploads {
         // The bytes now belong to the kept file.
         incoming.reserved = 0;
         incoming.file = None;
-        lock(&self.inner.books)
-            .kept
-            .insert(incoming.id.clone(), (incoming.session, kept_bytes));
+        lock(&self.inner.books).kept.insert(
+            incoming.id.clone(),
+            (incoming.session, kept_bytes, std::time::Instant::now()),
+        );
         let source = UploadSource {
             file: incoming.id.clone(),
             stored: stored.to_owned(),
@@ -285,7 +333,7 @@ impl Uploads {
 
     /// Forgets the kept file of `source` (a handle for it could not be made).
     pub(crate) fn discard(&self, source: &UploadSource) {
-        if let Some((_, bytes)) = lock(&self.inner.books).kept.remove(&source.file) {
+        if let Some((_, bytes, _)) = lock(&self.inner.books).kept.remove(&source.file) {
             self.unreserve(bytes);
         }
         if let Ok(path) = self.kept_path(source) {
@@ -345,6 +393,8 @@ pub struct Incoming {
     /// Bytes reserved in the uploads budget.
     reserved: u64,
     kept: bool,
+    /// The format, once the upload is complete ([`Incoming::finish`]).
+    finished: Option<Format>,
 }
 
 impl Incoming {
@@ -409,6 +459,9 @@ impl Incoming {
 
     /// The upload is complete: flushed, its format known, a CSV's last record checked.
     fn finish(&mut self) -> Result<Format, IngestError> {
+        if let Some(format) = self.finished {
+            return Ok(format);
+        }
         let file = self.file.take().ok_or(IngestError::Storage)?;
         let file = file
             .into_inner()
@@ -424,7 +477,20 @@ impl Incoming {
         if let Some(check) = self.check.as_mut() {
             check.finish()?;
         }
-        self.format.ok_or(IngestError::Empty)
+        let format = self.format.ok_or(IngestError::Empty)?;
+        self.finished = Some(format);
+        Ok(format)
+    }
+
+    /// Completes the upload and says how many bytes its frame will take, before it is
+    /// decoded (blocking: a Parquet footer is read).
+    pub(crate) fn expected_frame_bytes(&mut self) -> Result<u64, IngestError> {
+        let format = self.finish()?;
+        let shape = self
+            .check
+            .as_ref()
+            .and_then(|c| c.columns().map(|cols| (c.rows(), cols)));
+        parse::expected_bytes(&self.path, format, self.bytes, shape)
     }
 }
 

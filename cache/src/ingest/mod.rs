@@ -102,10 +102,8 @@ pub enum IngestError {
         /// Line the record starts on.
         line: u64,
     },
-    /// Text right after a closing quote.
-    #[error(
-        "line {line}: a closing quote is followed by more text (write a quote inside a quoted field as \"\")"
-    )]
+    /// Text right after a closing quote, or a quote inside an unquoted field.
+    #[error("line {line}: a stray quote (quote the whole field, and write a quote inside it as \"\")")]
     BadQuote {
         /// Line of the quote.
         line: u64,
@@ -167,5 +165,16 @@ impl IngestError {
             self,
             Self::Compressed(_) | Self::NotWhatItSays { .. } | Self::Unsupported
         )
+    }
+}
+
+/// The ids of kept files a lineage's arguments name (`"file":"<32 hex>"`, also inside
+/// the chains of joins).
+pub(crate) fn files_named(args: &str, into: &mut std::collections::HashSet<String>) {
+    for (i, _) in args.match_indices("\"file\":\"") {
+        let start = i + "\"file\":\"".len();
+        if let Some(id) = args.get(start..start + 32) {
+            into.insert(id.to_owned());
+        }
     }
 }

@@ -21,6 +21,44 @@ const MISSING: [&str; 12] = [
     "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "#N/A", "#NA", "<NA>",
 ];
 
+/// Bytes the frame of the complete file at `path` (`file_bytes` long) will take, known
+/// before it is decoded, so that memory is reserved (or the file refused) first: a CSV's
+/// records × fields counted while it arrived (`csv_shape`), a Parquet file's rows,
+/// columns and uncompressed size from its footer (a small file of repeated values may
+/// hold a huge frame); at least 8 bytes a value.
+pub(super) fn expected_bytes(
+    path: &Path,
+    format: Format,
+    file_bytes: u64,
+    csv_shape: Option<(u64, u64)>,
+) -> Result<u64, IngestError> {
+    let values = |rows: u64, cols: u64| rows.saturating_mul(cols).saturating_mul(8);
+    match format {
+        Format::Csv(_) => Ok(file_bytes.max(csv_shape.map_or(0, |(r, c)| values(r, c)))),
+        Format::Ipc => Ok(file_bytes),
+        Format::Parquet => {
+            check_parquet_tail(path)?;
+            let file = File::open(path).map_err(IngestError::io)?;
+            let mut reader = ParquetReader::new(file);
+            let meta = reader.get_metadata().map_err(|err| IngestError::Damaged {
+                format: "Parquet",
+                reason: first_line(&err.to_string()),
+            })?;
+            let cols = meta.schema_descr.columns().len() as u64;
+            if cols > MAX_COLUMNS {
+                return Err(IngestError::TooManyColumns {
+                    found: cols,
+                    max: MAX_COLUMNS,
+                });
+            }
+            let uncompressed: u64 = meta.row_groups.iter().map(|g| g.total_byte_size() as u64).sum();
+            Ok(uncompressed
+                .max(values(meta.num_rows as u64, cols))
+                .max(file_bytes))
+        }
+    }
+}
+
 /// The frame in the file at `path`, of `format`.
 pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError> {
     let frame = match format {
@@ -106,7 +144,18 @@ impl TypeMismatch {
 }
 
 fn read_parquet(path: &Path) -> Result<DataFrame, IngestError> {
-    // A Parquet file ends with its footer and "PAR1": without them it was cut off.
+    check_parquet_tail(path)?;
+    let file = File::open(path).map_err(IngestError::io)?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|err| IngestError::Damaged {
+            format: "Parquet",
+            reason: first_line(&err.to_string()),
+        })
+}
+
+/// A Parquet file ends with its footer and "PAR1": without them it was cut off.
+fn check_parquet_tail(path: &Path) -> Result<(), IngestError> {
     let mut file = File::open(path).map_err(IngestError::io)?;
     let len = file.metadata().map_err(IngestError::io)?.len();
     let mut tail = [0u8; 4];
@@ -114,16 +163,11 @@ fn read_parquet(path: &Path) -> Result<DataFrame, IngestError> {
         && file.seek(SeekFrom::End(-4)).is_ok()
         && file.read_exact(&mut tail).is_ok()
         && &tail == b"PAR1";
-    if !whole {
-        return Err(IngestError::Truncated("Parquet"));
+    if whole {
+        Ok(())
+    } else {
+        Err(IngestError::Truncated("Parquet"))
     }
-    file.seek(SeekFrom::Start(0)).map_err(IngestError::io)?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|err| IngestError::Damaged {
-            format: "Parquet",
-            reason: first_line(&err.to_string()),
-        })
 }
 
 fn read_ipc(path: &Path) -> Result<DataFrame, IngestError> {

@@ -6,18 +6,6 @@ use super::FrameCache;
 use crate::ingest::{Incoming, IngestError, UploadSource, Uploads, UPLOAD_RECIPE};
 use crate::{CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
 
-/// How much larger than its file a frame may be, for the memory reserved before a file
-/// is read: Parquet compresses; text and Arrow are about the frame's size.
-fn expected_frame_bytes(incoming: &Incoming) -> u64 {
-    let name = incoming.name().to_ascii_lowercase();
-    let factor = if name.ends_with(".parquet") || name.ends_with(".pq") {
-        4
-    } else {
-        1
-    };
-    incoming.bytes().saturating_mul(factor)
-}
-
 impl FrameCache {
     /// The uploads directory, when the cache was built with one.
     pub fn uploads(&self) -> Option<&Uploads> {
@@ -30,7 +18,16 @@ impl FrameCache {
     /// file, and a read of the whole frame rebuilds it. Nothing half-parsed is kept.
     pub async fn ingest(&self, session: SessionKey, incoming: Incoming) -> Result<FrameHandle, CacheError> {
         let uploads = self.inner.uploads.clone().ok_or(CacheError::NotWired)?;
-        let reservation = self.reserve(session, expected_frame_bytes(&incoming)).await?;
+        // Completed and sized first (a Parquet footer read), so that what the session
+        // cannot hold is refused before anything is decoded.
+        let (incoming, expected) = tokio::task::spawn_blocking(move || {
+            let mut incoming = incoming;
+            let expected = incoming.expected_frame_bytes();
+            expected.map(|bytes| (incoming, bytes))
+        })
+        .await
+        .map_err(|_| CacheError::Ingest(IngestError::Storage))??;
+        let reservation = self.reserve(session, expected).await?;
         let (source, frame) = tokio::task::spawn_blocking({
             let uploads = uploads.clone();
             move || uploads.keep(incoming)

@@ -59,6 +59,16 @@ impl FrameCache {
             self.remove_session_because(*session, EvictionCause::SessionEnd)
                 .await;
         }
+        // Kept upload files no frame names any more (see `Uploads::sweep`).
+        if let Some(uploads) = &self.inner.uploads {
+            let mut named = std::collections::HashSet::new();
+            for entry in self.state().entries.values() {
+                if let Some(lineage) = &entry.lineage {
+                    crate::ingest::files_named(&lineage.args, &mut named);
+                }
+            }
+            uploads.sweep(&named);
+        }
         if !expired.is_empty() || !sessions.is_empty() {
             tracing::debug!(
                 entries = expired.len(),

@@ -74,6 +74,17 @@ impl Chain {
         next
     }
 
+    /// Steps in all, those of joined chains included.
+    pub fn steps_in_all(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                ChainStep::Join { other, .. } => 1 + other.steps_in_all(),
+                _ => 1,
+            })
+            .sum()
+    }
+
     /// The whole chain as one lazy query.
     pub fn lazy(&self, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
         let mut frame = uploads
@@ -345,7 +356,14 @@ fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr, StayputEr
         if !looks_like_iso_date(value) {
             return Err(wrong("a date written YYYY-MM-DD"));
         }
-        let text = c.clone().cast(DataType::String);
+        // A date alone compares with the date part of a time ("2012-01-01" equals any
+        // time on that day).
+        let day_only = value.len() == 10;
+        let text = if day_only && !matches!(t, DataType::Date) {
+            c.clone().cast(DataType::Date).cast(DataType::String)
+        } else {
+            c.clone().cast(DataType::String)
+        };
         return compare(text, *op, lit(value.to_owned()), column, t);
     } else if matches!(t, DataType::String) {
         lit(value.to_owned())
@@ -385,7 +403,13 @@ fn looks_like_iso_date(value: &str) -> bool {
             .all(|ch| ch.is_ascii_digit() || "-:T .".contains(ch))
 }
 
-/// The first line of a library message, cut.
+/// The first line of a library message, cut; a message about files (which may name a
+/// path on the server) is replaced by a plain one and logged.
 pub fn first_line(message: &str) -> String {
-    crate::contract::error::cut(message.lines().next().unwrap_or("").to_owned())
+    let line = message.lines().next().unwrap_or("");
+    if line.contains('/') || line.to_ascii_lowercase().contains("os error") {
+        tracing::warn!(%message, "query over a kept file");
+        return "the data could not be read right now; try again".to_owned();
+    }
+    crate::contract::error::cut(line.to_owned())
 }

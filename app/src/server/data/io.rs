@@ -23,6 +23,55 @@ use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
 use crate::server::{blocking, heavy::HEAVY_ROWS};
 
+/// Uploads in progress at once, all sessions: a slow client holds a connection, a file
+/// descriptor and a small buffer until it finishes or stalls.
+pub const MAX_UPLOADS: usize = 32;
+/// Uploads in progress at once in one session.
+pub const MAX_UPLOADS_PER_SESSION: usize = 2;
+
+/// Who is uploading now (cheap to clone).
+#[derive(Debug, Clone, Default)]
+pub struct Uploading {
+    by_session: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<stayput_cache::SessionKey, usize>>>,
+}
+
+/// A place among the uploads in progress, given back on drop.
+struct UploadPlace {
+    uploading: Uploading,
+    session: stayput_cache::SessionKey,
+}
+
+impl Uploading {
+    fn enter(&self, session: stayput_cache::SessionKey) -> Result<UploadPlace, StayputError> {
+        let mut by_session = stayput_cache::sync::lock(&self.by_session);
+        let total: usize = by_session.values().sum();
+        if total >= MAX_UPLOADS {
+            return Err(StayputError::Busy { retry_after_s: 5 });
+        }
+        let mine = by_session.entry(session).or_default();
+        if *mine >= MAX_UPLOADS_PER_SESSION {
+            return Err(StayputError::SessionBusy(MAX_UPLOADS_PER_SESSION as u64));
+        }
+        *mine += 1;
+        Ok(UploadPlace {
+            uploading: self.clone(),
+            session,
+        })
+    }
+}
+
+impl Drop for UploadPlace {
+    fn drop(&mut self) {
+        let mut by_session = stayput_cache::sync::lock(&self.uploading.by_session);
+        if let Some(n) = by_session.get_mut(&self.session) {
+            *n -= 1;
+            if *n == 0 {
+                by_session.remove(&self.session);
+            }
+        }
+    }
+}
+
 /// Query of the upload route.
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
@@ -32,10 +81,13 @@ pub struct UploadQuery {
 /// `POST /api/upload?name=…`: the body is the file. Refused before reading when its
 /// declared length is over `STAYPUT_UPLOAD_MAX`; streamed to a temporary file within the
 /// limit (413 the moment it passes), checked on the way, cut off when it stalls; parsed
-/// within the session's memory; answered with the new handle.
+/// within the session's memory; answered with the new handle. At most
+/// [`MAX_UPLOADS_PER_SESSION`] a session and [`MAX_UPLOADS`] in all at once (429, 503).
+#[allow(clippy::too_many_arguments)]
 pub async fn upload(
     limits: Limits,
     heavy: HeavyJobs,
+    uploading: Uploading,
     Extension(cache): Extension<FrameCache>,
     session: Session,
     query: Result<Query<UploadQuery>, QueryRejection>,
@@ -78,6 +130,7 @@ pub async fn upload(
             }));
         }
         let session = session_key(&session).await?;
+        let _place = uploading.enter(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
             incoming.write(&chunk)

@@ -182,6 +182,7 @@ pub async fn transform(
     session: SessionKey,
     handle: &FrameHandle,
     step: Step,
+    max_bytes: u64,
 ) -> Result<FrameHandle, StayputError> {
     let chain = chain_of(cache, session, handle)?;
     let step = match step {
@@ -193,11 +194,88 @@ pub async fn transform(
         step => ChainStep::Step(step),
     };
     let next = chain.then(step);
-    // Check the step against the parent's columns before anything runs.
+    if next.steps_in_all() > MAX_CHAIN_STEPS {
+        return Err(StayputError::BadSpec(format!(
+            "a chain may have at most {MAX_CHAIN_STEPS} steps (joins count the other side's); start again from the upload"
+        )));
+    }
+    // Checked against the parent's columns (and a join against the memory it would
+    // take) before anything runs.
     let check = next.clone();
     let uploads = uploads(cache)?;
-    blocking(move || check.lazy(&uploads).map(drop)).await?;
+    blocking(move || {
+        drop(check.lazy(&uploads)?);
+        if let Some(ChainStep::Join { other, on, how }) = check.steps.last() {
+            let parent = Chain {
+                source: check.source.clone(),
+                steps: check.steps[..check.steps.len() - 1].to_vec(),
+            };
+            let needed = join_bytes(&parent, other, on, *how, &uploads)?;
+            if needed > max_bytes {
+                return Err(StayputError::TooLarge {
+                    needed: format!("{} (the join's rows × columns)", stayput_cache::ByteSize(needed)),
+                    limit: "session quota".into(),
+                    budget: stayput_cache::ByteSize(max_bytes).to_string(),
+                    setting: Some("STAYPUT_SESSION_QUOTA".into()),
+                });
+            }
+        }
+        Ok(())
+    })
+    .await?;
     make(cache, session, &next).await
+}
+
+/// Most steps one chain may have, the steps of joined chains included: a chain is the
+/// lineage every step carries, so it stays small.
+pub const MAX_CHAIN_STEPS: usize = 64;
+
+/// Bytes a join of `left` and `right` on `on` would take, from the rows per key on both
+/// sides (a key repeated on both sides multiplies), 8 bytes a value.
+fn join_bytes(
+    left: &Chain,
+    right: &Chain,
+    on: &str,
+    how: crate::contract::data::JoinHow,
+    uploads: &Uploads,
+) -> Result<u64, StayputError> {
+    let fail = |err: PolarsError| StayputError::BadSpec(chain::first_line(&err.to_string()));
+    let mut l = left.lazy(uploads)?;
+    let mut r = right.lazy(uploads)?;
+    let cols = (chain::schema_of(&mut l)?.len() + chain::schema_of(&mut r)?.len()) as f64;
+    let counts = |frame: LazyFrame, name: &str| {
+        frame
+            .group_by([col(on)])
+            .agg([len().cast(DataType::Float64).alias(name)])
+    };
+    let first = |frame: DataFrame, name: &str| {
+        frame
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<f64>())
+            .unwrap_or(0.0)
+    };
+    let matched = counts(l.clone(), "l")
+        .join(
+            counts(r, "r"),
+            [col(on)],
+            [col(on)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([(col("l") * col("r")).sum().alias("rows")])
+        .collect()
+        .map_err(fail)?;
+    let mut rows = first(matched, "rows");
+    if how == crate::contract::data::JoinHow::Left {
+        // Every left row stays: at most the matched pairs plus the left rows.
+        let left_rows = l
+            .select([len().cast(DataType::Float64).alias("n")])
+            .collect()
+            .map_err(fail)?;
+        rows += first(left_rows, "n");
+    }
+    Ok((rows * cols * 8.0).min(u64::MAX as f64) as u64)
 }
 
 /// The breadcrumb of `chain`: each prefix with its handle when `session` holds it.
