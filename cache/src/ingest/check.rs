@@ -133,7 +133,11 @@ impl CsvCheck {
                 if let Some(&last) = text.last() {
                     self.started = true;
                     self.separators += memchr::memchr_iter(self.sep, text).count() as u64;
-                    self.state = if last == self.sep { State::FieldStart } else { State::Unquoted };
+                    self.state = if last == self.sep {
+                        State::FieldStart
+                    } else {
+                        State::Unquoted
+                    };
                 }
                 match newline {
                     Some(i) => {
