@@ -76,6 +76,14 @@ test("upload a CSV with the file chooser: schema, a page of rows, filter, group,
   await page.getByTestId("apply-plot").click();
   await expect(page.getByTestId("plot-note")).toContainText("of 2,000 rows");
   await expect(page.getByTestId("plot").locator(".scatterlayer .trace")).toHaveCount(1);
+  // A zoom asks the server for the visible range, re-reduced.
+  await page.getByTestId("plot").evaluate((el) =>
+    (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, {
+      "xaxis.range": ["2020-01-01", "2020-01-10"],
+    }),
+  );
+  await expect(page.getByTestId("plot-note")).not.toContainText("of 2,000 rows");
+  await expect(page.getByTestId("plot-note")).toContainText(/points drawn of \d+ rows/);
 
   // Download: the one time the data leaves, because it was asked for.
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-csv").click()]);
