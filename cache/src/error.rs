@@ -41,6 +41,10 @@ pub enum CacheError {
         /// Which tier.
         tier: &'static str,
     },
+    /// The shared store (Redis) that several servers use for sessions, handles and
+    /// frames cannot be reached right now. Worth retrying: the client reconnects.
+    #[error("the shared cache is unavailable right now; try again shortly")]
+    SharedUnavailable,
     /// Rebuilding a frame from its lineage failed.
     #[error("rebuilding the data failed: {0}")]
     Recompute(String),

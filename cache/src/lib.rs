@@ -120,6 +120,8 @@
 //! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
 //! - `metrics`: [`Counters`] and their Prometheus text.
 //! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.
+//! - [`shared`] (feature `redis`): several servers sharing sessions, the handle index,
+//!   the memo table and small frames through Redis ([`SharedStore`]).
 //! - [`wiring`] (feature `leptos`): the session cookie and the cache on an axum router in
 //!   one call, and [`frame_cache`] for server functions.
 //!
@@ -146,6 +148,8 @@ mod metrics;
 mod recipe;
 #[cfg(feature = "server")]
 mod session;
+#[cfg(feature = "redis")]
+pub mod shared;
 #[cfg(feature = "server")]
 pub mod spare;
 #[cfg(feature = "server")]
@@ -176,6 +180,8 @@ pub use metrics::{Counters, EvictionCause};
 pub use recipe::BoxFuture;
 #[cfg(feature = "server")]
 pub use session::SessionKey;
+#[cfg(feature = "redis")]
+pub use shared::{redacted, SharedError, SharedSettings, SharedStore};
 #[cfg(feature = "server")]
 pub use state::ENTRY_OVERHEAD;
 #[cfg(feature = "server")]
@@ -184,6 +190,6 @@ pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]
 pub use wiring::{
-    existing_frame_cache, existing_session_key, frame_cache, session_key, FrameCacheRouter, SessionCookie,
-    DEFAULT_MAX_SESSIONS,
+    existing_frame_cache, existing_session_key, frame_cache, session_key, shared_session_key,
+    FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
 };

@@ -63,6 +63,10 @@ impl EvictionCause {
 pub struct Counters {
     pub(crate) hits_memory: AtomicU64,
     pub(crate) hits_cold: AtomicU64,
+    /// Reads served from the shared store (Redis).
+    pub(crate) hits_shared: AtomicU64,
+    /// Frames written through to the shared store.
+    pub(crate) shared_writes: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) memo_hits: AtomicU64,
     pub(crate) recomputes: AtomicU64,
@@ -97,6 +101,16 @@ impl Counters {
     /// Frames moved from memory to the cold tier so far.
     pub fn spills(&self) -> u64 {
         self.spills.load(Ordering::Relaxed)
+    }
+
+    /// Reads served from the shared store (Redis) so far.
+    pub fn shared_hits(&self) -> u64 {
+        self.hits_shared.load(Ordering::Relaxed)
+    }
+
+    /// Frames written through to the shared store so far.
+    pub fn shared_writes(&self) -> u64 {
+        self.shared_writes.load(Ordering::Relaxed)
     }
 
     /// Reads that found nothing (unknown or expired) so far.
@@ -153,6 +167,7 @@ impl Counters {
             &[
                 (r#"{tier="memory"}"#, load(&self.hits_memory)),
                 (r#"{tier="cold"}"#, load(&self.hits_cold)),
+                (r#"{tier="redis"}"#, load(&self.hits_shared)),
             ],
         );
         family(
@@ -172,6 +187,12 @@ impl Counters {
             "counter",
             "Frames rebuilt from their lineage.",
             &[("", load(&self.recomputes))],
+        );
+        family(
+            "stayput_cache_redis_writes_total",
+            "counter",
+            "Frames written through to the shared store (Redis).",
+            &[("", load(&self.shared_writes))],
         );
         family(
             "stayput_cache_spills_total",

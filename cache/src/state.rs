@@ -71,6 +71,12 @@ pub(crate) struct SessionState {
     /// Entries of this session, whatever their data (see `CacheConfig::max_frames_per_session`).
     pub(crate) entries: usize,
     pub(crate) last_seen_ms: u64,
+    /// The version of the session's index in Redis this server last read (0: never).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) shared_version: u64,
+    /// When this server last renewed the session's keys in Redis.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) shared_renewed_ms: u64,
 }
 
 /// A frame that must leave memory, and what becomes of it.

@@ -59,22 +59,47 @@ impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
     fn with_frame_cache(self, cache: FrameCache, cookie: SessionCookie) -> Self {
         let inactivity = cache.config().session_timeout.as_secs();
         let inactivity = time::Duration::seconds(i64::try_from(inactivity).unwrap_or(i64::MAX));
+        #[cfg(feature = "redis")]
+        if let Some(shared) = cache.shared() {
+            // Several servers: the records in Redis, so any server knows any cookie.
+            let store =
+                crate::shared::sessions::SharedSessions::new(shared.pool().clone(), cookie.max_sessions);
+            return self
+                .layer(Extension(cache))
+                .layer(session_layer(store, cookie, inactivity));
+        }
         let store = MokaStore::new(Some(cookie.max_sessions));
-        let sessions = SessionManagerLayer::new(store)
-            .with_name(cookie.name)
-            .with_http_only(true)
-            .with_same_site(SameSite::Lax)
-            .with_secure(cookie.secure)
-            .with_expiry(Expiry::OnInactivity(inactivity))
-            // Save on every request, so the expiry slides with use (otherwise the record
-            // is written once and an active session still dies after the timeout).
-            .with_always_save(true);
-        self.layer(Extension(cache)).layer(sessions)
+        self.layer(Extension(cache))
+            .layer(session_layer(store, cookie, inactivity))
     }
 }
 
-/// A failed session store, logged here; the caller sees the cache unavailable.
+/// The session layer over `store`, with the cookie as given.
+fn session_layer<Store: tower_sessions::SessionStore + Clone>(
+    store: Store,
+    cookie: SessionCookie,
+    inactivity: time::Duration,
+) -> SessionManagerLayer<Store> {
+    SessionManagerLayer::new(store)
+        .with_name(cookie.name)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(cookie.secure)
+        .with_expiry(Expiry::OnInactivity(inactivity))
+        // Save on every request, so the expiry slides with use (otherwise the record
+        // is written once and an active session still dies after the timeout).
+        .with_always_save(true)
+}
+
+/// A failed session store, logged here; the caller sees the cache unavailable. The
+/// local store never fails, so a backend failure is the shared store's (Redis).
 fn store_failed(err: tower_sessions::session::Error) -> CacheError {
+    use tower_sessions::session::Error;
+    use tower_sessions::session_store::Error as StoreError;
+    if let Error::Store(StoreError::Backend(_)) = &err {
+        tracing::warn!(%err, "session store unavailable");
+        return CacheError::SharedUnavailable;
+    }
     tracing::error!(%err, "session store failed");
     CacheError::Storage { tier: "session" }
 }
@@ -115,8 +140,26 @@ async fn extract() -> Result<(FrameCache, Session), CacheError> {
 /// [`FrameCacheRouter::with_frame_cache`] (a bug of the server, logged there).
 pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
     let (cache, session) = extract().await?;
-    let key = session_key(&session).await?;
+    let key = shared_session_key(&cache, &session).await?;
     Ok((cache, key))
+}
+
+/// [`session_key`] for a server that may share its sessions: a new session needs the
+/// shared store (every server must know it), and an existing one learns the handles
+/// other servers made since this one last looked. While Redis is down, a session this
+/// server knows goes on with what this server holds.
+pub async fn shared_session_key(cache: &FrameCache, session: &Session) -> Result<SessionKey, CacheError> {
+    #[cfg(feature = "redis")]
+    if let Some(shared) = cache.shared() {
+        if !shared.is_connected() && existing_session_key(session).await?.is_none() {
+            return Err(CacheError::SharedUnavailable);
+        }
+    }
+    let key = session_key(session).await?;
+    if let Err(err) = cache.sync_session(key).await {
+        tracing::debug!(%err, "handles of other servers not learnt; going on with this one's");
+    }
+    Ok(key)
 }
 
 /// Inside a Leptos server function: like [`frame_cache`], but only for a caller that
@@ -127,5 +170,10 @@ pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
 pub async fn existing_frame_cache() -> Result<Option<(FrameCache, SessionKey)>, CacheError> {
     let (cache, session) = extract().await?;
     let key = existing_session_key(&session).await?;
+    if let Some(key) = key {
+        if let Err(err) = cache.sync_session(key).await {
+            tracing::debug!(%err, "handles of other servers not learnt; going on with this one's");
+        }
+    }
     Ok(key.map(|key| (cache, key)))
 }

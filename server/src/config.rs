@@ -8,7 +8,7 @@ use std::time::Duration;
 use app::contract::client_mode::DEFAULT_MAX_ROWS;
 use app::server::heavy::HeavyLimits;
 use leptos::config::{get_configuration, LeptosOptions};
-use stayput_cache::{ByteSize, DEFAULT_MAX_FRAMES_PER_SESSION, DEFAULT_MAX_SESSIONS};
+use stayput_cache::{ByteSize, SharedSettings, DEFAULT_MAX_FRAMES_PER_SESSION, DEFAULT_MAX_SESSIONS};
 
 use crate::access::{Access, BadDigest};
 use crate::serve::ServeLimits;
@@ -65,6 +65,14 @@ pub struct Config {
     pub sockets_per_session: usize,
     /// `STAYPUT_MAX_SOCKETS`: most steps sockets open at once, all sessions.
     pub max_sockets: usize,
+    /// `STAYPUT_REDIS_URL` (off when unset) and `STAYPUT_REDIS_PREFIX`,
+    /// `STAYPUT_REDIS_FRAME_MAX`, `STAYPUT_REDIS_FRAME_TTL`, `STAYPUT_REDIS_TIMEOUT`:
+    /// several servers sharing sessions, handles and small frames through Redis.
+    pub redis: Option<SharedSettings>,
+    /// `STAYPUT_SHARED_DIR`: where uploads are kept when several servers share them (a
+    /// directory every server reads at the same path); default: `uploads/` in the cache
+    /// directory, this server's own.
+    pub shared_dir: Option<PathBuf>,
 }
 
 /// A setting that could not be used; the message names the variable and the fix.
@@ -241,7 +249,50 @@ impl Config {
         let examples_dir = lookup("STAYPUT_EXAMPLES_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(leptos.site_root.as_ref()).join("examples"));
+        let redis = match lookup("STAYPUT_REDIS_URL").filter(|v| !v.trim().is_empty()) {
+            Some(url) => {
+                let url = url.trim().to_owned();
+                if !(url.starts_with("redis://")
+                    || url.starts_with("rediss://")
+                    || url.starts_with("redis+unix://"))
+                {
+                    return Err(ConfigError::Invalid {
+                        var: "STAYPUT_REDIS_URL",
+                        value: stayput_cache::redacted(&url),
+                        reason: "write redis://[user:password@]host:port[/db]".into(),
+                    });
+                }
+                let mut settings = SharedSettings::new(url);
+                if let Some(prefix) = lookup("STAYPUT_REDIS_PREFIX") {
+                    let ok = !prefix.is_empty()
+                        && prefix.len() <= 64
+                        && prefix
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                    if !ok {
+                        return Err(ConfigError::Invalid {
+                            var: "STAYPUT_REDIS_PREFIX",
+                            value: prefix,
+                            reason: "write 1 to 64 letters, digits, '-', '_' or '.'".into(),
+                        });
+                    }
+                    settings.prefix = prefix;
+                }
+                if let Some(value) = lookup("STAYPUT_REDIS_FRAME_MAX") {
+                    settings.frame_max = parse_budget("STAYPUT_REDIS_FRAME_MAX", value)?.bytes();
+                }
+                settings.frame_ttl = duration("STAYPUT_REDIS_FRAME_TTL", settings.frame_ttl)?;
+                settings.command_timeout = duration("STAYPUT_REDIS_TIMEOUT", settings.command_timeout)?;
+                Some(settings)
+            }
+            None => None,
+        };
+        let shared_dir = lookup("STAYPUT_SHARED_DIR")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| PathBuf::from(v.trim()));
         Ok(Self {
+            redis,
+            shared_dir,
             body_timeout,
             upload_max,
             examples_dir,

@@ -32,10 +32,19 @@ pub async fn server_fn_status(request: Request, next: Next) -> Response {
     if let Ok(err) = serde_json::from_slice::<StayputError>(&bytes) {
         log(&err);
         parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let StayputError::Busy { retry_after_s } = err {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string()) {
-                parts.headers.insert(header::RETRY_AFTER, value);
+        match err {
+            StayputError::Busy { retry_after_s } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                    parts.headers.insert(header::RETRY_AFTER, value);
+                }
             }
+            // The client reconnects to Redis within two seconds.
+            StayputError::SharedUnavailable => {
+                parts
+                    .headers
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            _ => {}
         }
     }
     Response::from_parts(parts, Body::from(bytes))

@@ -14,4 +14,4 @@ pub mod router;
 pub mod serve;
 
 pub use config::{Config, ConfigError};
-pub use router::{build, Stayput};
+pub use router::{build, build_shared, Stayput};

@@ -80,7 +80,26 @@ async fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let wanted = config.leptos.site_addr;
-    let stayput = match server::build(&config) {
+    // Several servers: Redis must answer now, or this one must not start.
+    let shared = match &config.redis {
+        Some(settings) => match stayput_cache::SharedStore::connect(settings.clone()).await {
+            Ok(shared) => {
+                tracing::info!(redis = %stayput_cache::redacted(&settings.url), "sharing sessions and handles through Redis");
+                if config.shared_dir.is_none() {
+                    tracing::warn!(
+                        "STAYPUT_SHARED_DIR is not set: uploads stay on the server that took them"
+                    );
+                }
+                Some(shared)
+            }
+            Err(err) => {
+                eprintln!("stayput: {err} (check STAYPUT_REDIS_URL, or unset it to run alone)");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let stayput = match server::build_shared(&config, shared) {
         Ok(stayput) => stayput,
         Err(err) => {
             eprintln!("stayput: {err}");

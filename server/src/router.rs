@@ -18,7 +18,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
 use stayput_cache::{
-    CacheConfig, CacheError, DiskTier, FrameCache, FrameCacheRouter, PurgeGuard, SessionCookie, Uploads,
+    CacheConfig, CacheError, DiskTier, FrameCache, FrameCacheRouter, PurgeGuard, SessionCookie, SharedStore,
+    Uploads,
 };
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
@@ -51,17 +52,37 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Where Prometheus scrapes the cache's metrics.
 pub const METRICS_PATH: &str = "/metrics";
 
-/// Builds the router for `config`. Must be called inside a tokio runtime. Fails only
-/// when the cache directory cannot be used (the error names it and the setting).
+/// Builds the router for `config`, on this server alone. Must be called inside a tokio
+/// runtime. Fails only when the cache directory cannot be used (the error names it and
+/// the setting).
 pub fn build(config: &Config) -> Result<Stayput, CacheError> {
+    build_shared(config, None)
+}
+
+/// Builds the router for `config`; with `shared` (connected to `STAYPUT_REDIS_URL`) its
+/// sessions, handles and small frames are shared with every server using that Redis.
+pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stayput, CacheError> {
     let disk = DiskTier::open(&config.cache_dir, config.disk_budget)?;
     // Uploads are kept beside the frames, within a disk budget of their own (the same
-    // figure as the disk tier's).
-    let uploads = Uploads::open(
-        &config.cache_dir.join("uploads"),
-        config.upload_max.bytes(),
-        config.disk_budget.bytes(),
-    )?;
+    // figure as the disk tier's); in the shared directory when several servers must
+    // read them.
+    let uploads_dir = match &config.shared_dir {
+        Some(dir) => dir.join("uploads"),
+        None => config.cache_dir.join("uploads"),
+    };
+    let uploads = if shared.is_some() {
+        Uploads::open_shared(
+            &uploads_dir,
+            config.upload_max.bytes(),
+            config.disk_budget.bytes(),
+        )?
+    } else {
+        Uploads::open(
+            &uploads_dir,
+            config.upload_max.bytes(),
+            config.disk_budget.bytes(),
+        )?
+    };
     let mut cache_config = CacheConfig::new(config.memory_budget);
     cache_config.session_quota = config.session_quota;
     cache_config.auto_threshold = stayput_cache::ByteSize(config.session_quota.bytes() / 2);
@@ -69,9 +90,11 @@ pub fn build(config: &Config) -> Result<Stayput, CacheError> {
     cache_config.session_timeout = config.session_timeout;
     cache_config.max_frames_per_session = config.max_frames;
     let builder = app::server::recipes::with_recipes(FrameCache::builder(cache_config));
-    let cache = app::server::recipes::with_data(builder, uploads)
-        .cold_tier(Arc::new(disk))
-        .build();
+    let mut builder = app::server::recipes::with_data(builder, uploads).cold_tier(Arc::new(disk));
+    if let Some(shared) = shared {
+        builder = builder.shared(shared);
+    }
+    let cache = builder.build();
     let purger = cache.spawn_purger();
     let limits = Limits {
         client_max_rows: config.client_max_rows,

@@ -79,6 +79,10 @@ pub enum StayputError {
     /// The server's cache could not store or load the data (e.g. its disk is full).
     #[error("the server's cache is unavailable right now ({0} tier); try again")]
     Storage(String),
+    /// The shared cache (Redis) that several servers use is out of reach: what needs it
+    /// (a new session, a new handle, a handle made on another server) waits for it.
+    #[error("the shared cache is unavailable right now; try again shortly")]
+    SharedUnavailable,
     /// An evicted frame could not be rebuilt.
     #[error("the data could not be rebuilt: {0}")]
     Rebuild(String),
@@ -140,7 +144,7 @@ impl StayputError {
             Self::UnknownHandle => 404,
             Self::ClientModeTooLarge { .. } | Self::TooLarge { .. } | Self::BodyTooLarge(_) => 413,
             Self::SessionBusy(_) => 429,
-            Self::Busy { .. } | Self::Storage(_) | Self::TimedOut(_) => 503,
+            Self::Busy { .. } | Self::Storage(_) | Self::TimedOut(_) | Self::SharedUnavailable => 503,
             Self::Rebuild(_) | Self::Draw(_) | Self::Network(_) | Self::Internal => 500,
         }
     }

@@ -26,6 +26,7 @@ impl From<CacheError> for StayputError {
             },
             CacheError::Busy => Self::Busy { retry_after_s: 1 },
             CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
+            CacheError::SharedUnavailable => Self::SharedUnavailable,
             CacheError::Recompute(reason) => Self::Rebuild(reason),
             CacheError::Ingest(err) => crate::server::data::ingest_error(err),
             other => {
@@ -60,6 +61,7 @@ pub fn error_response(err: StayputError) -> Response {
     log(&err);
     let retry = match &err {
         StayputError::Busy { retry_after_s } => HeaderValue::from_str(&retry_after_s.to_string()).ok(),
+        StayputError::SharedUnavailable => Some(HeaderValue::from_static("2")),
         _ => None,
     };
     let mut response = (status, Json(err)).into_response();
@@ -73,7 +75,10 @@ pub fn error_response(err: StayputError) -> Response {
 pub fn log(err: &StayputError) {
     if err.is_client_error() {
         tracing::debug!(%err, status = err.status(), "request refused");
-    } else if matches!(err, StayputError::Busy { .. } | StayputError::TimedOut(_)) {
+    } else if matches!(
+        err,
+        StayputError::Busy { .. } | StayputError::TimedOut(_) | StayputError::SharedUnavailable
+    ) {
         tracing::info!(%err, "request shed");
     } else {
         tracing::error!(%err, status = err.status(), "request failed");

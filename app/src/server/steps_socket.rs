@@ -111,7 +111,12 @@ pub async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     let session = match existing_session_key(&session).await {
-        Ok(Some(session)) => session,
+        Ok(Some(session)) => {
+            if let Err(err) = cache.sync_session(session).await {
+                tracing::debug!(%err, "handles of other servers not learnt");
+            }
+            session
+        }
         Ok(None) => {
             return error_response(StayputError::BadRequest(
                 "the steps socket needs the page's session cookie".into(),

@@ -66,6 +66,18 @@ impl Uploads {
     /// accepting files of at most `limit` bytes and `budget` bytes in all. Our own
     /// leftovers from an earlier run are removed.
     pub fn open(dir: &Path, limit: u64, budget: u64) -> Result<Self, CacheError> {
+        Self::open_with(dir, limit, budget, true)
+    }
+
+    /// Like [`Uploads::open`], for a directory several servers share (every server
+    /// reads the files the others kept, to rebuild their frames): nothing found there
+    /// is removed at start-up, and the files this server keeps are removed when their
+    /// session has ended on every server.
+    pub fn open_shared(dir: &Path, limit: u64, budget: u64) -> Result<Self, CacheError> {
+        Self::open_with(dir, limit, budget, false)
+    }
+
+    fn open_with(dir: &Path, limit: u64, budget: u64, wipe: bool) -> Result<Self, CacheError> {
         let fail = |err: io::Error| CacheError::CacheDir {
             path: dir.display().to_string(),
             reason: err.to_string(),
@@ -86,7 +98,7 @@ impl Uploads {
         }
         for entry in fs::read_dir(dir).map_err(fail)?.flatten() {
             let name = entry.file_name();
-            if is_ours(&name.to_string_lossy()) {
+            if wipe && is_ours(&name.to_string_lossy()) {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -248,17 +260,33 @@ impl Uploads {
         self.delete(gone);
     }
 
+    /// The sessions this server kept files for.
+    pub(crate) fn sessions(&self) -> std::collections::HashSet<SessionKey> {
+        lock(&self.inner.books)
+            .kept
+            .values()
+            .map(|(s, _, _)| *s)
+            .collect()
+    }
+
     /// Removes the kept files that no frame's lineage names any more (`referenced` holds
-    /// the ids that are named), once they are a minute old: a dropped upload whose steps
-    /// went too, an ingest whose request went away before its handle was made, a session
-    /// that ended with no frames. Returns how many went.
-    pub(crate) fn sweep(&self, referenced: &std::collections::HashSet<String>) -> usize {
+    /// the ids that are named) and whose session is not in `keep` (still in use on
+    /// another server), once they are a minute old: a dropped upload whose steps went
+    /// too, an ingest whose request went away before its handle was made, a session that
+    /// ended with no frames. Returns how many went.
+    pub(crate) fn sweep(
+        &self,
+        referenced: &std::collections::HashSet<String>,
+        keep: &std::collections::HashSet<SessionKey>,
+    ) -> usize {
         let gone: Vec<(String, u64)> = {
             let mut books = lock(&self.inner.books);
             let stale: Vec<String> = books
                 .kept
                 .iter()
-                .filter(|(id, (_, _, at))| !referenced.contains(*id) && at.elapsed() >= self.inner.grace)
+                .filter(|(id, (session, _, at))| {
+                    !referenced.contains(*id) && !keep.contains(session) && at.elapsed() >= self.inner.grace
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
             stale

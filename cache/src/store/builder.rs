@@ -24,6 +24,8 @@ pub struct FrameCacheBuilder {
     recipes: Recipes,
     recycler: Option<Recycler>,
     uploads: Option<crate::ingest::Uploads>,
+    #[cfg(feature = "redis")]
+    shared: Option<crate::shared::SharedStore>,
 }
 
 impl FrameCache {
@@ -35,6 +37,8 @@ impl FrameCache {
             recipes: Recipes::default(),
             recycler: None,
             uploads: None,
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 
@@ -126,6 +130,15 @@ impl FrameCacheBuilder {
         self
     }
 
+    /// Shares this server's handles, memo table and small frames with every other server
+    /// connected to the same Redis (see [`crate::shared`]); sessions follow when the
+    /// router is wired with this cache.
+    #[cfg(feature = "redis")]
+    pub fn shared(mut self, store: crate::shared::SharedStore) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
     /// The cache. Must be called inside a tokio runtime (expiry reads tokio's clock).
     pub fn build(self) -> FrameCache {
         FrameCache {
@@ -135,6 +148,8 @@ impl FrameCacheBuilder {
                 recipes: self.recipes,
                 recycler: self.recycler,
                 uploads: self.uploads,
+                #[cfg(feature = "redis")]
+                shared: self.shared,
                 counters: Counters::default(),
                 epoch: Instant::now(),
                 state: Mutex::new(State::default()),

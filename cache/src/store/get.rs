@@ -21,6 +21,20 @@ impl FrameCache {
         handle: &(impl AsRef<FrameId> + ?Sized),
     ) -> Result<Arc<DataFrame>, CacheError> {
         let key = Self::key(session, handle.as_ref())?;
+        match self.get_known(key).await {
+            // Another server may have made it: learn it from Redis and try again.
+            Err(CacheError::Unknown) if self.is_shared() => match self.adopt_shared(key).await {
+                Ok(true) => self.get_known(key).await,
+                Ok(false) => Err(CacheError::Unknown),
+                Err(err) => Err(err),
+            },
+            other => other,
+        }
+    }
+
+    /// [`FrameCache::get`] of an entry this server may know.
+    async fn get_known(&self, key: FrameKey) -> Result<Arc<DataFrame>, CacheError> {
+        let session = key.session;
         let now = self.now_ms();
         let (in_cold, lineage) = {
             let mut state = self.state();
@@ -51,7 +65,11 @@ impl FrameCache {
             }
         }
         match lineage {
-            Some(lineage) if self.inner.recipes.has(&lineage.function) => self.rebuild(key, lineage).await,
+            Some(lineage) if self.inner.recipes.has(&lineage.function) => {
+                self.rebuild(key, Some(lineage)).await
+            }
+            // No recipe: another server's copy in Redis is the only way back.
+            _ if self.is_shared() => self.rebuild(key, None).await,
             _ => {
                 Counters::bump(&self.inner.counters.misses);
                 Err(CacheError::Expired)
@@ -81,8 +99,9 @@ impl FrameCache {
         }
     }
 
-    /// Rebuilds `key` from `lineage`, once however many readers ask at the same time.
-    async fn rebuild(&self, key: FrameKey, lineage: Lineage) -> Result<Arc<DataFrame>, CacheError> {
+    /// Brings `key` back: read from Redis when another server wrote it there, else
+    /// rebuilt from `lineage`; once however many readers ask at the same time.
+    async fn rebuild(&self, key: FrameKey, lineage: Option<Lineage>) -> Result<Arc<DataFrame>, CacheError> {
         self.inner
             .rebuilding
             .run(key, || async {
@@ -90,10 +109,20 @@ impl FrameCache {
                 if let Some(frame) = self.state().entries.get(&key).and_then(|e| e.data.frame()) {
                     return Ok(Arc::clone(frame));
                 }
-                let reservation = self.reserve_for(key.session, &lineage).await?;
-                let frame = Arc::new(self.inner.recipes.run(&lineage).await?);
-                Counters::bump(&self.inner.counters.recomputes);
-                tracing::debug!(%lineage, "rebuilt an evicted frame");
+                let (frame, reservation, rebuilt) = match self.from_shared(key, lineage.is_some()).await? {
+                    Some(found) => (Arc::new(found.0), found.1, false),
+                    None => {
+                        let Some(lineage) = &lineage else {
+                            Counters::bump(&self.inner.counters.misses);
+                            return Err(CacheError::Expired);
+                        };
+                        let reservation = self.reserve_for(key.session, lineage).await?;
+                        let frame = Arc::new(self.inner.recipes.run(lineage).await?);
+                        Counters::bump(&self.inner.counters.recomputes);
+                        tracing::debug!(%lineage, "rebuilt an evicted frame");
+                        (frame, reservation, true)
+                    }
+                };
                 let bytes = frame.estimated_size() as u64;
                 let placement = match self.state().entries.get_mut(&key) {
                     Some(entry) => {
@@ -114,9 +143,37 @@ impl FrameCache {
                     if let Err(err) = stored {
                         tracing::warn!(%err, "a rebuilt frame could not be stored again");
                     }
+                    if rebuilt {
+                        // The next server that misses it reads it instead of computing.
+                        self.write_through(key, Arc::clone(&frame), false).await;
+                    }
                 }
                 Ok(frame)
             })
             .await
+    }
+
+    /// The frame `key` from Redis with the memory reserved for it, when Redis holds it.
+    /// A Redis that cannot be reached is no answer when the frame can be rebuilt
+    /// (`rebuildable`) and an error otherwise.
+    async fn from_shared(
+        &self,
+        key: FrameKey,
+        rebuildable: bool,
+    ) -> Result<Option<(DataFrame, Option<super::Reservation>)>, CacheError> {
+        if !self.is_shared() {
+            return Ok(None);
+        }
+        match self.load_shared(key).await {
+            Ok(Some(frame)) => {
+                // Frames in Redis are small (`frame_max`): reserved once read, so the
+                // quota and budget count it before it is kept.
+                let reservation = self.reserve(key.session, frame.estimated_size() as u64).await?;
+                Ok(Some((frame, Some(reservation))))
+            }
+            Ok(None) => Ok(None),
+            Err(_) if rebuildable => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 }

@@ -14,6 +14,7 @@ mod put;
 mod release;
 mod reserve;
 mod settle;
+mod shared;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -67,6 +68,9 @@ struct Inner {
     /// Takes back the buffers of frames that leave memory and that no reader holds any
     /// more (see [`FrameCacheBuilder::recycle`]); called on the blocking pool.
     recycler: Option<Recycler>,
+    /// Redis, when several servers share their sessions, handles and small frames.
+    #[cfg(feature = "redis")]
+    shared: Option<crate::shared::SharedStore>,
     /// Where ingested files are kept, when the app takes uploads.
     uploads: Option<crate::ingest::Uploads>,
     /// Hits, misses, evictions by cause, spills, recomputes: atomics, so bumping one

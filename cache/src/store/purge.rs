@@ -67,7 +67,17 @@ impl FrameCache {
                     crate::ingest::files_named(&lineage.args, &mut named);
                 }
             }
-            uploads.sweep(&named);
+            // With several servers, a session's files stay while any server uses it.
+            let mut keep = std::collections::HashSet::new();
+            if self.is_shared() {
+                for session in uploads.sessions() {
+                    let local = self.state().sessions.contains_key(&session);
+                    if !local && self.session_alive_elsewhere(session).await {
+                        keep.insert(session);
+                    }
+                }
+            }
+            uploads.sweep(&named, &keep);
         }
         if !expired.is_empty() || !sessions.is_empty() {
             tracing::debug!(

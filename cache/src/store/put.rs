@@ -99,7 +99,9 @@ impl FrameCache {
             key,
             armed: true,
         };
-        self.fill(key, frame, target, reservation).await?;
+        self.fill(key, Arc::clone(&frame), target, reservation).await?;
+        // Every server must know the handle before the browser has it.
+        self.publish(key, Some(&frame), false).await?;
         undo.armed = false;
         Ok(handle)
     }
@@ -167,9 +169,18 @@ impl FrameCache {
                 if let Some(handle) = self.memo_lookup(session, &lineage) {
                     return Ok(handle);
                 }
+                // Made on another server: the same handle here.
+                if self.memo_shared(session, &lineage).await?.is_some() {
+                    if let Some(handle) = self.memo_lookup(session, &lineage) {
+                        return Ok(handle);
+                    }
+                }
                 let handle = self.build(session, lineage.clone(), placement).await?;
                 if let Ok(id) = Uuid::parse_str(handle.id.as_str()) {
                     self.state().memo.insert((session, lineage.clone()), id);
+                    if let Err(err) = self.publish_memo(FrameKey { session, id }, &lineage).await {
+                        tracing::warn!(%err, "a memoized step was not shared; another server may compute it again");
+                    }
                 }
                 Ok(handle)
             })

@@ -22,9 +22,14 @@ impl FrameCache {
     /// Drops the entry `key` from every tier, counting it as `cause`; `false` when there
     /// is none.
     pub(super) async fn forget(&self, key: FrameKey, cause: EvictionCause) -> bool {
-        let removed = self.state().remove(key);
+        let removed = {
+            let mut state = self.state();
+            let lineage = state.entries.get(&key).and_then(|e| e.lineage.clone());
+            state.remove(key).map(|data| (data, lineage))
+        };
         match removed {
-            Some(data) => {
+            Some((data, lineage)) => {
+                self.unpublish_later(key, lineage);
                 self.inner.counters.evicted(cause, 1);
                 self.forget_cold(key, &data).await;
                 drop(release_later(vec![data], self.inner.recycler.clone()));
@@ -55,6 +60,7 @@ impl FrameCache {
             return false;
         };
         self.inner.counters.evicted(EvictionCause::Released, 1);
+        self.remove_shared_frame_later(key);
         self.forget_cold(key, &old).await;
         let done = release_later(vec![old], self.inner.recycler.clone());
         if let (Some(done), Some(_)) = (done, &self.inner.recycler) {
@@ -90,7 +96,10 @@ impl FrameCache {
             removed
         };
         self.inner.counters.evicted(cause, removed.len() as u64);
-        if let Some(uploads) = &self.inner.uploads {
+        // A session that ended here may live on on another server: its files stay
+        // while its keys in Redis do (the sweep removes them after).
+        let elsewhere = self.is_shared() && self.session_alive_elsewhere(session).await;
+        if let (Some(uploads), false) = (&self.inner.uploads, elsewhere) {
             uploads.remove_session(session);
         }
         for (key, data) in &removed {

@@ -4,6 +4,8 @@
 // Each test binary compiles this module and uses a part of it.
 #![allow(dead_code)]
 
+pub(crate) mod processes;
+
 use std::net::SocketAddr;
 
 use app::StayputError;

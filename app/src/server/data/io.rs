@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use polars::prelude::*;
 use serde::Deserialize;
-use stayput_cache::{existing_session_key, session_key, FrameCache, FrameHandle, FrameId, IngestError};
+use stayput_cache::{
+    existing_session_key, shared_session_key, FrameCache, FrameHandle, FrameId, IngestError,
+};
 use tokio::io::AsyncReadExt;
 use tower_sessions::Session;
 
@@ -129,7 +131,7 @@ pub async fn upload(
                 budget: most,
             }));
         }
-        let session = session_key(&session).await?;
+        let session = shared_session_key(&cache, &session).await?;
         let _place = uploading.enter(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
@@ -181,6 +183,9 @@ pub async fn download(
         let session = existing_session_key(&session)
             .await?
             .ok_or(StayputError::UnknownHandle)?;
+        if let Err(err) = cache.sync_session(session).await {
+            tracing::debug!(%err, "handles of other servers not learnt");
+        }
         let handle = FrameHandle {
             id: FrameId::from(handle),
             rows: 0,

@@ -1,0 +1,180 @@
+//! The handle index of a session in Redis: every entry's shape, size, placement and
+//! lineage, the memo table, and a version counter that says when they changed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fred::prelude::{HashesInterface, KeysInterface};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{unavailable, SharedStore};
+use crate::tier::FrameKey;
+use crate::{CacheError, Lineage, Placement, SessionKey};
+
+/// What every server must know of an entry to serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SharedEntry {
+    pub(crate) rows: u64,
+    pub(crate) cols: u64,
+    pub(crate) bytes: u64,
+    pub(crate) placement: Placement,
+    pub(crate) lineage: Option<Lineage>,
+}
+
+impl SharedStore {
+    /// Records `entry` under `key` (and, when given, `memo` → its id), bumps the session's
+    /// version and renews the session's keys for `ttl`.
+    pub(crate) async fn publish(
+        &self,
+        key: FrameKey,
+        entry: Option<&SharedEntry>,
+        memo: Option<&Lineage>,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        self.ensure_up()?;
+        let idx = self.key("idx", key.session);
+        let id = key.id.simple().to_string();
+        let pipe = self.pool().next().pipeline();
+        if let Some(entry) = entry {
+            let json = serde_json::to_string(entry).map_err(|_| CacheError::SharedUnavailable)?;
+            let _: () = pipe.hset(&idx, (id.as_str(), json)).await.map_err(unavailable)?;
+        }
+        if let Some(lineage) = memo {
+            let memo_key = self.key("memo", key.session);
+            let _: () = pipe
+                .hset(&memo_key, (memo_field(lineage), id.as_str()))
+                .await
+                .map_err(unavailable)?;
+        }
+        let _: () = pipe
+            .incr(self.key("ver", key.session))
+            .await
+            .map_err(unavailable)?;
+        for kind in ["idx", "memo", "ver"] {
+            let _: () = pipe
+                .pexpire(self.key(kind, key.session), Self::ttl_ms(ttl), None)
+                .await
+                .map_err(unavailable)?;
+        }
+        let _: Vec<fred::types::Value> = pipe.all().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// The entry `key`, if any server recorded it.
+    pub(crate) async fn lookup(&self, key: FrameKey) -> Result<Option<SharedEntry>, CacheError> {
+        self.ensure_up()?;
+        let json: Option<String> = self
+            .pool()
+            .hget(self.key("idx", key.session), key.id.simple().to_string())
+            .await
+            .map_err(unavailable)?;
+        Ok(json.and_then(|json| decode(&json)))
+    }
+
+    /// The session's version: it changes whenever an entry is added or forgotten.
+    pub(crate) async fn version(&self, session: SessionKey) -> Result<u64, CacheError> {
+        self.ensure_up()?;
+        let version: Option<u64> = self
+            .pool()
+            .get(self.key("ver", session))
+            .await
+            .map_err(unavailable)?;
+        Ok(version.unwrap_or(0))
+    }
+
+    /// Every entry of `session`.
+    pub(crate) async fn entries(&self, session: SessionKey) -> Result<Vec<(Uuid, SharedEntry)>, CacheError> {
+        self.ensure_up()?;
+        let all: HashMap<String, String> = self
+            .pool()
+            .hgetall(self.key("idx", session))
+            .await
+            .map_err(unavailable)?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(id, json)| Some((Uuid::parse_str(&id).ok()?, decode(&json)?)))
+            .collect())
+    }
+
+    /// The id memoized for `lineage` in `session`, if any.
+    pub(crate) async fn memo(
+        &self,
+        session: SessionKey,
+        lineage: &Lineage,
+    ) -> Result<Option<Uuid>, CacheError> {
+        self.ensure_up()?;
+        let id: Option<String> = self
+            .pool()
+            .hget(self.key("memo", session), memo_field(lineage))
+            .await
+            .map_err(unavailable)?;
+        Ok(id.and_then(|id| Uuid::parse_str(&id).ok()))
+    }
+
+    /// Forgets the entry `key` (and its memo, when it names this id).
+    pub(crate) async fn unpublish(&self, key: FrameKey, lineage: Option<&Lineage>) -> Result<(), CacheError> {
+        self.ensure_up()?;
+        let id = key.id.simple().to_string();
+        let _: () = self
+            .pool()
+            .hdel(self.key("idx", key.session), id.as_str())
+            .await
+            .map_err(unavailable)?;
+        if let Some(lineage) = lineage {
+            if self.memo(key.session, lineage).await? == Some(key.id) {
+                let _: () = self
+                    .pool()
+                    .hdel(self.key("memo", key.session), memo_field(lineage))
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        let _: () = self
+            .pool()
+            .incr(self.key("ver", key.session))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Renews the session's keys for `ttl` (a server saw the session in use).
+    pub(crate) async fn renew(&self, session: SessionKey, ttl: Duration) -> Result<(), CacheError> {
+        self.ensure_up()?;
+        let pipe = self.pool().next().pipeline();
+        for kind in ["idx", "memo", "ver"] {
+            let _: () = pipe
+                .pexpire(self.key(kind, session), Self::ttl_ms(ttl), None)
+                .await
+                .map_err(unavailable)?;
+        }
+        let _: Vec<fred::types::Value> = pipe.all().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Whether `session` still has an index (some server used it within its timeout).
+    pub(crate) async fn session_alive(&self, session: SessionKey) -> Result<bool, CacheError> {
+        self.ensure_up()?;
+        let n: u64 = self
+            .pool()
+            .exists(self.key("idx", session))
+            .await
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+}
+
+/// The memo table's field for `lineage`.
+fn memo_field(lineage: &Lineage) -> String {
+    format!("{}\u{1f}{}", lineage.function, lineage.args)
+}
+
+fn decode(json: &str) -> Option<SharedEntry> {
+    match serde_json::from_str(json) {
+        Ok(entry) => Some(entry),
+        Err(err) => {
+            tracing::warn!(%err, "an entry in Redis could not be read; ignored");
+            None
+        }
+    }
+}

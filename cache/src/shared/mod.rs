@@ -1,0 +1,230 @@
+//! Several servers, one set of handles: the handle index, the memo table and small
+//! frames in Redis (feature `redis`).
+//!
+//! Each server keeps its own memory (and disk) tier; what the servers share lives under
+//! one key prefix in Redis:
+//! - `…:idx:<session>`: a hash, frame id → the entry's shape, size, placement and
+//!   lineage ([`index`]), so any server knows every handle of the session and can
+//!   rebuild any of its frames from the lineage;
+//! - `…:memo:<session>`: a hash, lineage → frame id, so a memoized step made on one
+//!   server is the same handle on the next;
+//! - `…:ver:<session>`: a counter bumped on every change of the index, so a server asks
+//!   for the whole index only when it changed;
+//! - `…:frame:<session>:<id>` and its chunks: the frame as Arrow IPC ([`frames`]).
+//!
+//! The session keys expire with the session (`session_timeout`, renewed by use); frames
+//! expire after their own time to live. Every call is bounded by a command timeout, and a
+//! Redis that cannot be reached is [`CacheError::SharedUnavailable`]: the caller decides
+//! whether that fails the request (a new handle must be known to every server) or only
+//! costs a shortcut (a frame not in Redis is rebuilt from its lineage).
+
+pub(crate) mod frames;
+pub(crate) mod index;
+#[cfg(feature = "leptos")]
+pub(crate) mod sessions;
+
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, Config, ConnectionConfig, PerformanceConfig, Pool, ReconnectPolicy};
+
+use crate::{CacheError, SessionKey};
+
+/// How the servers share through Redis.
+#[derive(Clone)]
+pub struct SharedSettings {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key (several deployments may share one Redis).
+    pub prefix: String,
+    /// Frames up to this many bytes are written to Redis; larger ones stay on the server
+    /// that made them and are rebuilt elsewhere from their lineage.
+    pub frame_max: u64,
+    /// How long a frame stays in Redis after it was written.
+    pub frame_ttl: Duration,
+    /// Longest any one Redis command may take before it counts as Redis unavailable.
+    pub command_timeout: Duration,
+}
+
+impl SharedSettings {
+    /// The settings for `url` with the defaults: prefix `stayput`, frames up to 64 MiB,
+    /// kept 30 minutes, commands bounded by 2 seconds.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "stayput".to_owned(),
+            frame_max: 64 << 20,
+            frame_ttl: Duration::from_secs(30 * 60),
+            command_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSettings")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("frame_max", &self.frame_max)
+            .field("frame_ttl", &self.frame_ttl)
+            .field("command_timeout", &self.command_timeout)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs and start-up errors.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None if userinfo.is_empty() => url.to_owned(),
+        // `redis://password@host` is read by some clients as a password alone.
+        None => format!("{scheme}://***@{host}"),
+    }
+}
+
+/// Why Redis could not be used at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    /// The URL is not a Redis URL.
+    #[error("STAYPUT_REDIS_URL={url} is not a Redis URL: {reason}")]
+    BadUrl {
+        /// The URL, password hidden.
+        url: String,
+        /// What the client said.
+        reason: String,
+    },
+    /// Redis did not answer.
+    #[error("cannot reach Redis at {url}: {reason}")]
+    Unreachable {
+        /// The URL, password hidden.
+        url: String,
+        /// What the client said.
+        reason: String,
+    },
+}
+
+/// The connection to the shared Redis and the settings; cheap to clone.
+#[derive(Clone)]
+pub struct SharedStore {
+    pool: Pool,
+    settings: SharedSettings,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("url", &redacted(&self.settings.url))
+            .field("prefix", &self.settings.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedStore {
+    /// Connects to Redis and checks that it answers. Once connected, the client
+    /// reconnects by itself whenever the connection is lost (every 0.1 s to 2 s, forever).
+    pub async fn connect(settings: SharedSettings) -> Result<Self, SharedError> {
+        let shown = redacted(&settings.url);
+        let mut config = Config::from_url(&settings.url).map_err(|err| SharedError::BadUrl {
+            url: shown.clone(),
+            reason: err.details().to_owned(),
+        })?;
+        // The first connection must succeed; after that, reconnect rather than fail.
+        config.fail_fast = true;
+        let perf = PerformanceConfig {
+            default_command_timeout: settings.command_timeout,
+            ..PerformanceConfig::default()
+        };
+        let connection = ConnectionConfig {
+            connection_timeout: settings.command_timeout,
+            internal_command_timeout: settings.command_timeout,
+            // A command in flight when the connection drops is not sent again: the
+            // caller hears "unavailable" and decides.
+            max_command_attempts: 1,
+            ..ConnectionConfig::default()
+        };
+        let policy = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
+        let pool = Pool::new(config, Some(perf), Some(connection), Some(policy), 4).map_err(|err| {
+            SharedError::BadUrl {
+                url: shown.clone(),
+                reason: err.details().to_owned(),
+            }
+        })?;
+        let unreachable = |reason: String| SharedError::Unreachable {
+            url: shown.clone(),
+            reason,
+        };
+        match tokio::time::timeout(settings.command_timeout * 2, pool.init()).await {
+            Ok(Ok(_task)) => {}
+            Ok(Err(err)) => return Err(unreachable(err.details().to_owned())),
+            Err(_) => {
+                let _ = pool.quit().await;
+                return Err(unreachable("no answer in time".to_owned()));
+            }
+        }
+        let pong: Result<String, _> = pool.ping(None).await;
+        if let Err(err) = pong {
+            return Err(unreachable(err.details().to_owned()));
+        }
+        Ok(Self { pool, settings })
+    }
+
+    /// The settings this store was opened with.
+    pub fn settings(&self) -> &SharedSettings {
+        &self.settings
+    }
+
+    /// The connection pool (the session store shares it).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Whether a connection is up right now.
+    pub fn is_connected(&self) -> bool {
+        self.pool.is_connected()
+    }
+
+    /// `prefix:kind:session`.
+    pub(crate) fn key(&self, kind: &str, session: SessionKey) -> String {
+        format!("{}:{kind}:{}", self.settings.prefix, session.uuid().simple())
+    }
+
+    /// The session keys live as long as the session: `session_timeout` in milliseconds.
+    pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
+        i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+    }
+
+    /// Fails at once when no connection is up (rather than waiting for the timeout).
+    pub(crate) fn ensure_up(&self) -> Result<(), CacheError> {
+        if self.pool.is_connected() {
+            Ok(())
+        } else {
+            Err(CacheError::SharedUnavailable)
+        }
+    }
+}
+
+/// A Redis error as the cache's: logged here, "unavailable" to the caller.
+pub(crate) fn unavailable(err: fred::error::Error) -> CacheError {
+    tracing::warn!(err = %err, "Redis command failed");
+    CacheError::SharedUnavailable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redacted("redis://:s3cret@host:1/0"), "redis://:***@host:1/0");
+        assert_eq!(redacted("redis://user:s3cret@host:1"), "redis://user:***@host:1");
+        assert_eq!(redacted("redis://s3cret@host"), "redis://***@host");
+        assert_eq!(redacted("redis://u:p@ss@host"), "redis://u:***@host");
+        assert!(!redacted("rediss://a:b@c").contains('b'));
+    }
+}

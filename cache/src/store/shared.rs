@@ -1,0 +1,350 @@
+//! The cache's side of sharing through Redis: telling the other servers about a new
+//! entry, learning theirs, reading a frame through Redis before rebuilding it.
+//!
+//! Without the `redis` feature, or with no shared store configured, every method here
+//! is a no-op and the cache is the single-server cache it always was.
+
+use super::FrameCache;
+
+#[cfg(feature = "redis")]
+mod on {
+    use std::sync::Arc;
+
+    use polars::prelude::DataFrame;
+
+    use super::super::FrameCache;
+    use crate::metrics::Counters;
+    use crate::shared::index::SharedEntry;
+    use crate::shared::SharedStore;
+    use crate::state::{Data, Entry};
+    use crate::tier::FrameKey;
+    use crate::{CacheError, Lineage, SessionKey};
+
+    /// A server renews a session's keys in Redis at most this often (milliseconds).
+    const RENEW_EVERY_MS: u64 = 60_000;
+
+    impl FrameCache {
+        /// The shared store (Redis), when the cache was built with one.
+        pub fn shared(&self) -> Option<&SharedStore> {
+            self.inner.shared.as_ref()
+        }
+
+        /// Learns the entries other servers recorded for `session` since this server last
+        /// looked (one small read when nothing changed), and renews the session's keys
+        /// in Redis now and then. Without a shared store, does nothing. When Redis is
+        /// down, fails with [`CacheError::SharedUnavailable`]; what this server holds
+        /// stays usable (callers may go on without it).
+        pub async fn sync_session(&self, session: SessionKey) -> Result<(), CacheError> {
+            let Some(shared) = self.shared() else {
+                return Ok(());
+            };
+            let now = self.now_ms();
+            let version = shared.version(session).await?;
+            let (known, renew) = {
+                let state = self.state();
+                state.sessions.get(&session).map_or((0, true), |s| {
+                    (
+                        s.shared_version,
+                        now.saturating_sub(s.shared_renewed_ms) >= RENEW_EVERY_MS,
+                    )
+                })
+            };
+            if renew && version > 0 {
+                shared.renew(session, self.inner.config.session_timeout).await?;
+            }
+            if version != known && version > 0 {
+                let entries = shared.entries(session).await?;
+                let mut state = self.state();
+                let most = self.inner.config.max_frames_per_session;
+                for (id, entry) in entries {
+                    let key = FrameKey { session, id };
+                    let held = state.sessions.get(&session).map_or(0, |s| s.entries);
+                    if held >= most {
+                        break;
+                    }
+                    if !state.entries.contains_key(&key) {
+                        adopt(&mut state, key, entry, now);
+                    }
+                }
+                let s = state.sessions.entry(session).or_default();
+                s.shared_version = version;
+            }
+            if renew && version > 0 {
+                let mut state = self.state();
+                state.sessions.entry(session).or_default().shared_renewed_ms = now;
+            }
+            Ok(())
+        }
+
+        /// On a local miss: the entry `key` from Redis, adopted here (its data gone, to be
+        /// read from Redis or rebuilt). `false` when no server recorded it.
+        pub(in crate::store) async fn adopt_shared(&self, key: FrameKey) -> Result<bool, CacheError> {
+            let Some(shared) = self.shared() else {
+                return Ok(false);
+            };
+            let Some(entry) = shared.lookup(key).await? else {
+                return Ok(false);
+            };
+            let now = self.now_ms();
+            let mut state = self.state();
+            if !state.entries.contains_key(&key) {
+                adopt(&mut state, key, entry, now);
+            }
+            Ok(true)
+        }
+
+        /// The id another server memoized for `lineage` in `session`, adopted here.
+        pub(in crate::store) async fn memo_shared(
+            &self,
+            session: SessionKey,
+            lineage: &Lineage,
+        ) -> Result<Option<uuid::Uuid>, CacheError> {
+            let Some(shared) = self.shared() else {
+                return Ok(None);
+            };
+            let Some(id) = shared.memo(session, lineage).await? else {
+                return Ok(None);
+            };
+            if !self.adopt_shared(FrameKey { session, id }).await? {
+                return Ok(None);
+            }
+            self.state().memo.insert((session, lineage.clone()), id);
+            Ok(Some(id))
+        }
+
+        /// Tells the other servers about the new entry `key` (and, with `memo`, that its
+        /// lineage is memoized), then writes its frame through to Redis when it is small
+        /// enough: awaited when no recipe could rebuild it elsewhere, in the background
+        /// otherwise. Fails only when the entry could not be recorded.
+        pub(in crate::store) async fn publish(
+            &self,
+            key: FrameKey,
+            frame: Option<&Arc<DataFrame>>,
+            memo: bool,
+        ) -> Result<(), CacheError> {
+            let Some(shared) = self.shared() else {
+                return Ok(());
+            };
+            let entry = {
+                let state = self.state();
+                let Some(e) = state.entries.get(&key) else {
+                    return Ok(()); // dropped meanwhile
+                };
+                SharedEntry {
+                    rows: e.rows,
+                    cols: e.cols,
+                    bytes: e.bytes,
+                    placement: e.placement,
+                    lineage: e.lineage.clone(),
+                }
+            };
+            let memo = if memo { entry.lineage.clone() } else { None };
+            shared
+                .publish(
+                    key,
+                    Some(&entry),
+                    memo.as_ref(),
+                    self.inner.config.session_timeout,
+                )
+                .await?;
+            if let Some(frame) = frame {
+                let rebuildable = entry
+                    .lineage
+                    .as_ref()
+                    .is_some_and(|l| self.inner.recipes.has(&l.function));
+                self.write_through(key, Arc::clone(frame), !rebuildable).await;
+            }
+            Ok(())
+        }
+
+        /// Records that `lineage` is memoized as `key` (the entry is already published).
+        pub(in crate::store) async fn publish_memo(
+            &self,
+            key: FrameKey,
+            lineage: &Lineage,
+        ) -> Result<(), CacheError> {
+            let Some(shared) = self.shared() else {
+                return Ok(());
+            };
+            shared
+                .publish(key, None, Some(lineage), self.inner.config.session_timeout)
+                .await
+        }
+
+        /// Writes `frame` to Redis under `key`; `wait` or in the background.
+        pub(in crate::store) async fn write_through(&self, key: FrameKey, frame: Arc<DataFrame>, wait: bool) {
+            let Some(shared) = self.shared().cloned() else {
+                return;
+            };
+            if frame.estimated_size() as u64 > shared.settings().frame_max {
+                return;
+            }
+            let counters = self.clone();
+            let write = async move {
+                match shared.store_frame(key, &frame).await {
+                    Ok(Some(_)) => Counters::bump(&counters.inner.counters.shared_writes),
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "a frame was not written to Redis; other servers rebuild it")
+                    }
+                }
+            };
+            if wait {
+                write.await;
+            } else {
+                tokio::spawn(write);
+            }
+        }
+
+        /// The frame `key` from Redis, when Redis holds it whole.
+        pub(in crate::store) async fn load_shared(
+            &self,
+            key: FrameKey,
+        ) -> Result<Option<DataFrame>, CacheError> {
+            let Some(shared) = self.shared() else {
+                return Ok(None);
+            };
+            let frame = shared.load_frame(key).await?;
+            if frame.is_some() {
+                Counters::bump(&self.inner.counters.hits_shared);
+            }
+            Ok(frame)
+        }
+
+        /// Forgets `key` in Redis too (the user dropped it), off the caller's path.
+        pub(in crate::store) fn unpublish_later(&self, key: FrameKey, lineage: Option<Lineage>) {
+            let Some(shared) = self.shared().cloned() else {
+                return;
+            };
+            tokio::spawn(async move {
+                let _ = shared.unpublish(key, lineage.as_ref()).await;
+                let _ = shared.remove_frame(key).await;
+            });
+        }
+
+        /// Drops the frame of `key` from Redis (the page released it), off the caller's path.
+        pub(in crate::store) fn remove_shared_frame_later(&self, key: FrameKey) {
+            let Some(shared) = self.shared().cloned() else {
+                return;
+            };
+            tokio::spawn(async move {
+                let _ = shared.remove_frame(key).await;
+            });
+        }
+
+        /// Whether `session` is still in use on some server (its keys in Redis live).
+        /// `true` without a shared store, and when Redis cannot tell (keep rather than lose).
+        pub(in crate::store) async fn session_alive_elsewhere(&self, session: SessionKey) -> bool {
+            match self.shared() {
+                Some(shared) => shared.session_alive(session).await.unwrap_or(true),
+                None => false,
+            }
+        }
+    }
+
+    /// Enters `entry` under `key` in this server's bookkeeping, its data gone.
+    fn adopt(state: &mut crate::state::State, key: FrameKey, entry: SharedEntry, now: u64) {
+        let seq = state.tick();
+        state.touch_session(key.session, now);
+        state.insert(
+            key,
+            Entry {
+                placement: entry.placement,
+                lineage: entry.lineage,
+                rows: entry.rows,
+                cols: entry.cols,
+                bytes: entry.bytes,
+                data: Data::Gone,
+                created_ms: now,
+                last_use_ms: now,
+                last_use_seq: seq,
+                filling: false,
+                hits: 0,
+            },
+        );
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+mod off {
+    use std::sync::Arc;
+
+    use polars::prelude::DataFrame;
+
+    use super::super::FrameCache;
+    use crate::tier::FrameKey;
+    use crate::{CacheError, Lineage, SessionKey};
+
+    impl FrameCache {
+        /// Without the `redis` feature there is nothing to learn.
+        pub async fn sync_session(&self, _session: SessionKey) -> Result<(), CacheError> {
+            Ok(())
+        }
+
+        pub(in crate::store) async fn adopt_shared(&self, _key: FrameKey) -> Result<bool, CacheError> {
+            Ok(false)
+        }
+
+        pub(in crate::store) async fn memo_shared(
+            &self,
+            _session: SessionKey,
+            _lineage: &Lineage,
+        ) -> Result<Option<uuid::Uuid>, CacheError> {
+            Ok(None)
+        }
+
+        pub(in crate::store) async fn publish(
+            &self,
+            _key: FrameKey,
+            _frame: Option<&Arc<DataFrame>>,
+            _memo: bool,
+        ) -> Result<(), CacheError> {
+            Ok(())
+        }
+
+        pub(in crate::store) async fn publish_memo(
+            &self,
+            _key: FrameKey,
+            _lineage: &Lineage,
+        ) -> Result<(), CacheError> {
+            Ok(())
+        }
+
+        pub(in crate::store) async fn write_through(
+            &self,
+            _key: FrameKey,
+            _frame: Arc<DataFrame>,
+            _wait: bool,
+        ) {
+        }
+
+        pub(in crate::store) async fn load_shared(
+            &self,
+            _key: FrameKey,
+        ) -> Result<Option<DataFrame>, CacheError> {
+            Ok(None)
+        }
+
+        pub(in crate::store) fn unpublish_later(&self, _key: FrameKey, _lineage: Option<Lineage>) {}
+
+        pub(in crate::store) fn remove_shared_frame_later(&self, _key: FrameKey) {}
+
+        pub(in crate::store) async fn session_alive_elsewhere(&self, _session: SessionKey) -> bool {
+            false
+        }
+    }
+}
+
+impl FrameCache {
+    /// Whether this cache shares its handles through Redis.
+    pub(in crate::store) fn is_shared(&self) -> bool {
+        #[cfg(feature = "redis")]
+        {
+            self.inner.shared.is_some()
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            false
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Several servers, one set of sessions and handles: two real Stayput processes sharing
+//! a real Redis started by the test on a free loopback port.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use app::StayputError;
+use common::processes::{free_port, run_to_exit, Instance, Redis};
+use common::{browser, error_of};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+async fn post(
+    server: &Instance,
+    client: &Client,
+    name: &str,
+    fields: &[(&str, String)],
+) -> reqwest::Response {
+    client
+        .post(server.url(&format!("/api/{name}")))
+        .form(fields)
+        .send()
+        .await
+        .expect("send")
+}
+
+fn handle_fields(handle: &Value) -> Vec<(&'static str, String)> {
+    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
+    vec![
+        ("handle[id]", field("id")),
+        ("handle[rows]", field("rows")),
+        ("handle[bytes]", field("bytes")),
+    ]
+}
+
+async fn create(server: &Instance, client: &Client, rows: u64) -> reqwest::Response {
+    post(server, client, "create_frame", &[("rows", rows.to_string())]).await
+}
+
+async fn mean(server: &Instance, client: &Client, handle: &Value) -> reqwest::Response {
+    post(server, client, "frame_mean", &handle_fields(handle)).await
+}
+
+async fn mean_of(server: &Instance, client: &Client, handle: &Value) -> f64 {
+    let reply = mean(server, client, handle).await;
+    assert_eq!(reply.status(), StatusCode::OK, "mean on {}", server.base);
+    let reply: Value = reply.json().await.expect("mean");
+    reply["mean"].as_f64().expect("a number")
+}
+
+/// A counter of the server's `/metrics`, by its full name with labels.
+async fn metric(server: &Instance, name: &str) -> u64 {
+    let text = browser()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+/// Waits (at most 10 s) until `done` holds.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Frames Redis holds (their manifests; chunks are `…:frame:<s>:<id>:<version>:<n>`).
+fn frames_in(redis: &Redis) -> usize {
+    redis.count_keys("stayput:frame:*") - redis.count_keys("stayput:frame:*:*:*:*")
+}
+
+fn two_servers(redis: &Redis, extra: &[(&str, &str)]) -> (Instance, Instance) {
+    let url = redis.url();
+    let mut vars = vec![("STAYPUT_REDIS_URL", url.as_str())];
+    vars.extend_from_slice(extra);
+    (Instance::start(&vars), Instance::start(&vars))
+}
+
+#[tokio::test]
+async fn a_handle_made_on_one_server_is_read_and_drawn_on_the_other() {
+    let redis = Redis::start();
+    let (a, b) = two_servers(&redis, &[]);
+    // One browser: reqwest keeps cookies by host, so both servers get the same cookie,
+    // as they would behind a balancer.
+    let client = browser();
+    let made = create(&a, &client, 100_000).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let handle: Value = made.json().await.expect("handle");
+    let on_a = mean_of(&a, &client, &handle).await;
+
+    // B never saw the session nor the handle: it learns both from Redis.
+    let on_b = mean_of(&b, &client, &handle).await;
+    assert_eq!(on_a, on_b, "the same frame on both servers");
+    let figure = post(&b, &client, "frame_histogram", &handle_fields(&handle)).await;
+    assert_eq!(figure.status(), StatusCode::OK);
+    let figure: String = figure.json().await.expect("figure");
+    assert!(
+        figure.contains("\"type\":\"bar\"") || figure.contains("\"data\""),
+        "{figure:.200}"
+    );
+
+    // A foreign cookie on B: exactly like a made-up handle.
+    let stranger = browser();
+    let foreign = error_of(mean(&b, &stranger, &handle).await).await;
+    let mut made_up = handle.clone();
+    made_up["id"] = Value::from(uuid::Uuid::new_v4().to_string());
+    let unknown = error_of(mean(&b, &stranger, &made_up).await).await;
+    assert_eq!(foreign, StayputError::UnknownHandle);
+    assert_eq!(foreign, unknown);
+}
+
+/// A CSV of `rows` rows: a city out of three and a temperature.
+fn weather_csv(rows: usize) -> Vec<u8> {
+    let mut text = String::from("city,temp\n");
+    for i in 0..rows {
+        let city = ["Oslo", "Rome", "Lima"][i % 3];
+        text.push_str(&format!("{city},{}\n", (i % 40) as f64 / 2.0));
+    }
+    text.into_bytes()
+}
+
+async fn json_call(server: &Instance, client: &Client, name: &str, args: Value) -> Value {
+    let reply = client
+        .post(server.url(&format!("/api/{name}")))
+        .json(&args)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(reply.status(), StatusCode::OK, "{name} on {}", server.base);
+    reply.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
+    let redis = Redis::start();
+    let shared = tempfile::tempdir().expect("shared dir");
+    let dir = shared.path().display().to_string();
+    let (a, b) = two_servers(&redis, &[("STAYPUT_SHARED_DIR", dir.as_str())]);
+    let client = browser();
+    let uploaded = client
+        .post(a.url("/api/upload?name=weather.csv"))
+        .header("content-type", "application/octet-stream")
+        .body(weather_csv(3000))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), StatusCode::OK);
+    let handle: Value = uploaded.json().await.expect("handle");
+
+    // B reads the kept file from the shared directory: schema and a page of rows.
+    let info = post(&b, &client, "data_info", &handle_fields(&handle)).await;
+    assert_eq!(info.status(), StatusCode::OK);
+    let info: Value = info.json().await.expect("info");
+    assert_eq!(info["columns"][1]["max"], "19.5");
+
+    // The same step on A and on B: one handle (the memo table is shared), the same rows.
+    let step = json!({"handle": handle, "step": {"filter": [{"column": "temp", "op": "ge", "value": "10"}]}});
+    let on_a = json_call(&a, &client, "data_transform", step.clone()).await;
+    let on_b = json_call(&b, &client, "data_transform", step).await;
+    assert_eq!(on_a["id"], on_b["id"], "one memo table");
+    assert_eq!(on_b["rows"], 1500);
+    // A group-by made on B, read on A.
+    let group = json!({"handle": on_b, "step": {"group_by": {"keys": ["city"], "aggs": [{"column": "temp", "func": "mean"}]}}});
+    let grouped = json_call(&b, &client, "data_transform", group).await;
+    let rows = post(
+        &a,
+        &client,
+        "data_rows",
+        &[handle_fields(&grouped), vec![("offset", "0".into())]].concat(),
+    )
+    .await;
+    assert_eq!(rows.status(), StatusCode::OK);
+    let rows: Value = rows.json().await.expect("rows");
+    assert_eq!(rows["total"], 3);
+}
+
+#[tokio::test]
+async fn frames_expire_in_redis_and_are_rebuilt_from_their_lineage() {
+    let redis = Redis::start();
+    let (a, b) = two_servers(&redis, &[("STAYPUT_REDIS_FRAME_TTL", "3s")]);
+    let client = browser();
+    let handle: Value = create(&a, &client, 50_000).await.json().await.expect("handle");
+    let expected = mean_of(&a, &client, &handle).await;
+    // Written through to Redis (in the background), then gone after its time to live.
+    until("the frame in Redis", || frames_in(&redis) == 1).await;
+    until("the frame to expire", || frames_in(&redis) == 0).await;
+    assert_eq!(redis.count_keys("stayput:frame:*"), 0, "its chunks expired too");
+    // B has never held it: with the frame gone from Redis it rebuilds it from the lineage.
+    let recomputed = metric(&b, "stayput_cache_recomputes_total").await;
+    assert_eq!(mean_of(&b, &client, &handle).await, expected);
+    assert_eq!(metric(&b, "stayput_cache_recomputes_total").await, recomputed + 1);
+
+    // A second frame, read on B while Redis still holds it: read, not recomputed.
+    let second: Value = create(&a, &client, 50_000).await.json().await.expect("handle");
+    let want = mean_of(&a, &client, &second).await;
+    let key = format!(
+        "stayput:frame:*:{}",
+        second["id"].as_str().expect("id").replace('-', "")
+    );
+    until("the second frame in Redis", || redis.count_keys(&key) == 1).await;
+    let hits = metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await;
+    assert_eq!(mean_of(&b, &client, &second).await, want);
+    assert_eq!(
+        metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await,
+        hits + 1
+    );
+    assert_eq!(metric(&b, "stayput_cache_recomputes_total").await, recomputed + 1);
+}
+
+#[tokio::test]
+async fn losing_redis_gives_a_clear_error_keeps_local_data_and_recovers() {
+    let mut redis = Redis::start();
+    let (a, b) = two_servers(&redis, &[]);
+    let client = browser();
+    let handle: Value = create(&a, &client, 10_000).await.json().await.expect("handle");
+    let expected = mean_of(&a, &client, &handle).await;
+    assert_eq!(mean_of(&b, &client, &handle).await, expected);
+
+    redis.stop();
+    // What this server holds stays usable.
+    assert_eq!(mean_of(&a, &client, &handle).await, expected);
+    // A new handle must be known to every server: refused, clearly, quickly.
+    let started = Instant::now();
+    let refused = create(&a, &client, 10_000).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(error_of(refused).await, StayputError::SharedUnavailable);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // So is a new session.
+    let newcomer = browser();
+    assert_eq!(
+        error_of(create(&b, &newcomer, 10).await).await,
+        StayputError::SharedUnavailable
+    );
+    // The servers keep running and say so on every page.
+    let page = browser().get(a.url("/cache")).send().await.expect("page");
+    assert!(page.status().is_success(), "{}", page.status());
+
+    // Redis is back (empty, as after a crash without persistence): the servers
+    // reconnect by themselves; the session goes on and new handles work on both.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let again = loop {
+        let reply = create(&a, &client, 10_000).await;
+        if reply.status() == StatusCode::OK {
+            break reply.json::<Value>().await.expect("handle");
+        }
+        assert!(Instant::now() < deadline, "no recovery: {}", reply.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let want = mean_of(&a, &client, &again).await;
+    assert_eq!(mean_of(&b, &client, &again).await, want);
+    let newcomer: Value = create(&b, &newcomer, 10)
+        .await
+        .json()
+        .await
+        .expect("a new session");
+    assert_eq!(newcomer["rows"], 10);
+}
+
+#[test]
+fn an_unreachable_redis_stops_the_server_at_start_naming_it_without_the_password() {
+    let port = free_port(); // nothing listens there
+    let url = format!("redis://:hunter2secret@127.0.0.1:{port}");
+    let (status, stderr) = run_to_exit(&[
+        ("STAYPUT_REDIS_URL", url.as_str()),
+        ("STAYPUT_REDIS_TIMEOUT", "1s"),
+    ]);
+    assert!(!status.success());
+    let said: Vec<&str> = stderr.lines().filter(|l| l.starts_with("stayput:")).collect();
+    assert_eq!(said.len(), 1, "one line: {stderr}");
+    assert!(
+        said[0].contains("Redis") && said[0].contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        said[0]
+    );
+    assert!(!stderr.contains("hunter2secret"), "{stderr}");
+
+    let (status, stderr) = run_to_exit(&[("STAYPUT_REDIS_URL", "http://example.org")]);
+    assert!(!status.success());
+    assert!(stderr.contains("STAYPUT_REDIS_URL"), "{stderr}");
+}
