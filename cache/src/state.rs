@@ -61,6 +61,9 @@ pub(crate) struct Entry {
     /// Its frame is being made or stored: never forgotten to make room meanwhile.
     pub(crate) filling: bool,
     pub(crate) hits: u64,
+    /// Recorded in the shared index (Redis): once it is gone from there, it is gone here.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) published: bool,
 }
 
 #[derive(Default)]

@@ -61,11 +61,7 @@ impl SharedStore {
 
     /// Writes `frame` under `key`; returns the bytes written. Frames over the configured
     /// `frame_max` are not written (`Ok(None)`).
-    pub(crate) async fn store_frame(
-        &self,
-        key: FrameKey,
-        frame: &DataFrame,
-    ) -> Result<Option<u64>, CacheError> {
+    pub async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<u64>, CacheError> {
         if frame.estimated_size() as u64 > self.settings().frame_max {
             return Ok(None);
         }
@@ -113,7 +109,7 @@ impl SharedStore {
     }
 
     /// The frame under `key`, or `None` when Redis does not hold it (whole).
-    pub(crate) async fn load_frame(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
+    pub async fn load_frame(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
         self.ensure_up()?;
         let manifest: Option<String> = self.pool().get(self.frame_key(key)).await.map_err(unavailable)?;
         let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) else {
@@ -147,7 +143,7 @@ impl SharedStore {
     }
 
     /// Deletes the frame under `key` (manifest first, so no reader starts on it).
-    pub(crate) async fn remove_frame(&self, key: FrameKey) -> Result<(), CacheError> {
+    pub async fn remove_frame(&self, key: FrameKey) -> Result<(), CacheError> {
         self.ensure_up()?;
         let manifest: Option<String> = self
             .pool()

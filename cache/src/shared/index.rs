@@ -138,6 +138,22 @@ impl SharedStore {
         Ok(())
     }
 
+    /// Forgets every entry and memo of `session` (a new version, so servers drop theirs).
+    pub(crate) async fn forget_session(&self, session: SessionKey) -> Result<(), CacheError> {
+        self.ensure_up()?;
+        let _: () = self
+            .pool()
+            .del(vec![self.key("idx", session), self.key("memo", session)])
+            .await
+            .map_err(unavailable)?;
+        let _: () = self
+            .pool()
+            .incr(self.key("ver", session))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Renews the session's keys for `ttl` (a server saw the session in use).
     pub(crate) async fn renew(&self, session: SessionKey, ttl: Duration) -> Result<(), CacheError> {
         self.ensure_up()?;

@@ -109,7 +109,7 @@ impl FrameCache {
                 if let Some(frame) = self.state().entries.get(&key).and_then(|e| e.data.frame()) {
                     return Ok(Arc::clone(frame));
                 }
-                let (frame, reservation, rebuilt) = match self.from_shared(key, lineage.is_some()).await? {
+                let (frame, reservation, rebuilt) = match self.read_shared(key, lineage.is_some()).await? {
                     Some(found) => (Arc::new(found.0), found.1, false),
                     None => {
                         let Some(lineage) = &lineage else {
@@ -156,7 +156,7 @@ impl FrameCache {
     /// The frame `key` from Redis with the memory reserved for it, when Redis holds it.
     /// A Redis that cannot be reached is no answer when the frame can be rebuilt
     /// (`rebuildable`) and an error otherwise.
-    async fn from_shared(
+    async fn read_shared(
         &self,
         key: FrameKey,
         rebuildable: bool,

@@ -90,6 +90,7 @@ impl FrameCache {
                     last_use_seq: seq,
                     hits: 0,
                     filling: true,
+                    published: false,
                 },
             );
         }

@@ -29,7 +29,7 @@ impl FrameCache {
         };
         match removed {
             Some((data, lineage)) => {
-                self.unpublish_later(key, lineage);
+                self.unpublish(key, lineage).await;
                 self.inner.counters.evicted(cause, 1);
                 self.forget_cold(key, &data).await;
                 drop(release_later(vec![data], self.inner.recycler.clone()));
@@ -74,6 +74,7 @@ impl FrameCache {
     /// Drops every entry of `session` from every tier (the session ended); returns how
     /// many there were.
     pub async fn remove_session(&self, session: SessionKey) -> usize {
+        self.unpublish_session(session).await;
         self.remove_session_because(session, EvictionCause::SessionEnd)
             .await
     }
@@ -113,7 +114,7 @@ impl FrameCache {
         count
     }
 
-    async fn forget_cold(&self, key: FrameKey, data: &Data) {
+    pub(super) async fn forget_cold(&self, key: FrameKey, data: &Data) {
         if let (Data::Cold | Data::Writing(_), Some(cold)) = (data, self.inner.cold.as_ref()) {
             if let Err(err) = cold.remove(key).await {
                 tracing::warn!(%err, "could not remove a frame from the {} tier", cold.name());
@@ -126,7 +127,7 @@ impl FrameCache {
 /// returning a large frame's pages to the OS takes ~90 ms per 800 MB, which no request
 /// should wait for. Returns the task, if one was spawned, for a caller that must know
 /// the recycler has run.
-pub(super) fn release_later(
+pub(in crate::store) fn release_later(
     released: Vec<Data>,
     recycler: Option<Recycler>,
 ) -> Option<tokio::task::JoinHandle<()>> {

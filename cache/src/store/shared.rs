@@ -40,6 +40,7 @@ mod on {
             };
             let now = self.now_ms();
             let version = shared.version(session).await?;
+            let mut gone = Vec::new();
             let (known, renew) = {
                 let state = self.state();
                 state.sessions.get(&session).map_or((0, true), |s| {
@@ -55,6 +56,21 @@ mod on {
             if version != known && version > 0 {
                 let entries = shared.entries(session).await?;
                 let mut state = self.state();
+                // Dropped on another server: dropped here too (only entries known to have
+                // been recorded there; one being recorded right now stays).
+                let listed: std::collections::HashSet<uuid::Uuid> =
+                    entries.iter().map(|(id, _)| *id).collect();
+                let dropped: Vec<FrameKey> = state
+                    .entries
+                    .iter()
+                    .filter(|(k, e)| k.session == session && e.published && !listed.contains(&k.id))
+                    .map(|(k, _)| *k)
+                    .collect();
+                for key in dropped {
+                    if let Some(data) = state.remove(key) {
+                        gone.push((key, data));
+                    }
+                }
                 let most = self.inner.config.max_frames_per_session;
                 for (id, entry) in entries {
                     let key = FrameKey { session, id };
@@ -72,6 +88,18 @@ mod on {
             if renew && version > 0 {
                 let mut state = self.state();
                 state.sessions.entry(session).or_default().shared_renewed_ms = now;
+            }
+            if !gone.is_empty() {
+                self.inner
+                    .counters
+                    .evicted(crate::metrics::EvictionCause::Dropped, gone.len() as u64);
+                for (key, data) in &gone {
+                    self.forget_cold(*key, data).await;
+                }
+                drop(super::super::release::release_later(
+                    gone.into_iter().map(|(_, data)| data).collect(),
+                    self.inner.recycler.clone(),
+                ));
             }
             Ok(())
         }
@@ -147,6 +175,9 @@ mod on {
                     self.inner.config.session_timeout,
                 )
                 .await?;
+            if let Some(e) = self.state().entries.get_mut(&key) {
+                e.published = true;
+            }
             if let Some(frame) = frame {
                 let rebuildable = entry
                     .lineage
@@ -211,15 +242,28 @@ mod on {
             Ok(frame)
         }
 
-        /// Forgets `key` in Redis too (the user dropped it), off the caller's path.
-        pub(in crate::store) fn unpublish_later(&self, key: FrameKey, lineage: Option<Lineage>) {
+        /// Forgets `key` in Redis too (the user dropped it), so no server serves it
+        /// again; its frame goes off the caller's path.
+        pub(in crate::store) async fn unpublish(&self, key: FrameKey, lineage: Option<Lineage>) {
             let Some(shared) = self.shared().cloned() else {
                 return;
             };
+            if let Err(err) = shared.unpublish(key, lineage.as_ref()).await {
+                tracing::warn!(%err, "a dropped frame stays known to other servers until its session ends");
+            }
             tokio::spawn(async move {
-                let _ = shared.unpublish(key, lineage.as_ref()).await;
                 let _ = shared.remove_frame(key).await;
             });
+        }
+
+        /// Forgets the whole of `session` in Redis (the user dropped everything).
+        pub(in crate::store) async fn unpublish_session(&self, session: SessionKey) {
+            let Some(shared) = self.shared() else {
+                return;
+            };
+            if let Err(err) = shared.forget_session(session).await {
+                tracing::warn!(%err, "a dropped session's handles stay known to other servers until it ends");
+            }
         }
 
         /// Drops the frame of `key` from Redis (the page released it), off the caller's path.
@@ -260,6 +304,7 @@ mod on {
                 last_use_seq: seq,
                 filling: false,
                 hits: 0,
+                published: true,
             },
         );
     }
@@ -325,7 +370,9 @@ mod off {
             Ok(None)
         }
 
-        pub(in crate::store) fn unpublish_later(&self, _key: FrameKey, _lineage: Option<Lineage>) {}
+        pub(in crate::store) async fn unpublish(&self, _key: FrameKey, _lineage: Option<Lineage>) {}
+
+        pub(in crate::store) async fn unpublish_session(&self, _session: SessionKey) {}
 
         pub(in crate::store) fn remove_shared_frame_later(&self, _key: FrameKey) {}
 

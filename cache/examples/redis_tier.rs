@@ -1,0 +1,66 @@
+//! The Redis tier next to the disk tier (`scripts/bench-redis`): a frame of 1e6 and of
+//! 1e7 rows (one f64 column, as the benchmark's) written and read back through each,
+//! median of five. Prints one line of JSON per size and tier.
+//!
+//! `STAYPUT_REDIS_URL=redis://127.0.0.1:PORT cargo run --release -p stayput-cache \
+//!   --features redis --example redis_tier`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use stayput_cache::{ByteSize, ColdTier, DiskTier, FrameKey, SessionKey, SharedSettings, SharedStore};
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("STAYPUT_REDIS_URL").map_err(|_| "set STAYPUT_REDIS_URL")?;
+    let mut settings = SharedSettings::new(url);
+    settings.frame_max = 1 << 30;
+    settings.command_timeout = Duration::from_secs(30);
+    let redis = SharedStore::connect(settings).await?;
+    let dir = tempfile::tempdir()?;
+    let disk = DiskTier::open(dir.path(), ByteSize(8 << 30))?;
+    for rows in [1_000_000u64, 10_000_000] {
+        let values: Vec<f64> = (0..rows).map(|i| (i as f64 * 0.618_033_988_75).fract()).collect();
+        let frame = Arc::new(df!("rnd" => values)?);
+        let bytes = frame.estimated_size();
+        let key = FrameKey {
+            session: SessionKey::random(),
+            id: uuid::Uuid::new_v4(),
+        };
+        let (mut put_r, mut get_r, mut put_d, mut get_d) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..5 {
+            let t = Instant::now();
+            redis.store_frame(key, &frame).await?;
+            put_r.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let back = redis.load_frame(key).await?.ok_or("not in Redis")?;
+            get_r.push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(back.height() as u64, rows);
+            let t = Instant::now();
+            disk.store(key, Arc::clone(&frame)).await?;
+            put_d.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let back = disk.load(key).await?.ok_or("not on disk")?;
+            // Memory-mapped: touch every value, as a reader would.
+            let sum: f64 = back.column("rnd")?.f64()?.into_no_null_iter().sum();
+            get_d.push(t.elapsed().as_secs_f64() * 1e3);
+            assert!(sum > 0.0);
+        }
+        redis.remove_frame(key).await?;
+        disk.remove(key).await?;
+        for (tier, put, get) in [("redis", put_r, get_r), ("disk", put_d, get_d)] {
+            println!(
+                "{{\"rows\":{rows},\"bytes\":{bytes},\"tier\":\"{tier}\",\"put_ms\":{:.1},\"get_ms\":{:.1}}}",
+                median(put),
+                median(get)
+            );
+        }
+    }
+    Ok(())
+}
