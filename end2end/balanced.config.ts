@@ -9,6 +9,6 @@ import base from "./playwright.config";
 export default defineConfig({
   ...base,
   testDir: ".",
-  testMatch: ["balanced/**/*.spec.ts"],
+  testMatch: /balanced\/.*\.spec\.ts$/,
   globalSetup: "./balanced-setup.ts",
 });
