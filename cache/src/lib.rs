@@ -151,6 +151,8 @@ mod session;
 #[cfg(feature = "redis")]
 pub mod shared;
 #[cfg(feature = "server")]
+mod sorted;
+#[cfg(feature = "server")]
 pub mod spare;
 #[cfg(feature = "server")]
 mod state;

@@ -181,6 +181,46 @@ async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
     assert_eq!(rows.status(), StatusCode::OK);
     let rows: Value = rows.json().await.expect("rows");
     assert_eq!(rows["total"], 3);
+
+    // A plot made on A (x sorted on the server, written through to Redis), zoomed on B:
+    // read back from Redis, its x still flagged sorted.
+    let plot = |lo: Option<f64>, hi: Option<f64>| {
+        let mut fields = handle_fields(&handle);
+        fields.extend([
+            ("x", "temp".to_owned()),
+            ("y", "temp".to_owned()),
+            ("kind", "scatter".to_owned()),
+            ("width", "400".to_owned()),
+        ]);
+        fields.extend(lo.map(|v| ("x_min", v.to_string())));
+        fields.extend(hi.map(|v| ("x_max", v.to_string())));
+        fields
+    };
+    let full = post(&a, &client, "data_plot", &plot(None, None)).await;
+    assert_eq!(full.status(), StatusCode::OK);
+    settled(&redis).await;
+    let hits = metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await;
+    let zoomed = post(&b, &client, "data_plot", &plot(Some(2.0), Some(5.0))).await;
+    assert_eq!(zoomed.status(), StatusCode::OK, "{:?}", zoomed.text().await);
+    let zoomed: Value = zoomed.json().await.expect("figure");
+    assert_eq!(zoomed["rows_in_range"], 3000 / 40 * 7, "temps 2.0 to 5.0");
+    assert!(
+        metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await > hits,
+        "read through Redis"
+    );
+}
+
+/// Waits until Redis's key count has not changed for 300 ms (background writes done).
+async fn settled(redis: &Redis) {
+    let mut last = usize::MAX;
+    let mut still = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while still < 6 && Instant::now() < deadline {
+        let now = redis.count_keys("stayput:*");
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -292,4 +332,34 @@ fn an_unreachable_redis_stops_the_server_at_start_naming_it_without_the_password
     let (status, stderr) = run_to_exit(&[("STAYPUT_REDIS_URL", "http://example.org")]);
     assert!(!status.success());
     assert!(stderr.contains("STAYPUT_REDIS_URL"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_sessions_quota_holds_across_servers() {
+    let redis = Redis::start();
+    let limits = [
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+        ("STAYPUT_SESSION_QUOTA", "12MiB"),
+    ];
+    let (a, b) = two_servers(&redis, &limits);
+    let client = browser();
+    // 1e6 rows: 8 MB, within the 12 MiB quota on either server alone.
+    let first: Value = create(&a, &client, 1_000_000).await.json().await.expect("handle");
+    let refused = create(&b, &client, 1_000_000).await;
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err = error_of(refused).await.to_string();
+    assert!(err.contains("other servers") && err.contains("12.0 MiB"), "{err}");
+    // Another session is not limited by this one.
+    let other = browser();
+    assert_eq!(create(&b, &other, 1_000_000).await.status(), StatusCode::OK);
+    // Once A lets go of the frame, B may make one.
+    let dropped = post(
+        &a,
+        &client,
+        "drop_frame",
+        &[("id", first["id"].as_str().expect("id").to_owned())],
+    )
+    .await;
+    assert_eq!(dropped.status(), StatusCode::OK);
+    assert_eq!(create(&b, &client, 1_000_000).await.status(), StatusCode::OK);
 }

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use send_wrapper::SendWrapper;
 use stayput_cache::FrameHandle;
 use wasm_bindgen::JsCast;
 
@@ -168,7 +169,10 @@ pub fn DataPage() -> AnyView {
 fn UploadArea(view_state: DataView) -> AnyView {
     let progress = RwSignal::new(String::new());
     let uploading = RwSignal::new(false);
-    let current = StoredValue::new_local(None::<browser::Upload>);
+    // The upload in flight, only ever set in the browser (one thread). Not a `new_local`
+    // value: its wrapper is made on the server too, and dropping it on another of the
+    // server's threads after rendering panics; here only a `Some` is wrapped.
+    let current: StoredValue<Option<SendWrapper<browser::Upload>>> = StoredValue::new(None);
     let start = move |file: web_sys::File| {
         view_state.error.set(None);
         uploading.set(true);
@@ -189,7 +193,7 @@ fn UploadArea(view_state: DataView) -> AnyView {
         };
         match browser::upload_file(&file, shown) {
             Ok((upload, answer)) => {
-                current.set_value(Some(upload));
+                current.set_value(Some(SendWrapper::new(upload)));
                 spawn_local(async move {
                     match answer.await {
                         Ok(handle) => {

@@ -41,7 +41,7 @@ impl From<CacheError> for StayputError {
 fn setting_of(limit: &str) -> Option<&'static str> {
     match limit {
         "memory budget" => Some("STAYPUT_MEMORY_BUDGET"),
-        "session quota" => Some("STAYPUT_SESSION_QUOTA"),
+        "session quota" | "session quota (part of it held on other servers)" => Some("STAYPUT_SESSION_QUOTA"),
         "disk budget" => Some("STAYPUT_DISK_BUDGET"),
         _ => None,
     }

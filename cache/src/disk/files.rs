@@ -219,7 +219,9 @@ pub(super) fn read_file(path: &Path) -> io::Result<Option<DataFrame>> {
     // removed by unlinking, which leaves existing mappings intact on Unix.
     #[allow(unsafe_code)]
     let reader = unsafe { reader.memory_mapped(Some(path.to_path_buf())) };
-    reader.finish().map(Some).map_err(io::Error::other)
+    let mut frame = reader.finish().map_err(io::Error::other)?;
+    crate::sorted::restore_sorted(&mut frame);
+    Ok(Some(frame))
 }
 
 /// Ensures `share` is cancelled when the request waiting for a write goes away first.

@@ -130,9 +130,14 @@ impl SharedStore {
         if bytes.len() != manifest.bytes {
             return Ok(None);
         }
-        let frame = tokio::task::spawn_blocking(move || IpcReader::new(Cursor::new(bytes)).finish())
-            .await
-            .map_err(|_| CacheError::Storage { tier: "redis" })?;
+        let frame = tokio::task::spawn_blocking(move || {
+            IpcReader::new(Cursor::new(bytes)).finish().map(|mut frame| {
+                crate::sorted::restore_sorted(&mut frame);
+                frame
+            })
+        })
+        .await
+        .map_err(|_| CacheError::Storage { tier: "redis" })?;
         match frame {
             Ok(frame) => Ok(Some(frame)),
             Err(err) => {

@@ -10,7 +10,9 @@
 //!   server is the same handle on the next;
 //! - `…:ver:<session>`: a counter bumped on every change of the index, so a server asks
 //!   for the whole index only when it changed;
-//! - `…:frame:<session>:<id>` and its chunks: the frame as Arrow IPC ([`frames`]).
+//! - `…:frame:<session>:<id>` and its chunks: the frame as Arrow IPC ([`frames`]);
+//! - `…:held:<session>`: a hash, server → bytes of the session it holds in memory and when
+//!   it said so ([`held`]), so a session's quota holds across servers.
 //!
 //! The session keys expire with the session (`session_timeout`, renewed by use); frames
 //! expire after their own time to live. Every call is bounded by a command timeout, and a
@@ -19,6 +21,7 @@
 //! costs a shortcut (a frame not in Redis is rebuilt from its lineage).
 
 pub(crate) mod frames;
+pub(crate) mod held;
 pub(crate) mod index;
 #[cfg(feature = "leptos")]
 pub(crate) mod sessions;
@@ -113,6 +116,8 @@ pub enum SharedError {
 pub struct SharedStore {
     pool: Pool,
     settings: SharedSettings,
+    /// This server among those sharing the Redis (its reports of what it holds).
+    instance: uuid::Uuid,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -170,7 +175,11 @@ impl SharedStore {
         if let Err(err) = pong {
             return Err(unreachable(err.details().to_owned()));
         }
-        Ok(Self { pool, settings })
+        Ok(Self {
+            pool,
+            settings,
+            instance: uuid::Uuid::new_v4(),
+        })
     }
 
     /// The settings this store was opened with.

@@ -143,6 +143,7 @@ impl FrameCache {
                     if let Err(err) = stored {
                         tracing::warn!(%err, "a rebuilt frame could not be stored again");
                     }
+                    self.report_held(key.session).await;
                     if rebuilt {
                         // The next server that misses it reads it instead of computing.
                         self.write_through(key, Arc::clone(&frame), false).await;

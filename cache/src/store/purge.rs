@@ -58,7 +58,10 @@ impl FrameCache {
         for session in &sessions {
             self.remove_session_because(*session, EvictionCause::SessionEnd)
                 .await;
+            self.report_held(*session).await;
         }
+        // Fresh reports of what this server holds, for the quota across servers.
+        self.report_all_held().await;
         // Kept upload files no frame names any more (see `Uploads::sweep`).
         if let Some(uploads) = &self.inner.uploads {
             let mut named = std::collections::HashSet::new();

@@ -103,6 +103,7 @@ impl FrameCache {
         self.fill(key, Arc::clone(&frame), target, reservation).await?;
         // Every server must know the handle before the browser has it.
         self.publish(key, Some(&frame), false).await?;
+        self.report_held(session).await;
         undo.armed = false;
         Ok(handle)
     }

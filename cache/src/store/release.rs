@@ -33,6 +33,7 @@ impl FrameCache {
                 self.inner.counters.evicted(cause, 1);
                 self.forget_cold(key, &data).await;
                 drop(release_later(vec![data], self.inner.recycler.clone()));
+                self.report_held(key.session).await;
                 true
             }
             None => false,
@@ -68,6 +69,7 @@ impl FrameCache {
             // frame is freed in the background, as evictions are.
             let _ = done.await;
         }
+        self.report_held(session).await;
         true
     }
 

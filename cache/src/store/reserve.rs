@@ -63,6 +63,17 @@ impl FrameCache {
     pub async fn reserve(&self, session: SessionKey, bytes: u64) -> Result<Reservation, CacheError> {
         let config = &self.inner.config;
         let (quota, budget) = (config.session_quota, config.memory_budget);
+        // With several servers the quota is the session's, not this server's: what the
+        // others hold of it is not on offer here.
+        let elsewhere = self.held_elsewhere(session).await;
+        if elsewhere > 0 && bytes > quota.bytes().saturating_sub(elsewhere) && bytes <= quota.bytes() {
+            return Err(CacheError::TooLarge {
+                needed: ByteSize(bytes),
+                limit: "session quota (part of it held on other servers)",
+                budget: quota,
+            });
+        }
+        let quota = ByteSize(quota.bytes().saturating_sub(elsewhere));
         // The tighter limit speaks first (the budget when they are equal).
         let limits = if quota < budget {
             [("session quota", quota), ("memory budget", budget)]
@@ -117,6 +128,7 @@ impl FrameCache {
         crate::spare::trim_to(usize::try_from(room_for_spares).unwrap_or(usize::MAX));
         // Granted once the memory of what left is back, not just uncounted.
         self.settle(victims, true).await;
+        self.report_held(session).await;
         Ok(reservation)
     }
 

@@ -276,6 +276,51 @@ mod on {
             });
         }
 
+        /// Bytes of `session` other servers hold in memory (0 alone, or when Redis cannot
+        /// tell: a frame that could not be recorded is refused when it is published).
+        pub(in crate::store) async fn held_elsewhere(&self, session: SessionKey) -> u64 {
+            match self.shared() {
+                Some(shared) => shared.held_elsewhere(session).await.unwrap_or(0),
+                None => 0,
+            }
+        }
+
+        /// Tells the other servers what this one holds of `session` now.
+        pub(in crate::store) async fn report_held(&self, session: SessionKey) {
+            let Some(shared) = self.shared() else {
+                return;
+            };
+            let bytes = self
+                .state()
+                .sessions
+                .get(&session)
+                .map_or(0, |s| s.memory_bytes + s.reserved_bytes);
+            if let Err(err) = shared
+                .report_held(session, bytes, self.inner.config.session_timeout)
+                .await
+            {
+                tracing::debug!(%err, "what this server holds was not reported");
+            }
+        }
+
+        /// Repeats the reports of every session this server holds memory of (the purger's
+        /// tick), so they stay fresh while the memory is held.
+        pub(in crate::store) async fn report_all_held(&self) {
+            if self.shared().is_none() {
+                return;
+            }
+            let sessions: Vec<SessionKey> = self
+                .state()
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.memory_bytes + s.reserved_bytes > 0)
+                .map(|(k, _)| *k)
+                .collect();
+            for session in sessions {
+                self.report_held(session).await;
+            }
+        }
+
         /// Whether `session` is still in use on some server (its keys in Redis live).
         /// `true` without a shared store, and when Redis cannot tell (keep rather than lose).
         pub(in crate::store) async fn session_alive_elsewhere(&self, session: SessionKey) -> bool {
@@ -379,6 +424,14 @@ mod off {
         pub(in crate::store) async fn session_alive_elsewhere(&self, _session: SessionKey) -> bool {
             false
         }
+
+        pub(in crate::store) async fn held_elsewhere(&self, _session: SessionKey) -> u64 {
+            0
+        }
+
+        pub(in crate::store) async fn report_held(&self, _session: SessionKey) {}
+
+        pub(in crate::store) async fn report_all_held(&self) {}
     }
 }
 
