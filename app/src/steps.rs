@@ -9,6 +9,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use send_wrapper::SendWrapper;
 
 use crate::api::{create_frame, frame_mean, start_session};
 #[cfg(doc)]
@@ -95,7 +96,10 @@ impl Channel {
 /// `data-steps` hook). Owned by the page: leaving it closes the socket.
 #[derive(Clone, Copy)]
 pub(crate) struct Steps {
-    channel: StoredValue<Option<Channel>, LocalStorage>,
+    /// Only ever `Some` in the browser (one thread). A `Send` value holding the wrapper
+    /// only around a `Some`: a `new_local` value is wrapped on the server too, and its
+    /// wrapper dropped on another server thread after rendering panics.
+    channel: StoredValue<Option<SendWrapper<Channel>>>,
     open: RwSignal<bool>,
 }
 
@@ -103,7 +107,7 @@ impl Steps {
     /// No channel yet; call [`Steps::connect`] once the page runs in the browser.
     pub(crate) fn new() -> Self {
         Self {
-            channel: StoredValue::new_local(None),
+            channel: StoredValue::new(None),
             open: RwSignal::new(false),
         }
     }
@@ -118,7 +122,7 @@ impl Steps {
         spawn_local(async move {
             match Channel::open().await {
                 Ok(channel) => {
-                    self.channel.set_value(Some(channel));
+                    self.channel.set_value(Some(SendWrapper::new(channel)));
                     self.open.set(true);
                 }
                 Err(err) => leptos::logging::warn!("benchmark steps go over HTTP: {err}"),
