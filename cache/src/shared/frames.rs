@@ -82,21 +82,21 @@ impl SharedStore {
         }
         let ttl = Some(Expiration::PX(SharedStore::ttl_ms(self.settings().frame_ttl)));
         let version = Uuid::new_v4().simple().to_string();
-        let chunks = bytes.len().div_ceil(CHUNK_BYTES).max(1);
-        for (index, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
-            let _: () = self
-                .pool()
-                .set(
-                    self.chunk_key(key, &version, index),
-                    chunk.to_vec(),
-                    ttl.clone(),
-                    None,
-                    false,
-                )
-                .await
-                .map_err(unavailable)?;
-        }
-        let manifest = format!("{version} {chunks} {}", bytes.len());
+        let total = bytes.len();
+        let chunks = total.div_ceil(CHUNK_BYTES).max(1);
+        // Slices of one buffer (no copy), sent at once over the pool's connections.
+        let bytes = bytes::Bytes::from(bytes);
+        let writes = (0..chunks).map(|index| {
+            let chunk = bytes.slice(index * CHUNK_BYTES..((index + 1) * CHUNK_BYTES).min(total));
+            let key = self.chunk_key(key, &version, index);
+            let ttl = ttl.clone();
+            async move {
+                let written: Result<(), _> = self.pool().set(key, chunk, ttl, None, false).await;
+                written.map_err(unavailable)
+            }
+        });
+        futures_util::future::try_join_all(writes).await?;
+        let manifest = format!("{version} {chunks} {total}");
         let old: Option<String> = self
             .pool()
             .set(self.frame_key(key), manifest, ttl, None, true)
@@ -105,7 +105,7 @@ impl SharedStore {
         if let Some(old) = old.as_deref().and_then(Manifest::parse) {
             self.delete_chunks(key, &old).await;
         }
-        Ok(Some(bytes.len() as u64))
+        Ok(Some(total as u64))
     }
 
     /// The frame under `key`, or `None` when Redis does not hold it (whole).
@@ -115,13 +115,17 @@ impl SharedStore {
         let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) else {
             return Ok(None);
         };
+        // Fetched at once over the pool's connections.
+        let reads = (0..manifest.chunks).map(|index| {
+            let key = self.chunk_key(key, &manifest.version, index);
+            async move {
+                let chunk: Result<Option<bytes::Bytes>, _> = self.pool().get(key).await;
+                chunk.map_err(unavailable)
+            }
+        });
+        let chunks = futures_util::future::try_join_all(reads).await?;
         let mut bytes = Vec::with_capacity(manifest.bytes);
-        for index in 0..manifest.chunks {
-            let chunk: Option<Vec<u8>> = self
-                .pool()
-                .get(self.chunk_key(key, &manifest.version, index))
-                .await
-                .map_err(unavailable)?;
+        for chunk in chunks {
             match chunk {
                 Some(chunk) => bytes.extend_from_slice(&chunk),
                 None => return Ok(None), // expired, or replaced meanwhile
