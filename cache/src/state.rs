@@ -64,6 +64,10 @@ pub(crate) struct Entry {
     /// Recorded in the shared index (Redis): once it is gone from there, it is gone here.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) published: bool,
+    /// Made on this server (not learnt from another): what a session's quota across
+    /// servers counts here, so a frame read on several servers counts once.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) origin: bool,
 }
 
 #[derive(Default)]
@@ -101,6 +105,9 @@ pub(crate) struct State {
     /// Bytes reserved for frames being built, all sessions: counted against the budget
     /// before the memory is allocated.
     pub(crate) reserved_bytes: u64,
+    /// What this server last told the others it holds of each session (quota across servers).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) held_reported: HashMap<SessionKey, u64>,
     clock: u64,
 }
 

@@ -62,8 +62,7 @@ impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
         #[cfg(feature = "redis")]
         if let Some(shared) = cache.shared() {
             // Several servers: the records in Redis, so any server knows any cookie.
-            let store =
-                crate::shared::sessions::SharedSessions::new(shared.pool().clone(), cookie.max_sessions);
+            let store = crate::shared::sessions::SharedSessions::new(shared.clone(), cookie.max_sessions);
             return self
                 .layer(Extension(cache))
                 .layer(session_layer(store, cookie, inactivity));

@@ -70,7 +70,8 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         Some(dir) => dir.join("uploads"),
         None => config.cache_dir.join("uploads"),
     };
-    let uploads = if shared.is_some() {
+    // A directory other servers may use too is never emptied at start-up.
+    let uploads = if shared.is_some() || config.shared_dir.is_some() {
         Uploads::open_shared(
             &uploads_dir,
             config.upload_max.bytes(),

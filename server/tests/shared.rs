@@ -303,6 +303,12 @@ async fn losing_redis_gives_a_clear_error_keeps_local_data_and_recovers() {
     };
     let want = mean_of(&a, &client, &again).await;
     assert_eq!(mean_of(&b, &client, &again).await, want);
+    // What Redis lost is recorded again by the servers that hold it: a third server,
+    // started after the restart, knows the session and the handle made before it.
+    assert_eq!(mean_of(&a, &client, &handle).await, expected);
+    let url = redis.url();
+    let c = Instance::start(&[("STAYPUT_REDIS_URL", url.as_str())]);
+    assert_eq!(mean_of(&c, &client, &handle).await, expected);
     let newcomer: Value = create(&b, &newcomer, 10)
         .await
         .json()
@@ -345,6 +351,9 @@ async fn a_sessions_quota_holds_across_servers() {
     let client = browser();
     // 1e6 rows: 8 MB, within the 12 MiB quota on either server alone.
     let first: Value = create(&a, &client, 1_000_000).await.json().await.expect("handle");
+    // Reading it on B is a copy, not a second frame of the session: allowed.
+    let on_a = mean_of(&a, &client, &first).await;
+    assert_eq!(mean_of(&b, &client, &first).await, on_a);
     let refused = create(&b, &client, 1_000_000).await;
     assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let err = error_of(refused).await.to_string();

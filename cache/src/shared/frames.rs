@@ -17,7 +17,7 @@ use polars_io::ipc::{IpcReader, IpcWriter};
 use polars_io::{SerReader, SerWriter};
 use uuid::Uuid;
 
-use super::{unavailable, SharedStore};
+use super::SharedStore;
 use crate::tier::FrameKey;
 use crate::CacheError;
 
@@ -92,7 +92,7 @@ impl SharedStore {
             let ttl = ttl.clone();
             async move {
                 let written: Result<(), _> = self.pool().set(key, chunk, ttl, None, false).await;
-                written.map_err(unavailable)
+                written.map_err(|err| self.failed(err))
             }
         });
         futures_util::future::try_join_all(writes).await?;
@@ -101,7 +101,7 @@ impl SharedStore {
             .pool()
             .set(self.frame_key(key), manifest, ttl, None, true)
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         if let Some(old) = old.as_deref().and_then(Manifest::parse) {
             self.delete_chunks(key, &old).await;
         }
@@ -111,16 +111,26 @@ impl SharedStore {
     /// The frame under `key`, or `None` when Redis does not hold it (whole).
     pub async fn load_frame(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
         self.ensure_up()?;
-        let manifest: Option<String> = self.pool().get(self.frame_key(key)).await.map_err(unavailable)?;
+        let manifest: Option<String> = self
+            .pool()
+            .get(self.frame_key(key))
+            .await
+            .map_err(|err| self.failed(err))?;
         let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) else {
             return Ok(None);
         };
+        // Never more than this server would have written itself.
+        if manifest.bytes as u64 > self.settings().frame_max
+            || manifest.chunks != manifest.bytes.div_ceil(CHUNK_BYTES).max(1)
+        {
+            return Ok(None);
+        }
         // Fetched at once over the pool's connections.
         let reads = (0..manifest.chunks).map(|index| {
             let key = self.chunk_key(key, &manifest.version, index);
             async move {
                 let chunk: Result<Option<bytes::Bytes>, _> = self.pool().get(key).await;
-                chunk.map_err(unavailable)
+                chunk.map_err(|err| self.failed(err))
             }
         });
         let chunks = futures_util::future::try_join_all(reads).await?;
@@ -158,7 +168,7 @@ impl SharedStore {
             .pool()
             .getdel(self.frame_key(key))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         if let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) {
             self.delete_chunks(key, &manifest).await;
         }

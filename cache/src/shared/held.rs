@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fred::prelude::{HashesInterface, KeysInterface};
 
-use super::{unavailable, SharedStore};
+use super::SharedStore;
 use crate::{CacheError, SessionKey};
 
 /// Reports older than this (milliseconds) are not counted.
@@ -35,19 +35,23 @@ impl SharedStore {
         let key = self.key("held", session);
         let me = self.instance.simple().to_string();
         if bytes == 0 {
-            let _: () = self.pool().hdel(&key, me.as_str()).await.map_err(unavailable)?;
+            let _: () = self
+                .pool()
+                .hdel(&key, me.as_str())
+                .await
+                .map_err(|err| self.failed(err))?;
             return Ok(());
         }
         let pipe = self.pool().next().pipeline();
         let _: () = pipe
             .hset(&key, (me.as_str(), format!("{bytes}@{}", now_ms())))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         let _: () = pipe
             .pexpire(&key, Self::ttl_ms(ttl), None)
             .await
-            .map_err(unavailable)?;
-        let _: Vec<fred::types::Value> = pipe.all().await.map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
+        let _: Vec<fred::types::Value> = pipe.all().await.map_err(|err| self.failed(err))?;
         Ok(())
     }
 
@@ -58,7 +62,7 @@ impl SharedStore {
             .pool()
             .hgetall(self.key("held", session))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         let me = self.instance.simple().to_string();
         let now = now_ms();
         Ok(all

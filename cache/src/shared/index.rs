@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use fred::prelude::{HashesInterface, KeysInterface};
+use fred::prelude::{HashesInterface, KeysInterface, SetsInterface, TransactionInterface};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{unavailable, SharedStore};
+use super::SharedStore;
 use crate::tier::FrameKey;
 use crate::{CacheError, Lineage, Placement, SessionKey};
 
@@ -24,41 +24,46 @@ pub(crate) struct SharedEntry {
 
 impl SharedStore {
     /// Records `entry` under `key` (and, when given, `memo` → its id), bumps the session's
-    /// version and renews the session's keys for `ttl`.
+    /// version and renews the session's keys for `ttl`; returns the new version.
     pub(crate) async fn publish(
         &self,
         key: FrameKey,
         entry: Option<&SharedEntry>,
         memo: Option<&Lineage>,
         ttl: Duration,
-    ) -> Result<(), CacheError> {
+    ) -> Result<u64, CacheError> {
         self.ensure_up()?;
         let idx = self.key("idx", key.session);
         let id = key.id.simple().to_string();
         let pipe = self.pool().next().pipeline();
         if let Some(entry) = entry {
             let json = serde_json::to_string(entry).map_err(|_| CacheError::SharedUnavailable)?;
-            let _: () = pipe.hset(&idx, (id.as_str(), json)).await.map_err(unavailable)?;
+            let _: () = pipe
+                .hset(&idx, (id.as_str(), json))
+                .await
+                .map_err(|err| self.failed(err))?;
         }
         if let Some(lineage) = memo {
             let memo_key = self.key("memo", key.session);
             let _: () = pipe
                 .hset(&memo_key, (memo_field(lineage), id.as_str()))
                 .await
-                .map_err(unavailable)?;
+                .map_err(|err| self.failed(err))?;
         }
         let _: () = pipe
             .incr(self.key("ver", key.session))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         for kind in ["idx", "memo", "ver"] {
             let _: () = pipe
                 .pexpire(self.key(kind, key.session), Self::ttl_ms(ttl), None)
                 .await
-                .map_err(unavailable)?;
+                .map_err(|err| self.failed(err))?;
         }
-        let _: Vec<fred::types::Value> = pipe.all().await.map_err(unavailable)?;
-        Ok(())
+        let replies: Vec<fred::types::Value> = pipe.all().await.map_err(|err| self.failed(err))?;
+        // The new version: the reply of the INCR, after the HSETs sent.
+        let at = usize::from(entry.is_some()) + usize::from(memo.is_some());
+        Ok(replies.get(at).and_then(fred::types::Value::as_u64).unwrap_or(0))
     }
 
     /// The entry `key`, if any server recorded it.
@@ -68,7 +73,7 @@ impl SharedStore {
             .pool()
             .hget(self.key("idx", key.session), key.id.simple().to_string())
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         Ok(json.and_then(|json| decode(&json)))
     }
 
@@ -79,7 +84,7 @@ impl SharedStore {
             .pool()
             .get(self.key("ver", session))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         Ok(version.unwrap_or(0))
     }
 
@@ -90,7 +95,7 @@ impl SharedStore {
             .pool()
             .hgetall(self.key("idx", session))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         Ok(all
             .into_iter()
             .filter_map(|(id, json)| Some((Uuid::parse_str(&id).ok()?, decode(&json)?)))
@@ -108,63 +113,99 @@ impl SharedStore {
             .pool()
             .hget(self.key("memo", session), memo_field(lineage))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         Ok(id.and_then(|id| Uuid::parse_str(&id).ok()))
     }
 
-    /// Forgets the entry `key` (and its memo, when it names this id).
-    pub(crate) async fn unpublish(&self, key: FrameKey, lineage: Option<&Lineage>) -> Result<(), CacheError> {
+    /// Forgets the entry `key` (and its memo, when it names this id): removed from the
+    /// index and recorded as dropped, so every server drops its copy; a new version.
+    pub(crate) async fn unpublish(
+        &self,
+        key: FrameKey,
+        lineage: Option<&Lineage>,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
         self.ensure_up()?;
-        let id = key.id.simple().to_string();
-        let _: () = self
-            .pool()
-            .hdel(self.key("idx", key.session), id.as_str())
-            .await
-            .map_err(unavailable)?;
         if let Some(lineage) = lineage {
             if self.memo(key.session, lineage).await? == Some(key.id) {
                 let _: () = self
                     .pool()
                     .hdel(self.key("memo", key.session), memo_field(lineage))
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(|err| self.failed(err))?;
             }
         }
+        self.drop_ids(key.session, vec![key.id.simple().to_string()], ttl)
+            .await
+    }
+
+    /// Forgets every entry and memo of `session` (the user dropped everything).
+    pub(crate) async fn forget_session(&self, session: SessionKey, ttl: Duration) -> Result<(), CacheError> {
+        self.ensure_up()?;
+        let ids: Vec<String> = self
+            .pool()
+            .hkeys(self.key("idx", session))
+            .await
+            .map_err(|err| self.failed(err))?;
         let _: () = self
             .pool()
-            .incr(self.key("ver", key.session))
+            .del(self.key("memo", session))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
+        self.drop_ids(session, ids, ttl).await
+    }
+
+    /// Removes `ids` from the index and records them as dropped (a set that lives as long
+    /// as the session), in one transaction with the new version.
+    async fn drop_ids(&self, session: SessionKey, ids: Vec<String>, ttl: Duration) -> Result<(), CacheError> {
+        let (idx, gone, ver) = (
+            self.key("idx", session),
+            self.key("gone", session),
+            self.key("ver", session),
+        );
+        let tx = self.pool().next().multi();
+        if !ids.is_empty() {
+            let _: () = tx.hdel(&idx, ids.clone()).await.map_err(|err| self.failed(err))?;
+            let _: () = tx.sadd(&gone, ids).await.map_err(|err| self.failed(err))?;
+            let _: () = tx
+                .pexpire(&gone, Self::ttl_ms(ttl), None)
+                .await
+                .map_err(|err| self.failed(err))?;
+        }
+        let _: () = tx.incr(&ver).await.map_err(|err| self.failed(err))?;
+        let _: () = tx
+            .pexpire(&ver, Self::ttl_ms(ttl), None)
+            .await
+            .map_err(|err| self.failed(err))?;
+        let _: fred::types::Value = tx.exec(true).await.map_err(|err| self.failed(err))?;
         Ok(())
     }
 
-    /// Forgets every entry and memo of `session` (a new version, so servers drop theirs).
-    pub(crate) async fn forget_session(&self, session: SessionKey) -> Result<(), CacheError> {
+    /// The ids of `session` dropped on purpose (not merely missing from the index).
+    pub(crate) async fn dropped(
+        &self,
+        session: SessionKey,
+    ) -> Result<std::collections::HashSet<Uuid>, CacheError> {
         self.ensure_up()?;
-        let _: () = self
+        let ids: Vec<String> = self
             .pool()
-            .del(vec![self.key("idx", session), self.key("memo", session)])
+            .smembers(self.key("gone", session))
             .await
-            .map_err(unavailable)?;
-        let _: () = self
-            .pool()
-            .incr(self.key("ver", session))
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .map_err(|err| self.failed(err))?;
+        Ok(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect())
     }
 
     /// Renews the session's keys for `ttl` (a server saw the session in use).
     pub(crate) async fn renew(&self, session: SessionKey, ttl: Duration) -> Result<(), CacheError> {
         self.ensure_up()?;
         let pipe = self.pool().next().pipeline();
-        for kind in ["idx", "memo", "ver"] {
+        for kind in ["idx", "memo", "ver", "gone"] {
             let _: () = pipe
                 .pexpire(self.key(kind, session), Self::ttl_ms(ttl), None)
                 .await
-                .map_err(unavailable)?;
+                .map_err(|err| self.failed(err))?;
         }
-        let _: Vec<fred::types::Value> = pipe.all().await.map_err(unavailable)?;
+        let _: Vec<fred::types::Value> = pipe.all().await.map_err(|err| self.failed(err))?;
         Ok(())
     }
 
@@ -175,7 +216,7 @@ impl SharedStore {
             .pool()
             .exists(self.key("idx", session))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.failed(err))?;
         Ok(n > 0)
     }
 }

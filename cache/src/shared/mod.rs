@@ -28,7 +28,12 @@ pub(crate) mod sessions;
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
 use fred::prelude::{ClientLike, Config, ConnectionConfig, PerformanceConfig, Pool, ReconnectPolicy};
+use fred::types::config::UnresponsiveConfig;
 
 use crate::{CacheError, SessionKey};
 
@@ -118,6 +123,25 @@ pub struct SharedStore {
     settings: SharedSettings,
     /// This server among those sharing the Redis (its reports of what it holds).
     instance: uuid::Uuid,
+    /// A failed command opens the breaker for [`BREAK_MS`]: meanwhile calls fail at once
+    /// instead of each waiting for the timeout of a Redis that hangs.
+    breaker: Arc<Breaker>,
+}
+
+/// How long calls fail at once after a failed command (milliseconds).
+const BREAK_MS: u64 = 1_000;
+
+/// Milliseconds since `epoch` before which calls fail at once.
+#[derive(Debug)]
+struct Breaker {
+    epoch: Instant,
+    open_until_ms: AtomicU64,
+}
+
+impl Breaker {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -150,6 +174,12 @@ impl SharedStore {
             // A command in flight when the connection drops is not sent again: the
             // caller hears "unavailable" and decides.
             max_command_attempts: 1,
+            // A Redis that stops answering (rather than refusing) counts as lost: the
+            // connection is closed and opened again.
+            unresponsive: UnresponsiveConfig {
+                max_timeout: Some(settings.command_timeout),
+                interval: Duration::from_millis(250),
+            },
             ..ConnectionConfig::default()
         };
         let policy = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
@@ -179,6 +209,10 @@ impl SharedStore {
             pool,
             settings,
             instance: uuid::Uuid::new_v4(),
+            breaker: Arc::new(Breaker {
+                epoch: Instant::now(),
+                open_until_ms: AtomicU64::new(0),
+            }),
         })
     }
 
@@ -192,9 +226,19 @@ impl SharedStore {
         &self.pool
     }
 
-    /// Whether a connection is up right now.
+    /// Whether Redis can be asked right now: a connection is up and no command failed
+    /// within the last second.
     pub fn is_connected(&self) -> bool {
         self.pool.is_connected()
+            && self.breaker.now_ms() >= self.breaker.open_until_ms.load(Ordering::Relaxed)
+    }
+
+    /// A failed command: logged, the breaker opened, "unavailable" to the caller.
+    pub(crate) fn failed(&self, err: fred::error::Error) -> CacheError {
+        tracing::warn!(err = %err, "Redis command failed");
+        let until = self.breaker.now_ms().saturating_add(BREAK_MS);
+        self.breaker.open_until_ms.fetch_max(until, Ordering::Relaxed);
+        CacheError::SharedUnavailable
     }
 
     /// `prefix:kind:session`.
@@ -209,18 +253,12 @@ impl SharedStore {
 
     /// Fails at once when no connection is up (rather than waiting for the timeout).
     pub(crate) fn ensure_up(&self) -> Result<(), CacheError> {
-        if self.pool.is_connected() {
+        if self.is_connected() {
             Ok(())
         } else {
             Err(CacheError::SharedUnavailable)
         }
     }
-}
-
-/// A Redis error as the cache's: logged here, "unavailable" to the caller.
-pub(crate) fn unavailable(err: fred::error::Error) -> CacheError {
-    tracing::warn!(err = %err, "Redis command failed");
-    CacheError::SharedUnavailable
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! server holds. Starting a session needs Redis (every server must know it).
 
 use async_trait::async_trait;
-use fred::prelude::{ClientLike, Pool};
+use fred::prelude::{KeysInterface, Pool};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions_moka_store::MokaStore;
@@ -19,16 +19,16 @@ use tower_sessions_redis_store::RedisStore;
 pub(crate) struct SharedSessions {
     local: MokaStore,
     redis: RedisStore<Pool>,
-    pool: Pool,
+    shared: super::SharedStore,
 }
 
 impl SharedSessions {
-    /// Sessions in Redis through `pool`, at most `max_local` of them copied here.
-    pub(crate) fn new(pool: Pool, max_local: u64) -> Self {
+    /// Sessions in Redis through `shared`'s pool, at most `max_local` of them copied here.
+    pub(crate) fn new(shared: super::SharedStore, max_local: u64) -> Self {
         Self {
             local: MokaStore::new(Some(max_local)),
-            redis: RedisStore::new(pool.clone()),
-            pool,
+            redis: RedisStore::new(shared.pool().clone()),
+            shared,
         }
     }
 
@@ -37,10 +37,29 @@ impl SharedSessions {
     }
 }
 
+impl SharedSessions {
+    /// Saves `record` in Redis, writing it again when Redis lost it (a restart without
+    /// persistence, an eviction): the store's own `save` only updates a record that exists.
+    async fn save_to_redis(&self, record: &Record) -> session_store::Result<()> {
+        let there: u64 = self
+            .shared
+            .pool()
+            .exists(record.id.to_string())
+            .await
+            .map_err(|err| session_store::Error::Backend(err.to_string()))?;
+        if there == 0 {
+            // Under the same id (`create` only picks another on a collision).
+            self.redis.create(&mut record.clone()).await
+        } else {
+            self.redis.save(record).await
+        }
+    }
+}
+
 #[async_trait]
 impl SessionStore for SharedSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        if !self.pool.is_connected() {
+        if !self.shared.is_connected() {
             return Err(Self::down());
         }
         self.redis.create(record).await?;
@@ -51,8 +70,8 @@ impl SessionStore for SharedSessions {
         self.local.save(record).await?;
         // The expiry slides with every request; while Redis is down the local copy
         // slides and Redis catches up with the next save.
-        if self.pool.is_connected() {
-            if let Err(err) = self.redis.save(record).await {
+        if self.shared.is_connected() {
+            if let Err(err) = self.save_to_redis(record).await {
                 tracing::warn!(%err, "a session could not be saved to Redis");
             }
         }
@@ -63,7 +82,7 @@ impl SessionStore for SharedSessions {
         if let Some(record) = self.local.load(session_id).await? {
             return Ok(Some(record));
         }
-        if !self.pool.is_connected() {
+        if !self.shared.is_connected() {
             return Err(Self::down());
         }
         let record = self.redis.load(session_id).await?;

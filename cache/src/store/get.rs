@@ -116,7 +116,7 @@ impl FrameCache {
                             Counters::bump(&self.inner.counters.misses);
                             return Err(CacheError::Expired);
                         };
-                        let reservation = self.reserve_for(key.session, lineage).await?;
+                        let reservation = self.reserve_for(key.session, lineage, false).await?;
                         let frame = Arc::new(self.inner.recipes.run(lineage).await?);
                         Counters::bump(&self.inner.counters.recomputes);
                         tracing::debug!(%lineage, "rebuilt an evicted frame");
@@ -165,13 +165,16 @@ impl FrameCache {
         if !self.is_shared() {
             return Ok(None);
         }
+        // Only frames Redis may hold are looked for there, with their memory reserved
+        // before they are read (a copy: the quota across servers counts it where it was
+        // made).
+        let bytes = self.state().entries.get(&key).map_or(0, |e| e.bytes);
+        if !self.may_be_shared(bytes) {
+            return Ok(None);
+        }
+        let reservation = self.reserve_counting(key.session, bytes, false).await?;
         match self.load_shared(key).await {
-            Ok(Some(frame)) => {
-                // Frames in Redis are small (`frame_max`): reserved once read, so the
-                // quota and budget count it before it is kept.
-                let reservation = self.reserve(key.session, frame.estimated_size() as u64).await?;
-                Ok(Some((frame, Some(reservation))))
-            }
+            Ok(Some(frame)) => Ok(Some((frame, Some(reservation)))),
             Ok(None) => Ok(None),
             Err(_) if rebuildable => Ok(None),
             Err(err) => Err(err),

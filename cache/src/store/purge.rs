@@ -70,13 +70,20 @@ impl FrameCache {
                     crate::ingest::files_named(&lineage.args, &mut named);
                 }
             }
-            // With several servers, a session's files stay while any server uses it.
+            // With several servers, a file stays while any server's entry names it (the
+            // index in Redis); when Redis cannot tell, the session's files stay.
             let mut keep = std::collections::HashSet::new();
             if self.is_shared() {
                 for session in uploads.sessions() {
-                    let local = self.state().sessions.contains_key(&session);
-                    if !local && self.session_alive_elsewhere(session).await {
-                        keep.insert(session);
+                    match self.shared_lineage_args(session).await {
+                        Some(args) => {
+                            for args in args {
+                                crate::ingest::files_named(&args, &mut named);
+                            }
+                        }
+                        None => {
+                            keep.insert(session);
+                        }
                     }
                 }
             }

@@ -91,6 +91,7 @@ impl FrameCache {
                     hits: 0,
                     filling: true,
                     published: false,
+                    origin: true,
                 },
             );
         }
@@ -129,20 +130,22 @@ impl FrameCache {
         lineage: Lineage,
         placement: Placement,
     ) -> Result<FrameHandle, CacheError> {
-        let reservation = self.reserve_for(session, &lineage).await?;
+        let reservation = self.reserve_for(session, &lineage, true).await?;
         let frame = self.inner.recipes.run(&lineage).await?;
         self.put_reserved(session, frame, placement, Some(lineage), reservation.as_ref())
             .await
     }
 
-    /// The reservation for the frame of `lineage`, when its recipe declared a size.
+    /// The reservation for the frame of `lineage`, when its recipe declared a size; a
+    /// `new` frame (not a rebuild) counts against the session's quota across servers.
     pub(super) async fn reserve_for(
         &self,
         session: SessionKey,
         lineage: &Lineage,
+        new: bool,
     ) -> Result<Option<Reservation>, CacheError> {
         match self.inner.recipes.expected_bytes(lineage)? {
-            Some(bytes) => Ok(Some(self.reserve(session, bytes).await?)),
+            Some(bytes) => Ok(Some(self.reserve_counting(session, bytes, new).await?)),
             None => Ok(None),
         }
     }

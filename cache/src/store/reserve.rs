@@ -61,11 +61,27 @@ impl FrameCache {
     /// pool of spare buffers ([`crate::spare`]) gives back what the budget no longer has
     /// room for.
     pub async fn reserve(&self, session: SessionKey, bytes: u64) -> Result<Reservation, CacheError> {
+        self.reserve_counting(session, bytes, true).await
+    }
+
+    /// [`FrameCache::reserve`]; `across` (a new frame) also counts what other servers
+    /// hold of the session against its quota, which a copy of an existing frame (read
+    /// through Redis or rebuilt) does not.
+    pub(super) async fn reserve_counting(
+        &self,
+        session: SessionKey,
+        bytes: u64,
+        across: bool,
+    ) -> Result<Reservation, CacheError> {
         let config = &self.inner.config;
         let (quota, budget) = (config.session_quota, config.memory_budget);
         // With several servers the quota is the session's, not this server's: what the
         // others hold of it is not on offer here.
-        let elsewhere = self.held_elsewhere(session).await;
+        let elsewhere = if across {
+            self.held_elsewhere(session).await
+        } else {
+            0
+        };
         if elsewhere > 0 && bytes > quota.bytes().saturating_sub(elsewhere) && bytes <= quota.bytes() {
             return Err(CacheError::TooLarge {
                 needed: ByteSize(bytes),

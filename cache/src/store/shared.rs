@@ -53,24 +53,35 @@ mod on {
             if renew && version > 0 {
                 shared.renew(session, self.inner.config.session_timeout).await?;
             }
+            let mut republish = Vec::new();
             if version != known && version > 0 {
                 let entries = shared.entries(session).await?;
+                let dropped = shared.dropped(session).await?;
                 let mut state = self.state();
-                // Dropped on another server: dropped here too (only entries known to have
-                // been recorded there; one being recorded right now stays).
-                let listed: std::collections::HashSet<uuid::Uuid> =
-                    entries.iter().map(|(id, _)| *id).collect();
-                let dropped: Vec<FrameKey> = state
+                // Dropped on purpose on another server: dropped here too.
+                let drop_here: Vec<FrameKey> = state
                     .entries
-                    .iter()
-                    .filter(|(k, e)| k.session == session && e.published && !listed.contains(&k.id))
-                    .map(|(k, _)| *k)
+                    .keys()
+                    .filter(|k| k.session == session && dropped.contains(&k.id))
+                    .copied()
                     .collect();
-                for key in dropped {
+                for key in drop_here {
                     if let Some(data) = state.remove(key) {
                         gone.push((key, data));
                     }
                 }
+                // Recorded by this server but missing from the index without being
+                // dropped: Redis lost it (a restart, an eviction), or this server's own
+                // record is on its way. Recorded again, so no server loses it.
+                let listed: std::collections::HashSet<uuid::Uuid> =
+                    entries.iter().map(|(id, _)| *id).collect();
+                republish.extend(
+                    state
+                        .entries
+                        .iter()
+                        .filter(|(k, e)| k.session == session && e.published && !listed.contains(&k.id))
+                        .map(|(k, e)| (*k, shared_entry(e))),
+                );
                 let most = self.inner.config.max_frames_per_session;
                 for (id, entry) in entries {
                     let key = FrameKey { session, id };
@@ -78,12 +89,21 @@ mod on {
                     if held >= most {
                         break;
                     }
-                    if !state.entries.contains_key(&key) {
+                    if !state.entries.contains_key(&key) && !dropped.contains(&id) {
                         adopt(&mut state, key, entry, now);
                     }
                 }
                 let s = state.sessions.entry(session).or_default();
                 s.shared_version = version;
+            }
+            for (key, entry) in &republish {
+                shared
+                    .publish(*key, Some(entry), None, self.inner.config.session_timeout)
+                    .await?;
+            }
+            if !republish.is_empty() {
+                // Read whole again next time (the republishing moved the version).
+                self.state().sessions.entry(session).or_default().shared_version = 0;
             }
             if renew && version > 0 {
                 let mut state = self.state();
@@ -158,16 +178,10 @@ mod on {
                 let Some(e) = state.entries.get(&key) else {
                     return Ok(()); // dropped meanwhile
                 };
-                SharedEntry {
-                    rows: e.rows,
-                    cols: e.cols,
-                    bytes: e.bytes,
-                    placement: e.placement,
-                    lineage: e.lineage.clone(),
-                }
+                shared_entry(e)
             };
             let memo = if memo { entry.lineage.clone() } else { None };
-            shared
+            let version = shared
                 .publish(
                     key,
                     Some(&entry),
@@ -175,10 +189,28 @@ mod on {
                     self.inner.config.session_timeout,
                 )
                 .await?;
-            if let Some(e) = self.state().entries.get_mut(&key) {
-                e.published = true;
+            {
+                let mut state = self.state();
+                if let Some(e) = state.entries.get_mut(&key) {
+                    e.published = true;
+                }
+                // Only this change since this server last read the index: still in step.
+                // Anything else (another server's change, or a Redis that lost its data and
+                // counts again from 1): read it whole next time.
+                let s = state.sessions.entry(key.session).or_default();
+                s.shared_version = if version == s.shared_version + 1 {
+                    version
+                } else {
+                    0
+                };
             }
-            if let Some(frame) = frame {
+            // An upload's frame is read from its kept file by any server (and released at
+            // once after ingestion): not written to Redis.
+            let upload = entry
+                .lineage
+                .as_ref()
+                .is_some_and(|l| l.function == crate::ingest::UPLOAD_RECIPE);
+            if let (Some(frame), false) = (frame, upload) {
                 let rebuildable = entry
                     .lineage
                     .as_ref()
@@ -197,9 +229,17 @@ mod on {
             let Some(shared) = self.shared() else {
                 return Ok(());
             };
-            shared
+            let version = shared
                 .publish(key, None, Some(lineage), self.inner.config.session_timeout)
-                .await
+                .await?;
+            let mut state = self.state();
+            let s = state.sessions.entry(key.session).or_default();
+            s.shared_version = if version == s.shared_version + 1 {
+                version
+            } else {
+                0
+            };
+            Ok(())
         }
 
         /// Writes `frame` to Redis under `key`; `wait` or in the background.
@@ -248,7 +288,10 @@ mod on {
             let Some(shared) = self.shared().cloned() else {
                 return;
             };
-            if let Err(err) = shared.unpublish(key, lineage.as_ref()).await {
+            if let Err(err) = shared
+                .unpublish(key, lineage.as_ref(), self.inner.config.session_timeout)
+                .await
+            {
                 tracing::warn!(%err, "a dropped frame stays known to other servers until its session ends");
             }
             tokio::spawn(async move {
@@ -261,7 +304,10 @@ mod on {
             let Some(shared) = self.shared() else {
                 return;
             };
-            if let Err(err) = shared.forget_session(session).await {
+            if let Err(err) = shared
+                .forget_session(session, self.inner.config.session_timeout)
+                .await
+            {
                 tracing::warn!(%err, "a dropped session's handles stay known to other servers until it ends");
             }
         }
@@ -285,40 +331,94 @@ mod on {
             }
         }
 
-        /// Tells the other servers what this one holds of `session` now.
+        /// Tells the other servers what this one holds of `session` now, when that
+        /// changed since it last said: frames made here that are in memory, and memory
+        /// reserved for frames being made (copies of frames made elsewhere are counted by
+        /// the server that made them).
         pub(in crate::store) async fn report_held(&self, session: SessionKey) {
+            self.report_held_of(&[session], false).await;
+        }
+
+        /// Reports every session this server holds memory of or said it did (the
+        /// purger's tick), changed or not, so reports stay fresh while memory is held and
+        /// fall to zero when it is not.
+        pub(in crate::store) async fn report_all_held(&self) {
+            let sessions: Vec<SessionKey> = {
+                let state = self.state();
+                let mut sessions: std::collections::HashSet<SessionKey> =
+                    state.held_reported.keys().copied().collect();
+                sessions.extend(
+                    state
+                        .sessions
+                        .iter()
+                        .filter(|(_, s)| s.memory_bytes + s.reserved_bytes > 0)
+                        .map(|(k, _)| *k),
+                );
+                sessions.into_iter().collect()
+            };
+            self.report_held_of(&sessions, true).await;
+        }
+
+        async fn report_held_of(&self, sessions: &[SessionKey], always: bool) {
             let Some(shared) = self.shared() else {
                 return;
             };
-            let bytes = self
-                .state()
-                .sessions
-                .get(&session)
-                .map_or(0, |s| s.memory_bytes + s.reserved_bytes);
-            if let Err(err) = shared
-                .report_held(session, bytes, self.inner.config.session_timeout)
-                .await
-            {
-                tracing::debug!(%err, "what this server holds was not reported");
+            let wanted: std::collections::HashSet<SessionKey> = sessions.iter().copied().collect();
+            let changed: Vec<(SessionKey, u64)> = {
+                let mut state = self.state();
+                let mut held: std::collections::HashMap<SessionKey, u64> = wanted
+                    .iter()
+                    .map(|s| (*s, state.sessions.get(s).map_or(0, |s| s.reserved_bytes)))
+                    .collect();
+                for (key, entry) in &state.entries {
+                    if let (true, Data::Memory(_), Some(bytes)) =
+                        (entry.origin, &entry.data, held.get_mut(&key.session))
+                    {
+                        *bytes += entry.bytes;
+                    }
+                }
+                let changed: Vec<(SessionKey, u64)> = held
+                    .into_iter()
+                    .filter(|(s, bytes)| always || state.held_reported.get(s).copied().unwrap_or(0) != *bytes)
+                    .collect();
+                for (session, bytes) in &changed {
+                    if *bytes == 0 {
+                        state.held_reported.remove(session);
+                    } else {
+                        state.held_reported.insert(*session, *bytes);
+                    }
+                }
+                changed
+            };
+            for (session, bytes) in changed {
+                if let Err(err) = shared
+                    .report_held(session, bytes, self.inner.config.session_timeout)
+                    .await
+                {
+                    // Said again on the next change or tick.
+                    self.state().held_reported.remove(&session);
+                    tracing::debug!(%err, "what this server holds was not reported");
+                }
             }
         }
 
-        /// Repeats the reports of every session this server holds memory of (the purger's
-        /// tick), so they stay fresh while the memory is held.
-        pub(in crate::store) async fn report_all_held(&self) {
-            if self.shared().is_none() {
-                return;
-            }
-            let sessions: Vec<SessionKey> = self
-                .state()
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.memory_bytes + s.reserved_bytes > 0)
-                .map(|(k, _)| *k)
-                .collect();
-            for session in sessions {
-                self.report_held(session).await;
-            }
+        /// The lineage arguments of every entry of `session` in the index; `None` when
+        /// Redis cannot tell.
+        pub(in crate::store) async fn shared_lineage_args(&self, session: SessionKey) -> Option<Vec<String>> {
+            let shared = self.shared()?;
+            let entries = shared.entries(session).await.ok()?;
+            Some(
+                entries
+                    .into_iter()
+                    .filter_map(|(_, e)| e.lineage.map(|l| l.args))
+                    .collect(),
+            )
+        }
+
+        /// Whether a frame of `bytes` may have been written to Redis.
+        pub(in crate::store) fn may_be_shared(&self, bytes: u64) -> bool {
+            self.shared()
+                .is_some_and(|shared| bytes <= shared.settings().frame_max)
         }
 
         /// Whether `session` is still in use on some server (its keys in Redis live).
@@ -328,6 +428,17 @@ mod on {
                 Some(shared) => shared.session_alive(session).await.unwrap_or(true),
                 None => false,
             }
+        }
+    }
+
+    /// What the other servers must know of `entry`.
+    fn shared_entry(e: &Entry) -> SharedEntry {
+        SharedEntry {
+            rows: e.rows,
+            cols: e.cols,
+            bytes: e.bytes,
+            placement: e.placement,
+            lineage: e.lineage.clone(),
         }
     }
 
@@ -350,6 +461,7 @@ mod on {
                 filling: false,
                 hits: 0,
                 published: true,
+                origin: false,
             },
         );
     }
@@ -432,6 +544,17 @@ mod off {
         pub(in crate::store) async fn report_held(&self, _session: SessionKey) {}
 
         pub(in crate::store) async fn report_all_held(&self) {}
+
+        pub(in crate::store) fn may_be_shared(&self, _bytes: u64) -> bool {
+            false
+        }
+
+        pub(in crate::store) async fn shared_lineage_args(
+            &self,
+            _session: SessionKey,
+        ) -> Option<Vec<String>> {
+            Some(Vec::new())
+        }
     }
 }
 
