@@ -372,3 +372,39 @@ async fn a_sessions_quota_holds_across_servers() {
     assert_eq!(dropped.status(), StatusCode::OK);
     assert_eq!(create(&b, &client, 1_000_000).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_redis_that_hangs_costs_a_request_at_most_the_timeout() {
+    let redis = Redis::start();
+    let (a, _b) = two_servers(&redis, &[("STAYPUT_REDIS_TIMEOUT", "1s")]);
+    let client = browser();
+    let handle: Value = create(&a, &client, 10_000).await.json().await.expect("handle");
+    let expected = mean_of(&a, &client, &handle).await;
+
+    redis.freeze();
+    // Every request answers within a few timeouts, never hangs: local data is read, what
+    // needs Redis is refused clearly.
+    let started = Instant::now();
+    assert_eq!(mean_of(&a, &client, &handle).await, expected);
+    let refused = create(&a, &client, 10_000).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_of(refused).await, StayputError::SharedUnavailable);
+    let page = client.get(a.url("/cache")).send().await.expect("page");
+    assert!(page.status().is_success(), "{}", page.status());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+
+    redis.thaw();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = create(&a, &client, 10_000).await;
+        if reply.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {}", reply.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

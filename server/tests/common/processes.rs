@@ -67,6 +67,26 @@ impl Redis {
         }
     }
 
+    /// Freezes it (SIGSTOP): connections stay open, nothing answers, as a hung server.
+    pub(crate) fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets it go on after [`Redis::freeze`] (SIGCONT).
+    pub(crate) fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([which, &child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill {which}");
+        }
+    }
+
     /// `redis://127.0.0.1:<port>`.
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
