@@ -92,11 +92,13 @@ test("explore", async ({ page }) => {
 // on "Make" (its event's time) to the first animation frame after the figure is drawn.
 test("explore: make + first draw", async ({ page }) => {
   const lines: string[] = [];
+  const breakdowns: string[] = [];
   const url = process.env.STAYPUT_URL;
   if (!url) throw new Error("STAYPUT_URL is not set");
   for (const n of [1_000_000, 10_000_000, 100_000_000]) {
     const times: number[] = [];
     const bytes: number[] = [];
+    const stages: Record<string, number[]> = {};
     const reps = n >= 100_000_000 ? 3 : 5;
     for (let i = 0; i <= reps; i++) {
       await page.goto(url + "/explore");
@@ -122,7 +124,22 @@ test("explore: make + first draw", async ({ page }) => {
             const failed = document.querySelector("[data-testid=error]") !== null;
             if (figure.getAttribute("data-token") !== before || failed) {
               watch.disconnect();
-              requestAnimationFrame(() => done(failed ? NaN : performance.now() - clicked));
+              const inDom = performance.now();
+              requestAnimationFrame(() => {
+                const painted = performance.now();
+                // Where the time went: each server call of the run (Resource Timing, from
+                // the click), then the draw until the figure was in the DOM, then the paint.
+                const calls = (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
+                  .filter((e) => e.name.includes("/api/") && e.startTime >= clicked)
+                  .map((e) => ({ name: e.name.split("/api/")[1], start: e.startTime - clicked, end: e.responseEnd - clicked }));
+                const last = calls.reduce((m, c) => Math.max(m, c.end), 0);
+                (window as unknown as { __stages?: unknown }).__stages = {
+                  calls,
+                  draw: inDom - clicked - last,
+                  paint: painted - inDom,
+                };
+                done(failed ? NaN : painted - clicked);
+              });
             }
           });
           watch.observe(document.body, { attributes: true, childList: true, subtree: true });
@@ -133,22 +150,45 @@ test("explore: make + first draw", async ({ page }) => {
       await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
       const ms = await page.evaluate(() => (window as unknown as { __made: Promise<number> }).__made);
       await expect(page.getByTestId("error")).toHaveCount(0);
+      const seen = (await page.evaluate(() => (window as unknown as { __stages: unknown }).__stages)) as {
+        calls: { name: string; start: number; end: number }[];
+        draw: number;
+        paint: number;
+      };
       page.off("requestfinished", onFinished);
       const total = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
       if (i > 0) {
         // the first is a warm-up
         times.push(ms);
         bytes.push(total);
+        let previous = 0;
+        for (const call of seen.calls) {
+          // Time before the call started (the page's own work between calls), then the call.
+          (stages[`before ${call.name}`] ??= []).push(Math.max(0, call.start - previous));
+          (stages[call.name] ??= []).push(call.end - call.start);
+          previous = call.end;
+        }
+        (stages["plotly draw (last answer → figure in the DOM)"] ??= []).push(seen.draw);
+        (stages["to the paint (DOM → next animation frame)"] ??= []).push(seen.paint);
       }
     }
     const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(times).toFixed(1)} ms | ${Math.min(...times).toFixed(1)} – ${Math.max(...times).toFixed(1)} ms | ${(median(bytes) / 1000).toFixed(1)} KB | ${reps} |`;
     console.log(line);
     lines.push(line);
+    const breakdown = Object.entries(stages)
+      .map(([stage, ms]) => `${stage} ${median(ms).toFixed(1)} ms`)
+      .join(" · ");
+    console.log(`breakdown ${n}: ${breakdown}`);
+    breakdowns.push(`| ${n.toExponential(0).replace("e+", "e")} | ${breakdown} |`);
   }
   const table = [
     "| N (uniform randoms, 1 column) | click on Make → figure painted (median) | fastest – slowest | bytes of the run (all requests) | runs |",
     "|---|---|---|---|---|",
     ...lines,
+    "",
+    "| N | where the time went (medians; each server call from its start to its answer's last byte, in the browser) |",
+    "|---|---|",
+    ...breakdowns,
   ].join("\n");
   writeFileSync(join(__dirname, "..", "bench-explore-make.md"), table + "\n");
   console.log("\n" + table);
