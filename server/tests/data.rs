@@ -10,45 +10,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 mod common;
-use common::{browser, error_of, start, Running};
-
-async fn upload(server: &Running, client: &Client, name: &str, body: Vec<u8>) -> reqwest::Response {
-    client
-        .post(server.url(&format!("{UPLOAD_PATH}?name={name}")))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("send")
-}
-
-async fn call(server: &Running, client: &Client, name: &str, args: Value) -> reqwest::Response {
-    client
-        .post(server.url(&format!("/api/{name}")))
-        .json(&args)
-        .send()
-        .await
-        .expect("send")
-}
-
-async fn form(server: &Running, client: &Client, name: &str, fields: &[(&str, String)]) -> reqwest::Response {
-    client
-        .post(server.url(&format!("/api/{name}")))
-        .form(fields)
-        .send()
-        .await
-        .expect("send")
-}
-
-fn handle_fields(handle: &Value) -> Vec<(&'static str, String)> {
-    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
-    vec![
-        ("handle[id]", field("id")),
-        ("handle[rows]", field("rows")),
-        ("handle[cols]", field("cols")),
-        ("handle[bytes]", field("bytes")),
-    ]
-}
+use common::{browser, call, error_of, form, handle_fields, start, upload, Running};
 
 /// A CSV of `rows` rows: a date, a city out of three, a temperature.
 fn weather_csv(rows: usize) -> Vec<u8> {

@@ -7,39 +7,16 @@ use std::time::{Duration, Instant};
 
 use app::StayputError;
 use common::processes::{free_port, run_to_exit, Instance, Redis};
-use common::{browser, error_of};
+use common::{browser, call, error_of, form, handle_fields, upload};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-async fn post(
-    server: &Instance,
-    client: &Client,
-    name: &str,
-    fields: &[(&str, String)],
-) -> reqwest::Response {
-    client
-        .post(server.url(&format!("/api/{name}")))
-        .form(fields)
-        .send()
-        .await
-        .expect("send")
-}
-
-fn handle_fields(handle: &Value) -> Vec<(&'static str, String)> {
-    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
-    vec![
-        ("handle[id]", field("id")),
-        ("handle[rows]", field("rows")),
-        ("handle[bytes]", field("bytes")),
-    ]
-}
-
 async fn create(server: &Instance, client: &Client, rows: u64) -> reqwest::Response {
-    post(server, client, "create_frame", &[("rows", rows.to_string())]).await
+    form(server, client, "create_frame", &[("rows", rows.to_string())]).await
 }
 
 async fn mean(server: &Instance, client: &Client, handle: &Value) -> reqwest::Response {
-    post(server, client, "frame_mean", &handle_fields(handle)).await
+    form(server, client, "frame_mean", &handle_fields(handle)).await
 }
 
 async fn mean_of(server: &Instance, client: &Client, handle: &Value) -> f64 {
@@ -100,7 +77,7 @@ async fn a_handle_made_on_one_server_is_read_and_drawn_on_the_other() {
     // B never saw the session nor the handle: it learns both from Redis.
     let on_b = mean_of(&b, &client, &handle).await;
     assert_eq!(on_a, on_b, "the same frame on both servers");
-    let figure = post(&b, &client, "frame_histogram", &handle_fields(&handle)).await;
+    let figure = form(&b, &client, "frame_histogram", &handle_fields(&handle)).await;
     assert_eq!(figure.status(), StatusCode::OK);
     let figure: String = figure.json().await.expect("figure");
     assert!(
@@ -129,12 +106,7 @@ fn weather_csv(rows: usize) -> Vec<u8> {
 }
 
 async fn json_call(server: &Instance, client: &Client, name: &str, args: Value) -> Value {
-    let reply = client
-        .post(server.url(&format!("/api/{name}")))
-        .json(&args)
-        .send()
-        .await
-        .expect("send");
+    let reply = call(server, client, name, args).await;
     assert_eq!(reply.status(), StatusCode::OK, "{name} on {}", server.base);
     reply.json().await.expect("json")
 }
@@ -146,18 +118,12 @@ async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
     let dir = shared.path().display().to_string();
     let (a, b) = two_servers(&redis, &[("STAYPUT_SHARED_DIR", dir.as_str())]);
     let client = browser();
-    let uploaded = client
-        .post(a.url("/api/upload?name=weather.csv"))
-        .header("content-type", "application/octet-stream")
-        .body(weather_csv(3000))
-        .send()
-        .await
-        .expect("upload");
+    let uploaded = upload(&a, &client, "weather.csv", weather_csv(3000)).await;
     assert_eq!(uploaded.status(), StatusCode::OK);
     let handle: Value = uploaded.json().await.expect("handle");
 
     // B reads the kept file from the shared directory: schema and a page of rows.
-    let info = post(&b, &client, "data_info", &handle_fields(&handle)).await;
+    let info = form(&b, &client, "data_info", &handle_fields(&handle)).await;
     assert_eq!(info.status(), StatusCode::OK);
     let info: Value = info.json().await.expect("info");
     assert_eq!(info["columns"][1]["max"], "19.5");
@@ -171,7 +137,7 @@ async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
     // A group-by made on B, read on A.
     let group = json!({"handle": on_b, "step": {"group_by": {"keys": ["city"], "aggs": [{"column": "temp", "func": "mean"}]}}});
     let grouped = json_call(&b, &client, "data_transform", group).await;
-    let rows = post(
+    let rows = form(
         &a,
         &client,
         "data_rows",
@@ -196,11 +162,11 @@ async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
         fields.extend(hi.map(|v| ("x_max", v.to_string())));
         fields
     };
-    let full = post(&a, &client, "data_plot", &plot(None, None)).await;
+    let full = form(&a, &client, "data_plot", &plot(None, None)).await;
     assert_eq!(full.status(), StatusCode::OK);
     settled(&redis).await;
     let hits = metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await;
-    let zoomed = post(&b, &client, "data_plot", &plot(Some(2.0), Some(5.0))).await;
+    let zoomed = form(&b, &client, "data_plot", &plot(Some(2.0), Some(5.0))).await;
     assert_eq!(zoomed.status(), StatusCode::OK, "{:?}", zoomed.text().await);
     let zoomed: Value = zoomed.json().await.expect("figure");
     assert_eq!(zoomed["rows_in_range"], 3000 / 40 * 7, "temps 2.0 to 5.0");
@@ -362,7 +328,7 @@ async fn a_sessions_quota_holds_across_servers() {
     let other = browser();
     assert_eq!(create(&b, &other, 1_000_000).await.status(), StatusCode::OK);
     // Once A lets go of the frame, B may make one.
-    let dropped = post(
+    let dropped = form(
         &a,
         &client,
         "drop_frame",

@@ -131,3 +131,74 @@ pub(crate) async fn error_of(response: reqwest::Response) -> StayputError {
     let text = response.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("error body {text:?} is not a StayputError: {e}"))
 }
+
+/// A server the tests talk to: one in this process ([`Running`]) or a process of its own
+/// ([`processes::Instance`]).
+pub(crate) trait Site {
+    /// `http://<its address><path>`.
+    fn url(&self, path: &str) -> String;
+}
+
+impl Site for Running {
+    fn url(&self, path: &str) -> String {
+        Running::url(self, path)
+    }
+}
+
+impl Site for processes::Instance {
+    fn url(&self, path: &str) -> String {
+        processes::Instance::url(self, path)
+    }
+}
+
+/// The server function `name` called as the browser calls it, with form fields.
+pub(crate) async fn form(
+    site: &impl Site,
+    client: &Client,
+    name: &str,
+    fields: &[(&str, String)],
+) -> reqwest::Response {
+    client
+        .post(site.url(&format!("/api/{name}")))
+        .form(fields)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// The server function `name` called with JSON arguments (as `/data`'s steps are).
+pub(crate) async fn call(site: &impl Site, client: &Client, name: &str, args: Value) -> reqwest::Response {
+    client
+        .post(site.url(&format!("/api/{name}")))
+        .json(&args)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// `/data`'s upload of `body` as the file `name`, as the page sends it.
+pub(crate) async fn upload(
+    site: &impl Site,
+    client: &Client,
+    name: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    client
+        .post(site.url(&format!("{}?name={name}", app::contract::data::UPLOAD_PATH)))
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// A handle as a server function's form arguments.
+pub(crate) fn handle_fields(handle: &Value) -> Vec<(&'static str, String)> {
+    let field = |name: &str| handle[name].to_string().trim_matches('"').to_owned();
+    vec![
+        ("handle[id]", field("id")),
+        ("handle[rows]", field("rows")),
+        ("handle[cols]", field("cols")),
+        ("handle[bytes]", field("bytes")),
+    ]
+}
