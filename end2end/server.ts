@@ -11,6 +11,8 @@ export interface Running {
   url: string;
   child: ChildProcess;
   stop: () => Promise<void>;
+  /** Everything the server has written to stdout and stderr so far. */
+  output: () => string;
 }
 
 /** `profile` is "debug" (tests) or "release" (benchmarks). */
@@ -39,8 +41,8 @@ export async function startServer(profile: string, env: Record<string, string> =
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  let seen = "";
   const url = await new Promise<string>((ok, fail) => {
-    let seen = "";
     const onData = (chunk: Buffer) => {
       seen += chunk.toString();
       const m = /Stayput listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
@@ -59,5 +61,5 @@ export async function startServer(profile: string, env: Record<string, string> =
       child.on("exit", () => done());
       child.kill("SIGTERM");
     });
-  return { url, child, stop };
+  return { url, child, stop, output: () => seen };
 }

@@ -12,7 +12,7 @@ use stayput_cache::{FrameHandle, FrameId};
 use crate::contract::benchmark::MeanReply;
 use crate::contract::cache_view::CacheListing;
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Step};
-use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply};
+use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
 use crate::contract::StayputError;
 
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
@@ -119,6 +119,24 @@ pub async fn explore_figure(
     };
     let (cache, session) = stayput_cache::frame_cache().await?;
     crate::server::ops::explore_figure(&cache, session, &handle, spec).await
+}
+
+/// `/explore`'s Make: `rows` of the data `kind` made and kept on the server and its
+/// first figure (`chart`, `width` CSS pixels wide), in one call. `replaces`, the frame
+/// the page made before, is released first.
+#[server(endpoint = "explore_make")]
+pub async fn explore_make(
+    kind: String,
+    rows: u64,
+    replaces: Option<FrameHandle>,
+    chart: ChartKind,
+    width: u32,
+) -> Result<MadeReply, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::heavy_jobs()?
+        .admit(Some(session), rows)
+        .await?;
+    crate::server::ops::explore_make(&cache, session, &kind, rows, replaces.as_ref(), chart, width).await
 }
 
 /// The built-in datasets this server has (no session needed).

@@ -42,6 +42,15 @@ pub(crate) fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Marks `name` on the page's performance timeline (`performance.mark`), where DevTools
+/// and the benchmarks read the stages of a run. Only the newest mark of a name is kept.
+pub(crate) fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        performance.clear_marks_with_mark_name(name);
+        let _ = performance.mark(name);
+    }
+}
+
 /// Resolves once the browser has painted what is in the DOM now: an animation frame
 /// (its callbacks run just before the paint), then a task (which runs after it). A long
 /// draw started only then cannot hold back the paint of what came before it.

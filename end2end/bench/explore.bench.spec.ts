@@ -7,7 +7,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type Running } from "../server";
 
-const SIZES = [100_000, 1_000_000, 10_000_000, 100_000_000];
+// STAYPUT_BENCH_MAX_ROWS leaves out larger sizes (a quick look, e.g. against a debug build).
+const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
+const SIZES = [100_000, 1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
 const REPS = 7;
 const START_MS = 1_704_067_200_000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -34,6 +36,7 @@ test.afterAll(async () => {
 
 test("explore", async ({ page }) => {
   const lines: string[] = [];
+  const zoomLines: string[] = [];
   for (const n of SIZES) {
     // Each figure response's body as JSON (decoded) and as it crossed the wire (gzip),
     // filed under the kind of redraw that asked for it.
@@ -55,6 +58,8 @@ test("explore", async ({ page }) => {
     await nextDraw(page, token);
     const full: number[] = [];
     const zoom: number[] = [];
+    const relayoutToPaint: number[] = [];
+    const zoomStages: Record<string, number[]> = {};
     const ys = ["sine", "walk"];
     for (let i = 0; i < REPS; i++) {
       // Full range: switch y, which redraws everything.
@@ -65,22 +70,61 @@ test("explore", async ({ page }) => {
       const lo = START_MS + Math.floor(n * (0.1 + 0.1 * i)) * 1000;
       const hi = lo + (n / 100 - 1) * 1000;
       current = sizes.zoom;
-      await page.getByTestId("figure").evaluate(
-        (el, [lo, hi]) => (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": [lo, hi] }),
+      // Timed like the reference: from plotly's relayout event (after plotly has
+      // redrawn the old points at the new range) to the first animation frame after the
+      // re-reduced figure is drawn; with the call's own time (Resource Timing).
+      const timed = await page.getByTestId("figure").evaluate(
+        async (el, [lo, hi]) => {
+          type Plot = HTMLElement & { once: (event: string, f: () => void) => void };
+          const before = el.getAttribute("data-token");
+          let relayout = 0;
+          (el as Plot).once("plotly_relayout", () => (relayout = performance.now()));
+          const drawn = new Promise<{ inDom: number; painted: number }>((done) => {
+            const watch = new MutationObserver(() => {
+              if (el.getAttribute("data-token") === before) return;
+              watch.disconnect();
+              const inDom = performance.now();
+              requestAnimationFrame(() => done({ inDom, painted: performance.now() }));
+            });
+            watch.observe(el, { attributes: true, attributeFilter: ["data-token"] });
+          });
+          const asked = performance.now();
+          await (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": [lo, hi] });
+          const { inDom, painted } = await drawn;
+          const call = (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
+            .filter((e) => e.name.endsWith("/api/explore_figure") && e.startTime >= relayout)
+            .pop();
+          return {
+            plotly: relayout - asked,
+            total: painted - relayout,
+            before: call ? call.startTime - relayout : NaN,
+            call: call ? call.responseEnd - call.startTime : NaN,
+            draw: call ? inDom - call.responseEnd : NaN,
+            paint: painted - inDom,
+          };
+        },
         [lo, hi],
       );
       zoom.push(await nextDraw(page, ++token));
+      relayoutToPaint.push(timed.total);
+      for (const [stage, ms] of Object.entries(timed)) (zoomStages[stage] ??= []).push(ms);
     }
     const kb = (b: number) => `${(b / 1000).toFixed(1)} KB`;
     const both = (x: Sizes) => `${kb(median(x.raw))} / ${kb(median(x.wire))}`;
-    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(full).toFixed(1)} ms | ${median(zoom).toFixed(1)} ms | ${both(sizes.full)} | ${both(sizes.zoom)} | ${REPS} |`;
+    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(full).toFixed(1)} ms | ${median(zoom).toFixed(1)} ms | ${median(relayoutToPaint).toFixed(1)} ms | ${both(sizes.full)} | ${both(sizes.zoom)} | ${REPS} |`;
     console.log(line);
     lines.push(line);
+    const z = (k: string) => `${median(zoomStages[k]).toFixed(1)} ms`;
+    zoomLines.push(`| ${n.toExponential(0).replace("e+", "e")} | ${z("plotly")} | ${z("before")} | ${z("call")} | ${z("draw")} | ${z("paint")} | ${z("total")} |`);
   }
   const table = [
-    "| N | full range: asked → drawn (median) | 1 % zoom: asked → drawn (median) | full-range figure: JSON / on the wire | 1 % zoom figure: JSON / on the wire | runs |",
-    "|---|---|---|---|---|---|",
+    "| N | full range: asked → drawn (median) | 1 % zoom: asked → drawn (median) | 1 % zoom: relayout event → painted (median) | full-range figure: JSON / on the wire | 1 % zoom figure: JSON / on the wire | runs |",
+    "|---|---|---|---|---|---|---|",
     ...lines,
+    "",
+    "| N | plotly's own relayout (Plotly.relayout → its event) | event → call starts | `explore_figure` (start → last byte) | answer → figure in the DOM (plotly redraw) | DOM → next animation frame | relayout event → painted |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...zoomLines,
   ].join("\n");
   writeFileSync(join(__dirname, "..", "bench-explore.md"), table + "\n");
   console.log("\n" + table);
@@ -90,21 +134,34 @@ test("explore", async ({ page }) => {
 // one column of N uniform randoms made and kept on the server, its figure built and
 // drawn. On the server's defaults (the shared server), timed in the page from the click
 // on "Make" (its event's time) to the first animation frame after the figure is drawn.
+// Each click makes a new series (its first draw), replacing the one before.
 test("explore: make + first draw", async ({ page }) => {
   const lines: string[] = [];
   const breakdowns: string[] = [];
-  const url = process.env.STAYPUT_URL;
-  if (!url) throw new Error("STAYPUT_URL is not set");
-  for (const n of [1_000_000, 10_000_000, 100_000_000]) {
+  // A server on the defaults of its own, logging each step's own time on the server.
+  const own = await startServer(process.env.STAYPUT_E2E_PROFILE ?? "release", {
+    RUST_LOG: "info,tower_http=warn,app::server::ops=debug",
+  });
+  const url = own.url;
+  const serverMs = (log: string, step: string) =>
+    // eslint-disable-next-line no-control-regex
+    [...log.replace(/\x1b\[[0-9;]*m/g, "").matchAll(new RegExp(`${step} .*?elapsed_ms=([0-9.]+)`, "g"))].map((m) => Number(m[1]));
+  for (const n of [1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS)) {
     const times: number[] = [];
     const bytes: number[] = [];
     const stages: Record<string, number[]> = {};
-    const reps = n >= 100_000_000 ? 3 : 5;
+    const reps = n >= 100_000_000 ? 5 : 7;
+    let first = NaN;
+    // One page, Make clicked again and again, as a user (and the reference's bench)
+    // does: each click makes a new series, which replaces the page's previous one. The
+    // first click on the new page is reported on its own.
+    await page.goto(url + "/explore");
+    await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+    await expect(page.locator("[data-testid=figure] .main-svg").first()).toBeAttached();
+    await page.getByTestId("series-kind").selectOption("uniform");
+    await page.getByTestId("series-rows").selectOption(String(n));
     for (let i = 0; i <= reps; i++) {
-      await page.goto(url + "/explore");
-      await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
-      await page.getByTestId("series-kind").selectOption("uniform");
-      await page.getByTestId("series-rows").selectOption(String(n));
+      await expect(page.getByTestId("make-series")).toBeEnabled();
       const sizes: Promise<number>[] = [];
       const onFinished = (req: import("@playwright/test").Request) => {
         if (!req.url().includes("/api/")) return;
@@ -145,6 +202,7 @@ test("explore: make + first draw", async ({ page }) => {
           watch.observe(document.body, { attributes: true, childList: true, subtree: true });
         });
       });
+      const logged = own.output().length;
       const box = await page.getByTestId("make-series").boundingBox();
       if (!box) throw new Error("no Make button");
       await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
@@ -157,8 +215,8 @@ test("explore: make + first draw", async ({ page }) => {
       };
       page.off("requestfinished", onFinished);
       const total = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
-      if (i > 0) {
-        // the first is a warm-up
+      if (i === 0) first = ms;
+      else {
         times.push(ms);
         bytes.push(total);
         let previous = 0;
@@ -168,11 +226,14 @@ test("explore: make + first draw", async ({ page }) => {
           (stages[call.name] ??= []).push(call.end - call.start);
           previous = call.end;
         }
+        const log = own.output().slice(logged);
+        (stages["of which the fill on the server"] ??= []).push(serverMs(log, "create_frame")[0]);
+        (stages["of which the figure on the server"] ??= []).push(serverMs(log, "explore_figure")[0]);
         (stages["plotly draw (last answer → figure in the DOM)"] ??= []).push(seen.draw);
         (stages["to the paint (DOM → next animation frame)"] ??= []).push(seen.paint);
       }
     }
-    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(times).toFixed(1)} ms | ${Math.min(...times).toFixed(1)} – ${Math.max(...times).toFixed(1)} ms | ${(median(bytes) / 1000).toFixed(1)} KB | ${reps} |`;
+    const line = `| ${n.toExponential(0).replace("e+", "e")} | ${median(times).toFixed(1)} ms | ${Math.min(...times).toFixed(1)} – ${Math.max(...times).toFixed(1)} ms | ${first.toFixed(1)} ms | ${(median(bytes) / 1000).toFixed(1)} KB | ${reps} |`;
     console.log(line);
     lines.push(line);
     const breakdown = Object.entries(stages)
@@ -182,8 +243,8 @@ test("explore: make + first draw", async ({ page }) => {
     breakdowns.push(`| ${n.toExponential(0).replace("e+", "e")} | ${breakdown} |`);
   }
   const table = [
-    "| N (uniform randoms, 1 column) | click on Make → figure painted (median) | fastest – slowest | bytes of the run (all requests) | runs |",
-    "|---|---|---|---|---|",
+    "| N (uniform randoms, 1 column) | click on Make → figure painted (median of the clicks after the first) | fastest – slowest | first click on a new page | bytes of a click (all requests) | runs |",
+    "|---|---|---|---|---|---|",
     ...lines,
     "",
     "| N | where the time went (medians; each server call from its start to its answer's last byte, in the browser) |",
@@ -191,5 +252,6 @@ test("explore: make + first draw", async ({ page }) => {
     ...breakdowns,
   ].join("\n");
   writeFileSync(join(__dirname, "..", "bench-explore-make.md"), table + "\n");
+  await own.stop();
   console.log("\n" + table);
 });

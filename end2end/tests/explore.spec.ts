@@ -8,11 +8,12 @@ async function openExplore(page: Page): Promise<void> {
   await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
 }
 
-/** Bytes of every explore_figure response body, in order. */
+/** Bytes of every response body that carries a figure (Make's, with the new frame's
+ * handle and columns, then explore_figure's), in order. */
 function figureBytes(page: Page): number[] {
   const sizes: number[] = [];
   page.on("response", async (res) => {
-    if (res.url().endsWith("/api/explore_figure")) sizes.push((await res.body()).length);
+    if (/\/api\/explore_(figure|make)$/.test(res.url())) sizes.push((await res.body()).length);
   });
   return sizes;
 }
@@ -39,9 +40,19 @@ async function drawnIn(page: Page, lo: number, hi: number): Promise<number> {
 
 test("1e6 rows: points bounded by pixels, a zoom re-reduces the range, double-click resets", async ({ page }) => {
   await openExplore(page);
-  const bytes = figureBytes(page);
-  await makeSeries(page, 1_000_000);
   const figure = page.getByTestId("figure");
+  // An empty plot is set up before there is data, as Dash draws an empty graph.
+  await expect(figure.locator(".main-svg").first()).toBeAttached();
+  await expect(figure).not.toHaveAttribute("data-token");
+  const bytes = figureBytes(page);
+  const calls: string[] = [];
+  const onCall = (req: import("@playwright/test").Request) => {
+    if (req.url().includes("/api/")) calls.push(new URL(req.url()).pathname);
+  };
+  page.on("request", onCall);
+  await makeSeries(page, 1_000_000);
+  page.off("request", onCall);
+  expect(calls, "Make is one call: data made, kept and its first figure").toEqual(["/api/explore_make"]);
   const width = await figure.evaluate((el) => el.clientWidth);
   const points = Number(await figure.getAttribute("data-points"));
   expect(points).toBeLessThanOrEqual(2 * width);

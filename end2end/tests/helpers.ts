@@ -43,6 +43,17 @@ export async function openBenchmark(page: Page, socket = true): Promise<void> {
   if (socket) await expect(page.locator("section[data-steps=socket]")).toBeVisible();
 }
 
+/** Milliseconds from the click to each stage of a run, read in the page: the run starts
+ * (`run`), step 1's answer is in (`created`), step 2's answer is in (`mean`, server mode
+ * only), the mean is in the DOM (`dom`), the next animation frame (`painted`). */
+export interface Stages {
+  run: number;
+  created: number;
+  mean: number;
+  dom: number;
+  painted: number;
+}
+
 export interface Run {
   k: number;
   result: string;
@@ -50,6 +61,7 @@ export interface Run {
   /** Milliseconds from the click to the first animation frame after the mean was in the
    * DOM (painted): the instrument the Dash reference was measured with. */
   painted: number;
+  stages: Stages;
   mean: number;
   /** Bytes of every HTTP request and response of the run (headers and bodies) and of
    * every WebSocket frame, as sent. */
@@ -94,7 +106,24 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
         const failed = document.querySelector("[data-testid=error]") !== null;
         if (text() !== before || failed) {
           watch.disconnect();
-          requestAnimationFrame(() => done(failed ? NaN : performance.now() - clicked));
+          const inDom = performance.now();
+          requestAnimationFrame(() => {
+            const painted = performance.now();
+            // The page's marks (app/src/pages/benchmark.rs), from the click.
+            const at = (name: string) => {
+              const marks = performance.getEntriesByName(name, "mark");
+              const last = marks[marks.length - 1];
+              return last && last.startTime >= clicked ? last.startTime - clicked : NaN;
+            };
+            (window as unknown as { __stayputStages?: Stages }).__stayputStages = {
+              run: at("stayput:run"),
+              created: at("stayput:created"),
+              mean: at("stayput:mean"),
+              dom: inDom - clicked,
+              painted: painted - clicked,
+            };
+            done(failed ? NaN : painted - clicked);
+          });
         }
       });
       watch.observe(document.body, { childList: true, characterData: true, subtree: true });
@@ -123,6 +152,7 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   await page.evaluate(() => (window as unknown as { __stayputRun: Promise<void> }).__stayputRun);
   const painted = await page.evaluate(() => (window as unknown as { __stayputPaint: Promise<number> }).__stayputPaint);
+  const stages = await page.evaluate(() => (window as unknown as { __stayputStages: Stages }).__stayputStages);
   const failed = page.getByTestId("error");
   if ((await failed.count()) > 0) throw new Error(`the run failed: ${await failed.textContent()}`);
   // K counts clicks (failed runs too), so wait for any new token and read K from it.
@@ -137,5 +167,5 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
   if (!m) throw new Error(`unexpected result text: ${JSON.stringify(result)}`);
   expect(Number(m[1])).toBe(k);
   await expect(page.getByTestId("error")).toHaveCount(0);
-  return { k, result, elapsed: Number(m[2]), painted, mean: Number(m[3]), bytes, requests, socketFrames };
+  return { k, result, elapsed: Number(m[2]), painted, stages, mean: Number(m[3]), bytes, requests, socketFrames };
 }

@@ -72,6 +72,18 @@ mod tests {
     }
 
     #[test]
+    fn the_empty_figure_has_a_line_figure_s_size_and_margins() {
+        let frame = time_series(1_000, 1).expect("frame");
+        let line = figure(&frame, &spec(TIME, "walk", ChartKind::Line, (None, None))).expect("line");
+        let line: serde_json::Value = serde_json::from_str(&line.figure).expect("json");
+        let empty: serde_json::Value = serde_json::from_str(crate::EMPTY_FIGURE).expect("json");
+        assert_eq!(empty["data"], serde_json::json!([]));
+        for key in ["height", "margin"] {
+            assert_eq!(empty["layout"][key], line["layout"][key], "{key}");
+        }
+    }
+
+    #[test]
     fn a_large_line_is_bounded_by_pixels_and_a_zoom_shows_more_detail() {
         let frame = time_series(1_000_000, 1).expect("frame");
         let full = figure(&frame, &spec(TIME, "walk", ChartKind::Line, (None, None))).expect("full");

@@ -78,7 +78,7 @@ mod spec;
 mod text;
 
 pub use error::FigureError;
-pub use spec::{ChartKind, ColumnInfo, Figure, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
+pub use spec::{ChartKind, ColumnInfo, Figure, FigureSpec, EMPTY_FIGURE, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
 pub use text::with_thousands;
 
 #[cfg(feature = "engine")]

@@ -12,6 +12,12 @@ pub const MAX_WIDTH_PX: u32 = 4_000;
 /// Narrowest plot the engine reduces for; narrower requests are widened to it.
 pub const MIN_WIDTH_PX: u32 = 100;
 
+/// An empty figure with a line figure's size and margins: what a page draws before it
+/// has data (as Dash draws an empty `dcc.Graph`), so that its first figure is a redraw
+/// of a plot that is already set up, not plotly's first `newPlot`.
+pub const EMPTY_FIGURE: &str =
+    r#"{"data":[],"layout":{"height":420,"margin":{"t":48,"b":48,"l":56,"r":16}}}"#;
+
 /// How a figure draws its y column. On the wire by its lower-case name, as
 /// [`ChartKind::as_str`] spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

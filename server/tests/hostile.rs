@@ -109,6 +109,19 @@ const ENDPOINTS: &[Endpoint] = &[
         ],
     },
     Endpoint {
+        name: "explore_make",
+        fields: &[
+            "kind",
+            "rows",
+            "replaces[id]",
+            "replaces[rows]",
+            "replaces[cols]",
+            "replaces[bytes]",
+            "chart",
+            "width",
+        ],
+    },
+    Endpoint {
         name: "data_examples",
         fields: &[],
     },

@@ -7,7 +7,7 @@ use serde_json::Value;
 use server::Config;
 
 mod common;
-use common::{browser, create, error_of, frame_mean, start};
+use common::{browser, create, error_of, form, frame_mean, handle_fields, start};
 
 #[tokio::test]
 async fn handles_work_in_their_session_only() {
@@ -220,4 +220,88 @@ async fn client_mode_buffers_are_admitted_like_frames() {
     assert_eq!(small.status(), StatusCode::OK);
     assert_eq!(small.bytes().await.expect("bytes").len(), 8_000_000);
     assert_eq!(server.stayput.cache.reserved_bytes(), 0);
+}
+
+/// `/explore`'s Make with these form fields, as the page calls it.
+async fn explore_make(
+    server: &common::Running,
+    client: &reqwest::Client,
+    kind: &str,
+    rows: &str,
+    replaces: Option<&Value>,
+) -> reqwest::Response {
+    let mut fields = vec![
+        ("kind", kind.to_owned()),
+        ("rows", rows.to_owned()),
+        ("chart", "line".to_owned()),
+        ("width", "800".to_owned()),
+    ];
+    if let Some(old) = replaces {
+        for (name, value) in handle_fields(old) {
+            let name = match name {
+                "handle[id]" => "replaces[id]",
+                "handle[rows]" => "replaces[rows]",
+                "handle[cols]" => "replaces[cols]",
+                _ => "replaces[bytes]",
+            };
+            fields.push((name, value));
+        }
+    }
+    form(server, client, "explore_make", &fields).await
+}
+
+/// `/explore`'s Make: one call makes the frame, keeps it, and answers with its columns,
+/// the axes chosen and the first figure; the next Make releases the one before (still
+/// rebuilt from its lineage when asked for); a kind of data the server does not make is
+/// refused before anything is made.
+#[tokio::test]
+async fn explore_make_makes_keeps_and_draws_in_one_call() {
+    let server = start(&[("STAYPUT_MEMORY_BUDGET", "256MiB")]).await;
+    let alice = browser();
+    let memory = || server.stayput.cache.totals().memory.entries;
+
+    let response = explore_make(&server, &alice, "uniform", "100000", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let made: Value = response.json().await.expect("json");
+    assert_eq!(made["handle"]["rows"], 100_000);
+    assert_eq!(
+        (made["x"].as_str(), made["y"].as_str()),
+        (Some("row"), Some("rnd"))
+    );
+    let names: Vec<&str> = made["columns"]
+        .as_array()
+        .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["row", "rnd"], "the row number and the one column");
+    assert_eq!(made["figure"]["rows_in_range"], 100_000);
+    let points = made["figure"]["points"].as_u64().expect("points");
+    assert!((1..=1_600).contains(&points), "two per pixel at most: {points}");
+    let figure: Value =
+        serde_json::from_str(made["figure"]["figure"].as_str().expect("figure text")).expect("figure json");
+    assert_eq!(figure["data"][0]["type"], "scatter");
+    // Kept: step 2 of the benchmark reads it in the same session.
+    let first = made["handle"].clone();
+    assert_eq!(frame_mean(&server, &alice, &first).await.status(), StatusCode::OK);
+    assert_eq!(memory(), 1);
+
+    // The time series, replacing the frame above: released from memory, lineage kept.
+    let response = explore_make(&server, &alice, "series", "10000", Some(&first)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let made: Value = response.json().await.expect("json");
+    assert_eq!(made["x"], "time");
+    assert_eq!(made["figure"]["rows_in_range"], 10_000);
+    assert_eq!(memory(), 1, "the replaced frame left memory");
+    let response = frame_mean(&server, &alice, &first).await;
+    assert_eq!(response.status(), StatusCode::OK, "rebuilt from its lineage");
+    assert_eq!(memory(), 2);
+
+    // Refused before any work: an unknown kind, a size out of range.
+    for (kind, rows) in [("parquet", "1000"), ("uniform", "0"), ("series", "1e12")] {
+        let error = error_of(explore_make(&server, &alice, kind, rows, None).await).await;
+        assert!(
+            matches!(error, StayputError::BadRequest(_) | StayputError::InvalidSize(_)),
+            "{kind} {rows}: {error:?}"
+        );
+    }
+    assert_eq!(memory(), 2, "nothing made by a refused call");
 }

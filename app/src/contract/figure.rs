@@ -1,9 +1,12 @@
 //! The contract of `/explore`: the figure engine's own vocabulary (compiled for the
 //! browser without the engine), under the names the pages use.
 
-pub use stayput_figures::{with_thousands, ChartKind, ColumnInfo, Figure as FigureReply, MAX_WIDTH_PX, ROW};
+pub use stayput_figures::{
+    with_thousands, ChartKind, ColumnInfo, Figure as FigureReply, EMPTY_FIGURE, MAX_WIDTH_PX, ROW,
+};
 
 use serde::{Deserialize, Serialize};
+use stayput_cache::FrameHandle;
 
 /// The data `/explore` can make.
 pub mod data {
@@ -47,4 +50,35 @@ impl ExploreSizes {
             self.series_max_rows
         }
     }
+}
+
+/// What `/explore`'s Make answers, in one call: the new frame's handle, its columns, the
+/// axes of its first figure ([`first_axes`]) and that figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MadeReply {
+    /// The frame made and kept on the server.
+    pub handle: FrameHandle,
+    /// Its columns, as the page offers them.
+    pub columns: Vec<ColumnInfo>,
+    /// The x column of the first figure.
+    pub x: String,
+    /// The y column of the first figure.
+    pub y: String,
+    /// The first figure.
+    pub figure: FigureReply,
+}
+
+/// The axes a frame is first drawn with: its time column (else the row number) against
+/// its first numeric column that is not sorted (empty when it has none).
+pub fn first_axes(columns: &[ColumnInfo]) -> (String, String) {
+    let x = columns
+        .iter()
+        .find(|c| c.time)
+        .map_or_else(|| ROW.to_owned(), |c| c.name.clone());
+    let y = columns
+        .iter()
+        .find(|c| c.numeric && !c.sorted)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
+    (x, y)
 }

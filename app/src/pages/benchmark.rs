@@ -185,6 +185,7 @@ async fn run_once(
         .parse()
         .map_err(|_| StayputError::InvalidSize(rows_text.to_owned()))?;
     let started = browser::now_ms();
+    browser::mark("stayput:run");
     let show = |mean: f64| {
         let elapsed = (browser::now_ms() - started) / 1000.0;
         view_state.result.set(Some(format!(
@@ -194,7 +195,10 @@ async fn run_once(
     let steps = view_state.steps;
     let mean_of = |handle: FrameHandle| async move {
         match steps.run(Step::Mean { handle }).await? {
-            StepReply::Mean(MeanReply { mean }) => Ok(mean),
+            StepReply::Mean(MeanReply { mean }) => {
+                browser::mark("stayput:mean");
+                Ok(mean)
+            }
             StepReply::Created(_) => Err(StayputError::Network("an unexpected reply".into())),
         }
     };
@@ -206,7 +210,10 @@ async fn run_once(
         (Mode::Server, None) => {
             let replaces = view_state.handle.get_untracked();
             let handle = match steps.run(Step::Create { rows, replaces }).await? {
-                StepReply::Created(handle) => handle,
+                StepReply::Created(handle) => {
+                    browser::mark("stayput:created");
+                    handle
+                }
                 StepReply::Mean(_) => return Err(StayputError::Network("an unexpected reply".into())),
             };
             show(mean_of(handle.clone()).await?);

@@ -6,9 +6,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
-use crate::api::{cache_view, create_frame, explore_figure, explore_limits, frame_columns, make_series};
+use crate::api::{cache_view, explore_figure, explore_limits, explore_make, frame_columns};
 use crate::browser;
-use crate::contract::figure::{data, ChartKind, ColumnInfo, ExploreSizes, FigureReply, ROW};
+use crate::contract::figure::{
+    data, first_axes, ChartKind, ColumnInfo, ExploreSizes, FigureReply, EMPTY_FIGURE,
+};
 use crate::contract::recipes::CREATE_FRAME;
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
@@ -20,6 +22,8 @@ const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 10
 #[derive(Clone, Copy)]
 struct Explorer {
     handle: RwSignal<Option<FrameHandle>>,
+    /// The frame this page's Make made last: released when Make makes the next.
+    made: RwSignal<Option<FrameHandle>>,
     x: RwSignal<String>,
     y: RwSignal<String>,
     kind: RwSignal<ChartKind>,
@@ -64,6 +68,7 @@ pub fn ExplorePage() -> impl IntoView {
     Effect::new(move |_| ready.set(true));
     let ex = Explorer {
         handle: RwSignal::new(None),
+        made: RwSignal::new(None),
         x: RwSignal::new(String::new()),
         y: RwSignal::new(String::new()),
         kind: RwSignal::new(ChartKind::Line),
@@ -77,6 +82,20 @@ pub fn ExplorePage() -> impl IntoView {
         hooked: StoredValue::new(false),
         plot: NodeRef::new(),
     };
+    // An empty plot as soon as the page runs, as Dash draws an empty graph: the first
+    // figure then redraws a plot that is set up (plotly's first `newPlot` on a page
+    // took 80-97 ms here, measured in the make + first draw bench).
+    Effect::new(move |_| {
+        if let Some(root) = ex.plot.get() {
+            if ex.draws.get_value() == 0 {
+                spawn_local(async move {
+                    if let Err(err) = browser::draw_figure(&root, EMPTY_FIGURE).await {
+                        leptos::logging::warn!("no empty plot: {err}");
+                    }
+                });
+            }
+        }
+    });
 
     let make = move |_| {
         let Ok(n) = rows.get_untracked().parse::<u64>() else {
@@ -87,22 +106,35 @@ pub fn ExplorePage() -> impl IntoView {
         making.set(true);
         ex.error.set(None);
         let kind = kind_of_data.get_untracked();
+        // Replies to figure requests of the frame this replaces are dropped from now on.
+        let seq = next_request(ex);
+        let width = plot_width(ex);
+        let chart = ex.kind.get_untracked();
         spawn_local(async move {
-            match load_data(&kind, n, ex.handle.get_untracked()).await {
-                Ok((handle, cols)) => {
-                    let x = cols.iter().find(|c| c.time).map(|c| c.name.clone());
-                    let x = x.unwrap_or_else(|| ROW.to_owned());
-                    let y = cols
-                        .iter()
-                        .find(|c| c.numeric && !c.sorted)
-                        .map(|c| c.name.clone());
-                    ex.x.set(x);
-                    ex.y.set(y.unwrap_or_default());
-                    columns.set(cols);
-                    ex.handle.set(Some(handle));
-                    redraw(ex, None);
+            let started = browser::now_ms();
+            match explore_make(kind, n, ex.made.get_untracked(), chart, width).await {
+                Ok(made) => {
+                    ex.x.set(made.x);
+                    ex.y.set(made.y);
+                    columns.set(made.columns);
+                    ex.made.set(Some(made.handle.clone()));
+                    ex.handle.set(Some(made.handle));
+                    ex.range.set(None);
+                    // A zoom of the figure this replaces means nothing for the new one.
+                    ex.pending_zoom.set_value(None);
+                    if ex.latest.get_value() == seq {
+                        let shown = show(ex, &made.figure, started).await;
+                        ex.error.set(shown.err().map(|e| e.to_string()));
+                        settle(ex, seq);
+                    } else {
+                        // x, y or the chart changed meanwhile: draw the new frame as asked.
+                        redraw(ex, None);
+                    }
                 }
-                Err(err) => ex.error.set(Some(err.to_string())),
+                Err(err) => {
+                    ex.error.set(Some(err.to_string()));
+                    settle(ex, seq);
+                }
             }
             making.set(false);
         });
@@ -113,13 +145,9 @@ pub fn ExplorePage() -> impl IntoView {
         spawn_local(async move {
             match load_benchmark_frame().await {
                 Ok((handle, cols)) => {
-                    ex.x.set(crate::contract::figure::ROW.to_owned());
-                    ex.y.set(
-                        cols.iter()
-                            .find(|c| c.numeric && !c.sorted)
-                            .map(|c| c.name.clone())
-                            .unwrap_or_default(),
-                    );
+                    let (x, y) = first_axes(&cols);
+                    ex.x.set(x);
+                    ex.y.set(y);
                     columns.set(cols);
                     ex.handle.set(Some(handle));
                     redraw(ex, None);
@@ -245,22 +273,6 @@ pub fn ExplorePage() -> impl IntoView {
     }
 }
 
-/// Makes `rows` of the data `kind` ([`data`]) and reads its columns. Uniform randoms
-/// replace the page's previous frame of them (`previous`), as the benchmark does.
-async fn load_data(
-    kind: &str,
-    rows: u64,
-    previous: Option<FrameHandle>,
-) -> Result<(FrameHandle, Vec<ColumnInfo>), StayputError> {
-    let handle = if kind == data::UNIFORM {
-        create_frame(rows, previous).await?
-    } else {
-        make_series(rows).await?
-    };
-    let columns = frame_columns(handle.clone()).await?;
-    Ok((handle, columns))
-}
-
 /// The newest benchmark frame this session holds on the server, and its columns.
 async fn load_benchmark_frame() -> Result<(FrameHandle, Vec<ColumnInfo>), StayputError> {
     let listing = cache_view().await?;
@@ -282,13 +294,8 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
         return;
     };
     ex.range.set(range);
-    let seq = ex.latest.get_value() + 1;
-    ex.latest.set_value(seq);
-    ex.in_flight.set_value(true);
-    let width = ex
-        .plot
-        .get_untracked()
-        .map_or(800, |div| div.client_width().max(100)) as u32;
+    let seq = next_request(ex);
+    let width = plot_width(ex);
     let (x, y, kind) = (
         ex.x.get_untracked(),
         ex.y.get_untracked(),
@@ -305,14 +312,34 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
             Err(err) => Err(err),
         };
         ex.error.set(shown.err().map(|e| e.to_string()));
-        if ex.latest.get_value() == seq {
-            ex.in_flight.set_value(false);
-            // The newest zoom made while this one was on its way.
-            if let Some(range) = ex.pending_zoom.try_update_value(Option::take).flatten() {
-                on_zoom(ex, range);
-            }
-        }
+        settle(ex, seq);
     });
+}
+
+/// Numbers a new figure request (older replies are then dropped) and marks it on its way.
+fn next_request(ex: Explorer) -> u64 {
+    let seq = ex.latest.get_value() + 1;
+    ex.latest.set_value(seq);
+    ex.in_flight.set_value(true);
+    seq
+}
+
+/// Request `seq` is answered: unless a newer one is on its way, the newest zoom made
+/// meanwhile is asked for now.
+fn settle(ex: Explorer, seq: u64) {
+    if ex.latest.get_value() == seq {
+        ex.in_flight.set_value(false);
+        if let Some(range) = ex.pending_zoom.try_update_value(Option::take).flatten() {
+            on_zoom(ex, range);
+        }
+    }
+}
+
+/// The plot's width in CSS pixels, which the server reduces for.
+fn plot_width(ex: Explorer) -> u32 {
+    ex.plot
+        .get_untracked()
+        .map_or(800, |div| div.client_width().max(100)) as u32
 }
 
 /// Draws `reply`, marks the plot for tests and listens for zooms after the first draw.

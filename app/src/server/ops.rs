@@ -8,7 +8,7 @@ use stayput_figures::FigureSpec;
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
 use crate::contract::cache_view::CacheListing;
-use crate::contract::figure::{ColumnInfo, FigureReply};
+use crate::contract::figure::{data, first_axes, ChartKind, ColumnInfo, FigureReply, MadeReply};
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
@@ -147,6 +147,56 @@ pub async fn explore_figure(
         "explore_figure"
     );
     Ok(reply)
+}
+
+/// `/explore`'s Make in one call, as plotly-resampler's click does it in one callback:
+/// `rows` of the data `kind` ([`data`]) made and kept, then its first figure (`chart`,
+/// `width_px` wide) over [`first_axes`]. `replaces`, the frame the page made before, is
+/// released first, as the benchmark's step 1 does (its memory goes to this fill).
+pub async fn explore_make(
+    cache: &FrameCache,
+    session: SessionKey,
+    kind: &str,
+    rows: u64,
+    replaces: Option<&FrameHandle>,
+    chart: ChartKind,
+    width_px: u32,
+) -> Result<MadeReply, StayputError> {
+    let handle = match kind {
+        data::UNIFORM => create_frame(cache, session, rows, replaces).await?,
+        data::SERIES => {
+            let rows = validate_rows(rows)?;
+            if let Some(old) = replaces {
+                cache.release(session, old).await;
+            }
+            make_series(cache, session, rows).await?
+        }
+        other => {
+            return Err(StayputError::BadRequest(crate::contract::error::cut(format!(
+                "no data called {other:?}: {} or {}",
+                data::SERIES,
+                data::UNIFORM
+            ))))
+        }
+    };
+    let columns = frame_columns(cache, session, &handle).await?;
+    let (x, y) = first_axes(&columns);
+    let spec = FigureSpec {
+        x: x.clone(),
+        y: y.clone(),
+        kind: chart,
+        range: (None, None),
+        width_px,
+        time_x: false,
+    };
+    let figure = explore_figure(cache, session, &handle, spec).await?;
+    Ok(MadeReply {
+        handle,
+        columns,
+        x,
+        y,
+        figure,
+    })
 }
 
 /// The `/cache` page's view of `session`.
