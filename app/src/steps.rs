@@ -1,7 +1,7 @@
-//! The benchmark's two steps, sent on one WebSocket the page keeps open
-//! ([`STEPS_PATH`], served by `crate::server::steps_socket`), with the HTTP server
-//! functions as the fallback when there is no socket (not open yet, closed, refused by
-//! a proxy).
+//! The benchmark's two steps and `/explore`'s figure requests, sent on one WebSocket
+//! the page keeps open ([`STEPS_PATH`], served by `crate::server::steps_socket`), with
+//! the HTTP server functions as the fallback when there is no socket (not open yet,
+//! closed, refused by a proxy).
 //!
 //! The socket shares the page's session: the page makes sure there is one
 //! ([`start_session`]) before opening it, and its cookie goes with the upgrade. A
@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 
-use crate::api::{create_frame, frame_mean, start_session};
+use crate::api::{create_frame, explore_figure, frame_mean, start_session};
 #[cfg(doc)]
 use crate::contract::benchmark::STEPS_PATH;
 use crate::contract::benchmark::{Step, StepReply};
@@ -150,6 +150,17 @@ impl Steps {
         match step {
             Step::Create { rows, replaces } => create_frame(rows, replaces).await.map(StepReply::Created),
             Step::Mean { handle } => frame_mean(handle).await.map(StepReply::Mean),
+            Step::Figure {
+                handle,
+                x,
+                y,
+                kind,
+                x_min,
+                x_max,
+                width,
+            } => explore_figure(handle, x, y, kind, x_min, x_max, width)
+                .await
+                .map(StepReply::Figure),
         }
     }
 }

@@ -16,7 +16,7 @@ let server: Running;
 let sharedUrl: string | undefined;
 test.beforeAll(async () => {
   server = await startServer(process.env.STAYPUT_E2E_PROFILE ?? "release", {
-    RUST_LOG: "info,tower_http=warn,app::server::ops=debug",
+    RUST_LOG: "info,tower_http=warn,app::server::ops=debug,app::server::steps_socket=debug",
   });
   sharedUrl = process.env.STAYPUT_URL;
   process.env.STAYPUT_URL = server.url;
@@ -65,11 +65,14 @@ test("benchmark", async ({ page }) => {
           const log = server.output().slice(logged);
           const [create] = serverMs(log, "create_frame");
           const [mean] = serverMs(log, "frame_mean");
+          const [step1, step2] = serverMs(log, "steps socket: message in → reply sent");
           const s = run.stages;
           add("click → run starts", s.run);
-          add("step 1 on the server", create);
+          add("step 1: the fill on the server", create);
+          add("step 1: message in → reply sent, on the server", step1);
           add("step 1 (sent → answer in)", s.created - s.run);
-          add("step 2 on the server", mean);
+          add("step 2: the mean on the server", mean);
+          add("step 2: message in → reply sent, on the server", step2);
           add("step 2 (sent → answer in)", s.mean - s.created);
           add("answer → mean in the DOM", s.dom - s.mean);
           add("DOM → next animation frame", s.painted - s.dom);

@@ -3,19 +3,42 @@ import { baseUrl, openBenchmark, runBenchmark } from "./helpers";
 
 const START_MS = 1_704_067_200_000; // the series' first timestamp, one row per second
 
+/** Opens /explore and waits until it has hydrated and its steps socket is open (figure
+ * requests then go on it). */
 async function openExplore(page: Page): Promise<void> {
   await page.goto(baseUrl() + "/explore");
   await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+  await expect(page.locator("section.explore[data-steps=socket]")).toBeVisible();
 }
 
-/** Bytes of every response body that carries a figure (Make's, with the new frame's
- * handle and columns, then explore_figure's), in order. */
+/** Bytes of every answer that carries a figure, in order: Make's (over HTTP, with the
+ * new frame's handle and columns), then each figure request's reply on the steps socket.
+ * Call before `openExplore`: the socket opens with the page. */
 function figureBytes(page: Page): number[] {
   const sizes: number[] = [];
   page.on("response", async (res) => {
-    if (/\/api\/explore_(figure|make)$/.test(res.url())) sizes.push((await res.body()).length);
+    if (res.url().endsWith("/api/explore_make")) sizes.push((await res.body()).length);
   });
+  page.on("websocket", (ws) =>
+    ws.on("framereceived", (frame) => {
+      const text = typeof frame.payload === "string" ? frame.payload : frame.payload.toString();
+      if (text.startsWith('{"Ok":{"Figure"')) sizes.push(Buffer.byteLength(text));
+    }),
+  );
   return sizes;
+}
+
+/** The time of every figure request the page sends on its steps socket. Call before
+ * `openExplore`. */
+function figureRequests(page: Page): number[] {
+  const asked: number[] = [];
+  page.on("websocket", (ws) =>
+    ws.on("framesent", (frame) => {
+      const text = typeof frame.payload === "string" ? frame.payload : frame.payload.toString();
+      if (text.startsWith('{"Figure"')) asked.push(Date.now());
+    }),
+  );
+  return asked;
 }
 
 async function makeSeries(page: Page, rows: number): Promise<void> {
@@ -39,12 +62,12 @@ async function drawnIn(page: Page, lo: number, hi: number): Promise<number> {
 }
 
 test("1e6 rows: points bounded by pixels, a zoom re-reduces the range, double-click resets", async ({ page }) => {
+  const bytes = figureBytes(page);
   await openExplore(page);
   const figure = page.getByTestId("figure");
   // An empty plot is set up before there is data, as Dash draws an empty graph.
   await expect(figure.locator(".main-svg").first()).toBeAttached();
   await expect(figure).not.toHaveAttribute("data-token");
-  const bytes = figureBytes(page);
   const calls: string[] = [];
   const onCall = (req: import("@playwright/test").Request) => {
     if (req.url().includes("/api/")) calls.push(new URL(req.url()).pathname);
@@ -88,8 +111,8 @@ test("1e6 rows: points bounded by pixels, a zoom re-reduces the range, double-cl
 });
 
 test("1e7 rows: every figure response stays under 100 KB; histogram, box and density on the server", async ({ page }) => {
-  await openExplore(page);
   const bytes = figureBytes(page);
+  await openExplore(page);
   await makeSeries(page, 10_000_000);
   await expect(page.getByTestId("figure")).toHaveAttribute("data-rows", "10000000");
   await page.getByTestId("kind").selectOption("histogram");
@@ -143,11 +166,8 @@ test("the benchmark's own frame can be explored; without one the page says so", 
 });
 
 test("a drag's many relayouts are coalesced and the last range drawn; a single zoom is one request", async ({ page }) => {
+  const asked = figureRequests(page);
   await openExplore(page);
-  const asked: number[] = [];
-  page.on("request", (req) => {
-    if (req.url().endsWith("/api/explore_figure")) asked.push(Date.now());
-  });
   await makeSeries(page, 1_000_000);
   const figure = page.getByTestId("figure");
   // Ten relayouts in one go, as a scroll-zoom or a drag sends them: each a different 1 %.

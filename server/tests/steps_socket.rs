@@ -160,6 +160,85 @@ async fn steps_on_the_socket_belong_to_the_upgrades_session() {
     drop(server);
 }
 
+/// `/explore`'s figure request on the socket: the same figure as `explore_figure` over
+/// HTTP in the same session, a zoom re-reduced to its range, a bad column a clear error
+/// that leaves the socket open, another session's handle unknown.
+#[tokio::test]
+async fn figure_requests_on_the_socket_answer_as_over_http() {
+    let server = common::start(&[]).await;
+    let addr = server.addr;
+    let cookie = new_session(addr).await;
+    let mut alice = open(addr, Some(&cookie)).await.expect("upgrade");
+    let frame = created(
+        call(
+            &mut alice,
+            &Step::Create {
+                rows: 100_000,
+                replaces: None,
+            },
+        )
+        .await,
+    );
+    let figure = |handle: FrameHandle, y: &str, range: (Option<f64>, Option<f64>)| Step::Figure {
+        handle,
+        x: "row".into(),
+        y: y.into(),
+        kind: app::contract::figure::ChartKind::Line,
+        x_min: range.0,
+        x_max: range.1,
+        width: 800,
+    };
+    let on_socket = match call(&mut alice, &figure(frame.clone(), "rnd", (None, None))).await {
+        Ok(StepReply::Figure(reply)) => reply,
+        other => panic!("expected a figure, got {other:?}"),
+    };
+    assert_eq!((on_socket.rows_in_range, on_socket.points), (100_000, 1_600));
+
+    // The same request over HTTP, with the same cookie: the same figure.
+    let mut fields = common::handle_fields(&serde_json::to_value(&frame).expect("json"));
+    for (name, value) in [("x", "row"), ("y", "rnd"), ("kind", "line"), ("width", "800")] {
+        fields.push((name, value.to_owned()));
+    }
+    let over_http: app::contract::figure::FigureReply = reqwest::Client::new()
+        .post(format!("http://{addr}/api/explore_figure"))
+        .header("cookie", &cookie)
+        .form(&fields)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("a figure");
+    assert_eq!(on_socket, over_http);
+
+    // A zoom: 1 % of the rows, drawn exactly.
+    match call(
+        &mut alice,
+        &figure(frame.clone(), "rnd", (Some(50_000.0), Some(50_999.0))),
+    )
+    .await
+    {
+        Ok(StepReply::Figure(zoom)) => assert_eq!(zoom.rows_in_range, 1_000),
+        other => panic!("expected a figure, got {other:?}"),
+    }
+    // A column the frame does not have: its error, and the socket still answers.
+    let bad = call(&mut alice, &figure(frame.clone(), "nope", (None, None))).await;
+    assert!(matches!(bad, Err(StayputError::BadSpec(_))), "{bad:?}");
+    assert!(matches!(
+        call(&mut alice, &figure(frame.clone(), "rnd", (None, None))).await,
+        Ok(StepReply::Figure(_))
+    ));
+
+    // Another session: the handle reads as unknown.
+    let mallory_cookie = new_session(addr).await;
+    let mut mallory = open(addr, Some(&mallory_cookie)).await.expect("upgrade");
+    assert_eq!(
+        call(&mut mallory, &figure(frame, "rnd", (None, None))).await,
+        Err(StayputError::UnknownHandle)
+    );
+    drop(server);
+}
+
 #[tokio::test]
 async fn the_socket_holds_its_limits() {
     let server = common::start(&[("STAYPUT_SOCKETS_PER_SESSION", "2")]).await;

@@ -128,7 +128,7 @@ pub fn BenchmarkPage() -> impl IntoView {
                         <option value="client">"client: the frame travels"</option>
                     </select>
                 </label>
-                <button data-testid="run" on:click=move |_| start(None) disabled=move || running.get()>
+                <button data-testid="run" on:click=move |_| start(None) disabled=move || overlay.get()>
                     "Run benchmark"
                 </button>
                 <button
@@ -136,7 +136,7 @@ pub fn BenchmarkPage() -> impl IntoView {
                     class="secondary"
                     title="Step 2 only: the mean of the frame the server already holds"
                     on:click=move |_| start(view_state.handle.get_untracked())
-                    disabled=move || running.get() || view_state.handle.with(Option::is_none)
+                    disabled=move || overlay.get() || view_state.handle.with(Option::is_none)
                 >
                     "Mean again"
                 </button>
@@ -199,7 +199,7 @@ async fn run_once(
                 browser::mark("stayput:mean");
                 Ok(mean)
             }
-            StepReply::Created(_) => Err(StayputError::Network("an unexpected reply".into())),
+            _ => Err(StayputError::Network("an unexpected reply".into())),
         }
     };
     let figure = match (mode, reuse) {
@@ -214,7 +214,7 @@ async fn run_once(
                     browser::mark("stayput:created");
                     handle
                 }
-                StepReply::Mean(_) => return Err(StayputError::Network("an unexpected reply".into())),
+                _ => return Err(StayputError::Network("an unexpected reply".into())),
             };
             show(mean_of(handle.clone()).await?);
             view_state.handle.set(Some(handle.clone()));

@@ -6,14 +6,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
-use crate::api::{cache_view, explore_figure, explore_limits, explore_make, frame_columns};
+use crate::api::{cache_view, explore_limits, explore_make, frame_columns};
 use crate::browser;
+use crate::contract::benchmark::{Step, StepReply};
 use crate::contract::figure::{
     data, first_axes, ChartKind, ColumnInfo, ExploreSizes, FigureReply, EMPTY_FIGURE,
 };
 use crate::contract::recipes::CREATE_FRAME;
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
+use crate::steps::Steps;
 
 /// Row counts on offer (those the server's settings can hold, see [`ExploreSizes`]).
 const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
@@ -41,6 +43,8 @@ struct Explorer {
     draws: StoredValue<u64>,
     hooked: StoredValue<bool>,
     plot: NodeRef<html::Div>,
+    /// The page's steps socket: figure requests go on it (HTTP until it is open).
+    steps: Steps,
 }
 
 /// The explore page.
@@ -81,7 +85,9 @@ pub fn ExplorePage() -> impl IntoView {
         draws: StoredValue::new(0),
         hooked: StoredValue::new(false),
         plot: NodeRef::new(),
+        steps: Steps::new(),
     };
+    Effect::new(move |_| ex.steps.connect());
     // An empty plot as soon as the page runs, as Dash draws an empty graph: the first
     // figure then redraws a plot that is set up (plotly's first `newPlot` on a page
     // took 80-97 ms here, measured in the make + first draw bench).
@@ -167,7 +173,11 @@ pub fn ExplorePage() -> impl IntoView {
     };
 
     view! {
-        <section class="explore" data-ready=move || ready.get().to_string()>
+        <section
+            class="explore"
+            data-ready=move || ready.get().to_string()
+            data-steps=move || if ex.steps.on_socket() { "socket" } else { "http" }
+        >
             <header>
                 <h1>"Explore"</h1>
                 <p class="lede">
@@ -303,7 +313,23 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
     );
     spawn_local(async move {
         let started = browser::now_ms();
-        let reply = explore_figure(handle, x, y, kind, range.map(|r| r.0), range.map(|r| r.1), width).await;
+        let step = Step::Figure {
+            handle,
+            x,
+            y,
+            kind,
+            x_min: range.map(|r| r.0),
+            x_max: range.map(|r| r.1),
+            width,
+        };
+        browser::mark("stayput:figure-asked");
+        let answer = ex.steps.run(step).await;
+        browser::mark("stayput:figure-answered");
+        let reply = match answer {
+            Ok(StepReply::Figure(reply)) => Ok(reply),
+            Ok(_) => Err(StayputError::Network("an unexpected reply".into())),
+            Err(err) => Err(err),
+        };
         if ex.latest.get_value() != seq {
             return; // superseded: a newer zoom or spec is on its way
         }

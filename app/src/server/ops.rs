@@ -78,6 +78,27 @@ pub async fn bench_step(
             .await
             .map(StepReply::Created),
         Step::Mean { handle } => frame_mean(cache, session, &handle).await.map(StepReply::Mean),
+        Step::Figure {
+            handle,
+            x,
+            y,
+            kind,
+            x_min,
+            x_max,
+            width,
+        } => {
+            let spec = FigureSpec {
+                x,
+                y,
+                kind,
+                range: (x_min, x_max),
+                width_px: width,
+                time_x: false, // the server knows which columns hold time
+            };
+            explore_figure(cache, session, &handle, spec)
+                .await
+                .map(StepReply::Figure)
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The benchmark's steps socket ([`STEPS_PATH`]): the page's two steps on one open
-//! WebSocket, for the same session as its HTTP calls.
+//! The steps socket ([`STEPS_PATH`]): `/`'s two benchmark steps and `/explore`'s figure
+//! requests on one open WebSocket, for the same session as the page's HTTP calls.
 //!
 //! Held to account like any request: a message is at most [`MAX_STEP_MESSAGE`] bytes,
 //! steps are answered one at a time (nothing queues on the server: the next message is
@@ -178,7 +178,12 @@ async fn serve(
                 Ok(reply) => reply,
                 Err(_) => Err(StayputError::TimedOut(step_timeout.as_secs())),
             };
-        if send(&mut socket, &reply).await.is_err() {
+        let sent = send(&mut socket, &reply).await;
+        tracing::debug!(
+            elapsed_ms = last_step.elapsed().as_secs_f64() * 1e3,
+            "steps socket: message in → reply sent"
+        );
+        if sent.is_err() {
             break;
         }
     }
@@ -194,7 +199,7 @@ async fn run(
         .map_err(|err| StayputError::BadRequest(cut(format!("not a step: {err}"))))?;
     let rows = match &step {
         Step::Create { rows, .. } => *rows,
-        Step::Mean { .. } => 0,
+        Step::Mean { .. } | Step::Figure { .. } => 0,
     };
     let _slot = heavy.admit(Some(session), rows).await?;
     ops::bench_step(cache, session, step).await
