@@ -132,6 +132,8 @@ pub async fn explore_make(
     chart: ChartKind,
     width: u32,
 ) -> Result<MadeReply, StayputError> {
+    // Refused before a session, a heavy-job slot or any work.
+    crate::server::ops::check_make(&kind, rows)?;
     let (cache, session) = stayput_cache::frame_cache().await?;
     let _slot = crate::server::context::heavy_jobs()?
         .admit(Some(session), rows)

@@ -66,6 +66,9 @@ test("benchmark", async ({ page }) => {
           const [create] = serverMs(log, "create_frame");
           const [mean] = serverMs(log, "frame_mean");
           const [step1, step2] = serverMs(log, "steps socket: message in → reply sent");
+          if ([create, mean, step1, step2].some((ms) => ms === undefined)) {
+            throw new Error(`the server's log lacks a step's time for this run:\n${log}`);
+          }
           const s = run.stages;
           add("click → run starts", s.run);
           add("step 1: the fill on the server", create);

@@ -30,8 +30,10 @@ test.beforeAll(async () => {
     STAYPUT_SESSION_QUOTA: "8GiB",
   });
 });
+let makeServer: Running | undefined;
 test.afterAll(async () => {
   await server?.stop();
+  await makeServer?.stop();
 });
 
 test("explore", async ({ page }) => {
@@ -150,9 +152,12 @@ test("explore: make + first draw", async ({ page }) => {
   const lines: string[] = [];
   const breakdowns: string[] = [];
   // A server on the defaults of its own, logging each step's own time on the server.
+  // The roomy server of the test above holds gigabytes of series: not alongside.
+  await server?.stop();
   const own = await startServer(process.env.STAYPUT_E2E_PROFILE ?? "release", {
     RUST_LOG: "info,tower_http=warn,app::server::ops=debug",
   });
+  makeServer = own;
   const url = own.url;
   const serverMs = (log: string, step: string) =>
     // eslint-disable-next-line no-control-regex
@@ -238,6 +243,9 @@ test("explore: make + first draw", async ({ page }) => {
           previous = call.end;
         }
         const log = own.output().slice(logged);
+        if (!serverMs(log, "create_frame").length || !serverMs(log, "explore_figure").length) {
+          throw new Error(`the server's log lacks a step's time for this click:\n${log}`);
+        }
         (stages["of which the fill on the server"] ??= []).push(serverMs(log, "create_frame")[0]);
         (stages["of which the figure on the server"] ??= []).push(serverMs(log, "explore_figure")[0]);
         (stages["plotly draw (last answer → figure in the DOM)"] ??= []).push(seen.draw);

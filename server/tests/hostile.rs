@@ -689,7 +689,18 @@ fn valid_value(field: &str) -> BoxedStrategy<Option<String>> {
         "id" => text(vec![FRAME, FRAME, SERIES, SERIES, MADE_UP_ID]).boxed(),
         "x" => text(vec![COLUMNS[0], COLUMNS[0], COLUMNS[1], "row"]).boxed(),
         "y" => text(COLUMNS.to_vec()).boxed(),
-        "kind" => text(vec!["line", "scatter", "histogram", "box", "density"]).boxed(),
+        // `kind` is a chart kind for explore_figure and a kind of data for explore_make.
+        "kind" => text(vec![
+            "line",
+            "scatter",
+            "histogram",
+            "box",
+            "density",
+            "series",
+            "uniform",
+        ])
+        .boxed(),
+        "chart" => text(vec!["line", "scatter", "histogram", "box", "density"]).boxed(),
         "x_min" | "x_max" => {
             let bound = prop_oneof![
                 any::<f64>().prop_map(|f| f.to_string()),

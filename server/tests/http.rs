@@ -295,13 +295,28 @@ async fn explore_make_makes_keeps_and_draws_in_one_call() {
     assert_eq!(response.status(), StatusCode::OK, "rebuilt from its lineage");
     assert_eq!(memory(), 2);
 
+    // A frame of one row is sorted by chance: still drawn, its one column as y.
+    let response = explore_make(&server, &alice, "uniform", "1", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let one: Value = response.json().await.expect("json");
+    assert_eq!(
+        (one["y"].as_str(), one["figure"]["rows_in_range"].as_u64()),
+        (Some("rnd"), Some(1))
+    );
+    assert_eq!(memory(), 3);
+
     // Refused before any work: an unknown kind, a size out of range.
-    for (kind, rows) in [("parquet", "1000"), ("uniform", "0"), ("series", "1e12")] {
+    for (kind, rows) in [
+        ("parquet", "1000"),
+        ("uniform", "0"),
+        ("series", "1000000000000"),
+        ("parquet", "100000000"),
+    ] {
         let error = error_of(explore_make(&server, &alice, kind, rows, None).await).await;
         assert!(
             matches!(error, StayputError::BadRequest(_) | StayputError::InvalidSize(_)),
             "{kind} {rows}: {error:?}"
         );
     }
-    assert_eq!(memory(), 2, "nothing made by a refused call");
+    assert_eq!(memory(), 3, "nothing made by a refused call");
 }

@@ -69,7 +69,8 @@ pub struct MadeReply {
 }
 
 /// The axes a frame is first drawn with: its time column (else the row number) against
-/// its first numeric column that is not sorted (empty when it has none).
+/// its first numeric column that is not sorted, else its first numeric column other than
+/// x (a frame of a row or two is sorted by chance); empty when it has none.
 pub fn first_axes(columns: &[ColumnInfo]) -> (String, String) {
     let x = columns
         .iter()
@@ -78,6 +79,7 @@ pub fn first_axes(columns: &[ColumnInfo]) -> (String, String) {
     let y = columns
         .iter()
         .find(|c| c.numeric && !c.sorted)
+        .or_else(|| columns.iter().find(|c| c.numeric && c.name != x && c.name != ROW))
         .map(|c| c.name.clone())
         .unwrap_or_default();
     (x, y)

@@ -118,7 +118,11 @@ pub fn ExplorePage() -> impl IntoView {
         let chart = ex.kind.get_untracked();
         spawn_local(async move {
             let started = browser::now_ms();
-            match explore_make(kind, n, ex.made.get_untracked(), chart, width).await {
+            let answer = explore_make(kind, n, ex.made.get_untracked(), chart, width).await;
+            let Some(latest) = ex.latest.try_get_value() else {
+                return; // the page is gone
+            };
+            match answer {
                 Ok(made) => {
                     ex.x.set(made.x);
                     ex.y.set(made.y);
@@ -128,12 +132,13 @@ pub fn ExplorePage() -> impl IntoView {
                     ex.range.set(None);
                     // A zoom of the figure this replaces means nothing for the new one.
                     ex.pending_zoom.set_value(None);
-                    if ex.latest.get_value() == seq {
+                    if latest == seq {
                         let shown = show(ex, &made.figure, started).await;
                         ex.error.set(shown.err().map(|e| e.to_string()));
                         settle(ex, seq);
                     } else {
-                        // x, y or the chart changed meanwhile: draw the new frame as asked.
+                        // Superseded (the pickers are disabled while Make runs, so only
+                        // by a request made before it): draw the new frame as it stands.
                         redraw(ex, None);
                     }
                 }
@@ -234,6 +239,7 @@ pub fn ExplorePage() -> impl IntoView {
                     "x "
                     <select
                         data-testid="x"
+                        disabled=move || making.get()
                         prop:value=move || ex.x.get()
                         on:change=move |ev| {
                             ex.x.set(event_target_value(&ev));
@@ -247,6 +253,7 @@ pub fn ExplorePage() -> impl IntoView {
                     "y "
                     <select
                         data-testid="y"
+                        disabled=move || making.get()
                         prop:value=move || ex.y.get()
                         on:change=move |ev| {
                             ex.y.set(event_target_value(&ev));
@@ -260,6 +267,7 @@ pub fn ExplorePage() -> impl IntoView {
                     "chart "
                     <select
                         data-testid="kind"
+                        disabled=move || making.get()
                         on:change=move |ev| {
                             if let Some(kind) = ChartKind::parse(&event_target_value(&ev)) {
                                 ex.kind.set(kind);
@@ -330,8 +338,8 @@ fn redraw(ex: Explorer, range: Option<(f64, f64)>) {
             Ok(_) => Err(StayputError::Network("an unexpected reply".into())),
             Err(err) => Err(err),
         };
-        if ex.latest.get_value() != seq {
-            return; // superseded: a newer zoom or spec is on its way
+        if ex.latest.try_get_value() != Some(seq) {
+            return; // superseded by a newer zoom or spec, or the page is gone
         }
         let shown = match reply {
             Ok(reply) => show(ex, &reply, started).await,
@@ -353,7 +361,7 @@ fn next_request(ex: Explorer) -> u64 {
 /// Request `seq` is answered: unless a newer one is on its way, the newest zoom made
 /// meanwhile is asked for now.
 fn settle(ex: Explorer, seq: u64) {
-    if ex.latest.get_value() == seq {
+    if ex.latest.try_get_value() == Some(seq) {
         ex.in_flight.set_value(false);
         if let Some(range) = ex.pending_zoom.try_update_value(Option::take).flatten() {
             on_zoom(ex, range);
@@ -376,7 +384,9 @@ async fn show(ex: Explorer, reply: &FigureReply, started: f64) -> Result<(), Sta
         .get_untracked()
         .ok_or_else(|| StayputError::Draw("the plot area is missing".into()))?;
     browser::draw_figure(&root, &reply.figure).await?;
-    let draws = ex.draws.get_value() + 1;
+    let Some(draws) = ex.draws.try_get_value().map(|d| d + 1) else {
+        return Ok(()); // the page is gone
+    };
     ex.draws.set_value(draws);
     let mark = |name: &str, value: String| {
         root.set_attribute(name, &value)

@@ -183,24 +183,53 @@ pub async fn explore_make(
     chart: ChartKind,
     width_px: u32,
 ) -> Result<MadeReply, StayputError> {
-    let handle = match kind {
-        data::UNIFORM => create_frame(cache, session, rows, replaces).await?,
-        data::SERIES => {
-            let rows = validate_rows(rows)?;
-            if let Some(old) = replaces {
-                cache.release(session, old).await;
-            }
-            make_series(cache, session, rows).await?
+    check_make(kind, rows)?;
+    let handle = if kind == data::UNIFORM {
+        create_frame(cache, session, rows, replaces).await?
+    } else {
+        if let Some(old) = replaces {
+            cache.release(session, old).await;
         }
-        other => {
-            return Err(StayputError::BadRequest(crate::contract::error::cut(format!(
-                "no data called {other:?}: {} or {}",
-                data::SERIES,
-                data::UNIFORM
-            ))))
-        }
+        make_series(cache, session, rows).await?
     };
-    let columns = frame_columns(cache, session, &handle).await?;
+    match first_figure(cache, session, &handle, chart, width_px).await {
+        Ok((columns, x, y, figure)) => Ok(MadeReply {
+            handle,
+            columns,
+            x,
+            y,
+            figure,
+        }),
+        Err(err) => {
+            // The page never learns this handle: keep nothing it cannot release.
+            cache.remove(session, &handle).await;
+            Err(err)
+        }
+    }
+}
+
+/// Refuses a Make the server would refuse anyway, before it waits for a heavy-job slot
+/// or makes anything: an unknown kind of data, a size out of range.
+pub fn check_make(kind: &str, rows: u64) -> Result<(), StayputError> {
+    if kind != data::UNIFORM && kind != data::SERIES {
+        return Err(StayputError::BadRequest(crate::contract::error::cut(format!(
+            "no data called {kind:?}: {} or {}",
+            data::SERIES,
+            data::UNIFORM
+        ))));
+    }
+    validate_rows(rows).map(|_| ())
+}
+
+/// The columns of a frame just made, the axes of its first figure and that figure.
+async fn first_figure(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+    chart: ChartKind,
+    width_px: u32,
+) -> Result<(Vec<ColumnInfo>, String, String, FigureReply), StayputError> {
+    let columns = frame_columns(cache, session, handle).await?;
     let (x, y) = first_axes(&columns);
     let spec = FigureSpec {
         x: x.clone(),
@@ -210,14 +239,8 @@ pub async fn explore_make(
         width_px,
         time_x: false,
     };
-    let figure = explore_figure(cache, session, &handle, spec).await?;
-    Ok(MadeReply {
-        handle,
-        columns,
-        x,
-        y,
-        figure,
-    })
+    let figure = explore_figure(cache, session, handle, spec).await?;
+    Ok((columns, x, y, figure))
 }
 
 /// The `/cache` page's view of `session`.

@@ -132,9 +132,10 @@ pub async fn upgrade(
     upgrade
         .max_message_size(MAX_STEP_MESSAGE)
         .max_frame_size(MAX_STEP_MESSAGE)
-        // Replies are small and sent one at a time: a client that does not read stalls
-        // its own socket, never the server's memory.
-        .max_write_buffer_size(256 * 1024)
+        // Replies are sent one at a time (the largest, a figure at the widest plot, is a
+        // few hundred KB): a client that does not read stalls its own socket, never the
+        // server's memory.
+        .max_write_buffer_size(1024 * 1024)
         .on_upgrade(move |socket| async move {
             serve(socket, cache, session, heavy, step_timeout).await;
             drop(place);
