@@ -109,14 +109,7 @@ pub async fn explore_figure(
     x_max: Option<f64>,
     width: u32,
 ) -> Result<FigureReply, StayputError> {
-    let spec = stayput_figures::FigureSpec {
-        x,
-        y,
-        kind,
-        range: (x_min, x_max),
-        width_px: width,
-        time_x: false, // the server knows which columns hold time
-    };
+    let spec = crate::server::ops::figure_spec(x, y, kind, x_min, x_max, width);
     let (cache, session) = stayput_cache::frame_cache().await?;
     crate::server::ops::explore_figure(&cache, session, &handle, spec).await
 }

@@ -86,19 +86,36 @@ pub async fn bench_step(
             x_min,
             x_max,
             width,
-        } => {
-            let spec = FigureSpec {
-                x,
-                y,
-                kind,
-                range: (x_min, x_max),
-                width_px: width,
-                time_x: false, // the server knows which columns hold time
-            };
-            explore_figure(cache, session, &handle, spec)
-                .await
-                .map(StepReply::Figure)
-        }
+        } => explore_figure(
+            cache,
+            session,
+            &handle,
+            figure_spec(x, y, kind, x_min, x_max, width),
+        )
+        .await
+        .map(StepReply::Figure),
+    }
+}
+
+/// The spec of `/explore`'s figure of `y` over `x` as `kind` for the visible
+/// `x_min..=x_max` (open when absent), `width_px` wide, however it was asked for (the
+/// HTTP server function, the steps socket, Make's first figure). Which columns hold
+/// time is the server's to know ([`explore_figure`] sets it).
+pub fn figure_spec(
+    x: String,
+    y: String,
+    kind: ChartKind,
+    x_min: Option<f64>,
+    x_max: Option<f64>,
+    width_px: u32,
+) -> FigureSpec {
+    FigureSpec {
+        x,
+        y,
+        kind,
+        range: (x_min, x_max),
+        width_px,
+        time_x: false,
     }
 }
 
@@ -231,14 +248,7 @@ async fn first_figure(
 ) -> Result<(Vec<ColumnInfo>, String, String, FigureReply), StayputError> {
     let columns = frame_columns(cache, session, handle).await?;
     let (x, y) = first_axes(&columns);
-    let spec = FigureSpec {
-        x: x.clone(),
-        y: y.clone(),
-        kind: chart,
-        range: (None, None),
-        width_px,
-        time_x: false,
-    };
+    let spec = figure_spec(x.clone(), y.clone(), chart, None, None, width_px);
     let figure = explore_figure(cache, session, handle, spec).await?;
     Ok((columns, x, y, figure))
 }
