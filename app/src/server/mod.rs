@@ -55,6 +55,30 @@ pub(crate) async fn cancellable<T: Send + 'static>(
     done.ok_or(StayputError::Internal)
 }
 
+/// Like [`cancellable`], but `work` runs on rayon's pool, for work that is itself a
+/// parallel fill: it starts on the workers that do it instead of passing through a
+/// blocking thread (two thread hand-overs fewer, which another process's load on the
+/// cores makes slow). A panic in `work` is an internal error, as on the blocking pool.
+pub(crate) async fn cancellable_on_rayon<T: Send + 'static>(
+    work: impl FnOnce(&AtomicBool) -> Result<Option<T>, StayputError> + Send + 'static,
+) -> Result<T, StayputError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&stop)));
+        // Nobody waits any more when the future was dropped.
+        let _ = done_tx.send(done);
+    });
+    let done = done_rx.await.map_err(|_| StayputError::Internal)?;
+    let done = done.map_err(|_| {
+        tracing::error!("compute task panicked");
+        StayputError::Internal
+    })??;
+    // Only a dropped future sets the flag, and then nobody reads this.
+    done.ok_or(StayputError::Internal)
+}
+
 /// Sets its flag when dropped, however the owning future ends.
 struct StopOnDrop(Arc<AtomicBool>);
 

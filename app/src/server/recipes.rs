@@ -7,7 +7,7 @@ use stayput_cache::{spare, FrameCacheBuilder, Uploads};
 pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES, TRANSFORM};
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
-use crate::server::{bench_frame, cancellable};
+use crate::server::{bench_frame, cancellable, cancellable_on_rayon};
 
 /// The arguments of both recipes: with the seed, the lineage rebuilds the very same frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,8 +30,10 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
             |args: &CreateArgs| args.rows.saturating_mul(8),
             |args: CreateArgs| async move {
                 let rows = validate_rows(args.rows)?;
-                cancellable(move |stop| Ok(bench_frame::random_frame_until(rows as usize, args.seed, stop)))
-                    .await
+                cancellable_on_rayon(move |stop| {
+                    Ok(bench_frame::random_frame_until(rows as usize, args.seed, stop))
+                })
+                .await
             },
         )
         .sized_recipe(
