@@ -34,6 +34,23 @@ test("server mode at 1e6: elapsed time, mean near 0.5, histogram drawn and re-dr
   await expect(page.getByTestId("run")).toBeEnabled();
 });
 
+test("the histogram is asked for only after the mean is painted", async ({ page }) => {
+  // Asked for at once, its work on the server and its fetch competed with the frame that
+  // paints the mean (app/src/pages/benchmark.rs, `histogram_after_paint`).
+  await openBenchmark(page);
+  for (const rows of [1_000, 1_000_000]) {
+    await runBenchmark(page, rows, "server");
+    const { painted, asked } = await page.evaluate(() => {
+      const entries = performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/api/frame_histogram"));
+      return {
+        painted: (window as unknown as { __stayputPaintedAt: number }).__stayputPaintedAt,
+        asked: entries[entries.length - 1].startTime,
+      };
+    });
+    expect(asked, `histogram asked at ${asked}, mean painted at ${painted}`).toBeGreaterThanOrEqual(painted);
+  }
+});
+
 test("a run long enough to notice covers the page and cannot be started twice", async ({ page }) => {
   await openBenchmark(page);
   await page.getByTestId("size").selectOption("1000000");

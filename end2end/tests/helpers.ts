@@ -109,6 +109,7 @@ export async function runBenchmark(page: Page, rows: number, mode: "server" | "c
           const inDom = performance.now();
           requestAnimationFrame(() => {
             const painted = performance.now();
+            (window as unknown as { __stayputPaintedAt?: number }).__stayputPaintedAt = painted;
             // The page's marks (app/src/pages/benchmark.rs), from the click.
             const at = (name: string) => {
               const marks = performance.getEntriesByName(name, "mark");
