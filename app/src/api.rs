@@ -39,6 +39,7 @@ pub async fn start_session() -> Result<(), StayputError> {
 #[server(endpoint = "frame_mean")]
 pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
     crate::server::ops::frame_mean(&cache, session, &handle).await
 }
 
@@ -46,6 +47,7 @@ pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> 
 #[server(endpoint = "frame_histogram")]
 pub async fn frame_histogram(handle: FrameHandle) -> Result<String, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
     crate::server::ops::frame_histogram(&cache, session, &handle).await
 }
 
@@ -92,6 +94,7 @@ pub async fn explore_limits() -> Result<ExploreSizes, StayputError> {
 #[server(endpoint = "frame_columns")]
 pub async fn frame_columns(handle: FrameHandle) -> Result<Vec<ColumnInfo>, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
     crate::server::ops::frame_columns(&cache, session, &handle).await
 }
 
@@ -111,6 +114,7 @@ pub async fn explore_figure(
 ) -> Result<FigureReply, StayputError> {
     let spec = crate::server::ops::figure_spec(x, y, kind, x_min, x_max, width);
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
     crate::server::ops::explore_figure(&cache, session, &handle, spec).await
 }
 
@@ -154,6 +158,7 @@ pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
 #[server(endpoint = "data_info")]
 pub async fn data_summary(handle: FrameHandle) -> Result<DataInfo, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
     crate::server::data::look::info(&cache, session, &handle).await
 }
 
@@ -165,6 +170,7 @@ pub async fn data_rows(
     sort: Option<SortBy>,
 ) -> Result<RowsPage, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
+    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
     crate::server::data::look::rows(&cache, session, &handle, offset, sort).await
 }
 

@@ -6,7 +6,7 @@
 use leptos::prelude::use_context;
 
 use crate::contract::StayputError;
-use crate::server::heavy::HeavyJobs;
+use crate::server::heavy::{HeavyJobs, HeavyPermit};
 
 /// Limits that are configuration rather than code.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +47,17 @@ pub fn limits() -> Result<Limits, StayputError> {
 /// The admission of heavy jobs of the running server.
 pub fn heavy_jobs() -> Result<HeavyJobs, StayputError> {
     context().map(|ctx| ctx.heavy)
+}
+
+/// A heavy-job slot for a read of `handle` that brings its frame back into memory
+/// ([`crate::server::ops::read_rows`]); `None` for a light read.
+pub async fn admit_read(
+    cache: &stayput_cache::FrameCache,
+    session: stayput_cache::SessionKey,
+    handle: &stayput_cache::FrameHandle,
+) -> Result<Option<HeavyPermit>, StayputError> {
+    let rows = crate::server::ops::read_rows(cache, session, handle);
+    heavy_jobs()?.admit(Some(session), rows).await
 }
 
 /// Where the built-in datasets of the running server are.

@@ -3,7 +3,7 @@
 //! They take the cache and the session explicitly, so tests call them directly.
 //! CPU-heavy work runs on the blocking pool, never on the async workers.
 
-use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, SessionKey};
+use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, Residence, SessionKey};
 use stayput_figures::FigureSpec;
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
@@ -65,6 +65,19 @@ pub async fn frame_mean(
         "frame_mean"
     );
     Ok(MeanReply { mean })
+}
+
+/// Rows a read of `handle` brings back into memory: all of the frame's when its data is
+/// gone (the read rebuilds it from its lineage) or on disk (the read loads it), none when
+/// it is in memory or the session holds no such frame. Such a read is a fill like
+/// step 1's, and waits for a heavy-job slot like it.
+pub fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> u64 {
+    cache
+        .list(session)
+        .into_iter()
+        .find(|e| e.id == handle.id)
+        .filter(|e| e.residence != Residence::Memory)
+        .map_or(0, |e| e.rows)
 }
 
 /// One step of the benchmark's WebSocket channel: the plain function it names.
@@ -370,6 +383,23 @@ mod tests {
             frame_mean(&cache, me, &mine).await,
             Err(StayputError::UnknownHandle)
         );
+    }
+
+    #[tokio::test]
+    async fn only_reads_that_bring_a_frame_back_count_as_heavy() {
+        let cache = cache();
+        let me = SessionKey::random();
+        let handle = create_frame(&cache, me, 100_000, None).await.expect("create");
+        assert_eq!(read_rows(&cache, me, &handle), 0, "in memory: a light read");
+        assert_eq!(read_rows(&cache, SessionKey::random(), &handle), 0, "not theirs");
+        assert!(cache.release(me, &handle).await);
+        assert_eq!(
+            read_rows(&cache, me, &handle),
+            100_000,
+            "gone: the read rebuilds it"
+        );
+        frame_mean(&cache, me, &handle).await.expect("rebuilt");
+        assert_eq!(read_rows(&cache, me, &handle), 0, "back in memory");
     }
 
     #[tokio::test]

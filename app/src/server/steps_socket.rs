@@ -200,7 +200,8 @@ async fn run(
         .map_err(|err| StayputError::BadRequest(cut(format!("not a step: {err}"))))?;
     let rows = match &step {
         Step::Create { rows, .. } => *rows,
-        Step::Mean { .. } | Step::Figure { .. } => 0,
+        // Light unless the frame must be rebuilt or loaded first.
+        Step::Mean { handle } | Step::Figure { handle, .. } => ops::read_rows(cache, session, handle),
     };
     let _slot = heavy.admit(Some(session), rows).await?;
     ops::bench_step(cache, session, step).await
