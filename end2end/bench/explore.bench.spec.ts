@@ -92,7 +92,8 @@ test("explore", async ({ page }) => {
           (el as Plot).once("plotly_relayout", () => {
             const marks = performance.getEntriesByName("stayput:relayout", "mark");
             const last = marks[marks.length - 1];
-            relayout = last && last.startTime >= asked ? last.startTime : performance.now();
+            // No mark: the page did not handle the event; the run says so (NaN).
+            relayout = last && last.startTime >= asked ? last.startTime : NaN;
           });
           const drawn = new Promise<{ inDom: number; painted: number }>((done) => {
             const watch = new MutationObserver(() => {
@@ -125,6 +126,7 @@ test("explore", async ({ page }) => {
         [lo, hi],
       );
       zoom.push(await nextDraw(page, ++token));
+      if (Number.isNaN(timed.total)) throw new Error("the page did not mark its relayout handler (stayput:relayout)");
       relayoutToPaint.push(timed.total);
       for (const [stage, ms] of Object.entries(timed)) (zoomStages[stage] ??= []).push(ms);
     }

@@ -11,7 +11,8 @@ const CHUNK: usize = 1 << 18;
 /// cores, and up to 2M values (16 MB) one thread is as fast as two without waiting for
 /// rayon's workers to wake, which another process's load delays (1e6 values on this
 /// 2-core machine: ~1.3 ms either way when idle; with a competing process 1.4 ms on one
-/// thread, 1.9 ms on rayon).
+/// thread, 1.9 ms on rayon). Tuned on this 2-core machine: where many cores share a
+/// wider memory bus, a lower bound would pay.
 const SEQUENTIAL_SUM: usize = 1 << 21;
 
 /// The mean of all values of `slices`, summed in parallel when there are many; `NaN`

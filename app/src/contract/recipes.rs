@@ -1,8 +1,11 @@
 //! The names of Stayput's recipes: what a frame's lineage says made it. The server
 //! registers recipes under these names; pages read them back from `/cache`'s listing.
 
-/// The benchmark's frame of uniform random numbers.
-pub const CREATE_FRAME: &str = "create_frame";
+/// The benchmark's frame of uniform random numbers. The name says its generator
+/// (wyrand): a lineage recorded by a server that filled with SplitMix64 (recipe
+/// `create_frame`, e.g. in a shared Redis during an upgrade) is not rebuilt into
+/// different numbers here; it reads as expired.
+pub const CREATE_FRAME: &str = "create_frame/wyrand";
 
 /// `/explore`'s built-in time series.
 pub const TIME_SERIES: &str = "time_series";

@@ -1,7 +1,7 @@
 //! The plain functions behind the server functions.
 //!
 //! They take the cache and the session explicitly, so tests call them directly.
-//! CPU-heavy work runs on the blocking pool, never on the async workers.
+//! CPU-heavy work runs on the blocking pool or rayon's, never on the async workers.
 
 use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, Residence, SessionKey};
 use stayput_figures::FigureSpec;
@@ -18,7 +18,7 @@ use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
 /// Step 1 of the benchmark: builds the random frame and keeps it in the cache.
 ///
 /// The frame is recomputable (lineage: rows and seed) and kept in memory only: rebuilding
-/// 1e8 random numbers (~0.2 s) is cheaper than writing and re-reading 800 MB of disk.
+/// 1e8 random numbers (~0.1 s) is cheaper than writing and re-reading 800 MB of disk.
 ///
 /// `replaces`, the frame the page held until now, is released first (see
 /// `FrameCache::release`): its buffer goes back to [`crate::server::spare`] and this fill
@@ -67,16 +67,15 @@ pub async fn frame_mean(
     Ok(MeanReply { mean })
 }
 
-/// Rows a read of `handle` brings back into memory: all of the frame's when its data is
-/// gone (the read rebuilds it from its lineage) or on disk (the read loads it), none when
-/// it is in memory or the session holds no such frame. Such a read is a fill like
-/// step 1's, and waits for a heavy-job slot like it.
+/// Rows a read of `handle` rebuilds: all of the frame's when its data is gone and its
+/// lineage can make it again, none when it is held (in memory or on disk, where a read
+/// maps the file), cannot be rebuilt (the read says it expired), or the session holds no
+/// such frame. Such a read is a fill like step 1's and waits for a heavy-job slot like it.
+/// One keyed lookup, the id read as the cache reads it (any UUID form).
 pub fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> u64 {
     cache
-        .list(session)
-        .into_iter()
-        .find(|e| e.id == handle.id)
-        .filter(|e| e.residence != Residence::Memory)
+        .entry(session, &handle.id)
+        .filter(|e| e.residence == Residence::Gone && e.recomputable)
         .map_or(0, |e| e.rows)
 }
 
@@ -397,6 +396,20 @@ mod tests {
             read_rows(&cache, me, &handle),
             100_000,
             "gone: the read rebuilds it"
+        );
+        let shouted = FrameHandle {
+            id: FrameId::from(handle.id.as_str().to_uppercase().replace('-', "")),
+            ..handle.clone()
+        };
+        assert_eq!(
+            read_rows(&cache, me, &shouted),
+            100_000,
+            "the id in another UUID form is the same frame to the cache, and here"
+        );
+        assert_eq!(
+            read_rows(&cache, SessionKey::random(), &handle),
+            0,
+            "still not theirs"
         );
         frame_mean(&cache, me, &handle).await.expect("rebuilt");
         assert_eq!(read_rows(&cache, me, &handle), 0, "back in memory");

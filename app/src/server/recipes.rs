@@ -1,6 +1,8 @@
 //! How each kind of Stayput frame is made: registered with the cache under the names in
 //! [`crate::contract::recipes`], so an evicted frame is rebuilt from its lineage.
 
+use std::sync::atomic::AtomicBool;
+
 use serde::{Deserialize, Serialize};
 use stayput_cache::{spare, FrameCacheBuilder, Uploads};
 
@@ -29,11 +31,16 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
             CREATE_FRAME,
             |args: &CreateArgs| args.rows.saturating_mul(8),
             |args: CreateArgs| async move {
-                let rows = validate_rows(args.rows)?;
-                cancellable_on_rayon(move |stop| {
-                    Ok(bench_frame::random_frame_until(rows as usize, args.seed, stop))
-                })
-                .await
+                let rows = validate_rows(args.rows)? as usize;
+                let fill =
+                    move |stop: &AtomicBool| Ok(bench_frame::random_frame_until(rows, args.seed, stop));
+                if rows <= bench_frame::SEQUENTIAL_ROWS {
+                    // Small: on the blocking pool, at normal priority, never queued behind
+                    // large work on rayon's (niced) workers.
+                    cancellable(fill).await
+                } else {
+                    cancellable_on_rayon(fill).await
+                }
             },
         )
         .sized_recipe(

@@ -3,7 +3,8 @@
 use super::FrameCache;
 use crate::inspect::{EntryInfo, TierTotals, Totals};
 use crate::metrics::Counters;
-use crate::state::Data;
+use crate::state::{Data, Entry};
+use crate::tier::FrameKey;
 use crate::FrameId;
 use crate::SessionKey;
 
@@ -21,29 +22,39 @@ impl FrameCache {
             .entries
             .iter()
             .filter(|(k, _)| k.session == session)
-            .map(|(k, e)| {
-                let recomputable = e
-                    .lineage
-                    .as_ref()
-                    .is_some_and(|l| self.inner.recipes.has(&l.function));
-                let info = EntryInfo {
-                    id: FrameId::from(k.id.to_string()),
-                    lineage: e.lineage.clone(),
-                    rows: e.rows,
-                    cols: e.cols,
-                    bytes: e.bytes,
-                    placement: e.placement,
-                    residence: e.data.residence(),
-                    recomputable,
-                    age_ms: now.saturating_sub(e.created_ms),
-                    idle_ms: now.saturating_sub(e.last_use_ms),
-                    hits: e.hits,
-                };
-                (e.created_ms, info)
-            })
+            .map(|(k, e)| (e.created_ms, self.info(k, e, now)))
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
         entries.into_iter().map(|(_, info)| info).collect()
+    }
+
+    /// `session`'s entry `id`, found by its key (not by scanning the listing); `None`
+    /// for an unknown, malformed or another session's id alike.
+    pub fn entry(&self, session: SessionKey, id: &FrameId) -> Option<EntryInfo> {
+        let key = Self::key(session, id).ok()?;
+        let now = self.now_ms();
+        let state = self.state();
+        state.entries.get(&key).map(|e| self.info(&key, e, now))
+    }
+
+    fn info(&self, key: &FrameKey, e: &Entry, now: u64) -> EntryInfo {
+        let recomputable = e
+            .lineage
+            .as_ref()
+            .is_some_and(|l| self.inner.recipes.has(&l.function));
+        EntryInfo {
+            id: FrameId::from(key.id.to_string()),
+            lineage: e.lineage.clone(),
+            rows: e.rows,
+            cols: e.cols,
+            bytes: e.bytes,
+            placement: e.placement,
+            residence: e.data.residence(),
+            recomputable,
+            age_ms: now.saturating_sub(e.created_ms),
+            idle_ms: now.saturating_sub(e.last_use_ms),
+            hits: e.hits,
+        }
     }
 
     /// Totals for the whole server, without any session's details.

@@ -110,9 +110,7 @@ pub(crate) fn entry(
     handle: &FrameHandle,
 ) -> Result<EntryInfo, StayputError> {
     cache
-        .list(session)
-        .into_iter()
-        .find(|e| e.handle().id == handle.id)
+        .entry(session, &handle.id)
         .ok_or(StayputError::UnknownHandle)
 }
 
