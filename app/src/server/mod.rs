@@ -41,6 +41,26 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })?
 }
 
+/// Runs CPU-bound `work` on rayon's pool, the counterpart of [`blocking`] for work that
+/// is itself parallel: it starts on the workers that do it instead of passing through a
+/// blocking thread (two thread hand-overs fewer, which another process's load on the
+/// cores makes slow). A panic in `work` is an internal error, as on the blocking pool.
+async fn on_rayon<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StayputError> + Send + 'static,
+) -> Result<T, StayputError> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        // Nobody waits any more when the future was dropped.
+        let _ = done_tx.send(done);
+    });
+    let done = done_rx.await.map_err(|_| StayputError::Internal)?;
+    done.map_err(|_| {
+        tracing::error!("compute task panicked");
+        StayputError::Internal
+    })?
+}
+
 /// Runs CPU-bound `work` off the async runtime with a flag it checks between chunks: set
 /// when the awaiting future is dropped (the client went away, or the request's deadline
 /// passed), so a large fill stops instead of running to its end for nobody. `work`
@@ -48,33 +68,24 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub(crate) async fn cancellable<T: Send + 'static>(
     work: impl FnOnce(&AtomicBool) -> Result<Option<T>, StayputError> + Send + 'static,
 ) -> Result<T, StayputError> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
-    let done = blocking(move || work(&stop)).await?;
-    // Only a dropped future sets the flag, and then nobody reads this.
-    done.ok_or(StayputError::Internal)
+    with_stop(|stop| blocking(move || work(&stop))).await
 }
 
-/// Like [`cancellable`], but `work` runs on rayon's pool, for work that is itself a
-/// parallel fill: it starts on the workers that do it instead of passing through a
-/// blocking thread (two thread hand-overs fewer, which another process's load on the
-/// cores makes slow). A panic in `work` is an internal error, as on the blocking pool.
+/// Like [`cancellable`], but `work` runs on rayon's pool ([`on_rayon`]), for a parallel fill.
 pub(crate) async fn cancellable_on_rayon<T: Send + 'static>(
     work: impl FnOnce(&AtomicBool) -> Result<Option<T>, StayputError> + Send + 'static,
 ) -> Result<T, StayputError> {
+    with_stop(|stop| on_rayon(move || work(&stop))).await
+}
+
+/// Runs what `start` starts with a stop flag that is set when this future is dropped.
+async fn with_stop<T, F>(start: impl FnOnce(Arc<AtomicBool>) -> F) -> Result<T, StayputError>
+where
+    F: std::future::Future<Output = Result<Option<T>, StayputError>>,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&stop)));
-        // Nobody waits any more when the future was dropped.
-        let _ = done_tx.send(done);
-    });
-    let done = done_rx.await.map_err(|_| StayputError::Internal)?;
-    let done = done.map_err(|_| {
-        tracing::error!("compute task panicked");
-        StayputError::Internal
-    })??;
+    let done = start(stop).await?;
     // Only a dropped future sets the flag, and then nobody reads this.
     done.ok_or(StayputError::Internal)
 }
