@@ -36,7 +36,12 @@ function serverMs(log: string, step: string): number[] {
 // STAYPUT_BENCH_MAX_ROWS leaves out larger sizes (a quick look, e.g. against a debug build).
 const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
 const SIZES = [1, 1_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
-const reps = (n: number) => (n >= 10_000_000 ? 9 : 11);
+const reps = (n: number) => (n >= 10_000_000 ? 9 : 21);
+// A user's pause before each click (STAYPUT_BENCH_THINK_MS, default 250 ms): a user clicks
+// Run well after the previous result was drawn. Back-to-back clicks, ~50 ms after the
+// previous run's last frame, are measured too, at 1e6 (the row marked "back to back"):
+// there the click's input takes the frame slot in which the mean would have been painted.
+const THINK_MS = Number(process.env.STAYPUT_BENCH_THINK_MS ?? 250);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 
@@ -45,59 +50,64 @@ test("benchmark", async ({ page }) => {
   const breakdowns: string[] = [];
   const fmtBytes = (b: number) =>
     b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : b >= 1e3 ? `${(b / 1e3).toFixed(1)} KB` : `${b} B`;
-  for (const mode of ["server", "client"] as const) {
-    for (const n of SIZES) {
-      if (mode === "client" && n > 10_000_000) continue;
-      await openBenchmark(page); // a fresh page per size keeps the browser heap comparable
-      await runBenchmark(page, n, mode); // warm-up, not counted
-      const times: number[] = [];
-      const painted: number[] = [];
-      const bytes: number[] = [];
-      const stages: Record<string, number[]> = {};
-      const add = (stage: string, ms: number) => (stages[stage] ??= []).push(ms);
-      for (let i = 0; i < reps(n); i++) {
-        const logged = server.output().length;
-        const run = await runBenchmark(page, n, mode);
-        times.push(run.elapsed);
-        painted.push(run.painted);
-        bytes.push(run.bytes);
-        if (mode === "server") {
-          const log = server.output().slice(logged);
-          const [create] = serverMs(log, "create_frame");
-          const [mean] = serverMs(log, "frame_mean");
-          const [step1, step2] = serverMs(log, "steps socket: message in → reply sent");
-          if ([create, mean, step1, step2].some((ms) => ms === undefined)) {
-            throw new Error(`the server's log lacks a step's time for this run:\n${log}`);
-          }
-          const s = run.stages;
-          add("click → run starts", s.run);
-          add("step 1: the fill on the server", create);
-          add("step 1: message in → reply sent, on the server", step1);
-          add("step 1 (sent → answer in)", s.created - s.run);
-          add("step 2: the mean on the server", mean);
-          add("step 2: message in → reply sent, on the server", step2);
-          add("step 2 (sent → answer in)", s.mean - s.created);
-          add("answer → mean in the DOM", s.dom - s.mean);
-          add("DOM → next animation frame", s.painted - s.dom);
-        }
-      }
+  const cases = [
+    ...SIZES.map((n) => ({ mode: "server" as const, n, think: THINK_MS })),
+    ...SIZES.filter((n) => n === 1_000_000).map((n) => ({ mode: "server" as const, n, think: 0 })),
+    ...SIZES.filter((n) => n <= 10_000_000).map((n) => ({ mode: "client" as const, n, think: THINK_MS })),
+  ];
+  for (const { mode, n, think } of cases) {
+    await openBenchmark(page); // a fresh page per size keeps the browser heap comparable
+    await runBenchmark(page, n, mode); // warm-up, not counted
+    const times: number[] = [];
+    const painted: number[] = [];
+    const bytes: number[] = [];
+    const stages: Record<string, number[]> = {};
+    const add = (stage: string, ms: number) => (stages[stage] ??= []).push(ms);
+    for (let i = 0; i < reps(n); i++) {
+      const logged = server.output().length;
+      const run = await runBenchmark(page, n, mode, think);
+      times.push(run.elapsed);
+      painted.push(run.painted);
+      bytes.push(run.bytes);
       if (mode === "server") {
-        const cells = Object.values(stages).map((ms) => `${median(ms).toFixed(1)} ms`);
-        breakdowns.push(`| ${n.toExponential(0).replace("e+", "e")} | ${cells.join(" | ")} |`);
-        if (breakdowns.length === 1) {
-          breakdowns.unshift(`| N | ${Object.keys(stages).join(" | ")} |`, `|---|${Object.keys(stages).map(() => "---:").join("|")}|`);
+        const log = server.output().slice(logged);
+        const [create] = serverMs(log, "create_frame");
+        const [mean] = serverMs(log, "frame_mean");
+        const [step1, step2] = serverMs(log, "steps socket: message in → reply sent");
+        if ([create, mean, step1, step2].some((ms) => ms === undefined)) {
+          throw new Error(`the server's log lacks a step's time for this run:\n${log}`);
         }
+        const s = run.stages;
+        add("click → run starts", s.run);
+        add("step 1: the fill on the server", create);
+        add("step 1: message in → reply sent, on the server", step1);
+        add("step 1 (sent → answer in)", s.created - s.run);
+        add("step 2: the mean on the server", mean);
+        add("step 2: message in → reply sent, on the server", step2);
+        add("step 2 (sent → answer in)", s.mean - s.created);
+        add("answer → mean in the DOM", s.dom - s.mean);
+        add("DOM → next animation frame", s.painted - s.dom);
       }
-      const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
-      const line = `| ${mode} | ${n.toExponential(0).replace("e+", "e")} | ${median(painted).toFixed(1)} ms | ${Math.min(...painted).toFixed(1)} – ${Math.max(...painted).toFixed(1)} ms | ${ms(median(times))} | ${fmtBytes(median(bytes))} | ${reps(n)} |`;
-      console.log(line);
-      rows.push(line);
     }
+    const label = think > 0 ? mode : `${mode}, back to back`;
+    if (mode === "server" && think > 0) {
+      const cells = Object.values(stages).map((ms) => `${median(ms).toFixed(1)} ms`);
+      breakdowns.push(`| ${n.toExponential(0).replace("e+", "e")} | ${cells.join(" | ")} |`);
+      if (breakdowns.length === 1) {
+        breakdowns.unshift(`| N | ${Object.keys(stages).join(" | ")} |`, `|---|${Object.keys(stages).map(() => "---:").join("|")}|`);
+      }
+    }
+    const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+    const line = `| ${label} | ${n.toExponential(0).replace("e+", "e")} | ${median(painted).toFixed(1)} ms | ${Math.min(...painted).toFixed(1)} – ${Math.max(...painted).toFixed(1)} ms | ${ms(median(times))} | ${fmtBytes(median(bytes))} | ${reps(n)} |`;
+    console.log(line);
+    rows.push(line);
   }
   const table = [
     "| mode | N | median click → mean painted | fastest – slowest (painted) | median click → mean in the DOM (the page's own ELAPSED) | bytes per run (histogram included) | runs |",
     "|---|---|---|---|---|---|---|",
     ...rows,
+    "",
+    `Each click comes ${THINK_MS} ms after the previous run was done (a user's pause), except "back to back" (the next click as soon as the previous histogram is drawn).`,
     "",
     "Server mode, where the time went (medians; the page's marks, the server's own time of each step from its debug log):",
     "",

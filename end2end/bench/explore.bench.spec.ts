@@ -9,6 +9,8 @@ import { startServer, type Running } from "../server";
 
 // STAYPUT_BENCH_MAX_ROWS leaves out larger sizes (a quick look, e.g. against a debug build).
 const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
+// A user's pause before each click on Make (as in the benchmark page's bench).
+const THINK_MS = Number(process.env.STAYPUT_BENCH_THINK_MS ?? 250);
 const SIZES = [100_000, 1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
 const REPS = 7;
 const START_MS = 1_704_067_200_000;
@@ -229,6 +231,7 @@ test("explore: make + first draw", async ({ page }) => {
       const logged = own.output().length;
       const box = await page.getByTestId("make-series").boundingBox();
       if (!box) throw new Error("no Make button");
+      await page.waitForTimeout(THINK_MS);
       await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
       const ms = await page.evaluate(() => (window as unknown as { __made: Promise<number> }).__made);
       await expect(page.getByTestId("error")).toHaveCount(0);
@@ -273,6 +276,8 @@ test("explore: make + first draw", async ({ page }) => {
     "| N (uniform randoms, 1 column) | click on Make → figure painted (median of the clicks after the first) | fastest – slowest | first click on a new page | bytes of a click (all requests) | runs |",
     "|---|---|---|---|---|---|",
     ...lines,
+    "",
+    `Each click comes ${THINK_MS} ms after the previous figure was painted (a user's pause).`,
     "",
     "| N | where the time went (medians; each server call from its start to its answer's last byte, in the browser) |",
     "|---|---|",
