@@ -8,7 +8,7 @@ import { test } from "@playwright/test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type Running } from "../server";
-import { openBenchmark, runBenchmark } from "../tests/helpers";
+import { openBenchmark, runBenchmark, type Click } from "../tests/helpers";
 
 // Its own server on the defaults, logging how long each step took on the server
 // (`app/src/server/ops.rs`'s debug lines): nothing else differs from the shared one.
@@ -38,11 +38,17 @@ const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
 const SIZES = [1, 1_000, 100_000, 1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
 const reps = (n: number) => (n >= 10_000_000 ? 9 : 21);
 // A user's pause before each click (STAYPUT_BENCH_THINK_MS, default 250 ms): a user clicks
-// Run well after the previous result was drawn. Back-to-back clicks, ~50 ms after the
-// previous run's last frame, are measured too, at 1e6 (the row marked "back to back"):
-// there the click's input takes the frame slot in which the mean would have been painted.
+// Run well after the previous result was drawn. At 1e6 two more ways of clicking are
+// measured (when the pause is on): "back to back" (the next click as soon as the
+// previous histogram is drawn, ~50 ms after its last frame) and "pointer approach" (the
+// pointer moved onto the button over ~200 ms, a move a frame, and the click right after).
 const THINK_MS = Number(process.env.STAYPUT_BENCH_THINK_MS ?? 250);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median (the mean of the two middle values for an even count). */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
 
 
 test("benchmark", async ({ page }) => {
@@ -50,14 +56,27 @@ test("benchmark", async ({ page }) => {
   const breakdowns: string[] = [];
   const fmtBytes = (b: number) =>
     b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : b >= 1e3 ? `${(b / 1e3).toFixed(1)} KB` : `${b} B`;
-  const cases = [
-    ...SIZES.map((n) => ({ mode: "server" as const, n, think: THINK_MS })),
-    ...SIZES.filter((n) => n === 1_000_000).map((n) => ({ mode: "server" as const, n, think: 0 })),
-    ...SIZES.filter((n) => n <= 10_000_000).map((n) => ({ mode: "client" as const, n, think: THINK_MS })),
+  type Case = { mode: "server" | "client"; n: number; label: string; click: Click; breakdown: boolean };
+  const at1e6 = SIZES.includes(1_000_000) && THINK_MS > 0;
+  const cases: Case[] = [
+    ...SIZES.map((n) => ({ mode: "server" as const, n, label: "server", click: { thinkMs: THINK_MS }, breakdown: true })),
+    ...(at1e6
+      ? [
+          { mode: "server" as const, n: 1_000_000, label: "server, back to back", click: {}, breakdown: false },
+          { mode: "server" as const, n: 1_000_000, label: "server, pointer approach", click: { approach: true }, breakdown: false },
+        ]
+      : []),
+    ...SIZES.filter((n) => n <= 10_000_000).map((n) => ({
+      mode: "client" as const,
+      n,
+      label: "client",
+      click: { thinkMs: THINK_MS },
+      breakdown: false,
+    })),
   ];
-  for (const { mode, n, think } of cases) {
+  for (const { mode, n, label, click, breakdown } of cases) {
     await openBenchmark(page); // a fresh page per size keeps the browser heap comparable
-    await runBenchmark(page, n, mode); // warm-up, not counted
+    await runBenchmark(page, n, mode, { force: true }); // warm-up, not counted
     const times: number[] = [];
     const painted: number[] = [];
     const bytes: number[] = [];
@@ -65,7 +84,7 @@ test("benchmark", async ({ page }) => {
     const add = (stage: string, ms: number) => (stages[stage] ??= []).push(ms);
     for (let i = 0; i < reps(n); i++) {
       const logged = server.output().length;
-      const run = await runBenchmark(page, n, mode, think);
+      const run = await runBenchmark(page, n, mode, click);
       times.push(run.elapsed);
       painted.push(run.painted);
       bytes.push(run.bytes);
@@ -89,8 +108,7 @@ test("benchmark", async ({ page }) => {
         add("DOM → next animation frame", s.painted - s.dom);
       }
     }
-    const label = think > 0 ? mode : `${mode}, back to back`;
-    if (mode === "server" && think > 0) {
+    if (breakdown) {
       const cells = Object.values(stages).map((ms) => `${median(ms).toFixed(1)} ms`);
       breakdowns.push(`| ${n.toExponential(0).replace("e+", "e")} | ${cells.join(" | ")} |`);
       if (breakdowns.length === 1) {
@@ -107,7 +125,9 @@ test("benchmark", async ({ page }) => {
     "|---|---|---|---|---|---|---|",
     ...rows,
     "",
-    `Each click comes ${THINK_MS} ms after the previous run was done (a user's pause), except "back to back" (the next click as soon as the previous histogram is drawn).`,
+    THINK_MS > 0
+      ? `Each click comes ${THINK_MS} ms after the previous run was done (a user's pause), except "back to back" (the next click as soon as the previous histogram is drawn) and "pointer approach" (the pointer moved onto the button over ~200 ms, then the click at once).`
+      : "Each click comes as soon as the previous histogram is drawn (no pause).",
     "",
     "Server mode, where the time went (medians; the page's marks, the server's own time of each step from its debug log):",
     "",

@@ -277,7 +277,7 @@ test("explore: make + first draw", async ({ page }) => {
     "|---|---|---|---|---|---|",
     ...lines,
     "",
-    `Each click comes ${THINK_MS} ms after the previous figure was painted (a user's pause).`,
+    `Each click, the first on a new page too, comes ${THINK_MS} ms after the page was ready or the previous figure was painted (a user's pause).`,
     "",
     "| N | where the time went (medians; each server call from its start to its answer's last byte, in the browser) |",
     "|---|---|",
