@@ -179,7 +179,7 @@ pub async fn data_rows(
 #[server(endpoint = "data_transform", input = leptos::server_fn::codec::Json)]
 pub async fn data_transform(handle: FrameHandle, step: Step) -> Result<FrameHandle, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
+    let rows = crate::server::data::step_rows(&cache, session, &handle, &step);
     let heavy = crate::server::context::heavy_jobs()?;
     let _slot = heavy.admit(Some(session), rows).await?;
     let max_bytes = crate::server::context::limits()?.frame_max_bytes;

@@ -76,7 +76,19 @@ pub fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) 
     cache
         .entry(session, &handle.id)
         .filter(|e| e.residence == Residence::Gone && e.recomputable)
-        .map_or(0, |e| e.rows)
+        .map_or(0, |e| e.rows.max(rebuild_rows(e.lineage.as_ref())))
+}
+
+/// Rows a rebuild from `lineage` reads beyond the frame's own: a `/data` step runs its
+/// whole chain again from the kept files ([`crate::server::data::chain::Chain::source_rows`]).
+fn rebuild_rows(lineage: Option<&stayput_cache::Lineage>) -> u64 {
+    match lineage {
+        Some(l) if l.function == crate::server::recipes::TRANSFORM => {
+            serde_json::from_str::<crate::server::data::chain::Chain>(&l.args)
+                .map_or(0, |chain| chain.source_rows())
+        }
+        _ => 0,
+    }
 }
 
 /// One step of the benchmark's WebSocket channel: the plain function it names.
@@ -413,6 +425,78 @@ mod tests {
         );
         frame_mean(&cache, me, &handle).await.expect("rebuilt");
         assert_eq!(read_rows(&cache, me, &handle), 0, "back in memory");
+    }
+
+    #[tokio::test]
+    async fn a_data_step_and_its_rebuild_count_the_files_the_chain_reads() {
+        use crate::contract::data::{Condition, JoinHow, Op, Step};
+        use crate::server::data::{step_rows, transform};
+
+        let dir = std::env::temp_dir().join(format!("stayput-step-rows-{}", bench_frame::new_seed()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let uploads =
+            stayput_cache::Uploads::open(&dir.join("uploads"), 64 << 20, 256 << 20).expect("uploads");
+        let mut config = CacheConfig::new(ByteSize(256 << 20));
+        config.session_quota = ByteSize(256 << 20);
+        config.idle_timeout = Duration::from_secs(60);
+        let builder = crate::server::recipes::with_recipes(FrameCache::builder(config));
+        let cache = crate::server::recipes::with_data(builder, uploads).build();
+        let csv = dir.join("big.csv");
+        let mut text = String::from("key,value\n");
+        for i in 0..200_000 {
+            text.push_str(&format!("{i},{}\n", i * 2));
+        }
+        std::fs::write(&csv, text).expect("the CSV");
+        let me = SessionKey::random();
+        let upload = cache.ingest_file(me, &csv, "big.csv").await.expect("ingested");
+
+        let ten = Step::Filter(vec![Condition {
+            column: "key".into(),
+            op: Op::Lt,
+            value: "10".into(),
+        }]);
+        let file = step_rows(&cache, me, &upload, &ten);
+        assert!(file >= 200_000, "the file's 200,000 rows of two columns: {file}");
+        let small = transform(&cache, me, &upload, ten.clone(), 256 << 20)
+            .await
+            .expect("filtered");
+        assert_eq!(small.rows, 10);
+        let select = Step::Select(vec!["key".into()]);
+        assert_eq!(
+            step_rows(&cache, me, &small, &select),
+            file,
+            "a step after the filter runs the chain from the whole file again"
+        );
+        let join = Step::Join {
+            other: upload.clone(),
+            on: "key".into(),
+            how: JoinHow::Inner,
+        };
+        assert_eq!(
+            step_rows(&cache, me, &small, &join),
+            2 * file,
+            "a join reads the other side's file too"
+        );
+        assert_eq!(
+            step_rows(&cache, SessionKey::random(), &small, &select),
+            0,
+            "not theirs"
+        );
+
+        assert_eq!(read_rows(&cache, me, &small), 0, "in memory: a light read");
+        assert!(cache.release(me, &small).await);
+        assert_eq!(
+            read_rows(&cache, me, &small),
+            file,
+            "ten rows, but their rebuild reads the whole file"
+        );
+        assert_eq!(
+            read_rows(&cache, SessionKey::random(), &small),
+            0,
+            "still not theirs"
+        );
+        drop(cache);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]

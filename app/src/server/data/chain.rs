@@ -85,6 +85,18 @@ impl Chain {
             .sum()
     }
 
+    /// The work of running the chain, in rows of 8 bytes: every kept file it reads (the
+    /// joined chains' too) at its size in memory. A step's admission counts it, however few
+    /// rows the chain ends with: a filter down to ten rows still reads its whole file.
+    pub fn source_rows(&self) -> u64 {
+        self.steps
+            .iter()
+            .fold(self.source.bytes / 8, |rows, step| match step {
+                ChainStep::Join { other, .. } => rows.saturating_add(other.source_rows()),
+                _ => rows,
+            })
+    }
+
     /// The whole chain as one lazy query.
     pub fn lazy(&self, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
         let mut frame = uploads

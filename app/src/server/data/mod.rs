@@ -102,6 +102,20 @@ pub async fn load_example(
     Ok(cache.ingest_file(session, &path, name).await?)
 }
 
+/// Rows a new `step` on `handle` is admitted by: the parent's rows or, when larger, the
+/// work of running its chain from the kept files ([`Chain::source_rows`]), a joined
+/// frame's chain included. An unknown or foreign handle (the parent or a join's other
+/// side) counts as its rows alone, 0: the step then fails as unknown, as any read does.
+pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Step) -> u64 {
+    let rows = entry(cache, session, handle).map_or(0, |e| e.rows);
+    let chain = |h: &FrameHandle| chain_of(cache, session, h).map_or(0, |c| c.source_rows());
+    let other = match step {
+        Step::Join { other, .. } => chain(other),
+        _ => 0,
+    };
+    rows.max(chain(handle).saturating_add(other))
+}
+
 /// The entry of `session`'s handle (its true shape: a handle's own numbers are never
 /// trusted).
 pub(crate) fn entry(
