@@ -430,7 +430,7 @@ mod tests {
     #[tokio::test]
     async fn a_data_step_and_its_rebuild_count_the_files_the_chain_reads() {
         use crate::contract::data::{Condition, JoinHow, Op, Step};
-        use crate::server::data::{step_rows, transform};
+        use crate::server::data::{plot_rows, step_rows, transform};
 
         let dir = std::env::temp_dir().join(format!("stayput-step-rows-{}", bench_frame::new_seed()));
         std::fs::create_dir_all(&dir).expect("a scratch directory");
@@ -483,6 +483,33 @@ mod tests {
             "not theirs"
         );
 
+        assert_eq!(
+            plot_rows(&cache, me, &small, "key", "value"),
+            file,
+            "its plot step is not made yet: making it runs the chain"
+        );
+        crate::server::data::plot(
+            &cache,
+            me,
+            &small,
+            "key".into(),
+            "value".into(),
+            stayput_figures::ChartKind::Line,
+            (None, None),
+            800,
+        )
+        .await
+        .expect("plotted");
+        assert_eq!(
+            plot_rows(&cache, me, &small, "key", "value"),
+            10,
+            "its plot step is held: a zoom reduces ten rows"
+        );
+        assert_eq!(
+            plot_rows(&cache, me, &small, "value", "key"),
+            file,
+            "another plot step is not"
+        );
         assert_eq!(read_rows(&cache, me, &small), 0, "in memory: a light read");
         assert!(cache.release(me, &small).await);
         assert_eq!(

@@ -6,6 +6,7 @@ use crate::metrics::Counters;
 use crate::state::{Data, Entry};
 use crate::tier::FrameKey;
 use crate::FrameId;
+use crate::Lineage;
 use crate::SessionKey;
 
 impl FrameCache {
@@ -34,6 +35,16 @@ impl FrameCache {
         let key = Self::key(session, id).ok()?;
         let now = self.now_ms();
         let state = self.state();
+        state.entries.get(&key).map(|e| self.info(&key, e, now))
+    }
+
+    /// `session`'s entry made by `lineage`, when this server has memoized one
+    /// ([`FrameCache::make_memoized`]); a look only: nothing is touched, counted or made.
+    pub fn memoized(&self, session: SessionKey, lineage: &Lineage) -> Option<EntryInfo> {
+        let now = self.now_ms();
+        let state = self.state();
+        let id = *state.memo.get(&(session, lineage.clone()))?;
+        let key = FrameKey { session, id };
         state.entries.get(&key).map(|e| self.info(&key, e, now))
     }
 

@@ -116,6 +116,30 @@ pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, 
     rows.max(chain(handle).saturating_add(other))
 }
 
+/// Rows the plot of `y` by `x` of `handle` is admitted by: the parent's rows (what the
+/// figure reduces) when its plot step is held here (memoized, in memory or on disk); when
+/// the step must first be made or rebuilt, the kept files its chain reads as well. So
+/// zooms on a small filtered frame stay light while its plot step is held.
+pub fn plot_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, x: &str, y: &str) -> u64 {
+    let rows = entry(cache, session, handle).map_or(0, |e| e.rows);
+    let Ok(chain) = chain_of(cache, session, handle) else {
+        return rows;
+    };
+    let ready = chain.then(ChainStep::Plot {
+        x: x.to_owned(),
+        y: y.to_owned(),
+    });
+    let held = stayput_cache::Lineage::new(TRANSFORM, &ready)
+        .ok()
+        .and_then(|lineage| cache.memoized(session, &lineage))
+        .is_some_and(|e| e.residence != stayput_cache::Residence::Gone);
+    if held {
+        rows
+    } else {
+        rows.max(ready.source_rows())
+    }
+}
+
 /// The entry of `session`'s handle (its true shape: a handle's own numbers are never
 /// trusted).
 pub(crate) fn entry(
