@@ -200,8 +200,7 @@ pub async fn data_plot(
     width: u32,
 ) -> Result<FigureReply, StayputError> {
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::server::data::entry(&cache, session, &handle)?;
-    let rows = crate::server::data::plot_rows(&cache, session, &handle, &x, &y);
+    let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
     let heavy = crate::server::context::heavy_jobs()?;
     let _slot = heavy.admit(Some(session), rows).await?;
     crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await

@@ -427,21 +427,31 @@ mod tests {
         assert_eq!(read_rows(&cache, me, &handle), 0, "back in memory");
     }
 
+    /// Removes its directory when dropped, the test failed or not.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
+
     #[tokio::test]
     async fn a_data_step_and_its_rebuild_count_the_files_the_chain_reads() {
         use crate::contract::data::{Condition, JoinHow, Op, Step};
-        use crate::server::data::{plot_rows, step_rows, transform};
+        use crate::server::data::{chain_of, step_rows, transform};
 
-        let dir = std::env::temp_dir().join(format!("stayput-step-rows-{}", bench_frame::new_seed()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let dir =
+            Scratch(std::env::temp_dir().join(format!("stayput-step-rows-{}", bench_frame::new_seed())));
+        std::fs::create_dir_all(&dir.0).expect("a scratch directory");
         let uploads =
-            stayput_cache::Uploads::open(&dir.join("uploads"), 64 << 20, 256 << 20).expect("uploads");
+            stayput_cache::Uploads::open(&dir.0.join("uploads"), 64 << 20, 256 << 20).expect("uploads");
         let mut config = CacheConfig::new(ByteSize(256 << 20));
         config.session_quota = ByteSize(256 << 20);
         config.idle_timeout = Duration::from_secs(60);
         let builder = crate::server::recipes::with_recipes(FrameCache::builder(config));
         let cache = crate::server::recipes::with_data(builder, uploads).build();
-        let csv = dir.join("big.csv");
+        let csv = dir.0.join("big.csv");
         let mut text = String::from("key,value\n");
         for i in 0..200_000 {
             text.push_str(&format!("{i},{}\n", i * 2));
@@ -449,18 +459,31 @@ mod tests {
         std::fs::write(&csv, text).expect("the CSV");
         let me = SessionKey::random();
         let upload = cache.ingest_file(me, &csv, "big.csv").await.expect("ingested");
+        let file = chain_of(&cache, me, &upload).expect("its chain").source_rows();
+        assert!(
+            file >= 400_000,
+            "two 8-byte columns of 200,000 rows, in rows of 8 bytes: {file}"
+        );
 
         let ten = Step::Filter(vec![Condition {
             column: "key".into(),
             op: Op::Lt,
             value: "10".into(),
         }]);
-        let file = step_rows(&cache, me, &upload, &ten);
-        assert!(file >= 200_000, "the file's 200,000 rows of two columns: {file}");
+        assert_eq!(
+            step_rows(&cache, me, &upload, &ten),
+            file,
+            "a new step runs the file"
+        );
         let small = transform(&cache, me, &upload, ten.clone(), 256 << 20)
             .await
             .expect("filtered");
         assert_eq!(small.rows, 10);
+        assert_eq!(
+            step_rows(&cache, me, &upload, &ten),
+            200_000,
+            "the same step again is held: its parent's rows only"
+        );
         let select = Step::Select(vec!["key".into()]);
         assert_eq!(
             step_rows(&cache, me, &small, &select),
@@ -483,33 +506,6 @@ mod tests {
             "not theirs"
         );
 
-        assert_eq!(
-            plot_rows(&cache, me, &small, "key", "value"),
-            file,
-            "its plot step is not made yet: making it runs the chain"
-        );
-        crate::server::data::plot(
-            &cache,
-            me,
-            &small,
-            "key".into(),
-            "value".into(),
-            stayput_figures::ChartKind::Line,
-            (None, None),
-            800,
-        )
-        .await
-        .expect("plotted");
-        assert_eq!(
-            plot_rows(&cache, me, &small, "key", "value"),
-            10,
-            "its plot step is held: a zoom reduces ten rows"
-        );
-        assert_eq!(
-            plot_rows(&cache, me, &small, "value", "key"),
-            file,
-            "another plot step is not"
-        );
         assert_eq!(read_rows(&cache, me, &small), 0, "in memory: a light read");
         assert!(cache.release(me, &small).await);
         assert_eq!(
@@ -522,8 +518,11 @@ mod tests {
             0,
             "still not theirs"
         );
-        drop(cache);
-        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(
+            step_rows(&cache, me, &upload, &ten),
+            file,
+            "the step is gone: making it again runs the file"
+        );
     }
 
     #[tokio::test]

@@ -41,9 +41,10 @@ impl FrameCache {
     /// `session`'s entry made by `lineage`, when this server has memoized one
     /// ([`FrameCache::make_memoized`]); a look only: nothing is touched, counted or made.
     pub fn memoized(&self, session: SessionKey, lineage: &Lineage) -> Option<EntryInfo> {
+        let memo_key = (session, lineage.clone()); // copied before the lock is taken
         let now = self.now_ms();
         let state = self.state();
-        let id = *state.memo.get(&(session, lineage.clone()))?;
+        let id = *state.memo.get(&memo_key)?;
         let key = FrameKey { session, id };
         state.entries.get(&key).map(|e| self.info(&key, e, now))
     }

@@ -192,7 +192,10 @@ pub async fn download(
             cols: 0,
             bytes: 0,
         };
-        let rows = entry(&cache, session, &handle)?.rows;
+        // A step that is gone is rebuilt from the kept files before it is written.
+        let rows = entry(&cache, session, &handle)?
+            .rows
+            .max(crate::server::ops::read_rows(&cache, session, &handle));
         let stem = chain_of(&cache, session, &handle)
             .map(|c| file_stem(&c.source.name))
             .unwrap_or_else(|_| "frame".to_owned());

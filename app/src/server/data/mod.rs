@@ -104,40 +104,30 @@ pub async fn load_example(
 
 /// Rows a new `step` on `handle` is admitted by: the parent's rows or, when larger, the
 /// work of running its chain from the kept files ([`Chain::source_rows`]), a joined
-/// frame's chain included. An unknown or foreign handle (the parent or a join's other
-/// side) counts as its rows alone, 0: the step then fails as unknown, as any read does.
+/// frame's chain included. A step this server already holds (memoized, in memory or on
+/// disk; not a join, whose size check reads both files again) is the parent's rows only.
+/// An unknown or foreign handle (the parent or a join's other side) counts as 0: the
+/// step then fails as unknown, as any read does.
 pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Step) -> u64 {
-    let rows = entry(cache, session, handle).map_or(0, |e| e.rows);
-    let chain = |h: &FrameHandle| chain_of(cache, session, h).map_or(0, |c| c.source_rows());
-    let other = match step {
-        Step::Join { other, .. } => chain(other),
-        _ => 0,
-    };
-    rows.max(chain(handle).saturating_add(other))
-}
-
-/// Rows the plot of `y` by `x` of `handle` is admitted by: the parent's rows (what the
-/// figure reduces) when its plot step is held here (memoized, in memory or on disk); when
-/// the step must first be made or rebuilt, the kept files its chain reads as well. So
-/// zooms on a small filtered frame stay light while its plot step is held.
-pub fn plot_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, x: &str, y: &str) -> u64 {
     let rows = entry(cache, session, handle).map_or(0, |e| e.rows);
     let Ok(chain) = chain_of(cache, session, handle) else {
         return rows;
     };
-    let ready = chain.then(ChainStep::Plot {
-        x: x.to_owned(),
-        y: y.to_owned(),
-    });
-    let held = stayput_cache::Lineage::new(TRANSFORM, &ready)
-        .ok()
-        .and_then(|lineage| cache.memoized(session, &lineage))
-        .is_some_and(|e| e.residence != stayput_cache::Residence::Gone);
-    if held {
-        rows
-    } else {
-        rows.max(ready.source_rows())
-    }
+    let other = match step {
+        Step::Join { other, .. } => chain_of(cache, session, other).map_or(0, |c| c.source_rows()),
+        step => {
+            let next = chain.then(ChainStep::Step(step.clone()));
+            let held = stayput_cache::Lineage::new(TRANSFORM, &next)
+                .ok()
+                .and_then(|lineage| cache.memoized(session, &lineage))
+                .is_some_and(|e| e.residence != stayput_cache::Residence::Gone);
+            if held {
+                return rows;
+            }
+            0
+        }
+    };
+    rows.max(chain.source_rows().saturating_add(other))
 }
 
 /// The entry of `session`'s handle (its true shape: a handle's own numbers are never
