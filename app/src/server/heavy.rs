@@ -1,6 +1,7 @@
 //! Bounded heavy work: a limit on concurrent large jobs (fills, series, client-mode
-//! transfers, reads that rebuild an evicted frame), a short bounded queue, and load shedding beyond it, so a crowd of large
-//! requests cannot take the whole machine and small requests never queue behind them.
+//! transfers, reads that rebuild an evicted frame), a short bounded queue, and load
+//! shedding beyond it, so a crowd of large requests cannot take the whole machine and
+//! small requests never queue behind them.
 //!
 //! A job is heavy from [`HEAVY_ROWS`] rows. It takes one of `slots` permits; when all are
 //! taken it may wait in a queue of `queue` places for at most `wait`; a full queue or a

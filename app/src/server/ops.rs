@@ -3,7 +3,7 @@
 //! They take the cache and the session explicitly, so tests call them directly.
 //! CPU-heavy work runs on the blocking pool or rayon's, never on the async workers.
 
-use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, Residence, SessionKey};
+use stayput_cache::{EntryInfo, FrameCache, FrameHandle, FrameId, Placement, Residence, SessionKey};
 use stayput_figures::FigureSpec;
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
@@ -67,28 +67,29 @@ pub async fn frame_mean(
     Ok(MeanReply { mean })
 }
 
-/// Rows a read of `handle` rebuilds: all of the frame's when its data is gone and its
-/// lineage can make it again, none when it is held (in memory or on disk, where a read
-/// maps the file), cannot be rebuilt (the read says it expired), or the session holds no
-/// such frame. Such a read is a fill like step 1's and waits for a heavy-job slot like it.
-/// One keyed lookup, the id read as the cache reads it (any UUID form).
+/// Rows a read of `handle` rebuilds ([`rebuild_rows`]); 0 when the session holds no
+/// such frame. One keyed lookup, the id read as the cache reads it (any UUID form).
 pub fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> u64 {
     cache
         .entry(session, &handle.id)
-        .filter(|e| e.residence == Residence::Gone && e.recomputable)
-        .map_or(0, |e| e.rows.max(rebuild_rows(e.lineage.as_ref())))
+        .map_or(0, |entry| rebuild_rows(&entry))
 }
 
-/// Rows a rebuild from `lineage` reads beyond the frame's own: a `/data` step runs its
-/// whole chain again from the kept files ([`crate::server::data::chain::Chain::source_rows`]).
-fn rebuild_rows(lineage: Option<&stayput_cache::Lineage>) -> u64 {
-    match lineage {
-        Some(l) if l.function == crate::server::recipes::TRANSFORM => {
-            serde_json::from_str::<crate::server::data::chain::Chain>(&l.args)
-                .map_or(0, |chain| chain.source_rows())
-        }
-        _ => 0,
+/// Rows a read of `entry` rebuilds: the frame's when its data is gone and its lineage
+/// can make it again (a `/data` step's: the kept files its chain reads, when more,
+/// [`crate::server::data::chain::Chain::source_rows`]); none when it is held (in memory
+/// or on disk, where a read maps the file) or cannot be rebuilt (the read says it
+/// expired). Such a read is a fill like step 1's and waits for a heavy-job slot like it.
+pub fn rebuild_rows(entry: &EntryInfo) -> u64 {
+    if entry.residence != Residence::Gone || !entry.recomputable {
+        return 0;
     }
+    let chain = entry
+        .lineage
+        .as_ref()
+        .filter(|l| l.function == crate::server::recipes::TRANSFORM)
+        .and_then(|l| crate::server::data::chain::Chain::of_lineage(l).ok());
+    entry.rows.max(chain.map_or(0, |c| c.source_rows()))
 }
 
 /// One step of the benchmark's WebSocket channel: the plain function it names.

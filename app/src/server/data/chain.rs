@@ -5,11 +5,12 @@
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use stayput_cache::{UploadSource, Uploads};
+use stayput_cache::{Lineage, UploadSource, Uploads};
 
 use crate::contract::data::{
     Agg, AggFn, ArithOp, Condition, DatePart, Derived, JoinHow, Op, Operand, SortBy, Step,
 };
+use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
 
 /// An upload and the steps applied to it, in order.
@@ -67,6 +68,19 @@ impl Chain {
         }
     }
 
+    /// The chain a frame's `lineage` records: an upload's (its file alone) or a step's.
+    /// Only frames made from files have one.
+    pub fn of_lineage(lineage: &Lineage) -> Result<Self, StayputError> {
+        let unreadable = |_| StayputError::Internal;
+        match lineage.function.as_str() {
+            UPLOAD => serde_json::from_str(&lineage.args)
+                .map(Self::of)
+                .map_err(unreadable),
+            TRANSFORM => serde_json::from_str(&lineage.args).map_err(unreadable),
+            _ => Err(not_from_file()),
+        }
+    }
+
     /// This chain followed by `step`.
     pub fn then(&self, step: ChainStep) -> Self {
         let mut next = self.clone();
@@ -107,6 +121,13 @@ impl Chain {
         }
         Ok(frame)
     }
+}
+
+/// What a frame without a chain answers when asked for one.
+pub(crate) fn not_from_file() -> StayputError {
+    StayputError::BadSpec(
+        "this frame was not made from a file: upload data or open an example to transform it".into(),
+    )
 }
 
 fn bad(message: impl Into<String>) -> StayputError {

@@ -193,9 +193,8 @@ pub async fn download(
             bytes: 0,
         };
         // A step that is gone is rebuilt from the kept files before it is written.
-        let rows = entry(&cache, session, &handle)?
-            .rows
-            .max(crate::server::ops::read_rows(&cache, session, &handle));
+        let found = entry(&cache, session, &handle)?;
+        let rows = found.rows.max(crate::server::ops::rebuild_rows(&found));
         let stem = chain_of(&cache, session, &handle)
             .map(|c| file_stem(&c.source.name))
             .unwrap_or_else(|_| "frame".to_owned());

@@ -109,8 +109,11 @@ pub async fn load_example(
 /// An unknown or foreign handle (the parent or a join's other side) counts as 0: the
 /// step then fails as unknown, as any read does.
 pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Step) -> u64 {
-    let rows = entry(cache, session, handle).map_or(0, |e| e.rows);
-    let Ok(chain) = chain_of(cache, session, handle) else {
+    let Ok(parent) = entry(cache, session, handle) else {
+        return 0;
+    };
+    let rows = parent.rows;
+    let Some(Ok(chain)) = parent.lineage.as_ref().map(Chain::of_lineage) else {
         return rows;
     };
     let other = match step {
@@ -148,18 +151,9 @@ pub(crate) fn chain_of(
     session: SessionKey,
     handle: &FrameHandle,
 ) -> Result<Chain, StayputError> {
-    let lineage = cache.lineage(session, &handle.id)?;
-    match lineage {
-        Some(l) if l.function == UPLOAD => {
-            let source = serde_json::from_str(&l.args).map_err(|_| StayputError::Internal)?;
-            Ok(Chain::of(source))
-        }
-        Some(l) if l.function == TRANSFORM => {
-            serde_json::from_str(&l.args).map_err(|_| StayputError::Internal)
-        }
-        _ => Err(StayputError::BadSpec(
-            "this frame was not made from a file: upload data or open an example to transform it".into(),
-        )),
+    match cache.lineage(session, &handle.id)? {
+        Some(lineage) => Chain::of_lineage(&lineage),
+        None => Err(chain::not_from_file()),
     }
 }
 
