@@ -175,7 +175,9 @@ pub use config::{CacheConfig, DEFAULT_MAX_FRAMES_PER_SESSION};
 #[cfg(feature = "server")]
 pub use disk::{DiskTier, DIR_SETTING};
 #[cfg(feature = "server")]
-pub use ingest::{Incoming, IngestError, UploadSource, Uploads};
+pub use ingest::{
+    Incoming, IngestError, UploadSource, Uploads, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION, MAX_FIELDS, MAX_ROWS,
+};
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};
 #[cfg(feature = "server")]

@@ -73,6 +73,10 @@ pub enum StayputError {
     /// A file of a kind Stayput does not read (compressed, or not what its name says).
     #[error("{0}")]
     UnsupportedFile(String),
+    /// A file whose own metadata declares more than a stated limit (rows, or bytes in
+    /// memory against its size): refused before it is read.
+    #[error("{0}")]
+    FileTooLarge(String),
     /// A request from another site tried to change something here.
     #[error("requests from another site may not change anything here")]
     CrossOrigin,
@@ -142,7 +146,10 @@ impl StayputError {
             Self::BadFile(_) => 400,
             Self::UnsupportedFile(_) => 415,
             Self::UnknownHandle => 404,
-            Self::ClientModeTooLarge { .. } | Self::TooLarge { .. } | Self::BodyTooLarge(_) => 413,
+            Self::ClientModeTooLarge { .. }
+            | Self::TooLarge { .. }
+            | Self::BodyTooLarge(_)
+            | Self::FileTooLarge(_) => 413,
             Self::SessionBusy(_) => 429,
             Self::Busy { .. } | Self::Storage(_) | Self::TimedOut(_) | Self::SharedUnavailable => 503,
             Self::Rebuild(_) | Self::Draw(_) | Self::Network(_) | Self::Internal => 500,

@@ -361,7 +361,10 @@ impl Uploads {
 
     /// Forgets the kept file of `source` (a handle for it could not be made).
     pub(crate) fn discard(&self, source: &UploadSource) {
-        if let Some((_, bytes, _)) = lock(&self.inner.books).kept.remove(&source.file) {
+        // Bound first, so the books' guard is dropped before `unreserve` takes it again
+        // (in an `if let` scrutinee it would live to the end of the block: a deadlock).
+        let removed = lock(&self.inner.books).kept.remove(&source.file);
+        if let Some((_, bytes, _)) = removed {
             self.unreserve(bytes);
         }
         if let Ok(path) = self.kept_path(source) {
@@ -529,5 +532,39 @@ impl Drop for Incoming {
             let _ = fs::remove_file(&self.path);
         }
         self.uploads.unreserve(self.reserved);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 23's hang: `discard` took the books' lock in an `if let` scrutinee and
+    /// called `unreserve` (the same lock) inside the block. Run on a thread with a
+    /// deadline: a deadlock fails the test instead of hanging it.
+    #[test]
+    fn discarding_a_kept_upload_gives_its_bytes_back_without_deadlock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let uploads = Uploads::open(&dir.path().join("uploads"), 1 << 20, 1 << 20).expect("uploads");
+        let mut incoming = uploads.incoming(SessionKey::random(), "a.csv").expect("incoming");
+        incoming.write(b"a,b\n1,2\n3,4\n").expect("write");
+        let (source, _frame) = uploads.keep(incoming).expect("kept");
+        assert!(uploads.used_bytes() > 0);
+        let (done, finished) = std::sync::mpsc::channel();
+        let worker = uploads.clone();
+        std::thread::spawn(move || {
+            worker.discard(&source);
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("discard returned (no self-deadlock on the books' lock)");
+        assert_eq!(uploads.used_bytes(), 0, "its bytes are given back");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("uploads"))
+                .expect("dir")
+                .count(),
+            0
+        );
     }
 }

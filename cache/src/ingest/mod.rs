@@ -29,6 +29,8 @@
 mod check;
 mod files;
 mod format;
+mod ipc_footer;
+mod parquet_footer;
 mod parse;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,46 @@ pub const UPLOAD_RECIPE: &str = "upload";
 
 /// Most columns a file may have.
 pub const MAX_COLUMNS: u64 = 2_000;
+
+/// Deepest nesting a file's schema may have (a list of lists is 2 deep). polars walks
+/// schemas by recursion: checked first, without it, so a deep one is refused, not an abort.
+pub const MAX_DEPTH: usize = 64;
+
+/// Most fields a file's schema may have, nested ones included.
+pub const MAX_FIELDS: usize = 10_000;
+
+/// Most rows a file may have (polars indexes rows with 32 bits).
+pub const MAX_ROWS: u64 = u32::MAX as u64;
+
+/// Most times a binary file's frame may be larger than the file: Parquet and compressed
+/// Arrow IPC hold repeated values in a few bytes, so a few hundred bytes can declare
+/// gigabytes. Real files seen here stay under 20× (flights-3m.parquet: ~8×).
+pub const MAX_EXPANSION: u64 = 1_000;
+
+/// What a binary file's metadata declares, once checked against the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Declared {
+    /// Bytes its frame will take while it is read.
+    pub(crate) bytes: u64,
+    /// Its rows.
+    pub(crate) rows: u64,
+}
+
+/// Reads `into.len()` bytes at `offset` of a `format` file: a file that ends first is
+/// truncated.
+fn read_at(
+    file: &mut std::fs::File,
+    offset: u64,
+    into: &mut [u8],
+    format: &'static str,
+) -> Result<(), IngestError> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset)).map_err(IngestError::io)?;
+    file.read_exact(into).map_err(|err| match err.kind() {
+        std::io::ErrorKind::UnexpectedEof => IngestError::Truncated(format),
+        _ => IngestError::io(err),
+    })
+}
 
 /// The lineage arguments of an ingested frame: which stored file holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -125,6 +167,38 @@ pub enum IngestError {
     TooManyColumns {
         /// Columns in the file.
         found: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A schema nested deeper than [`MAX_DEPTH`].
+    #[error("the {format} file's schema is nested more than {max} levels deep")]
+    TooDeep {
+        /// Its format.
+        format: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// More fields than [`MAX_FIELDS`], nested ones included.
+    #[error("the file's schema has more than {max} fields")]
+    TooManyFields {
+        /// The limit.
+        max: usize,
+    },
+    /// More rows than [`MAX_ROWS`].
+    #[error("the file has {found} rows; at most {max} are accepted")]
+    TooManyRows {
+        /// Rows it declares.
+        found: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A file whose frame would be more than [`MAX_EXPANSION`] times its size.
+    #[error("the {format} file would expand to {bytes} bytes in memory, more than {max}× its size")]
+    Expands {
+        /// Its format.
+        format: &'static str,
+        /// Bytes it declares.
+        bytes: u64,
         /// The limit.
         max: u64,
     },

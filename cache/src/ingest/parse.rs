@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::check::line_of_value;
 use super::format::Format;
-use super::{IngestError, MAX_COLUMNS};
+use super::{ipc_footer, parquet_footer, IngestError, MAX_COLUMNS, MAX_EXPANSION};
 
 /// Rows polars reads to infer a CSV column's type.
 const INFER_ROWS: usize = 10_000;
@@ -23,40 +23,32 @@ const MISSING: [&str; 12] = [
 
 /// Bytes the frame of the complete file at `path` (`file_bytes` long) will take, known
 /// before it is decoded, so that memory is reserved (or the file refused) first: a CSV's
-/// records × fields counted while it arrived (`csv_shape`), a Parquet file's rows,
-/// columns and uncompressed size from its footer (a small file of repeated values may
-/// hold a huge frame); at least 8 bytes a value.
+/// records × fields counted while it arrived (`csv_shape`), at least 8 bytes a value; a
+/// Parquet or Arrow IPC file's own metadata, checked against the file first
+/// ([`parquet_footer`], [`ipc_footer`]) and refused when it would expand more than
+/// [`MAX_EXPANSION`] times.
 pub(super) fn expected_bytes(
     path: &Path,
     format: Format,
     file_bytes: u64,
     csv_shape: Option<(u64, u64)>,
 ) -> Result<u64, IngestError> {
-    let values = |rows: u64, cols: u64| rows.saturating_mul(cols).saturating_mul(8);
-    match format {
-        Format::Csv(_) => Ok(file_bytes.max(csv_shape.map_or(0, |(r, c)| values(r, c)))),
-        Format::Ipc => Ok(file_bytes),
-        Format::Parquet => {
-            check_parquet_tail(path)?;
-            let file = File::open(path).map_err(IngestError::io)?;
-            let mut reader = ParquetReader::new(file);
-            let meta = reader.get_metadata().map_err(|err| IngestError::Damaged {
-                format: "Parquet",
-                reason: first_line(&err.to_string()),
-            })?;
-            let cols = meta.schema_descr.columns().len() as u64;
-            if cols > MAX_COLUMNS {
-                return Err(IngestError::TooManyColumns {
-                    found: cols,
-                    max: MAX_COLUMNS,
-                });
-            }
-            let uncompressed: u64 = meta.row_groups.iter().map(|g| g.total_byte_size() as u64).sum();
-            Ok(uncompressed
-                .max(values(meta.num_rows as u64, cols))
-                .max(file_bytes))
+    let declared = match format {
+        Format::Csv(_) => {
+            let values = csv_shape.map_or(0, |(r, c)| r.saturating_mul(c).saturating_mul(8));
+            return Ok(file_bytes.max(values));
         }
+        Format::Ipc => ipc_footer::declared(path)?,
+        Format::Parquet => parquet_footer::declared(path)?,
+    };
+    if declared.bytes > file_bytes.max(1).saturating_mul(MAX_EXPANSION) {
+        return Err(IngestError::Expands {
+            format: format.name(),
+            bytes: declared.bytes,
+            max: MAX_EXPANSION,
+        });
     }
+    Ok(declared.bytes.max(file_bytes))
 }
 
 /// The frame in the file at `path`, of `format`.
@@ -146,7 +138,9 @@ impl TypeMismatch {
 fn read_parquet(path: &Path) -> Result<DataFrame, IngestError> {
     check_parquet_tail(path)?;
     let file = File::open(path).map_err(IngestError::io)?;
+    // Not rechunked: joining the row groups' chunks would hold the frame twice.
     ParquetReader::new(file)
+        .set_rechunk(false)
         .finish()
         .map_err(|err| IngestError::Damaged {
             format: "Parquet",
@@ -172,10 +166,14 @@ fn check_parquet_tail(path: &Path) -> Result<(), IngestError> {
 
 fn read_ipc(path: &Path) -> Result<DataFrame, IngestError> {
     let file = File::open(path).map_err(IngestError::io)?;
-    IpcReader::new(file).finish().map_err(|err| IngestError::Damaged {
-        format: "Arrow IPC",
-        reason: first_line(&err.to_string()),
-    })
+    // Not rechunked: joining the batches would hold the frame twice.
+    IpcReader::new(file)
+        .set_rechunk(false)
+        .finish()
+        .map_err(|err| IngestError::Damaged {
+            format: "Arrow IPC",
+            reason: first_line(&err.to_string()),
+        })
 }
 
 /// The first line of a library message, cut short: enough to name the problem, never a

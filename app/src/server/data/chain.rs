@@ -174,7 +174,11 @@ pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Resul
             if !y_type.is_primitive_numeric() {
                 return Err(bad(format!("{y:?} is {y_type}, not numbers: choose a numeric y")));
             }
-            let x_expr = if x_type.is_temporal() {
+            let x_expr = if matches!(x_type, DataType::Time | DataType::Duration(_)) {
+                // A time of day or a duration: its count of units, a plain number axis
+                // (Time and Duration cannot become a date).
+                col(x.as_str()).cast(DataType::Int64).cast(DataType::Float64)
+            } else if x_type.is_temporal() {
                 // Dates and times as epoch milliseconds, the x of a date axis.
                 col(x.as_str())
                     .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
@@ -218,8 +222,11 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
             if columns.is_empty() {
                 return Err(bad("select at least one column"));
             }
-            for c in columns {
+            for (i, c) in columns.iter().enumerate() {
                 dtype(schema, c)?;
+                if columns[..i].contains(c) {
+                    return Err(bad(format!("the column {c:?} is selected twice")));
+                }
             }
             frame.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
         }

@@ -47,6 +47,9 @@ pub(crate) fn ingest_error(err: IngestError) -> StayputError {
             ),
         },
         IngestError::Storage => StayputError::Storage("uploads".into()),
+        err @ (IngestError::Expands { .. } | IngestError::TooManyRows { .. }) => {
+            StayputError::FileTooLarge(err.to_string())
+        }
         err if err.is_unsupported_format() => StayputError::UnsupportedFile(err.to_string()),
         err => StayputError::BadFile(crate::contract::error::cut(err.to_string())),
     }
@@ -224,7 +227,9 @@ pub async fn transform(
     let check = next.clone();
     let uploads = uploads(cache)?;
     blocking(move || {
-        drop(check.lazy(&uploads)?);
+        // The new step's own schema resolved too: a step polars would refuse is the
+        // user's 400 now, not a failed rebuild later.
+        chain::schema_of(&mut check.lazy(&uploads)?)?;
         if let Some(ChainStep::Join { other, on, how }) = check.steps.last() {
             let parent = Chain {
                 source: check.source.clone(),
