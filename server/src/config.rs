@@ -34,6 +34,9 @@ pub struct Config {
     pub client_max_rows: u64,
     /// `STAYPUT_SECURE_COOKIE`: mark the session cookie `Secure` (behind HTTPS).
     pub secure_cookie: bool,
+    /// `STAYPUT_ALLOWED_HOSTS`: the `Host` names answered (default: loopback names and
+    /// the site's own address).
+    pub allowed_hosts: crate::hosts::AllowedHosts,
     /// `STAYPUT_HEAVY_JOBS`, `STAYPUT_HEAVY_QUEUE`, `STAYPUT_HEAVY_WAIT`: large jobs at
     /// once, waiting at most, and the longest wait, before requests are shed.
     pub heavy: HeavyLimits,
@@ -175,6 +178,8 @@ impl Config {
             None => DEFAULT_MAX_ROWS,
         };
         let secure_cookie = parse_bool("STAYPUT_SECURE_COOKIE", lookup("STAYPUT_SECURE_COOKIE"))?;
+        let allowed_hosts =
+            crate::hosts::AllowedHosts::from_setting(lookup("STAYPUT_ALLOWED_HOSTS"), leptos.site_addr)?;
         let allow_anonymous = parse_bool("STAYPUT_ALLOW_ANONYMOUS", lookup("STAYPUT_ALLOW_ANONYMOUS"))?;
         let token = lookup("STAYPUT_AUTH_TOKEN_SHA256").filter(|v| !v.trim().is_empty());
         let basic = lookup("STAYPUT_AUTH_BASIC").filter(|v| !v.trim().is_empty());
@@ -315,6 +320,7 @@ impl Config {
             session_timeout,
             client_max_rows,
             secure_cookie,
+            allowed_hosts,
         })
     }
 }

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod config;
 pub mod guards;
+pub mod hosts;
 pub mod router;
 pub mod serve;
 

@@ -32,6 +32,12 @@ use crate::{guards, Config};
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "stayput.sid";
 
+/// The session cookie's name behind HTTPS (`STAYPUT_SECURE_COOKIE=true`): the `__Host-`
+/// prefix makes browsers refuse it unless it is `Secure`, `Path=/` and has no `Domain`,
+/// so a page on a sibling subdomain or another port of the same site cannot plant a
+/// session of its choosing here (and collect what the victim then uploads).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-stayput.sid";
+
 /// A built server: the router plus what must live as long as it.
 pub struct Stayput {
     /// Serve this.
@@ -111,7 +117,12 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     let options = config.leptos.clone();
 
     let cookie = SessionCookie {
-        name: SESSION_COOKIE.to_owned(),
+        name: if config.secure_cookie {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+        .to_owned(),
         secure: config.secure_cookie,
         max_sessions: config.max_sessions,
     };
@@ -198,6 +209,10 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         None => (router.merge(metrics), None),
     };
     let router = protect(router, &config.access)
+        .layer(middleware::from_fn_with_state(
+            config.allowed_hosts.clone(),
+            crate::hosts::allowed_host,
+        ))
         .layer(compression)
         .layer(TraceLayer::new_for_http());
     Ok(Stayput {

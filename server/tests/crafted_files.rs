@@ -1,8 +1,8 @@
 //! Issue 23's crafted files sent to a real server process (one of them used to abort it,
 //! two to hang it for good): each answered with its 4xx, and the process still answers
 //! everything after (that they leave nothing on disk is `cache/tests/crafted_files.rs`'s
-//! check). And the small
-//! `/data` cases that answered 500: a column selected twice, a plot of a time of day.
+//! check). And the small `/data` cases that answered 500: a column selected twice, a plot
+//! of a time of day.
 
 use std::time::Instant;
 

@@ -320,3 +320,45 @@ async fn explore_make_makes_keeps_and_draws_in_one_call() {
     }
     assert_eq!(memory(), 3, "nothing made by a refused call");
 }
+
+/// Behind HTTPS the session cookie carries the `__Host-` prefix (a sibling subdomain or
+/// another port cannot plant it), and a request naming a host this server does not
+/// answer for (a DNS-rebinding page) is refused before anything runs.
+#[tokio::test]
+async fn secure_cookies_are_host_only_and_other_host_names_are_refused() {
+    let server = start(&[("STAYPUT_SECURE_COOKIE", "true")]).await;
+    let client = browser();
+    let response = create(&server, &client, "1000").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-stayput.sid="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+
+    let rebound = client
+        .post(server.url("/api/create_frame"))
+        .header("host", "attacker.example")
+        .form(&[("rows", "1000")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(rebound.status(), StatusCode::BAD_REQUEST);
+    assert!(rebound.headers().get("set-cookie").is_none(), "no session for it");
+    assert_eq!(
+        server.stayput.cache.totals().sessions,
+        1,
+        "only the first client's session"
+    );
+    let named = client
+        .get(server.url("/"))
+        .header("host", format!("localhost:{}", server.addr.port()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(named.status(), StatusCode::OK, "loopback names are served");
+}
