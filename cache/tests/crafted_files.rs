@@ -153,3 +153,41 @@ async fn metadata_that_points_outside_the_file_is_damaged_not_believed() {
         }
     }
 }
+
+/// A client that hangs up mid-parse (issue 23: 40 of them took the server past its
+/// budget): the parse runs on in the blocking pool, so its memory stays reserved until
+/// the parse ends, not until the request goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parse_whose_client_hung_up_keeps_its_memory_reserved_until_it_ends() {
+    let s = setup();
+    let mut text = String::from("a,b,c,d,e,f,g,h\n");
+    for i in 0..300_000u32 {
+        text.push_str(&format!("{i},{i}.5,x{i},{i},{i},{i},{i},{i}\n"));
+    }
+    let session = SessionKey::random();
+    let mut incoming = s.uploads.incoming(session, "big.csv").expect("incoming");
+    for part in text.as_bytes().chunks(1 << 16) {
+        incoming.write(part).expect("write");
+    }
+    let cache = s.cache.clone();
+    let request = tokio::spawn(async move { cache.ingest(session, incoming).await });
+    // The request has reserved its memory and started parsing; then it goes away.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while s.cache.reserved_bytes() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the ingest never reserved");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    request.abort();
+    let _ = request.await;
+    assert!(
+        s.cache.reserved_bytes() > 0,
+        "the parse still runs, so its memory is still reserved"
+    );
+    while s.cache.reserved_bytes() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reservation was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

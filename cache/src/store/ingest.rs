@@ -28,9 +28,12 @@ impl FrameCache {
         .await
         .map_err(|_| CacheError::Ingest(IngestError::Storage))??;
         let reservation = self.reserve(session, expected).await?;
-        let (source, frame) = tokio::task::spawn_blocking({
+        // The reservation goes into the parse and comes back with it: when the request
+        // goes away mid-parse (a client that hangs up), the parse runs on, and its memory
+        // stays reserved until it ends instead of being handed to the next request.
+        let (kept, reservation) = tokio::task::spawn_blocking({
             let uploads = uploads.clone();
-            move || uploads.keep(incoming)
+            move || (uploads.keep(incoming), reservation)
         })
         .await
         // A reader that panicked on the file: the file's fault, reported as such (the
@@ -40,7 +43,8 @@ impl FrameCache {
                 format: "uploaded",
                 reason: "its content could not be parsed".into(),
             })
-        })??;
+        })?;
+        let (source, frame) = kept?;
         let stored = async {
             let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
             let handle = self
