@@ -220,15 +220,12 @@ async fn each_bad_file_gets_a_message_naming_its_problem_and_leaves_nothing() {
     let whole = parquet_bytes(&mut sample());
     let err = s.fails("cut.parquet", &whole[..whole.len() / 2]).await;
     assert_eq!(err, IngestError::Truncated("Parquet"));
-    // An Arrow file with a damaged body.
+    // An Arrow file cut short: its footer is gone (found before polars reads it).
     let mut ipc = ipc_bytes(&mut sample());
     let len = ipc.len();
     ipc.truncate(len - 40);
     let err = s.fails("cut.arrow", &ipc).await;
-    assert!(
-        err.to_string().contains("Arrow IPC file could not be read"),
-        "{err}"
-    );
+    assert_eq!(err, IngestError::Truncated("Arrow IPC"));
 }
 
 #[tokio::test]

@@ -205,7 +205,17 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         .layer(middleware::from_fn(guards::same_origin));
     // `/metrics` on its own address when one is set, else beside the site.
     let (router, metrics) = match config.metrics_addr {
-        Some(_) => (router, Some(protect(metrics, &config.access))),
+        // Its own address is under the same Host check: a DNS-rebinding page must not
+        // read it either.
+        Some(_) => (
+            router,
+            Some(
+                protect(metrics, &config.access).layer(middleware::from_fn_with_state(
+                    config.allowed_hosts.clone(),
+                    crate::hosts::allowed_host,
+                )),
+            ),
+        ),
         None => (router.merge(metrics), None),
     };
     let router = protect(router, &config.access)

@@ -33,6 +33,10 @@ const FORMAT: &str = "Arrow IPC";
 /// of 100,000 batches need, far below memory.
 const MAX_METADATA: u64 = 64 << 20;
 
+/// Bytes polars keeps for each array it builds, beyond its buffers (a boxed array and
+/// its shared buffers' headers; rounded up).
+const ARRAY_OVERHEAD: u64 = 256;
+
 /// Most record and dictionary batches in one file.
 pub(super) const MAX_BATCHES: usize = 100_000;
 
@@ -41,7 +45,8 @@ pub(super) const MAX_BATCHES: usize = 100_000;
 enum Import {
     /// Kept as the buffers hold it.
     AsIs,
-    /// Strings and binaries (and dictionary keys) become 16-byte views.
+    /// Strings and binaries (and dictionary keys) become 16-byte views; decimals and
+    /// times are widened (to 16 and 8 bytes): charged 16 bytes a value more.
     Views,
 }
 
@@ -107,13 +112,23 @@ pub(super) fn declared(path: &Path) -> Result<Declared, IngestError> {
         .iter()
         .map(|b| (b, true))
         .chain(dictionaries.iter().flat_map(|d| d.iter()).map(|b| (b, false)));
-    for (block, is_record) in blocks {
-        let body = Body::of_block(
-            block.offset(),
-            block.meta_data_length(),
-            block.body_length(),
-            data_end,
-        )?;
+    let blocks: Vec<(Body, bool)> = blocks
+        .map(|(b, is_record)| {
+            Body::of_block(b.offset(), b.meta_data_length(), b.body_length(), data_end)
+                .map(|body| (body, is_record))
+        })
+        .collect::<Result<_, _>>()?;
+    // Each block its own bytes: a footer listing one small batch 100,000 times would
+    // have polars build every copy, and this check parse each.
+    let mut order: Vec<&Body> = blocks.iter().map(|(b, _)| b).collect();
+    order.sort_by_key(|b| b.offset);
+    if order
+        .windows(2)
+        .any(|w| w[0].offset + w[0].meta_len + w[0].len > w[1].offset)
+    {
+        return Err(damaged("two batches share the same bytes"));
+    }
+    for (body, is_record) in blocks {
         let message = read_message(&mut file, &body, &mut scratch)?;
         let batch = match message.header().map_err(flatbuffer("batch header"))? {
             Some(MessageHeaderRef::RecordBatch(batch)) if is_record => batch,
@@ -138,6 +153,32 @@ pub(super) fn declared(path: &Path) -> Result<Declared, IngestError> {
         });
     }
     Ok(total)
+}
+
+/// Checks the Arrow schema a Parquet writer embedded (`ARROW:schema`: base64 of an IPC
+/// schema message) the way an Arrow file's is, since polars reads it by recursion too.
+pub(super) fn check_embedded_schema(encoded: &str) -> Result<(), IngestError> {
+    use base64::Engine as _;
+    let bad = || IngestError::Damaged {
+        format: "Parquet",
+        reason: "its embedded Arrow schema is not valid".into(),
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| bad())?;
+    if bytes.len() < 8 {
+        return Err(bad());
+    }
+    let message = if bytes[..4] == [0xff; 4] {
+        &bytes[8..]
+    } else {
+        &bytes[..]
+    };
+    let message = MessageRef::read_as_root(message).map_err(|_| bad())?;
+    let Some(MessageHeaderRef::Schema(schema)) = message.header().map_err(|_| bad())? else {
+        return Err(bad());
+    };
+    walk_schema(fields_of(schema.fields().map_err(|_| bad())?)?).map(drop)
 }
 
 /// Walks the schema's fields without recursion (an explicit stack), refusing it deeper
@@ -190,7 +231,17 @@ fn walk_schema(top: Vec<FieldRef<'_>>) -> Result<Vec<Import>, IngestError> {
                     .into(),
             });
         }
-        imports.push(if views || dictionary {
+        // polars reads only the first child of these: any other would shift the costs.
+        let one_child = matches!(
+            kind,
+            Some(TypeRef::List(_) | TypeRef::LargeList(_) | TypeRef::FixedSizeList(_) | TypeRef::Map(_))
+        );
+        if one_child && children.len() != 1 {
+            return Err(damaged("a list column must have exactly one child field"));
+        }
+        // Decimals become 16-byte values and times 8-byte ones on import.
+        let widened = matches!(kind, Some(TypeRef::Decimal(_) | TypeRef::Time(_)));
+        imports.push(if views || dictionary || widened {
             Import::Views
         } else {
             Import::AsIs
@@ -290,7 +341,10 @@ fn batch_bytes(
                 Some(Import::Views) => 17,
                 _ => 1,
             };
-            bytes = bytes.saturating_add(values.saturating_mul(per_value));
+            // Plus an array's own bookkeeping, for every column of every batch.
+            bytes = bytes
+                .saturating_add(values.saturating_mul(per_value))
+                .saturating_add(ARRAY_OVERHEAD);
         }
     }
     let compressed = batch.compression().map_err(flatbuffer("batch"))?.is_some();

@@ -27,7 +27,8 @@ use std::path::Path;
 
 use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
 use polars_parquet_format::{
-    ColumnChunk, FieldRepetitionType, FileMetaData, PageHeader, SchemaElement, Type,
+    ColumnChunk, ConvertedType, FieldRepetitionType, FileMetaData, LogicalType, PageHeader, PageType,
+    SchemaElement, Type,
 };
 
 use super::{read_at, Declared, IngestError, MAX_COLUMNS, MAX_DEPTH, MAX_FIELDS, MAX_ROWS};
@@ -88,6 +89,13 @@ pub(super) fn declared(path: &Path) -> Result<Declared, IngestError> {
     .map_err(|_| damaged("its footer is not valid Parquet metadata"))?;
 
     let leaves = walk_schema(&meta.schema)?;
+    // polars reads the Arrow schema a writer may embed (`ARROW:schema`) with the IPC
+    // schema reader, which recurses: walked first, like an Arrow file's.
+    for entry in meta.key_value_metadata.iter().flatten() {
+        if entry.key == "ARROW:schema" {
+            super::ipc_footer::check_embedded_schema(entry.value.as_deref().unwrap_or(""))?;
+        }
+    }
     let rows = u64::try_from(meta.num_rows).map_err(|_| damaged("it declares a negative number of rows"))?;
     if rows > MAX_ROWS {
         return Err(IngestError::TooManyRows {
@@ -179,7 +187,11 @@ fn children(element: &SchemaElement) -> Result<u64, IngestError> {
 
 /// Bytes one decoded value of a leaf of this physical type takes.
 fn width(element: &SchemaElement) -> Result<u64, IngestError> {
+    let decimal = element.converted_type == Some(ConvertedType::DECIMAL)
+        || matches!(element.logical_type, Some(LogicalType::DECIMAL(_)));
     Ok(match element.type_ {
+        // Decimals become 16-byte values whatever their physical type.
+        Some(Type::INT32 | Type::INT64) if decimal => 16,
         Some(Type::BOOLEAN) => 1,
         Some(Type::INT32) | Some(Type::FLOAT) => 4,
         Some(Type::INT64) | Some(Type::DOUBLE) => 8,
@@ -212,9 +224,10 @@ fn chunk_bytes(
     let values = u64::try_from(meta.num_values).map_err(|_| negative())?;
     let compressed = u64::try_from(meta.total_compressed_size).map_err(|_| negative())?;
     let data_page = u64::try_from(meta.data_page_offset).map_err(|_| negative())?;
+    // Where polars starts reading the chunk: at the dictionary page when one is named.
     let start = match meta.dictionary_page_offset {
-        Some(dict) if dict > 0 => u64::try_from(dict).map_err(|_| negative())?.min(data_page),
-        _ => data_page,
+        Some(dict) => u64::try_from(dict).map_err(|_| negative())?,
+        None => data_page,
     };
     let end = start.checked_add(compressed).ok_or_else(negative)?;
     if start < 4 || end > data_end {
@@ -232,13 +245,27 @@ fn chunk_bytes(
         let (header, header_len) = page_header(reader, at, end)?;
         let size = u64::try_from(header.compressed_page_size).map_err(|_| negative())?;
         let unpacked = u64::try_from(header.uncompressed_page_size).map_err(|_| negative())?;
-        let declared = header
-            .data_page_header
-            .as_ref()
-            .map(|h| h.num_values)
-            .or(header.data_page_header_v2.as_ref().map(|h| h.num_values))
-            .or(header.dictionary_page_header.as_ref().map(|h| h.num_values))
-            .unwrap_or(0);
+        // The sub-header the page's type names, as the decoder picks it.
+        let missing = || damaged("a page header lacks the part its type needs");
+        let declared = match header.type_ {
+            PageType::DATA_PAGE => header.data_page_header.as_ref().ok_or_else(missing)?.num_values,
+            PageType::DATA_PAGE_V2 => {
+                header
+                    .data_page_header_v2
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .num_values
+            }
+            PageType::DICTIONARY_PAGE => {
+                header
+                    .dictionary_page_header
+                    .as_ref()
+                    .ok_or_else(missing)?
+                    .num_values
+            }
+            PageType::INDEX_PAGE => 0,
+            _ => return Err(damaged("a page has an unknown type")),
+        };
         page_values = page_values.saturating_add(u64::try_from(declared).map_err(|_| negative())?);
         page_bytes = page_bytes.saturating_add(unpacked);
         at = at
