@@ -27,7 +27,7 @@ pub mod recipes;
 pub mod steps_socket;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::contract::StayputError;
 
@@ -41,19 +41,53 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })?
 }
 
-/// Runs CPU-bound `work` on rayon's pool, the counterpart of [`blocking`] for work that
-/// is itself parallel: it starts on the workers that do it instead of passing through a
-/// blocking thread (two thread hand-overs fewer, which another process's load on the
-/// cores makes slow). A panic in `work` is an internal error, as on the blocking pool.
+/// The rayon pool for parallel work of jobs under [`heavy::LARGE_ROWS`] rows, at normal
+/// priority. The global pool's workers are niced and busy with 1e8-row fills under a
+/// flood; a 1e6-row job's tasks injected there waited for them (issue 23: a histogram of
+/// a 1e6 frame took 7.5 s at p99 while 1e8 fills ran). In its own pool, that job's work
+/// preempts the large work instead. A pool is process-wide by nature, like rayon's
+/// global one; `None` when the OS refused its threads (then the global pool serves).
+fn medium_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("stayput-medium-{i}"))
+            .build()
+            .map_err(|err| tracing::warn!(%err, "no pool for medium jobs; they share the large jobs' pool"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Runs `work` (which may use rayon's parallel iterators) in the pool for a job of
+/// `rows` rows: the medium pool below [`heavy::LARGE_ROWS`], rayon's global one from it.
+/// Blocking: call it from the blocking pool.
+pub(crate) fn in_pool_for<T: Send>(rows: u64, work: impl FnOnce() -> T + Send) -> T {
+    match medium_pool() {
+        Some(pool) if rows < heavy::LARGE_ROWS => pool.install(work),
+        _ => work(),
+    }
+}
+
+/// Runs CPU-bound `work` of a job of `rows` rows on a rayon pool (the one
+/// [`in_pool_for`] picks), the counterpart of [`blocking`] for work that is itself
+/// parallel: it starts on the workers that do it instead of passing through a blocking
+/// thread (two thread hand-overs fewer, which another process's load on the cores makes
+/// slow). A panic in `work` is an internal error, as on the blocking pool.
 async fn on_rayon<T: Send + 'static>(
+    rows: u64,
     work: impl FnOnce() -> Result<T, StayputError> + Send + 'static,
 ) -> Result<T, StayputError> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
+    let job = move || {
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
         // Nobody waits any more when the future was dropped.
         let _ = done_tx.send(done);
-    });
+    };
+    match medium_pool() {
+        Some(pool) if rows < heavy::LARGE_ROWS => pool.spawn(job),
+        _ => rayon::spawn(job),
+    }
     let done = done_rx.await.map_err(|_| StayputError::Internal)?;
     done.map_err(|_| {
         tracing::error!("compute task panicked");
@@ -71,11 +105,13 @@ pub(crate) async fn cancellable<T: Send + 'static>(
     with_stop(|stop| blocking(move || work(&stop))).await
 }
 
-/// Like [`cancellable`], but `work` runs on rayon's pool ([`on_rayon`]), for a parallel fill.
+/// Like [`cancellable`], but `work` (of a job of `rows` rows) runs on a rayon pool
+/// ([`on_rayon`]), for a parallel fill.
 pub(crate) async fn cancellable_on_rayon<T: Send + 'static>(
+    rows: u64,
     work: impl FnOnce(&AtomicBool) -> Result<Option<T>, StayputError> + Send + 'static,
 ) -> Result<T, StayputError> {
-    with_stop(|stop| on_rayon(move || work(&stop))).await
+    with_stop(|stop| on_rayon(rows, move || work(&stop))).await
 }
 
 /// Runs what `start` starts with a stop flag that is set when this future is dropped.

@@ -12,8 +12,8 @@ use crate::contract::figure::{data, first_axes, ChartKind, ColumnInfo, FigureRep
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
-use crate::server::blocking;
 use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
+use crate::server::{blocking, in_pool_for};
 
 /// Step 1 of the benchmark: builds the random frame and keeps it in the cache.
 ///
@@ -58,7 +58,8 @@ pub async fn frame_mean(
 ) -> Result<MeanReply, StayputError> {
     let started = std::time::Instant::now();
     let frame = cache.get(session, handle).await?;
-    let mean = blocking(move || bench_frame::column_mean(&frame)).await?;
+    let mean =
+        blocking(move || in_pool_for(frame.height() as u64, || bench_frame::column_mean(&frame))).await?;
     tracing::debug!(
         rows = handle.rows,
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -152,7 +153,10 @@ pub async fn frame_histogram(
 ) -> Result<String, StayputError> {
     let frame = cache.get(session, handle).await?;
     blocking(move || {
-        let hist = bench_frame::histogram(&frame, bench_frame::HISTOGRAM_BINS)?;
+        let rows = frame.height() as u64;
+        let hist = in_pool_for(rows, || {
+            bench_frame::histogram(&frame, bench_frame::HISTOGRAM_BINS)
+        })?;
         Ok(bench_frame::histogram_figure(&hist, frame.height() as u64))
     })
     .await
@@ -202,7 +206,12 @@ pub async fn explore_figure(
     let started = std::time::Instant::now();
     spec.time_x |= is_time(&spec.x);
     let frame = cache.get(session, handle).await?;
-    let reply = blocking(move || Ok(stayput_figures::figure(&frame, &spec)?)).await?;
+    let reply = blocking(move || {
+        Ok(in_pool_for(frame.height() as u64, || {
+            stayput_figures::figure(&frame, &spec)
+        })?)
+    })
+    .await?;
     tracing::debug!(
         rows = reply.rows_in_range,
         points = reply.points,

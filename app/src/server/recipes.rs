@@ -39,7 +39,7 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
                     // large work on rayon's (niced) workers.
                     cancellable(fill).await
                 } else {
-                    cancellable_on_rayon(fill).await
+                    cancellable_on_rayon(rows as u64, fill).await
                 }
             },
         )

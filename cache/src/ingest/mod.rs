@@ -29,6 +29,8 @@
 mod check;
 mod files;
 mod format;
+#[cfg(test)]
+mod fuzz;
 mod ipc_footer;
 mod parquet_footer;
 mod parse;
