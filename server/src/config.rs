@@ -244,6 +244,12 @@ impl Config {
             header_timeout: duration("STAYPUT_HEADER_TIMEOUT", serve_defaults.header_timeout)?,
             shutdown_grace: duration("STAYPUT_SHUTDOWN_GRACE", serve_defaults.shutdown_grace)?,
             write_timeout: duration("STAYPUT_WRITE_TIMEOUT", serve_defaults.write_timeout)?,
+            max_connections: count("STAYPUT_MAX_CONNECTIONS", serve_defaults.max_connections, 1)?,
+            max_per_address: count(
+                "STAYPUT_MAX_CONNECTIONS_PER_ADDRESS",
+                serve_defaults.max_per_address,
+                0,
+            )?,
         };
         let request_timeout = duration("STAYPUT_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?;
         let body_timeout = duration("STAYPUT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)?;
@@ -358,8 +364,13 @@ impl Config {
     /// Why the server must not start as configured, in one line: listening beyond
     /// loopback with no access control, unless `STAYPUT_ALLOW_ANONYMOUS` says anonymous
     /// access is intended (the idea of Redis's protected mode).
+    /// The metrics address, when set, is held to the same rule.
     pub fn exposure_problem(&self) -> Option<String> {
-        let addr = self.leptos.site_addr;
+        let site = self.leptos.site_addr;
+        let addr = match self.metrics_addr {
+            Some(metrics) if !metrics.ip().is_loopback() && site.ip().is_loopback() => metrics,
+            _ => site,
+        };
         let exposed = !addr.ip().is_loopback();
         (exposed && self.access.is_open() && !self.allow_anonymous).then(|| {
             format!(
@@ -523,5 +534,11 @@ mod tests {
         let mut guarded = config(&[("STAYPUT_AUTH_TOKEN_SHA256", &"ab".repeat(32))]).expect("token");
         guarded.leptos.site_addr = "0.0.0.0:3000".parse().expect("addr");
         assert_eq!(guarded.exposure_problem(), None, "credentials required");
+        // The metrics listener beyond loopback is the same exposure (issue 23).
+        let mut metrics = config(&[("STAYPUT_METRICS_ADDR", "0.0.0.0:9100")]).expect("metrics");
+        let problem = metrics.exposure_problem().expect("refused");
+        assert!(problem.contains("0.0.0.0:9100"), "{problem}");
+        metrics.allow_anonymous = true;
+        assert_eq!(metrics.exposure_problem(), None, "intended");
     }
 }

@@ -36,6 +36,40 @@ fn return_freed_frames_to_the_os() {
     }
 }
 
+/// Raises this process's open-file limit to its hard limit (the soft default, 1,024 on
+/// many systems, is a few hundred connections and the files beside them). Returns the
+/// limit in force. Running out is still handled: the accept loop waits and retries, and
+/// `STAYPUT_MAX_CONNECTIONS` keeps connections well under it.
+fn raise_file_limit() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write the plain struct passed by
+        // pointer, which lives on this stack frame for the whole call.
+        #[allow(unsafe_code)]
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return None;
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: limit.rlim_max,
+                    rlim_max: limit.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    limit = raised;
+                }
+            }
+        }
+        Some(limit.rlim_cur)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
 /// Large work (fills, means and histograms of a million rows and more, reductions) runs
 /// on rayon's pool; small requests run on tokio's threads. Both want the same cores, and
 /// a 1e8-row fill on every core made a one-row request wait for its time slice. Rayon's
@@ -122,17 +156,22 @@ async fn run() -> ExitCode {
         disk_budget = %config.disk_budget,
         cache_dir = %config.cache_dir.display(),
         idle_timeout_s = config.idle_timeout.as_secs(),
+        open_files = raise_file_limit().unwrap_or(0),
+        max_connections = config.serve.max_connections,
         "Stayput listening on http://{addr}"
     );
     if let (Some(metrics_addr), Some(metrics)) = (config.metrics_addr, stayput.metrics.clone()) {
         match tokio::net::TcpListener::bind(metrics_addr).await {
             Ok(listener) => {
                 tracing::info!(addr = %metrics_addr, "metrics on http://{metrics_addr}/metrics");
-                tokio::spawn(async move {
-                    if let Err(err) = axum::serve(listener, metrics).await {
-                        tracing::error!(%err, "metrics listener failed");
-                    }
-                });
+                // Under the same header, write and connection limits as the site.
+                let limits = config.serve;
+                tokio::spawn(server::serve::serve(
+                    listener,
+                    metrics,
+                    limits,
+                    std::future::pending(),
+                ));
             }
             Err(err) => {
                 eprintln!("stayput: cannot listen on {metrics_addr}: {err} (set STAYPUT_METRICS_ADDR to another address)");

@@ -5,11 +5,17 @@
 //!
 //! `axum::serve` gives hyper no timer, so a client may take forever to send its headers
 //! (one slow-loris connection per file descriptor); hyper's own
-//! `header_read_timeout` needs one. This is the same accept loop with a timer.
+//! `header_read_timeout` needs one. This is the same accept loop with a timer, and with
+//! caps on open connections, in all and per client address: a connection beyond them is
+//! closed at once, so one address cannot take every file descriptor, and running out of
+//! them is a refused connection, not a crash.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -35,6 +41,11 @@ pub struct ServeLimits {
     /// `STAYPUT_WRITE_TIMEOUT`: a write that makes no progress for this long (the peer
     /// stopped reading) closes the connection, sockets included.
     pub write_timeout: Duration,
+    /// `STAYPUT_MAX_CONNECTIONS`: connections open at once, all clients.
+    pub max_connections: usize,
+    /// `STAYPUT_MAX_CONNECTIONS_PER_ADDRESS`: connections open at once from one client
+    /// address (0: no cap; behind a proxy every client has the proxy's address).
+    pub max_per_address: usize,
 }
 
 impl Default for ServeLimits {
@@ -43,6 +54,55 @@ impl Default for ServeLimits {
             header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_per_address: 512,
+        }
+    }
+}
+
+/// Connections open now, in all and per client address.
+#[derive(Debug, Default)]
+struct OpenConnections {
+    counts: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One open connection's place, given back when dropped.
+struct Held {
+    open: Arc<OpenConnections>,
+    address: IpAddr,
+}
+
+impl OpenConnections {
+    /// A place for a connection from `address`, or `None` beyond a cap.
+    fn admit(self: &Arc<Self>, address: IpAddr, limits: &ServeLimits) -> Option<Held> {
+        let mut counts = stayput_cache::sync::lock(&self.counts);
+        let (all, by_address) = &mut *counts;
+        let mine = by_address.entry(address).or_default();
+        if *all >= limits.max_connections || (limits.max_per_address > 0 && *mine >= limits.max_per_address) {
+            if *mine == 0 {
+                by_address.remove(&address);
+            }
+            return None;
+        }
+        *all += 1;
+        *mine += 1;
+        Some(Held {
+            open: Arc::clone(self),
+            address,
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut counts = stayput_cache::sync::lock(&self.open.counts);
+        let (all, by_address) = &mut *counts;
+        *all = all.saturating_sub(1);
+        if let Some(mine) = by_address.get_mut(&self.address) {
+            *mine -= 1;
+            if *mine == 0 {
+                by_address.remove(&self.address);
+            }
         }
     }
 }
@@ -59,10 +119,18 @@ pub async fn serve(
     // Every connection holds a receiver; `closed()` resolves when the last one is gone.
     let (open_tx, open_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
+    let open_count = Arc::new(OpenConnections::default());
     loop {
-        let stream = tokio::select! {
+        let (stream, held) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, peer)) => match open_count.admit(peer.ip(), &limits) {
+                    Some(held) => (stream, held),
+                    None => {
+                        tracing::debug!(%peer, "connection refused: too many open");
+                        drop(stream);
+                        continue;
+                    }
+                },
                 Err(err) => {
                     // Out of file descriptors and the like: wait rather than spin.
                     tracing::warn!(%err, "accept failed");
@@ -112,6 +180,7 @@ pub async fn serve(
                 }
             }
             drop(open);
+            drop(held);
         });
     }
     drop(listener);

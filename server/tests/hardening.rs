@@ -433,3 +433,39 @@ async fn on_shutdown_requests_in_flight_finish_and_new_ones_are_refused() {
         "no new connection after shutdown"
     );
 }
+
+/// Open connections are capped per client address (and in all): one beyond is closed at
+/// once, so one address cannot hold every file descriptor; a freed place serves again.
+#[tokio::test]
+async fn connections_beyond_the_per_address_cap_are_closed_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(&[("STAYPUT_MAX_CONNECTIONS_PER_ADDRESS", "3")]).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    // Let the server accept them before the next one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let _ = extra
+        .write_all(format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr).as_bytes())
+        .await;
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buffer))
+        .await
+        .expect("closed, not left hanging");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let answer = browser().get(server.url("/")).send().await.expect("served");
+    assert_eq!(answer.status(), StatusCode::OK, "a freed place serves again");
+}

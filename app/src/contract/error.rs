@@ -66,6 +66,11 @@ pub enum StayputError {
     /// (`STAYPUT_BODY_TIMEOUT`), so the upload was cut off and what it held freed.
     #[error("the upload stopped: nothing arrived for {0} s, so the server cut it off; send it again")]
     BodyStalled(u64),
+    /// The request's body arrived slower than this many bytes a second on average (after
+    /// the first `STAYPUT_BODY_TIMEOUT`), so the upload was cut off and what it held freed:
+    /// a drip of a byte every few seconds cannot hold an upload place forever.
+    #[error("the upload arrived slower than {0} bytes a second on average, so the server cut it off; send it again")]
+    BodyTooSlow(u64),
     /// An uploaded file that cannot be read (the message names the problem, with its
     /// line where the format has lines).
     #[error("the file could not be read: {0}")]
@@ -142,7 +147,7 @@ impl StayputError {
         match self {
             Self::InvalidSize(_) | Self::BadRequest(_) | Self::BadSpec(_) | Self::NoBenchmarkFrame => 400,
             Self::CrossOrigin => 403,
-            Self::BodyStalled(_) => 408,
+            Self::BodyStalled(_) | Self::BodyTooSlow(_) => 408,
             Self::BadFile(_) => 400,
             Self::UnsupportedFile(_) => 415,
             Self::UnknownHandle => 404,

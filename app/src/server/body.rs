@@ -1,7 +1,8 @@
-//! Reading a request body held to account: no more than a limit, and never stalled. A
-//! client that stops sending (a slow drip, a cut cable) is cut off after `idle` without
-//! a byte, so an upload cannot hold its slot and its reserved memory until the request
-//! deadline.
+//! Reading a request body held to account: no more than a limit, never stalled, never
+//! a drip. A client that stops sending (a cut cable) is cut off after `idle` without a
+//! byte; one that sends a byte every few seconds is cut off once its average falls
+//! under [`MIN_RATE`] (after a first `idle` of grace). So an upload, which the request
+//! deadline does not cover, cannot hold its place, slot and reserved memory forever.
 
 use std::time::Duration;
 
@@ -10,6 +11,11 @@ use futures::StreamExt;
 
 use crate::contract::StayputError;
 
+/// Slowest average a body may arrive at, in bytes a second, once its first `idle` is
+/// over: 1 KiB/s, far below any real link (a 2 GB file at it would take 24 days), far
+/// above a drip that holds a place.
+pub const MIN_RATE: u64 = 1024;
+
 /// How a body failed to arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFault {
@@ -17,6 +23,8 @@ pub enum BodyFault {
     TooLarge,
     /// Nothing arrived for the idle timeout.
     Stalled,
+    /// It arrived slower than [`MIN_RATE`] on average.
+    TooSlow,
     /// The connection broke (or the client sent garbage framing).
     Broken,
 }
@@ -27,13 +35,15 @@ impl BodyFault {
         match self {
             Self::TooLarge => StayputError::BodyTooLarge(what.to_owned()),
             Self::Stalled => StayputError::BodyStalled(idle.as_secs().max(1)),
+            Self::TooSlow => StayputError::BodyTooSlow(MIN_RATE),
             Self::Broken => StayputError::BadRequest(format!("{what} was cut off")),
         }
     }
 }
 
-/// Feeds `body` chunk by chunk to `sink`, failing once more than `limit` bytes came or
-/// no chunk came for `idle`. Returns the bytes read.
+/// Feeds `body` chunk by chunk to `sink`, failing once more than `limit` bytes came, no
+/// chunk came for `idle`, or the bytes fell behind [`MIN_RATE`] after the first `idle`.
+/// Returns the bytes read.
 pub async fn for_each_chunk<E>(
     body: Body,
     limit: u64,
@@ -42,8 +52,13 @@ pub async fn for_each_chunk<E>(
 ) -> Result<u64, Result<BodyFault, E>> {
     let mut stream = body.into_data_stream();
     let mut read = 0u64;
+    let started = tokio::time::Instant::now();
     loop {
-        let chunk = match tokio::time::timeout(idle, stream.next()).await {
+        // When the bytes so far fall behind the slowest rate allowed.
+        let behind = started + idle + Duration::from_secs_f64(read as f64 / MIN_RATE as f64);
+        let wait = idle.min(behind.saturating_duration_since(tokio::time::Instant::now()));
+        let chunk = match tokio::time::timeout(wait, stream.next()).await {
+            Err(_) if wait < idle => return Err(Ok(BodyFault::TooSlow)),
             Err(_) => return Err(Ok(BodyFault::Stalled)),
             Ok(None) => return Ok(read),
             Ok(Some(Err(_))) => return Err(Ok(BodyFault::Broken)),
@@ -105,6 +120,35 @@ mod tests {
             .await
             .expect_err("over the limit");
         assert_eq!(fault, BodyFault::TooLarge);
+    }
+
+    /// Issue 23: 32 senders at a byte every 9 s held every upload place forever (each
+    /// byte reset the idle timeout).
+    #[tokio::test(start_paused = true)]
+    async fn a_drip_is_cut_off_once_it_falls_behind_the_slowest_rate() {
+        let drip = futures::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_secs(9)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), ()))
+        });
+        let started = tokio::time::Instant::now();
+        let fault = read_all(Body::from_stream(drip), 1 << 20, None, Duration::from_secs(10))
+            .await
+            .expect_err("too slow");
+        assert_eq!(fault, BodyFault::TooSlow);
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "cut soon after the grace: {:?}",
+            started.elapsed()
+        );
+        // A body at twice the slowest rate arrives whole, however long it takes.
+        let steady = futures::stream::iter(0..40).then(|_| async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok::<_, std::io::Error>(Bytes::from(vec![0u8; MIN_RATE as usize]))
+        });
+        let bytes = read_all(Body::from_stream(steady), 1 << 20, None, Duration::from_secs(10))
+            .await
+            .expect("steady enough");
+        assert_eq!(bytes.len(), 40 * MIN_RATE as usize);
     }
 
     #[tokio::test(start_paused = true)]
