@@ -384,3 +384,45 @@ async fn a_join_is_checked_against_the_memory_its_rows_would_take() {
         (Some(3_000), Some(4))
     );
 }
+
+/// A download's scratch file counts in the uploads budget while it is written and
+/// streamed (issue 23: it was invisible to the budget): within the room it streams and
+/// gives its bytes back at the end; past the room it stops with a 413 naming the limit.
+#[tokio::test]
+async fn a_download_holds_its_scratch_bytes_in_the_disk_budget() {
+    let server = start(&[("STAYPUT_DISK_BUDGET", "1MiB")]).await;
+    let client = browser();
+    let uploads = server.stayput.cache.uploads().expect("uploads").clone();
+    let text: String = std::iter::once("a,b\n".to_owned())
+        .chain((0..25_000).map(|i| format!("{},{}\n", 100_000 + i, 200_000 + i)))
+        .collect();
+    let handle: Value = upload(&server, &client, "one.csv", text.clone().into_bytes())
+        .await
+        .json()
+        .await
+        .expect("handle");
+    let kept = uploads.used_bytes();
+    let id = handle["id"].as_str().expect("id").to_owned();
+    let csv = client
+        .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(csv.text().await.expect("text").lines().count(), 25_001);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(uploads.used_bytes(), kept, "the scratch bytes came back");
+    // A second upload leaves less room than the CSV takes.
+    let second = upload(&server, &client, "two.csv", text.into_bytes()).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let before = uploads.used_bytes();
+    let refused = client
+        .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err = error_of(refused).await;
+    assert!(err.to_string().contains("space for uploads"), "{err}");
+    assert_eq!(uploads.used_bytes(), before, "nothing of it stays counted");
+}

@@ -137,6 +137,11 @@ impl Uploads {
         self.inner.limit
     }
 
+    /// Most bytes all files together may take (scratch files included).
+    pub fn budget(&self) -> u64 {
+        self.inner.budget
+    }
+
     /// Bytes the directory holds or has promised to uploads in progress.
     pub fn used_bytes(&self) -> u64 {
         lock(&self.inner.books).used
@@ -171,24 +176,13 @@ impl Uploads {
         })
     }
 
-    /// A private scratch file in the directory, already unlinked: it vanishes when
-    /// closed (a download is written to one, then streamed).
-    pub fn scratch(&self) -> Result<File, IngestError> {
-        let path = self.inner.dir.join(format!("{}.part", Uuid::new_v4().simple()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(IngestError::io)?;
-        fs::remove_file(&path).map_err(IngestError::io)?;
-        Ok(file)
+    /// The uploads directory itself.
+    pub(super) fn dir(&self) -> &Path {
+        &self.inner.dir
     }
 
     /// Reserves `more` bytes in the budget, or says which limit refuses them.
-    fn reserve(&self, more: u64) -> Result<(), IngestError> {
+    pub(super) fn reserve(&self, more: u64) -> Result<(), IngestError> {
         let mut books = lock(&self.inner.books);
         if books.used.saturating_add(more) > self.inner.budget {
             return Err(IngestError::TooLarge {
@@ -200,7 +194,7 @@ impl Uploads {
         Ok(())
     }
 
-    fn unreserve(&self, bytes: u64) {
+    pub(super) fn unreserve(&self, bytes: u64) {
         let mut books = lock(&self.inner.books);
         books.used = books.used.saturating_sub(bytes);
     }

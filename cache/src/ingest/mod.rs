@@ -34,12 +34,14 @@ mod fuzz;
 mod ipc_footer;
 mod parquet_footer;
 mod parse;
+mod scratch;
 
 use serde::{Deserialize, Serialize};
 
 pub use check::CsvCheck;
 pub use files::{Incoming, Uploads};
 pub use format::{detect, Format};
+pub use scratch::{Scratch, ScratchBytes};
 
 /// Name of the built-in recipe that rebuilds an ingested frame from its file.
 pub const UPLOAD_RECIPE: &str = "upload";

@@ -1,8 +1,6 @@
 //! The two raw routes of `/data`: an upload streamed to the server's disk (never whole in
 //! memory on either side, never base64), and a download streamed back.
 
-use std::io::{Seek, SeekFrom};
-
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
@@ -198,26 +196,44 @@ pub async fn download(
         let stem = chain_of(&cache, session, &handle)
             .map(|c| file_stem(&c.source.name))
             .unwrap_or_else(|_| "frame".to_owned());
-        let _slot = heavy.admit(Some(session), rows).await?;
+        let slot = heavy.admit(Some(session), rows).await?;
+        // The frame is collected whole before it is written: its memory reserved first
+        // (its size when it was made, or 8 bytes a value), held by the work itself with
+        // the slot, so a client that hangs up does not free them while it runs.
+        let memory = cache
+            .reserve(
+                session,
+                found.bytes.max(rows.saturating_mul(found.cols).saturating_mul(8)),
+            )
+            .await?;
         let frame = lazy_of(&cache, session, &handle).await?;
         let uploads = uploads(&cache)?;
-        let file = blocking(move || {
+        let (file, held) = blocking(move || {
+            let _held_while_working = (slot, memory);
             let mut frame = frame
                 .collect()
                 .map_err(|err| StayputError::BadSpec(super::chain::first_line(&err.to_string())))?;
+            // Counted in the uploads budget as it is written: stops when the room runs out.
             let mut file = uploads.scratch().map_err(ingest_error)?;
             let written = if parquet {
                 ParquetWriter::new(&mut file).finish(&mut frame).map(drop)
             } else {
                 CsvWriter::new(&mut file).finish(&mut frame)
             };
-            written.map_err(|err| {
+            if let Err(err) = written {
+                let full = err.to_string().contains("space for uploads");
                 tracing::warn!(%err, "download");
-                StayputError::Storage("download".into())
-            })?;
-            file.seek(SeekFrom::Start(0))
-                .map_err(|_| StayputError::Storage("download".into()))?;
-            Ok(file)
+                return Err(if full {
+                    ingest_error(stayput_cache::IngestError::TooLarge {
+                        limit: "space for uploads",
+                        max_bytes: uploads.budget(),
+                    })
+                } else {
+                    StayputError::Storage("download".into())
+                });
+            }
+            file.into_parts()
+                .map_err(|_| StayputError::Storage("download".into()))
         })
         .await?;
         let length = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -226,24 +242,28 @@ pub async fn download(
         } else {
             ("csv", "text/csv; charset=utf-8")
         };
-        Ok::<_, StayputError>((file, length, format!("{stem}.{ext}"), mime))
+        Ok::<_, StayputError>((file, held, length, format!("{stem}.{ext}"), mime))
     }
     .await;
     match result {
-        Ok((file, length, name, mime)) => {
+        Ok((file, held, length, name, mime)) => {
             let file = tokio::fs::File::from_std(file);
-            // Fused: a layer may poll the body again after its end.
-            let chunks = futures::StreamExt::fuse(futures::stream::unfold(file, |mut file| async move {
-                let mut buffer = vec![0u8; 256 * 1024];
-                match file.read(&mut buffer).await {
-                    Ok(0) => None,
-                    Ok(n) => {
-                        buffer.truncate(n);
-                        Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), file))
+            // Fused: a layer may poll the body again after its end. The scratch file's
+            // budget bytes (`held`) go with the stream: back when it ends or is dropped.
+            let chunks = futures::StreamExt::fuse(futures::stream::unfold(
+                (file, held),
+                |(mut file, held)| async move {
+                    let mut buffer = vec![0u8; 256 * 1024];
+                    match file.read(&mut buffer).await {
+                        Ok(0) => None,
+                        Ok(n) => {
+                            buffer.truncate(n);
+                            Some((Ok::<_, std::io::Error>(Bytes::from(buffer)), (file, held)))
+                        }
+                        Err(err) => Some((Err(err), (file, held))),
                     }
-                    Err(err) => Some((Err(err), file)),
-                }
-            }));
+                },
+            ));
             (
                 [
                     (header::CONTENT_TYPE, mime.to_owned()),
