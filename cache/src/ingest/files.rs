@@ -27,6 +27,12 @@ use crate::{CacheError, SessionKey};
 /// Bytes looked at to tell a file's format.
 const HEAD: usize = 4096;
 
+/// Bytes an Arrow IPC file takes beyond its frame's buffers (schema, footer, padding):
+/// this much, and [`IPC_MARGIN_PER_COLUMN`] a column, reserved with them before a CSV is
+/// converted.
+const IPC_MARGIN: u64 = 64 << 10;
+const IPC_MARGIN_PER_COLUMN: u64 = 512;
+
 /// The uploads directory of a cache (cheap to clone).
 #[derive(Clone)]
 pub struct Uploads {
@@ -320,17 +326,26 @@ impl Uploads {
             }
             // Written once as Arrow IPC; the text goes.
             Format::Csv(_) => {
+                // Its bytes reserved before it is written (the frame's size in memory,
+                // what Arrow IPC takes, and a margin for its metadata): a conversion
+                // the budget cannot hold is refused, not written past the budget.
+                let estimate = (frame.estimated_size() as u64)
+                    .saturating_add(IPC_MARGIN)
+                    .saturating_add(frame.width() as u64 * IPC_MARGIN_PER_COLUMN);
+                self.reserve(estimate)?;
                 let written = write_ipc(&kept, &frame);
                 let _ = fs::remove_file(&part);
+                // The text is gone; the IPC file takes its place in the budget.
+                self.unreserve(incoming.reserved);
+                incoming.reserved = estimate;
                 let bytes = written?;
-                // The IPC file replaces the text in the budget.
-                if bytes > incoming.reserved {
-                    if let Err(err) = self.reserve(bytes - incoming.reserved) {
+                if bytes > estimate {
+                    if let Err(err) = self.reserve(bytes - estimate) {
                         let _ = fs::remove_file(&kept);
                         return Err(err);
                     }
                 } else {
-                    self.unreserve(incoming.reserved - bytes);
+                    self.unreserve(estimate - bytes);
                 }
                 incoming.reserved = bytes;
                 bytes
