@@ -59,6 +59,15 @@ pub enum CacheError {
         /// What serde said.
         reason: String,
     },
+    /// A lineage longer than [`crate::MAX_LINEAGE_BYTES`] (a chain of many steps with
+    /// long values): refused before anything is made, since every entry keeps it twice.
+    #[error("the frame's recipe is {bytes} bytes long; at most {max} are kept: start again from the upload, or use shorter values")]
+    LineageTooLong {
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A file or upload could not become a frame (the message names the problem).
     #[cfg(feature = "server")]
     #[error(transparent)]

@@ -187,7 +187,7 @@ pub use session::SessionKey;
 #[cfg(feature = "redis")]
 pub use shared::{redacted, SharedError, SharedSettings, SharedStore};
 #[cfg(feature = "server")]
-pub use state::ENTRY_OVERHEAD;
+pub use state::{ENTRY_OVERHEAD, MAX_LINEAGE_BYTES};
 #[cfg(feature = "server")]
 pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 #[cfg(feature = "server")]

@@ -22,6 +22,12 @@ impl Lineage {
             function: function.to_owned(),
             reason: err.to_string(),
         })?;
+        if args.len() > crate::state::MAX_LINEAGE_BYTES {
+            return Err(crate::CacheError::LineageTooLong {
+                bytes: args.len(),
+                max: crate::state::MAX_LINEAGE_BYTES,
+            });
+        }
         Ok(Self {
             function: function.to_owned(),
             args,

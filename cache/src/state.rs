@@ -18,6 +18,11 @@ use crate::{Lineage, Placement, Residence, SessionKey};
 /// "within budget".
 pub const ENTRY_OVERHEAD: u64 = 2048;
 
+/// Most bytes of a lineage's arguments. A lineage is kept twice (in its entry and in
+/// the memo table), and twice in Redis; a `/data` chain of 64 steps with long filter
+/// values reached 60 KB an entry. Longer ones are refused ([`crate::CacheError::LineageTooLong`]).
+pub const MAX_LINEAGE_BYTES: usize = 16 << 10;
+
 /// Where an entry's data is.
 pub(crate) enum Data {
     /// In memory, counted against the budget and the session's quota.
@@ -77,6 +82,8 @@ pub(crate) struct SessionState {
     pub(crate) reserved_bytes: u64,
     /// Entries of this session, whatever their data (see `CacheConfig::max_frames_per_session`).
     pub(crate) entries: usize,
+    /// What its entries' bookkeeping costs ([`Entry::overhead`], summed).
+    pub(crate) overhead_bytes: u64,
     pub(crate) last_seen_ms: u64,
     /// The version of the session's index in Redis this server last read (0: never).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -96,12 +103,22 @@ pub(crate) struct Victim {
     pub(crate) released: Option<Data>,
 }
 
+impl Entry {
+    /// What this entry's bookkeeping costs against the budget: [`ENTRY_OVERHEAD`], and
+    /// its lineage's arguments twice (the entry's copy and the memo table's key).
+    pub(crate) fn overhead(&self) -> u64 {
+        ENTRY_OVERHEAD + 2 * self.lineage.as_ref().map_or(0, |l| l.args.len() as u64)
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) entries: HashMap<FrameKey, Entry>,
     pub(crate) sessions: HashMap<SessionKey, SessionState>,
     pub(crate) memo: HashMap<(SessionKey, Lineage), Uuid>,
     pub(crate) memory_bytes: u64,
+    /// What every entry's bookkeeping costs ([`Entry::overhead`], summed).
+    overhead_bytes: u64,
     /// Bytes reserved for frames being built, all sessions: counted against the budget
     /// before the memory is allocated.
     pub(crate) reserved_bytes: u64,
@@ -167,8 +184,19 @@ impl State {
 
     /// Adds the new entry `key` of a session.
     pub(crate) fn insert(&mut self, key: FrameKey, entry: Entry) {
-        if self.entries.insert(key, entry).is_none() {
-            self.sessions.entry(key.session).or_default().entries += 1;
+        let overhead = entry.overhead();
+        match self.entries.insert(key, entry) {
+            None => {
+                let session = self.sessions.entry(key.session).or_default();
+                session.entries += 1;
+                session.overhead_bytes += overhead;
+                self.overhead_bytes += overhead;
+            }
+            Some(old) => {
+                let session = self.sessions.entry(key.session).or_default();
+                session.overhead_bytes = session.overhead_bytes.saturating_sub(old.overhead()) + overhead;
+                self.overhead_bytes = self.overhead_bytes.saturating_sub(old.overhead()) + overhead;
+            }
         }
     }
 
@@ -189,8 +217,10 @@ impl State {
     /// Removes `key` entirely; returns its data.
     pub(crate) fn remove(&mut self, key: FrameKey) -> Option<Data> {
         let entry = self.entries.remove(&key)?;
+        self.overhead_bytes = self.overhead_bytes.saturating_sub(entry.overhead());
         if let Some(session) = self.sessions.get_mut(&key.session) {
             session.entries = session.entries.saturating_sub(1);
+            session.overhead_bytes = session.overhead_bytes.saturating_sub(entry.overhead());
         }
         if matches!(entry.data, Data::Memory(_)) {
             self.memory_bytes -= entry.bytes;
@@ -206,9 +236,9 @@ impl State {
         Some(entry.data)
     }
 
-    /// What the entries' own bookkeeping costs: [`ENTRY_OVERHEAD`] each, whatever their data.
+    /// What the entries' own bookkeeping costs: [`Entry::overhead`] each, whatever their data.
     pub(crate) fn overhead_bytes(&self) -> u64 {
-        self.entries.len() as u64 * ENTRY_OVERHEAD
+        self.overhead_bytes
     }
 
     /// What counts against the memory budget: frames in memory and every entry's overhead.
@@ -239,15 +269,15 @@ impl State {
     /// there is none). Any session's, when the heaviest has nothing to give.
     fn budget_victim(&self, session: SessionKey, keep: FrameKey) -> Option<(FrameKey, bool)> {
         let kept = match self.entries.get(&keep) {
-            Some(e) if matches!(e.data, Data::Memory(_)) => e.bytes + ENTRY_OVERHEAD,
-            Some(_) => ENTRY_OVERHEAD,
+            Some(e) if matches!(e.data, Data::Memory(_)) => e.bytes + e.overhead(),
+            Some(e) => e.overhead(),
             None => 0,
         };
         let heaviest = self
             .sessions
             .iter()
             .map(|(k, s)| {
-                let cost = s.memory_bytes + s.entries as u64 * ENTRY_OVERHEAD;
+                let cost = s.memory_bytes + s.overhead_bytes;
                 let offered = if *k == keep.session {
                     cost.saturating_sub(kept)
                 } else {
@@ -262,7 +292,7 @@ impl State {
             let frame = self.lru_in_memory(owner, keep);
             let tiny = frame
                 .and_then(|k| self.entries.get(&k))
-                .is_some_and(|e| e.bytes < ENTRY_OVERHEAD);
+                .is_some_and(|e| e.bytes < e.overhead());
             if let (Some(frame), false) = (frame, tiny) {
                 return Some((frame, false)); // the common case: one scan
             }

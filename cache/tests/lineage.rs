@@ -250,3 +250,32 @@ async fn metrics_are_prometheus_text_with_stayput_names() {
         assert!(line.starts_with("stayput_"), "{line}");
     }
 }
+
+/// A lineage's bytes are charged to the budget (twice: the entry's copy and the memo
+/// key), not a fixed 2 KiB an entry, and one longer than `MAX_LINEAGE_BYTES` is refused
+/// (issue 23: 60 KB lineages were held in memory and in Redis as if they were 2 KiB).
+#[tokio::test]
+async fn long_lineages_are_charged_by_their_bytes_and_capped() {
+    let cache = FrameCache::new(config(1, 1, MINUTE));
+    let session = SessionKey::random();
+    let long =
+        |i: u64, len: usize| Lineage::new("frame", &serde_json::json!({"seed": i, "pad": "p".repeat(len)}));
+    let too_long = long(0, stayput_cache::MAX_LINEAGE_BYTES);
+    assert!(
+        matches!(too_long, Err(CacheError::LineageTooLong { .. })),
+        "{too_long:?}"
+    );
+    // 100 one-row frames with 15 KiB lineages: 2 KiB + 2 x 15 KiB each, so about 33 fit
+    // a budget of 1 MiB (plus 64 KiB); at 2 KiB each all 100 would.
+    for i in 0..100 {
+        let frame = DataFrame::new_infer_height(vec![polars::prelude::Column::new("x".into(), [i as f64])])
+            .expect("frame");
+        let lineage = long(i, 15 << 10).expect("within the cap");
+        cache
+            .put_with_lineage(session, frame, Placement::Memory, Some(lineage))
+            .await
+            .expect("stored");
+    }
+    let held = cache.list(session).len();
+    assert!((20..=40).contains(&held), "{held} entries held");
+}

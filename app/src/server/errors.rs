@@ -29,6 +29,7 @@ impl From<CacheError> for StayputError {
             CacheError::SharedUnavailable => Self::SharedUnavailable,
             CacheError::Recompute(reason) => Self::Rebuild(reason),
             CacheError::Ingest(err) => crate::server::data::ingest_error(err),
+            err @ CacheError::LineageTooLong { .. } => Self::BadSpec(err.to_string()),
             other => {
                 tracing::error!(err = %other, "cache misuse");
                 Self::Internal

@@ -3,7 +3,7 @@
 //! records counted so far are the upload's progress. One pass over each chunk as it
 //! arrives, so the check costs no extra read of the file.
 
-use super::{IngestError, MAX_COLUMNS};
+use super::{IngestError, MAX_COLUMNS, MAX_RECORD_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -35,6 +35,8 @@ pub struct CsvCheck {
     header: Option<u64>,
     /// Data records completed.
     rows: u64,
+    /// Bytes of the current record so far.
+    record_bytes: u64,
     /// The start of a UTF-8 character cut by the end of the last chunk.
     carry: Vec<u8>,
 }
@@ -51,6 +53,7 @@ impl CsvCheck {
             state: State::FieldStart,
             header: None,
             rows: 0,
+            record_bytes: 0,
             carry: Vec::new(),
         }
     }
@@ -125,6 +128,15 @@ impl CsvCheck {
         while !bytes.is_empty() {
             let newline = memchr::memchr(b'\n', bytes);
             let segment = &bytes[..newline.unwrap_or(bytes.len())];
+            // One record (one cell) may not grow without end: a file of one endless line
+            // would be held whole by the parser.
+            self.record_bytes += segment.len() as u64 + u64::from(newline.is_some());
+            if self.record_bytes > MAX_RECORD_BYTES {
+                return Err(IngestError::RecordTooLong {
+                    line: self.record_line,
+                    max: MAX_RECORD_BYTES,
+                });
+            }
             if self.state != State::Quoted
                 && self.state != State::QuoteInQuoted
                 && memchr::memchr(b'"', segment).is_none()
@@ -228,6 +240,7 @@ impl CsvCheck {
             Some(_) => self.rows += 1,
         }
         self.separators = 0;
+        self.record_bytes = 0;
         self.started = false;
         self.state = State::FieldStart;
         Ok(())
@@ -358,6 +371,23 @@ mod tests {
         );
         assert_eq!(check(b"a,b\n", 2).err(), Some(IngestError::NoRows));
         assert_eq!(check(b"\n\n", 2).err(), Some(IngestError::Empty));
+        // One endless cell, in chunks (quoted or not).
+        let long = format!("a,b\n1,{}\n", "x".repeat((MAX_RECORD_BYTES + 10) as usize));
+        assert_eq!(
+            check(long.as_bytes(), 1 << 16).err(),
+            Some(IngestError::RecordTooLong {
+                line: 2,
+                max: MAX_RECORD_BYTES
+            })
+        );
+        let quoted = format!(
+            "a,b\n1,\"{}\"\n",
+            "x\n".repeat((MAX_RECORD_BYTES / 2 + 10) as usize)
+        );
+        assert!(matches!(
+            check(quoted.as_bytes(), 1 << 16).err(),
+            Some(IngestError::RecordTooLong { line: 2, .. })
+        ));
         let wide = vec!["c"; 10_000].join(",") + "\n";
         assert!(matches!(
             check(wide.as_bytes(), 4096).err(),

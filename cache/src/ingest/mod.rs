@@ -49,6 +49,9 @@ pub const UPLOAD_RECIPE: &str = "upload";
 /// Most columns a file may have.
 pub const MAX_COLUMNS: u64 = 2_000;
 
+/// Longest record (and so longest cell) of a CSV/TSV file, in bytes.
+pub const MAX_RECORD_BYTES: u64 = 8 << 20;
+
 /// Deepest nesting a file's schema may have (a list of lists is 2 deep). polars walks
 /// schemas by recursion: checked first, without it, so a deep one is refused, not an abort.
 pub const MAX_DEPTH: usize = 64;
@@ -171,6 +174,14 @@ pub enum IngestError {
     TooManyColumns {
         /// Columns in the file.
         found: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A record (a line, with its quoted line breaks) longer than [`MAX_RECORD_BYTES`].
+    #[error("line {line}: a record is longer than {max} bytes")]
+    RecordTooLong {
+        /// Line the record starts on.
+        line: u64,
         /// The limit.
         max: u64,
     },

@@ -362,6 +362,10 @@ fn derived_expr(expr: &Derived, schema: &Schema) -> Result<Expr, StayputError> {
 }
 
 /// One filter condition on a column of type `t`, the value read as that type.
+/// Longest filter value, in bytes: it is kept in the lineage of every frame made from
+/// the step (issue 23: 60 KB values in 64-step chains).
+pub const MAX_FILTER_VALUE: usize = 1_000;
+
 fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr, StayputError> {
     let Condition { column, op, value } = condition;
     let c = col(column.as_str());
@@ -371,6 +375,13 @@ fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr, StayputEr
         _ => {}
     }
     let value = value.trim();
+    if value.len() > MAX_FILTER_VALUE {
+        // The value is part of the step's lineage, kept with every frame made from it.
+        return Err(bad(format!(
+            "a filter value may be at most {MAX_FILTER_VALUE} bytes long (this one is {})",
+            value.len()
+        )));
+    }
     let wrong = |what: &str| {
         bad(format!(
             "{value:?} is not {what}, as column {column:?} ({t}) needs"
