@@ -151,7 +151,8 @@ pub async fn data_examples() -> Result<Vec<DataExample>, StayputError> {
 pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
     let dir = crate::server::context::examples_dir()?;
     let (cache, session) = stayput_cache::frame_cache().await?;
-    crate::server::data::load_example(&cache, session, &dir, &file).await
+    let heavy = crate::server::context::heavy_jobs()?;
+    crate::server::data::load_example(&cache, session, &heavy, &dir, &file).await
 }
 
 /// The schema (with nulls and ranges) and chain of the frame behind `handle`.

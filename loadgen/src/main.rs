@@ -4,19 +4,23 @@
 //! ```text
 //! stayput-loadgen load  URL PID [SECONDS] [SESSIONS] [HEAVY] [REPORT-PREFIX]
 //! stayput-loadgen abuse URL PID [REPORT-PREFIX]
+//! stayput-loadgen data  URL PID [SECONDS] [SESSIONS] [REPORT-PREFIX]
 //! ```
 //!
 //! `load`: SESSIONS independent sessions (own cookie jars) each build a 1e5-row frame,
 //! read its mean and ask for its histogram figure, over and over for SECONDS, while HEAVY
 //! sessions build 1e7-row frames. `abuse`: while one well-behaved session keeps working at 1e6,
 //! 20 fresh sessions ask at once for the largest frame, one session floods one-row
-//! frames, and a flood of cookie-less requests asks for made-up handles.
+//! frames, and a flood of cookie-less requests asks for made-up handles. `data` (module
+//! [`data`]): SESSIONS sessions upload, step, page, plot and download on `/data`, beside
+//! crafted files, hung-up example loads and slow senders.
 //!
-//! Both sample the server's resident memory (`/proc/PID/status`) every second and print
+//! All sample the server's resident memory (`/proc/PID/status`) every second and print
 //! a Markdown report; with a REPORT-PREFIX they also write `PREFIX.md` and `PREFIX.svg`
 //! (RSS over time). The exit status is 1 when a well-behaved session saw an error, or
 //! the server stopped answering.
 
+mod data;
 mod report;
 mod stats;
 
@@ -64,8 +68,13 @@ async fn main() -> ExitCode {
             load(url, pid, Duration::from_secs(seconds), sessions, heavy, arg(6)).await
         }
         "abuse" => abuse(url, pid, arg(3)).await,
+        "data" => {
+            let seconds = arg(3).and_then(|s| s.parse().ok()).unwrap_or(60_u64).min(600);
+            let sessions = arg(4).and_then(|s| s.parse().ok()).unwrap_or(50_usize).min(500);
+            data::campaign(url, pid, Duration::from_secs(seconds), sessions, arg(5)).await
+        }
         other => {
-            eprintln!("stayput-loadgen: unknown mode {other:?}: load or abuse");
+            eprintln!("stayput-loadgen: unknown mode {other:?}: load, abuse or data");
             return ExitCode::FAILURE;
         }
     };

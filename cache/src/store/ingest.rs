@@ -17,6 +17,19 @@ impl FrameCache {
     /// source kept, and the frame released at once: views and transforms scan the kept
     /// file, and a read of the whole frame rebuilds it. Nothing half-parsed is kept.
     pub async fn ingest(&self, session: SessionKey, incoming: Incoming) -> Result<FrameHandle, CacheError> {
+        self.ingest_holding(session, incoming, ()).await
+    }
+
+    /// [`FrameCache::ingest`], with `hold` (a slot of the caller's admission, say) moved
+    /// into the parse with the memory reservation: both are given back when the parse
+    /// ends, not when the request goes away, so clients that hang up cannot start any
+    /// number of parses at once.
+    pub async fn ingest_holding<H: Send + 'static>(
+        &self,
+        session: SessionKey,
+        incoming: Incoming,
+        hold: H,
+    ) -> Result<FrameHandle, CacheError> {
         let uploads = self.inner.uploads.clone().ok_or(CacheError::NotWired)?;
         // Completed and sized first (a Parquet footer read), so that what the session
         // cannot hold is refused before anything is decoded.
@@ -31,9 +44,9 @@ impl FrameCache {
         // The reservation goes into the parse and comes back with it: when the request
         // goes away mid-parse (a client that hangs up), the parse runs on, and its memory
         // stays reserved until it ends instead of being handed to the next request.
-        let (kept, reservation) = tokio::task::spawn_blocking({
+        let (kept, reservation, hold) = tokio::task::spawn_blocking({
             let uploads = uploads.clone();
-            move || (uploads.keep(incoming), reservation)
+            move || (uploads.keep(incoming), reservation, hold)
         })
         .await
         // A reader that panicked on the file: the file's fault, reported as such (the
@@ -45,6 +58,7 @@ impl FrameCache {
             })
         })?;
         let (source, frame) = kept?;
+        let _held_until_stored = hold;
         let stored = async {
             let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
             let handle = self
@@ -74,6 +88,17 @@ impl FrameCache {
         path: &Path,
         name: &str,
     ) -> Result<FrameHandle, CacheError> {
+        self.ingest_file_holding(session, path, name, ()).await
+    }
+
+    /// [`FrameCache::ingest_file`] holding `hold` as [`FrameCache::ingest_holding`] does.
+    pub async fn ingest_file_holding<H: Send + 'static>(
+        &self,
+        session: SessionKey,
+        path: &Path,
+        name: &str,
+        hold: H,
+    ) -> Result<FrameHandle, CacheError> {
         let uploads = self.inner.uploads.clone().ok_or(CacheError::NotWired)?;
         let mut incoming = uploads.incoming(session, name)?;
         let path = path.to_path_buf();
@@ -91,7 +116,7 @@ impl FrameCache {
         })
         .await
         .map_err(|_| CacheError::Ingest(IngestError::Storage))??;
-        self.ingest(session, incoming).await
+        self.ingest_holding(session, incoming, hold).await
     }
 
     /// The lineage of `session`'s frame `id` (`None` for a frame stored without one);

@@ -21,7 +21,7 @@ use crate::server::body::{for_each_chunk, BodyFault};
 use crate::server::context::Limits;
 use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
-use crate::server::{blocking, heavy::HEAVY_ROWS};
+use crate::server::blocking;
 
 /// Uploads in progress at once, all sessions: a slow client holds a connection, a file
 /// descriptor and a small buffer until it finishes or stalls.
@@ -141,11 +141,14 @@ pub async fn upload(
             Ok(fault) => fault.into_error("the upload", limits.body_timeout),
             Err(err) => ingest_error(err),
         })?;
-        // Parsing is the heavy part: it takes a slot like any large job.
-        let _slot = heavy
-            .admit(Some(session), (incoming.bytes() / 8).max(HEAVY_ROWS))
+        // Parsing is the heavy part: a file that will take a million values or more
+        // takes a slot like any large job, held by the parse itself (a client that hangs
+        // up does not free it while the parse runs on). Smaller files parse at once:
+        // their memory is reserved all the same.
+        let slot = heavy
+            .admit(Some(session), super::parse_rows(&name, incoming.bytes()))
             .await?;
-        Ok::<_, StayputError>(cache.ingest(session, incoming).await?)
+        Ok::<_, StayputError>(cache.ingest_holding(session, incoming, slot).await?)
     }
     .await;
     match result {

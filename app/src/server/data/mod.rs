@@ -20,6 +20,7 @@ use crate::contract::figure::{ChartKind, FigureReply};
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
 use crate::server::blocking;
+use crate::server::heavy::HeavyJobs;
 use chain::{Chain, ChainStep};
 
 /// The datasets shipped with Stayput (from the npm package `vega-datasets`, BSD-3-Clause):
@@ -80,6 +81,7 @@ pub fn examples(dir: &Path) -> Vec<DataExample> {
 pub async fn load_example(
     cache: &FrameCache,
     session: SessionKey,
+    heavy: &HeavyJobs,
     dir: &Path,
     file: &str,
 ) -> Result<FrameHandle, StayputError> {
@@ -102,7 +104,22 @@ pub async fn load_example(
             "the example {name} is not installed on this server"
         )));
     }
-    Ok(cache.ingest_file(session, &path, name).await?)
+    // A parse like an upload's: a heavy slot by what it will cost, held by the parse
+    // itself (a client that hangs up does not free it while the parse runs on).
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let slot = heavy.admit(Some(session), parse_rows(name, bytes)).await?;
+    Ok(cache.ingest_file_holding(session, &path, name, slot).await?)
+}
+
+/// What parsing a file of `bytes` named `name` costs, in the rows heavy-job admission
+/// counts: its bytes ÷ 8, a Parquet file's bytes (it expands about 8× in memory).
+pub fn parse_rows(name: &str, bytes: u64) -> u64 {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+        bytes
+    } else {
+        bytes / 8
+    }
 }
 
 /// Rows a new `step` on `handle` is admitted by: the parent's rows or, when larger, the
