@@ -31,7 +31,7 @@ pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<Fr
 /// it before opening its steps socket.
 #[server(endpoint = "start_session")]
 pub async fn start_session() -> Result<(), StayputError> {
-    stayput_cache::frame_cache().await?;
+    stayput_cache::started_frame_cache().await?;
     Ok(())
 }
 

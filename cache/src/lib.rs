@@ -195,5 +195,5 @@ pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]
 pub use wiring::{
     existing_frame_cache, existing_session_key, frame_cache, session_key, shared_session_key,
-    FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
+    started_frame_cache, FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
 };

@@ -6,6 +6,9 @@
 //! random, kept in the server-side session record and never sent to the browser: the
 //! cookie carries only tower-sessions' own session id.
 
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::{Extension, Router};
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
@@ -15,6 +18,10 @@ use crate::{CacheError, FrameCache, SessionKey};
 
 /// Key of the cache owner inside the server-side session record.
 const OWNER_KEY: &str = "stayput.owner";
+
+/// Key marking a session the page asked for before it holds anything
+/// ([`started_frame_cache`]).
+const STARTED_KEY: &str = "stayput.started";
 
 /// The session cookie the wiring sets: HttpOnly and SameSite=Lax always.
 #[derive(Debug, Clone)]
@@ -50,8 +57,10 @@ pub trait FrameCacheRouter {
     /// route that reads the cache.
     ///
     /// Sessions live in a bounded store whose records expire with their session. A
-    /// session is only stored once a request asked for it (`frame_cache`) and answered
-    /// without a server error: page views and failed requests leave nothing behind.
+    /// session is only stored once it holds a frame (or the page asked for it with
+    /// [`started_frame_cache`]): page views, failed requests and cookie-less calls that
+    /// make nothing (a made-up handle, a refused upload) leave no record behind, in the
+    /// local store or in Redis.
     fn with_frame_cache(self, cache: FrameCache, cookie: SessionCookie) -> Self;
 }
 
@@ -64,13 +73,40 @@ impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
             // Several servers: the records in Redis, so any server knows any cookie.
             let store = crate::shared::sessions::SharedSessions::new(shared.clone(), cookie.max_sessions);
             return self
+                .layer(middleware::from_fn(forget_unused_sessions))
                 .layer(Extension(cache))
                 .layer(session_layer(store, cookie, inactivity));
         }
         let store = MokaStore::new(Some(cookie.max_sessions));
-        self.layer(Extension(cache))
+        self.layer(middleware::from_fn(forget_unused_sessions))
+            .layer(Extension(cache))
             .layer(session_layer(store, cookie, inactivity))
     }
+}
+
+/// A session this request started is not kept when it ends holding nothing: its owner
+/// key is taken out again, so the session is empty and tower-sessions stores no record
+/// and sets no cookie (issue 23: every cookie-less call wrote a 24 h record to Redis).
+async fn forget_unused_sessions(
+    Extension(cache): Extension<FrameCache>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    let had_one = matches!(existing_session_key(&session).await, Ok(Some(_)));
+    let response = next.run(request).await;
+    if had_one {
+        return response;
+    }
+    if let Ok(Some(key)) = existing_session_key(&session).await {
+        let started = matches!(session.get::<bool>(STARTED_KEY).await, Ok(Some(true)));
+        if !started && cache.list(key).is_empty() {
+            if let Err(err) = session.remove::<SessionKey>(OWNER_KEY).await {
+                tracing::debug!(%err, "an unused session could not be forgotten");
+            }
+        }
+    }
+    response
 }
 
 /// The session layer over `store`, with the cookie as given.
@@ -159,6 +195,16 @@ pub async fn shared_session_key(cache: &FrameCache, session: &Session) -> Result
         tracing::debug!(%err, "handles of other servers not learnt; going on with this one's");
     }
     Ok(key)
+}
+
+/// Inside a Leptos server function: like [`frame_cache`], and the session is kept even
+/// before it holds a frame. For a page that needs its cookie before anything else, such
+/// as one about to open a WebSocket that must share the session.
+pub async fn started_frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
+    let (cache, session) = extract().await?;
+    let key = shared_session_key(&cache, &session).await?;
+    session.insert(STARTED_KEY, true).await.map_err(store_failed)?;
+    Ok((cache, key))
 }
 
 /// Inside a Leptos server function: like [`frame_cache`], but only for a caller that

@@ -390,37 +390,42 @@ async fn a_join_is_checked_against_the_memory_its_rows_would_take() {
 /// gives its bytes back at the end; past the room it stops with a 413 naming the limit.
 #[tokio::test]
 async fn a_download_holds_its_scratch_bytes_in_the_disk_budget() {
-    let server = start(&[("STAYPUT_DISK_BUDGET", "1MiB")]).await;
+    // 3 MiB: room for the first upload's text and its Arrow copy (1.9 MB + 0.65 MB),
+    // then for the second's (0.4 MB of digits + its 1.6 MB copy, beside the first's
+    // copy), but not for the first frame's CSV as polars writes it (~1.4 MB) beside
+    // both copies (~2.3 MB).
+    let server = start(&[("STAYPUT_DISK_BUDGET", "3MiB")]).await;
     let client = browser();
     let uploads = server.stayput.cache.uploads().expect("uploads").clone();
-    let text: String = std::iter::once("a,b\n".to_owned())
-        .chain((0..25_000).map(|i| format!("{},{}\n", 100_000 + i, 200_000 + i)))
+    let long = |i: u32| format!("{:.18}", f64::from(i) / 3.0 + 0.1);
+    let wide: String = std::iter::once("a,b,c,d\n".to_owned())
+        .chain((0..20_000).map(|i| format!("{},{},{},{}\n", long(i), long(i + 1), long(i + 2), long(i + 3))))
         .collect();
-    let handle: Value = upload(&server, &client, "one.csv", text.clone().into_bytes())
+    let handle: Value = upload(&server, &client, "one.csv", wide.clone().into_bytes())
         .await
         .json()
         .await
         .expect("handle");
     let kept = uploads.used_bytes();
     let id = handle["id"].as_str().expect("id").to_owned();
-    let csv = client
-        .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
-        .send()
-        .await
-        .expect("send");
+    let download = || {
+        client
+            .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
+            .send()
+    };
+    let csv = download().await.expect("send");
     assert_eq!(csv.status(), StatusCode::OK);
-    assert_eq!(csv.text().await.expect("text").lines().count(), 25_001);
+    assert_eq!(csv.text().await.expect("text").lines().count(), 20_001);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(uploads.used_bytes(), kept, "the scratch bytes came back");
-    // A second upload leaves less room than the CSV takes.
-    let second = upload(&server, &client, "two.csv", text.into_bytes()).await;
+    // A second upload leaves less room than the first frame's CSV takes.
+    let narrow: String = std::iter::once("x,y\n".to_owned())
+        .chain((0..100_000).map(|i| format!("{},{}\n", i % 10, (i + 1) % 10)))
+        .collect();
+    let second = upload(&server, &client, "two.csv", narrow.into_bytes()).await;
     assert_eq!(second.status(), StatusCode::OK);
     let before = uploads.used_bytes();
-    let refused = client
-        .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
-        .send()
-        .await
-        .expect("send");
+    let refused = download().await.expect("send");
     assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let err = error_of(refused).await;
     assert!(err.to_string().contains("space for uploads"), "{err}");

@@ -362,3 +362,40 @@ async fn secure_cookies_are_host_only_and_other_host_names_are_refused() {
         .expect("send");
     assert_eq!(named.status(), StatusCode::OK, "loopback names are served");
 }
+
+/// A session is stored (and its cookie set) only once it holds something, or the page
+/// asked for one before opening its socket (issue 23: every cookie-less call that
+/// reached a session wrote a 24 h record, in Redis too).
+#[tokio::test]
+async fn cookie_less_calls_that_make_nothing_store_no_session() {
+    let server = start(&[]).await;
+    let made_up =
+        serde_json::json!({"id": "00000000-0000-4000-8000-000000000001", "rows": 1, "cols": 1, "bytes": 8});
+    for _ in 0..20 {
+        let answer = frame_mean(&server, &browser(), &made_up).await;
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        assert!(
+            answer.headers().get("set-cookie").is_none(),
+            "no session for a call that made nothing"
+        );
+    }
+    let refused = create(&server, &browser(), "0").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.headers().get("set-cookie").is_none());
+    let made = create(&server, &browser(), "1000").await;
+    assert_eq!(made.status(), StatusCode::OK);
+    assert!(
+        made.headers().get("set-cookie").is_some(),
+        "a session that holds a frame is kept"
+    );
+    let started = browser()
+        .post(server.url("/api/start_session"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(started.status(), StatusCode::OK);
+    assert!(
+        started.headers().get("set-cookie").is_some(),
+        "a session the page asked for is kept"
+    );
+}

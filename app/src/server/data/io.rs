@@ -17,11 +17,11 @@ use tower_sessions::Session;
 
 use super::{chain_of, entry, ingest_error, lazy_of, uploads};
 use crate::contract::StayputError;
+use crate::server::blocking;
 use crate::server::body::{for_each_chunk, BodyFault};
 use crate::server::context::Limits;
 use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
-use crate::server::blocking;
 
 /// Uploads in progress at once, all sessions: a slow client holds a connection, a file
 /// descriptor and a small buffer until it finishes or stalls.
