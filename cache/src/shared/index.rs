@@ -4,13 +4,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use fred::prelude::{HashesInterface, KeysInterface, SetsInterface, TransactionInterface};
+use fred::prelude::{HashesInterface, KeysInterface, SortedSetsInterface, TransactionInterface};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::SharedStore;
 use crate::tier::FrameKey;
 use crate::{CacheError, Lineage, Placement, SessionKey};
+
+/// Most dropped ids a session's record of drops keeps (the newest): each drop added one
+/// for ever, and every other server read the whole set on each version change (issue
+/// 23). A server that has not looked for more drops than this may keep serving a frame
+/// another server's user dropped, until it ends with its session.
+pub(crate) const MAX_DROPPED: i64 = 4_096;
 
 /// What every server must know of an entry to serve it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,18 +161,30 @@ impl SharedStore {
         self.drop_ids(session, ids, ttl).await
     }
 
-    /// Removes `ids` from the index and records them as dropped (a set that lives as long
-    /// as the session), in one transaction with the new version.
+    /// Removes `ids` from the index and records them as dropped (the newest
+    /// [`MAX_DROPPED`], by when they were dropped, for as long as the session lives), in
+    /// one transaction with the new version.
     async fn drop_ids(&self, session: SessionKey, ids: Vec<String>, ttl: Duration) -> Result<(), CacheError> {
         let (idx, gone, ver) = (
             self.key("idx", session),
-            self.key("gone", session),
+            self.key("dropped", session),
             self.key("ver", session),
         );
         let tx = self.pool().next().multi();
         if !ids.is_empty() {
             let _: () = tx.hdel(&idx, ids.clone()).await.map_err(|err| self.failed(err))?;
-            let _: () = tx.sadd(&gone, ids).await.map_err(|err| self.failed(err))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_millis() as f64);
+            let scored: Vec<(f64, String)> = ids.into_iter().map(|id| (now, id)).collect();
+            let _: () = tx
+                .zadd(&gone, None, None, false, false, scored)
+                .await
+                .map_err(|err| self.failed(err))?;
+            let _: () = tx
+                .zremrangebyrank(&gone, 0, -(MAX_DROPPED + 1))
+                .await
+                .map_err(|err| self.failed(err))?;
             let _: () = tx
                 .pexpire(&gone, Self::ttl_ms(ttl), None)
                 .await
@@ -189,7 +207,7 @@ impl SharedStore {
         self.ensure_up()?;
         let ids: Vec<String> = self
             .pool()
-            .smembers(self.key("gone", session))
+            .zrange(self.key("dropped", session), 0, -1, None, false, None, false)
             .await
             .map_err(|err| self.failed(err))?;
         Ok(ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect())
@@ -199,7 +217,7 @@ impl SharedStore {
     pub(crate) async fn renew(&self, session: SessionKey, ttl: Duration) -> Result<(), CacheError> {
         self.ensure_up()?;
         let pipe = self.pool().next().pipeline();
-        for kind in ["idx", "memo", "ver", "gone"] {
+        for kind in ["idx", "memo", "ver", "dropped"] {
             let _: () = pipe
                 .pexpire(self.key(kind, session), Self::ttl_ms(ttl), None)
                 .await
