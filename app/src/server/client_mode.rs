@@ -86,9 +86,10 @@ pub async fn frame(
 }
 
 /// Step 2 of client mode: receives the frame back, answers its mean and histogram. The
-/// upload's bytes (its `Content-Length`, else the most it may be, `limit`) are reserved
-/// before it is read, and an upload that stops sending is cut off after
-/// `STAYPUT_BODY_TIMEOUT`, freeing both.
+/// upload's bytes are reserved as they arrive, a block at a time (issue 23: reserving
+/// twice its declared `Content-Length` before a byte came let a slow client hold that
+/// much for nothing), the decoded frame's once it is complete; an upload that stops
+/// sending, or drips, is cut off, freeing both.
 pub async fn mean(
     limits: Limits,
     heavy: HeavyJobs,
@@ -107,12 +108,40 @@ pub async fn mean(
     let expected = declared.unwrap_or(limit as u64);
     let result = async {
         let _slot = heavy.admit(None, (expected / 8).max(HEAVY_ROWS)).await?;
-        // The upload and the frame decoded from it.
-        let _room = admit(&cache, expected.saturating_mul(2))?;
-        let body = body::read_all(body, limit as u64, declared, limits.body_timeout)
-            .await
-            .map_err(|fault| fault.into_error("client mode's upload", limits.body_timeout))?;
+        // What can never fit (the upload and its frame, within the whole budget) is
+        // refused on its declared length, before a byte is read.
+        let budget = cache.config().memory_budget;
+        if expected.saturating_mul(2) > budget.bytes() {
+            return Err(StayputError::from(stayput_cache::CacheError::TooLarge {
+                needed: stayput_cache::ByteSize(expected.saturating_mul(2)),
+                limit: "memory budget",
+                budget,
+            }));
+        }
+        // The upload, reserved a block at a time as it arrives.
+        let mut held: Vec<Reservation> = Vec::new();
+        let mut reserved = 0u64;
+        let mut buffer: Vec<u8> = Vec::new();
+        body::for_each_chunk(body, limit as u64, limits.body_timeout, |chunk: Bytes| {
+            let needed = (buffer.len() + chunk.len()) as u64;
+            if needed > reserved {
+                let block = (needed - reserved).max(RESERVE_BLOCK);
+                held.push(admit(&cache, block)?);
+                reserved += block;
+            }
+            buffer.extend_from_slice(&chunk);
+            Ok::<(), StayputError>(())
+        })
+        .await
+        .map_err(|fault| match fault {
+            Ok(fault) => fault.into_error("client mode's upload", limits.body_timeout),
+            Err(err) => err,
+        })?;
+        // The frame decoded from it.
+        held.push(admit(&cache, buffer.len() as u64)?);
+        let body = Bytes::from(buffer);
         blocking(move || {
+            let _held = held;
             let frame = bench_frame::frame_from_bytes(&body)?;
             let mean = bench_frame::column_mean(&frame)?;
             let hist = bench_frame::histogram(&frame, bench_frame::HISTOGRAM_BINS)?;
@@ -127,6 +156,9 @@ pub async fn mean(
         Err(err) => error_response(err),
     }
 }
+
+/// Bytes of client mode's upload reserved at a time as it arrives.
+const RESERVE_BLOCK: u64 = 1 << 20;
 
 /// `bytes` reserved in the cache's memory budget for one client-mode request, from the
 /// room that is free now: a transfer never evicts anyone's frames.
