@@ -100,7 +100,7 @@ async fn forget_unused_sessions(
     }
     if let Ok(Some(key)) = existing_session_key(&session).await {
         let started = matches!(session.get::<bool>(STARTED_KEY).await, Ok(Some(true)));
-        if !started && cache.list(key).is_empty() {
+        if !started && !cache.holds_entries(key) {
             if let Err(err) = session.remove::<SessionKey>(OWNER_KEY).await {
                 tracing::debug!(%err, "an unused session could not be forgotten");
             }

@@ -60,6 +60,19 @@ impl Default for ServeLimits {
     }
 }
 
+/// The address a connection counts under: an IPv6 peer by its /64 (one host holds a
+/// whole /64), an IPv4 peer by its address.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
 /// Connections open now, in all and per client address.
 #[derive(Debug, Default)]
 struct OpenConnections {
@@ -123,7 +136,7 @@ pub async fn serve(
     loop {
         let (stream, held) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match open_count.admit(peer.ip(), &limits) {
+                Ok((stream, peer)) => match open_count.admit(client_of(peer.ip()), &limits) {
                     Some(held) => (stream, held),
                     None => {
                         tracing::debug!(%peer, "connection refused: too many open");

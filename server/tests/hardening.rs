@@ -365,8 +365,8 @@ async fn an_upload_that_stops_sending_is_cut_off_and_frees_what_it_held() {
     use app::contract::client_mode::MEAN_PATH;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = start(&[("STAYPUT_BODY_TIMEOUT", "1s"), ("STAYPUT_HEAVY_JOBS", "2")]).await;
-    // Two cookie-less uploads that declare 8 MB and send 1 KB: the first holds the one
-    // slot cookie-less requests share, the second is shed at once.
+    // Two cookie-less uploads that declare 8 MB and send 1 KB: neither holds a heavy slot
+    // while it sends (the slot is taken once the body is complete), both are cut off.
     let head = format!(
         "POST {MEAN_PATH} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: 8000000\r\n\r\n",
         server.addr
@@ -380,11 +380,11 @@ async fn an_upload_that_stops_sending_is_cut_off_and_frees_what_it_held() {
         drip.write_all(&[0_u8; 1024]).await.expect("body");
         drips.push(drip);
     }
-    // While it waits for the rest, it holds memory for what came (a block), not for the
-    // 8 MB it declared twice over (issue 23).
+    // While they wait for the rest, each holds memory for what came (a 1 MiB block), not
+    // for the 8 MB it declared, twice over (issue 23: 32 MB for these two).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let held = server.stayput.cache.reserved_bytes();
-    assert!(held <= 1 << 20, "{held} bytes reserved for 1 KB received");
+    assert!(held <= 2 << 20, "{held} bytes reserved for 2 x 1 KB received");
     let started = Instant::now();
     let mut answers = Vec::new();
     for drip in &mut drips {
@@ -396,15 +396,13 @@ async fn an_upload_that_stops_sending_is_cut_off_and_frees_what_it_held() {
         );
         answers.push(String::from_utf8_lossy(&answer).into_owned());
     }
-    assert!(
-        answers.iter().any(|a| a.starts_with("HTTP/1.1 503")),
-        "the second cookie-less upload is shed: {answers:?}"
-    );
-    let stalled = answers
-        .iter()
-        .find(|a| a.starts_with("HTTP/1.1 408"))
-        .unwrap_or_else(|| panic!("one upload is cut off with 408: {answers:?}"));
-    assert!(stalled.ends_with(r#"{"BodyStalled":1}"#), "{stalled}");
+    for answer in &answers {
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "cut off with 408: {answers:?}"
+        );
+        assert!(answer.ends_with(r#"{"BodyStalled":1}"#), "{answer}");
+    }
     assert!(started.elapsed() < Duration::from_secs(5));
     // What it held is back: nothing reserved, and a session's heavy job gets a slot.
     assert_eq!(server.stayput.cache.reserved_bytes(), 0);

@@ -56,9 +56,17 @@ pub async fn for_each_chunk<E>(
     loop {
         // When the bytes so far fall behind the slowest rate allowed.
         let behind = started + idle + Duration::from_secs_f64(read as f64 / MIN_RATE as f64);
-        let wait = idle.min(behind.saturating_duration_since(tokio::time::Instant::now()));
+        let now = tokio::time::Instant::now();
+        // Too slow only once something came and the rate's deadline is the nearer one;
+        // a body that never starts has stalled.
+        let slow = read > 0 && behind < now + idle;
+        let wait = if slow {
+            behind.saturating_duration_since(now)
+        } else {
+            idle
+        };
         let chunk = match tokio::time::timeout(wait, stream.next()).await {
-            Err(_) if wait < idle => return Err(Ok(BodyFault::TooSlow)),
+            Err(_) if slow => return Err(Ok(BodyFault::TooSlow)),
             Err(_) => return Err(Ok(BodyFault::Stalled)),
             Ok(None) => return Ok(read),
             Ok(Some(Err(_))) => return Err(Ok(BodyFault::Broken)),

@@ -107,7 +107,6 @@ pub async fn mean(
     }
     let expected = declared.unwrap_or(limit as u64);
     let result = async {
-        let _slot = heavy.admit(None, (expected / 8).max(HEAVY_ROWS)).await?;
         // What can never fit (the upload and its frame, within the whole budget) is
         // refused on its declared length, before a byte is read.
         let budget = cache.config().memory_budget;
@@ -128,6 +127,8 @@ pub async fn mean(
                 let block = (needed - reserved).max(RESERVE_BLOCK);
                 held.push(admit(&cache, block)?);
                 reserved += block;
+                // Allocated as reserved, not by doubling past it.
+                buffer.reserve_exact(usize::try_from(reserved).unwrap_or(usize::MAX) - buffer.len());
             }
             buffer.extend_from_slice(&chunk);
             Ok::<(), StayputError>(())
@@ -137,6 +138,11 @@ pub async fn mean(
             Ok(fault) => fault.into_error("client mode's upload", limits.body_timeout),
             Err(err) => err,
         })?;
+        // The heavy slot once the body is here: a slow sender holds no slot while it
+        // sends (cookie-less requests share one session's slots).
+        let _slot = heavy
+            .admit(None, (buffer.len() as u64 / 8).max(HEAVY_ROWS))
+            .await?;
         // The frame decoded from it.
         held.push(admit(&cache, buffer.len() as u64)?);
         let body = Bytes::from(buffer);

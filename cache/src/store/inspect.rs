@@ -15,6 +15,11 @@ impl FrameCache {
         &self.inner.counters
     }
 
+    /// Whether `session` holds any entry here: one lookup, no listing.
+    pub fn holds_entries(&self, session: SessionKey) -> bool {
+        self.state().sessions.get(&session).is_some_and(|s| s.entries > 0)
+    }
+
     /// The entries of `session`, oldest first. Nothing of any other session.
     pub fn list(&self, session: SessionKey) -> Vec<EntryInfo> {
         let now = self.now_ms();

@@ -205,12 +205,14 @@ pub async fn download(
         // The frame is collected whole before it is written: its memory reserved first
         // (its size when it was made, or 8 bytes a value), held by the work itself with
         // the slot, so a client that hangs up does not free them while it runs.
-        let memory = cache
-            .reserve(
-                session,
-                found.bytes.max(rows.saturating_mul(found.cols).saturating_mul(8)),
-            )
-            .await?;
+        // A frame already in memory is collected without new memory (and reserving would
+        // evict, maybe the frame itself): nothing to reserve then.
+        let memory = if found.residence == stayput_cache::Residence::Memory {
+            None
+        } else {
+            let bytes = found.bytes.max(rows.saturating_mul(found.cols).saturating_mul(8));
+            Some(cache.reserve(session, bytes).await?)
+        };
         let frame = lazy_of(&cache, session, &handle).await?;
         let uploads = uploads(&cache)?;
         let (file, held) = blocking(move || {
