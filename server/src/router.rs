@@ -181,7 +181,10 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         })
         .route(DOWNLOAD_PATH, {
             let heavy = heavy.clone();
-            get(move |cache, session, query| data_io::download(heavy.clone(), cache, session, query))
+            let downloading = data_io::Uploading::default();
+            get(move |cache, session, query| {
+                data_io::download(heavy.clone(), downloading.clone(), cache, session, query)
+            })
         })
         .route(FRAME_PATH, {
             let heavy = heavy.clone();

@@ -431,3 +431,43 @@ async fn a_download_holds_its_scratch_bytes_in_the_disk_budget() {
     assert!(err.to_string().contains("space for uploads"), "{err}");
     assert_eq!(uploads.used_bytes(), before, "nothing of it stays counted");
 }
+
+/// Downloads in progress are capped per session (2, as uploads): a reader that never
+/// finishes holds a place and its scratch bytes, not as many as it likes.
+#[tokio::test]
+async fn a_session_streams_at_most_two_downloads_at_once() {
+    let server = start(&[]).await;
+    let client = browser();
+    let text: String = std::iter::once("a,b\n".to_owned())
+        .chain((0..2_000_000).map(|i| format!("{i},{}\n", i * 2)))
+        .collect();
+    let handle: Value = upload(&server, &client, "big.csv", text.into_bytes())
+        .await
+        .json()
+        .await
+        .expect("handle");
+    let id = handle["id"].as_str().expect("id").to_owned();
+    let download = || {
+        client
+            .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
+            .send()
+    };
+    // Headers received, bodies not read: both still streaming.
+    let first = download().await.expect("send");
+    let second = download().await.expect("send");
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let third = download().await.expect("send");
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = download().await.expect("send");
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a finished (dropped) download frees its place"
+    );
+    assert_eq!(again.text().await.expect("text").lines().count(), 2_000_001);
+}

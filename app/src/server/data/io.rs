@@ -171,6 +171,7 @@ pub struct DownloadQuery {
 /// because the user asked.
 pub async fn download(
     heavy: HeavyJobs,
+    downloading: Uploading,
     Extension(cache): Extension<FrameCache>,
     session: Session,
     query: Result<Query<DownloadQuery>, QueryRejection>,
@@ -189,6 +190,9 @@ pub async fn download(
         if let Err(err) = cache.sync_session(session).await {
             tracing::debug!(%err, "handles of other servers not learnt");
         }
+        // A place among the downloads in progress (2 a session, as for uploads), held
+        // until the file is streamed: a slow reader keeps its scratch bytes counted.
+        let place = downloading.enter(session)?;
         let handle = FrameHandle {
             id: FrameId::from(handle),
             rows: 0,
@@ -249,7 +253,7 @@ pub async fn download(
         } else {
             ("csv", "text/csv; charset=utf-8")
         };
-        Ok::<_, StayputError>((file, held, length, format!("{stem}.{ext}"), mime))
+        Ok::<_, StayputError>((file, (held, place), length, format!("{stem}.{ext}"), mime))
     }
     .await;
     match result {
