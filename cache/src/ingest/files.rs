@@ -158,13 +158,7 @@ impl Uploads {
     pub fn incoming(&self, session: SessionKey, name: &str) -> Result<Incoming, IngestError> {
         let id = Uuid::new_v4().simple().to_string();
         let path = self.inner.dir.join(format!("{id}.part"));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(IngestError::io)?;
+        let file = create_private(&path)?;
         Ok(Incoming {
             uploads: self.clone(),
             session,
@@ -383,13 +377,7 @@ impl Uploads {
 }
 
 fn write_ipc(path: &Path, frame: &DataFrame) -> Result<u64, IngestError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(IngestError::io)?;
+    let file = create_private(path)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut frame = frame.clone();
     IpcWriter::new(&mut out).finish(&mut frame).map_err(|err| {
@@ -402,6 +390,19 @@ fn write_ipc(path: &Path, frame: &DataFrame) -> Result<u64, IngestError> {
         .map_err(|err| IngestError::io(err.into_error()))?;
     file.sync_data().map_err(IngestError::io)?;
     Ok(file.metadata().map_err(IngestError::io)?.len())
+}
+
+/// A new file of the uploads directory at `path`: created exclusively, 0600, never
+/// through a link; open for reading and writing.
+pub(super) fn create_private(path: &Path) -> Result<File, IngestError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(IngestError::io)
 }
 
 fn is_id(s: &str) -> bool {

@@ -4,12 +4,12 @@
 //! filling the disk (issue 23: the scratch file was invisible to the budget), and the
 //! bytes come back when the file is closed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 
 use uuid::Uuid;
 
+use super::files::create_private;
 use super::{IngestError, Uploads};
 
 /// A private scratch file, already unlinked (it vanishes when closed), whose bytes are
@@ -38,14 +38,7 @@ impl Uploads {
     /// A new scratch file in the directory, counted in its budget as it is written.
     pub fn scratch(&self) -> Result<Scratch, IngestError> {
         let path = self.dir().join(format!("{}.part", Uuid::new_v4().simple()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(IngestError::io)?;
+        let file = create_private(&path)?;
         fs::remove_file(&path).map_err(IngestError::io)?;
         Ok(Scratch {
             file,
