@@ -31,6 +31,7 @@ mod files;
 mod format;
 #[cfg(test)]
 mod fuzz;
+mod incoming;
 mod ipc_footer;
 mod parquet_footer;
 mod parse;
@@ -39,8 +40,9 @@ mod scratch;
 use serde::{Deserialize, Serialize};
 
 pub use check::CsvCheck;
-pub use files::{Incoming, Uploads};
+pub use files::Uploads;
 pub use format::{detect, Format};
+pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
 
 /// Name of the built-in recipe that rebuilds an ingested frame from its file.
