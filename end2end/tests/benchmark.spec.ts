@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { openBenchmark, runBenchmark } from "./helpers";
+import { baseUrl, openBenchmark, runBenchmark } from "./helpers";
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
@@ -79,6 +79,48 @@ test("a run long enough to notice covers the page and cannot be started twice", 
   await page.getByTestId("size").selectOption("1000");
   await page.getByTestId("run").click();
   await expect(page.getByTestId("result")).toContainText("run 2:");
+});
+
+test("no click is lost: ten clicks at 1e6, each the moment the last result shows, all answered", async ({ page, context }) => {
+  // The next click comes while the last run's histogram is still on its way (no pause,
+  // as a user clicking again at once). It supersedes that run: it is answered, and only
+  // the last run's histogram is drawn.
+  await openBenchmark(page);
+  await page.getByTestId("size").selectOption("1000000");
+  const answered = await page.evaluate(async () => {
+    const run = document.querySelector<HTMLButtonElement>("[data-testid=run]")!;
+    const result = document.querySelector("[data-testid=result]")!;
+    const seen: number[] = [];
+    return await new Promise<number[]>((done) => {
+      let timer = 0;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = window.setTimeout(() => done(seen), 5_000); // each click is answered within 5 s
+      };
+      new MutationObserver(() => {
+        const m = /^run (\d+):/.exec(result.textContent ?? "");
+        if (!m || seen.includes(Number(m[1]))) return;
+        seen.push(Number(m[1]));
+        if (seen.length === 10) return done(seen);
+        arm();
+        run.click();
+      }).observe(result, { childList: true, characterData: true, subtree: true });
+      arm();
+      run.click();
+    });
+  });
+  expect(answered).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  await expect(page.getByTestId("histogram")).toHaveAttribute("data-token", "10", { timeout: 30_000 });
+  await expect(page.getByTestId("error")).toHaveCount(0);
+  await expect(page.getByTestId("run")).toHaveAttribute("aria-busy", "false");
+  // The server holds one frame for the page in memory: each run released the one before
+  // it (a released frame stays listed by its lineage, "gone").
+  await expect(page.getByText(/On the server: frame [0-9a-f]{8} · 1,000,000 rows/)).toBeVisible();
+  const inspector = await context.newPage();
+  await inspector.goto(baseUrl() + "/cache");
+  await expect(inspector.locator("section.cache[data-ready=true]")).toBeVisible();
+  await expect(inspector.getByTestId("cache-entry")).toHaveCount(10);
+  await expect(inspector.getByTestId("cache-entry").filter({ hasText: "memory" })).toHaveCount(1);
 });
 
 test("server mode moves the same bytes at 1e6 as at 1e3", async ({ page }) => {

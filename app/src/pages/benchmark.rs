@@ -29,9 +29,64 @@ enum Mode {
 #[derive(Clone, Copy)]
 struct RunView {
     result: RwSignal<Option<String>>,
+    /// The frame shown in the handle's line (set once the mean is painted).
     handle: RwSignal<Option<FrameHandle>>,
+    /// The frame the server holds for this page, set the moment step 1 answers: the
+    /// next run replaces it, and "Mean again" reads it, even when the click comes before
+    /// `handle` is shown.
+    held: StoredValue<Option<FrameHandle>>,
     plot: NodeRef<html::Div>,
     steps: Steps,
+}
+
+/// What a click asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Click {
+    /// Both steps: make a frame, then its mean.
+    Run,
+    /// Step 2 alone, on the frame the server already holds.
+    MeanAgain,
+}
+
+/// The page's state of runs: which run is the latest, and what is in flight.
+#[derive(Clone, Copy)]
+struct Runs {
+    /// The latest run's number (`k` in "run k"); a run whose number is no longer the
+    /// latest has been superseded and writes nothing more.
+    latest: RwSignal<u32>,
+    /// The latest run has not finished (its histogram may still be on its way).
+    running: RwSignal<bool>,
+    /// Its steps are in flight: a click now is refused, and the buttons say so.
+    busy: RwSignal<bool>,
+    /// Shown only when a run takes long enough to notice: painting it (and its
+    /// animation) for a 20 ms run would cost more than the run and only flicker.
+    overlay: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+}
+
+impl Runs {
+    fn new() -> Self {
+        Self {
+            latest: RwSignal::new(0),
+            running: RwSignal::new(false),
+            busy: RwSignal::new(false),
+            overlay: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    fn is_latest(self, k: u32) -> bool {
+        self.latest.get_untracked() == k
+    }
+
+    /// Run `k` is over: the page is idle unless a later run has started.
+    fn finish(self, k: u32) {
+        if self.is_latest(k) {
+            self.busy.set(false);
+            self.running.set(false);
+            self.overlay.set(false);
+        }
+    }
 }
 
 /// The benchmark page.
@@ -39,16 +94,14 @@ struct RunView {
 pub fn BenchmarkPage() -> impl IntoView {
     let rows = RwSignal::new(DEFAULT_ROWS.to_string());
     let mode = RwSignal::new(Mode::Server);
-    let running = RwSignal::new(false);
-    // The overlay appears only when a run takes long enough to notice: painting it (and
-    // its animation) for a 20 ms run would cost more than the run and only flicker.
-    let overlay = RwSignal::new(false);
-    let runs = RwSignal::new(0_u32);
-    let error = RwSignal::new(None::<String>);
+    let runs = Runs::new();
+    let error = runs.error;
+    let overlay = runs.overlay;
     let ready = RwSignal::new(false);
     let view_state = RunView {
         result: RwSignal::new(None),
         handle: RwSignal::new(None),
+        held: StoredValue::new(None),
         plot: NodeRef::new(),
         steps: Steps::new(),
     };
@@ -59,30 +112,41 @@ pub fn BenchmarkPage() -> impl IntoView {
         ready.set(true);
     });
 
-    // One click: `reuse` is `None` for a full run (both steps), or the current handle
-    // for step 2 alone on the frame the server already holds.
-    let start = move |reuse: Option<FrameHandle>| {
-        if running.get_untracked() {
+    // One click. No click is lost: while the steps of a run are in flight the buttons
+    // show they are busy and a click is refused (a double click is one run); once its
+    // mean is shown, a click starts the next run at once, and the last run's histogram,
+    // if it is still on its way, is dropped.
+    let start = move |click: Click| {
+        if runs.busy.get_untracked() {
             return;
         }
-        let k = runs.get_untracked() + 1;
+        let reuse = match click {
+            Click::Run => None,
+            Click::MeanAgain => match view_state.held.get_value() {
+                Some(handle) => Some(handle),
+                None => return,
+            },
+        };
+        let k = runs.latest.get_untracked() + 1;
         let rows_text = rows.get_untracked();
         let mode = mode.get_untracked();
         // Spawned first: the run is queued ahead of the render effects the writes below
         // wake, so step 1 leaves before they run.
         spawn_local(async move {
-            if let Err(err) = run_once(k, &rows_text, mode, reuse, view_state).await {
-                error.set(Some(err.to_string()));
+            if let Err(err) = run_once(k, &rows_text, mode, reuse, view_state, runs).await {
+                if runs.is_latest(k) {
+                    error.set(Some(err.to_string()));
+                }
             }
-            running.set(false);
-            overlay.set(false);
+            runs.finish(k);
         });
-        runs.set(k);
+        runs.latest.set(k);
+        runs.busy.set(true);
         error.set(None);
-        running.set(true);
+        runs.running.set(true);
         set_timeout(
             move || {
-                if running.get_untracked() && runs.get_untracked() == k {
+                if runs.running.get_untracked() && runs.is_latest(k) {
                     overlay.set(true);
                 }
             },
@@ -130,15 +194,21 @@ pub fn BenchmarkPage() -> impl IntoView {
                         <option value="client">"client: the frame travels"</option>
                     </select>
                 </label>
-                <button data-testid="run" on:click=move |_| start(None) disabled=move || overlay.get()>
+                <button
+                    data-testid="run"
+                    on:click=move |_| start(Click::Run)
+                    disabled=move || overlay.get()
+                    aria-busy=move || runs.busy.get().to_string()
+                >
                     "Run benchmark"
                 </button>
                 <button
                     data-testid="again"
                     class="secondary"
                     title="Step 2 only: the mean of the frame the server already holds"
-                    on:click=move |_| start(view_state.handle.get_untracked())
+                    on:click=move |_| start(Click::MeanAgain)
                     disabled=move || overlay.get() || view_state.handle.with(Option::is_none)
+                    aria-busy=move || runs.busy.get().to_string()
                 >
                     "Mean again"
                 </button>
@@ -174,13 +244,14 @@ pub fn BenchmarkPage() -> impl IntoView {
 }
 
 /// One click: step 1 (unless `reuse` names the frame), step 2, show the result, then
-/// fetch and draw the histogram.
+/// fetch and draw the histogram, unless a later click has superseded this run by then.
 async fn run_once(
     k: u32,
     rows_text: &str,
     mode: Mode,
     reuse: Option<FrameHandle>,
     view_state: RunView,
+    runs: Runs,
 ) -> Result<(), StayputError> {
     let rows: u64 = rows_text
         .trim()
@@ -188,11 +259,14 @@ async fn run_once(
         .map_err(|_| StayputError::InvalidSize(rows_text.to_owned()))?;
     let started = browser::now_ms();
     browser::mark("stayput:run");
+    // The mean is what the user waits for. Written in one go with the end of the steps,
+    // so the next click is taken as soon as the result can be seen.
     let show = |mean: f64| {
         let elapsed = (browser::now_ms() - started) / 1000.0;
         view_state.result.set(Some(format!(
             "run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})"
         )));
+        runs.busy.set(false);
     };
     let steps = view_state.steps;
     let mean_of = |handle: FrameHandle| async move {
@@ -204,16 +278,16 @@ async fn run_once(
             _ => Err(StayputError::Network("an unexpected reply".into())),
         }
     };
-    // The mean is what the user waits for: it reaches the DOM (`after_render`) before the
-    // handle's line and the histogram's request are even started.
+    // The mean reaches the DOM (`after_render`) before the handle's line and the
+    // histogram's request are even started.
     let figure = match (mode, reuse) {
         (_, Some(handle)) => {
             show(mean_of(handle.clone()).await?);
             browser::after_render().await;
-            histogram_after_paint(handle).await?
+            histogram_after_paint(handle, k, runs).await?
         }
         (Mode::Server, None) => {
-            let replaces = view_state.handle.get_untracked();
+            let replaces = view_state.held.get_value();
             let handle = match steps.run(Step::Create { rows, replaces }).await? {
                 StepReply::Created(handle) => {
                     browser::mark("stayput:created");
@@ -221,25 +295,34 @@ async fn run_once(
                 }
                 _ => return Err(StayputError::Network("an unexpected reply".into())),
             };
+            view_state.held.set_value(Some(handle.clone()));
             show(mean_of(handle.clone()).await?);
             browser::after_render().await;
             view_state.handle.set(Some(handle.clone()));
-            histogram_after_paint(handle).await?
+            histogram_after_paint(handle, k, runs).await?
         }
         (Mode::Client, None) => {
             let reply = browser::client_round_trip(rows).await?;
+            view_state.held.set_value(None);
             show(reply.mean);
             browser::after_render().await;
             view_state.handle.set(None);
             browser::after_paint().await;
-            reply.figure
+            Some(reply.figure)
         }
+    };
+    // Superseded: a later click owns the plot now.
+    let Some(figure) = figure.filter(|_| runs.is_latest(k)) else {
+        return Ok(());
     };
     let root = view_state
         .plot
         .get_untracked()
         .ok_or_else(|| StayputError::Draw("the plot area is missing".into()))?;
     browser::draw_figure(&root, &figure).await?;
+    if !runs.is_latest(k) {
+        return Ok(());
+    }
     root.set_attribute("data-token", &k.to_string())
         .map_err(|_| StayputError::Draw("could not mark the plot".into()))
 }
@@ -250,7 +333,16 @@ async fn run_once(
 /// ~10 ms, painted after ~57 ms); asked for at once, its computation on the server and
 /// its fetch took the 2-core machine's CPU from the frame that paints the mean (at 1e6,
 /// 40 runs: median click → painted 24.1 ms with the fetch at once, 19.1 ms after).
-async fn histogram_after_paint(handle: FrameHandle) -> Result<String, StayputError> {
+///
+/// `None` when a later click superseded run `k` before the histogram was asked for.
+async fn histogram_after_paint(
+    handle: FrameHandle,
+    k: u32,
+    runs: Runs,
+) -> Result<Option<String>, StayputError> {
     browser::after_paint().await;
-    frame_histogram(handle).await
+    if !runs.is_latest(k) {
+        return Ok(None);
+    }
+    frame_histogram(handle).await.map(Some)
 }
