@@ -1,6 +1,85 @@
-//! Errors of the handle cache.
+//! Errors of the handle cache, the limits that refuse work, and the error a recipe
+//! gives back (kept with its type, so an app can tell a user's mistake from a fault).
+
+use std::fmt;
+use std::sync::Arc;
 
 use crate::ByteSize;
+
+/// A limit that refused a frame, a file or an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// The memory all frames of the server share.
+    MemoryBudget,
+    /// The memory one session's frames may take.
+    SessionQuota,
+    /// The session quota, part of it held by the session on other servers.
+    SessionQuotaHeldElsewhere,
+    /// The disk tier's budget.
+    DiskBudget,
+    /// The largest single upload.
+    UploadMax,
+    /// The space all kept uploads share.
+    UploadsSpace,
+}
+
+impl Limit {
+    /// Its name in a message ("memory budget", …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MemoryBudget => "memory budget",
+            Self::SessionQuota => "session quota",
+            Self::SessionQuotaHeldElsewhere => "session quota (part of it held on other servers)",
+            Self::DiskBudget => "disk budget",
+            Self::UploadMax => "upload limit",
+            Self::UploadsSpace => "space for uploads",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a recipe failed with, its type kept: [`RecipeError::downcast_ref`] gets the
+/// recipe's own error back (an app's "bad step" stays a bad request, not a fault).
+#[derive(Clone)]
+pub struct RecipeError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl RecipeError {
+    /// Wraps a recipe's error (any error type, or a `String` / `&str` message).
+    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(Arc::from(err.into()))
+    }
+
+    /// The recipe's error, if it is a `T`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Debug for RecipeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for RecipeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+/// Two recipe errors are equal when they say the same (the types are erased).
+impl PartialEq for RecipeError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for RecipeError {}
 
 /// Everything that can go wrong in the cache.
 ///
@@ -22,8 +101,8 @@ pub enum CacheError {
     TooLarge {
         /// Estimated size of the frame.
         needed: ByteSize,
-        /// Which limit refused it ("memory budget", "session quota", "disk budget").
-        limit: &'static str,
+        /// Which limit refused it.
+        limit: Limit,
         /// The limit.
         budget: ByteSize,
     },
@@ -45,9 +124,9 @@ pub enum CacheError {
     /// frames cannot be reached right now. Worth retrying: the client reconnects.
     #[error("the shared cache is unavailable right now; try again shortly")]
     SharedUnavailable,
-    /// Rebuilding a frame from its lineage failed.
-    #[error("rebuilding the data failed: {0}")]
-    Recompute(String),
+    /// The recipe failed, making or rebuilding a frame: its own error, type kept.
+    #[error("making the data failed: {0}")]
+    Recipe(RecipeError),
     /// No recipe is registered under this function name.
     #[error("no recipe named {0:?} is registered")]
     NoRecipe(String),

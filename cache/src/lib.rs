@@ -163,7 +163,7 @@ mod tier;
 #[cfg(feature = "leptos")]
 pub mod wiring;
 
-pub use error::CacheError;
+pub use error::{CacheError, Limit, RecipeError};
 pub use handle::{FrameHandle, FrameId};
 pub use inspect::{EntryInfo, TierTotals, Totals};
 pub use lineage::Lineage;

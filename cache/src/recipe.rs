@@ -1,7 +1,6 @@
 //! Recipes: named functions that rebuild a frame from the arguments in its lineage.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,6 +8,7 @@ use std::sync::Arc;
 use polars::prelude::DataFrame;
 use serde::de::DeserializeOwned;
 
+use crate::error::RecipeError;
 use crate::{CacheError, Lineage};
 
 /// A boxed, sendable future.
@@ -18,6 +18,17 @@ type RecipeFn = dyn Fn(&str) -> BoxFuture<'static, Result<DataFrame, CacheError>
 
 /// The bytes a recipe's frame will take, from its arguments (JSON text).
 type SizeFn = dyn Fn(&str) -> Result<u64, CacheError> + Send + Sync;
+
+/// A recipe's error as the cache's: a [`CacheError`] it passed on stays itself (a
+/// reservation that did not fit is `TooLarge`, not a failed recipe); any other keeps its
+/// type inside [`CacheError::Recipe`].
+fn recipe_failed<E: Into<Box<dyn std::error::Error + Send + Sync>>>(err: E) -> CacheError {
+    let err = RecipeError::new(err);
+    match err.downcast_ref::<CacheError>() {
+        Some(cache) => cache.clone(),
+        None => CacheError::Recipe(err),
+    }
+}
 
 /// The registered recipes, by name.
 #[derive(Clone, Default)]
@@ -57,7 +68,7 @@ impl Recipes {
         A: DeserializeOwned + Send + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<DataFrame, E>> + Send + 'static,
-        E: fmt::Display + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
     {
         let function = name.to_owned();
         let recipe = Arc::new(recipe);
@@ -70,9 +81,7 @@ impl Recipes {
                     function,
                     reason: err.to_string(),
                 })?;
-                recipe(args)
-                    .await
-                    .map_err(|err| CacheError::Recompute(err.to_string()))
+                recipe(args).await.map_err(recipe_failed)
             })
         };
         self.by_name.insert(name.to_owned(), Arc::new(call));

@@ -64,7 +64,7 @@ async fn a_frame_over_the_quota_is_refused_before_the_recipe_runs() {
         matches!(
             err,
             CacheError::TooLarge {
-                limit: "session quota",
+                limit: stayput_cache::Limit::SessionQuota,
                 ..
             }
         ),

@@ -142,7 +142,7 @@ async fn a_frame_larger_than_the_budget_is_refused_before_writing() {
         matches!(
             err,
             CacheError::TooLarge {
-                limit: "disk budget",
+                limit: stayput_cache::Limit::DiskBudget,
                 ..
             }
         ),

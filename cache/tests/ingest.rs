@@ -257,7 +257,7 @@ async fn limits_are_enforced_while_streaming_and_other_handles_are_untouched() {
     assert_eq!(
         err,
         IngestError::TooLarge {
-            limit: "upload limit",
+            limit: stayput_cache::Limit::UploadMax,
             max_bytes: 1024
         }
     );
@@ -277,7 +277,13 @@ async fn an_upload_larger_than_the_session_may_hold_is_refused_before_parsing() 
     }
     match s.upload(session, "big.csv", text.as_bytes(), 1 << 16).await {
         Err(CacheError::TooLarge { limit, .. }) => {
-            assert!(limit.contains("quota") || limit.contains("budget"), "{limit}")
+            assert!(
+                matches!(
+                    limit,
+                    stayput_cache::Limit::SessionQuota | stayput_cache::Limit::MemoryBudget
+                ),
+                "{limit}"
+            )
         }
         other => panic!("expected TooLarge, got {other:?}"),
     }
@@ -444,7 +450,7 @@ async fn a_conversion_the_budget_cannot_hold_is_refused_before_it_is_written() {
         } else {
             match made {
                 Err(CacheError::Ingest(IngestError::TooLarge { limit, .. })) => {
-                    assert_eq!(limit, "space for uploads")
+                    assert_eq!(limit, stayput_cache::Limit::UploadsSpace)
                 }
                 other => panic!("expected the uploads budget to refuse, got {other:?}"),
             }

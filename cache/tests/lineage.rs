@@ -154,14 +154,48 @@ async fn a_failing_recipe_is_a_clear_error() {
         )
         .await
         .expect_err("fails");
-    assert_eq!(
-        err.to_string(),
-        "rebuilding the data failed: the source is offline"
-    );
+    assert_eq!(err.to_string(), "making the data failed: the source is offline");
     let err = cache
         .make(SessionKey::random(), "nope", &1, Placement::Memory)
         .await;
     assert_eq!(err, Err(CacheError::NoRecipe("nope".into())));
+}
+
+/// An app's own error type, as a recipe would return it.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum StepError {
+    #[error("column {0:?} is not numeric")]
+    NotNumeric(String),
+}
+
+#[tokio::test]
+async fn a_recipe_error_keeps_its_type_and_a_cache_error_stays_itself() {
+    let cache = FrameCache::builder(config(4, 4, MINUTE))
+        .recipe("typed", |_: Args| async {
+            Err::<DataFrame, _>(StepError::NotNumeric("city".into()))
+        })
+        .recipe("passes_on", |_: Args| async {
+            Err::<DataFrame, _>(CacheError::Busy)
+        })
+        .build();
+    let me = SessionKey::random();
+    let args = Args { mib: 1, seed: 0 };
+    match cache.make(me, "typed", &args, Placement::Memory).await {
+        Err(CacheError::Recipe(err)) => {
+            assert_eq!(
+                err.downcast_ref::<StepError>(),
+                Some(&StepError::NotNumeric("city".into()))
+            );
+            assert_eq!(err.to_string(), "column \"city\" is not numeric");
+        }
+        other => panic!("expected the recipe's error, got {other:?}"),
+    }
+    // A cache error the recipe passed on (a reservation it could not get) is not
+    // wrapped: the caller sees `Busy`, which it can retry.
+    assert_eq!(
+        cache.make(me, "passes_on", &args, Placement::Memory).await,
+        Err(CacheError::Busy)
+    );
 }
 
 #[tokio::test]

@@ -113,7 +113,7 @@ pub async fn mean(
         if expected.saturating_mul(2) > budget.bytes() {
             return Err(StayputError::from(stayput_cache::CacheError::TooLarge {
                 needed: stayput_cache::ByteSize(expected.saturating_mul(2)),
-                limit: "memory budget",
+                limit: stayput_cache::Limit::MemoryBudget,
                 budget,
             }));
         }

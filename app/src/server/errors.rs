@@ -3,7 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use stayput_cache::CacheError;
+use stayput_cache::{CacheError, Limit};
 use stayput_figures::FigureError;
 
 use crate::contract::StayputError;
@@ -20,14 +20,18 @@ impl From<CacheError> for StayputError {
                 budget,
             } => Self::TooLarge {
                 needed: needed.to_string(),
-                limit: limit.to_owned(),
+                limit: limit.to_string(),
                 budget: budget.to_string(),
-                setting: setting_of(limit).map(str::to_owned),
+                setting: Some(setting_of(limit).to_owned()),
             },
             CacheError::Busy => Self::Busy { retry_after_s: 1 },
             CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
             CacheError::SharedUnavailable => Self::SharedUnavailable,
-            CacheError::Recompute(reason) => Self::Rebuild(reason),
+            // A recipe's own error keeps its status: a user's bad step stays a 400.
+            CacheError::Recipe(err) => match err.downcast_ref::<StayputError>() {
+                Some(own) => own.clone(),
+                None => Self::Rebuild(err.to_string()),
+            },
             CacheError::Ingest(err) => crate::server::data::ingest_error(err),
             err @ CacheError::LineageTooLong { .. } => Self::BadSpec(err.to_string()),
             other => {
@@ -38,13 +42,13 @@ impl From<CacheError> for StayputError {
     }
 }
 
-/// The `STAYPUT_*` setting that raises the cache's `limit`.
-fn setting_of(limit: &str) -> Option<&'static str> {
+/// The `STAYPUT_*` setting that raises `limit`.
+pub(crate) fn setting_of(limit: Limit) -> &'static str {
     match limit {
-        "memory budget" => Some("STAYPUT_MEMORY_BUDGET"),
-        "session quota" | "session quota (part of it held on other servers)" => Some("STAYPUT_SESSION_QUOTA"),
-        "disk budget" => Some("STAYPUT_DISK_BUDGET"),
-        _ => None,
+        Limit::MemoryBudget => "STAYPUT_MEMORY_BUDGET",
+        Limit::SessionQuota | Limit::SessionQuotaHeldElsewhere => "STAYPUT_SESSION_QUOTA",
+        Limit::DiskBudget | Limit::UploadsSpace => "STAYPUT_DISK_BUDGET",
+        Limit::UploadMax => "STAYPUT_UPLOAD_MAX",
     }
 }
 
@@ -83,5 +87,43 @@ pub fn log(err: &StayputError) {
         tracing::info!(%err, "request shed");
     } else {
         tracing::error!(%err, status = err.status(), "request failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stayput_cache::{ByteSize, RecipeError};
+
+    use super::*;
+
+    #[test]
+    fn a_recipe_error_keeps_its_status() {
+        // A user's bad step, found when the recipe runs: a 400, not a server fault.
+        let bad = StayputError::BadSpec("\"a\" is selected twice".into());
+        let err = StayputError::from(CacheError::Recipe(RecipeError::new(bad.clone())));
+        assert_eq!(err, bad);
+        assert_eq!(err.status(), 400);
+        // A recipe timing out is shed (503), as the same request would be.
+        let err = StayputError::from(CacheError::Recipe(RecipeError::new(StayputError::TimedOut(30))));
+        assert_eq!(err.status(), 503);
+        // Any other error is a fault the user cannot fix.
+        let err = StayputError::from(CacheError::Recipe(RecipeError::new("the disk vanished")));
+        assert_eq!(err, StayputError::Rebuild("the disk vanished".into()));
+        assert_eq!(err.status(), 500);
+    }
+
+    #[test]
+    fn every_limit_names_the_setting_that_raises_it() {
+        let err = StayputError::from(CacheError::TooLarge {
+            needed: ByteSize(10),
+            limit: Limit::SessionQuotaHeldElsewhere,
+            budget: ByteSize(5),
+        });
+        let StayputError::TooLarge { limit, setting, .. } = err else {
+            panic!("TooLarge");
+        };
+        assert_eq!(limit, "session quota (part of it held on other servers)");
+        assert_eq!(setting.as_deref(), Some("STAYPUT_SESSION_QUOTA"));
+        assert_eq!(setting_of(Limit::UploadMax), "STAYPUT_UPLOAD_MAX");
     }
 }

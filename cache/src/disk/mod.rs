@@ -18,7 +18,7 @@ use polars::prelude::DataFrame;
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
-use crate::{ByteSize, CacheError};
+use crate::{ByteSize, CacheError, Limit};
 use files::{CancelOnDrop, WriteShare};
 
 /// The setting that names the cache directory, for error messages.
@@ -138,7 +138,7 @@ impl DiskTier {
     fn too_large(&self, bytes: u64) -> CacheError {
         CacheError::TooLarge {
             needed: ByteSize(bytes),
-            limit: "disk budget",
+            limit: Limit::DiskBudget,
             budget: ByteSize(self.budget),
         }
     }

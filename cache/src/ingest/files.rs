@@ -183,7 +183,7 @@ impl Uploads {
         let mut books = lock(&self.inner.books);
         if books.used.saturating_add(more) > self.inner.budget {
             return Err(IngestError::TooLarge {
-                limit: "space for uploads",
+                limit: crate::Limit::UploadsSpace,
                 max_bytes: self.inner.budget,
             });
         }

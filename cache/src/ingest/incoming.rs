@@ -43,7 +43,7 @@ impl Incoming {
         let total = self.bytes.saturating_add(chunk.len() as u64);
         if total > self.uploads.limit() {
             return Err(IngestError::TooLarge {
-                limit: "upload limit",
+                limit: crate::Limit::UploadMax,
                 max_bytes: self.uploads.limit(),
             });
         }

@@ -43,7 +43,7 @@ pub use check::CsvCheck;
 pub use files::Uploads;
 pub use format::{detect, Format};
 pub use incoming::Incoming;
-pub use scratch::{Scratch, ScratchBytes};
+pub use scratch::{refusal, Scratch, ScratchBytes};
 
 /// Name of the built-in recipe that rebuilds an ingested frame from its file.
 pub const UPLOAD_RECIPE: &str = "upload";
@@ -233,8 +233,8 @@ pub enum IngestError {
     /// More bytes than the limit that applies (named).
     #[error("the file is larger than the {limit} of {max_bytes} bytes")]
     TooLarge {
-        /// Which limit: "upload limit", "space for uploads".
-        limit: &'static str,
+        /// Which limit: the largest upload, or the space all uploads share.
+        limit: crate::Limit,
         /// The limit.
         max_bytes: u64,
     },

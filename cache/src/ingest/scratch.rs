@@ -63,6 +63,23 @@ impl Scratch {
     }
 }
 
+/// The uploads budget's refusal behind a failed write to a [`Scratch`], however the
+/// writer (polars' CSV or Parquet writer) wrapped the `io::Error` it got.
+pub fn refusal<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a IngestError> {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<IngestError>());
+        if let Some(found) = err.downcast_ref::<IngestError>().or(inner) {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
+}
+
 impl Write for Scratch {
     /// Writes `buf` once its bytes are reserved; over the budget, an error that
     /// [`IngestError`]'s message explains (the download stops).

@@ -66,7 +66,7 @@ impl FrameCacheBuilder {
         A: DeserializeOwned + Send + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<DataFrame, E>> + Send + 'static,
-        E: std::fmt::Display + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
     {
         self.recipes.add(name, recipe);
         self
@@ -88,7 +88,7 @@ impl FrameCacheBuilder {
         A: DeserializeOwned + Send + 'static,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<DataFrame, E>> + Send + 'static,
-        E: std::fmt::Display + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
     {
         self.recipes.add(name, recipe);
         self.recipes.add_size(name, size);
@@ -117,8 +117,11 @@ impl FrameCacheBuilder {
                 async move {
                     tokio::task::spawn_blocking(move || reader.read(&source))
                         .await
-                        .map_err(|err| err.to_string())?
-                        .map_err(|err| err.to_string())
+                        .map_err(|err| {
+                            tracing::error!(%err, "reading a kept upload");
+                            crate::CacheError::Storage { tier: "uploads" }
+                        })?
+                        .map_err(crate::CacheError::from)
                 }
             },
         );

@@ -212,9 +212,9 @@ impl FrameCache {
     pub(super) fn target(&self, placement: Placement, bytes: u64) -> Result<Target, CacheError> {
         let config = &self.inner.config;
         let (limit, budget) = if config.session_quota < config.memory_budget {
-            ("session quota", config.session_quota)
+            (crate::Limit::SessionQuota, config.session_quota)
         } else {
-            ("memory budget", config.memory_budget)
+            (crate::Limit::MemoryBudget, config.memory_budget)
         };
         let fits_memory = bytes <= budget.bytes();
         let too_large = || CacheError::TooLarge {

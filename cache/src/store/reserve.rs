@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::FrameCache;
 use crate::tier::FrameKey;
-use crate::{ByteSize, CacheError, SessionKey};
+use crate::{ByteSize, CacheError, Limit, SessionKey};
 
 /// Memory reserved for one frame being built. Counted against the memory budget and the
 /// session's quota until the frame takes its place in memory, or until the reservation
@@ -85,16 +85,16 @@ impl FrameCache {
         if elsewhere > 0 && bytes > quota.bytes().saturating_sub(elsewhere) && bytes <= quota.bytes() {
             return Err(CacheError::TooLarge {
                 needed: ByteSize(bytes),
-                limit: "session quota (part of it held on other servers)",
+                limit: Limit::SessionQuotaHeldElsewhere,
                 budget: quota,
             });
         }
         let quota = ByteSize(quota.bytes().saturating_sub(elsewhere));
         // The tighter limit speaks first (the budget when they are equal).
         let limits = if quota < budget {
-            [("session quota", quota), ("memory budget", budget)]
+            [(Limit::SessionQuota, quota), (Limit::MemoryBudget, budget)]
         } else {
-            [("memory budget", budget), ("session quota", quota)]
+            [(Limit::MemoryBudget, budget), (Limit::SessionQuota, quota)]
         };
         for (limit, limit_bytes) in limits {
             if bytes > limit_bytes.bytes() {
@@ -157,7 +157,7 @@ impl FrameCache {
         if bytes > budget.bytes() {
             return Err(CacheError::TooLarge {
                 needed: ByteSize(bytes),
-                limit: "memory budget",
+                limit: Limit::MemoryBudget,
                 budget,
             });
         }

@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use polars::prelude::*;
 use serde::Deserialize;
 use stayput_cache::{
-    existing_session_key, shared_session_key, FrameCache, FrameHandle, FrameId, IngestError,
+    existing_session_key, shared_session_key, FrameCache, FrameHandle, FrameId, IngestError, Limit,
 };
 use tokio::io::AsyncReadExt;
 use tower_sessions::Session;
@@ -102,7 +102,7 @@ pub async fn upload(
         let limit = uploads.limit();
         let too_large = || {
             ingest_error(IngestError::TooLarge {
-                limit: "upload limit",
+                limit: Limit::UploadMax,
                 max_bytes: limit,
             })
         };
@@ -124,9 +124,9 @@ pub async fn upload(
             return Err(StayputError::from(stayput_cache::CacheError::TooLarge {
                 needed: stayput_cache::ByteSize(n),
                 limit: if config.session_quota < config.memory_budget {
-                    "session quota"
+                    Limit::SessionQuota
                 } else {
-                    "memory budget"
+                    Limit::MemoryBudget
                 },
                 budget: most,
             }));
@@ -232,15 +232,10 @@ pub async fn download(
                 CsvWriter::new(&mut file).finish(&mut frame)
             };
             if let Err(err) = written {
-                let full = err.to_string().contains("space for uploads");
                 tracing::warn!(%err, "download");
-                return Err(if full {
-                    ingest_error(stayput_cache::IngestError::TooLarge {
-                        limit: "space for uploads",
-                        max_bytes: uploads.budget(),
-                    })
-                } else {
-                    StayputError::Storage("download".into())
+                return Err(match stayput_cache::ingest::refusal(&err) {
+                    Some(refused) => ingest_error(refused.clone()),
+                    None => StayputError::Storage("download".into()),
                 });
             }
             file.into_parts()

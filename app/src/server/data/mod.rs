@@ -13,13 +13,14 @@ pub mod look;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use stayput_cache::{EntryInfo, FrameCache, FrameHandle, IngestError, Placement, SessionKey, Uploads};
+use stayput_cache::{EntryInfo, FrameCache, FrameHandle, IngestError, Limit, Placement, SessionKey, Uploads};
 
 use crate::contract::data::{ChainLink, DataExample, Step};
 use crate::contract::figure::{ChartKind, FigureReply};
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
 use crate::server::blocking;
+use crate::server::errors::setting_of;
 use crate::server::heavy::HeavyJobs;
 use chain::{Chain, ChainStep};
 
@@ -36,16 +37,9 @@ pub(crate) fn ingest_error(err: IngestError) -> StayputError {
     match err {
         IngestError::TooLarge { limit, max_bytes } => StayputError::TooLarge {
             needed: format!("more than {}", stayput_cache::ByteSize(max_bytes)),
-            limit: limit.to_owned(),
+            limit: limit.to_string(),
             budget: stayput_cache::ByteSize(max_bytes).to_string(),
-            setting: Some(
-                if limit == "upload limit" {
-                    "STAYPUT_UPLOAD_MAX"
-                } else {
-                    "STAYPUT_DISK_BUDGET"
-                }
-                .to_owned(),
-            ),
+            setting: Some(setting_of(limit).to_owned()),
         },
         IngestError::Storage => StayputError::Storage("uploads".into()),
         err @ (IngestError::Expands { .. } | IngestError::TooManyRows { .. }) => {
@@ -256,9 +250,9 @@ pub async fn transform(
             if needed > max_bytes {
                 return Err(StayputError::TooLarge {
                     needed: format!("{} (the join's rows × columns)", stayput_cache::ByteSize(needed)),
-                    limit: "session quota".into(),
+                    limit: Limit::SessionQuota.to_string(),
                     budget: stayput_cache::ByteSize(max_bytes).to_string(),
-                    setting: Some("STAYPUT_SESSION_QUOTA".into()),
+                    setting: Some(setting_of(Limit::SessionQuota).to_owned()),
                 });
             }
         }
