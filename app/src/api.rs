@@ -14,88 +14,120 @@ use crate::contract::cache_view::CacheListing;
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Step};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
 use crate::contract::StayputError;
+#[cfg(feature = "ssr")]
+use crate::server::errors::answered;
 
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
 /// `replaces` is the frame the page held until now: the server releases it first (its
 /// lineage stays, so it can still be rebuilt) and reuses its memory.
 #[server(endpoint = "create_frame")]
 pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<FrameHandle, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::heavy_jobs()?
-        .admit(Some(session), rows)
-        .await?;
-    crate::server::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::heavy_jobs()?
+            .admit(Some(session), rows)
+            .await?;
+        crate::server::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
+    })
+    .await
 }
 
 /// Starts the caller's session (and sets its cookie) if it has none yet; the page calls
 /// it before opening its steps socket.
 #[server(endpoint = "start_session")]
 pub async fn start_session() -> Result<(), StayputError> {
-    stayput_cache::started_frame_cache().await?;
-    Ok(())
+    answered(async move {
+        stayput_cache::started_frame_cache().await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Step 2: the mean of the frame behind `handle`.
 #[server(endpoint = "frame_mean")]
 pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-    crate::server::ops::frame_mean(&cache, session, &handle).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
+        crate::server::ops::frame_mean(&cache, session, &handle).await
+    })
+    .await
 }
 
 /// Plotly figure JSON of the histogram of the frame behind `handle`.
 #[server(endpoint = "frame_histogram")]
 pub async fn frame_histogram(handle: FrameHandle) -> Result<String, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-    crate::server::ops::frame_histogram(&cache, session, &handle).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
+        crate::server::ops::frame_histogram(&cache, session, &handle).await
+    })
+    .await
 }
 
 /// The caller's handles and the server's totals.
 #[server(endpoint = "cache_view")]
 pub async fn cache_view() -> Result<CacheListing, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    Ok(crate::server::ops::cache_view(&cache, session))
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        Ok(crate::server::ops::cache_view(&cache, session))
+    })
+    .await
 }
 
 /// Drops the caller's frame `id`; `false` when the session holds no such frame.
 #[server(endpoint = "drop_frame")]
 pub async fn drop_frame(id: FrameId) -> Result<bool, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    Ok(crate::server::ops::drop_frame(&cache, session, &id).await)
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        Ok(crate::server::ops::drop_frame(&cache, session, &id).await)
+    })
+    .await
 }
 
 /// Drops every frame of the caller's session; returns how many.
 #[server(endpoint = "drop_all")]
 pub async fn drop_all() -> Result<usize, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    Ok(cache.remove_session(session).await)
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        Ok(cache.remove_session(session).await)
+    })
+    .await
 }
 
 /// `/explore`'s time series with `rows` rows; returns its handle.
 #[server(endpoint = "make_series")]
 pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::heavy_jobs()?
-        .admit(Some(session), rows)
-        .await?;
-    crate::server::ops::make_series(&cache, session, rows).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::heavy_jobs()?
+            .admit(Some(session), rows)
+            .await?;
+        crate::server::ops::make_series(&cache, session, rows).await
+    })
+    .await
 }
 
 /// The most rows of each kind of data `/explore` can make on this server's settings,
 /// so that the page offers no size the server would refuse. Starts no session.
 #[server(endpoint = "explore_limits")]
 pub async fn explore_limits() -> Result<ExploreSizes, StayputError> {
-    let limits = crate::server::context::limits()?;
-    Ok(ExploreSizes::for_frame_bytes(limits.frame_max_bytes))
+    answered(async move {
+        let limits = crate::server::context::limits()?;
+        Ok(ExploreSizes::for_frame_bytes(limits.frame_max_bytes))
+    })
+    .await
 }
 
 /// The columns of the frame behind `handle`, as `/explore` offers them.
 #[server(endpoint = "frame_columns")]
 pub async fn frame_columns(handle: FrameHandle) -> Result<Vec<ColumnInfo>, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-    crate::server::ops::frame_columns(&cache, session, &handle).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
+        crate::server::ops::frame_columns(&cache, session, &handle).await
+    })
+    .await
 }
 
 /// The figure of `y` over `x` as `kind` for the visible `x_min..=x_max` (open when
@@ -112,10 +144,13 @@ pub async fn explore_figure(
     x_max: Option<f64>,
     width: u32,
 ) -> Result<FigureReply, StayputError> {
-    let spec = crate::server::ops::figure_spec(x, y, kind, x_min, x_max, width);
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-    crate::server::ops::explore_figure(&cache, session, &handle, spec).await
+    answered(async move {
+        let spec = crate::server::ops::figure_spec(x, y, kind, x_min, x_max, width);
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
+        crate::server::ops::explore_figure(&cache, session, &handle, spec).await
+    })
+    .await
 }
 
 /// `/explore`'s Make: `rows` of the data `kind` made and kept on the server and its
@@ -129,38 +164,50 @@ pub async fn explore_make(
     chart: ChartKind,
     width: u32,
 ) -> Result<MadeReply, StayputError> {
-    // Refused before a session, a heavy-job slot or any work.
-    crate::server::ops::check_make(&kind, rows)?;
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::heavy_jobs()?
-        .admit(Some(session), rows)
-        .await?;
-    crate::server::ops::explore_make(&cache, session, &kind, rows, replaces.as_ref(), chart, width).await
+    answered(async move {
+        // Refused before a session, a heavy-job slot or any work.
+        crate::server::ops::check_make(&kind, rows)?;
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::heavy_jobs()?
+            .admit(Some(session), rows)
+            .await?;
+        crate::server::ops::explore_make(&cache, session, &kind, rows, replaces.as_ref(), chart, width).await
+    })
+    .await
 }
 
 /// The built-in datasets this server has (no session needed).
 #[server(endpoint = "data_examples")]
 pub async fn data_examples() -> Result<Vec<DataExample>, StayputError> {
-    Ok(crate::server::data::examples(
-        &crate::server::context::examples_dir()?,
-    ))
+    answered(async move {
+        Ok(crate::server::data::examples(
+            &crate::server::context::examples_dir()?,
+        ))
+    })
+    .await
 }
 
 /// A handle of the built-in dataset `file` (the one the session has, else a new one).
 #[server(endpoint = "load_example")]
 pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
-    let dir = crate::server::context::examples_dir()?;
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let heavy = crate::server::context::heavy_jobs()?;
-    crate::server::data::load_example(&cache, session, &heavy, &dir, &file).await
+    answered(async move {
+        let dir = crate::server::context::examples_dir()?;
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let heavy = crate::server::context::heavy_jobs()?;
+        crate::server::data::load_example(&cache, session, &heavy, &dir, &file).await
+    })
+    .await
 }
 
 /// The schema (with nulls and ranges) and chain of the frame behind `handle`.
 #[server(endpoint = "data_info")]
 pub async fn data_summary(handle: FrameHandle) -> Result<DataInfo, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-    crate::server::data::look::info(&cache, session, &handle).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
+        crate::server::data::look::info(&cache, session, &handle).await
+    })
+    .await
 }
 
 /// One page of rows of the frame behind `handle` from `offset`, ordered by `sort`.
@@ -170,21 +217,27 @@ pub async fn data_rows(
     offset: u64,
     sort: Option<SortBy>,
 ) -> Result<RowsPage, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-    crate::server::data::look::rows(&cache, session, &handle, offset, sort).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
+        crate::server::data::look::rows(&cache, session, &handle, offset, sort).await
+    })
+    .await
 }
 
 /// `step` applied to the frame behind `handle`: a new handle (the same for the same step
 /// on the same parent).
 #[server(endpoint = "data_transform", input = leptos::server_fn::codec::Json)]
 pub async fn data_transform(handle: FrameHandle, step: Step) -> Result<FrameHandle, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let rows = crate::server::data::step_rows(&cache, session, &handle, &step);
-    let heavy = crate::server::context::heavy_jobs()?;
-    let _slot = heavy.admit(Some(session), rows).await?;
-    let max_bytes = crate::server::context::limits()?.frame_max_bytes;
-    crate::server::data::transform(&cache, session, &handle, step, max_bytes).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let rows = crate::server::data::step_rows(&cache, session, &handle, &step);
+        let heavy = crate::server::context::heavy_jobs()?;
+        let _slot = heavy.admit(Some(session), rows).await?;
+        let max_bytes = crate::server::context::limits()?.frame_max_bytes;
+        crate::server::data::transform(&cache, session, &handle, step, max_bytes).await
+    })
+    .await
 }
 
 /// The figure of `y` against `x` of the frame behind `handle` as `kind`, reduced for a
@@ -200,9 +253,12 @@ pub async fn data_plot(
     x_max: Option<f64>,
     width: u32,
 ) -> Result<FigureReply, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
-    let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
-    let heavy = crate::server::context::heavy_jobs()?;
-    let _slot = heavy.admit(Some(session), rows).await?;
-    crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await
+    answered(async move {
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
+        let heavy = crate::server::context::heavy_jobs()?;
+        let _slot = heavy.admit(Some(session), rows).await?;
+        crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await
+    })
+    .await
 }

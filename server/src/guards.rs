@@ -1,54 +1,15 @@
-//! Middleware that keeps requests honest: one HTTP status per error for the server
-//! functions, same-site only for anything that changes state.
+//! Middleware that keeps requests honest: a deadline for each, JSON for every refusal,
+//! same-site only for anything that changes state. (Server functions set their own
+//! status: `app::server::errors::answered`.)
 
-use app::server::errors::{error_response, log};
+use app::server::errors::error_response;
 use app::StayputError;
-use axum::body::{to_bytes, Body};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-
-/// The header server_fn puts on an error answer (its status is always 500).
-const SERVER_FN_ERROR: &str = "serverfnerror";
-
-/// Largest error body read back to find its status; errors are a few hundred bytes.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// Server functions answer every error with 500. This gives each its one status
-/// ([`StayputError::status`]) and `Retry-After` when busy, and logs it at the level its
-/// status deserves, so a bad row count is a quiet 400, not an ERROR line.
-pub async fn server_fn_status(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if !response.headers().contains_key(SERVER_FN_ERROR) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    if let Ok(err) = serde_json::from_slice::<StayputError>(&bytes) {
-        log(&err);
-        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        match err {
-            StayputError::Busy { retry_after_s } => {
-                if let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string()) {
-                    parts.headers.insert(header::RETRY_AFTER, value);
-                }
-            }
-            // The client reconnects to Redis within two seconds.
-            StayputError::SharedUnavailable => {
-                parts
-                    .headers
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            }
-            _ => {}
-        }
-    }
-    Response::from_parts(parts, Body::from(bytes))
-}
 
 /// Answers 503 [`StayputError::TimedOut`] when a request runs past `limit`, dropping its
 /// work: fills and reductions stop at their next chunk (they watch for their request

@@ -200,7 +200,6 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         .layer(middleware::from_fn(guards::too_large_as_json))
         .merge(uploads)
         .with_frame_cache(cache.clone(), cookie)
-        .layer(middleware::from_fn(guards::server_fn_status))
         .layer(middleware::from_fn_with_state(
             config.request_timeout,
             guards::deadline,

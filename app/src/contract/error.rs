@@ -171,12 +171,17 @@ impl FromServerFnError for StayputError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
+        let err = match value {
             ServerFnErrorErr::Args(msg)
             | ServerFnErrorErr::MissingArg(msg)
             | ServerFnErrorErr::Deserialization(msg) => Self::BadRequest(cut(msg)),
             ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => Self::Network(cut(msg)),
             _ => Self::Internal,
-        }
+        };
+        // On the server, a request server_fn could not decode gets its status here (the
+        // function's own errors get theirs in `crate::server::errors::answered`).
+        #[cfg(feature = "ssr")]
+        crate::server::errors::answer_with(&err);
+        err
     }
 }

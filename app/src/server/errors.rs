@@ -1,5 +1,7 @@
 //! Library errors as the [`StayputError`] a user sees: clear words, no internal detail.
 
+use std::future::Future;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -64,16 +66,52 @@ impl From<FigureError> for StayputError {
 pub fn error_response(err: StayputError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     log(&err);
-    let retry = match &err {
-        StayputError::Busy { retry_after_s } => HeaderValue::from_str(&retry_after_s.to_string()).ok(),
-        StayputError::SharedUnavailable => Some(HeaderValue::from_static("2")),
-        _ => None,
-    };
+    let retry = retry_after(&err);
     let mut response = (status, Json(err)).into_response();
     if let Some(retry) = retry {
         response.headers_mut().insert(header::RETRY_AFTER, retry);
     }
     response
+}
+
+/// Where server functions are served (their endpoints are `/api/<name>`).
+const SERVER_FN_PREFIX: &str = "/api/";
+
+/// The `Retry-After` seconds of `err`, when a retry is the answer.
+fn retry_after(err: &StayputError) -> Option<HeaderValue> {
+    match err {
+        StayputError::Busy { retry_after_s } => HeaderValue::from_str(&retry_after_s.to_string()).ok(),
+        // The client reconnects to Redis within two seconds.
+        StayputError::SharedUnavailable => Some(HeaderValue::from_static("2")),
+        _ => None,
+    }
+}
+
+/// A server function's answer to `err`: its one status and `Retry-After`, set through
+/// Leptos's own response options (server_fn answers every error 500 otherwise), and the
+/// log line its status deserves. Outside a server function's own request (a page
+/// rendered on the server calls them too, and its status is the page's) it only logs.
+pub fn answer_with(err: &StayputError) {
+    use leptos::prelude::use_context;
+    log(err);
+    let own_request = use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path().starts_with(SERVER_FN_PREFIX));
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>().filter(|_| own_request) else {
+        return;
+    };
+    response.set_status(StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    if let Some(retry) = retry_after(err) {
+        response.insert_header(header::RETRY_AFTER, retry);
+    }
+}
+
+/// Runs a server function's `work`, answering its error with [`answer_with`].
+pub async fn answered<T>(work: impl Future<Output = Result<T, StayputError>>) -> Result<T, StayputError> {
+    let result = work.await;
+    if let Err(err) = &result {
+        answer_with(err);
+    }
+    result
 }
 
 /// Logs `err` at the level its status deserves: a bad request is not a server fault.
