@@ -53,7 +53,7 @@ export interface Balanced {
   stop: () => Promise<void>;
 }
 
-/** The HAProxy configuration for two servers (also shown in the README). */
+/** The HAProxy configuration for two servers (also shown in docs/SCALING.md). */
 export function haproxyConfig(port: number, servers: string[]): string {
   const lines = [
     "global",

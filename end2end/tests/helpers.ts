@@ -87,7 +87,7 @@ export interface Click {
  * saw. Size and mode are chosen only when they differ (or `click.force`): choosing the
  * option a select already shows still makes Chromium draw the select again, and that
  * frame, 40–50 ms before a click, left the click's own frame in the slot the mean would
- * have been painted in (see README, "Measured like the reference").
+ * have been painted in (see docs/BENCHMARKS.md, "Measured like the reference").
  */
 export async function runBenchmark(
   page: Page,

@@ -9,7 +9,7 @@
 //! frame larger than declared is a finding.
 //!
 //! CI runs `STAYPUT_FUZZ_CASES` cases (default 300, ~10 s in a debug build); the long
-//! run in the README is the same test with a larger count.
+//! run in docs/RELIABILITY.md is the same test with a larger count.
 
 use std::io::Write;
 
