@@ -5,7 +5,8 @@
 //!   replies, recipe names.
 //! - [`api`]: the `#[server]` functions, thin wrappers that the browser calls by URL.
 //! - [`pages`]: one module a page: `/` the caching benchmark, `/explore` figures of any
-//!   size, `/cache` what the session holds on the server.
+//!   size, `/data` your own data (a directory: the page, its upload area, table, step
+//!   forms and plot), `/cache` what the session holds on the server.
 //! - `steps` (browser): the benchmark's steps over the page's WebSocket, or HTTP.
 //! - `browser` (browser): the page's clock, raw-byte fetches, plotly.js.
 //! - [`server`] (feature `ssr`): the glue to the libraries: settings, recipes, the plain

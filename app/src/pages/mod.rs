@@ -3,5 +3,4 @@
 pub mod benchmark;
 pub mod cache;
 pub mod data;
-pub mod data_steps;
 pub mod explore;

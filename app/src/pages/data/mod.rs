@@ -1,0 +1,236 @@
+//! `/data`: bring your own data. A file goes up once (streamed, with progress and a
+//! cancel button) or a built-in example is opened; then the page looks at it a page of
+//! rows at a time, transforms it step by step, plots and downloads it. The browser holds
+//! only handles and small specs (its parts are the modules below).
+
+pub mod derive_form;
+pub mod forms;
+pub mod join_form;
+pub mod plot;
+pub mod table;
+pub mod upload;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use stayput_cache::FrameHandle;
+
+use crate::api::{data_examples, data_rows, data_summary, load_example};
+use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy};
+use crate::contract::sizes::with_thousands;
+use crate::contract::StayputError;
+use forms::StepForms;
+use plot::PlotPanel;
+use table::{Rows, Schema};
+use upload::UploadArea;
+
+/// Everything the page's parts share; `Copy`, so handlers can hold it.
+#[derive(Clone, Copy)]
+pub struct DataView {
+    /// The frame on show.
+    pub handle: RwSignal<Option<FrameHandle>>,
+    /// Its schema and chain.
+    pub info: RwSignal<Option<DataInfo>>,
+    /// The page of rows on show.
+    pub page: RwSignal<Option<RowsPage>>,
+    /// How the table is ordered.
+    pub sort: RwSignal<Option<SortBy>>,
+    /// The message of the last failure.
+    pub error: RwSignal<Option<String>>,
+    /// Work in progress (buttons wait).
+    pub busy: RwSignal<bool>,
+}
+
+impl DataView {
+    /// Shows `handle`: its schema, chain and first page.
+    pub(crate) fn show(self, handle: FrameHandle) {
+        self.error.set(None);
+        self.sort.set(None);
+        self.handle.set(Some(handle.clone()));
+        spawn_local(async move {
+            match data_summary(handle.clone()).await {
+                Ok(info) => self.info.set(Some(info)),
+                Err(err) => self.fail(err),
+            }
+            self.load_page(0).await;
+        });
+    }
+
+    /// Loads the page of rows from `offset` in the current order.
+    pub(crate) async fn load_page(self, offset: u64) {
+        let Some(handle) = self.handle.get_untracked() else {
+            return;
+        };
+        match data_rows(handle, offset, self.sort.get_untracked()).await {
+            Ok(page) => self.page.set(Some(page)),
+            Err(err) => self.fail(err),
+        }
+    }
+
+    /// Shows `err`.
+    pub(crate) fn fail(self, err: StayputError) {
+        self.error.set(Some(err.to_string()));
+    }
+}
+
+/// The data page.
+#[component]
+pub fn DataPage() -> AnyView {
+    let view_state = DataView {
+        handle: RwSignal::new(None),
+        info: RwSignal::new(None),
+        page: RwSignal::new(None),
+        sort: RwSignal::new(None),
+        error: RwSignal::new(None),
+        busy: RwSignal::new(false),
+    };
+    let examples = RwSignal::new(Vec::<DataExample>::new());
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| {
+        ready.set(true);
+        spawn_local(async move {
+            match data_examples().await {
+                Ok(found) => examples.set(found),
+                Err(err) => view_state.fail(err),
+            }
+        });
+    });
+    let open_example = move |file: String| {
+        view_state.busy.set(true);
+        view_state.error.set(None);
+        spawn_local(async move {
+            match load_example(file).await {
+                Ok(handle) => view_state.show(handle),
+                Err(err) => view_state.fail(err),
+            }
+            view_state.busy.set(false);
+        });
+    };
+    let shape = move || {
+        view_state
+            .handle
+            .get()
+            .map(|h| {
+                format!(
+                    "{} rows × {} columns",
+                    with_thousands(h.rows),
+                    with_thousands(h.cols)
+                )
+            })
+            .unwrap_or_default()
+    };
+
+    view! {
+        <section class="data" data-ready=move || ready.get().to_string()>
+            <header>
+                <h1>"Data"</h1>
+                <p class="lede">
+                    "Upload a CSV, TSV, Parquet or Arrow file once; it stays on the server. Look at it, transform it and plot it: only pages of rows and figures come back."
+                </p>
+            </header>
+            <UploadArea view_state=view_state/>
+            <div class="controls examples">
+                <span class="muted">"Or open an example: "</span>
+                {move || {
+                    examples
+                        .get()
+                        .into_iter()
+                        .map(|ex| {
+                            let file = ex.file.clone();
+                            view! {
+                                <button
+                                    class="secondary"
+                                    data-testid=format!("example-{}", ex.file)
+                                    title=ex.title.clone()
+                                    disabled=move || view_state.busy.get()
+                                    on:click=move |_| open_example(file.clone())
+                                >
+                                    {ex.file.clone()}
+                                </button>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+            <Show when=move || view_state.error.get().is_some()>
+                <p data-testid="error" class="error" role="alert">
+                    {move || view_state.error.get().unwrap_or_default()}
+                </p>
+            </Show>
+            <Show when=move || view_state.handle.get().is_some()>
+                <h2 data-testid="name">{move || view_state.info.get().map(|i| i.name).unwrap_or_default()}</h2>
+                <p data-testid="shape" class="shape">{shape}</p>
+                <Breadcrumb view_state=view_state/>
+                <Downloads view_state=view_state/>
+                <Schema view_state=view_state/>
+                <Rows view_state=view_state/>
+                <StepForms view_state=view_state/>
+                <PlotPanel view_state=view_state/>
+            </Show>
+        </section>
+    }
+    .into_any()
+}
+
+/// The chain from the upload to the frame on show; any step with a handle is revisited
+/// with a click.
+#[component]
+fn Breadcrumb(view_state: DataView) -> AnyView {
+    view! {
+        <nav class="breadcrumb" data-testid="breadcrumb">
+            {move || {
+                let chain = view_state.info.get().map(|i| i.chain).unwrap_or_default();
+                let last = chain.len().saturating_sub(1);
+                chain
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, link)| {
+                        let label = link.label.clone();
+                        let sep = if i == 0 { "" } else { " → " };
+                        match link.handle {
+                            Some(handle) if i != last => {
+                                view! {
+                                    <span>
+                                        {sep}
+                                        <button class="link" on:click=move |_| view_state.show(handle.clone())>
+                                            {label}
+                                        </button>
+                                    </span>
+                                }
+                                    .into_any()
+                            }
+                            _ => view! { <span>{sep} <strong>{label}</strong></span> }.into_any(),
+                        }
+                    })
+                    .collect_view()
+            }}
+        </nav>
+    }
+    .into_any()
+}
+
+/// Links that download the frame on show, streamed from the server.
+#[component]
+fn Downloads(view_state: DataView) -> AnyView {
+    let href = move |format: &'static str| {
+        view_state
+            .handle
+            .get()
+            .map(|h| {
+                format!(
+                    "{}?handle={}&format={format}",
+                    crate::contract::data::DOWNLOAD_PATH,
+                    h.id.as_str()
+                )
+            })
+            .unwrap_or_default()
+    };
+    view! {
+        <p class="downloads">
+            "Download: "
+            <a data-testid="download-csv" href=move || href("csv") download>"CSV"</a>
+            " · "
+            <a data-testid="download-parquet" href=move || href("parquet") download>"Parquet"</a>
+        </p>
+    }
+    .into_any()
+}
