@@ -11,7 +11,7 @@ use stayput_cache::{FrameHandle, FrameId};
 
 use crate::contract::benchmark::MeanReply;
 use crate::contract::cache_view::CacheListing;
-use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Step};
+use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Transform};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
 use crate::contract::StayputError;
 #[cfg(feature = "ssr")]
@@ -228,7 +228,7 @@ pub async fn data_rows(
 /// `step` applied to the frame behind `handle`: a new handle (the same for the same step
 /// on the same parent).
 #[server(endpoint = "data_transform", input = leptos::server_fn::codec::Json)]
-pub async fn data_transform(handle: FrameHandle, step: Step) -> Result<FrameHandle, StayputError> {
+pub async fn data_transform(handle: FrameHandle, step: Transform) -> Result<FrameHandle, StayputError> {
     answered(async move {
         let (cache, session) = stayput_cache::frame_cache().await?;
         let rows = crate::server::data::step_rows(&cache, session, &handle, &step);

@@ -111,14 +111,25 @@
 //!   - `store::get`: reading from memory or the cold tier, or rebuilding from the lineage.
 //!   - `store::release`: `remove`, `release`, a whole session; freeing off the request path.
 //!   - `store::reserve`: admission before allocation ([`Reservation`]).
+//!   - `store::settle`: evictions finished off the lock, in their own task.
 //!   - `store::purge`: idle expiry and the purger task ([`PurgeGuard`]).
-//!   - `store::inspect`: a session's entries, the totals, the counters and metrics text.
+//!   - `store::listing`: a session's entries, the totals, the counters and metrics text.
 //!   - `store::flight`: single-flight, so concurrent identical computations run once.
+//!   - `store::from_files`: files and uploads becoming handles (`ingest`, `ingest_file`).
+//!   - `store::sharing`: the store's side of Redis: `tell` (publishing entries, writing
+//!     small frames through, the quota across servers) and `learn` (syncing a session,
+//!     adopting entries, reading through Redis before rebuilding).
 //! - `state`: the bookkeeping and the eviction policy, under one mutex.
 //! - `recipe`: recipes, the named functions that make and rebuild frames.
 //! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap.
 //! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
+//! - `sorted`: polars' sorted flag, put back on a frame that comes back from a tier.
 //! - `metrics`: [`Counters`] and their Prometheus text.
+//! - [`ingest`]: files and uploads as frames: a file's kind by its bytes (`format`), a
+//!   CSV checked as it streams (`check`), Arrow and Parquet metadata checked against the
+//!   file (`ipc_footer`, `parquet_footer`), polars' readers (`parse`), the uploads
+//!   directory and its budget (`files`), an upload arriving (`incoming`), downloads'
+//!   scratch files (`scratch`), the fuzzing campaign (`fuzz`, tests only).
 //! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.
 //! - [`shared`] (feature `redis`): several servers sharing sessions, the handle index,
 //!   the memo table and small frames through Redis ([`SharedStore`]).

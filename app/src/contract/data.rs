@@ -286,7 +286,7 @@ pub enum JoinHow {
 /// A transform: each makes a new handle whose lineage points at its parent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Step {
+pub enum Transform {
     /// Keep the rows meeting every condition.
     Filter(Vec<Condition>),
     /// Keep these columns, in this order.
@@ -327,7 +327,7 @@ pub enum Step {
     },
 }
 
-impl Step {
+impl Transform {
     /// A short label for the breadcrumb.
     pub fn label(&self) -> String {
         match self {

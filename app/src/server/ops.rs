@@ -448,7 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_data_step_and_its_rebuild_count_the_files_the_chain_reads() {
-        use crate::contract::data::{Condition, JoinHow, Op, Step};
+        use crate::contract::data::{Condition, JoinHow, Op, Transform};
         use crate::server::data::{chain_of, step_rows, transform};
 
         let dir =
@@ -475,7 +475,7 @@ mod tests {
             "two 8-byte columns of 200,000 rows, in rows of 8 bytes: {file}"
         );
 
-        let ten = Step::Filter(vec![Condition {
+        let ten = Transform::Filter(vec![Condition {
             column: "key".into(),
             op: Op::Lt,
             value: "10".into(),
@@ -494,13 +494,13 @@ mod tests {
             200_000,
             "the same step again is held: its parent's rows only"
         );
-        let select = Step::Select(vec!["key".into()]);
+        let select = Transform::Select(vec!["key".into()]);
         assert_eq!(
             step_rows(&cache, me, &small, &select),
             file,
             "a step after the filter runs the chain from the whole file again"
         );
-        let join = Step::Join {
+        let join = Transform::Join {
             other: upload.clone(),
             on: "key".into(),
             how: JoinHow::Inner,

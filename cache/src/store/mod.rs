@@ -6,15 +6,15 @@
 
 mod builder;
 mod flight;
+mod from_files;
 mod get;
-mod ingest;
-mod inspect;
+mod listing;
 mod purge;
 mod put;
 mod release;
 mod reserve;
 mod settle;
-mod shared;
+mod sharing;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::forms::{apply, is_numeric, is_temporal, ColumnPick};
 use super::DataView;
-use crate::contract::data::{ArithOp, DatePart, Derived, Operand, Step};
+use crate::contract::data::{ArithOp, DatePart, Derived, Operand, Transform};
 
 #[component]
 pub fn DeriveForm(view_state: DataView) -> AnyView {
@@ -36,7 +36,7 @@ pub fn DeriveForm(view_state: DataView) -> AnyView {
         };
         apply(
             view_state,
-            Step::Derive {
+            Transform::Derive {
                 name: name.get_untracked(),
                 expr: Derived::Arith {
                     left: Operand::Column(left.get_untracked()),
@@ -51,7 +51,7 @@ pub fn DeriveForm(view_state: DataView) -> AnyView {
         let label = parts.iter().find(|(q, _)| *q == p).map_or("part", |(_, l)| *l);
         apply(
             view_state,
-            Step::Derive {
+            Transform::Derive {
                 name: format!("{}_{label}", date.get_untracked()),
                 expr: Derived::Part {
                     column: date.get_untracked(),

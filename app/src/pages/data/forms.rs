@@ -11,7 +11,7 @@ use super::derive_form::DeriveForm;
 use super::join_form::JoinForm;
 use super::DataView;
 use crate::api::data_transform;
-use crate::contract::data::{Agg, AggFn, Condition, Op, SortBy, Step};
+use crate::contract::data::{Agg, AggFn, Condition, Op, SortBy, Transform};
 
 /// Whether a polars type name is a number type (`i64`, `u8`, `f64`, …).
 pub(super) fn is_numeric(dtype: &str) -> bool {
@@ -25,7 +25,7 @@ pub(super) fn is_temporal(dtype: &str) -> bool {
 }
 
 /// Runs `step` on the frame on show and shows the result.
-pub(super) fn apply(view_state: DataView, step: Step) {
+pub(super) fn apply(view_state: DataView, step: Transform) {
     let Some(handle) = view_state.handle.get_untracked() else {
         return;
     };
@@ -150,7 +150,7 @@ fn FilterForm(view_state: DataView) -> AnyView {
                     let mut all = pending.get_untracked();
                     all.push(current());
                     pending.set(Vec::new());
-                    apply(view_state, Step::Filter(all));
+                    apply(view_state, Transform::Filter(all));
                 }
             >
                 "Filter"
@@ -161,7 +161,7 @@ fn FilterForm(view_state: DataView) -> AnyView {
                     if p.is_empty() {
                         String::new()
                     } else {
-                        Step::Filter(p).label().replacen("filter ", "pending: ", 1) + " and …"
+                        Transform::Filter(p).label().replacen("filter ", "pending: ", 1) + " and …"
                     }
                 }}
             </span>
@@ -193,7 +193,7 @@ fn GroupForm(view_state: DataView) -> AnyView {
                 on:click=move |_| {
                     apply(
                         view_state,
-                        Step::GroupBy {
+                        Transform::GroupBy {
                             keys: vec![key.get_untracked()],
                             aggs: vec![Agg { column: column.get_untracked(), func: func.get_untracked() }],
                         },
@@ -229,10 +229,10 @@ fn ColumnsForm(view_state: DataView) -> AnyView {
             <select multiple data-testid="columns-pick" node_ref=picker on:change=move |_| chosen.set(read())>
                 {column_options(view_state, any)}
             </select>
-            <button data-testid="apply-select" class="secondary" on:click=move |_| apply(view_state, Step::Select(read()))>
+            <button data-testid="apply-select" class="secondary" on:click=move |_| apply(view_state, Transform::Select(read()))>
                 "Keep these"
             </button>
-            <button data-testid="apply-drop" class="secondary" on:click=move |_| apply(view_state, Step::Drop(read()))>
+            <button data-testid="apply-drop" class="secondary" on:click=move |_| apply(view_state, Transform::Drop(read()))>
                 "Drop these"
             </button>
             <span>" Rename "</span>
@@ -241,7 +241,7 @@ fn ColumnsForm(view_state: DataView) -> AnyView {
             <button
                 data-testid="apply-rename"
                 class="secondary"
-                on:click=move |_| apply(view_state, Step::Rename { from: from.get_untracked(), to: to.get_untracked() })
+                on:click=move |_| apply(view_state, Transform::Rename { from: from.get_untracked(), to: to.get_untracked() })
             >
                 "Rename"
             </button>
@@ -266,7 +266,7 @@ fn SortForm(view_state: DataView) -> AnyView {
                 data-testid="apply-sort"
                 class="secondary"
                 on:click=move |_| {
-                    apply(view_state, Step::Sort(SortBy { column: column.get_untracked(), descending: descending.get_untracked() }))
+                    apply(view_state, Transform::Sort(SortBy { column: column.get_untracked(), descending: descending.get_untracked() }))
                 }
             >
                 "Sort"

@@ -7,7 +7,7 @@ use stayput_cache::FrameHandle;
 use super::forms::{apply, ColumnPick};
 use super::DataView;
 use crate::api::cache_view;
-use crate::contract::data::{JoinHow, Step};
+use crate::contract::data::{JoinHow, Transform};
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::sizes::with_thousands;
 
@@ -64,7 +64,7 @@ pub fn JoinForm(view_state: DataView) -> AnyView {
         };
         apply(
             view_state,
-            Step::Join {
+            Transform::Join {
                 other: handle,
                 on: key.get_untracked(),
                 how: how.get_untracked(),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use stayput_cache::{Lineage, UploadSource, Uploads};
 
 use crate::contract::data::{
-    Agg, AggFn, ArithOp, Condition, DatePart, Derived, JoinHow, Op, Operand, SortBy, Step,
+    Agg, AggFn, ArithOp, Condition, DatePart, Derived, JoinHow, Op, Operand, SortBy, Transform,
 };
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
@@ -27,8 +27,9 @@ pub struct Chain {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChainStep {
-    /// Any step but a join.
-    Step(Step),
+    /// Any step but a join (recorded as `"step"` in lineages).
+    #[serde(rename = "step")]
+    Transform(Transform),
     /// A join with the frame of `other`.
     Join {
         /// The other frame's chain.
@@ -52,7 +53,7 @@ impl ChainStep {
     /// The breadcrumb's label.
     pub fn label(&self) -> String {
         match self {
-            Self::Step(step) => step.label(),
+            Self::Transform(step) => step.label(),
             Self::Join { other, on, .. } => format!("join {} on {on}", other.source.name),
             Self::Plot { x, y } => format!("plot {y} by {x}"),
         }
@@ -152,7 +153,7 @@ fn dtype<'a>(schema: &'a Schema, column: &str) -> Result<&'a DataType, StayputEr
 pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
     let schema = schema_of(&mut frame)?;
     Ok(match step {
-        ChainStep::Step(step) => apply_step(frame, step, &schema)?,
+        ChainStep::Transform(step) => apply_step(frame, step, &schema)?,
         ChainStep::Join { other, on, how } => {
             let mut right = other.lazy(uploads)?;
             let right_schema = schema_of(&mut right)?;
@@ -202,9 +203,9 @@ pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Resul
     })
 }
 
-fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFrame, StayputError> {
+fn apply_step(frame: LazyFrame, step: &Transform, schema: &Schema) -> Result<LazyFrame, StayputError> {
     Ok(match step {
-        Step::Filter(conditions) => {
+        Transform::Filter(conditions) => {
             if conditions.is_empty() {
                 return Err(bad("a filter needs at least one condition"));
             }
@@ -218,7 +219,7 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
             }
             frame.filter(all.unwrap_or_else(|| lit(true)))
         }
-        Step::Select(columns) => {
+        Transform::Select(columns) => {
             if columns.is_empty() {
                 return Err(bad("select at least one column"));
             }
@@ -230,7 +231,7 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
             }
             frame.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
         }
-        Step::Drop(columns) => {
+        Transform::Drop(columns) => {
             for c in columns {
                 dtype(schema, c)?;
             }
@@ -244,7 +245,7 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
             }
             frame.select(keep)
         }
-        Step::Rename { from, to } => {
+        Transform::Rename { from, to } => {
             dtype(schema, from)?;
             if to.trim().is_empty() {
                 return Err(bad("the new name is empty"));
@@ -254,7 +255,7 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
             }
             frame.rename([from.as_str()], [to.as_str()], true)
         }
-        Step::Sort(SortBy { column, descending }) => {
+        Transform::Sort(SortBy { column, descending }) => {
             dtype(schema, column)?;
             frame.sort(
                 [column.as_str()],
@@ -264,7 +265,7 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
                     .with_maintain_order(true),
             )
         }
-        Step::GroupBy { keys, aggs } => {
+        Transform::GroupBy { keys, aggs } => {
             if keys.is_empty() {
                 return Err(bad("group by at least one column"));
             }
@@ -284,13 +285,13 @@ fn apply_step(frame: LazyFrame, step: &Step, schema: &Schema) -> Result<LazyFram
                 SortMultipleOptions::default(),
             )
         }
-        Step::Derive { name, expr } => {
+        Transform::Derive { name, expr } => {
             if name.trim().is_empty() {
                 return Err(bad("the new column needs a name"));
             }
             frame.with_column(derived_expr(expr, schema)?.alias(name.as_str()))
         }
-        Step::Join { .. } => return Err(bad("a join is resolved before it is applied")),
+        Transform::Join { .. } => return Err(bad("a join is resolved before it is applied")),
     })
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use stayput_cache::{EntryInfo, FrameCache, FrameHandle, IngestError, Limit, Placement, SessionKey, Uploads};
 
-use crate::contract::data::{ChainLink, DataExample, Step};
+use crate::contract::data::{ChainLink, DataExample, Transform};
 use crate::contract::figure::{ChartKind, FigureReply};
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
@@ -122,7 +122,7 @@ pub fn parse_rows(name: &str, bytes: u64) -> u64 {
 /// disk; not a join, whose size check reads both files again) is the parent's rows only.
 /// An unknown or foreign handle (the parent or a join's other side) counts as 0: the
 /// step then fails as unknown, as any read does.
-pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Step) -> u64 {
+pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Transform) -> u64 {
     let Ok(parent) = entry(cache, session, handle) else {
         return 0;
     };
@@ -131,9 +131,9 @@ pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, 
         return rows;
     };
     let other = match step {
-        Step::Join { other, .. } => chain_of(cache, session, other).map_or(0, |c| c.source_rows()),
+        Transform::Join { other, .. } => chain_of(cache, session, other).map_or(0, |c| c.source_rows()),
         step => {
-            let next = chain.then(ChainStep::Step(step.clone()));
+            let next = chain.then(ChainStep::Transform(step.clone()));
             let held = stayput_cache::Lineage::new(TRANSFORM, &next)
                 .ok()
                 .and_then(|lineage| cache.memoized(session, &lineage))
@@ -215,17 +215,17 @@ pub async fn transform(
     cache: &FrameCache,
     session: SessionKey,
     handle: &FrameHandle,
-    step: Step,
+    step: Transform,
     max_bytes: u64,
 ) -> Result<FrameHandle, StayputError> {
     let chain = chain_of(cache, session, handle)?;
     let step = match step {
-        Step::Join { other, on, how } => ChainStep::Join {
+        Transform::Join { other, on, how } => ChainStep::Join {
             other: chain_of(cache, session, &other)?,
             on,
             how,
         },
-        step => ChainStep::Step(step),
+        step => ChainStep::Transform(step),
     };
     let next = chain.then(step);
     if next.steps_in_all() > MAX_CHAIN_STEPS {
