@@ -124,9 +124,14 @@ pub enum CacheError {
     /// frames cannot be reached right now. Worth retrying: the client reconnects.
     #[error("the shared cache is unavailable right now; try again shortly")]
     SharedUnavailable,
-    /// The recipe failed, making or rebuilding a frame: its own error, type kept.
+    /// The recipe failed making a frame: its own error, type kept (a caller's bad
+    /// arguments stay the caller's).
     #[error("making the data failed: {0}")]
     Recipe(RecipeError),
+    /// Rebuilding an evicted frame from its lineage failed: the same recipe made it
+    /// before, so this is a fault of the server or its files, never of the request.
+    #[error("rebuilding the data failed: {0}")]
+    Rebuild(RecipeError),
     /// No recipe is registered under this function name.
     #[error("no recipe named {0:?} is registered")]
     NoRecipe(String),
@@ -164,4 +169,18 @@ pub enum CacheError {
         /// The setting that changes the directory.
         setting: &'static str,
     },
+}
+
+impl CacheError {
+    /// `self`, met while rebuilding an evicted frame: what the recipe (or the file it
+    /// reads) failed with becomes [`CacheError::Rebuild`]; the cache's own refusals
+    /// (busy, too large, a tier down) stay what they are.
+    #[cfg(feature = "server")]
+    pub(crate) fn rebuilding(self) -> Self {
+        match self {
+            Self::Recipe(err) => Self::Rebuild(err),
+            Self::Ingest(err) => Self::Rebuild(RecipeError::new(err)),
+            other => other,
+        }
+    }
 }

@@ -199,6 +199,40 @@ async fn a_recipe_error_keeps_its_type_and_a_cache_error_stays_itself() {
 }
 
 #[tokio::test]
+async fn a_rebuild_that_fails_is_a_rebuild_fault_not_the_callers_error() {
+    // The recipe made the frame once; its source is gone when the frame is rebuilt.
+    let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let source = Arc::clone(&gone);
+    let cache = FrameCache::builder(config(2, 2, MINUTE))
+        .recipe("flaky", move |args: Args| {
+            let gone = source.load(Ordering::SeqCst);
+            async move {
+                if gone {
+                    return Err(StepError::NotNumeric("x".into()));
+                }
+                Ok(frame_of_mib(args.mib, args.seed))
+            }
+        })
+        .build();
+    let me = SessionKey::random();
+    let first = cache
+        .make(me, "flaky", &Args { mib: 1, seed: 1 }, Placement::Memory)
+        .await
+        .expect("made");
+    for seed in 2..4 {
+        cache
+            .make(me, "flaky", &Args { mib: 1, seed }, Placement::Memory)
+            .await
+            .expect("made");
+    }
+    gone.store(true, Ordering::SeqCst);
+    match cache.get(me, &first).await {
+        Err(CacheError::Rebuild(err)) => assert!(err.downcast_ref::<StepError>().is_some()),
+        other => panic!("expected a rebuild fault, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn memoized_calls_return_the_existing_handle_per_session() {
     let (cache, calls) = counting_cache(16);
     let (me, other) = (SessionKey::random(), SessionKey::random());

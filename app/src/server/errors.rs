@@ -34,6 +34,15 @@ impl From<CacheError> for StayputError {
                 Some(own) => own.clone(),
                 None => Self::Rebuild(err.to_string()),
             },
+            // A rebuild that fails is the server's fault, unless the server only shed
+            // it (busy, timed out, a tier down), which a retry may get past.
+            CacheError::Rebuild(err) => match err.downcast_ref::<StayputError>() {
+                Some(own) if !own.is_client_error() => own.clone(),
+                _ => {
+                    tracing::error!(%err, "rebuilding a frame from its lineage failed");
+                    Self::Rebuild(err.to_string())
+                }
+            },
             CacheError::Ingest(err) => crate::server::data::ingest_error(err),
             err @ CacheError::LineageTooLong { .. } => Self::BadSpec(err.to_string()),
             other => {
@@ -148,6 +157,12 @@ mod tests {
         let err = StayputError::from(CacheError::Recipe(RecipeError::new("the disk vanished")));
         assert_eq!(err, StayputError::Rebuild("the disk vanished".into()));
         assert_eq!(err.status(), 500);
+        // Rebuilding, even a "bad step" is the server's fault (the same chain made the
+        // frame before), but a shed rebuild stays shed.
+        let err = StayputError::from(CacheError::Rebuild(RecipeError::new(bad)));
+        assert_eq!(err.status(), 500);
+        let err = StayputError::from(CacheError::Rebuild(RecipeError::new(StayputError::TimedOut(30))));
+        assert_eq!(err, StayputError::TimedOut(30));
     }
 
     #[test]

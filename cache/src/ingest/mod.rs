@@ -43,7 +43,7 @@ pub use check::CsvCheck;
 pub use files::Uploads;
 pub use format::{detect, Format};
 pub use incoming::Incoming;
-pub use scratch::{refusal, Scratch, ScratchBytes};
+pub use scratch::{Scratch, ScratchBytes};
 
 /// Name of the built-in recipe that rebuilds an ingested frame from its file.
 pub const UPLOAD_RECIPE: &str = "upload";

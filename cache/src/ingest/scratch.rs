@@ -18,6 +18,9 @@ use super::{IngestError, Uploads};
 pub struct Scratch {
     file: File,
     held: ScratchBytes,
+    /// Why the budget refused a write, kept here: a writer (polars' Parquet writer)
+    /// may turn the `io::Error` into text.
+    refused: Option<IngestError>,
 }
 
 /// The budget bytes a scratch file holds; given back when dropped. Kept beside the file
@@ -46,11 +49,17 @@ impl Uploads {
                 uploads: self.clone(),
                 bytes: 0,
             },
+            refused: None,
         })
     }
 }
 
 impl Scratch {
+    /// The uploads budget's refusal of a write, if one failed for want of room.
+    pub fn refused(&self) -> Option<&IngestError> {
+        self.refused.as_ref()
+    }
+
     /// Bytes written so far (and held in the budget).
     pub fn bytes(&self) -> u64 {
         self.held.bytes
@@ -63,31 +72,14 @@ impl Scratch {
     }
 }
 
-/// The uploads budget's refusal behind a failed write to a [`Scratch`], however the
-/// writer (polars' CSV or Parquet writer) wrapped the `io::Error` it got.
-pub fn refusal<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a IngestError> {
-    let mut next = Some(err);
-    while let Some(err) = next {
-        let inner = err
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<IngestError>());
-        if let Some(found) = err.downcast_ref::<IngestError>().or(inner) {
-            return Some(found);
-        }
-        next = err.source();
-    }
-    None
-}
-
 impl Write for Scratch {
     /// Writes `buf` once its bytes are reserved; over the budget, an error that
     /// [`IngestError`]'s message explains (the download stops).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.held
-            .uploads
-            .reserve(buf.len() as u64)
-            .map_err(io::Error::other)?;
+        if let Err(refused) = self.held.uploads.reserve(buf.len() as u64) {
+            self.refused = Some(refused.clone());
+            return Err(io::Error::other(refused));
+        }
         match self.file.write(buf) {
             Ok(n) => {
                 // Only what was written stays reserved.
@@ -124,6 +116,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refusal_is_kept_though_the_parquet_writer_turns_it_into_text() {
+        use polars::prelude::{df, ParquetWriter};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let uploads = Uploads::open(&dir.path().join("uploads"), 1 << 20, 4096).expect("uploads");
+        let values: Vec<f64> = (0..10_000u32)
+            .map(|i| f64::from(i.wrapping_mul(2_654_435_761)) / 7.0)
+            .collect();
+        let mut frame = df!("x" => values).expect("frame");
+        let mut scratch = uploads.scratch().expect("scratch");
+        let err = ParquetWriter::new(&mut scratch)
+            .finish(&mut frame)
+            .expect_err("larger than the room");
+        assert!(
+            matches!(
+                scratch.refused(),
+                Some(IngestError::TooLarge {
+                    limit: crate::Limit::UploadsSpace,
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        drop(scratch);
+        assert_eq!(uploads.used_bytes(), 0);
+    }
+
+    #[test]
     fn a_scratch_file_holds_its_bytes_in_the_budget_and_stops_at_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let uploads = Uploads::open(&dir.path().join("uploads"), 1 << 20, 1000).expect("uploads");
@@ -132,6 +151,18 @@ mod tests {
         assert_eq!(uploads.used_bytes(), 600);
         let err = scratch.write_all(&[1u8; 600]).expect_err("past the budget");
         assert!(err.to_string().contains("space for uploads"), "{err}");
+        // Kept by type, whatever a writer makes of the io::Error.
+        assert!(
+            matches!(
+                scratch.refused(),
+                Some(IngestError::TooLarge {
+                    limit: crate::Limit::UploadsSpace,
+                    ..
+                })
+            ),
+            "{:?}",
+            scratch.refused()
+        );
         assert_eq!(uploads.used_bytes(), 600, "the refused write holds nothing");
         let (mut file, held) = scratch.into_parts().expect("parts");
         let mut back = Vec::new();

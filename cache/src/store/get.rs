@@ -117,7 +117,13 @@ impl FrameCache {
                             return Err(CacheError::Expired);
                         };
                         let reservation = self.reserve_for(key.session, lineage, false).await?;
-                        let frame = Arc::new(self.inner.recipes.run(lineage).await?);
+                        let frame = Arc::new(
+                            self.inner
+                                .recipes
+                                .run(lineage)
+                                .await
+                                .map_err(CacheError::rebuilding)?,
+                        );
                         Counters::bump(&self.inner.counters.recomputes);
                         tracing::debug!(%lineage, "rebuilt an evicted frame");
                         (frame, reservation, true)

@@ -233,7 +233,7 @@ pub async fn download(
             };
             if let Err(err) = written {
                 tracing::warn!(%err, "download");
-                return Err(match stayput_cache::ingest::refusal(&err) {
+                return Err(match file.refused() {
                     Some(refused) => ingest_error(refused.clone()),
                     None => StayputError::Storage("download".into()),
                 });
