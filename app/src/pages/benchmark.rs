@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::{ByteSize, FrameHandle};
 
-use crate::api::frame_histogram;
+use crate::api::{drop_frame, frame_histogram};
 use crate::browser;
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
 use crate::contract::sizes::{with_thousands, DEFAULT_ROWS, OFFERED};
@@ -35,8 +35,56 @@ struct RunView {
     /// next run replaces it, and "Mean again" reads it, even when the click comes before
     /// `handle` is shown.
     held: StoredValue<Option<FrameHandle>>,
+    /// Frames whose histogram is on its way (one entry a request).
+    drawing: StoredValue<Vec<FrameHandle>>,
+    /// Frames a later run did not replace because their histogram was on its way (a
+    /// release then would only make the histogram rebuild them); dropped once it is in.
+    to_drop: StoredValue<Vec<FrameHandle>>,
     plot: NodeRef<html::Div>,
     steps: Steps,
+}
+
+impl RunView {
+    /// The frame a new run may release now: the one held, unless its histogram is on
+    /// its way, in which case it is dropped once that is in.
+    fn take_replaceable(self) -> Option<FrameHandle> {
+        let held = self.held.try_get_value().flatten()?;
+        let busy = self
+            .drawing
+            .try_with_value(|d| d.iter().any(|h| h.id == held.id))
+            .unwrap_or(false);
+        if busy {
+            self.to_drop.update_value(|d| d.push(held));
+            return None;
+        }
+        Some(held)
+    }
+
+    /// The histogram of `handle` is in: drop the frame if a later run left it to us.
+    fn drawn(self, handle: &FrameHandle) {
+        self.drawing.update_value(|d| {
+            if let Some(i) = d.iter().position(|h| h.id == handle.id) {
+                d.swap_remove(i);
+            }
+        });
+        let still = self
+            .drawing
+            .try_with_value(|d| d.iter().any(|h| h.id == handle.id))
+            .unwrap_or(false);
+        let mut orphan = false;
+        self.to_drop.update_value(|d| {
+            if let Some(i) = d.iter().position(|h| h.id == handle.id).filter(|_| !still) {
+                d.swap_remove(i);
+                orphan = true;
+            }
+        });
+        if orphan {
+            let id = handle.id.clone();
+            spawn_local(async move {
+                let _ = drop_frame(id).await;
+            });
+        }
+    }
 }
 
 /// What a click asks for.
@@ -54,12 +102,11 @@ struct Runs {
     /// The latest run's number (`k` in "run k"); a run whose number is no longer the
     /// latest has been superseded and writes nothing more.
     latest: RwSignal<u32>,
-    /// The latest run has not finished (its histogram may still be on its way).
-    running: RwSignal<bool>,
-    /// Its steps are in flight: a click now is refused, and the buttons say so.
+    /// The latest run's steps are in flight: a click now is refused, and the buttons
+    /// say so. Cleared as its result is shown.
     busy: RwSignal<bool>,
-    /// Shown only when a run takes long enough to notice: painting it (and its
-    /// animation) for a 20 ms run would cost more than the run and only flicker.
+    /// Covers the page while a run's steps take long enough to notice: painting it (and
+    /// its animation) for a 20 ms run would cost more than the run and only flicker.
     overlay: RwSignal<bool>,
     error: RwSignal<Option<String>>,
 }
@@ -68,22 +115,21 @@ impl Runs {
     fn new() -> Self {
         Self {
             latest: RwSignal::new(0),
-            running: RwSignal::new(false),
             busy: RwSignal::new(false),
             overlay: RwSignal::new(false),
             error: RwSignal::new(None),
         }
     }
 
+    /// Whether run `k` is still the latest (`false` once the page is gone).
     fn is_latest(self, k: u32) -> bool {
-        self.latest.get_untracked() == k
+        self.latest.try_get_untracked() == Some(k)
     }
 
-    /// Run `k` is over: the page is idle unless a later run has started.
-    fn finish(self, k: u32) {
+    /// Run `k`'s steps are over (its result shown, or failed): a click is taken again.
+    fn settle(self, k: u32) {
         if self.is_latest(k) {
             self.busy.set(false);
-            self.running.set(false);
             self.overlay.set(false);
         }
     }
@@ -102,6 +148,8 @@ pub fn BenchmarkPage() -> impl IntoView {
         result: RwSignal::new(None),
         handle: RwSignal::new(None),
         held: StoredValue::new(None),
+        drawing: StoredValue::new(Vec::new()),
+        to_drop: StoredValue::new(Vec::new()),
         plot: NodeRef::new(),
         steps: Steps::new(),
     };
@@ -122,7 +170,11 @@ pub fn BenchmarkPage() -> impl IntoView {
         }
         let reuse = match click {
             Click::Run => None,
-            Click::MeanAgain => match view_state.held.get_value() {
+            Click::MeanAgain => match view_state
+                .held
+                .get_value()
+                .filter(|_| view_state.handle.with_untracked(Option::is_some))
+            {
                 Some(handle) => Some(handle),
                 None => return,
             },
@@ -138,15 +190,14 @@ pub fn BenchmarkPage() -> impl IntoView {
                     error.set(Some(err.to_string()));
                 }
             }
-            runs.finish(k);
+            runs.settle(k);
         });
         runs.latest.set(k);
         runs.busy.set(true);
         error.set(None);
-        runs.running.set(true);
         set_timeout(
             move || {
-                if runs.running.get_untracked() && runs.is_latest(k) {
+                if runs.is_latest(k) && runs.busy.try_get_untracked() == Some(true) {
                     overlay.set(true);
                 }
             },
@@ -266,7 +317,7 @@ async fn run_once(
         view_state.result.set(Some(format!(
             "run {k}: ELAPSED = {elapsed:.4}s (and mean is {mean:.3})"
         )));
-        runs.busy.set(false);
+        runs.settle(k);
     };
     let steps = view_state.steps;
     let mean_of = |handle: FrameHandle| async move {
@@ -284,10 +335,11 @@ async fn run_once(
         (_, Some(handle)) => {
             show(mean_of(handle.clone()).await?);
             browser::after_render().await;
-            histogram_after_paint(handle, k, runs).await?
+            view_state.handle.set(Some(handle.clone()));
+            histogram_after_paint(handle, k, runs, view_state).await?
         }
         (Mode::Server, None) => {
-            let replaces = view_state.held.get_value();
+            let replaces = view_state.take_replaceable();
             let handle = match steps.run(Step::Create { rows, replaces }).await? {
                 StepReply::Created(handle) => {
                     browser::mark("stayput:created");
@@ -299,11 +351,12 @@ async fn run_once(
             show(mean_of(handle.clone()).await?);
             browser::after_render().await;
             view_state.handle.set(Some(handle.clone()));
-            histogram_after_paint(handle, k, runs).await?
+            histogram_after_paint(handle, k, runs, view_state).await?
         }
         (Mode::Client, None) => {
+            // The frame the server holds stays `held`: the next run in server mode
+            // replaces it.
             let reply = browser::client_round_trip(rows).await?;
-            view_state.held.set_value(None);
             show(reply.mean);
             browser::after_render().await;
             view_state.handle.set(None);
@@ -317,7 +370,8 @@ async fn run_once(
     };
     let root = view_state
         .plot
-        .get_untracked()
+        .try_get_untracked()
+        .flatten()
         .ok_or_else(|| StayputError::Draw("the plot area is missing".into()))?;
     browser::draw_figure(&root, &figure).await?;
     if !runs.is_latest(k) {
@@ -335,14 +389,20 @@ async fn run_once(
 /// 40 runs: median click → painted 24.1 ms with the fetch at once, 19.1 ms after).
 ///
 /// `None` when a later click superseded run `k` before the histogram was asked for.
+/// While it is on its way, a later run does not release the frame (the histogram's read
+/// would rebuild it) but drops it once it is in ([`RunView::drawn`]).
 async fn histogram_after_paint(
     handle: FrameHandle,
     k: u32,
     runs: Runs,
+    view_state: RunView,
 ) -> Result<Option<String>, StayputError> {
     browser::after_paint().await;
     if !runs.is_latest(k) {
         return Ok(None);
     }
-    frame_histogram(handle).await.map(Some)
+    view_state.drawing.update_value(|d| d.push(handle.clone()));
+    let figure = frame_histogram(handle.clone()).await;
+    view_state.drawn(&handle);
+    figure.map(Some)
 }
