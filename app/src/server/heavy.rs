@@ -18,16 +18,15 @@
 //! browser cannot take every slot; requests without a session share one session's
 //! permits (503 beyond), so cookie-less clients cannot take them either.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use stayput_cache::sync::lock;
 use stayput_cache::SessionKey;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::contract::StayputError;
+use crate::server::places::{Place, Places};
 
 /// Rows from which a job takes a slot: 1e6 rows of f64 are 8 MB and ~1 ms of fill per
 /// core; below that, work is too short to be worth queueing.
@@ -75,9 +74,9 @@ struct Inner {
     limits: HeavyLimits,
     /// Jobs under [`LARGE_ROWS`], then jobs from it.
     lanes: [Lane; 2],
-    /// Permits held per session (only sessions holding some); `None` counts every
-    /// request without a session together, as one session.
-    by_session: Mutex<HashMap<Option<SessionKey>, usize>>,
+    /// Permits held per session; `None` counts every request without a session
+    /// together, as one session.
+    by_session: Places<Option<SessionKey>>,
 }
 
 /// One lane's permits and queue.
@@ -100,26 +99,7 @@ impl Lane {
 #[derive(Debug)]
 pub struct HeavyPermit {
     _slot: OwnedSemaphorePermit,
-    _session: SessionSlot,
-}
-
-/// One of a session's permits, given back on drop.
-#[derive(Debug)]
-struct SessionSlot {
-    inner: Arc<Inner>,
-    session: Option<SessionKey>,
-}
-
-impl Drop for SessionSlot {
-    fn drop(&mut self) {
-        let mut by_session = lock(&self.inner.by_session);
-        if let Some(n) = by_session.get_mut(&self.session) {
-            *n -= 1;
-            if *n == 0 {
-                by_session.remove(&self.session);
-            }
-        }
-    }
+    _session: Place<Option<SessionKey>>,
 }
 
 /// A place in the queue, given back on drop (also when the waiting request is dropped).
@@ -142,7 +122,7 @@ impl HeavyJobs {
             inner: Arc::new(Inner {
                 limits,
                 lanes: [Lane::new(limits.slots), Lane::new(limits.slots)],
-                by_session: Mutex::new(HashMap::new()),
+                by_session: Places::new(limits.per_session(), usize::MAX),
             }),
         }
     }
@@ -188,23 +168,13 @@ impl HeavyJobs {
         }
     }
 
-    fn session_slot(&self, session: Option<SessionKey>) -> Result<SessionSlot, StayputError> {
-        let most = self.inner.limits.per_session();
-        let mut by_session = lock(&self.inner.by_session);
-        let held = by_session.entry(session).or_default();
-        if *held >= most {
-            return Err(match session {
-                Some(_) => StayputError::SessionBusy(most as u64),
-                // Requests without a session share one session's share.
-                None => StayputError::Busy {
-                    retry_after_s: self.inner.limits.wait.as_secs().clamp(1, 5),
-                },
-            });
-        }
-        *held += 1;
-        Ok(SessionSlot {
-            inner: Arc::clone(&self.inner),
-            session,
+    fn session_slot(&self, session: Option<SessionKey>) -> Result<Place<Option<SessionKey>>, StayputError> {
+        self.inner.by_session.enter(session).map_err(|_| match session {
+            Some(_) => StayputError::SessionBusy(self.inner.by_session.per_key() as u64),
+            // Requests without a session share one session's share.
+            None => StayputError::Busy {
+                retry_after_s: self.inner.limits.wait.as_secs().clamp(1, 5),
+            },
         })
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`context`]: Stayput's own settings, as server functions read them.
 //! - [`heavy`]: admission of heavy jobs: bounded slots, a short queue, load shedding.
+//! - [`places`]: places counted per session and in all, given back on drop: one
+//!   limiter for heavy jobs' per-session share, the steps sockets, uploads, downloads.
 //! - [`recipes`]: how each kind of frame is made, so evicted ones are rebuilt.
 //! - [`ops`]: the plain functions behind the server functions, taking the cache and
 //!   the session explicitly, so tests call them directly.
@@ -23,6 +25,7 @@ pub mod data;
 pub mod errors;
 pub mod heavy;
 pub mod ops;
+pub mod places;
 pub mod recipes;
 pub mod steps_socket;
 

@@ -7,8 +7,6 @@
 //! own TCP window), a session holds at most a set number of sockets, an idle socket is
 //! closed, and large steps wait for a heavy-job slot like their HTTP twins.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -26,6 +24,7 @@ use crate::contract::StayputError;
 use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
 use crate::server::ops;
+use crate::server::places::Places;
 
 /// A socket with no message for this long is closed (the page opens another when it
 /// needs one).
@@ -34,16 +33,8 @@ pub const IDLE: Duration = Duration::from_secs(10 * 60);
 /// The open steps sockets, capped per session and in all.
 #[derive(Clone)]
 pub struct Sockets {
-    open: Arc<Mutex<Open>>,
-    per_session: usize,
-    most: usize,
+    open: Places<SessionKey>,
     step_timeout: Duration,
-}
-
-#[derive(Default)]
-struct Open {
-    by_session: HashMap<SessionKey, usize>,
-    total: usize,
 }
 
 impl Sockets {
@@ -51,47 +42,8 @@ impl Sockets {
     /// runs at most `step_timeout` (the server's request timeout).
     pub fn new(per_session: usize, most: usize, step_timeout: Duration) -> Self {
         Self {
-            open: Arc::default(),
-            per_session: per_session.max(1),
-            most: most.max(1),
+            open: Places::new(per_session, most),
             step_timeout,
-        }
-    }
-
-    /// A place for one more socket of `session`, or why not.
-    fn enter(&self, session: SessionKey) -> Result<SocketPlace, StayputError> {
-        let mut open = stayput_cache::sync::lock(&self.open);
-        if open.total >= self.most {
-            return Err(StayputError::Busy { retry_after_s: 5 });
-        }
-        let count = open.by_session.entry(session).or_insert(0);
-        if *count >= self.per_session {
-            return Err(StayputError::SessionBusy(self.per_session as u64));
-        }
-        *count += 1;
-        open.total += 1;
-        Ok(SocketPlace {
-            sockets: self.clone(),
-            session,
-        })
-    }
-}
-
-/// One open socket's place in [`Sockets`], given back when the socket ends.
-struct SocketPlace {
-    sockets: Sockets,
-    session: SessionKey,
-}
-
-impl Drop for SocketPlace {
-    fn drop(&mut self) {
-        let mut open = stayput_cache::sync::lock(&self.sockets.open);
-        open.total = open.total.saturating_sub(1);
-        if let Some(count) = open.by_session.get_mut(&self.session) {
-            *count -= 1;
-            if *count == 0 {
-                open.by_session.remove(&self.session);
-            }
         }
     }
 }
@@ -124,7 +76,7 @@ pub async fn upgrade(
         }
         Err(err) => return error_response(err.into()),
     };
-    let place = match sockets.enter(session) {
+    let place = match sockets.open.enter_session(session) {
         Ok(place) => place,
         Err(err) => return error_response(err),
     };

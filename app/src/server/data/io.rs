@@ -22,6 +22,7 @@ use crate::server::body::{for_each_chunk, BodyFault};
 use crate::server::context::Limits;
 use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
+use crate::server::places::Places;
 
 /// Uploads in progress at once, all sessions: each holds a connection, a file descriptor
 /// and a 64 KiB buffer until it finishes, stalls or falls under the slowest rate (which
@@ -31,46 +32,13 @@ pub const MAX_UPLOADS: usize = 256;
 /// Uploads in progress at once in one session.
 pub const MAX_UPLOADS_PER_SESSION: usize = 2;
 
-/// Who is uploading now (cheap to clone).
-#[derive(Debug, Clone, Default)]
-pub struct Uploading {
-    by_session: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<stayput_cache::SessionKey, usize>>>,
-}
+/// Who is uploading (or downloading) now, per session and in all (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Uploading(Places<stayput_cache::SessionKey>);
 
-/// A place among the uploads in progress, given back on drop.
-struct UploadPlace {
-    uploading: Uploading,
-    session: stayput_cache::SessionKey,
-}
-
-impl Uploading {
-    fn enter(&self, session: stayput_cache::SessionKey) -> Result<UploadPlace, StayputError> {
-        let mut by_session = stayput_cache::sync::lock(&self.by_session);
-        let total: usize = by_session.values().sum();
-        if total >= MAX_UPLOADS {
-            return Err(StayputError::Busy { retry_after_s: 5 });
-        }
-        let mine = by_session.entry(session).or_default();
-        if *mine >= MAX_UPLOADS_PER_SESSION {
-            return Err(StayputError::SessionBusy(MAX_UPLOADS_PER_SESSION as u64));
-        }
-        *mine += 1;
-        Ok(UploadPlace {
-            uploading: self.clone(),
-            session,
-        })
-    }
-}
-
-impl Drop for UploadPlace {
-    fn drop(&mut self) {
-        let mut by_session = stayput_cache::sync::lock(&self.uploading.by_session);
-        if let Some(n) = by_session.get_mut(&self.session) {
-            *n -= 1;
-            if *n == 0 {
-                by_session.remove(&self.session);
-            }
-        }
+impl Default for Uploading {
+    fn default() -> Self {
+        Self(Places::new(MAX_UPLOADS_PER_SESSION, MAX_UPLOADS))
     }
 }
 
@@ -132,7 +100,7 @@ pub async fn upload(
             }));
         }
         let session = shared_session_key(&cache, &session).await?;
-        let _place = uploading.enter(session)?;
+        let _place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
             incoming.write(&chunk)
@@ -192,7 +160,7 @@ pub async fn download(
         }
         // A place among the downloads in progress (2 a session, as for uploads), held
         // until the file is streamed: a slow reader keeps its scratch bytes counted.
-        let place = downloading.enter(session)?;
+        let place = downloading.0.enter_session(session)?;
         let handle = FrameHandle {
             id: FrameId::from(handle),
             rows: 0,
