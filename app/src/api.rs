@@ -10,6 +10,8 @@ use leptos::prelude::*;
 use stayput_cache::{FrameHandle, FrameId};
 
 use crate::contract::benchmark::MeanReply;
+#[cfg(feature = "ssr")]
+use crate::contract::benchmark::{Step, StepReply};
 use crate::contract::cache_view::CacheListing;
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Transform};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
@@ -17,17 +19,25 @@ use crate::contract::StayputError;
 #[cfg(feature = "ssr")]
 use crate::server::errors::answered;
 
+/// A benchmark step for the caller's session, through the one admitted runner
+/// ([`crate::server::ops::run_step`]), as the steps socket runs it.
+#[cfg(feature = "ssr")]
+async fn run_step(step: Step) -> Result<StepReply, StayputError> {
+    let (cache, session) = stayput_cache::frame_cache().await?;
+    let heavy = crate::server::context::heavy_jobs()?;
+    crate::server::ops::run_step(&cache, session, &heavy, step).await
+}
+
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
 /// `replaces` is the frame the page held until now: the server releases it first (its
 /// lineage stays, so it can still be rebuilt) and reuses its memory.
 #[server(endpoint = "create_frame")]
 pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<FrameHandle, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
-        let _slot = crate::server::context::heavy_jobs()?
-            .admit(Some(session), rows)
-            .await?;
-        crate::server::ops::create_frame(&cache, session, rows, replaces.as_ref()).await
+        match run_step(Step::Create { rows, replaces }).await? {
+            StepReply::Created(handle) => Ok(handle),
+            _ => Err(StayputError::Internal),
+        }
     })
     .await
 }
@@ -47,9 +57,10 @@ pub async fn start_session() -> Result<(), StayputError> {
 #[server(endpoint = "frame_mean")]
 pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
-        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-        crate::server::ops::frame_mean(&cache, session, &handle).await
+        match run_step(Step::Mean { handle }).await? {
+            StepReply::Mean(mean) => Ok(mean),
+            _ => Err(StayputError::Internal),
+        }
     })
     .await
 }
@@ -145,10 +156,19 @@ pub async fn explore_figure(
     width: u32,
 ) -> Result<FigureReply, StayputError> {
     answered(async move {
-        let spec = crate::server::ops::figure_spec(x, y, kind, x_min, x_max, width);
-        let (cache, session) = stayput_cache::frame_cache().await?;
-        let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-        crate::server::ops::explore_figure(&cache, session, &handle, spec).await
+        let step = Step::Figure {
+            handle,
+            x,
+            y,
+            kind,
+            x_min,
+            x_max,
+            width,
+        };
+        match run_step(step).await? {
+            StepReply::Figure(figure) => Ok(figure),
+            _ => Err(StayputError::Internal),
+        }
     })
     .await
 }

@@ -12,6 +12,7 @@ use crate::contract::figure::{data, first_axes, ChartKind, ColumnInfo, FigureRep
 use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
+use crate::server::heavy::HeavyJobs;
 use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
 use crate::server::{blocking, in_pool_for};
 
@@ -93,12 +94,21 @@ pub fn rebuild_rows(entry: &EntryInfo) -> u64 {
     entry.rows.max(chain.map_or(0, |c| c.source_rows()))
 }
 
-/// One step of the benchmark's WebSocket channel: the plain function it names.
-pub async fn bench_step(
+/// One step of the benchmark (or `/explore`'s figure), admitted by what it costs, then
+/// run: the one place a [`Step`] is dispatched, for its HTTP server functions and the
+/// steps socket alike. Making a frame costs its rows; a read costs the rows it must
+/// bring back into memory ([`read_rows`]; none for a frame in memory).
+pub async fn run_step(
     cache: &FrameCache,
     session: SessionKey,
+    heavy: &HeavyJobs,
     step: Step,
 ) -> Result<StepReply, StayputError> {
+    let rows = match &step {
+        Step::Create { rows, .. } => *rows,
+        Step::Mean { handle } | Step::Figure { handle, .. } => read_rows(cache, session, handle),
+    };
+    let _slot = heavy.admit(Some(session), rows).await?;
     match step {
         Step::Create { rows, replaces } => create_frame(cache, session, rows, replaces.as_ref())
             .await

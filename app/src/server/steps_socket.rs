@@ -150,13 +150,7 @@ async fn run(
 ) -> Result<StepReply, StayputError> {
     let step: Step = serde_json::from_str(text)
         .map_err(|err| StayputError::BadRequest(cut(format!("not a step: {err}"))))?;
-    let rows = match &step {
-        Step::Create { rows, .. } => *rows,
-        // Light unless the frame must be rebuilt or loaded first.
-        Step::Mean { handle } | Step::Figure { handle, .. } => ops::read_rows(cache, session, handle),
-    };
-    let _slot = heavy.admit(Some(session), rows).await?;
-    ops::bench_step(cache, session, step).await
+    ops::run_step(cache, session, heavy, step).await
 }
 
 async fn send(socket: &mut WebSocket, reply: &Result<StepReply, StayputError>) -> Result<(), axum::Error> {
