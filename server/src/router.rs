@@ -1,17 +1,12 @@
 //! The whole HTTP surface in one router, so `main` and the tests serve the same thing.
 
-use app::contract::benchmark::STEPS_PATH;
-use app::contract::client_mode::{FRAME_PATH, MEAN_PATH};
-use app::contract::data::{DOWNLOAD_PATH, UPLOAD_PATH};
-use app::server::client_mode;
-use app::server::context::{AppContext, Limits};
-use app::server::data::io as data_io;
+use app::server::context::Limits;
 use app::server::heavy::HeavyJobs;
-use app::server::steps_socket::{self, Sockets};
+use app::server::state::AppState;
 use app::{shell, App};
 use axum::http::header;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -107,13 +102,15 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         client_max_rows: config.client_max_rows,
         frame_max_bytes: config.session_quota.bytes().min(config.memory_budget.bytes()),
         body_timeout: config.body_timeout,
+        request_timeout: config.request_timeout,
     };
-    let heavy = HeavyJobs::new(config.heavy);
-    let context = AppContext {
+    let state = AppState::new(
+        cache.clone(),
+        HeavyJobs::new(config.heavy),
         limits,
-        heavy: heavy.clone(),
-        examples_dir: config.examples_dir.clone(),
-    };
+        config.examples_dir.clone(),
+        (config.sockets_per_session, config.max_sockets),
+    );
     let options = config.leptos.clone();
 
     let cookie = SessionCookie {
@@ -129,37 +126,14 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     // Random floats do not compress; gzip would only burn CPU on client mode's bytes.
     let compression = CompressionLayer::new()
         .compress_when(SizeAbove::new(256).and(NotForContentType::new("application/octet-stream")));
-    let upload_limit = usize::try_from(config.client_max_rows * 8 + 4096).unwrap_or(usize::MAX);
 
     let routes = generate_route_list(App);
     let metrics_cache = cache.clone();
-    // Client mode's upload is the one large body; everything else is a few hundred
-    // bytes of arguments, so a small limit covers every other route (a layer, read while
-    // streaming: an oversized body is refused before it is buffered).
-    let uploads: Router = Router::new()
-        .route(MEAN_PATH, {
-            let heavy = heavy.clone();
-            post(move |cache, headers, body| {
-                client_mode::mean(limits, heavy.clone(), upload_limit, cache, headers, body)
-            })
-        })
-        // `/data`'s uploads: bounded while streaming by STAYPUT_UPLOAD_MAX.
-        .route(UPLOAD_PATH, {
-            let heavy = heavy.clone();
-            let uploading = data_io::Uploading::default();
-            post(move |cache, session, query, headers, body| {
-                data_io::upload(
-                    limits,
-                    heavy.clone(),
-                    uploading.clone(),
-                    cache,
-                    session,
-                    query,
-                    headers,
-                    body,
-                )
-            })
-        });
+    // Client mode's and `/data`'s uploads are the large bodies, each bounded while it
+    // streams by its own limit; everything else is a few hundred bytes of arguments, so
+    // a small limit covers every other route (a layer, read while streaming: an
+    // oversized body is refused before it is buffered).
+    let uploads: Router = app::server::routes::upload_routes().with_state(state.clone());
     let metrics: Router = Router::new().route(
         METRICS_PATH,
         get(move || {
@@ -167,30 +141,9 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),
     );
-    let sockets = Sockets::new(
-        config.sockets_per_session,
-        config.max_sockets,
-        config.request_timeout,
-    );
     let router = Router::new()
-        .route(STEPS_PATH, {
-            let heavy = heavy.clone();
-            get(move |cache, session, upgrade| {
-                steps_socket::upgrade(sockets.clone(), heavy.clone(), cache, session, upgrade)
-            })
-        })
-        .route(DOWNLOAD_PATH, {
-            let heavy = heavy.clone();
-            let downloading = data_io::Uploading::default();
-            get(move |cache, session, query| {
-                data_io::download(heavy.clone(), downloading.clone(), cache, session, query)
-            })
-        })
-        .route(FRAME_PATH, {
-            let heavy = heavy.clone();
-            post(move |cache, query| client_mode::frame(limits, heavy.clone(), cache, query))
-        })
-        .leptos_routes_with_context(&options, routes, move || provide_context(context.clone()), {
+        .merge(app::server::routes::routes().with_state(state.clone()))
+        .leptos_routes_with_context(&options, routes, move || provide_context(state.clone()), {
             let options = options.clone();
             move || shell(options.clone())
         })

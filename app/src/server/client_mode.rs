@@ -12,10 +12,10 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use serde::Deserialize;
 use stayput_cache::{FrameCache, Reservation, SessionKey};
 
@@ -25,9 +25,9 @@ use crate::contract::StayputError;
 use crate::server::bench_frame;
 use crate::server::blocking;
 use crate::server::body;
-use crate::server::context::Limits;
 use crate::server::errors::error_response;
-use crate::server::heavy::{HeavyJobs, HEAVY_ROWS};
+use crate::server::heavy::HEAVY_ROWS;
+use crate::server::state::AppState;
 
 /// Query of [`FRAME_PATH`](crate::contract::client_mode::FRAME_PATH).
 #[derive(Debug, Deserialize)]
@@ -37,9 +37,9 @@ pub struct FrameQuery {
 
 /// Step 1 of client mode: builds the frame and sends all of it to the browser.
 pub async fn frame(
-    limits: Limits,
-    heavy: HeavyJobs,
-    Extension(cache): Extension<FrameCache>,
+    State(AppState {
+        cache, heavy, limits, ..
+    }): State<AppState>,
     query: Result<Query<FrameQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
@@ -91,13 +91,13 @@ pub async fn frame(
 /// much for nothing), the decoded frame's once it is complete; an upload that stops
 /// sending, or drips, is cut off, freeing both.
 pub async fn mean(
-    limits: Limits,
-    heavy: HeavyJobs,
-    limit: usize,
-    Extension(cache): Extension<FrameCache>,
+    State(AppState {
+        cache, heavy, limits, ..
+    }): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let limit = usize::try_from(limits.client_upload_bytes()).unwrap_or(usize::MAX);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -1,12 +1,12 @@
-//! What server functions need besides the cache.
-//!
-//! The cache and the caller's session come from the library's one-call wiring
-//! (`stayput_cache::frame_cache`); this holds what is Stayput's own configuration.
+//! What server functions read of the [`AppState`] (provided as their Leptos context):
+//! the limits, heavy-job admission, the examples' directory. The cache and the caller's
+//! session come from the library's one-call wiring (`stayput_cache::frame_cache`).
 
 use leptos::prelude::use_context;
 
 use crate::contract::StayputError;
 use crate::server::heavy::{HeavyJobs, HeavyPermit};
+use crate::server::state::AppState;
 
 /// Limits that are configuration rather than code.
 #[derive(Debug, Clone, Copy)]
@@ -18,23 +18,20 @@ pub struct Limits {
     pub frame_max_bytes: u64,
     /// `STAYPUT_BODY_TIMEOUT`: an upload that sends nothing for this long is cut off.
     pub body_timeout: std::time::Duration,
+    /// `STAYPUT_REQUEST_TIMEOUT`: the longest a request (or a socket's step) may run.
+    pub request_timeout: std::time::Duration,
 }
 
-/// Provided once by the server's wiring (`leptos_routes_with_context`), read with
-/// [`limits`] and [`heavy_jobs`].
-#[derive(Debug, Clone)]
-pub struct AppContext {
-    /// Configured limits.
-    pub limits: Limits,
-    /// The admission of heavy jobs, shared by every request.
-    pub heavy: HeavyJobs,
-    /// `STAYPUT_EXAMPLES_DIR`: where the built-in datasets are.
-    pub examples_dir: std::path::PathBuf,
+impl Limits {
+    /// Client mode's upload: the frame's 8 bytes a row, and room for framing.
+    pub fn client_upload_bytes(&self) -> u64 {
+        self.client_max_rows.saturating_mul(8).saturating_add(4096)
+    }
 }
 
-fn context() -> Result<AppContext, StayputError> {
-    use_context::<AppContext>().ok_or_else(|| {
-        tracing::error!("AppContext missing: the server did not provide it");
+fn context() -> Result<AppState, StayputError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing: the server did not provide it");
         StayputError::Internal
     })
 }

@@ -1,7 +1,11 @@
 //! The server-only glue between the contract and the libraries (feature `ssr`): the
 //! one place in `app` that polars, rayon and tokio reach.
 //!
-//! - [`context`]: Stayput's own settings, as server functions read them.
+//! - [`state`]: [`state::AppState`], everything the server side needs, built once by the
+//!   binary: the state of [`routes`] and the context of the server functions.
+//! - [`routes`]: the app's own routes (client mode, `/data`'s upload and download, the
+//!   steps socket), for the binary to mount.
+//! - [`context`]: what server functions read of the state.
 //! - [`heavy`]: admission of heavy jobs: bounded slots, a short queue, load shedding.
 //! - [`places`]: places counted per session and in all, given back on drop: one
 //!   limiter for heavy jobs' per-session share, the steps sockets, uploads, downloads.
@@ -27,6 +31,8 @@ pub mod heavy;
 pub mod ops;
 pub mod places;
 pub mod recipes;
+pub mod routes;
+pub mod state;
 pub mod steps_socket;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use stayput_cache::{existing_session_key, FrameCache, SessionKey};
 use tower_sessions::Session;
 
@@ -25,6 +25,7 @@ use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
 use crate::server::ops;
 use crate::server::places::Places;
+use crate::server::state::AppState;
 
 /// A socket with no message for this long is closed (the page opens another when it
 /// needs one).
@@ -51,9 +52,12 @@ impl Sockets {
 /// The upgrade: needs the page's session (its cookie; a socket never starts one) and a
 /// free place among the session's sockets.
 pub async fn upgrade(
-    sockets: Sockets,
-    heavy: HeavyJobs,
-    Extension(cache): Extension<FrameCache>,
+    State(AppState {
+        cache,
+        heavy,
+        sockets,
+        ..
+    }): State<AppState>,
     session: Session,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {

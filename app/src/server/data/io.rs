@@ -3,15 +3,13 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use polars::prelude::*;
 use serde::Deserialize;
-use stayput_cache::{
-    existing_session_key, shared_session_key, FrameCache, FrameHandle, FrameId, IngestError, Limit,
-};
+use stayput_cache::{existing_session_key, shared_session_key, FrameHandle, FrameId, IngestError, Limit};
 use tokio::io::AsyncReadExt;
 use tower_sessions::Session;
 
@@ -19,10 +17,9 @@ use super::{chain_of, entry, ingest_error, lazy_of, uploads};
 use crate::contract::StayputError;
 use crate::server::blocking;
 use crate::server::body::{for_each_chunk, BodyFault};
-use crate::server::context::Limits;
 use crate::server::errors::error_response;
-use crate::server::heavy::HeavyJobs;
 use crate::server::places::Places;
+use crate::server::state::AppState;
 
 /// Uploads in progress at once, all sessions: each holds a connection, a file descriptor
 /// and a 64 KiB buffer until it finishes, stalls or falls under the slowest rate (which
@@ -55,10 +52,13 @@ pub struct UploadQuery {
 /// [`MAX_UPLOADS_PER_SESSION`] a session and [`MAX_UPLOADS`] in all at once (429, 503).
 #[allow(clippy::too_many_arguments)]
 pub async fn upload(
-    limits: Limits,
-    heavy: HeavyJobs,
-    uploading: Uploading,
-    Extension(cache): Extension<FrameCache>,
+    State(AppState {
+        cache,
+        heavy,
+        limits,
+        uploading,
+        ..
+    }): State<AppState>,
     session: Session,
     query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
@@ -138,9 +138,12 @@ pub struct DownloadQuery {
 /// private scratch file and streamed from it. The one time data leaves the server,
 /// because the user asked.
 pub async fn download(
-    heavy: HeavyJobs,
-    downloading: Uploading,
-    Extension(cache): Extension<FrameCache>,
+    State(AppState {
+        cache,
+        heavy,
+        downloading,
+        ..
+    }): State<AppState>,
     session: Session,
     query: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Response {
