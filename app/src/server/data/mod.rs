@@ -3,10 +3,13 @@
 //! whose lineage is its chain), plotted with the figure engine and downloaded.
 //!
 //! - [`chain`]: a frame's chain (upload + steps) and how each step runs in polars.
+//! - [`exprs`]: the polars expressions of a step's parts (aggregates, derived columns,
+//!   filter conditions), each checked against the schema.
 //! - [`look`]: the schema with its statistics, and pages of rows.
 //! - [`io`]: the upload and download routes (raw bodies, streamed).
 
 pub mod chain;
+pub mod exprs;
 pub mod io;
 pub mod look;
 
