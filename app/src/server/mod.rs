@@ -5,6 +5,8 @@
 //!   binary: the state of [`routes`] and the context of the server functions.
 //! - [`routes`]: the app's own routes (client mode, `/data`'s upload and download, the
 //!   steps socket), for the binary to mount.
+//! - [`caller`]: [`caller::Caller`], the cache and the request's session for the
+//!   app's own routes and the socket, the session resolved in one place.
 //! - [`context`]: what server functions read of the state.
 //! - [`heavy`]: admission of heavy jobs: bounded slots, a short queue, load shedding.
 //! - [`places`]: places counted per session and in all, given back on drop: one
@@ -23,6 +25,7 @@
 
 pub mod bench_frame;
 pub mod body;
+pub mod caller;
 pub mod client_mode;
 pub mod context;
 pub mod data;

@@ -13,14 +13,14 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use stayput_cache::{existing_session_key, FrameCache, SessionKey};
-use tower_sessions::Session;
+use stayput_cache::{FrameCache, SessionKey};
 
 #[cfg(doc)]
 use crate::contract::benchmark::STEPS_PATH;
 use crate::contract::benchmark::{Step, StepReply, MAX_STEP_MESSAGE};
 use crate::contract::error::cut;
 use crate::contract::StayputError;
+use crate::server::caller::Caller;
 use crate::server::errors::error_response;
 use crate::server::heavy::HeavyJobs;
 use crate::server::ops;
@@ -58,7 +58,7 @@ pub async fn upgrade(
         sockets,
         ..
     }): State<AppState>,
-    session: Session,
+    caller: Caller,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -66,19 +66,14 @@ pub async fn upgrade(
         // Not a WebSocket request, or not one we speak: its own status (400, 405, 426).
         Err(rejection) => return rejection.into_response(),
     };
-    let session = match existing_session_key(&session).await {
-        Ok(Some(session)) => {
-            if let Err(err) = cache.sync_session(session).await {
-                tracing::debug!(%err, "handles of other servers not learnt");
-            }
-            session
-        }
+    let session = match caller.existing_session().await {
+        Ok(Some(session)) => session,
         Ok(None) => {
             return error_response(StayputError::BadRequest(
                 "the steps socket needs the page's session cookie".into(),
             ))
         }
-        Err(err) => return error_response(err.into()),
+        Err(err) => return error_response(err),
     };
     let place = match sockets.open.enter_session(session) {
         Ok(place) => place,

@@ -9,14 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use polars::prelude::*;
 use serde::Deserialize;
-use stayput_cache::{existing_session_key, shared_session_key, FrameHandle, FrameId, IngestError, Limit};
+use stayput_cache::{FrameHandle, FrameId, IngestError, Limit};
 use tokio::io::AsyncReadExt;
-use tower_sessions::Session;
 
 use super::{chain_of, entry, ingest_error, lazy_of, uploads};
 use crate::contract::StayputError;
 use crate::server::blocking;
 use crate::server::body::{for_each_chunk, BodyFault};
+use crate::server::caller::Caller;
 use crate::server::errors::error_response;
 use crate::server::places::Places;
 use crate::server::state::AppState;
@@ -59,7 +59,7 @@ pub async fn upload(
         uploading,
         ..
     }): State<AppState>,
-    session: Session,
+    caller: Caller,
     query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
@@ -99,7 +99,7 @@ pub async fn upload(
                 budget: most,
             }));
         }
-        let session = shared_session_key(&cache, &session).await?;
+        let session = caller.session().await?;
         let _place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
@@ -144,7 +144,7 @@ pub async fn download(
         downloading,
         ..
     }): State<AppState>,
-    session: Session,
+    caller: Caller,
     query: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
@@ -155,12 +155,10 @@ pub async fn download(
             "parquet" => true,
             _ => return Err(StayputError::BadRequest("format must be csv or parquet".into())),
         };
-        let session = existing_session_key(&session)
+        let session = caller
+            .existing_session()
             .await?
             .ok_or(StayputError::UnknownHandle)?;
-        if let Err(err) = cache.sync_session(session).await {
-            tracing::debug!(%err, "handles of other servers not learnt");
-        }
         // A place among the downloads in progress (2 a session, as for uploads), held
         // until the file is streamed: a slow reader keeps its scratch bytes counted.
         let place = downloading.0.enter_session(session)?;
