@@ -3,40 +3,43 @@
 //! server without any other session's details.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use stayput_cache::{ByteSize, EntryInfo, FrameId, Residence, Totals};
 
-use crate::api::{cache_view, drop_all, drop_frame};
+use crate::api::{cache_view, DropAll, DropFrame};
 use crate::contract::cache_view::CacheListing;
 use crate::contract::sizes::with_thousands;
 
-/// The cache page.
+/// The cache page: the listing is a resource, read again when either drop completes or
+/// Refresh is clicked; the drops are server actions.
 #[component]
 pub fn CachePage() -> impl IntoView {
-    let version = RwSignal::new(0_u32);
-    let error = RwSignal::new(None::<String>);
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
-    let listing = Resource::new(move || version.get(), |_| cache_view());
-    let refresh = move || version.update(|v| *v += 1);
-    let drop_one = move |id: FrameId| {
-        spawn_local(async move {
-            match drop_frame(id).await {
-                Ok(true) => error.set(None),
-                Ok(false) => error.set(Some("that frame was already gone".into())),
-                Err(err) => error.set(Some(err.to_string())),
-            }
-            refresh();
+    let drop_one = ServerAction::<DropFrame>::new();
+    let drop_all = ServerAction::<DropAll>::new();
+    let listing = Resource::new(
+        move || (drop_one.version().get(), drop_all.version().get()),
+        |_| cache_view(),
+    );
+    let refresh = move || listing.refetch();
+    // What the last drop said, if it failed (or found its frame already gone).
+    let error = Memo::new(move |_| {
+        let one = drop_one.value().get().and_then(|done| match done {
+            Ok(true) => None,
+            Ok(false) => Some("that frame was already gone".to_owned()),
+            Err(err) => Some(err.to_string()),
         });
+        let all = drop_all
+            .value()
+            .get()
+            .and_then(|done| done.err().map(|err| err.to_string()));
+        one.or(all)
+    });
+    let drop_one = move |id: FrameId| {
+        drop_one.dispatch(DropFrame { id });
     };
     let drop_everything = move |_| {
-        spawn_local(async move {
-            match drop_all().await {
-                Ok(_) => error.set(None),
-                Err(err) => error.set(Some(err.to_string())),
-            }
-            refresh();
-        });
+        drop_all.dispatch(DropAll {});
     };
 
     view! {
