@@ -71,3 +71,23 @@ test("step 2 again reads the same frame; drop all empties the page; other sessio
   await expect(inspector.getByTestId("cache-empty")).toBeVisible();
   await expect(inspector.getByTestId("session-total")).toContainText("holds 0 B in memory");
 });
+
+test("a drop that finds its frame gone says so, and the next drop that succeeds clears it", async ({ page, context }) => {
+  await openBenchmark(page);
+  await runBenchmark(page, 1_000, "server");
+  const short = await shownHandle(page);
+  // Two tabs of the same session list the frame; the first drops it.
+  const first = await context.newPage();
+  await openCache(first);
+  const second = await context.newPage();
+  await openCache(second);
+  await first.locator(`[data-testid=cache-entry][data-id^="${short}"]`).getByTestId("drop").click();
+  await expect(first.locator(`[data-testid=cache-entry][data-id^="${short}"]`)).toHaveCount(0);
+  // The second, still listing it, drops it too: already gone.
+  await second.locator(`[data-testid=cache-entry][data-id^="${short}"]`).getByTestId("drop").click();
+  await expect(second.getByTestId("error")).toContainText("already gone");
+  // Drop all succeeds: the message goes.
+  await second.getByTestId("drop-all").click();
+  await expect(second.getByTestId("cache-empty")).toBeVisible();
+  await expect(second.getByTestId("error")).toHaveCount(0);
+});

@@ -22,19 +22,32 @@ pub fn CachePage() -> impl IntoView {
         |_| cache_view(),
     );
     let refresh = move || listing.refetch();
-    // What the last drop said, if it failed (or found its frame already gone).
-    let error = Memo::new(move |_| {
-        let one = drop_one.value().get().and_then(|done| match done {
-            Ok(true) => None,
-            Ok(false) => Some("that frame was already gone".to_owned()),
-            Err(err) => Some(err.to_string()),
-        });
-        let all = drop_all
-            .value()
-            .get()
-            .and_then(|done| done.err().map(|err| err.to_string()));
-        one.or(all)
-    });
+    // What the drop that finished last said, if it failed (or found its frame already
+    // gone); a drop that succeeds clears it.
+    let error = RwSignal::new(None::<String>);
+    Effect::watch(
+        move || drop_one.version().get(),
+        move |_, _, _| {
+            error.set(drop_one.value().get_untracked().and_then(|done| match done {
+                Ok(true) => None,
+                Ok(false) => Some("that frame was already gone".to_owned()),
+                Err(err) => Some(err.to_string()),
+            }));
+        },
+        false,
+    );
+    Effect::watch(
+        move || drop_all.version().get(),
+        move |_, _, _| {
+            error.set(
+                drop_all
+                    .value()
+                    .get_untracked()
+                    .and_then(|done| done.err().map(|err| err.to_string())),
+            );
+        },
+        false,
+    );
     let drop_one = move |id: FrameId| {
         drop_one.dispatch(DropFrame { id });
     };
