@@ -54,12 +54,22 @@ test("upload a CSV with the file chooser: schema, a page of rows, filter, group,
   await page.getByTestId("next-page").click();
   await expect(page.getByTestId("position")).toContainText("rows 51–100 of 2,000");
 
+  // A step the server refuses (a number column against a word) says why, and changes
+  // nothing; the next step clears the message.
+  await page.getByTestId("filter-column").selectOption("temp");
+  await page.getByTestId("filter-op").selectOption({ label: "≥" });
+  await page.getByTestId("filter-value").fill("warm");
+  await page.getByTestId("apply-filter").click();
+  await expect(page.getByTestId("error")).toContainText("temp");
+  await expect(page.getByTestId("shape")).toHaveText("2,000 rows × 4 columns");
+
   // Filter: temp ≥ 10 keeps half.
   await page.getByTestId("filter-column").selectOption("temp");
   await page.getByTestId("filter-op").selectOption({ label: "≥" });
   await page.getByTestId("filter-value").fill("10");
   await page.getByTestId("apply-filter").click();
   await expect(page.getByTestId("shape")).toHaveText("1,000 rows × 4 columns");
+  await expect(page.getByTestId("error")).toHaveCount(0);
   // Group by city: three rows of mean temperatures.
   await page.getByTestId("group-key").selectOption("city");
   await page.getByTestId("group-fn").selectOption("mean");

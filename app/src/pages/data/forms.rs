@@ -5,12 +5,11 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::derive_form::DeriveForm;
 use super::join_form::JoinForm;
 use super::DataView;
-use crate::api::data_transform;
+use crate::api::DataTransform;
 use crate::contract::data::{Agg, AggFn, Condition, Op, SortBy, Transform};
 
 /// Whether a polars type name is a number type (`i64`, `u8`, `f64`, …).
@@ -29,15 +28,8 @@ pub(super) fn apply(view_state: DataView, step: Transform) {
     let Some(handle) = view_state.handle.get_untracked() else {
         return;
     };
-    view_state.busy.set(true);
     view_state.error.set(None);
-    spawn_local(async move {
-        match data_transform(handle, step).await {
-            Ok(next) => view_state.show(next),
-            Err(err) => view_state.fail(err),
-        }
-        view_state.busy.set(false);
-    });
+    view_state.transform.dispatch(DataTransform { handle, step });
 }
 
 /// `<option>`s of the columns of the frame on show that pass `keep` (by type name).
@@ -145,7 +137,7 @@ fn FilterForm(view_state: DataView) -> AnyView {
             </button>
             <button
                 data-testid="apply-filter"
-                disabled=move || view_state.busy.get()
+                disabled=move || view_state.is_busy()
                 on:click=move |_| {
                     let mut all = pending.get_untracked();
                     all.push(current());
@@ -189,7 +181,7 @@ fn GroupForm(view_state: DataView) -> AnyView {
             <ColumnPick view_state=view_state value=column testid="group-column"/>
             <button
                 data-testid="apply-group"
-                disabled=move || view_state.busy.get()
+                disabled=move || view_state.is_busy()
                 on:click=move |_| {
                     apply(
                         view_state,

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
-use crate::api::{data_examples, data_rows, data_summary, load_example};
+use crate::api::{data_examples, data_rows, data_summary, DataTransform, LoadExample};
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy};
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
@@ -36,8 +36,10 @@ pub struct DataView {
     pub sort: RwSignal<Option<SortBy>>,
     /// The message of the last failure.
     pub error: RwSignal<Option<String>>,
-    /// Work in progress (buttons wait).
-    pub busy: RwSignal<bool>,
+    /// A step applied to the frame on show (a server action: its reply is shown).
+    pub transform: ServerAction<DataTransform>,
+    /// A built-in example opened (a server action: its frame is shown).
+    pub open: ServerAction<LoadExample>,
 }
 
 impl DataView {
@@ -70,6 +72,30 @@ impl DataView {
     pub(crate) fn fail(self, err: StayputError) {
         self.error.set(Some(err.to_string()));
     }
+
+    /// Whether a step or an example is on its way (its buttons wait).
+    pub(crate) fn is_busy(self) -> bool {
+        self.transform.pending().get() || self.open.pending().get()
+    }
+
+    /// Shows the frame each action answers with, or its error, once it is in.
+    fn show_replies(self) {
+        let actions = [
+            (self.transform.version(), self.transform.value()),
+            (self.open.version(), self.open.value()),
+        ];
+        for (version, value) in actions {
+            Effect::watch(
+                move || version.get(),
+                move |_, _, _| match value.get_untracked() {
+                    Some(Ok(handle)) => self.show(handle),
+                    Some(Err(err)) => self.fail(err),
+                    None => {}
+                },
+                false,
+            );
+        }
+    }
 }
 
 /// The data page.
@@ -81,8 +107,10 @@ pub fn DataPage() -> AnyView {
         page: RwSignal::new(None),
         sort: RwSignal::new(None),
         error: RwSignal::new(None),
-        busy: RwSignal::new(false),
+        transform: ServerAction::new(),
+        open: ServerAction::new(),
     };
+    view_state.show_replies();
     let examples = RwSignal::new(Vec::<DataExample>::new());
     let ready = RwSignal::new(false);
     Effect::new(move |_| {
@@ -95,15 +123,8 @@ pub fn DataPage() -> AnyView {
         });
     });
     let open_example = move |file: String| {
-        view_state.busy.set(true);
         view_state.error.set(None);
-        spawn_local(async move {
-            match load_example(file).await {
-                Ok(handle) => view_state.show(handle),
-                Err(err) => view_state.fail(err),
-            }
-            view_state.busy.set(false);
-        });
+        view_state.open.dispatch(LoadExample { file });
     };
     let shape = move || {
         view_state
@@ -141,7 +162,7 @@ pub fn DataPage() -> AnyView {
                                     class="secondary"
                                     data-testid=format!("example-{}", ex.file)
                                     title=ex.title.clone()
-                                    disabled=move || view_state.busy.get()
+                                    disabled=move || view_state.is_busy()
                                     on:click=move |_| open_example(file.clone())
                                 >
                                     {ex.file.clone()}
