@@ -205,6 +205,6 @@ pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
 #[cfg(feature = "leptos")]
 pub use wiring::{
-    existing_frame_cache, existing_session_key, frame_cache, session_key, shared_session_key,
-    started_frame_cache, FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
+    existing_frame_cache, existing_session_key, existing_shared_session_key, frame_cache, session_key,
+    shared_session_key, started_frame_cache, FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
 };

@@ -214,11 +214,22 @@ pub async fn started_frame_cache() -> Result<(FrameCache, SessionKey), CacheErro
 /// drops cookies.
 pub async fn existing_frame_cache() -> Result<Option<(FrameCache, SessionKey)>, CacheError> {
     let (cache, session) = extract().await?;
-    let key = existing_session_key(&session).await?;
+    let key = existing_shared_session_key(&cache, &session).await?;
+    Ok(key.map(|key| (cache, key)))
+}
+
+/// [`existing_session_key`] for a server that may share its sessions: never starts one,
+/// and an existing one learns the handles other servers made since this one last looked
+/// (going on with this server's while Redis cannot tell). For plain axum handlers.
+pub async fn existing_shared_session_key(
+    cache: &FrameCache,
+    session: &Session,
+) -> Result<Option<SessionKey>, CacheError> {
+    let key = existing_session_key(session).await?;
     if let Some(key) = key {
         if let Err(err) = cache.sync_session(key).await {
             tracing::debug!(%err, "handles of other servers not learnt; going on with this one's");
         }
     }
-    Ok(key.map(|key| (cache, key)))
+    Ok(key)
 }

@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use stayput_cache::{existing_session_key, shared_session_key, FrameCache, SessionKey};
+use stayput_cache::{existing_shared_session_key, shared_session_key, FrameCache, SessionKey};
 use tower_sessions::Session;
 
 use crate::contract::StayputError;
@@ -44,12 +44,6 @@ impl Caller {
     /// It learns the handles other servers made (and goes on with this one's if Redis
     /// cannot tell).
     pub async fn existing_session(&self) -> Result<Option<SessionKey>, StayputError> {
-        let key = existing_session_key(&self.session).await?;
-        if let Some(key) = key {
-            if let Err(err) = self.cache.sync_session(key).await {
-                tracing::debug!(%err, "handles of other servers not learnt");
-            }
-        }
-        Ok(key)
+        Ok(existing_shared_session_key(&self.cache, &self.session).await?)
     }
 }
