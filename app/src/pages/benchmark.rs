@@ -60,25 +60,24 @@ impl RunView {
         Some(held)
     }
 
-    /// The histogram of `handle` is in: drop the frame if a later run left it to us.
+    /// The histogram of `handle` is in: drop the frame if a later run left it to us
+    /// and no other histogram of it is still on its way.
     fn drawn(self, handle: &FrameHandle) {
-        self.drawing.update_value(|d| {
-            if let Some(i) = d.iter().position(|h| h.id == handle.id) {
+        let same = |h: &FrameHandle| h.id == handle.id;
+        let still_drawn = self.drawing.try_update_value(|d| {
+            if let Some(i) = d.iter().position(same) {
                 d.swap_remove(i);
             }
+            d.iter().any(same)
         });
-        let still = self
-            .drawing
-            .try_with_value(|d| d.iter().any(|h| h.id == handle.id))
-            .unwrap_or(false);
-        let mut orphan = false;
-        self.to_drop.update_value(|d| {
-            if let Some(i) = d.iter().position(|h| h.id == handle.id).filter(|_| !still) {
-                d.swap_remove(i);
-                orphan = true;
-            }
+        if still_drawn != Some(false) {
+            return;
+        }
+        let orphan = self.to_drop.try_update_value(|d| {
+            let found = d.iter().position(same);
+            found.map(|i| d.swap_remove(i)).is_some()
         });
-        if orphan {
+        if orphan == Some(true) {
             let id = handle.id.clone();
             spawn_local(async move {
                 let _ = drop_frame(id).await;
