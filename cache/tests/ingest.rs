@@ -8,85 +8,9 @@ use polars::prelude::*;
 use stayput_cache::{CacheError, FrameCache, IngestError, SessionKey, Uploads};
 
 mod common;
+mod uploading;
 use common::{config, MIB};
-
-struct Setup {
-    cache: FrameCache,
-    uploads: Uploads,
-    dir: tempfile::TempDir,
-}
-
-fn setup_with(limit: u64, budget_mib: u64) -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let uploads = Uploads::open(&dir.path().join("uploads"), limit, 64 * MIB).expect("uploads");
-    let cache = FrameCache::builder(config(budget_mib, budget_mib, Duration::from_secs(600)))
-        .uploads(uploads.clone())
-        .build();
-    Setup { cache, uploads, dir }
-}
-
-fn setup() -> Setup {
-    setup_with(16 * MIB, 64)
-}
-
-impl Setup {
-    fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("uploads"))
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// `bytes` uploaded as `name` in chunks of `chunk`.
-    async fn upload(
-        &self,
-        session: SessionKey,
-        name: &str,
-        bytes: &[u8],
-        chunk: usize,
-    ) -> Result<stayput_cache::FrameHandle, CacheError> {
-        let mut incoming = self.uploads.incoming(session, name)?;
-        for part in bytes.chunks(chunk.max(1)) {
-            incoming.write(part)?;
-        }
-        self.cache.ingest(session, incoming).await
-    }
-
-    async fn fails(&self, name: &str, bytes: &[u8]) -> IngestError {
-        let session = SessionKey::random();
-        match self.upload(session, name, bytes, 7).await {
-            Err(CacheError::Ingest(err)) => {
-                assert!(
-                    self.files().is_empty(),
-                    "{name}: nothing is left behind: {:?}",
-                    self.files()
-                );
-                assert_eq!(self.uploads.used_bytes(), 0, "{name}: its bytes are given back");
-                assert!(self.cache.list(session).is_empty(), "{name}: no handle");
-                err
-            }
-            other => panic!("{name}: expected an ingest error, got {other:?}"),
-        }
-    }
-}
-
-fn parquet_bytes(frame: &mut DataFrame) -> Vec<u8> {
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out).finish(frame).expect("parquet");
-    out
-}
-
-fn ipc_bytes(frame: &mut DataFrame) -> Vec<u8> {
-    let mut out = Vec::new();
-    IpcWriter::new(&mut out).finish(frame).expect("ipc");
-    out
-}
-
-fn sample() -> DataFrame {
-    df!("city" => ["Oslo", "Rome", "Lima"], "temp" => [4.5, 18.0, 22.1], "n" => [1i64, 2, 3]).expect("frame")
-}
+use uploading::{ipc_bytes, parquet_bytes, sample, setup, setup_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_becomes_a_handle_read_lazily_from_its_kept_file() {
