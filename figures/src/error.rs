@@ -29,6 +29,10 @@ pub enum FigureError {
     /// No row's x falls in the visible range.
     #[error("no rows in the visible range")]
     NoRows,
+    /// A selection that cannot be applied: the message says why (an inverted or
+    /// non-numeric range, a lasso of too many vertices, a column of the wrong type).
+    #[error("{0}")]
+    BadSelection(String),
 }
 
 /// Longest column name a message repeats.

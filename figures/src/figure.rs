@@ -3,6 +3,7 @@
 use polars::prelude::*;
 
 use crate::axis::x_axis;
+use crate::bar::bar_figure;
 use crate::boxplot::box_figure;
 use crate::columns::values;
 use crate::density::density_figure;
@@ -18,6 +19,9 @@ const HISTOGRAM_BINS: usize = 100;
 /// (or the row number), then reduced for the plot's width. Stateless and read-only: the
 /// frame's columns are borrowed when they are contiguous f64.
 pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<Figure, FigureError> {
+    if spec.kind == ChartKind::Bar {
+        return bar_figure(frame, &spec.x);
+    }
     let y = values(frame, &spec.y)?;
     let (x, rows) = x_axis(frame, spec)?;
     let total_rows = frame.height() as u64;
@@ -30,6 +34,7 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<Figure, FigureErro
         ChartKind::Line | ChartKind::Scatter => line_figure(spec, &x, &y, rows, width, total_rows),
         ChartKind::Box => box_figure(&spec.y, &y[rows], total_rows),
         ChartKind::Density => density_figure(spec, &x, &y, rows, width, total_rows),
+        ChartKind::Bar => return bar_figure(frame, &spec.x),
         ChartKind::Histogram => {
             let hist = histogram_of(&[&y[rows]], HISTOGRAM_BINS);
             Figure {

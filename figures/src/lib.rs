@@ -60,11 +60,17 @@
 //!   width limits: the plain data both sides share.
 //! - `text`: [`with_thousands`], counts as people read them.
 //! - `error`: [`FigureError`].
+//! - [`select`]: selections ([`select::Clause`]) and a linked view's figures
+//!   ([`select::LinkedFigure`]): the plain data of cross-filtering.
 //! - `figure` (engine): [`figure`], the one entry point, dispatching on the kind.
 //! - `columns` (engine): [`columns`] and [`values`], a frame's columns as f64.
 //! - `axis` (engine): the x axis and its visible rows.
 //! - [`decimate`] (engine): visible-row search and MinMax decimation.
-//! - `line`, [`histogram`], `boxplot`, `density` (engine): one module a chart kind.
+//! - `line`, [`histogram`], `boxplot`, `density`, `bar` (engine): one module a chart kind.
+//! - [`filter`] (engine): a selection as one polars predicate (ranges, categories, a
+//!   lasso's polygon).
+//! - `linked` (engine): [`linked`], a linked view's figures, each re-aggregated against
+//!   the other figures' selections.
 //! - `layout` (engine): the plotly layout pieces every figure shares.
 //! - [`typed`] (engine): plotly.js typed arrays (`{"dtype", "bdata"}`).
 //! - [`stats`] (engine): mean, histograms and quantiles of f64 slices.
@@ -74,6 +80,7 @@
 //! and no `x0`/`dx`, so building there meant serialising, parsing back and patching.
 
 mod error;
+pub mod select;
 mod spec;
 mod text;
 
@@ -83,6 +90,8 @@ pub use text::with_thousands;
 
 #[cfg(feature = "engine")]
 mod axis;
+#[cfg(feature = "engine")]
+mod bar;
 #[cfg(feature = "engine")]
 mod boxplot;
 #[cfg(feature = "engine")]
@@ -96,11 +105,15 @@ mod density;
 #[cfg(feature = "engine")]
 mod figure;
 #[cfg(feature = "engine")]
+pub mod filter;
+#[cfg(feature = "engine")]
 pub mod histogram;
 #[cfg(feature = "engine")]
 mod layout;
 #[cfg(feature = "engine")]
 mod line;
+#[cfg(feature = "engine")]
+mod linked;
 #[cfg(feature = "engine")]
 pub mod stats;
 #[cfg(feature = "engine")]
@@ -110,3 +123,5 @@ pub mod typed;
 pub use columns::{columns, f64_slices, values};
 #[cfg(feature = "engine")]
 pub use figure::figure;
+#[cfg(feature = "engine")]
+pub use linked::linked;

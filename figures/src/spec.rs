@@ -33,6 +33,9 @@ pub enum ChartKind {
     Box,
     /// A 2-D density heatmap of (x, y), for scatters too dense to draw.
     Density,
+    /// Rows counted by value of x (a group-by's bars; x needs not be sorted or numeric,
+    /// y is not read). Not in [`ChartKind::ALL`]: it is not a figure of y over x.
+    Bar,
 }
 
 impl ChartKind {
@@ -53,12 +56,16 @@ impl ChartKind {
             Self::Histogram => "histogram",
             Self::Box => "box",
             Self::Density => "density",
+            Self::Bar => "bar",
         }
     }
 
     /// The kind named `name` (see [`ChartKind::as_str`]).
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
+        Self::ALL
+            .into_iter()
+            .chain([Self::Bar])
+            .find(|k| k.as_str() == name)
     }
 }
 

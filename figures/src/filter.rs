@@ -1,0 +1,232 @@
+//! Selections as polars predicates: one expression a lazy query filters by, whether a
+//! linked view re-aggregates its figures or a selection is kept as a step of its own.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::select::{check_selection, Clause};
+use crate::{FigureError, ROW};
+
+/// Name of the row-number column a selection on [`ROW`] reads: made by
+/// [`with_row_numbers`] before the filter, so rows keep their number after it.
+pub const ROW_NUMBER: &str = "__stayput_row";
+
+/// Whether any clause of `selection` reads the row number.
+pub fn reads_row_number(selection: &[Clause]) -> bool {
+    selection.iter().any(|c| c.columns().contains(&ROW))
+}
+
+/// `frame` with the row-number column [`ROW_NUMBER`] (f64) added first.
+pub fn with_row_numbers(frame: LazyFrame) -> LazyFrame {
+    frame
+        .with_row_index(ROW_NUMBER, None)
+        .with_column(col(ROW_NUMBER).cast(DataType::Float64))
+}
+
+/// The predicate of `selection` over a frame of `schema`: every clause checked against
+/// the schema first (unknown columns, a range on text, a lasso on a non-numeric axis).
+/// A clause on [`ROW`] reads [`ROW_NUMBER`], which the caller adds with
+/// [`with_row_numbers`].
+pub fn selection_expr(selection: &[Clause], schema: &Schema) -> Result<Expr, FigureError> {
+    check_selection(selection)?;
+    let mut all: Option<Expr> = None;
+    for clause in selection {
+        let expr = clause_expr(clause, schema)?;
+        all = Some(match all {
+            Some(all) => all.and(expr),
+            None => expr,
+        });
+    }
+    all.ok_or_else(|| FigureError::BadSelection("an empty selection".into()))
+}
+
+/// The numbers of column `name` of `schema` as f64 (the row number for [`ROW`]).
+fn numbers(schema: &Schema, name: &str) -> Result<Expr, FigureError> {
+    if name == ROW {
+        return Ok(col(ROW_NUMBER));
+    }
+    let dtype = schema
+        .get(name)
+        .ok_or_else(|| FigureError::NoColumn(name.to_owned()))?;
+    if !(dtype.is_primitive_numeric() || dtype.is_temporal()) {
+        return Err(FigureError::NotNumeric {
+            name: name.to_owned(),
+            dtype: dtype.to_string(),
+        });
+    }
+    Ok(col(name).cast(DataType::Float64))
+}
+
+fn clause_expr(clause: &Clause, schema: &Schema) -> Result<Expr, FigureError> {
+    Ok(match clause {
+        Clause::Range { column, lo, hi } => {
+            let v = numbers(schema, column)?;
+            v.clone().gt_eq(lit(*lo)).and(v.lt_eq(lit(*hi)))
+        }
+        Clause::Categories { column, values } => {
+            if schema.get(column).is_none() {
+                return Err(FigureError::NoColumn(column.clone()));
+            }
+            let kept = Series::new("kept".into(), values.as_slice())
+                .implode()
+                .map_err(|_| FigureError::BadSelection("unreadable categories".into()))?
+                .into_series();
+            col(column.as_str())
+                .cast(DataType::String)
+                .is_in(lit(kept), false)
+                .fill_null(lit(false))
+        }
+        Clause::Polygon { x, y, points } => {
+            let polygon = points.clone();
+            numbers(schema, x)?.map_many(
+                move |columns: &mut [Column]| {
+                    let mask = inside(&columns[0], &columns[1], &polygon)?;
+                    Ok(mask.into_column())
+                },
+                &[numbers(schema, y)?],
+                |_, fields| Ok(Field::new(fields[0].name().clone(), DataType::Boolean)),
+            )
+        }
+    })
+}
+
+/// Rows handled by one rayon task of the point-in-polygon test.
+const CHUNK: usize = 1 << 16;
+
+/// Whether each (x, y) lies inside `polygon` (even-odd rule; a missing or NaN value is
+/// outside). Points outside the polygon's bounding box are rejected first.
+fn inside(x: &Column, y: &Column, polygon: &[[f64; 2]]) -> PolarsResult<BooleanChunked> {
+    let x = x.cast(&DataType::Float64)?.f64()?.rechunk().into_owned();
+    let y = y.cast(&DataType::Float64)?.f64()?.rechunk().into_owned();
+    let (xs, ys) = (x.downcast_as_array(), y.downcast_as_array());
+    let (xs, ys) = (xs.values().as_slice(), ys.values().as_slice());
+    let (x_valid, y_valid) = (x.downcast_as_array().validity(), y.downcast_as_array().validity());
+    let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &[px, py] in polygon {
+        (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(px), x_hi.max(px), y_lo.min(py), y_hi.max(py));
+    }
+    let mut out = vec![false; xs.len()];
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(chunk, part)| {
+        let start = chunk * CHUNK;
+        for (k, slot) in part.iter_mut().enumerate() {
+            let i = start + k;
+            let valid = x_valid.is_none_or(|v| v.get_bit(i)) && y_valid.is_none_or(|v| v.get_bit(i));
+            let (px, py) = (xs[i], ys[i]);
+            *slot = valid
+                && (x_lo..=x_hi).contains(&px)
+                && (y_lo..=y_hi).contains(&py)
+                && point_in_polygon(px, py, polygon);
+        }
+    });
+    Ok(BooleanChunked::from_slice(
+        PlSmallStr::from_static("inside"),
+        &out,
+    ))
+}
+
+/// The even-odd (ray casting) test of one point.
+fn point_in_polygon(px: f64, py: f64, polygon: &[[f64; 2]]) -> bool {
+    let mut inside = false;
+    let mut j = polygon.len() - 1;
+    for i in 0..polygon.len() {
+        let ([xi, yi], [xj, yj]) = (polygon[i], polygon[j]);
+        if (yi > py) != (yj > py) && px < (xj - xi) * (py - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> DataFrame {
+        df!(
+            "a" => [0.0, 1.0, 2.0, 3.0, 4.0, f64::NAN],
+            "b" => [0.0, 1.0, 4.0, 9.0, 16.0, 1.0],
+            "city" => ["Oslo", "Rome", "Lima", "Oslo", "Rome", "Oslo"],
+            "n" => [1i64, 2, 3, 4, 5, 6],
+        )
+        .expect("frame")
+    }
+
+    fn kept(selection: &[Clause]) -> Result<Vec<f64>, FigureError> {
+        let frame = frame();
+        let expr = selection_expr(selection, &frame.schema())?;
+        let out = with_row_numbers(frame.lazy())
+            .filter(expr)
+            .collect()
+            .expect("collect");
+        Ok(out
+            .column(ROW_NUMBER)
+            .expect("rows")
+            .f64()
+            .expect("f64")
+            .into_no_null_iter()
+            .collect())
+    }
+
+    fn range(column: &str, lo: f64, hi: f64) -> Clause {
+        Clause::Range {
+            column: column.into(),
+            lo,
+            hi,
+        }
+    }
+
+    #[test]
+    fn ranges_categories_and_row_numbers_select_the_rows_inside() {
+        assert_eq!(kept(&[range("a", 1.0, 3.0)]).unwrap(), [1.0, 2.0, 3.0]);
+        assert_eq!(kept(&[range("n", 2.0, 2.0)]).unwrap(), [1.0]);
+        assert_eq!(kept(&[range(ROW, 4.0, 10.0)]).unwrap(), [4.0, 5.0]);
+        let oslo = Clause::Categories {
+            column: "city".into(),
+            values: vec!["Oslo".into()],
+        };
+        assert_eq!(kept(&[oslo.clone()]).unwrap(), [0.0, 3.0, 5.0]);
+        assert_eq!(kept(&[oslo, range("b", 0.5, 20.0)]).unwrap(), [3.0, 5.0]);
+        let by_number = Clause::Categories {
+            column: "n".into(),
+            values: vec!["4".into(), "6".into()],
+        };
+        assert_eq!(kept(&[by_number]).unwrap(), [3.0, 5.0]);
+    }
+
+    #[test]
+    fn a_lasso_keeps_the_points_inside_it() {
+        // A triangle around (1, 1) and (2, 4) but not (3, 9), (0, 0) or the NaN row.
+        let lasso = Clause::Polygon {
+            x: "a".into(),
+            y: "b".into(),
+            points: vec![[0.5, 0.0], [2.5, 0.0], [2.5, 6.0]],
+        };
+        assert_eq!(kept(&[lasso]).unwrap(), [1.0, 2.0]);
+        let by_row = Clause::Polygon {
+            x: ROW.into(),
+            y: "b".into(),
+            points: vec![[-0.5, -1.0], [5.5, -1.0], [5.5, 2.0], [-0.5, 2.0]],
+        };
+        assert_eq!(kept(&[by_row]).unwrap(), [0.0, 1.0, 5.0]);
+    }
+
+    #[test]
+    fn bad_clauses_name_what_is_wrong() {
+        let err = |s: &[Clause]| kept(s).unwrap_err().to_string();
+        assert_eq!(err(&[range("nope", 0.0, 1.0)]), "no column named \"nope\"");
+        assert!(err(&[range("city", 0.0, 1.0)]).contains("not numeric"));
+        assert!(err(&[range("a", 2.0, 1.0)]).contains("inverted"));
+        let lasso = Clause::Polygon {
+            x: "a".into(),
+            y: "city".into(),
+            points: vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]],
+        };
+        assert!(err(&[lasso]).contains("not numeric"));
+        let unknown = Clause::Categories {
+            column: "nope".into(),
+            values: vec!["x".into()],
+        };
+        assert_eq!(err(&[unknown]), "no column named \"nope\"");
+    }
+}
