@@ -15,6 +15,7 @@ use crate::contract::benchmark::{Step, StepReply};
 use crate::contract::cache_view::CacheListing;
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Transform};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
+use crate::contract::linked::{LinkedFigure, Selection};
 use crate::contract::StayputError;
 #[cfg(feature = "ssr")]
 use crate::server::errors::answered;
@@ -279,6 +280,23 @@ pub async fn data_plot(
         let heavy = crate::server::context::heavy_jobs()?;
         let _slot = heavy.admit(Some(session), rows).await?;
         crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await
+    })
+    .await
+}
+
+/// The figures of a linked view of the frame behind `handle`: each re-aggregated on the
+/// server against the `selections` it names (by index). Only figure JSON comes back.
+#[server(endpoint = "linked_figures", input = leptos::server_fn::codec::Json)]
+pub async fn linked_figures(
+    handle: FrameHandle,
+    figures: Vec<LinkedFigure>,
+    selections: Vec<Selection>,
+) -> Result<Vec<FigureReply>, StayputError> {
+    answered(async move {
+        crate::server::linked::check(&figures, &selections)?;
+        let (cache, session) = stayput_cache::frame_cache().await?;
+        let heavy = crate::server::context::heavy_jobs()?;
+        crate::server::linked::figures(&cache, session, &heavy, &handle, figures, selections).await
     })
     .await
 }

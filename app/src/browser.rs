@@ -280,3 +280,102 @@ pub(crate) fn upload_file(
     };
     Ok((Upload { xhr }, answer))
 }
+
+/// What a `plotly_selected` event says was drawn: a box's ranges, a lasso's vertices,
+/// the categories of the bars inside. `None` when it holds nothing (a click that
+/// cleared the selection).
+fn brush_of(event: &JsValue) -> Option<crate::contract::linked::Brush> {
+    use crate::contract::linked::Brush;
+    if event.is_undefined() || event.is_null() {
+        return None;
+    }
+    let get = |from: &JsValue, key: &str| {
+        Reflect::get(from, &key.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    };
+    let numbers = |from: &JsValue| -> Option<Vec<f64>> {
+        let list: &js_sys::Array = from.dyn_ref()?;
+        list.iter().map(|v| axis_value(&v)).collect()
+    };
+    let pair = |from: Option<JsValue>| -> Option<(f64, f64)> {
+        let v = numbers(&from?)?;
+        (v.len() == 2).then(|| (v[0].min(v[1]), v[0].max(v[1])))
+    };
+    let mut brush = Brush::default();
+    if let Some(range) = get(event, "range") {
+        brush.x = pair(get(&range, "x"));
+        brush.y = pair(get(&range, "y"));
+    }
+    if let Some(lasso) = get(event, "lassoPoints") {
+        let (xs, ys) = (numbers(&get(&lasso, "x")?)?, numbers(&get(&lasso, "y")?)?);
+        brush.lasso = Some(xs.into_iter().zip(ys).map(|(x, y)| [x, y]).collect());
+    }
+    if let Some(points) = get(event, "points").and_then(|p| p.dyn_into::<js_sys::Array>().ok()) {
+        let mut seen: Vec<String> = Vec::new();
+        for point in points.iter() {
+            let label =
+                get(&point, "x").and_then(|x| x.as_string().or_else(|| x.as_f64().map(|n| n.to_string())));
+            if let Some(label) = label.filter(|l| !seen.contains(l)) {
+                seen.push(label);
+            }
+        }
+        brush.categories = seen;
+    }
+    Some(brush)
+}
+
+/// Calls `handler` with what the user selects on the plot in `root` (plotly's
+/// `plotly_selected`, once the drag ends: a drag never floods), and with `None` when
+/// the selection is cleared (`plotly_deselect`, a double click). Attach once.
+pub(crate) fn on_select(
+    root: &web_sys::Element,
+    handler: impl Fn(Option<crate::contract::linked::Brush>) + 'static,
+) -> Result<(), StayputError> {
+    let on = Reflect::get(root, &"on".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| StayputError::Draw("the plot cannot report selections".into()))?;
+    let handler = std::rc::Rc::new(handler);
+    let selected = {
+        let handler = handler.clone();
+        Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+            mark("stayput:selected");
+            handler(brush_of(&event));
+        })
+    };
+    let cleared = Closure::<dyn Fn(JsValue)>::new(move |_: JsValue| handler(None));
+    for (name, callback) in [("plotly_selected", &selected), ("plotly_deselect", &cleared)] {
+        on.call2(root, &name.into(), callback.as_ref())
+            .map_err(|e| StayputError::Draw(describe(&e)))?;
+    }
+    // The plot keeps the listeners for as long as the element lives.
+    selected.forget();
+    cleared.forget();
+    Ok(())
+}
+
+/// The value of the page URL's query parameter `name`.
+pub(crate) fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
+}
+
+/// Replaces the page's URL query with `params` (no navigation, no history entry): the
+/// page's state, for a reload or a shared link to restore.
+pub(crate) fn replace_query(params: &[(&str, &str)]) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(query) = web_sys::UrlSearchParams::new() else {
+        return;
+    };
+    for (name, value) in params {
+        query.append(name, value);
+    }
+    let path = window.location().pathname().unwrap_or_default();
+    let url = format!("{path}?{}", String::from(query.to_string()));
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
+    }
+}

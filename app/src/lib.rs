@@ -6,7 +6,8 @@
 //! - [`api`]: the `#[server]` functions, thin wrappers that the browser calls by URL.
 //! - [`pages`]: one module a page: `/` the caching benchmark, `/explore` figures of any
 //!   size, `/data` your own data (a directory: the page, its upload area, table, step
-//!   forms and plot), `/cache` what the session holds on the server.
+//!   forms and plot), `/linked` figures of one frame brushed and zoomed together,
+//!   `/cache` what the session holds on the server.
 //! - `steps` (browser): the benchmark's steps over the page's WebSocket, or HTTP.
 //! - `browser` (browser): the page's clock, raw-byte fetches, plotly.js.
 //! - [`server`] (feature `ssr`): the glue to the libraries: settings, recipes, the plain
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("cache") view=pages::cache::CachePage/>
                     <Route path=StaticSegment("explore") view=pages::explore::ExplorePage/>
                     <Route path=StaticSegment("data") view=pages::data::DataPage/>
+                    <Route path=StaticSegment("linked") view=pages::linked::LinkedPage/>
                 </Routes>
             </main>
         </Router>

@@ -316,6 +316,8 @@ pub enum Transform {
         /// What it computes.
         expr: Derived,
     },
+    /// Keep the rows inside a selection made on a linked view (every clause holds).
+    Within(Vec<stayput_figures::select::Clause>),
     /// Join another frame of the session on a key column both have.
     Join {
         /// The other frame.
@@ -356,6 +358,10 @@ impl Transform {
                 format!("group by {}: {}", keys.join(", "), aggs.join(", "))
             }
             Self::Derive { name, .. } => format!("derive {name}"),
+            Self::Within(clauses) => {
+                let parts: Vec<String> = clauses.iter().map(|c| c.label()).collect();
+                format!("keep {}", parts.join(" and "))
+            }
             Self::Join { on, .. } => format!("join on {on}"),
         }
     }

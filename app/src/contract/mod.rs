@@ -8,6 +8,7 @@
 //! - [`figure`]: `/explore`'s chart kinds, columns and figure replies.
 //! - [`cache_view`]: `/cache`'s listing.
 //! - [`data`]: `/data`'s uploads, views, transforms, plots and downloads.
+//! - [`linked`]: `/linked`'s view state, brushes made selections, and its URL.
 //! - [`recipes`]: the names lineage records.
 
 pub mod benchmark;
@@ -16,6 +17,7 @@ pub mod client_mode;
 pub mod data;
 pub mod error;
 pub mod figure;
+pub mod linked;
 pub mod recipes;
 pub mod sizes;
 

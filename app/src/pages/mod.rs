@@ -4,3 +4,4 @@ pub mod benchmark;
 pub mod cache;
 pub mod data;
 pub mod explore;
+pub mod linked;

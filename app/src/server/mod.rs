@@ -11,6 +11,8 @@
 //! - [`heavy`]: admission of heavy jobs: bounded slots, a short queue, load shedding.
 //! - [`places`]: places counted per session and in all, given back on drop: one
 //!   limiter for heavy jobs' per-session share, the steps sockets, uploads, downloads.
+//! - [`linked`]: linked views: a frame's figures re-aggregated against each other's
+//!   selections.
 //! - [`recipes`]: how each kind of frame is made, so evicted ones are rebuilt.
 //! - [`ops`]: the plain functions behind the server functions, taking the cache and
 //!   the session explicitly, so tests call them directly.
@@ -31,6 +33,7 @@ pub mod context;
 pub mod data;
 pub mod errors;
 pub mod heavy;
+pub mod linked;
 pub mod ops;
 pub mod places;
 pub mod recipes;

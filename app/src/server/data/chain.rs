@@ -290,6 +290,17 @@ fn apply_step(frame: LazyFrame, step: &Transform, schema: &Schema) -> Result<Laz
             }
             frame.with_column(derived_expr(expr, schema)?.alias(name.as_str()))
         }
+        Transform::Within(clauses) => {
+            use stayput_figures::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMBER};
+            let keep = selection_expr(clauses, schema).map_err(|err| bad(err.to_string()))?;
+            if reads_row_number(clauses) {
+                with_row_numbers(frame)
+                    .filter(keep)
+                    .drop(by_name([ROW_NUMBER], true, false))
+            } else {
+                frame.filter(keep)
+            }
+        }
         Transform::Join { .. } => return Err(bad("a join is resolved before it is applied")),
     })
 }

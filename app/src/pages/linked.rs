@@ -1,0 +1,343 @@
+//! `/linked`: several figures of one frame, linked. A brush on one (a range on a
+//! histogram, bars picked, a box or lasso on a line) re-aggregates every other figure on
+//! the server against the rows it keeps; zooming a line zooms every figure over the same
+//! x. Only figure JSON crosses. The whole view (handle, figures, selections, ranges) is
+//! in the URL, so a reload or a link restores it; in another session the handle reads as
+//! unknown.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use stayput_cache::FrameHandle;
+
+use crate::api::{data_summary, data_transform, frame_columns, linked_figures};
+use crate::browser;
+use crate::contract::data::Transform;
+use crate::contract::figure::ChartKind;
+use crate::contract::linked::{selection_of, Brush, LinkedView};
+use crate::contract::sizes::with_thousands;
+use crate::contract::StayputError;
+
+/// Everything a draw reads; `Copy`, so event handlers can share it.
+#[derive(Clone, Copy)]
+struct Linked {
+    handle: RwSignal<Option<FrameHandle>>,
+    view: RwSignal<LinkedView>,
+    /// The frame was made from a file, so a selection can be kept as a step.
+    keepable: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    /// What each figure drew, under it.
+    notes: RwSignal<Vec<String>>,
+    /// Number of the newest request that asked for each figure: older replies are dropped.
+    latest: StoredValue<Vec<u64>>,
+    requests: StoredValue<u64>,
+    in_flight: StoredValue<bool>,
+    /// Figures asked for while a request was on its way: asked for as soon as it is
+    /// answered, together (a burst of brushes is one request, a single brush never waits).
+    pending: StoredValue<Vec<usize>>,
+    hooked: StoredValue<Vec<bool>>,
+}
+
+fn plot_id(i: usize) -> String {
+    format!("linked-plot-{i}")
+}
+
+fn plot_of(i: usize) -> Option<web_sys::Element> {
+    web_sys::window()?.document()?.get_element_by_id(&plot_id(i))
+}
+
+/// The page's state written into its URL.
+fn remember(ln: Linked) {
+    let Some(handle) = ln.handle.get_untracked() else {
+        return;
+    };
+    let view = ln.view.with_untracked(LinkedView::to_param);
+    browser::replace_query(&[("h", handle.id.as_str()), ("view", &view)]);
+}
+
+/// Asks for figures `only` and draws each reply that is still the newest for its figure.
+fn request(ln: Linked, only: Vec<usize>) {
+    if only.is_empty() {
+        return;
+    }
+    if ln.in_flight.get_value() {
+        ln.pending.update_value(|p| {
+            for i in only {
+                if !p.contains(&i) {
+                    p.push(i);
+                }
+            }
+        });
+        return;
+    }
+    let Some(handle) = ln.handle.get_untracked() else {
+        return;
+    };
+    ln.in_flight.set_value(true);
+    ln.requests.update_value(|n| *n += 1);
+    let mine = ln.requests.get_value();
+    let count = ln.view.with_untracked(|v| v.figures.len());
+    ln.latest.update_value(|l| {
+        l.resize(count, 0);
+        for &i in &only {
+            l[i] = mine;
+        }
+    });
+    let width = |i: usize| plot_of(i).map_or(600, |e| e.client_width().max(300) as u32);
+    let (figures, selections) = ln.view.with_untracked(|v| v.request(&only, width));
+    spawn_local(async move {
+        let reply = linked_figures(handle, figures, selections).await;
+        let Some(latest) = ln.latest.try_get_value() else {
+            return; // the page is gone
+        };
+        match reply {
+            Ok(drawn) => {
+                ln.error.set(None);
+                for (i, figure) in only.iter().copied().zip(drawn) {
+                    if latest.get(i) != Some(&mine) {
+                        continue; // a newer request asked for it meanwhile
+                    }
+                    let Some(root) = plot_of(i) else { continue };
+                    if let Err(err) = browser::draw_figure(&root, &figure.figure).await {
+                        ln.error.set(Some(err.to_string()));
+                        continue;
+                    }
+                    ln.notes.update(|n| {
+                        n.resize(count, String::new());
+                        n[i] = format!(
+                            "{} points of {} rows",
+                            with_thousands(figure.points),
+                            with_thousands(figure.rows_in_range)
+                        );
+                    });
+                    hook(ln, i, &root);
+                }
+            }
+            Err(err) => ln.error.set(Some(err.to_string())),
+        }
+        ln.in_flight.set_value(false);
+        let next = ln.pending.try_update_value(std::mem::take).unwrap_or_default();
+        request(ln, next);
+    });
+}
+
+/// Listens to figure `i`'s selections (and a line's zooms), once.
+fn hook(ln: Linked, i: usize, root: &web_sys::Element) {
+    let done = ln.hooked.try_update_value(|h| {
+        if h.len() <= i {
+            h.resize(i + 1, false);
+        }
+        std::mem::replace(&mut h[i], true)
+    });
+    if done != Some(false) {
+        return;
+    }
+    let picked = browser::on_select(root, move |brush: Option<Brush>| on_brush(ln, i, brush));
+    let kind = ln.view.with_untracked(|v| v.figures.get(i).map(|f| f.kind));
+    let zoomable = matches!(
+        kind,
+        Some(ChartKind::Line | ChartKind::Scatter | ChartKind::Density)
+    );
+    let zoomed = if zoomable {
+        browser::on_x_relayout(root, move |range| on_zoom(ln, i, range))
+    } else {
+        Ok(())
+    };
+    if let Err(err) = picked.and(zoomed) {
+        ln.error.set(Some(err.to_string()));
+    }
+}
+
+/// A brush on figure `i` (or its clearing): every other figure re-aggregated.
+fn on_brush(ln: Linked, i: usize, brush: Option<Brush>) {
+    let Some(figure) = ln.view.with_untracked(|v| v.figures.get(i).cloned()) else {
+        return;
+    };
+    let selection = brush.and_then(|b| selection_of(&figure, &b));
+    if ln.view.with_untracked(|v| v.selection(i) == selection.as_ref()) {
+        return;
+    }
+    ln.view.update(|v| v.select(i, selection));
+    remember(ln);
+    let count = ln.view.with_untracked(|v| v.figures.len());
+    request(ln, (0..count).filter(|&j| j != i).collect());
+}
+
+/// A zoom of figure `i`'s x: every figure over the same x re-reduced to the range.
+fn on_zoom(ln: Linked, i: usize, range: Option<(f64, f64)>) {
+    let Some(x) = ln.view.with_untracked(|v| v.figures.get(i).map(|f| f.x.clone())) else {
+        return;
+    };
+    if ln.view.with_untracked(|v| v.range_of(&x) == range) {
+        return;
+    }
+    ln.view.update(|v| v.zoom(&x, range));
+    remember(ln);
+    let same_x = ln.view.with_untracked(|v| {
+        (0..v.figures.len())
+            .filter(|&j| v.figures[j].x == x && v.figures[j].kind != ChartKind::Bar)
+            .collect()
+    });
+    request(ln, same_x);
+}
+
+/// Opens the frame `handle` with `view` (its first view when `None`).
+async fn open(ln: Linked, handle: FrameHandle, view: Option<LinkedView>) -> Result<(), StayputError> {
+    let columns = frame_columns(handle.clone()).await?;
+    let view = match view {
+        Some(view) => view,
+        None => LinkedView::first_for(&columns),
+    };
+    if view.figures.is_empty() {
+        return Err(StayputError::BadSpec(
+            "this frame has no numeric column to draw".into(),
+        ));
+    }
+    // Only frames made from files have a chain a selection can be kept in.
+    let info = data_summary(handle.clone()).await.ok();
+    ln.keepable.set(info.is_some());
+    ln.handle.set(Some(info.map_or(handle, |i| i.handle)));
+    let count = view.figures.len();
+    ln.view.set(view);
+    ln.notes.set(vec![String::new(); count]);
+    ln.hooked.set_value(Vec::new());
+    remember(ln);
+    browser::after_render().await;
+    request(ln, (0..count).collect());
+    Ok(())
+}
+
+/// Keeps the rows of every selection as a step: a new frame, shown with the same figures.
+fn keep(ln: Linked) {
+    let Some(handle) = ln.handle.get_untracked() else {
+        return;
+    };
+    let clauses = ln.view.with_untracked(LinkedView::all_clauses);
+    if clauses.is_empty() {
+        return;
+    }
+    spawn_local(async move {
+        let kept = match data_transform(handle, Transform::Within(clauses)).await {
+            Ok(kept) => kept,
+            Err(err) => return ln.error.set(Some(err.to_string())),
+        };
+        let mut view = ln.view.get_untracked();
+        view.selections = vec![None; view.figures.len()];
+        view.ranges.clear();
+        if let Err(err) = open(ln, kept, Some(view)).await {
+            ln.error.set(Some(err.to_string()));
+        }
+    });
+}
+
+/// The linked view page.
+#[component]
+pub fn LinkedPage() -> impl IntoView {
+    let ready = RwSignal::new(false);
+    let ln = Linked {
+        handle: RwSignal::new(None),
+        view: RwSignal::new(LinkedView::default()),
+        keepable: RwSignal::new(false),
+        error: RwSignal::new(None),
+        notes: RwSignal::new(Vec::new()),
+        latest: StoredValue::new(Vec::new()),
+        requests: StoredValue::new(0),
+        in_flight: StoredValue::new(false),
+        pending: StoredValue::new(Vec::new()),
+        hooked: StoredValue::new(Vec::new()),
+    };
+    Effect::new(move |_| {
+        ready.set(true);
+        let Some(id) = browser::query_param("h") else {
+            ln.error.set(Some(
+                "no frame to show: open one from /cache, /data or /explore".into(),
+            ));
+            return;
+        };
+        let view = browser::query_param("view").and_then(|v| LinkedView::from_param(&v));
+        let handle = FrameHandle {
+            id: id.into(),
+            rows: 0,
+            cols: 0,
+            bytes: 0,
+        };
+        spawn_local(async move {
+            if let Err(err) = open(ln, handle, view).await {
+                ln.error.set(Some(err.to_string()));
+            }
+        });
+    });
+    let selections = move || {
+        let view = ln.view.get();
+        (0..view.figures.len())
+            .filter_map(|i| view.selection(i).map(|s| (i, s.clone())))
+            .map(|(i, s)| {
+                let label: Vec<String> = s.iter().map(|c| c.label()).collect();
+                view! {
+                    <li data-testid=format!("selection-{i}")>
+                        {label.join(" and ")}
+                        " "
+                        <button class="link" on:click=move |_| on_brush(ln, i, None)>"clear"</button>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    let any_selection = move || ln.view.with(|v| v.selections.iter().any(Option::is_some));
+    // The plots are made once per figure count: a selection or zoom redraws into them.
+    let count = Memo::new(move |_| ln.view.with(|v| v.figures.len()));
+    let clear_all = move |_| {
+        ln.view
+            .update(|v| v.selections.iter_mut().for_each(|s| *s = None));
+        remember(ln);
+        request(ln, (0..ln.view.with_untracked(|v| v.figures.len())).collect());
+    };
+
+    view! {
+        <section class="linked" data-ready=move || ready.get().to_string()>
+            <header>
+                <h1>"Linked view"</h1>
+                <p class="lede">
+                    "Brush a histogram, pick bars, or box- or lasso-select a line: every other figure is re-aggregated on the server against the rows you kept. Zoom a line and the figures over the same x follow. The view is in the URL: reload it or bookmark it."
+                </p>
+                <p class="muted" data-testid="linked-frame">
+                    {move || ln.handle.get().map(|h| format!("frame {} · {} rows", h.short_id(), with_thousands(h.rows))).unwrap_or_default()}
+                </p>
+            </header>
+            <div class="controls">
+                <button data-testid="clear-selections" class="secondary" disabled=move || !any_selection() on:click=clear_all>
+                    "Clear selections"
+                </button>
+                <Show when=move || ln.keepable.get()>
+                    <button
+                        data-testid="keep-selection"
+                        disabled=move || !any_selection()
+                        title="Keep the selected rows as a new frame (a filter step with lineage)"
+                        on:click=move |_| keep(ln)
+                    >
+                        "Keep the selection"
+                    </button>
+                </Show>
+            </div>
+            <ul class="selections" data-testid="selections">{selections}</ul>
+            <Show when=move || ln.error.get().is_some()>
+                <p data-testid="error" class="error" role="alert">{move || ln.error.get().unwrap_or_default()}</p>
+            </Show>
+            <div class="linked-grid">
+                {move || {
+                    (0..count.get())
+                        .map(|i| {
+                            view! {
+                                <figure class="linked-figure">
+                                    <div class="plot" id=plot_id(i) data-testid=format!("linked-{i}")></div>
+                                    <figcaption class="muted" data-testid=format!("linked-note-{i}")>
+                                        {move || ln.notes.with(|n| n.get(i).cloned().unwrap_or_default())}
+                                    </figcaption>
+                                </figure>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+        </section>
+    }
+}
