@@ -89,6 +89,15 @@ pub(crate) async fn after_paint() {
 
 /// Draws Plotly figure JSON (`{"data": [...], "layout": {...}}`) into `root`.
 pub(crate) async fn draw_figure(root: &web_sys::Element, figure_json: &str) -> Result<(), StayputError> {
+    draw_figure_selected(root, figure_json, None).await
+}
+
+/// [`draw_figure`], with `selections` (JSON, plotly's `layout.selections`) drawn on it.
+pub(crate) async fn draw_figure_selected(
+    root: &web_sys::Element,
+    figure_json: &str,
+    selections: Option<&str>,
+) -> Result<(), StayputError> {
     let global = js_sys::global();
     if !Reflect::has(&global, &"Plotly".into()).unwrap_or(false) {
         return Err(StayputError::Draw("plotly.js did not load".into()));
@@ -96,6 +105,11 @@ pub(crate) async fn draw_figure(root: &web_sys::Element, figure_json: &str) -> R
     let figure = JSON::parse(figure_json).map_err(|e| StayputError::Draw(describe(&e)))?;
     let field =
         |name: &str| Reflect::get(&figure, &name.into()).map_err(|e| StayputError::Draw(describe(&e)));
+    if let Some(selections) = selections {
+        let boxes = JSON::parse(selections).map_err(|e| StayputError::Draw(describe(&e)))?;
+        Reflect::set(&field("layout")?, &"selections".into(), &boxes)
+            .map_err(|e| StayputError::Draw(describe(&e)))?;
+    }
     let config = JSON::parse(r#"{"responsive":true,"displaylogo":false}"#)
         .map_err(|e| StayputError::Draw(describe(&e)))?;
     let promise = plotly_react(root, &field("data")?, &field("layout")?, &config)
@@ -355,15 +369,9 @@ pub(crate) fn on_select(
     Ok(())
 }
 
-/// The value of the page URL's query parameter `name`.
-pub(crate) fn query_param(name: &str) -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name)
-}
-
-/// Replaces the page's URL query with `params` (no navigation, no history entry): the
+/// Replaces the page's URL with `path?params` (no navigation, no history entry): the
 /// page's state, for a reload or a shared link to restore.
-pub(crate) fn replace_query(params: &[(&str, &str)]) {
+pub(crate) fn replace_query(path: &str, params: &[(&str, &str)]) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -373,7 +381,6 @@ pub(crate) fn replace_query(params: &[(&str, &str)]) {
     for (name, value) in params {
         query.append(name, value);
     }
-    let path = window.location().pathname().unwrap_or_default();
     let url = format!("{path}?{}", String::from(query.to_string()));
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));

@@ -226,3 +226,28 @@ test("uniform randoms, one column as the resampler reference makes: x is the row
   await page.getByTestId("make-series").click();
   await expect(figure).toHaveAttribute("data-rows", "100000");
 });
+
+test("the URL holds the frame, chart and zoom: a reload draws them again, another session reads the URL as unknown", async ({ page, browser }) => {
+  await openExplore(page);
+  await makeSeries(page, 100_000);
+  await page.getByTestId("kind").selectOption("scatter");
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "2");
+  const lo = START_MS + 50_000 * 1000;
+  const hi = lo + 999 * 1000;
+  await page.getByTestId("figure").evaluate((el, [lo, hi]) => {
+    const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+    return (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": [iso(lo), iso(hi)] });
+  }, [lo, hi]);
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-rows", "1000");
+  const url = page.url();
+  expect(url).toContain("h=");
+  await page.reload();
+  await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-rows", "1000");
+  await expect(page.getByTestId("kind")).toHaveValue("scatter");
+  const stranger = await browser.newContext();
+  const other = await stranger.newPage();
+  await other.goto(url);
+  await expect(other.getByTestId("error")).toContainText("unknown or expired data");
+  await stranger.close();
+});

@@ -61,7 +61,7 @@ fn draw_filtered(
     specs: &[&LinkedFigure],
     clauses: &Selection,
 ) -> Result<Vec<Figure>, FigureError> {
-    let expr = selection_expr(clauses, &frame.schema())?;
+    let expr = selection_expr(clauses, frame.schema())?;
     let needs_rows = reads_row_number(clauses) || specs.iter().any(|f| f.spec.x == ROW);
     let mut names: Vec<&str> = Vec::new();
     for f in specs {
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(drawn[0].points, 0);
         assert!(drawn[0].figure.contains("no rows in the selection"));
         let bad = |figures: &[LinkedFigure], selections: &[Selection]| {
-            linked(&frame, figures, selections).unwrap_err().to_string()
+            linked(&frame, figures, selections).expect_err("refused").to_string()
         };
         let line = fig(ChartKind::Line, TIME, "walk", vec![1]);
         assert!(bad(&[line], &[]).contains("no selection 1"));

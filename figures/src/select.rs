@@ -147,7 +147,7 @@ mod tests {
         };
         assert!(range(1.0, 2.0).check_shape().is_ok());
         assert!(range(1.0, 1.0).check_shape().is_ok());
-        let inverted = range(2.0, 1.0).check_shape().unwrap_err().to_string();
+        let inverted = range(2.0, 1.0).check_shape().expect_err("refused").to_string();
         assert!(inverted.contains("inverted"), "{inverted}");
         assert!(range(f64::NAN, 1.0).check_shape().is_err());
         assert!(range(0.0, f64::INFINITY).check_shape().is_err());
@@ -158,7 +158,7 @@ mod tests {
         };
         assert!(lasso(3).check_shape().is_ok());
         assert!(lasso(2).check_shape().is_err());
-        let many = lasso(MAX_VERTICES + 1).check_shape().unwrap_err().to_string();
+        let many = lasso(MAX_VERTICES + 1).check_shape().expect_err("refused").to_string();
         assert!(many.contains("vertices"), "{many}");
         let none = Clause::Categories {
             column: "c".into(),

@@ -84,3 +84,29 @@ pub fn first_axes(columns: &[ColumnInfo]) -> (String, String) {
         .unwrap_or_default();
     (x, y)
 }
+
+/// A figure on show as a page's URL keeps it (`/explore`'s `view`, `/data`'s `plot`), so
+/// that a reload or a link draws it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedFigure {
+    /// The x column.
+    pub x: String,
+    /// The y column.
+    pub y: String,
+    /// How it is drawn.
+    pub kind: ChartKind,
+    /// The x range zoomed to (`None`: all of it).
+    pub range: Option<(f64, f64)>,
+}
+
+impl SavedFigure {
+    /// As a URL parameter's value (JSON; the page encodes it).
+    pub fn to_param(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The figure a URL parameter holds, if it reads as one.
+    pub fn from_param(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}

@@ -62,6 +62,13 @@ impl LinkedView {
         if y.is_empty() {
             return Self::default();
         }
+        // The figure engine draws over a sorted x only: a time column that is not
+        // sorted (an upload's dates) gives way to the row number.
+        let x = if columns.iter().any(|c| c.name == x && c.sorted) {
+            x
+        } else {
+            ROW.to_owned()
+        };
         let time = columns.iter().any(|c| c.name == x && c.time);
         let mut figures = vec![
             ViewFigure {
@@ -134,6 +141,13 @@ impl LinkedView {
         }
     }
 
+    /// Adds `figure`, with no selection.
+    pub fn add(&mut self, figure: ViewFigure) {
+        self.selections.resize(self.figures.len(), None);
+        self.figures.push(figure);
+        self.selections.push(None);
+    }
+
     /// Removes figure `i` and its selection.
     pub fn remove(&mut self, i: usize) {
         if i < self.figures.len() {
@@ -202,6 +216,43 @@ impl LinkedView {
         view.selections.resize(view.figures.len(), None);
         Some(view)
     }
+}
+
+/// How plotly draws `selection` on the figure it was made on (its `layout.selections`):
+/// a box for ranges, the lasso's path. Drawn with the figure, a selection survives the
+/// figure's redraws and a reload; categories (picked bars) have no box.
+pub fn selection_boxes(figure: &ViewFigure, selection: &Selection) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let along = |column: &str| -> Option<(f64, f64)> {
+        selection.iter().find_map(|c| match c {
+            Clause::Range { column: name, lo, hi } if name == column => Some((*lo, *hi)),
+            _ => None,
+        })
+    };
+    let mut boxes = Vec::new();
+    for clause in selection {
+        if let Clause::Polygon { points, .. } = clause {
+            let path: Vec<String> = points.iter().map(|[x, y]| format!("{x},{y}")).collect();
+            boxes.push(
+                json!({ "type": "path", "xref": "x", "yref": "y", "path": format!("M{}Z", path.join("L")) }),
+            );
+        }
+    }
+    // The axis each range is on: a histogram's x and a box's y show its y column.
+    let (x, y) = match figure.kind {
+        ChartKind::Histogram => (along(&figure.y), None),
+        ChartKind::Box => (None, along(&figure.y)),
+        ChartKind::Line | ChartKind::Scatter | ChartKind::Density => (along(&figure.x), along(&figure.y)),
+        ChartKind::Bar => (None, None),
+    };
+    if x.is_some() || y.is_some() {
+        let (x0, x1, xref) = x.map_or((0.0, 1.0, "paper"), |(lo, hi)| (lo, hi, "x"));
+        let (y0, y1, yref) = y.map_or((0.0, 1.0, "paper"), |(lo, hi)| (lo, hi, "y"));
+        boxes.push(
+            json!({ "type": "rect", "xref": xref, "yref": yref, "x0": x0, "x1": x1, "y0": y0, "y1": y1 }),
+        );
+    }
+    boxes
 }
 
 /// The selection `brush` makes on `figure`: a histogram's or bars' brush selects its

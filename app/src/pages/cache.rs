@@ -1,5 +1,6 @@
 //! `/cache`: the frames the caller's session holds on the server, how each was made,
-//! where it lives and how it is used; buttons drop one or all. Totals cover the whole
+//! where it lives and how it is used; links open it (in `/data` or `/explore`, and in a
+//! linked view); buttons drop one or all. Totals cover the whole
 //! server without any other session's details.
 
 use leptos::prelude::*;
@@ -7,6 +8,8 @@ use stayput_cache::{ByteSize, EntryInfo, FrameId, Residence, Totals};
 
 use crate::api::{cache_view, DropAll, DropFrame};
 use crate::contract::cache_view::CacheListing;
+use crate::contract::linked::LINKED_PATH;
+use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::sizes::with_thousands;
 
 /// The cache page: the listing is a resource, read again when either drop completes or
@@ -130,6 +133,7 @@ fn listing_view(
                         <th>"Age"</th>
                         <th>"Last use"</th>
                         <th>"Hits"</th>
+                        <th>"Open"</th>
                         <th></th>
                     </tr>
                 </thead>
@@ -158,6 +162,15 @@ fn entry_row(entry: EntryInfo, drop_one: impl Fn(FrameId) + Copy + Send + Sync +
         (residence, _) => residence.as_str().to_owned(),
     };
     let id = entry.id.clone();
+    // Frames made from files open in /data (their chain, steps and table); any other in
+    // /explore. Every frame opens in a linked view.
+    let from_file = entry
+        .lineage
+        .as_ref()
+        .is_some_and(|l| l.function == UPLOAD || l.function == TRANSFORM);
+    let page = if from_file { "/data" } else { "/explore" };
+    let open = format!("{page}?h={}", entry.id);
+    let linked = format!("{LINKED_PATH}?h={}", entry.id);
     view! {
         <tr data-testid="cache-entry" data-id=entry.id.to_string()>
             <td>
@@ -172,6 +185,11 @@ fn entry_row(entry: EntryInfo, drop_one: impl Fn(FrameId) + Copy + Send + Sync +
             <td>{duration(entry.age_ms)}</td>
             <td>{format!("{} ago", duration(entry.idle_ms))}</td>
             <td>{entry.hits}</td>
+            <td>
+                <a data-testid="open" href=open>"open"</a>
+                " · "
+                <a data-testid="open-linked" href=linked>"linked"</a>
+            </td>
             <td>
                 <button data-testid="drop" class="secondary" on:click=move |_| drop_one(id.clone())>
                     "Drop"

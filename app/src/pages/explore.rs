@@ -10,7 +10,7 @@ use crate::api::{cache_view, explore_limits, explore_make, frame_columns};
 use crate::browser;
 use crate::contract::benchmark::{Step, StepReply};
 use crate::contract::figure::{
-    data, first_axes, ChartKind, ColumnInfo, ExploreSizes, FigureReply, EMPTY_FIGURE,
+    data, first_axes, ChartKind, ColumnInfo, ExploreSizes, FigureReply, SavedFigure, EMPTY_FIGURE,
 };
 use crate::contract::recipes::CREATE_FRAME;
 use crate::contract::sizes::with_thousands;
@@ -88,6 +88,45 @@ pub fn ExplorePage() -> impl IntoView {
         steps: Steps::new(),
     };
     Effect::new(move |_| ex.steps.connect());
+    let query = leptos_router::hooks::use_query_map();
+    // A frame named in the URL (a reload, a link from /cache) is drawn as it was; one
+    // from another session reads as unknown.
+    Effect::new(move |_| {
+        let Some(id) = query.with_untracked(|q| q.get("h")) else {
+            return;
+        };
+        let saved = query
+            .with_untracked(|q| q.get("view"))
+            .and_then(|v| SavedFigure::from_param(&v));
+        making.set(true);
+        spawn_local(async move {
+            let handle = FrameHandle {
+                id: id.into(),
+                rows: 0,
+                cols: 0,
+                bytes: 0,
+            };
+            match frame_columns(handle.clone()).await {
+                Ok(cols) => {
+                    let (x, y) = first_axes(&cols);
+                    let saved = saved.unwrap_or(SavedFigure {
+                        x,
+                        y,
+                        kind: ChartKind::Line,
+                        range: None,
+                    });
+                    ex.x.set(saved.x);
+                    ex.y.set(saved.y);
+                    ex.kind.set(saved.kind);
+                    columns.set(cols);
+                    ex.handle.set(Some(handle));
+                    redraw(ex, saved.range);
+                }
+                Err(err) => ex.error.set(Some(err.to_string())),
+            }
+            making.set(false);
+        });
+    });
     // An empty plot as soon as the page runs, as Dash draws an empty graph: the first
     // figure then redraws a plot that is set up (plotly's first `newPlot` on a page
     // took 80-97 ms here, measured in the make + first draw bench).
@@ -268,6 +307,7 @@ pub fn ExplorePage() -> impl IntoView {
                     <select
                         data-testid="kind"
                         disabled=move || making.get()
+                        prop:value=move || ex.kind.get().as_str()
                         on:change=move |ev| {
                             if let Some(kind) = ChartKind::parse(&event_target_value(&ev)) {
                                 ex.kind.set(kind);
@@ -285,7 +325,23 @@ pub fn ExplorePage() -> impl IntoView {
             <Show when=move || ex.error.get().is_some()>
                 <p data-testid="error" class="error" role="alert">{move || ex.error.get().unwrap_or_default()}</p>
             </Show>
-            <p data-testid="reduction" class="muted">{move || ex.reduction.get()}</p>
+            <p data-testid="reduction" class="muted">
+                {move || ex.reduction.get()}
+                <Show when=move || ex.handle.get().is_some()>
+                    " · "
+                    <a
+                        data-testid="open-linked"
+                        href=move || {
+                            ex.handle
+                                .get()
+                                .map(|h| format!("{}?h={}", crate::contract::linked::LINKED_PATH, h.id))
+                                .unwrap_or_default()
+                        }
+                    >
+                        "Open in a linked view"
+                    </a>
+                </Show>
+            </p>
             <div class="plot explore-plot" data-testid="figure" node_ref=ex.plot></div>
         </section>
     }
@@ -407,6 +463,19 @@ async fn show(ex: Explorer, reply: &FigureReply, started: f64) -> Result<(), Sta
             String::new()
         }
     ));
+    if let Some(handle) = ex.handle.get_untracked() {
+        // What is on show is in the URL: a reload or a link draws it again.
+        let saved = SavedFigure {
+            x: ex.x.get_untracked(),
+            y: ex.y.get_untracked(),
+            kind: ex.kind.get_untracked(),
+            range: ex.range.get_untracked(),
+        };
+        browser::replace_query(
+            "/explore",
+            &[("h", handle.id.as_str()), ("view", &saved.to_param())],
+        );
+    }
     if !ex.hooked.get_value() {
         ex.hooked.set_value(true);
         browser::on_x_relayout(&root, move |range| on_zoom(ex, range))?;

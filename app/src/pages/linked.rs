@@ -9,11 +9,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
-use crate::api::{data_summary, data_transform, frame_columns, linked_figures};
+use crate::api::{cache_view, data_transform, frame_columns, linked_figures};
 use crate::browser;
 use crate::contract::data::Transform;
-use crate::contract::figure::ChartKind;
-use crate::contract::linked::{selection_of, Brush, LinkedView};
+use crate::contract::figure::{ChartKind, ColumnInfo, ROW};
+use crate::contract::linked::{
+    selection_boxes, selection_of, Brush, LinkedView, ViewFigure, LINKED_PATH, MAX_FIGURES,
+};
+use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
 
@@ -35,6 +38,10 @@ struct Linked {
     /// answered, together (a burst of brushes is one request, a single brush never waits).
     pending: StoredValue<Vec<usize>>,
     hooked: StoredValue<Vec<bool>>,
+    /// Figures being redrawn by the page (their selection events are the redraw's).
+    drawing: StoredValue<Vec<usize>>,
+    /// The frame's columns, for the add-a-figure form.
+    columns: RwSignal<Vec<ColumnInfo>>,
 }
 
 fn plot_id(i: usize) -> String {
@@ -51,7 +58,7 @@ fn remember(ln: Linked) {
         return;
     };
     let view = ln.view.with_untracked(LinkedView::to_param);
-    browser::replace_query(&[("h", handle.id.as_str()), ("view", &view)]);
+    browser::replace_query(LINKED_PATH, &[("h", handle.id.as_str()), ("view", &view)]);
 }
 
 /// Asks for figures `only` and draws each reply that is still the newest for its figure.
@@ -97,7 +104,17 @@ fn request(ln: Linked, only: Vec<usize>) {
                         continue; // a newer request asked for it meanwhile
                     }
                     let Some(root) = plot_of(i) else { continue };
-                    if let Err(err) = browser::draw_figure(&root, &figure.figure).await {
+                    // Its own selection drawn with it; what plotly reports of it while we
+                    // redraw is ours, not the user's, and is ignored.
+                    let boxes = ln.view.with_untracked(|v| {
+                        let figure = v.figures.get(i)?;
+                        let boxes = selection_boxes(figure, v.selection(i)?);
+                        serde_json::to_string(&boxes).ok()
+                    });
+                    ln.drawing.update_value(|d| d.push(i));
+                    let drawn = browser::draw_figure_selected(&root, &figure.figure, boxes.as_deref()).await;
+                    ln.drawing.update_value(|d| d.retain(|&j| j != i));
+                    if let Err(err) = drawn {
                         ln.error.set(Some(err.to_string()));
                         continue;
                     }
@@ -149,6 +166,9 @@ fn hook(ln: Linked, i: usize, root: &web_sys::Element) {
 
 /// A brush on figure `i` (or its clearing): every other figure re-aggregated.
 fn on_brush(ln: Linked, i: usize, brush: Option<Brush>) {
+    if ln.drawing.try_with_value(|d| d.contains(&i)) != Some(false) {
+        return; // the page's own redraw, or the page is gone
+    }
     let Some(figure) = ln.view.with_untracked(|v| v.figures.get(i).cloned()) else {
         return;
     };
@@ -187,22 +207,38 @@ async fn open(ln: Linked, handle: FrameHandle, view: Option<LinkedView>) -> Resu
         Some(view) => view,
         None => LinkedView::first_for(&columns),
     };
+    ln.columns.set(columns);
     if view.figures.is_empty() {
         return Err(StayputError::BadSpec(
             "this frame has no numeric column to draw".into(),
         ));
     }
-    // Only frames made from files have a chain a selection can be kept in.
-    let info = data_summary(handle.clone()).await.ok();
-    ln.keepable.set(info.is_some());
-    ln.handle.set(Some(info.map_or(handle, |i| i.handle)));
+    // Its true shape, and whether it was made from a file (only those have a chain a
+    // selection can be kept in).
+    let entry = cache_view()
+        .await?
+        .entries
+        .into_iter()
+        .find(|e| e.id == handle.id)
+        .ok_or(StayputError::UnknownHandle)?;
+    ln.keepable.set(
+        entry
+            .lineage
+            .as_ref()
+            .is_some_and(|l| l.function == UPLOAD || l.function == TRANSFORM),
+    );
+    ln.handle.set(Some(entry.handle()));
     let count = view.figures.len();
+    let before = ln.view.with_untracked(|v| v.figures.len());
     ln.view.set(view);
     ln.notes.set(vec![String::new(); count]);
-    ln.hooked.set_value(Vec::new());
     remember(ln);
-    browser::after_render().await;
-    request(ln, (0..count).collect());
+    if count == before {
+        // The same plots (a kept selection): drawn again here, since the page's watch of
+        // the figure count does not fire.
+        browser::after_render().await;
+        request(ln, (0..count).collect());
+    }
     Ok(())
 }
 
@@ -244,16 +280,21 @@ pub fn LinkedPage() -> impl IntoView {
         in_flight: StoredValue::new(false),
         pending: StoredValue::new(Vec::new()),
         hooked: StoredValue::new(Vec::new()),
+        drawing: StoredValue::new(Vec::new()),
+        columns: RwSignal::new(Vec::new()),
     };
+    let query = leptos_router::hooks::use_query_map();
     Effect::new(move |_| {
         ready.set(true);
-        let Some(id) = browser::query_param("h") else {
+        let Some(id) = query.with_untracked(|q| q.get("h")) else {
             ln.error.set(Some(
                 "no frame to show: open one from /cache, /data or /explore".into(),
             ));
             return;
         };
-        let view = browser::query_param("view").and_then(|v| LinkedView::from_param(&v));
+        let view = query
+            .with_untracked(|q| q.get("view"))
+            .and_then(|v| LinkedView::from_param(&v));
         let handle = FrameHandle {
             id: id.into(),
             rows: 0,
@@ -276,7 +317,15 @@ pub fn LinkedPage() -> impl IntoView {
                     <li data-testid=format!("selection-{i}")>
                         {label.join(" and ")}
                         " "
-                        <button class="link" on:click=move |_| on_brush(ln, i, None)>"clear"</button>
+                        <button
+                            class="link"
+                            on:click=move |_| {
+                                on_brush(ln, i, None);
+                                request(ln, vec![i]); // its box goes too
+                            }
+                        >
+                            "clear"
+                        </button>
                     </li>
                 }
             })
@@ -285,6 +334,18 @@ pub fn LinkedPage() -> impl IntoView {
     let any_selection = move || ln.view.with(|v| v.selections.iter().any(Option::is_some));
     // The plots are made once per figure count: a selection or zoom redraws into them.
     let count = Memo::new(move |_| ln.view.with(|v| v.figures.len()));
+    // A figure added or removed makes the plots anew: all drawn and listened to again.
+    Effect::watch(
+        move || count.get(),
+        move |&n, _, _| {
+            ln.hooked.set_value(Vec::new());
+            spawn_local(async move {
+                browser::after_render().await;
+                request(ln, (0..n).collect());
+            });
+        },
+        false,
+    );
     let clear_all = move |_| {
         ln.view
             .update(|v| v.selections.iter_mut().for_each(|s| *s = None));
@@ -318,6 +379,7 @@ pub fn LinkedPage() -> impl IntoView {
                     </button>
                 </Show>
             </div>
+            <AddFigure ln=ln/>
             <ul class="selections" data-testid="selections">{selections}</ul>
             <Show when=move || ln.error.get().is_some()>
                 <p data-testid="error" class="error" role="alert">{move || ln.error.get().unwrap_or_default()}</p>
@@ -328,6 +390,17 @@ pub fn LinkedPage() -> impl IntoView {
                         .map(|i| {
                             view! {
                                 <figure class="linked-figure">
+                                    <button
+                                        class="link remove"
+                                        data-testid=format!("remove-{i}")
+                                        title="Remove this figure"
+                                        on:click=move |_| {
+                                            ln.view.update(|v| v.remove(i));
+                                            remember(ln);
+                                        }
+                                    >
+                                        "remove"
+                                    </button>
                                     <div class="plot" id=plot_id(i) data-testid=format!("linked-{i}")></div>
                                     <figcaption class="muted" data-testid=format!("linked-note-{i}")>
                                         {move || ln.notes.with(|n| n.get(i).cloned().unwrap_or_default())}
@@ -339,5 +412,52 @@ pub fn LinkedPage() -> impl IntoView {
                 }}
             </div>
         </section>
+    }
+}
+
+/// A form that adds a figure of any kind over the frame's columns.
+#[component]
+fn AddFigure(ln: Linked) -> impl IntoView {
+    let kind = RwSignal::new(ChartKind::Histogram);
+    let x = RwSignal::new(ROW.to_owned());
+    let y = RwSignal::new(String::new());
+    let names = move |keep: fn(&ColumnInfo, ChartKind) -> bool| {
+        let k = kind.get();
+        ln.columns
+            .get()
+            .into_iter()
+            .filter(move |c| keep(c, k))
+            .map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> })
+            .collect_view()
+    };
+    let add = move |_| {
+        let (k, x, y) = (kind.get_untracked(), x.get_untracked(), y.get_untracked());
+        let time = ln
+            .columns
+            .with_untracked(|cs| cs.iter().any(|c| c.name == x && c.time));
+        ln.view.update(|v| v.add(ViewFigure { kind: k, x, y, time }));
+        remember(ln);
+    };
+    let full = move || ln.view.with(|v| v.figures.len() >= MAX_FIGURES);
+    view! {
+        <div class="controls add-figure">
+            <span class="muted">"Add a figure: "</span>
+            <select data-testid="add-kind" on:change=move |ev| kind.set(ChartKind::parse(&event_target_value(&ev)).unwrap_or(ChartKind::Line))>
+                {ChartKind::ALL.iter().chain([&ChartKind::Bar]).map(|k| view! { <option value=k.as_str() selected=*k == ChartKind::Histogram>{k.as_str()}</option> }).collect_view()}
+            </select>
+            <span>" x "</span>
+            // A bar's x is any column (its values are counted); any other figure's is sorted.
+            <select data-testid="add-x" prop:value=move || x.get() on:change=move |ev| x.set(event_target_value(&ev))>
+                {move || names(|c, k| if k == ChartKind::Bar { c.name != ROW } else { c.sorted })}
+            </select>
+            <Show when=move || kind.get() != ChartKind::Bar>
+                <span>" y "</span>
+                <select data-testid="add-y" prop:value=move || y.get() on:change=move |ev| y.set(event_target_value(&ev))>
+                    <option value="">"—"</option>
+                    {move || names(|c, _| c.numeric && c.name != ROW)}
+                </select>
+            </Show>
+            <button data-testid="add-figure" class="secondary" disabled=full on:click=add>"Add"</button>
+        </div>
     }
 }

@@ -40,6 +40,8 @@ pub struct DataView {
     pub transform: ServerAction<DataTransform>,
     /// A built-in example opened (a server action: its frame is shown).
     pub open: ServerAction<LoadExample>,
+    /// The URL's `plot` when the page was opened: the plot panel draws it again.
+    pub saved_plot: StoredValue<Option<String>>,
 }
 
 impl DataView {
@@ -48,10 +50,21 @@ impl DataView {
         self.error.set(None);
         self.sort.set(None);
         self.handle.set(Some(handle.clone()));
+        // The frame on show is in the URL: a reload or a link opens it again.
+        crate::browser::replace_query("/data", &[("h", handle.id.as_str())]);
         spawn_local(async move {
             match data_summary(handle.clone()).await {
-                Ok(info) => self.info.set(Some(info)),
-                Err(err) => self.fail(err),
+                Ok(info) => {
+                    if self.handle.get_untracked().as_ref() != Some(&info.handle) {
+                        // Its true shape (a handle from the URL carries only its id).
+                        self.handle.set(Some(info.handle.clone()));
+                    }
+                    self.info.set(Some(info));
+                }
+                Err(err) => {
+                    self.handle.set(None);
+                    return self.fail(err);
+                }
             }
             self.load_page(0).await;
         });
@@ -109,12 +122,28 @@ pub fn DataPage() -> AnyView {
         error: RwSignal::new(None),
         transform: ServerAction::new(),
         open: ServerAction::new(),
+        saved_plot: StoredValue::new(None),
     };
     view_state.show_replies();
     let examples = RwSignal::new(Vec::<DataExample>::new());
     let ready = RwSignal::new(false);
+    let query = leptos_router::hooks::use_query_map();
     Effect::new(move |_| {
         ready.set(true);
+        // A frame named in the URL (a reload, a link from /cache) is opened; one from
+        // another session reads as unknown.
+        if let Some(id) = query.with_untracked(|q| q.get("h")) {
+            // The figure drawn then, if any, is drawn again once the frame is in.
+            view_state
+                .saved_plot
+                .set_value(query.with_untracked(|q| q.get("plot")));
+            view_state.show(FrameHandle {
+                id: id.into(),
+                rows: 0,
+                cols: 0,
+                bytes: 0,
+            });
+        }
         spawn_local(async move {
             match data_examples().await {
                 Ok(found) => examples.set(found),
@@ -251,6 +280,19 @@ fn Downloads(view_state: DataView) -> AnyView {
             <a data-testid="download-csv" href=move || href("csv") download>"CSV"</a>
             " · "
             <a data-testid="download-parquet" href=move || href("parquet") download>"Parquet"</a>
+            " · "
+            <a
+                data-testid="open-linked"
+                href=move || {
+                    view_state
+                        .handle
+                        .get()
+                        .map(|h| format!("{}?h={}", crate::contract::linked::LINKED_PATH, h.id))
+                        .unwrap_or_default()
+                }
+            >
+                "Linked view"
+            </a>
         </p>
     }
     .into_any()

@@ -9,7 +9,7 @@ use super::forms::{is_numeric, ColumnPick};
 use super::DataView;
 use crate::api::data_plot;
 use crate::browser;
-use crate::contract::figure::ChartKind;
+use crate::contract::figure::{ChartKind, SavedFigure};
 use crate::contract::sizes::with_thousands;
 
 /// What the plot panel's draws read; `Copy`, so the zoom handler can hold it.
@@ -43,6 +43,7 @@ fn draw(state: PlotState, zoom: Option<(f64, f64)>) {
     state.range.set(zoom);
     state.view_state.error.set(None);
     state.note.set("drawing…".into());
+    let handle_id = handle.id.to_string();
     spawn_local(async move {
         let (lo, hi) = (zoom.map(|r| r.0), zoom.map(|r| r.1));
         let reply = data_plot(
@@ -76,6 +77,7 @@ fn draw(state: PlotState, zoom: Option<(f64, f64)>) {
             with_thousands(reply.points),
             with_thousands(reply.rows_in_range)
         ));
+        remember(state, &handle_id, zoom);
         if !state.hooked.get_value() {
             state.hooked.set_value(true);
             let hooked = browser::on_x_relayout(element, move |range| {
@@ -87,6 +89,42 @@ fn draw(state: PlotState, zoom: Option<(f64, f64)>) {
                 state.view_state.fail(err);
             }
         }
+    });
+}
+
+/// The frame and its figure written into the URL, for a reload or a link to restore.
+fn remember(state: PlotState, handle_id: &str, range: Option<(f64, f64)>) {
+    let saved = SavedFigure {
+        x: state.x.get_untracked(),
+        y: state.y.get_untracked(),
+        kind: state.kind.get_untracked(),
+        range,
+    };
+    browser::replace_query("/data", &[("h", handle_id), ("plot", &saved.to_param())]);
+}
+
+/// Draws the figure the URL held when the page was opened, once the frame's columns are
+/// in (so the pickers show it).
+fn restore(state: PlotState) {
+    Effect::new(move |_| {
+        if state.view_state.info.get().is_none() {
+            return;
+        }
+        let Some(saved) = state
+            .view_state
+            .saved_plot
+            .try_update_value(Option::take)
+            .flatten()
+        else {
+            return;
+        };
+        let Some(saved) = SavedFigure::from_param(&saved) else {
+            return;
+        };
+        state.x.set(saved.x);
+        state.y.set(saved.y);
+        state.kind.set(saved.kind);
+        draw(state, saved.range);
     });
 }
 
@@ -110,6 +148,7 @@ pub fn PlotPanel(view_state: DataView) -> AnyView {
         hooked: StoredValue::new(false),
         plot,
     };
+    restore(state);
     let draw = move |_| draw(state, None);
     view! {
         <section class="plot-panel">
@@ -121,6 +160,7 @@ pub fn PlotPanel(view_state: DataView) -> AnyView {
                 <ColumnPick view_state=view_state value=y keep=is_numeric testid="plot-y"/>
                 <select
                     data-testid="plot-kind"
+                    prop:value=move || kind.get().as_str()
                     on:change=move |ev| kind.set(ChartKind::parse(&event_target_value(&ev)).unwrap_or(ChartKind::Line))
                 >
                     {ChartKind::ALL.iter().map(|k| view! { <option value=k.as_str()>{k.as_str()}</option> }).collect_view()}
