@@ -42,6 +42,9 @@
 //! ```
 //!
 //! # Features
+//! - `plotly`: `scalable`, plotly.rs figures made scalable: a user's `plotly::Plot`
+//!   whose big traces are filled per view from a frame's columns (plotly-resampler's
+//!   `FigureResampler`).
 //! - `engine` (default): the reduction itself (polars, rayon). Without it the crate is
 //!   only the serde vocabulary ([`ChartKind`], [`FigureSpec`], [`ColumnInfo`],
 //!   [`Figure`], [`with_thousands`]), which a wasm client compiles to share one contract
@@ -75,6 +78,7 @@
 //! - [`typed`] (engine): plotly.js typed arrays (`{"dtype", "bdata"}`).
 //! - [`stats`] (engine): mean, histograms and quantiles of f64 slices.
 //! - [`demo`] (engine): the reference time series.
+//! - `scalable` (plotly): plotly.rs figures with big traces reduced per view.
 //!
 //! Every figure is built as `serde_json` values: the plotly crate has no typed arrays
 //! and no `x0`/`dx`, so building there meant serialising, parsing back and patching.
@@ -114,6 +118,8 @@ mod layout;
 mod line;
 #[cfg(feature = "engine")]
 mod linked;
+#[cfg(feature = "plotly")]
+pub mod scalable;
 #[cfg(feature = "engine")]
 pub mod stats;
 #[cfg(feature = "engine")]

@@ -249,7 +249,9 @@ mod tests {
         assert_eq!(drawn[0].points, 0);
         assert!(drawn[0].figure.contains("no rows in the selection"));
         let bad = |figures: &[LinkedFigure], selections: &[Selection]| {
-            linked(&frame, figures, selections).expect_err("refused").to_string()
+            linked(&frame, figures, selections)
+                .expect_err("refused")
+                .to_string()
         };
         let line = fig(ChartKind::Line, TIME, "walk", vec![1]);
         assert!(bad(&[line], &[]).contains("no selection 1"));

@@ -158,7 +158,10 @@ mod tests {
         };
         assert!(lasso(3).check_shape().is_ok());
         assert!(lasso(2).check_shape().is_err());
-        let many = lasso(MAX_VERTICES + 1).check_shape().expect_err("refused").to_string();
+        let many = lasso(MAX_VERTICES + 1)
+            .check_shape()
+            .expect_err("refused")
+            .to_string();
         assert!(many.contains("vertices"), "{many}");
         let none = Clause::Categories {
             column: "c".into(),
