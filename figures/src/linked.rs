@@ -42,7 +42,7 @@ pub fn linked(
         let drawn = if filters.is_empty() {
             specs
                 .iter()
-                .map(|f| figure(frame, &f.spec))
+                .map(|f| or_nothing(figure(frame, &f.spec), f.spec.kind, frame.height() as u64))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
             let clauses: Selection = filters.iter().flat_map(|&f| selections[f].clone()).collect();
@@ -102,15 +102,13 @@ fn draw_filtered(
             if kept.height() == 0 {
                 return Ok(nothing_selected(f.spec.kind, frame.height() as u64));
             }
+            let total = frame.height() as u64;
             if f.spec.x != ROW {
-                return figure(&kept, &f.spec);
+                return or_nothing(figure(&kept, &f.spec), f.spec.kind, total);
             }
             let mut spec = f.spec.clone();
             spec.x = ROW_NUMBER.to_owned();
-            let mut drawn = match figure(&kept, &spec) {
-                Err(FigureError::NoRows) => return Ok(nothing_selected(spec.kind, frame.height() as u64)),
-                other => other?,
-            };
+            let mut drawn = or_nothing(figure(&kept, &spec), spec.kind, total)?;
             drawn.figure = drawn.figure.replace(ROW_NUMBER, ROW);
             Ok(drawn)
         })
@@ -128,13 +126,26 @@ fn flag_sorted(frame: &mut DataFrame, name: &str) -> Result<(), FigureError> {
     Ok(())
 }
 
+/// `drawn`, or an empty figure when no row is in view (a zoom or a selection that keeps
+/// nothing): one figure's emptiness is not the view's error.
+fn or_nothing(
+    drawn: Result<Figure, FigureError>,
+    kind: ChartKind,
+    total_rows: u64,
+) -> Result<Figure, FigureError> {
+    match drawn {
+        Err(FigureError::NoRows) => Ok(nothing_selected(kind, total_rows)),
+        other => other,
+    }
+}
+
 /// What a figure shows when its filters keep no row.
 fn nothing_selected(kind: ChartKind, total_rows: u64) -> Figure {
     let figure = json!({
         "data": [],
         "layout": {
             "height": if matches!(kind, ChartKind::Line | ChartKind::Scatter | ChartKind::Density) { 420 } else { 320 },
-            "annotations": [{ "text": "no rows in the selection", "showarrow": false, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5 }],
+            "annotations": [{ "text": "no rows in view", "showarrow": false, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5 }],
         },
     });
     Figure {
@@ -247,7 +258,12 @@ mod tests {
         }];
         let drawn = linked(&frame, &[fig(ChartKind::Line, TIME, "walk", vec![0])], &[none]).expect("linked");
         assert_eq!(drawn[0].points, 0);
-        assert!(drawn[0].figure.contains("no rows in the selection"));
+        assert!(drawn[0].figure.contains("no rows in view"));
+        // A zoom where no row is kept: an empty figure too, not the view's error.
+        let mut zoomed = fig(ChartKind::Line, TIME, "walk", vec![]);
+        zoomed.spec.range = (Some(0.0), Some(1.0));
+        let drawn = linked(&frame, &[zoomed], &[]).expect("linked");
+        assert_eq!(drawn[0].points, 0);
         let bad = |figures: &[LinkedFigure], selections: &[Selection]| {
             linked(&frame, figures, selections)
                 .expect_err("refused")

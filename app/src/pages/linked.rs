@@ -118,6 +118,13 @@ fn request(ln: Linked, only: Vec<usize>) {
                         ln.error.set(Some(err.to_string()));
                         continue;
                     }
+                    // For tests and benchmarks: how many draws, and when this one was
+                    // painted (a performance mark, as `/` and `/explore` leave theirs).
+                    let _ = root.set_attribute("data-draws", &mine.to_string());
+                    spawn_local(async move {
+                        browser::after_paint().await;
+                        browser::mark(&format!("stayput:painted-{i}"));
+                    });
                     ln.notes.update(|n| {
                         n.resize(count, String::new());
                         n[i] = format!(
