@@ -323,7 +323,14 @@ fn brush_of(event: &JsValue) -> Option<crate::contract::linked::Brush> {
     }
     if let Some(lasso) = get(event, "lassoPoints") {
         let (xs, ys) = (numbers(&get(&lasso, "x")?)?, numbers(&get(&lasso, "y")?)?);
-        brush.lasso = Some(xs.into_iter().zip(ys).map(|(x, y)| [x, y]).collect());
+        let mut points: Vec<[f64; 2]> = xs.into_iter().zip(ys).map(|(x, y)| [x, y]).collect();
+        // A long lasso thinned to what the server takes: every k-th vertex.
+        let most = crate::contract::linked::MAX_VERTICES;
+        if points.len() > most {
+            let step = points.len().div_ceil(most);
+            points = points.into_iter().step_by(step).collect();
+        }
+        brush.lasso = Some(points);
     }
     if let Some(points) = get(event, "points").and_then(|p| p.dyn_into::<js_sys::Array>().ok()) {
         let mut seen: Vec<String> = Vec::new();

@@ -7,6 +7,9 @@ use serde_json::json;
 use crate::layout::{axis, margin};
 use crate::{with_thousands, Figure, FigureError};
 
+/// The label of a bar of missing values (a selection of it keeps the missing values).
+pub(crate) const MISSING: &str = "null";
+
 /// Most bars drawn: the most frequent values, largest first.
 pub(crate) const MAX_BARS: usize = 50;
 
@@ -23,7 +26,7 @@ pub(crate) fn bar_figure(frame: &DataFrame, x: &str) -> Result<Figure, FigureErr
     let counts = frame
         .clone()
         .lazy()
-        .group_by([col(x).cast(DataType::String).fill_null(lit("null")).alias("key")])
+        .group_by([col(x).cast(DataType::String).fill_null(lit(MISSING)).alias("key")])
         .agg([len().cast(DataType::UInt64).alias("count")])
         .sort_by_exprs(
             [col("count"), col("key")],
@@ -37,7 +40,7 @@ pub(crate) fn bar_figure(frame: &DataFrame, x: &str) -> Result<Figure, FigureErr
         .map_err(unreadable)?
         .iter()
         .take(MAX_BARS)
-        .map(|k| k.unwrap_or("null").to_owned())
+        .map(|k| k.unwrap_or(MISSING).to_owned())
         .collect();
     let values: Vec<u64> = counts
         .column("count")

@@ -39,7 +39,7 @@ pub enum FigureError {
 pub(crate) const MAX_NAME_SHOWN: usize = 64;
 
 /// `name` quoted, cut to [`MAX_NAME_SHOWN`] characters.
-fn shown(name: &str) -> String {
+pub(crate) fn shown(name: &str) -> String {
     if name.chars().count() <= MAX_NAME_SHOWN {
         return format!("{name:?}");
     }

@@ -71,10 +71,14 @@ fn clause_expr(clause: &Clause, schema: &Schema) -> Result<Expr, FigureError> {
                 .implode()
                 .map_err(|_| FigureError::BadSelection("unreadable categories".into()))?
                 .into_series();
-            col(column.as_str())
-                .cast(DataType::String)
-                .is_in(lit(kept), false)
-                .fill_null(lit(false))
+            let text = col(column.as_str()).cast(DataType::String);
+            let picked = text.clone().is_in(lit(kept), false).fill_null(lit(false));
+            // A bar's missing values are drawn as "null" (crate::bar): picked, they are.
+            if values.iter().any(|v| v == crate::bar::MISSING) {
+                picked.or(col(column.as_str()).is_null())
+            } else {
+                picked
+            }
         }
         Clause::Polygon { x, y, points } => {
             let polygon = points.clone();
@@ -192,6 +196,18 @@ mod tests {
             values: vec!["4".into(), "6".into()],
         };
         assert_eq!(kept(&[by_number]).expect("kept"), [3.0, 5.0]);
+    }
+
+    #[test]
+    fn the_bar_of_missing_values_selects_them() {
+        let frame = df!("c" => [Some("a"), None, Some("b"), None]).expect("frame");
+        let picked = Clause::Categories {
+            column: "c".into(),
+            values: vec![crate::bar::MISSING.into()],
+        };
+        let expr = selection_expr(&[picked], frame.schema()).expect("expr");
+        let kept = frame.lazy().filter(expr).collect().expect("collect");
+        assert_eq!(kept.height(), 2);
     }
 
     #[test]

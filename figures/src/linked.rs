@@ -81,11 +81,9 @@ fn draw_filtered(
         lazy = with_row_numbers(lazy);
         read.push(col(ROW_NUMBER));
     }
-    let mut kept = lazy
-        .filter(expr)
-        .select(read)
-        .collect()
-        .map_err(|err| FigureError::BadSelection(first_line(&err.to_string())))?;
+    let mut kept = lazy.filter(expr).select(read).collect().map_err(|_| {
+        FigureError::BadSelection("the selection could not be applied to these columns".into())
+    })?;
     // A filter keeps the order but not polars' sorted flag: an x sorted before is still.
     let sorted: Vec<String> = kept
         .get_column_names()
@@ -173,15 +171,6 @@ fn with_drag_mode(mut drawn: Figure, kind: ChartKind) -> Figure {
         drawn.figure = value.to_string();
     }
     drawn
-}
-
-fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect()
 }
 
 #[cfg(test)]

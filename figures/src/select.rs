@@ -8,14 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::shown;
 use crate::{FigureError, FigureSpec};
 
 /// Most clauses one selection may have.
-pub const MAX_CLAUSES: usize = 8;
+pub const MAX_CLAUSES: usize = 16;
 /// Most categories a [`Clause::Categories`] may list.
 pub const MAX_CATEGORIES: usize = 1_000;
-/// Most vertices of a [`Clause::Polygon`] (a lasso plotly reports at this many points is
-/// simplified by the browser first).
+/// Most vertices of a [`Clause::Polygon`] (Stayput's page thins a longer lasso first).
 pub const MAX_VERTICES: usize = 1_000;
 /// Most figures one linked view may have.
 pub const MAX_FIGURES: usize = 8;
@@ -79,16 +79,20 @@ impl Clause {
         match self {
             Self::Range { column, lo, hi } => {
                 if !lo.is_finite() || !hi.is_finite() {
-                    return bad(format!("the range on {column:?} is not made of numbers"));
+                    return bad(format!("the range on {} is not made of numbers", shown(column)));
                 }
                 if lo > hi {
-                    return bad(format!("the range on {column:?} is inverted ({lo} > {hi})"));
+                    return bad(format!(
+                        "the range on {} is inverted ({lo} > {hi})",
+                        shown(column)
+                    ));
                 }
             }
             Self::Categories { column, values } => {
                 if values.is_empty() || values.len() > MAX_CATEGORIES {
                     return bad(format!(
-                        "a selection of {column:?} must list 1 to {MAX_CATEGORIES} values, not {}",
+                        "a selection of {} must list 1 to {MAX_CATEGORIES} values, not {}",
+                        shown(column),
                         values.len()
                     ));
                 }

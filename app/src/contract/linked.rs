@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use stayput_figures::select::{Clause, LinkedFigure, Selection, MAX_FIGURES};
+pub use stayput_figures::select::{Clause, LinkedFigure, Selection, MAX_FIGURES, MAX_VERTICES};
 use stayput_figures::FigureSpec;
 
 use crate::contract::figure::{first_axes, ChartKind, ColumnInfo, ROW};

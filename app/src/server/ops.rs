@@ -213,6 +213,7 @@ pub async fn explore_figure(
     handle: &FrameHandle,
     mut spec: FigureSpec,
 ) -> Result<FigureReply, StayputError> {
+    crate::server::linked::not_bars(spec.kind)?;
     let started = std::time::Instant::now();
     spec.time_x |= is_time(&spec.x);
     let frame = cache.get(session, handle).await?;

@@ -4,6 +4,10 @@
 //! reduced again on the server at every zoom. The browser holds the handle and the
 //! figure, never the rows.
 //!
+//! It shows the libraries and nothing else: the limits a public server needs (admission
+//! of heavy work, body limits, deadlines, same-origin checks, error messages cut for
+//! users) are in Stayput's own server (`server/`), and its README says which.
+//!
 //! Run it with `cargo run -p stayput-example` (it serves plotly.js from the repository's
 //! `node_modules`, which `scripts/setup` installs) and open the address it prints
 //! (`STAYPUT_EXAMPLE_ADDR`, default `127.0.0.1:3001`).
@@ -90,7 +94,12 @@ const call = (name, args) => fetch('/api/' + name, { method: 'POST', headers: { 
   .then(async (r) => { const body = await r.json(); if (!r.ok) throw new Error(JSON.stringify(body)); return body; });
 const plot = document.getElementById('plot');
 const note = document.getElementById('note');
-const ms = (v) => (typeof v === 'number' ? v : Date.parse(String(v).replace(' ', 'T') + 'Z'));
+const ms = (v) => {
+  if (typeof v === 'number') return v;
+  const [date, time] = String(v).split(' ');
+  return Date.parse(date + 'T' + (time || '00:00:00') + 'Z');
+};
+const fail = (e) => { note.textContent = 'error: ' + e.message; };
 let handle = null, latest = 0, hooked = false;
 async function draw(range) {
   const mine = ++latest;
@@ -104,14 +113,14 @@ async function draw(range) {
   if (!hooked) {
     hooked = true;
     plot.on('plotly_relayout', (e) => {
-      if (e['xaxis.autorange']) return draw(null);
+      if (e['xaxis.autorange']) return draw(null).catch(fail);
       const lo = e['xaxis.range[0]'] ?? (e['xaxis.range'] || [])[0];
       const hi = e['xaxis.range[1]'] ?? (e['xaxis.range'] || [])[1];
-      if (lo !== undefined && hi !== undefined) draw([ms(lo), ms(hi)]);
+      if (lo !== undefined && hi !== undefined) draw([ms(lo), ms(hi)]).catch(fail);
     });
   }
 }
-call('make_walk', {}).then((h) => { handle = h; return draw(null); }).catch((e) => { note.textContent = 'error: ' + e.message; });
+call('make_walk', {}).then((h) => { handle = h; return draw(null); }).catch(fail);
 "#;
 
 #[tokio::main]

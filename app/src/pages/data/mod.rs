@@ -54,6 +54,10 @@ impl DataView {
         crate::browser::replace_query("/data", &[("h", handle.id.as_str())]);
         spawn_local(async move {
             match data_summary(handle.clone()).await {
+                // A reply for a frame no longer on show (another was opened since) is dropped.
+                _ if self.handle.try_get_untracked().flatten().map(|h| h.id) != Some(handle.id.clone()) => {
+                    return
+                }
                 Ok(info) => {
                     if self.handle.get_untracked().as_ref() != Some(&info.handle) {
                         // Its true shape (a handle from the URL carries only its id).

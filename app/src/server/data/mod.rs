@@ -363,6 +363,7 @@ pub async fn plot(
     range: (Option<f64>, Option<f64>),
     width: u32,
 ) -> Result<FigureReply, StayputError> {
+    crate::server::linked::not_bars(kind)?;
     let chain = chain_of(cache, session, handle)?;
     let ready = chain.then(ChainStep::Plot {
         x: x.clone(),

@@ -4,6 +4,13 @@
 //! x. Only figure JSON crosses. The whole view (handle, figures, selections, ranges) is
 //! in the URL, so a reload or a link restores it; in another session the handle reads as
 //! unknown.
+//!
+//! - this module: the page, its state and its requests;
+//! - [`add_figure`]: the form that adds a figure.
+
+pub mod add_figure;
+
+use add_figure::AddFigure;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,17 +19,15 @@ use stayput_cache::FrameHandle;
 use crate::api::{cache_view, data_transform, frame_columns, linked_figures};
 use crate::browser;
 use crate::contract::data::Transform;
-use crate::contract::figure::{ChartKind, ColumnInfo, ROW};
-use crate::contract::linked::{
-    selection_boxes, selection_of, Brush, LinkedView, ViewFigure, LINKED_PATH, MAX_FIGURES,
-};
+use crate::contract::figure::{ChartKind, ColumnInfo};
+use crate::contract::linked::{selection_boxes, selection_of, Brush, LinkedView, LINKED_PATH};
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
 
-/// Everything a draw reads; `Copy`, so event handlers can share it.
+/// Everything a draw reads (the page's state); `Copy`, so event handlers can share it.
 #[derive(Clone, Copy)]
-struct Linked {
+pub struct Linked {
     handle: RwSignal<Option<FrameHandle>>,
     view: RwSignal<LinkedView>,
     /// The frame was made from a file, so a selection can be kept as a step.
@@ -38,6 +43,8 @@ struct Linked {
     /// answered, together (a burst of brushes is one request, a single brush never waits).
     pending: StoredValue<Vec<usize>>,
     hooked: StoredValue<Vec<bool>>,
+    /// Bumped when the figures change (added, removed, another frame opened).
+    generation: StoredValue<u64>,
     /// Figures being redrawn by the page (their selection events are the redraw's).
     drawing: StoredValue<Vec<usize>>,
     /// The frame's columns, for the add-a-figure form.
@@ -61,8 +68,12 @@ fn remember(ln: Linked) {
     browser::replace_query(LINKED_PATH, &[("h", handle.id.as_str()), ("view", &view)]);
 }
 
-/// Asks for figures `only` and draws each reply that is still the newest for its figure.
-fn request(ln: Linked, only: Vec<usize>) {
+/// Asks for figures `only` and draws each reply that is still the newest for its figure
+/// (and for the same figures: adding or removing one, or opening another frame, starts a
+/// new generation whose plots no older reply draws into).
+fn request(ln: Linked, mut only: Vec<usize>) {
+    let count = ln.view.with_untracked(|v| v.figures.len());
+    only.retain(|&i| i < count);
     if only.is_empty() {
         return;
     }
@@ -82,7 +93,7 @@ fn request(ln: Linked, only: Vec<usize>) {
     ln.in_flight.set_value(true);
     ln.requests.update_value(|n| *n += 1);
     let mine = ln.requests.get_value();
-    let count = ln.view.with_untracked(|v| v.figures.len());
+    let generation = ln.generation.get_value();
     ln.latest.update_value(|l| {
         l.resize(count, 0);
         for &i in &only {
@@ -96,12 +107,13 @@ fn request(ln: Linked, only: Vec<usize>) {
         let Some(latest) = ln.latest.try_get_value() else {
             return; // the page is gone
         };
+        let current = ln.generation.get_value() == generation;
         match reply {
             Ok(drawn) => {
                 ln.error.set(None);
                 for (i, figure) in only.iter().copied().zip(drawn) {
-                    if latest.get(i) != Some(&mine) {
-                        continue; // a newer request asked for it meanwhile
+                    if !current || latest.get(i) != Some(&mine) {
+                        continue; // a newer request asked for it, or the figures changed
                     }
                     let Some(root) = plot_of(i) else { continue };
                     // Its own selection drawn with it; what plotly reports of it while we
@@ -263,6 +275,7 @@ fn keep(ln: Linked) {
             Ok(kept) => kept,
             Err(err) => return ln.error.set(Some(err.to_string())),
         };
+        ln.generation.update_value(|g| *g += 1);
         let mut view = ln.view.get_untracked();
         view.selections = vec![None; view.figures.len()];
         view.ranges.clear();
@@ -288,6 +301,7 @@ pub fn LinkedPage() -> impl IntoView {
         pending: StoredValue::new(Vec::new()),
         hooked: StoredValue::new(Vec::new()),
         drawing: StoredValue::new(Vec::new()),
+        generation: StoredValue::new(0),
         columns: RwSignal::new(Vec::new()),
     };
     let query = leptos_router::hooks::use_query_map();
@@ -346,6 +360,7 @@ pub fn LinkedPage() -> impl IntoView {
         move || count.get(),
         move |&n, _, _| {
             ln.hooked.set_value(Vec::new());
+            ln.generation.update_value(|g| *g += 1);
             spawn_local(async move {
                 browser::after_render().await;
                 request(ln, (0..n).collect());
@@ -419,52 +434,5 @@ pub fn LinkedPage() -> impl IntoView {
                 }}
             </div>
         </section>
-    }
-}
-
-/// A form that adds a figure of any kind over the frame's columns.
-#[component]
-fn AddFigure(ln: Linked) -> impl IntoView {
-    let kind = RwSignal::new(ChartKind::Histogram);
-    let x = RwSignal::new(ROW.to_owned());
-    let y = RwSignal::new(String::new());
-    let names = move |keep: fn(&ColumnInfo, ChartKind) -> bool| {
-        let k = kind.get();
-        ln.columns
-            .get()
-            .into_iter()
-            .filter(move |c| keep(c, k))
-            .map(|c| view! { <option value=c.name.clone()>{c.name.clone()}</option> })
-            .collect_view()
-    };
-    let add = move |_| {
-        let (k, x, y) = (kind.get_untracked(), x.get_untracked(), y.get_untracked());
-        let time = ln
-            .columns
-            .with_untracked(|cs| cs.iter().any(|c| c.name == x && c.time));
-        ln.view.update(|v| v.add(ViewFigure { kind: k, x, y, time }));
-        remember(ln);
-    };
-    let full = move || ln.view.with(|v| v.figures.len() >= MAX_FIGURES);
-    view! {
-        <div class="controls add-figure">
-            <span class="muted">"Add a figure: "</span>
-            <select data-testid="add-kind" on:change=move |ev| kind.set(ChartKind::parse(&event_target_value(&ev)).unwrap_or(ChartKind::Line))>
-                {ChartKind::ALL.iter().chain([&ChartKind::Bar]).map(|k| view! { <option value=k.as_str() selected=*k == ChartKind::Histogram>{k.as_str()}</option> }).collect_view()}
-            </select>
-            <span>" x "</span>
-            // A bar's x is any column (its values are counted); any other figure's is sorted.
-            <select data-testid="add-x" prop:value=move || x.get() on:change=move |ev| x.set(event_target_value(&ev))>
-                {move || names(|c, k| if k == ChartKind::Bar { c.name != ROW } else { c.sorted })}
-            </select>
-            <Show when=move || kind.get() != ChartKind::Bar>
-                <span>" y "</span>
-                <select data-testid="add-y" prop:value=move || y.get() on:change=move |ev| y.set(event_target_value(&ev))>
-                    <option value="">"—"</option>
-                    {move || names(|c, _| c.numeric && c.name != ROW)}
-                </select>
-            </Show>
-            <button data-testid="add-figure" class="secondary" disabled=full on:click=add>"Add"</button>
-        </div>
     }
 }
