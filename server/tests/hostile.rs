@@ -150,6 +150,11 @@ const ENDPOINTS: &[Endpoint] = &[
         name: "data_transform",
         fields: &["handle[id]", "step"],
     },
+    // JSON input, like data_transform.
+    Endpoint {
+        name: "linked_figures",
+        fields: &["handle[id]", "figures", "selections"],
+    },
     Endpoint {
         name: "data_plot",
         fields: &[
