@@ -293,7 +293,6 @@ pub async fn linked_figures(
     selections: Vec<Selection>,
 ) -> Result<Vec<FigureReply>, StayputError> {
     answered(async move {
-        crate::server::linked::check(&figures, &selections)?;
         let (cache, session) = stayput_cache::frame_cache().await?;
         let heavy = crate::server::context::heavy_jobs()?;
         crate::server::linked::figures(&cache, session, &heavy, &handle, figures, selections).await

@@ -130,4 +130,4 @@ pub use columns::{columns, f64_slices, values};
 #[cfg(feature = "engine")]
 pub use figure::figure;
 #[cfg(feature = "engine")]
-pub use linked::linked;
+pub use linked::{check_view, linked, linked_bytes};

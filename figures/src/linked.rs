@@ -12,6 +12,76 @@ use crate::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMB
 use crate::select::{check_selection, LinkedFigure, Selection, MAX_FIGURES};
 use crate::{figure, ChartKind, Figure, FigureError, ROW};
 
+/// Checks a linked view's shape: 1 to [`MAX_FIGURES`] figures, at most as many
+/// selections, each valid ([`check_selection`]), and every filter naming a selection sent.
+pub fn check_view(figures: &[LinkedFigure], selections: &[Selection]) -> Result<(), FigureError> {
+    if figures.is_empty() || figures.len() > MAX_FIGURES || selections.len() > MAX_FIGURES {
+        return Err(FigureError::BadSelection(format!(
+            "a linked view has 1 to {MAX_FIGURES} figures and at most {MAX_FIGURES} selections"
+        )));
+    }
+    selections.iter().try_for_each(|s| check_selection(s))?;
+    match figures
+        .iter()
+        .flat_map(|f| &f.filters)
+        .find(|&&i| i >= selections.len())
+    {
+        Some(bad) => Err(FigureError::BadSelection(format!("there is no selection {bad}"))),
+        None => Ok(()),
+    }
+}
+
+/// How a view is worked: the figures (by index) that name each distinct set of
+/// selections (sorted, no repeats). Each set is one filtered copy of the columns its
+/// figures read; the empty set reads the frame itself.
+fn plan(figures: &[LinkedFigure]) -> BTreeMap<Vec<usize>, Vec<usize>> {
+    let mut groups: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
+    for (i, fig) in figures.iter().enumerate() {
+        let mut filters = fig.filters.clone();
+        filters.sort_unstable();
+        filters.dedup();
+        groups.entry(filters).or_default().push(i);
+    }
+    groups
+}
+
+/// The frame's columns that `specs` read (x, and y unless a bar), each once; the row
+/// number is not a column.
+fn columns_read<'a>(specs: impl IntoIterator<Item = &'a LinkedFigure>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for f in specs {
+        let y = (f.spec.kind != ChartKind::Bar).then_some(f.spec.y.as_str());
+        for name in std::iter::once(f.spec.x.as_str()).chain(y) {
+            if name != ROW && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Bytes [`linked`] takes at most for a frame of `rows` rows, to reserve before it runs:
+/// for each filtered set, every row of the columns it reads (24 bytes a value, room for
+/// a text column's views), the row number (u32 and f64), each clause's temporaries (an
+/// f64 or text copy of its column, a lasso's mask) and the mask; for every bar, its
+/// column as text and the groups (32 bytes a row at worst: every value distinct).
+pub fn linked_bytes(rows: u64, figures: &[LinkedFigure], selections: &[Selection]) -> u64 {
+    let bars = figures.iter().filter(|f| f.spec.kind == ChartKind::Bar).count() as u64;
+    let mut per_row = 32 * bars;
+    for (filters, members) in plan(figures) {
+        if filters.is_empty() {
+            continue;
+        }
+        let clauses: u64 = filters
+            .iter()
+            .map(|&s| selections.get(s).map_or(0, Vec::len) as u64)
+            .sum();
+        let columns = columns_read(members.iter().map(|&i| &figures[i])).len() as u64;
+        per_row += 24 * columns + 12 + 24 * clauses + 1;
+    }
+    rows.saturating_mul(per_row)
+}
+
 /// The figures of `frame`, each drawn from the rows every selection it names keeps.
 /// Figures that name the same selections share one filtered copy of the columns they
 /// read; a figure that names none reads `frame` itself.
@@ -20,24 +90,9 @@ pub fn linked(
     figures: &[LinkedFigure],
     selections: &[Selection],
 ) -> Result<Vec<Figure>, FigureError> {
-    if figures.is_empty() || figures.len() > MAX_FIGURES || selections.len() > MAX_FIGURES {
-        return Err(FigureError::BadSelection(format!(
-            "a linked view has 1 to {MAX_FIGURES} figures and at most {MAX_FIGURES} selections"
-        )));
-    }
-    selections.iter().try_for_each(|s| check_selection(s))?;
-    let mut groups: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
-    for (i, fig) in figures.iter().enumerate() {
-        let mut filters = fig.filters.clone();
-        filters.sort_unstable();
-        filters.dedup();
-        if let Some(&bad) = filters.iter().find(|&&f| f >= selections.len()) {
-            return Err(FigureError::BadSelection(format!("there is no selection {bad}")));
-        }
-        groups.entry(filters).or_default().push(i);
-    }
+    check_view(figures, selections)?;
     let mut out: Vec<Option<Figure>> = vec![None; figures.len()];
-    for (filters, members) in groups {
+    for (filters, members) in plan(figures) {
         let specs: Vec<&LinkedFigure> = members.iter().map(|&i| &figures[i]).collect();
         let drawn = if filters.is_empty() {
             specs
@@ -63,17 +118,9 @@ fn draw_filtered(
 ) -> Result<Vec<Figure>, FigureError> {
     let expr = selection_expr(clauses, frame.schema())?;
     let needs_rows = reads_row_number(clauses) || specs.iter().any(|f| f.spec.x == ROW);
-    let mut names: Vec<&str> = Vec::new();
-    for f in specs {
-        let y = (f.spec.kind != ChartKind::Bar).then_some(f.spec.y.as_str());
-        for name in std::iter::once(f.spec.x.as_str()).chain(y) {
-            if name != ROW && !names.contains(&name) {
-                if frame.column(name).is_err() {
-                    return Err(FigureError::NoColumn(name.to_owned()));
-                }
-                names.push(name);
-            }
-        }
+    let names = columns_read(specs.iter().copied());
+    if let Some(missing) = names.iter().find(|&&n| frame.column(n).is_err()) {
+        return Err(FigureError::NoColumn((*missing).to_owned()));
     }
     let mut read: Vec<Expr> = names.iter().map(|&n| col(n)).collect();
     let mut lazy = frame.clone().lazy();
@@ -268,5 +315,39 @@ mod tests {
         let line = fig(ChartKind::Line, TIME, "walk", vec![0]);
         assert!(bad(std::slice::from_ref(&line), &[unknown]).contains("nope"));
         assert!(bad(&vec![line; MAX_FIGURES + 1], &[]).contains("figures"));
+    }
+
+    #[test]
+    fn the_reservation_counts_a_shared_filter_once_and_grows_with_its_clauses() {
+        let range = |column: &str| Clause::Range {
+            column: column.into(),
+            lo: 0.0,
+            hi: 1.0,
+        };
+        let one = [vec![range("walk")]];
+        let two = [vec![range("walk"), range("sine")]];
+        let line = fig(ChartKind::Line, TIME, "walk", vec![0]);
+        let unfiltered = [fig(ChartKind::Line, TIME, "walk", vec![])];
+        assert_eq!(
+            linked_bytes(1_000, &unfiltered, &one),
+            0,
+            "the frame itself is read"
+        );
+        let alone = linked_bytes(1_000, std::slice::from_ref(&line), &one);
+        // Same filter, same columns: one filtered copy for both figures.
+        let same = fig(ChartKind::Histogram, TIME, "walk", vec![0]);
+        assert_eq!(linked_bytes(1_000, &[line.clone(), same], &one), alone);
+        // A third column in the same copy: 24 bytes a row more.
+        let sine = fig(ChartKind::Scatter, TIME, "sine", vec![0]);
+        assert_eq!(linked_bytes(1_000, &[line.clone(), sine], &one), alone + 24_000);
+        // A second clause: its temporaries, 24 bytes a row.
+        assert_eq!(
+            linked_bytes(1_000, std::slice::from_ref(&line), &two),
+            alone + 24_000
+        );
+        // A bar's groups are counted whatever it filters on.
+        let bar = fig(ChartKind::Bar, "walk", "walk", vec![]);
+        assert_eq!(linked_bytes(1_000, &[line.clone(), bar], &one), alone + 32_000);
+        assert_eq!(linked_bytes(u64::MAX, &[line], &one), u64::MAX, "saturates");
     }
 }

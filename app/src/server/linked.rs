@@ -6,8 +6,7 @@
 //! client that hangs up does not free them while it runs.
 
 use stayput_cache::{FrameCache, FrameHandle, SessionKey};
-use stayput_figures::select::{check_selection, Clause, LinkedFigure, Selection, MAX_FIGURES, MAX_VERTICES};
-use stayput_figures::ROW;
+use stayput_figures::select::{Clause, LinkedFigure, Selection, MAX_VERTICES};
 
 use crate::contract::figure::{ChartKind, FigureReply};
 use crate::contract::StayputError;
@@ -17,18 +16,10 @@ use crate::server::{blocking, in_pool_for};
 /// Most clauses one request may carry, all its selections together.
 pub const MAX_REQUEST_CLAUSES: usize = 32;
 
-/// Checks what needs no frame: 1 to [`MAX_FIGURES`] figures, at most as many
-/// selections, each of a valid shape, at most [`MAX_REQUEST_CLAUSES`] clauses and
-/// [`MAX_VERTICES`] lasso vertices in all, and every filter naming a selection sent.
+/// Checks what needs no frame: the view's shape ([`stayput_figures::check_view`]), and at
+/// most [`MAX_REQUEST_CLAUSES`] clauses and [`MAX_VERTICES`] lasso vertices in all.
 pub fn check(figures: &[LinkedFigure], selections: &[Selection]) -> Result<(), StayputError> {
-    if figures.is_empty() || figures.len() > MAX_FIGURES || selections.len() > MAX_FIGURES {
-        return Err(StayputError::BadSpec(format!(
-            "a linked view has 1 to {MAX_FIGURES} figures and at most {MAX_FIGURES} selections"
-        )));
-    }
-    for selection in selections {
-        check_selection(selection)?;
-    }
+    stayput_figures::check_view(figures, selections)?;
     let clauses = selections.iter().map(Vec::len).sum::<usize>();
     let vertices: usize = selections
         .iter()
@@ -43,15 +34,6 @@ pub fn check(figures: &[LinkedFigure], selections: &[Selection]) -> Result<(), S
             "a linked view's selections may have {MAX_REQUEST_CLAUSES} clauses and {MAX_VERTICES} lasso vertices in all"
         )));
     }
-    if figures
-        .iter()
-        .flat_map(|f| &f.filters)
-        .any(|&i| i >= selections.len())
-    {
-        return Err(StayputError::BadSpec(
-            "a figure names a selection that was not sent".into(),
-        ));
-    }
     Ok(())
 }
 
@@ -64,49 +46,6 @@ pub fn not_bars(kind: ChartKind) -> Result<(), StayputError> {
         ));
     }
     Ok(())
-}
-
-/// Bytes a view's work takes at most, for a frame of `rows` rows: for each distinct set
-/// of filters, every row of the columns its figures read (24 bytes a value, room for a
-/// text column's views), the row number (u32 and f64), each clause's temporaries (an f64
-/// or text copy of its column, a lasso's mask) and the mask; for every bar figure, its
-/// column as text and the groups (32 bytes a row at worst: every value distinct).
-fn worst_case_bytes(rows: u64, figures: &[LinkedFigure], selections: &[Selection]) -> u64 {
-    let mut groups: Vec<(Vec<usize>, Vec<&str>)> = Vec::new();
-    let mut per_row: u64 = 0;
-    for f in figures {
-        if f.spec.kind == ChartKind::Bar {
-            per_row += 32;
-        }
-        if f.filters.is_empty() {
-            continue;
-        }
-        let mut filters = f.filters.clone();
-        filters.sort_unstable();
-        filters.dedup();
-        let at = match groups.iter().position(|(g, _)| *g == filters) {
-            Some(at) => at,
-            None => {
-                groups.push((filters, Vec::new()));
-                groups.len() - 1
-            }
-        };
-        let columns = &mut groups[at].1;
-        let y = (f.spec.kind != ChartKind::Bar).then_some(f.spec.y.as_str());
-        for name in std::iter::once(f.spec.x.as_str()).chain(y) {
-            if name != ROW && !columns.contains(&name) {
-                columns.push(name);
-            }
-        }
-    }
-    for (filters, columns) in &groups {
-        let clauses: u64 = filters
-            .iter()
-            .map(|&s| selections.get(s).map_or(0, Vec::len) as u64)
-            .sum();
-        per_row += 24 * columns.len() as u64 + 12 + 24 * clauses + 1;
-    }
-    rows.saturating_mul(per_row)
 }
 
 /// The figures of `session`'s frame `handle`, each drawn from the rows the selections
@@ -126,7 +65,10 @@ pub async fn figures(
     // reservation would evict.
     let frame = cache.get(session, handle).await?;
     let room = cache
-        .reserve(session, worst_case_bytes(rows, &figures, &selections))
+        .reserve(
+            session,
+            stayput_figures::linked_bytes(rows, &figures, &selections),
+        )
         .await?;
     blocking(move || {
         let _held_while_working = (slot, room);
