@@ -187,7 +187,8 @@ pub use config::{CacheConfig, DEFAULT_MAX_FRAMES_PER_SESSION};
 pub use disk::{DiskTier, DIR_SETTING};
 #[cfg(feature = "server")]
 pub use ingest::{
-    Incoming, IngestError, UploadSource, Uploads, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION, MAX_FIELDS, MAX_ROWS,
+    Incoming, IngestError, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION,
+    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS,
 };
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};

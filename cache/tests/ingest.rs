@@ -119,7 +119,11 @@ async fn each_bad_file_gets_a_message_naming_its_problem_and_leaves_nothing() {
             parquet_bytes(&mut sample()),
             "named as CSV but its content is a Parquet file",
         ),
-        ("data.csv.gz", vec![0x1f, 0x8b, 8, 0, 0, 0], "gzip-compressed"),
+        (
+            "data.csv.gz",
+            vec![0x1f, 0x8b, 8, 0, 0, 0],
+            "gzip file is truncated",
+        ),
         ("data.csv", vec![0x1f, 0x8b, 8, 0, 0, 0], "gzip-compressed"),
         (
             "image.bin",

@@ -1,5 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { baseUrl } from "./helpers";
 
 /** A CSV of `rows` rows with a unique id per row (`r00001`…), a date, a city and a temperature. */
@@ -118,6 +120,22 @@ test("a malformed CSV gets a message with its line; the session's data is untouc
   await expect(page.getByTestId("error")).toContainText("line 3: 3 fields where the header has 2");
   await expect(page.getByTestId("error")).not.toContainText(/panic|\/tmp|src\//);
   await expect(page.getByTestId("shape")).toHaveText("1 rows × 2 columns");
+});
+
+test("a gzip'd CSV (vega-datasets' Seattle weather) uploads as its CSV, unpacked on the server", async ({ page }) => {
+  await openData(page);
+  const csv = readFileSync(join(__dirname, "..", "..", "public", "examples", "seattle-weather.csv"));
+  const packed = gzipSync(csv);
+  expect(packed.length).toBeLessThan(csv.length / 2);
+  await page.getByTestId("upload").setInputFiles({
+    name: "seattle-weather.csv.gz",
+    mimeType: "application/gzip",
+    buffer: packed,
+  });
+  await expect(page.getByTestId("progress")).toContainText("Done");
+  await expect(page.getByTestId("shape")).toHaveText("1,461 rows × 6 columns");
+  await expect(page.getByTestId("schema")).toContainText("weather");
+  await expect(page.getByTestId("rows").locator("tbody tr").first()).toContainText("2012-01-01");
 });
 
 test("the flights example (three million rows) opens and plots", async ({ page }) => {

@@ -211,8 +211,14 @@ async fn bad_files_get_their_message_and_status_and_leave_nothing_behind() {
         (
             "x.csv.gz",
             vec![0x1f, 0x8b, 8, 0],
+            StatusCode::BAD_REQUEST,
+            "gzip file is truncated",
+        ),
+        (
+            "x.zip",
+            b"PK\x03\x04\0\0".to_vec(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "gzip",
+            "zip",
         ),
         (
             "lie.parquet",

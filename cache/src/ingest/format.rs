@@ -1,5 +1,6 @@
 //! What a file is: told by its first bytes, checked against what its name says.
 
+use super::gunzip::GZIP_MAGIC;
 use super::IngestError;
 
 /// A format the cache reads.
@@ -35,6 +36,19 @@ enum Claim {
     Unknown,
 }
 
+impl Claim {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Text(Some(_)) => "TSV",
+            Self::Text(None) => "CSV",
+            Self::Parquet => "Parquet",
+            Self::Ipc => "Arrow IPC",
+            Self::Gzip => "gzip",
+            Self::Unknown => "an unknown format",
+        }
+    }
+}
+
 fn claim(name: &str) -> Claim {
     let lower = name.to_ascii_lowercase();
     let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
@@ -64,7 +78,7 @@ fn seen(head: &[u8]) -> Seen {
         Seen::Parquet
     } else if head.starts_with(b"ARROW1") {
         Seen::Ipc
-    } else if head.starts_with(&[0x1f, 0x8b]) {
+    } else if head.starts_with(&GZIP_MAGIC) {
         Seen::Gzip
     } else if head.starts_with(b"PK\x03\x04") {
         Seen::Zip
@@ -86,9 +100,33 @@ fn describe(seen: Seen) -> &'static str {
     }
 }
 
+/// Whether an upload named `name` whose first (two or more) bytes are `first` is gzip'd,
+/// and the name its content is then checked against (without `.gz`). The bytes decide;
+/// a name that says otherwise is an error.
+pub(super) fn outer(name: &str, first: &[u8]) -> Result<(bool, String), IngestError> {
+    let gzip = first.starts_with(&GZIP_MAGIC);
+    match (claim(name), gzip) {
+        (Claim::Gzip, true) => {
+            let inner = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+            Ok((true, inner.to_owned()))
+        }
+        (Claim::Unknown, true) => Ok((true, name.to_owned())),
+        (Claim::Gzip, false) => Err(IngestError::NotWhatItSays {
+            claimed: "gzip",
+            found: describe(seen(first)),
+        }),
+        (claimed, true) => Err(IngestError::NotWhatItSays {
+            claimed: claimed.name(),
+            found: describe(Seen::Gzip),
+        }),
+        (_, false) => Ok((false, name.to_owned())),
+    }
+}
+
 /// The format of a file named `name` whose first bytes are `head` (up to a few KiB).
 /// The content decides; a name that says otherwise is an error, as are compressed
-/// archives (never decompressed whole into memory: the user unpacks them).
+/// archives (a gzip'd upload is unpacked before this is asked, [`outer`]; gzip inside
+/// gzip, and zip, the user unpacks).
 pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
     if head.is_empty() {
         return Err(IngestError::Empty);
@@ -179,6 +217,29 @@ mod tests {
         assert_eq!(
             detect("blob", b"\x89PNG\r\n\x1a\n\0\0"),
             Err(IngestError::Unsupported)
+        );
+    }
+
+    #[test]
+    fn gzip_is_told_by_its_bytes_and_its_name_must_agree() {
+        let gz = [0x1f, 0x8b, 8, 0];
+        assert_eq!(outer("a.csv.gz", &gz), Ok((true, "a.csv".to_owned())));
+        assert_eq!(outer("a.TSV.GZ", &gz), Ok((true, "a.TSV".to_owned())));
+        assert_eq!(outer("download", &gz), Ok((true, "download".to_owned())));
+        assert_eq!(outer("a.csv", b"x,y\n"), Ok((false, "a.csv".to_owned())));
+        assert_eq!(
+            outer("a.csv", &gz),
+            Err(IngestError::NotWhatItSays {
+                claimed: "CSV",
+                found: "gzip-compressed"
+            })
+        );
+        assert_eq!(
+            outer("a.csv.gz", b"x,y\n"),
+            Err(IngestError::NotWhatItSays {
+                claimed: "gzip",
+                found: "text"
+            })
         );
     }
 

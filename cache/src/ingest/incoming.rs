@@ -1,13 +1,15 @@
 //! An upload arriving ([`Incoming`]): its bytes streamed to a private temporary file in
-//! the uploads directory, counted against the limits as they come, a CSV checked on the
-//! way. [`super::files`] keeps it once it is complete.
+//! the uploads directory (a gzip'd one unpacked on the way, [`super::gunzip`]), counted
+//! against the limits as they come, a CSV checked on the way. [`super::files`] keeps it
+//! once it is complete.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use super::check::CsvCheck;
-use super::format::{detect, Format};
+use super::format::{detect, outer, Format};
+use super::gunzip::Gunzip;
 use super::{parse, IngestError, Uploads};
 use crate::SessionKey;
 
@@ -24,10 +26,19 @@ pub struct Incoming {
     pub(super) id: String,
     pub(super) path: PathBuf,
     pub(super) file: Option<BufWriter<File>>,
-    /// The first bytes, until the format is known.
+    /// The first bytes as they arrived, until it is known whether they are gzip'd.
+    pub(super) first: Vec<u8>,
+    /// Unpacks a gzip'd upload; `None` for one sent as it is.
+    pub(super) gzip: Option<Box<Gunzip>>,
+    /// The name the content is checked against (a gzip'd file's without `.gz`).
+    pub(super) inner_name: Option<String>,
+    /// Bytes that arrived (compressed ones, for a gzip'd upload).
+    pub(super) received: u64,
+    /// The first bytes of the content, until the format is known.
     pub(super) head: Vec<u8>,
     pub(super) format: Option<Format>,
     pub(super) check: Option<CsvCheck>,
+    /// Bytes of the content written to the file (unpacked ones, for a gzip'd upload).
     pub(super) bytes: u64,
     /// Bytes reserved in the uploads budget.
     pub(super) reserved: u64,
@@ -37,15 +48,60 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// Appends `chunk`: refused once the upload passes its limit or the budget, or when a
-    /// CSV shows a problem (its line named). Blocking file IO of one chunk.
+    /// Appends `chunk`: refused once the upload passes its limit or the budget, when a
+    /// gzip'd one unpacks past its ratio, or when a CSV shows a problem (its line named).
+    /// Blocking file IO of one chunk.
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), IngestError> {
+        self.received = self.received.saturating_add(chunk.len() as u64);
+        if self.received > self.uploads.limit() {
+            return Err(self.too_large());
+        }
+        if self.inner_name.is_none() {
+            // Two bytes tell gzip; until they are here, nothing is written.
+            self.first.extend_from_slice(chunk);
+            if self.first.len() < 2 {
+                return Ok(());
+            }
+            let first = std::mem::take(&mut self.first);
+            self.sniff(&first)?;
+            return self.pass(&first);
+        }
+        self.pass(chunk)
+    }
+
+    /// Whether the upload is gzip'd, told by its first bytes and checked against its name.
+    fn sniff(&mut self, first: &[u8]) -> Result<(), IngestError> {
+        let (gzip, inner) = outer(&self.name, first)?;
+        self.gzip = gzip.then(|| Box::new(Gunzip::new()));
+        self.inner_name = Some(inner);
+        Ok(())
+    }
+
+    /// `raw` as it arrived: unpacked first when gzip'd.
+    fn pass(&mut self, raw: &[u8]) -> Result<(), IngestError> {
+        match self.gzip.take() {
+            None => self.store(raw),
+            Some(mut gzip) => {
+                let unpacked = gzip.unpack(raw, &mut |bytes| self.store(bytes));
+                self.gzip = Some(gzip);
+                unpacked
+            }
+        }
+    }
+
+    fn too_large(&self) -> IngestError {
+        IngestError::TooLarge {
+            limit: crate::Limit::UploadMax,
+            max_bytes: self.uploads.limit(),
+        }
+    }
+
+    /// Writes content bytes: counted against the limit and the budget, the format told
+    /// from the first [`HEAD`] of them, a CSV checked.
+    fn store(&mut self, chunk: &[u8]) -> Result<(), IngestError> {
         let total = self.bytes.saturating_add(chunk.len() as u64);
         if total > self.uploads.limit() {
-            return Err(IngestError::TooLarge {
-                limit: crate::Limit::UploadMax,
-                max_bytes: self.uploads.limit(),
-            });
+            return Err(self.too_large());
         }
         self.uploads.reserve(chunk.len() as u64)?;
         self.reserved += chunk.len() as u64;
@@ -73,7 +129,8 @@ impl Incoming {
     }
 
     fn decide(&mut self) -> Result<(), IngestError> {
-        let format = detect(&self.name, &self.head)?;
+        let name = self.inner_name.as_deref().unwrap_or(&self.name);
+        let format = detect(name, &self.head)?;
         if let Format::Csv(sep) = format {
             self.check = Some(CsvCheck::new(sep));
         }
@@ -81,7 +138,7 @@ impl Incoming {
         Ok(())
     }
 
-    /// Bytes received so far.
+    /// Bytes of content so far (unpacked ones, for a gzip'd upload).
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -100,6 +157,15 @@ impl Incoming {
     pub(super) fn finish(&mut self) -> Result<Format, IngestError> {
         if let Some(format) = self.finished {
             return Ok(format);
+        }
+        if self.inner_name.is_none() {
+            // Fewer than two bytes: not gzip.
+            let first = std::mem::take(&mut self.first);
+            self.sniff(&first)?;
+            self.pass(&first)?;
+        }
+        if let Some(mut gzip) = self.gzip.take() {
+            gzip.finish(&mut |bytes| self.store(bytes))?;
         }
         let file = self.file.take().ok_or(IngestError::Storage)?;
         let file = file

@@ -31,6 +31,7 @@ mod files;
 mod format;
 #[cfg(test)]
 mod fuzz;
+mod gunzip;
 mod incoming;
 mod ipc_footer;
 mod parquet_footer;
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 pub use check::CsvCheck;
 pub use files::Uploads;
 pub use format::{detect, Format};
+pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
 pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
 
@@ -117,8 +119,10 @@ pub enum IngestError {
     /// A header and no records.
     #[error("the file has a header but no rows")]
     NoRows,
-    /// gzip, zip, …: never decompressed whole on the server.
-    #[error("the file is {0}: unpack it and upload the CSV, TSV, Parquet or Arrow file itself")]
+    /// zip, or gzip inside gzip: not unpacked on the server.
+    #[error(
+        "the file is {0}: unpack it and upload the CSV, TSV, Parquet or Arrow file itself, gzip'd or not"
+    )]
     Compressed(String),
     /// The name says one format and the bytes another.
     #[error("the file is named as {claimed} but its content is {found}")]
@@ -216,6 +220,12 @@ pub enum IngestError {
         format: &'static str,
         /// Bytes it declares.
         bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A gzip'd upload that unpacks to more than [`MAX_GZIP_RATIO`] times its size.
+    #[error("the gzip stream unpacks to more than {max}× its size (beyond its first MiB): refused as a likely gzip bomb")]
+    Inflates {
         /// The limit.
         max: u64,
     },

@@ -45,9 +45,9 @@ pub(crate) fn ingest_error(err: IngestError) -> StayputError {
             setting: Some(setting_of(limit).to_owned()),
         },
         IngestError::Storage => StayputError::Storage("uploads".into()),
-        err @ (IngestError::Expands { .. } | IngestError::TooManyRows { .. }) => {
-            StayputError::FileTooLarge(err.to_string())
-        }
+        err @ (IngestError::Expands { .. }
+        | IngestError::Inflates { .. }
+        | IngestError::TooManyRows { .. }) => StayputError::FileTooLarge(err.to_string()),
         err if err.is_unsupported_format() => StayputError::UnsupportedFile(err.to_string()),
         err => StayputError::BadFile(crate::contract::error::cut(err.to_string())),
     }

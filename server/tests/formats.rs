@@ -1,0 +1,70 @@
+//! The formats people bring, over HTTP on a real socket: a gzip'd CSV unpacked as it
+//! arrives becomes the same frame as the CSV, and a gzip bomb is a 413 at its ratio with
+//! nothing left on disk.
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+mod common;
+use common::{browser, error_of, start, upload};
+
+fn gzip(bytes: &[u8], level: Compression) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), level);
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn a_gzipd_csv_becomes_the_frame_of_the_csv_and_a_bomb_is_refused() {
+    let server = start(&[]).await;
+    let client = browser();
+    let weather = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public/examples/seattle-weather.csv"),
+    )
+    .expect("run scripts/setup: it installs the examples");
+    let plain: Value = upload(&server, &client, "weather.csv", weather.clone())
+        .await
+        .json()
+        .await
+        .expect("handle");
+    let made = upload(
+        &server,
+        &client,
+        "weather.csv.gz",
+        gzip(&weather, Compression::default()),
+    )
+    .await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let packed: Value = made.json().await.expect("handle");
+    assert_eq!(
+        (packed["rows"].as_u64(), packed["cols"].as_u64()),
+        (Some(1_461), Some(6))
+    );
+    assert_eq!(packed["bytes"], plain["bytes"], "the same frame");
+
+    let kept_before = std::fs::read_dir(server.cache_dir().join("uploads"))
+        .expect("uploads")
+        .count();
+    // 512 MiB of one repeated line in well under a MiB: refused at the ratio, long before
+    // the upload limit (2 GiB by default).
+    let mut text = String::from("a,b\n");
+    text.push_str(&"0,0\n".repeat(1 << 20));
+    let block = gzip(text.as_bytes(), Compression::best());
+    let mut bomb = Vec::new();
+    for _ in 0..128 {
+        bomb.extend_from_slice(&block); // gzip members one after another unpack as one file
+    }
+    assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+    let refused = upload(&server, &client, "bomb.csv.gz", bomb).await;
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err = error_of(refused).await.to_string();
+    assert!(err.contains("gzip bomb"), "{err}");
+    let kept_after = std::fs::read_dir(server.cache_dir().join("uploads"))
+        .expect("uploads")
+        .count();
+    assert_eq!(kept_after, kept_before, "nothing left of the bomb");
+}
