@@ -1,0 +1,254 @@
+// Linked views side by side with FlexViz 0.1.0b5 (bench/flexviz/app.py), in one run, in
+// headless Chromium, on each page's own clock. The same view on both sides: a random walk
+// of N rows as a line over the row number and a 50-bin histogram of it, linked.
+// - brush → line painted: from plotly's `plotly_selected` on the histogram (a real mouse
+//   drag, released; the same drags on both sides) to the first animation frame after the
+//   line's last redraw for it;
+// - 1 % zoom → line painted: from plotly's `plotly_relayout` on the line (its x range set
+//   to 1 % of the rows) to the same point.
+// FlexViz runs on its defaults (no cache; `FLEXVIZ_CACHE=1` turns its cubes on). Its
+// page's plotly.js and gridstack are served from local npm copies (scripts/flexviz-setup).
+// Stayput's server has room for the 1e8-row series (3.2 GB, over a default session quota).
+// Prints a Markdown table and writes it to end2end/bench-flexviz.md.
+import { expect, test, type Page } from "@playwright/test";
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { root, startServer, type Running } from "../server";
+
+const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
+const SIZES = [1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
+const REPS = 7;
+const VENV = process.env.STAYPUT_FLEXVIZ_VENV ?? join(homedir(), ".cache", "stayput", "flexviz-venv");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (xs: number[]) => xs.map((v) => v.toFixed(0)).join(" ");
+
+let server: Running;
+test.beforeAll(async () => {
+  server = await startServer(process.env.STAYPUT_E2E_PROFILE ?? "release", {
+    STAYPUT_MEMORY_BUDGET: "12GiB",
+    STAYPUT_SESSION_QUOTA: "8GiB",
+  });
+});
+test.afterAll(async () => server?.stop());
+
+/** The same drag on both sides: the `i`th of a row of boxes across the histogram. */
+async function drag(page: Page, surface: string, i: number): Promise<void> {
+  const box = (await page.locator(surface).first().boundingBox())!;
+  const from = 0.15 + 0.05 * i;
+  await page.mouse.move(box.x + box.width * from, box.y + box.height * 0.1);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * (from + 0.2), box.y + box.height * 0.9, { steps: 4 });
+  await page.mouse.up();
+}
+
+/** The `i`th 1 % range of `n` rows. */
+const zoomRange = (n: number, i: number) => {
+  const lo = Math.floor(n * (0.1 + 0.1 * i));
+  return [lo, lo + n / 100];
+};
+
+// ---------------------------------------------------------------------------------------
+// Stayput: /linked with the two figures, over the series /explore makes.
+
+async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
+  await page.goto(server.url + "/explore");
+  await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
+  await page.getByTestId("series-rows").selectOption(String(n));
+  await page.getByTestId("make-series").click();
+  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "1", { timeout: 300_000 });
+  const id = new URL(page.url()).searchParams.get("h");
+  expect(id).toBeTruthy();
+  const view = {
+    figures: [
+      { kind: "line", x: "row", y: "walk" },
+      { kind: "histogram", x: "row", y: "walk" },
+    ],
+  };
+  await page.goto(`${server.url}/linked?h=${id}&view=${encodeURIComponent(JSON.stringify(view))}`);
+  const line = page.getByTestId("linked-0");
+  await expect(line).toHaveAttribute("data-draws", /\d+/, { timeout: 300_000 });
+  await expect(page.getByTestId("linked-1")).toHaveAttribute("data-draws", /\d+/, { timeout: 300_000 });
+  const since = (from: string) =>
+    page.evaluate((from) => {
+      const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
+      return at("stayput:painted-0") - at(from);
+    }, from);
+  const next = async (before: string | null) => {
+    await expect(line).not.toHaveAttribute("data-draws", before ?? "", { timeout: 300_000 });
+    await page.waitForTimeout(300); // its paint mark comes a frame later; then let it settle
+  };
+  const brush: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const before = await line.getAttribute("data-draws");
+    await drag(page, '[data-testid="linked-1"] .nsewdrag', i);
+    await next(before);
+    brush.push(await since("stayput:selected"));
+  }
+  const zoom: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const before = await line.getAttribute("data-draws");
+    await line.evaluate(
+      (el, range) =>
+        (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": range }),
+      zoomRange(n, i),
+    );
+    await next(before);
+    zoom.push(await since("stayput:relayout"));
+  }
+  return { brush, zoom };
+}
+
+// ---------------------------------------------------------------------------------------
+// FlexViz: its app on a free port, its page instrumented from outside.
+
+async function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as { port: number }).port;
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+async function startFlexviz(n: number): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(join(VENV, "bin", "python"), [join(root, "bench", "flexviz", "app.py"), String(n), String(port)], {
+    env: { ...process.env, FLEXVIZ_CACHE: process.env.FLEXVIZ_CACHE ?? "0" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let waited = 0; ; waited += 250) {
+    if (child.exitCode !== null) throw new Error(`the FlexViz app exited (${child.exitCode}): run scripts/flexviz-setup`);
+    const up = await fetch(url + "/sources").then((r) => r.text(), () => "");
+    if (up.includes("walk")) return { url, child };
+    if (waited > 300_000) throw new Error("the FlexViz app did not start");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Waits until no update is on its way and the line has not redrawn for 500 ms; returns
+ * the marks since the last call and clears them. */
+async function settled(page: Page): Promise<[string, number][]> {
+  let last = -1;
+  for (;;) {
+    await page.waitForTimeout(500);
+    const now = await page.evaluate(() => {
+      const fv = (window as any).__bench;
+      return fv.draws * 1000 + fv.inflight;
+    });
+    if (now === last && now % 1000 === 0) break;
+    last = now;
+  }
+  return page.evaluate(() => {
+    const fv = (window as any).__bench;
+    const marks = fv.marks;
+    fv.marks = [];
+    return marks;
+  });
+}
+
+async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
+  const app = await startFlexviz(n);
+  try {
+    const external: string[] = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith("http://127.0.0.1")) external.push(r.url());
+    });
+    await page.addInitScript(() => {
+      const fv = ((window as any).__bench = { marks: [] as [string, number][], draws: 0, inflight: 0 });
+      const fetch0 = window.fetch;
+      window.fetch = async (...args: Parameters<typeof fetch>) => {
+        fv.inflight++;
+        try {
+          return await fetch0(...args);
+        } finally {
+          fv.inflight--;
+        }
+      };
+    });
+    await page.goto(app.url + "/");
+    await page.waitForFunction(
+      () => {
+        const [a, b] = ["fv-plot-0", "fv-plot-1"].map((id) => document.getElementById(id) as any);
+        return a?._fvBound && b?._fvBound && a.data?.[0]?.x?.length > 0 && b.data?.[0]?.x?.length > 0;
+      },
+      null,
+      { timeout: 300_000 },
+    );
+    // The clock starts in a listener put before FlexViz's own (which sends the request).
+    await page.evaluate(() => {
+      const fv = (window as any).__bench;
+      const mark = (name: string) => fv.marks.push([name, performance.now()]);
+      const line = document.getElementById("fv-plot-0") as any;
+      const hist = document.getElementById("fv-plot-1") as any;
+      hist._ev.prependListener("plotly_selected", () => mark("selected"));
+      line._ev.prependListener("plotly_relayout", () => mark("relayout"));
+      line.on("plotly_afterplot", () => {
+        fv.draws++;
+        requestAnimationFrame(() => mark("painted"));
+      });
+    });
+    await settled(page);
+    const took = (marks: [string, number][], from: string) => {
+      const start = marks.find(([name]) => name === from)?.[1] ?? NaN;
+      const end = marks.filter(([name]) => name === "painted").at(-1)?.[1] ?? NaN;
+      return end - start;
+    };
+    const brush: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      await drag(page, "#fv-plot-1 .nsewdrag", i);
+      brush.push(took(await settled(page), "selected"));
+    }
+    const zoom: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      await page.evaluate(
+        (range) => (window as any).Plotly.relayout("fv-plot-0", { "xaxis.range": range }),
+        zoomRange(n, i),
+      );
+      zoom.push(took(await settled(page), "relayout"));
+    }
+    expect(external, "FlexViz's page made a request off this machine").toEqual([]);
+    return { brush, zoom };
+  } finally {
+    app.child.kill("SIGTERM");
+  }
+}
+
+test("linked views against FlexViz", async ({ browser }) => {
+  test.setTimeout(3_600_000);
+  const rows: string[] = [];
+  for (const n of SIZES) {
+    const ours = await (async () => {
+      const page = await browser.newPage();
+      try {
+        return await stayput(page, n);
+      } finally {
+        await page.close();
+      }
+    })();
+    const theirs = await (async () => {
+      const page = await browser.newPage();
+      try {
+        return await flexviz(page, n);
+      } finally {
+        await page.close();
+      }
+    })();
+    console.log(`${n}: Stayput brush ${fmt(ours.brush)} zoom ${fmt(ours.zoom)}`);
+    console.log(`${n}: FlexViz brush ${fmt(theirs.brush)} zoom ${fmt(theirs.zoom)}`);
+    const [sb, fb, sz, fz] = [ours.brush, theirs.brush, ours.zoom, theirs.zoom].map(median);
+    rows.push(
+      `| ${n.toExponential(0)} | ${sb.toFixed(1)} | ${fb.toFixed(1)} | ${(fb / sb).toFixed(1)}× | ${sz.toFixed(1)} | ${fz.toFixed(1)} | ${(fz / sz).toFixed(1)}× |`,
+    );
+  }
+  const table = [
+    "| rows | brush → line painted, Stayput (ms) | FlexViz (ms) | × | 1 % zoom → line painted, Stayput (ms) | FlexViz (ms) | × |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+  ].join("\n");
+  console.log("\n" + table);
+  writeFileSync(join(__dirname, "..", "bench-flexviz.md"), table + "\n");
+});
