@@ -16,10 +16,11 @@ pub fn reads_row_number(selection: &[Clause]) -> bool {
     selection.iter().any(|c| c.columns().contains(&ROW))
 }
 
-/// `frame` with the row-number column [`ROW_NUMBER`] (f64) added first.
-pub fn with_row_numbers(frame: LazyFrame) -> LazyFrame {
+/// `frame` with the row-number column [`ROW_NUMBER`] (f64) added first, counting from
+/// `first` (the number of its first row in the frame it was sliced from).
+pub fn with_row_numbers(frame: LazyFrame, first: usize) -> LazyFrame {
     frame
-        .with_row_index(ROW_NUMBER, None)
+        .with_row_index(ROW_NUMBER, Some(first as IdxSize))
         .with_column(col(ROW_NUMBER).cast(DataType::Float64))
 }
 
@@ -159,7 +160,7 @@ mod tests {
     fn kept(selection: &[Clause]) -> Result<Vec<f64>, FigureError> {
         let frame = frame();
         let expr = selection_expr(selection, frame.schema())?;
-        let out = with_row_numbers(frame.lazy())
+        let out = with_row_numbers(frame.lazy(), 0)
             .filter(expr)
             .collect()
             .expect("collect");

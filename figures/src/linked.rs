@@ -3,10 +3,12 @@
 //! rows were kept never leaves the server.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use polars::prelude::*;
 use serde_json::{json, Value};
 
+use crate::axis::x_axis;
 use crate::columns::is_sorted_f64;
 use crate::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMBER};
 use crate::select::{check_selection, LinkedFigure, Selection, MAX_FIGURES};
@@ -60,26 +62,43 @@ fn columns_read<'a>(specs: impl IntoIterator<Item = &'a LinkedFigure>) -> Vec<&'
     names
 }
 
-/// Bytes [`linked`] takes at most for a frame of `rows` rows, to reserve before it runs:
-/// for each filtered set, every row of the columns it reads (24 bytes a value, room for
-/// a text column's views), the row number (u32 and f64), each clause's temporaries (an
-/// f64 or text copy of its column, a lasso's mask) and the mask; for every bar, its
-/// column as text and the groups (32 bytes a row at worst: every value distinct).
-pub fn linked_bytes(rows: u64, figures: &[LinkedFigure], selections: &[Selection]) -> u64 {
+/// Bytes [`linked`] takes at most over `frame`, to reserve before it runs. For each
+/// filtered set, over the rows its figures can show ([`shared_window`]): the copy of the
+/// columns it reads as if every row were kept (8 bytes a number or date, 24 a text
+/// value's view), their row numbers, each clause's temporaries (an f64 copy of each
+/// column it reads, a mask), the row number of every row when a clause reads it (u32
+/// and f64), and the mask. For every bar, its column as text and the groups (32 bytes a
+/// row at worst: every value distinct).
+pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[Selection]) -> u64 {
+    let rows = frame.height() as u64;
     let bars = figures.iter().filter(|f| f.spec.kind == ChartKind::Bar).count() as u64;
-    let mut per_row = 32 * bars;
+    let width = |name: &str| match frame.column(name) {
+        Ok(c) if c.dtype().is_primitive_numeric() || c.dtype().is_temporal() => 8,
+        _ => 24,
+    };
+    let mut bytes = rows.saturating_mul(32 * bars);
     for (filters, members) in plan(figures) {
         if filters.is_empty() {
             continue;
         }
-        let clauses: u64 = filters
+        let specs: Vec<&LinkedFigure> = members.iter().map(|&i| &figures[i]).collect();
+        let clauses: Selection = filters
             .iter()
-            .map(|&s| selections.get(s).map_or(0, Vec::len) as u64)
-            .sum();
-        let columns = columns_read(members.iter().map(|&i| &figures[i])).len() as u64;
-        per_row += 24 * columns + 12 + 24 * clauses + 1;
+            .filter_map(|&s| selections.get(s))
+            .flatten()
+            .cloned()
+            .collect();
+        let kept: u64 = columns_read(specs.iter().copied())
+            .into_iter()
+            .map(width)
+            .sum::<u64>()
+            + 8;
+        let temporaries: u64 = clauses.iter().map(|c| 8 * c.columns().len() as u64 + 1).sum();
+        let numbering = if reads_row_number(&clauses) { 12 } else { 0 };
+        let window = shared_window(frame, &specs).len() as u64;
+        bytes = bytes.saturating_add(window.saturating_mul(kept + temporaries + numbering + 1));
     }
-    rows.saturating_mul(per_row)
+    bytes
 }
 
 /// The figures of `frame`, each drawn from the rows every selection it names keeps.
@@ -110,6 +129,69 @@ pub fn linked(
     Ok(out.into_iter().flatten().collect())
 }
 
+/// The rows every figure of `specs` can show: when all read the same x (the row number
+/// or a sorted column) zoomed to the same range, the rows inside it (by binary search);
+/// otherwise all of them.
+fn shared_window(frame: &DataFrame, specs: &[&LinkedFigure]) -> Range<usize> {
+    let all = 0..frame.height();
+    let Some(first) = specs.first() else {
+        return all;
+    };
+    let shared = specs.iter().all(|f| {
+        f.spec.kind != ChartKind::Bar && f.spec.x == first.spec.x && f.spec.range == first.spec.range
+    });
+    if !shared || first.spec.range == (None, None) {
+        return all;
+    }
+    x_axis(frame, &first.spec).map_or(all, |(_, rows)| rows)
+}
+
+/// Columns `names` of the rows of `base` that `keep` keeps, and their row numbers when
+/// `numbered` (`first`: the number of `base`'s first row). The rows kept are found
+/// first, so only they are copied and numbered.
+fn kept_rows(
+    base: &DataFrame,
+    first: usize,
+    names: &[&str],
+    keep: Expr,
+    numbered: bool,
+) -> Result<DataFrame, FigureError> {
+    const MASK: &str = "__stayput_keep";
+    let mask = base
+        .clone()
+        .lazy()
+        .select([keep.alias(MASK)])
+        .collect()
+        .map_err(not_applied)?;
+    let mask = mask
+        .column(MASK)
+        .and_then(|c| c.bool().cloned())
+        .map_err(not_applied)?;
+    let mut kept = base
+        .select(names.iter().copied())
+        .and_then(|columns| columns.filter(&mask))
+        .map_err(not_applied)?;
+    if numbered {
+        let mut numbers = Vec::with_capacity(kept.height());
+        let mut offset = first;
+        for chunk in mask.downcast_iter() {
+            let set = match chunk.validity() {
+                Some(valid) => chunk.values() & valid, // a missing answer keeps nothing
+                None => chunk.values().clone(),
+            };
+            numbers.extend(set.true_idx_iter().map(|i| (offset + i) as f64));
+            offset += chunk.len();
+        }
+        kept.with_column(Column::new(ROW_NUMBER.into(), numbers))
+            .map_err(not_applied)?;
+    }
+    Ok(kept)
+}
+
+fn not_applied(_: PolarsError) -> FigureError {
+    FigureError::BadSelection("the selection could not be applied to these columns".into())
+}
+
 /// The figures `specs` of the rows of `frame` that `clauses` keep.
 fn draw_filtered(
     frame: &DataFrame,
@@ -122,15 +204,21 @@ fn draw_filtered(
     if let Some(missing) = names.iter().find(|&&n| frame.column(n).is_err()) {
         return Err(FigureError::NoColumn((*missing).to_owned()));
     }
-    let mut read: Vec<Expr> = names.iter().map(|&n| col(n)).collect();
-    let mut lazy = frame.clone().lazy();
-    if needs_rows {
-        lazy = with_row_numbers(lazy);
+    // Only the rows the figures can show are filtered: a zoom costs its share of rows.
+    let window = shared_window(frame, specs);
+    let base = frame.slice(window.start as i64, window.len());
+    let mut kept = if reads_row_number(clauses) || names.is_empty() {
+        // The predicate reads the row number: every row is numbered first.
+        let mut read: Vec<Expr> = names.iter().map(|&n| col(n)).collect();
         read.push(col(ROW_NUMBER));
-    }
-    let mut kept = lazy.filter(expr).select(read).collect().map_err(|_| {
-        FigureError::BadSelection("the selection could not be applied to these columns".into())
-    })?;
+        with_row_numbers(base.lazy(), window.start)
+            .filter(expr)
+            .select(read)
+            .collect()
+            .map_err(not_applied)?
+    } else {
+        kept_rows(&base, window.start, &names, expr, needs_rows)?
+    };
     // A filter keeps the order but not polars' sorted flag: an x sorted before is still.
     let sorted: Vec<String> = kept
         .get_column_names()
@@ -319,6 +407,7 @@ mod tests {
 
     #[test]
     fn the_reservation_counts_a_shared_filter_once_and_grows_with_its_clauses() {
+        let frame = time_series(1_000, 7).expect("frame");
         let range = |column: &str| Clause::Range {
             column: column.into(),
             lo: 0.0,
@@ -329,25 +418,84 @@ mod tests {
         let line = fig(ChartKind::Line, TIME, "walk", vec![0]);
         let unfiltered = [fig(ChartKind::Line, TIME, "walk", vec![])];
         assert_eq!(
-            linked_bytes(1_000, &unfiltered, &one),
+            linked_bytes(&frame, &unfiltered, &one),
             0,
             "the frame itself is read"
         );
-        let alone = linked_bytes(1_000, std::slice::from_ref(&line), &one);
+        // time and walk (8 + 8), their row numbers (8), the clause's copy and mask (8 + 1),
+        // the mask (1): 34 bytes a row.
+        let alone = linked_bytes(&frame, std::slice::from_ref(&line), &one);
+        assert_eq!(alone, 34_000);
         // Same filter, same columns: one filtered copy for both figures.
         let same = fig(ChartKind::Histogram, TIME, "walk", vec![0]);
-        assert_eq!(linked_bytes(1_000, &[line.clone(), same], &one), alone);
-        // A third column in the same copy: 24 bytes a row more.
+        assert_eq!(linked_bytes(&frame, &[line.clone(), same], &one), alone);
+        // A third column in the same copy: 8 bytes a row more.
         let sine = fig(ChartKind::Scatter, TIME, "sine", vec![0]);
-        assert_eq!(linked_bytes(1_000, &[line.clone(), sine], &one), alone + 24_000);
-        // A second clause: its temporaries, 24 bytes a row.
+        assert_eq!(linked_bytes(&frame, &[line.clone(), sine], &one), alone + 8_000);
+        // A second clause: its temporaries.
         assert_eq!(
-            linked_bytes(1_000, std::slice::from_ref(&line), &two),
-            alone + 24_000
+            linked_bytes(&frame, std::slice::from_ref(&line), &two),
+            alone + 9_000
         );
+        // A clause on the row number: every row numbered first.
+        let rows = [vec![range(ROW)]];
+        assert_eq!(linked_bytes(&frame, std::slice::from_ref(&line), &rows), 46_000);
         // A bar's groups are counted whatever it filters on.
         let bar = fig(ChartKind::Bar, "walk", "walk", vec![]);
-        assert_eq!(linked_bytes(1_000, &[line.clone(), bar], &one), alone + 32_000);
-        assert_eq!(linked_bytes(u64::MAX, &[line], &one), u64::MAX, "saturates");
+        assert_eq!(linked_bytes(&frame, &[line.clone(), bar], &one), alone + 32_000);
+        // Zoomed to a tenth of the rows: a tenth of the work.
+        let mut zoomed = line;
+        let time = frame.column(TIME).expect("time").f64().expect("f64").clone();
+        zoomed.spec.range = (time.get(100), time.get(199));
+        assert_eq!(linked_bytes(&frame, &[zoomed], &one), 3_400);
+    }
+
+    #[test]
+    fn a_zoom_filters_only_its_window_and_counts_the_same_rows() {
+        let frame = time_series(100_000, 7).expect("frame");
+        let walk: Vec<f64> = frame
+            .column("walk")
+            .expect("walk")
+            .f64()
+            .expect("f64")
+            .into_no_null_iter()
+            .collect();
+        let time: Vec<f64> = frame
+            .column(TIME)
+            .expect("time")
+            .f64()
+            .expect("f64")
+            .into_no_null_iter()
+            .collect();
+        // The middle half of the walk's values in the window.
+        let window = &walk[30_000..31_000];
+        let (min, max) = window
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = (min + (max - min) / 4.0, max - (max - min) / 4.0);
+        let brush = vec![Clause::Range {
+            column: "walk".into(),
+            lo,
+            hi,
+        }];
+        let kept =
+            |rows: std::ops::Range<usize>| rows.filter(|&i| (lo..=hi).contains(&walk[i])).count() as u64;
+        // Over the row number, rows 30,000 to 30,999 (a range's ends may fall between rows).
+        let mut line = fig(ChartKind::Line, ROW, "walk", vec![0]);
+        line.spec.range = (Some(29_999.5), Some(30_999.0));
+        let mut hist = fig(ChartKind::Histogram, ROW, "walk", vec![0]);
+        hist.spec.range = line.spec.range;
+        let drawn = linked(&frame, &[line, hist], std::slice::from_ref(&brush)).expect("linked");
+        let inside = kept(30_000..31_000);
+        assert!(inside > 0 && inside < 1_000, "{inside}");
+        assert_eq!(drawn[0].rows_in_range, inside);
+        assert_eq!(counted(&drawn[1]), inside);
+        // (Numbered from 0 rather than from the window's first row, no row would be in
+        // the range.)
+        // Over a sorted time column.
+        let mut line = fig(ChartKind::Line, TIME, "walk", vec![0]);
+        line.spec.range = (Some(time[50_000]), Some(time[52_000]));
+        let drawn = linked(&frame, &[line], &[brush]).expect("linked");
+        assert_eq!(drawn[0].rows_in_range, kept(50_000..52_001));
     }
 }

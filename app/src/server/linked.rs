@@ -67,7 +67,7 @@ pub async fn figures(
     let room = cache
         .reserve(
             session,
-            stayput_figures::linked_bytes(rows, &figures, &selections),
+            stayput_figures::linked_bytes(&frame, &figures, &selections),
         )
         .await?;
     blocking(move || {

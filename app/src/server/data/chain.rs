@@ -294,7 +294,7 @@ fn apply_step(frame: LazyFrame, step: &Transform, schema: &Schema) -> Result<Laz
             use stayput_figures::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMBER};
             let keep = selection_expr(clauses, schema).map_err(|err| bad(err.to_string()))?;
             if reads_row_number(clauses) {
-                with_row_numbers(frame)
+                with_row_numbers(frame, 0)
                     .filter(keep)
                     .drop(by_name([ROW_NUMBER], true, false))
             } else {
