@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::axis::x_axis;
 use crate::columns::is_sorted_f64;
 use crate::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMBER};
-use crate::select::{check_selection, LinkedFigure, Selection, MAX_FIGURES};
+use crate::select::{check_selection, Clause, LinkedFigure, Selection, MAX_FIGURES};
 use crate::{figure, ChartKind, Figure, FigureError, ROW};
 
 /// Checks a linked view's shape: 1 to [`MAX_FIGURES`] figures, at most as many
@@ -88,17 +88,34 @@ pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[S
             .flatten()
             .cloned()
             .collect();
-        let kept: u64 = columns_read(specs.iter().copied())
-            .into_iter()
-            .map(width)
-            .sum::<u64>()
-            + 8;
-        let temporaries: u64 = clauses.iter().map(|c| 8 * c.columns().len() as u64 + 1).sum();
+        let names = columns_read(specs.iter().copied());
+        let kept: u64 = names.iter().map(|n| width(n)).sum::<u64>() + 8;
+        let temporaries: u64 = clauses.iter().map(|c| clause_bytes(frame, c)).sum();
+        // Columns in several chunks (an upload's) are copied whole by each figure that
+        // reads them (its x and y).
+        let chunked = names
+            .iter()
+            .any(|n| frame.column(n).is_ok_and(|c| c.n_chunks() > 1));
+        let copies = if chunked { 16 * specs.len() as u64 } else { 0 };
         let numbering = if reads_row_number(&clauses) { 12 } else { 0 };
         let window = shared_window(frame, &specs).len() as u64;
-        bytes = bytes.saturating_add(window.saturating_mul(kept + temporaries + numbering + 1));
+        bytes = bytes.saturating_add(window.saturating_mul(kept + temporaries + numbering + copies + 1));
     }
     bytes
+}
+
+/// Bytes a row that `clause`'s predicate takes while it runs: an f64 copy of each column
+/// a range or a lasso reads; a bar's pick reads its column as text (48 bytes a value of
+/// a column that is not text already: the view and the digits); a mask.
+fn clause_bytes(frame: &DataFrame, clause: &Clause) -> u64 {
+    let copies: u64 = match clause {
+        Clause::Categories { column, .. } => match frame.column(column) {
+            Ok(c) if c.dtype() == &DataType::String => 0,
+            _ => 48,
+        },
+        _ => 8 * clause.columns().len() as u64,
+    };
+    copies + 1
 }
 
 /// The figures of `frame`, each drawn from the rows every selection it names keeps.
@@ -140,7 +157,9 @@ fn shared_window(frame: &DataFrame, specs: &[&LinkedFigure]) -> Range<usize> {
     let shared = specs.iter().all(|f| {
         f.spec.kind != ChartKind::Bar && f.spec.x == first.spec.x && f.spec.range == first.spec.range
     });
-    if !shared || first.spec.range == (None, None) {
+    // A sorted column in several chunks would be copied to be searched: all rows then.
+    let one_chunk = first.spec.x == ROW || frame.column(&first.spec.x).is_ok_and(|c| c.n_chunks() == 1);
+    if !shared || !one_chunk || first.spec.range == (None, None) {
         return all;
     }
     x_axis(frame, &first.spec).map_or(all, |(_, rows)| rows)
@@ -163,9 +182,10 @@ fn kept_rows(
         .select([keep.alias(MASK)])
         .collect()
         .map_err(not_applied)?;
+    // One chunk, so that the filter does not rechunk the columns to match it.
     let mask = mask
         .column(MASK)
-        .and_then(|c| c.bool().cloned())
+        .and_then(|c| c.bool().map(|b| b.rechunk().into_owned()))
         .map_err(not_applied)?;
     let mut kept = base
         .select(names.iter().copied())
@@ -312,7 +332,6 @@ fn with_drag_mode(mut drawn: Figure, kind: ChartKind) -> Figure {
 mod tests {
     use super::*;
     use crate::demo::{time_series, TIME};
-    use crate::select::Clause;
     use crate::FigureSpec;
 
     fn fig(kind: ChartKind, x: &str, y: &str, filters: Vec<usize>) -> LinkedFigure {
@@ -440,6 +459,19 @@ mod tests {
         // A clause on the row number: every row numbered first.
         let rows = [vec![range(ROW)]];
         assert_eq!(linked_bytes(&frame, std::slice::from_ref(&line), &rows), 46_000);
+        // A bar's pick on a number column reads it as text.
+        let pick = [vec![Clause::Categories {
+            column: "walk".into(),
+            values: vec!["1".into()],
+        }]];
+        assert_eq!(linked_bytes(&frame, std::slice::from_ref(&line), &pick), 74_000);
+        // Columns in several chunks are copied by each figure (x and y).
+        let mut chunked = frame.clone();
+        chunked.vstack_mut(&frame).expect("vstack");
+        assert_eq!(
+            linked_bytes(&chunked, std::slice::from_ref(&line), &one),
+            2 * alone + 32_000
+        );
         // A bar's groups are counted whatever it filters on.
         let bar = fig(ChartKind::Bar, "walk", "walk", vec![]);
         assert_eq!(linked_bytes(&frame, &[line.clone(), bar], &one), alone + 32_000);

@@ -1,11 +1,11 @@
 //! gzip'd uploads (`.csv.gz`, `.tsv.gz`, any format inside): unpacked as the bytes
-//! arrive, a few KiB at a time, so that what reaches the disk is counted against the
+//! arrive, at most 32 KiB of output at a time, so that what reaches the disk is counted against the
 //! limits as it is made and a gzip bomb is refused the moment it passes
 //! [`MAX_GZIP_RATIO`], with only what was unpacked so far to delete.
 
 use std::io::Write;
 
-use flate2::write::MultiGzDecoder;
+use flate2::write::GzDecoder;
 
 use super::IngestError;
 
@@ -21,39 +21,65 @@ pub const MAX_GZIP_RATIO: u64 = 100;
 /// repeated values is not refused for it.
 pub const GZIP_SLACK: u64 = 1 << 20;
 
-/// Compressed bytes given to the decoder at a time: the most one step unpacks is about
-/// 1,032 times this (4 MiB), before the ratio is checked again.
-const STEP: usize = 4 << 10;
+/// Gzip members one after another are one file (as `cat a.gz b.gz` and bgzip make), but
+/// each costs a decoder of its own: at most 16, and one more for each KiB that arrived
+/// (bgzip's are 64 KiB of text each). A stream of empty members is refused, not decoded
+/// 50 to the KiB.
+const MEMBER_EVERY: u64 = 1 << 10;
+const MEMBERS_FREE: u64 = 16;
 
-/// A gzip stream being unpacked.
+/// A gzip stream being unpacked, one member at a time.
 pub(super) struct Gunzip {
-    decoder: MultiGzDecoder<Vec<u8>>,
-    /// Compressed bytes given to the decoder.
+    /// The member being unpacked. Each call of its `write` hands its sink at most its
+    /// own buffer's worth (32 KiB), which [`Gunzip::hand_over`] takes at once: what a
+    /// stream unpacks is never gathered in memory.
+    decoder: GzDecoder<Vec<u8>>,
+    /// Whether the member has been fed nothing yet.
+    fresh: bool,
+    /// Compressed bytes the decoders took.
     fed: u64,
-    /// Bytes it unpacked.
+    /// Bytes they unpacked.
     unpacked: u64,
+    /// Members begun.
+    members: u64,
 }
+
+/// What a decoder hands over at a time, at most (its buffer is 32 KiB).
+const SINK: usize = 64 << 10;
 
 impl Gunzip {
     pub(super) fn new() -> Self {
         Self {
-            decoder: MultiGzDecoder::new(Vec::with_capacity(64 << 10)),
+            decoder: GzDecoder::new(Vec::with_capacity(SINK)),
+            fresh: true,
             fed: 0,
             unpacked: 0,
+            members: 1,
         }
     }
 
-    /// Unpacks `compressed`, handing `out` what it makes a step at a time; refused once
+    /// Unpacks `compressed`, handing `out` what it makes as it is made; refused once
     /// the stream unpacks to more than [`MAX_GZIP_RATIO`] times what it was fed (beyond
-    /// [`GZIP_SLACK`]), or is not valid gzip.
+    /// [`GZIP_SLACK`]), holds more members than its size allows, or is not valid gzip.
     pub(super) fn unpack(
         &mut self,
         compressed: &[u8],
         out: &mut dyn FnMut(&[u8]) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {
-        for step in compressed.chunks(STEP) {
-            self.decoder.write_all(step).map_err(damaged)?;
-            self.fed += step.len() as u64;
+        let mut rest = compressed;
+        while !rest.is_empty() {
+            let taken = self.decoder.write(rest).map_err(damaged)?;
+            if taken == 0 {
+                // The member is complete; what follows is the next one.
+                if self.fresh {
+                    return Err(damaged(std::io::ErrorKind::InvalidData.into()));
+                }
+                self.next_member(out)?;
+                continue;
+            }
+            self.fresh = false;
+            self.fed += taken as u64;
+            rest = &rest[taken..];
             self.hand_over(out)?;
         }
         Ok(())
@@ -67,6 +93,23 @@ impl Gunzip {
     ) -> Result<(), IngestError> {
         self.decoder.try_finish().map_err(damaged)?;
         self.hand_over(out)
+    }
+
+    fn next_member(
+        &mut self,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
+        self.finish(out)?;
+        self.members += 1;
+        if self.members > MEMBERS_FREE + self.fed / MEMBER_EVERY {
+            return Err(IngestError::Damaged {
+                format: "gzip",
+                reason: format!("it holds more members than its size allows ({MEMBERS_FREE}, and one a KiB)"),
+            });
+        }
+        self.decoder = GzDecoder::new(Vec::with_capacity(SINK));
+        self.fresh = true;
+        Ok(())
     }
 
     fn hand_over(
@@ -84,6 +127,7 @@ impl Gunzip {
         }
         out(made)?;
         made.clear();
+        made.shrink_to(SINK);
         Ok(())
     }
 }
@@ -160,6 +204,35 @@ mod tests {
             stream.extend(tail);
             let _ = unpack_all(&stream, chunk);
         }
+    }
+
+    #[test]
+    fn a_flood_of_empty_members_is_refused_and_output_comes_in_small_pieces() {
+        let empty = gzip(b"");
+        let flood: Vec<u8> = std::iter::repeat_n(empty.as_slice(), 10_000)
+            .flatten()
+            .copied()
+            .collect();
+        let refused = unpack_all(&flood, 64 << 10);
+        assert!(
+            matches!(&refused, Err(IngestError::Damaged { reason, .. }) if reason.contains("members")),
+            "{refused:?}"
+        );
+        // bgzip-like: a member per 20 KiB of text is fine.
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{i},{}\n", i % 7).into_bytes())
+            .collect();
+        let members: Vec<u8> = text.chunks(20 << 10).flat_map(gzip).collect();
+        assert_eq!(unpack_all(&members, 64 << 10).expect("members"), text);
+        // What the decoder hands over at a time stays small, however dense the input.
+        let dense = gzip(&vec![b'0'; 8 << 20]);
+        let mut gz = Gunzip::new();
+        let mut largest = 0;
+        let _ = gz.unpack(&dense, &mut |b| {
+            largest = largest.max(b.len());
+            Ok(())
+        });
+        assert!(largest > 0 && largest <= SINK, "{largest}");
     }
 
     #[test]

@@ -165,7 +165,11 @@ impl Incoming {
             self.pass(&first)?;
         }
         if let Some(mut gzip) = self.gzip.take() {
-            gzip.finish(&mut |bytes| self.store(bytes))?;
+            if let Err(err) = gzip.finish(&mut |bytes| self.store(bytes)) {
+                // Nothing more is read from it: a second call fails too.
+                self.file = None;
+                return Err(err);
+            }
         }
         let file = self.file.take().ok_or(IngestError::Storage)?;
         let file = file

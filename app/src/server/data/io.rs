@@ -24,7 +24,8 @@ use crate::server::state::AppState;
 /// Uploads in progress at once, all sessions: each holds a connection, a file descriptor
 /// and a 64 KiB buffer until it finishes, stalls or falls under the slowest rate (which
 /// now frees the place of a client that drips). 32 shed ten of fifty users uploading at
-/// once in the `/data` campaign; 256 hold 16 MiB of buffers.
+/// once in the `/data` campaign; 256 hold 16 MiB of buffers (and gzip'd ones up to
+/// 64 KiB of output and a decoder's 64 KiB each more: 48 MiB in all).
 pub const MAX_UPLOADS: usize = 256;
 /// Uploads in progress at once in one session.
 pub const MAX_UPLOADS_PER_SESSION: usize = 2;
@@ -86,8 +87,7 @@ pub async fn upload(
         // against the quota once its size is known, before it is parsed).
         let config = cache.config();
         let most = config.session_quota.min(config.memory_budget);
-        let lower = name.to_ascii_lowercase();
-        let expands = lower.ends_with(".parquet") || lower.ends_with(".pq");
+        let expands = super::expands(&name);
         if let Some(n) = declared.filter(|&n| !expands && n > most.bytes()) {
             return Err(StayputError::from(stayput_cache::CacheError::TooLarge {
                 needed: stayput_cache::ByteSize(n),
@@ -102,8 +102,9 @@ pub async fn upload(
         let session = caller.session().await?;
         let _place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
+        // Off the runtime's workers: a gzip'd chunk unpacks to up to 100 times its size.
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
-            incoming.write(&chunk)
+            blocking_here(|| incoming.write(&chunk))
         })
         .await
         .map_err(|fault| match fault {
@@ -124,6 +125,16 @@ pub async fn upload(
     match result {
         Ok(handle) => Json(handle).into_response(),
         Err(err) => error_response(err),
+    }
+}
+
+/// Runs `work`, blocking file IO and CPU of one chunk, telling a multi-threaded runtime
+/// first so that its other tasks move to another worker meanwhile (a single-threaded
+/// runtime, as in-process tests run, has no other worker to move them to).
+fn blocking_here<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

@@ -111,12 +111,22 @@ pub async fn load_example(
 /// What parsing a file of `bytes` named `name` costs, in the rows heavy-job admission
 /// counts: its bytes ÷ 8, a Parquet file's bytes (it expands about 8× in memory).
 pub fn parse_rows(name: &str, bytes: u64) -> u64 {
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+    if expands(name) {
         bytes
     } else {
         bytes / 8
     }
+}
+
+/// Whether a file named `name` (gzip'd or not) is Parquet, whose frame may be far larger
+/// than its bytes: judged by the name before a byte has arrived.
+pub(crate) fn expands(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let inner = lower
+        .strip_suffix(".gz")
+        .or_else(|| lower.strip_suffix(".gzip"))
+        .unwrap_or(&lower);
+    inner.ends_with(".parquet") || inner.ends_with(".pq")
 }
 
 /// Rows a new `step` on `handle` is admitted by: the parent's rows or, when larger, the
