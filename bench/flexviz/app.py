@@ -1,7 +1,8 @@
 """FlexViz reference app for the linked-views benchmark.
 
-A random walk of N rows, shown as a line (y over the row index x) and a
-histogram of y, cross-filtered: a box select on the histogram re-aggregates
+A random walk of N rows (steps uniform in [-1, 1), as Stayput's series), shown
+as a line (y over the row index x) and a 100-bin histogram of y (Stayput's bin
+count), cross-filtered: a box select on the histogram re-aggregates
 the line over the selected rows; a zoom on the line re-reduces it. The page is
 served with plotly.js and gridstack from local npm copies, so it makes no CDN
 request.
@@ -50,14 +51,14 @@ t0 = time.perf_counter()
 walk = pl.DataFrame(
     {
         "x": np.arange(N, dtype=np.int64),
-        "y": np.cumsum(np.random.default_rng(0).standard_normal(N)),
+        "y": np.cumsum(np.random.default_rng(0).uniform(-1.0, 1.0, N)),
     }
 )
 register_source("walk", walk, cache=CACHE)
 
 dash = Dashboard(walk, cache=CACHE)
 dash.add_figure(title="random walk").add_line(x="x", y="y")
-dash.add_figure(title="histogram of y", dragmode="select").add_histogram(x="y", bins=50)
+dash.add_figure(title="histogram of y", dragmode="select").add_histogram(x="y", bins=100)
 SPEC = dash.share_url(server_url="", source_name="walk", rows=2).split("spec=", 1)[1]
 
 

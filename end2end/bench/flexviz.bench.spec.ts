@@ -1,11 +1,16 @@
 // Linked views side by side with FlexViz 0.1.0b5 (bench/flexviz/app.py), in one run, in
 // headless Chromium, on each page's own clock. The same view on both sides: a random walk
-// of N rows as a line over the row number and a 50-bin histogram of it, linked.
-// - brush → line painted: from plotly's `plotly_selected` on the histogram (a real mouse
-//   drag, released; the same drags on both sides) to the first animation frame after the
-//   line's last redraw for it;
-// - 1 % zoom → line painted: from plotly's `plotly_relayout` on the line (its x range set
+// of N rows (steps uniform in [-1, 1)) as a line over the row number and a 100-bin
+// histogram of it, linked.
+// - brush → line painted: from the first `plotly_selected` on the histogram after a real
+//   mouse drag (released; the same drags on both sides) to the paint after the line's
+//   last redraw for it;
+// - 1 % zoom → line painted: from the first `plotly_relayout` on the line (its x range set
 //   to 1 % of the rows) to the same point.
+// Both ends are read the same way on both sides: the start in a listener put before the
+// page's own; the end at the first timer after the animation frame that follows the
+// line's `plotly_afterplot` (the paint); the gesture is over when no request is on its
+// way and the line has not redrawn for 500 ms.
 // FlexViz runs on its defaults (no cache; `FLEXVIZ_CACHE=1` turns its cubes on). Its
 // page's plotly.js and gridstack are served from local npm copies (scripts/flexviz-setup).
 // Stayput's server has room for the 1e8-row series (3.2 GB, over a default session quota).
@@ -54,6 +59,7 @@ const zoomRange = (n: number, i: number) => {
 // Stayput: /linked with the two figures, over the series /explore makes.
 
 async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
+  await countRequests(page);
   await page.goto(server.url + "/explore");
   await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
   await page.getByTestId("series-rows").selectOption(String(n));
@@ -71,32 +77,21 @@ async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: 
   const line = page.getByTestId("linked-0");
   await expect(line).toHaveAttribute("data-draws", /\d+/, { timeout: 300_000 });
   await expect(page.getByTestId("linked-1")).toHaveAttribute("data-draws", /\d+/, { timeout: 300_000 });
-  const since = (from: string) =>
-    page.evaluate((from) => {
-      const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
-      return at("stayput:painted-0") - at(from);
-    }, from);
-  const next = async (before: string | null) => {
-    await expect(line).not.toHaveAttribute("data-draws", before ?? "", { timeout: 300_000 });
-    await page.waitForTimeout(300); // its paint mark comes a frame later; then let it settle
-  };
+  await instrument(page, "linked-plot-0", "linked-plot-1");
+  await settled(page);
   const brush: number[] = [];
   for (let i = 0; i < REPS; i++) {
-    const before = await line.getAttribute("data-draws");
     await drag(page, '[data-testid="linked-1"] .nsewdrag', i);
-    await next(before);
-    brush.push(await since("stayput:selected"));
+    brush.push(took(await settled(page), "selected"));
   }
   const zoom: number[] = [];
   for (let i = 0; i < REPS; i++) {
-    const before = await line.getAttribute("data-draws");
     await line.evaluate(
       (el, range) =>
         (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": range }),
       zoomRange(n, i),
     );
-    await next(before);
-    zoom.push(await since("stayput:relayout"));
+    zoom.push(took(await settled(page), "relayout"));
   }
   return { brush, zoom };
 }
@@ -129,25 +124,70 @@ async function startFlexviz(n: number): Promise<{ url: string; child: ChildProce
   }
 }
 
-/** Waits until no update is on its way and the line has not redrawn for 500 ms; returns
+/** Counts the page's requests on their way (both pages update by `fetch`). */
+async function countRequests(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const bench = ((window as any).__bench = { marks: [] as [string, number][], draws: 0, inflight: 0 });
+    const fetch0 = window.fetch;
+    window.fetch = async (...args: Parameters<typeof fetch>) => {
+      bench.inflight++;
+      try {
+        return await fetch0(...args);
+      } finally {
+        bench.inflight--;
+      }
+    };
+  });
+}
+
+/** Marks, on the page's clock, plotly's `plotly_selected` on the histogram and
+ * `plotly_relayout` on the line (in listeners put before the page's own, which send its
+ * request), and each paint after the line's redraws (the first timer after the
+ * animation frame that follows `plotly_afterplot`). */
+async function instrument(page: Page, lineId: string, histId: string): Promise<void> {
+  await page.evaluate(
+    ([lineId, histId]) => {
+      const bench = (window as any).__bench;
+      const mark = (name: string) => bench.marks.push([name, performance.now()]);
+      const line = document.getElementById(lineId) as any;
+      const hist = document.getElementById(histId) as any;
+      hist._ev.prependListener("plotly_selected", () => mark("selected"));
+      line._ev.prependListener("plotly_relayout", () => mark("relayout"));
+      line.on("plotly_afterplot", () => {
+        bench.draws++;
+        requestAnimationFrame(() => setTimeout(() => mark("painted")));
+      });
+    },
+    [lineId, histId],
+  );
+}
+
+/** Waits until no request is on its way and the line has not redrawn for 500 ms; returns
  * the marks since the last call and clears them. */
 async function settled(page: Page): Promise<[string, number][]> {
   let last = -1;
   for (;;) {
     await page.waitForTimeout(500);
     const now = await page.evaluate(() => {
-      const fv = (window as any).__bench;
-      return fv.draws * 1000 + fv.inflight;
+      const bench = (window as any).__bench;
+      return bench.draws * 1000 + bench.inflight;
     });
     if (now === last && now % 1000 === 0) break;
     last = now;
   }
   return page.evaluate(() => {
-    const fv = (window as any).__bench;
-    const marks = fv.marks;
-    fv.marks = [];
+    const bench = (window as any).__bench;
+    const marks = bench.marks;
+    bench.marks = [];
     return marks;
   });
+}
+
+/** From the first `from` mark to the last paint. */
+function took(marks: [string, number][], from: string): number {
+  const start = marks.find(([name]) => name === from)?.[1] ?? NaN;
+  const end = marks.filter(([name]) => name === "painted").at(-1)?.[1] ?? NaN;
+  return end - start;
 }
 
 async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
@@ -157,18 +197,7 @@ async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: 
     page.on("request", (r) => {
       if (!r.url().startsWith("http://127.0.0.1")) external.push(r.url());
     });
-    await page.addInitScript(() => {
-      const fv = ((window as any).__bench = { marks: [] as [string, number][], draws: 0, inflight: 0 });
-      const fetch0 = window.fetch;
-      window.fetch = async (...args: Parameters<typeof fetch>) => {
-        fv.inflight++;
-        try {
-          return await fetch0(...args);
-        } finally {
-          fv.inflight--;
-        }
-      };
-    });
+    await countRequests(page);
     await page.goto(app.url + "/");
     await page.waitForFunction(
       () => {
@@ -178,25 +207,8 @@ async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: 
       null,
       { timeout: 300_000 },
     );
-    // The clock starts in a listener put before FlexViz's own (which sends the request).
-    await page.evaluate(() => {
-      const fv = (window as any).__bench;
-      const mark = (name: string) => fv.marks.push([name, performance.now()]);
-      const line = document.getElementById("fv-plot-0") as any;
-      const hist = document.getElementById("fv-plot-1") as any;
-      hist._ev.prependListener("plotly_selected", () => mark("selected"));
-      line._ev.prependListener("plotly_relayout", () => mark("relayout"));
-      line.on("plotly_afterplot", () => {
-        fv.draws++;
-        requestAnimationFrame(() => mark("painted"));
-      });
-    });
+    await instrument(page, "fv-plot-0", "fv-plot-1");
     await settled(page);
-    const took = (marks: [string, number][], from: string) => {
-      const start = marks.find(([name]) => name === from)?.[1] ?? NaN;
-      const end = marks.filter(([name]) => name === "painted").at(-1)?.[1] ?? NaN;
-      return end - start;
-    };
     const brush: number[] = [];
     for (let i = 0; i < REPS; i++) {
       await drag(page, "#fv-plot-1 .nsewdrag", i);
