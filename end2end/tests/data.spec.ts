@@ -138,6 +138,16 @@ test("a gzip'd CSV (vega-datasets' Seattle weather) uploads as its CSV, unpacked
   await expect(page.getByTestId("rows").locator("tbody tr").first()).toContainText("2012-01-01");
 });
 
+test("a JSON file of records (vega-datasets' cars) uploads with its types", async ({ page }) => {
+  await openData(page);
+  const cars = readFileSync(join(__dirname, "..", "..", "node_modules", "vega-datasets", "data", "cars.json"));
+  await page.getByTestId("upload").setInputFiles({ name: "cars.json", mimeType: "application/json", buffer: cars });
+  await expect(page.getByTestId("progress")).toContainText("Done");
+  await expect(page.getByTestId("shape")).toHaveText("406 rows × 9 columns");
+  await expect(page.getByTestId("schema")).toContainText("Horsepower");
+  await expect(page.getByTestId("rows").locator("tbody tr").first()).toContainText("chevrolet chevelle malibu");
+});
+
 test("the flights example (three million rows) opens and plots", async ({ page }) => {
   await openData(page);
   await page.getByTestId("example-flights-3m.parquet").click();

@@ -68,3 +68,37 @@ async fn a_gzipd_csv_becomes_the_frame_of_the_csv_and_a_bomb_is_refused() {
         .count();
     assert_eq!(kept_after, kept_before, "nothing left of the bomb");
 }
+
+#[tokio::test]
+async fn json_and_ndjson_become_frames_and_a_deep_file_is_a_400() {
+    let server = start(&[]).await;
+    let client = browser();
+    let cars = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../node_modules/vega-datasets/data/cars.json"),
+    )
+    .expect("run scripts/setup: it installs vega-datasets");
+    let made = upload(&server, &client, "cars.json", cars).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let handle: Value = made.json().await.expect("handle");
+    assert_eq!(
+        (handle["rows"].as_u64(), handle["cols"].as_u64()),
+        (Some(406), Some(9))
+    );
+    let lines = b"{\"city\": \"Oslo\", \"temp\": 4.5}\n{\"city\": \"Rome\", \"temp\": 18.0}\n".to_vec();
+    let made = upload(&server, &client, "cities.jsonl", lines).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let handle: Value = made.json().await.expect("handle");
+    assert_eq!(
+        (handle["rows"].as_u64(), handle["cols"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let deep = format!("[{{\"a\": {}1{}}}]", "[".repeat(100_000), "]".repeat(100_000));
+    let refused = upload(&server, &client, "deep.json", deep.into_bytes()).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let err = error_of(refused).await.to_string();
+    assert!(err.contains("nested more than 64 levels"), "{err}");
+    // The server is still there.
+    let again = upload(&server, &client, "again.json", b"[{\"a\": 1}]".to_vec()).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}

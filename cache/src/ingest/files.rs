@@ -170,6 +170,7 @@ impl Uploads {
             head: Vec::new(),
             format: None,
             check: None,
+            json: None,
             bytes: 0,
             reserved: 0,
             kept: false,
@@ -310,7 +311,7 @@ impl Uploads {
         let frame = parse::read(&part, format)?;
         let (stored, ext) = match format {
             Format::Parquet => ("parquet", "parquet"),
-            Format::Ipc | Format::Csv(_) => ("ipc", "arrow"),
+            Format::Ipc | Format::Csv(_) | Format::Json | Format::NdJson => ("ipc", "arrow"),
         };
         let kept = self.inner.dir.join(format!("{}.{ext}", incoming.id));
         let kept_bytes = match format {
@@ -320,7 +321,7 @@ impl Uploads {
                 incoming.bytes
             }
             // Written once as Arrow IPC; the text goes.
-            Format::Csv(_) => {
+            Format::Csv(_) | Format::Json | Format::NdJson => {
                 // Its bytes reserved before it is written (the frame's size in memory,
                 // what Arrow IPC takes, and a margin for its metadata): a conversion
                 // the budget cannot hold is refused, not written past the budget.

@@ -12,6 +12,10 @@ pub enum Format {
     Parquet,
     /// Arrow IPC, the file format (`ARROW1`).
     Ipc,
+    /// JSON: one array of records.
+    Json,
+    /// NDJSON (JSON Lines): one record a line.
+    NdJson,
 }
 
 impl Format {
@@ -22,6 +26,8 @@ impl Format {
             Self::Csv(_) => "CSV",
             Self::Parquet => "Parquet",
             Self::Ipc => "Arrow IPC",
+            Self::Json => "JSON",
+            Self::NdJson => "NDJSON",
         }
     }
 }
@@ -32,6 +38,8 @@ enum Claim {
     Text(Option<u8>),
     Parquet,
     Ipc,
+    Json,
+    NdJson,
     Gzip,
     Unknown,
 }
@@ -43,6 +51,8 @@ impl Claim {
             Self::Text(None) => "CSV",
             Self::Parquet => "Parquet",
             Self::Ipc => "Arrow IPC",
+            Self::Json => "JSON",
+            Self::NdJson => "NDJSON",
             Self::Gzip => "gzip",
             Self::Unknown => "an unknown format",
         }
@@ -57,6 +67,8 @@ fn claim(name: &str) -> Claim {
         "tsv" | "tab" => Claim::Text(Some(b'\t')),
         "parquet" | "pq" => Claim::Parquet,
         "arrow" | "feather" | "ipc" => Claim::Ipc,
+        "json" => Claim::Json,
+        "ndjson" | "jsonl" => Claim::NdJson,
         "gz" | "gzip" | "tgz" => Claim::Gzip,
         _ => Claim::Unknown,
     }
@@ -144,7 +156,19 @@ pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
         (Claim::Parquet, Seen::Parquet) | (Claim::Unknown, Seen::Parquet) => Ok(Format::Parquet),
         (Claim::Ipc, Seen::Ipc) | (Claim::Unknown, Seen::Ipc) => Ok(Format::Ipc),
         (Claim::Text(sep), Seen::Text) => Ok(Format::Csv(sep.unwrap_or_else(|| sniff_separator(head)))),
-        (Claim::Unknown, Seen::Text) => Ok(Format::Csv(sniff_separator(head))),
+        (Claim::Json, Seen::Text) => match json_opening(head) {
+            Some(b'[') => Ok(Format::Json),
+            Some(b'{') => Ok(Format::NdJson),
+            _ => Err(mismatch("JSON")),
+        },
+        (Claim::NdJson, Seen::Text) => Ok(Format::NdJson),
+        (Claim::Unknown, Seen::Text) => Ok(match json_opening(head) {
+            Some(b'[') => Format::Json,
+            Some(b'{') => Format::NdJson,
+            _ => Format::Csv(sniff_separator(head)),
+        }),
+        (Claim::Json, _) => Err(mismatch("JSON")),
+        (Claim::NdJson, _) => Err(mismatch("NDJSON")),
         (Claim::Parquet, _) => Err(mismatch("Parquet")),
         (Claim::Ipc, _) => Err(mismatch("Arrow IPC")),
         (Claim::Text(Some(_)), _) => Err(mismatch("TSV")),
@@ -154,6 +178,16 @@ pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
             Err(IngestError::Compressed(describe(seen).to_owned()))
         }
     }
+}
+
+/// The first byte of a text file after a byte-order mark and white space, when it opens
+/// a JSON array or object.
+fn json_opening(head: &[u8]) -> Option<u8> {
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    text.iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
+        .filter(|b| matches!(b, b'[' | b'{'))
 }
 
 /// The separator of a text file: the most frequent of `,` `;` `\t` `|` outside quotes
@@ -214,6 +248,15 @@ mod tests {
             Err(IngestError::Compressed(_))
         ));
         assert_eq!(detect("a.csv", b""), Err(IngestError::Empty));
+        assert_eq!(detect("a.json", b" \n[{\"a\": 1}]"), Ok(Format::Json));
+        assert_eq!(detect("a.json", b"{\"a\": 1}\n"), Ok(Format::NdJson));
+        assert_eq!(detect("a.jsonl", b"{\"a\": 1}\n"), Ok(Format::NdJson));
+        assert_eq!(detect("download", b"\xef\xbb\xbf[{\"a\": 1}]"), Ok(Format::Json));
+        assert_eq!(detect("a.csv", b"[a],b\n1,2\n"), Ok(Format::Csv(b',')));
+        assert!(matches!(
+            detect("a.json", b"a,b\n1,2\n"),
+            Err(IngestError::NotWhatItSays { claimed: "JSON", .. })
+        ));
         assert_eq!(
             detect("blob", b"\x89PNG\r\n\x1a\n\0\0"),
             Err(IngestError::Unsupported)

@@ -183,7 +183,7 @@ fn run_one(
     let Ok(format @ (Format::Ipc | Format::Parquet)) = detect(name, head) else {
         return Ok(Outcome::NotTheFormat);
     };
-    let Ok(declared) = parse::expected_bytes(path, format, bytes.len() as u64, None) else {
+    let Ok(declared) = parse::expected_bytes(path, format, bytes.len() as u64, 0) else {
         return Ok(Outcome::Refused);
     };
     match std::panic::catch_unwind(|| parse::read(path, format)) {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::check::CsvCheck;
 use super::format::{detect, outer, Format};
 use super::gunzip::Gunzip;
+use super::json_check::{JsonCheck, JsonLayout};
 use super::{parse, IngestError, Uploads};
 use crate::SessionKey;
 
@@ -38,6 +39,8 @@ pub struct Incoming {
     pub(super) head: Vec<u8>,
     pub(super) format: Option<Format>,
     pub(super) check: Option<CsvCheck>,
+    /// A JSON file's running check.
+    pub(super) json: Option<JsonCheck>,
     /// Bytes of the content written to the file (unpacked ones, for a gzip'd upload).
     pub(super) bytes: u64,
     /// Bytes reserved in the uploads budget.
@@ -116,14 +119,19 @@ impl Incoming {
             }
             self.decide()?;
             let head = std::mem::take(&mut self.head);
-            if let Some(check) = self.check.as_mut() {
-                check.feed(&head)?;
-                check.feed(&chunk[take..])?;
-            }
-            return Ok(());
+            self.feed_checks(&head)?;
+            return self.feed_checks(&chunk[take..]);
         }
+        self.feed_checks(chunk)
+    }
+
+    /// The running check of a CSV or JSON file, fed `bytes`.
+    fn feed_checks(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
         if let Some(check) = self.check.as_mut() {
-            check.feed(chunk)?;
+            check.feed(bytes)?;
+        }
+        if let Some(json) = self.json.as_mut() {
+            json.feed(bytes)?;
         }
         Ok(())
     }
@@ -131,8 +139,11 @@ impl Incoming {
     fn decide(&mut self) -> Result<(), IngestError> {
         let name = self.inner_name.as_deref().unwrap_or(&self.name);
         let format = detect(name, &self.head)?;
-        if let Format::Csv(sep) = format {
-            self.check = Some(CsvCheck::new(sep));
+        match format {
+            Format::Csv(sep) => self.check = Some(CsvCheck::new(sep)),
+            Format::Json => self.json = Some(JsonCheck::new(JsonLayout::Array)),
+            Format::NdJson => self.json = Some(JsonCheck::new(JsonLayout::Lines)),
+            Format::Parquet | Format::Ipc => {}
         }
         self.format = Some(format);
         Ok(())
@@ -143,9 +154,9 @@ impl Incoming {
         self.bytes
     }
 
-    /// Records of a CSV counted so far (0 for other formats).
+    /// Records of a CSV or JSON file counted so far (0 for other formats).
     pub fn rows_so_far(&self) -> u64 {
-        self.check.as_ref().map_or(0, CsvCheck::rows)
+        self.check.as_ref().map_or(0, CsvCheck::rows) + self.json.as_ref().map_or(0, JsonCheck::rows)
     }
 
     /// The name it was uploaded under.
@@ -179,12 +190,13 @@ impl Incoming {
         if self.format.is_none() {
             self.decide()?;
             let head = std::mem::take(&mut self.head);
-            if let Some(check) = self.check.as_mut() {
-                check.feed(&head)?;
-            }
+            self.feed_checks(&head)?;
         }
         if let Some(check) = self.check.as_mut() {
             check.finish()?;
+        }
+        if let Some(json) = self.json.as_mut() {
+            json.finish()?;
         }
         let format = self.format.ok_or(IngestError::Empty)?;
         self.finished = Some(format);
@@ -195,11 +207,12 @@ impl Incoming {
     /// decoded (blocking: a Parquet footer is read).
     pub(crate) fn expected_frame_bytes(&mut self) -> Result<u64, IngestError> {
         let format = self.finish()?;
-        let shape = self
-            .check
-            .as_ref()
-            .and_then(|c| c.columns().map(|cols| (c.rows(), cols)));
-        parse::expected_bytes(&self.path, format, self.bytes, shape)
+        let values = match (&self.check, &self.json) {
+            (Some(c), _) => c.columns().map_or(0, |cols| c.rows().saturating_mul(cols)),
+            (_, Some(json)) => json.values(),
+            _ => 0,
+        };
+        parse::expected_bytes(&self.path, format, self.bytes, values)
     }
 }
 

@@ -34,6 +34,7 @@ mod fuzz;
 mod gunzip;
 mod incoming;
 mod ipc_footer;
+mod json_check;
 mod parquet_footer;
 mod parse;
 mod scratch;
@@ -133,7 +134,7 @@ pub enum IngestError {
         found: &'static str,
     },
     /// Not a format the cache reads.
-    #[error("this is not a CSV, TSV, Parquet or Arrow IPC file")]
+    #[error("this is not a CSV, TSV, JSON, NDJSON, Parquet or Arrow IPC file")]
     Unsupported,
     /// Bytes that are not UTF-8 text.
     #[error("line {line}: the text is not valid UTF-8")]

@@ -23,7 +23,9 @@ const MISSING: [&str; 12] = [
 
 /// Bytes the frame of the complete file at `path` (`file_bytes` long) will take, known
 /// before it is decoded, so that memory is reserved (or the file refused) first: a CSV's
-/// records × fields counted while it arrived (`csv_shape`), at least 8 bytes a value; a
+/// records × fields counted while it arrived (`values`), at least 8 bytes a value; a JSON
+/// file's values (their keys) at 16 bytes, and three times the file for an array (polars
+/// reads it whole: a copy of the text and its parsed tree), once for NDJSON; a
 /// Parquet or Arrow IPC file's own metadata, checked against the file first
 /// ([`parquet_footer`], [`ipc_footer`]) and refused when it would expand more than
 /// [`MAX_EXPANSION`] times.
@@ -31,13 +33,12 @@ pub(super) fn expected_bytes(
     path: &Path,
     format: Format,
     file_bytes: u64,
-    csv_shape: Option<(u64, u64)>,
+    values: u64,
 ) -> Result<u64, IngestError> {
     let declared = match format {
-        Format::Csv(_) => {
-            let values = csv_shape.map_or(0, |(r, c)| r.saturating_mul(c).saturating_mul(8));
-            return Ok(file_bytes.max(values));
-        }
+        Format::Csv(_) => return Ok(file_bytes.max(values.saturating_mul(8))),
+        Format::Json => return Ok(file_bytes.saturating_mul(3).max(values.saturating_mul(16))),
+        Format::NdJson => return Ok(file_bytes.max(values.saturating_mul(16))),
         Format::Ipc => ipc_footer::declared(path)?,
         Format::Parquet => parquet_footer::declared(path)?,
     };
@@ -57,6 +58,7 @@ pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError
         Format::Csv(sep) => read_csv(path, sep)?,
         Format::Parquet => read_parquet(path)?,
         Format::Ipc => read_ipc(path)?,
+        Format::Json | Format::NdJson => read_json(path, format)?,
     };
     if frame.width() as u64 > MAX_COLUMNS {
         return Err(IngestError::TooManyColumns {
@@ -133,6 +135,25 @@ impl TypeMismatch {
             column_number: number.trim().parse().ok()?,
         })
     }
+}
+
+/// A JSON file, checked on its way in ([`super::json_check`]): polars infers each
+/// column's type from all the records.
+fn read_json(path: &Path, format: Format) -> Result<DataFrame, IngestError> {
+    let damaged = |err: PolarsError| IngestError::Damaged {
+        format: format.name(),
+        reason: first_line(&err.to_string()),
+    };
+    let file = File::open(path).map_err(IngestError::io)?;
+    let layout = match format {
+        Format::NdJson => JsonFormat::JsonLines,
+        _ => JsonFormat::Json,
+    };
+    JsonReader::new(file)
+        .with_json_format(layout)
+        .infer_schema_len(None)
+        .finish()
+        .map_err(damaged)
 }
 
 fn read_parquet(path: &Path) -> Result<DataFrame, IngestError> {

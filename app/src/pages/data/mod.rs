@@ -178,7 +178,7 @@ pub fn DataPage() -> AnyView {
             <header>
                 <h1>"Data"</h1>
                 <p class="lede">
-                    "Upload a CSV, TSV, Parquet or Arrow file (gzip'd or not) once; it stays on the server. Look at it, transform it and plot it: only pages of rows and figures come back."
+                    "Upload a CSV, TSV, JSON, Parquet or Arrow file (gzip'd or not) once; it stays on the server. Look at it, transform it and plot it: only pages of rows and figures come back."
                 </p>
             </header>
             <UploadArea view_state=view_state/>

@@ -102,7 +102,7 @@ pub fn UploadArea(view_state: DataView) -> AnyView {
                 <input
                     type="file"
                     data-testid="upload"
-                    accept=".csv,.tsv,.txt,.gz,.parquet,.arrow,.feather,.ipc"
+                    accept=".csv,.tsv,.txt,.json,.ndjson,.jsonl,.gz,.parquet,.arrow,.feather,.ipc"
                     on:change=chosen
                     disabled=move || uploading.get()
                 />
