@@ -92,3 +92,35 @@ async fn bad_json_is_refused_before_it_is_read_and_leaves_nothing() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_small_file_that_declares_a_huge_table_is_refused_before_it_is_read() {
+    // One record with 2,000 keys, then 100,000 empty ones (600 KB): polars would build
+    // 2,000 columns of 100,001 rows (3.2 GB). Its size is reserved first, and refused.
+    let s = setup();
+    let mut text = String::from("[{");
+    text.push_str(
+        &(0..2000)
+            .map(|i| format!("\"k{i}\": 0"))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    text.push('}');
+    text.push_str(&",{}".repeat(100_000));
+    text.push(']');
+    assert!(text.len() < 1 << 20);
+    let session = SessionKey::random();
+    let refused = s.upload(session, "wide.json", text.as_bytes(), 65_536).await;
+    assert!(
+        matches!(refused, Err(stayput_cache::CacheError::TooLarge { .. })),
+        "{refused:?}"
+    );
+    assert!(s.files().is_empty(), "{:?}", s.files());
+    // More distinct keys than columns allowed: refused as the bytes arrive.
+    let keys: String = (0..3000)
+        .map(|i| format!("{{\"k{i}\": 0}}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let err = s.fails("keys.json", format!("[{keys}]").as_bytes()).await;
+    assert!(matches!(err, IngestError::TooManyColumns { .. }), "{err}");
+}

@@ -156,13 +156,13 @@ pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
         (Claim::Parquet, Seen::Parquet) | (Claim::Unknown, Seen::Parquet) => Ok(Format::Parquet),
         (Claim::Ipc, Seen::Ipc) | (Claim::Unknown, Seen::Ipc) => Ok(Format::Ipc),
         (Claim::Text(sep), Seen::Text) => Ok(Format::Csv(sep.unwrap_or_else(|| sniff_separator(head)))),
-        (Claim::Json, Seen::Text) => match json_opening(head) {
+        (Claim::Json, Seen::Text) => match json_opening(head, false) {
             Some(b'[') => Ok(Format::Json),
             Some(b'{') => Ok(Format::NdJson),
             _ => Err(mismatch("JSON")),
         },
         (Claim::NdJson, Seen::Text) => Ok(Format::NdJson),
-        (Claim::Unknown, Seen::Text) => Ok(match json_opening(head) {
+        (Claim::Unknown, Seen::Text) => Ok(match json_opening(head, true) {
             Some(b'[') => Format::Json,
             Some(b'{') => Format::NdJson,
             _ => Format::Csv(sniff_separator(head)),
@@ -181,13 +181,21 @@ pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
 }
 
 /// The first byte of a text file after a byte-order mark and white space, when it opens
-/// a JSON array or object.
-fn json_opening(head: &[u8]) -> Option<u8> {
+/// a JSON array or object. `strict` (the name says nothing): only an array of records
+/// (`[` then `{` or `]`) or an object (`{` then `"` or `}`), so that a CSV whose header
+/// starts with a bracket (`[id],[name]`) is not taken for JSON.
+fn json_opening(head: &[u8], strict: bool) -> Option<u8> {
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    text.iter()
-        .copied()
-        .find(|b| !b.is_ascii_whitespace())
-        .filter(|b| matches!(b, b'[' | b'{'))
+    let mut significant = text.iter().copied().filter(|b| !b.is_ascii_whitespace());
+    let first = significant.next()?;
+    let then = significant.next();
+    let fits = !strict && matches!(first, b'[' | b'{')
+        || match first {
+            b'[' => matches!(then, None | Some(b'{' | b']')),
+            b'{' => matches!(then, None | Some(b'"' | b'}')),
+            _ => false,
+        };
+    fits.then_some(first)
 }
 
 /// The separator of a text file: the most frequent of `,` `;` `\t` `|` outside quotes
@@ -253,6 +261,8 @@ mod tests {
         assert_eq!(detect("a.jsonl", b"{\"a\": 1}\n"), Ok(Format::NdJson));
         assert_eq!(detect("download", b"\xef\xbb\xbf[{\"a\": 1}]"), Ok(Format::Json));
         assert_eq!(detect("a.csv", b"[a],b\n1,2\n"), Ok(Format::Csv(b',')));
+        assert_eq!(detect("export", b"[id],[name]\n1,x\n"), Ok(Format::Csv(b',')));
+        assert_eq!(detect("export", b"{x};y\n1;2\n"), Ok(Format::Csv(b';')));
         assert!(matches!(
             detect("a.json", b"a,b\n1,2\n"),
             Err(IngestError::NotWhatItSays { claimed: "JSON", .. })

@@ -207,12 +207,15 @@ impl Incoming {
     /// decoded (blocking: a Parquet footer is read).
     pub(crate) fn expected_frame_bytes(&mut self) -> Result<u64, IngestError> {
         let format = self.finish()?;
-        let values = match (&self.check, &self.json) {
-            (Some(c), _) => c.columns().map_or(0, |cols| c.rows().saturating_mul(cols)),
-            (_, Some(json)) => json.values(),
+        // What a text file's own check says its frame takes.
+        let counted = match (&self.check, &self.json) {
+            (Some(c), _) => c
+                .columns()
+                .map_or(0, |cols| c.rows().saturating_mul(cols).saturating_mul(8)),
+            (_, Some(json)) => json.frame_bytes(self.bytes),
             _ => 0,
         };
-        parse::expected_bytes(&self.path, format, self.bytes, values)
+        parse::expected_bytes(&self.path, format, self.bytes, counted)
     }
 }
 

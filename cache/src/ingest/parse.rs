@@ -23,9 +23,9 @@ const MISSING: [&str; 12] = [
 
 /// Bytes the frame of the complete file at `path` (`file_bytes` long) will take, known
 /// before it is decoded, so that memory is reserved (or the file refused) first: a CSV's
-/// records × fields counted while it arrived (`values`), at least 8 bytes a value; a JSON
-/// file's values (their keys) at 16 bytes, and three times the file for an array (polars
-/// reads it whole: a copy of the text and its parsed tree), once for NDJSON; a
+/// records × fields counted while it arrived, at least 8 bytes a value; a JSON file's
+/// table and what polars' reading takes, as its check counted
+/// ([`super::json_check::JsonCheck::frame_bytes`]) (`counted`: either); a
 /// Parquet or Arrow IPC file's own metadata, checked against the file first
 /// ([`parquet_footer`], [`ipc_footer`]) and refused when it would expand more than
 /// [`MAX_EXPANSION`] times.
@@ -33,12 +33,10 @@ pub(super) fn expected_bytes(
     path: &Path,
     format: Format,
     file_bytes: u64,
-    values: u64,
+    counted: u64,
 ) -> Result<u64, IngestError> {
     let declared = match format {
-        Format::Csv(_) => return Ok(file_bytes.max(values.saturating_mul(8))),
-        Format::Json => return Ok(file_bytes.saturating_mul(3).max(values.saturating_mul(16))),
-        Format::NdJson => return Ok(file_bytes.max(values.saturating_mul(16))),
+        Format::Csv(_) | Format::Json | Format::NdJson => return Ok(file_bytes.max(counted)),
         Format::Ipc => ipc_footer::declared(path)?,
         Format::Parquet => parquet_footer::declared(path)?,
     };
@@ -149,7 +147,9 @@ fn read_json(path: &Path, format: Format) -> Result<DataFrame, IngestError> {
         Format::NdJson => JsonFormat::JsonLines,
         _ => JsonFormat::Json,
     };
+    // Not rechunked: joining its chunks would hold the frame twice.
     JsonReader::new(file)
+        .set_rechunk(false)
         .with_json_format(layout)
         .infer_schema_len(None)
         .finish()
