@@ -414,4 +414,63 @@ mod tests {
         let err = check(JsonLayout::Lines, b"{\"a\": \"x\ny\"}\n", 5).expect_err("refused");
         assert!(err.to_string().contains("line 1"), "{err}");
     }
+
+    mod counted_like_a_parser {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        use super::*;
+
+        /// Keys and text with what a scanner could trip on: quotes, backslashes,
+        /// brackets, colons and commas, a line break (escaped by the writer), non-ASCII.
+        fn text() -> impl Strategy<Value = String> {
+            proptest::string::string_regex(r#"[a-c"\\{}\[\]:, \n é]{0,6}"#).expect("regex")
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i32>().prop_map(Value::from),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::vec((text(), inner), 0..4)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        fn record() -> impl Strategy<Value = Map<String, Value>> {
+            proptest::collection::vec((text(), value()), 1..5).prop_map(|kv| kv.into_iter().collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever the records hold and however the bytes are cut, the check counts
+            /// the rows and the distinct keys a parser finds, as an array and as NDJSON.
+            #[test]
+            fn rows_and_columns_match_the_records(
+                records in proptest::collection::vec(record(), 1..6),
+                chunk in 1usize..40,
+            ) {
+                let mut keys: Vec<&String> = records.iter().flat_map(|r| r.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                let expected = (records.len() as u64, keys.len() as u64);
+                let array = serde_json::to_string(&records).expect("json");
+                prop_assert_eq!(check(JsonLayout::Array, array.as_bytes(), chunk), Ok(expected));
+                let pretty = serde_json::to_string_pretty(&records).expect("json");
+                prop_assert_eq!(check(JsonLayout::Array, pretty.as_bytes(), chunk), Ok(expected));
+                let lines: String = records
+                    .iter()
+                    .map(|r| serde_json::to_string(r).expect("json") + "\n")
+                    .collect();
+                prop_assert_eq!(check(JsonLayout::Lines, lines.as_bytes(), chunk), Ok(expected));
+            }
+        }
+    }
 }
