@@ -21,33 +21,17 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { root, startServer, type Running } from "../server";
+import { root, type Running } from "../server";
+import { drag, makeSeries, median, REPS, SIZES, startRoomyServer } from "./series";
 
-const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
-const SIZES = [1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
-const REPS = 7;
 const VENV = process.env.STAYPUT_FLEXVIZ_VENV ?? join(homedir(), ".cache", "stayput", "flexviz-venv");
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (xs: number[]) => xs.map((v) => v.toFixed(0)).join(" ");
 
 let server: Running;
 test.beforeAll(async () => {
-  server = await startServer(process.env.STAYPUT_E2E_PROFILE ?? "release", {
-    STAYPUT_MEMORY_BUDGET: "12GiB",
-    STAYPUT_SESSION_QUOTA: "8GiB",
-  });
+  server = await startRoomyServer();
 });
 test.afterAll(async () => server?.stop());
-
-/** The same drag on both sides: the `i`th of a row of boxes across the histogram. */
-async function drag(page: Page, surface: string, i: number): Promise<void> {
-  const box = (await page.locator(surface).first().boundingBox())!;
-  const from = 0.15 + 0.05 * i;
-  await page.mouse.move(box.x + box.width * from, box.y + box.height * 0.1);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * (from + 0.2), box.y + box.height * 0.9, { steps: 4 });
-  await page.mouse.up();
-}
 
 /** The `i`th 1 % range of `n` rows. */
 const zoomRange = (n: number, i: number) => {
@@ -60,11 +44,7 @@ const zoomRange = (n: number, i: number) => {
 
 async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
   await countRequests(page);
-  await page.goto(server.url + "/explore");
-  await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
-  await page.getByTestId("series-rows").selectOption(String(n));
-  await page.getByTestId("make-series").click();
-  await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "1", { timeout: 300_000 });
+  await makeSeries(page, server.url, n);
   const id = new URL(page.url()).searchParams.get("h");
   expect(id).toBeTruthy();
   const view = {

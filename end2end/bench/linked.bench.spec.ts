@@ -10,20 +10,12 @@
 import { expect, test, type Page } from "@playwright/test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, type Running } from "../server";
+import { type Running } from "../server";
+import { drag, makeSeries, median, REPS, SIZES, startRoomyServer } from "./series";
 
-const MAX_ROWS = Number(process.env.STAYPUT_BENCH_MAX_ROWS ?? Infinity);
-const SIZES = [1_000_000, 10_000_000, 100_000_000].filter((n) => n <= MAX_ROWS);
-const REPS = 7;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-// Its own server, as /explore's bench: the 1e8-row series is 3.2 GB.
 let server: Running;
 test.beforeAll(async () => {
-  server = await startServer(process.env.STAYPUT_E2E_PROFILE ?? "release", {
-    STAYPUT_MEMORY_BUDGET: "12GiB",
-    STAYPUT_SESSION_QUOTA: "8GiB",
-  });
+  server = await startRoomyServer();
 });
 test.afterAll(async () => server?.stop());
 
@@ -45,26 +37,15 @@ test("linked", async ({ page }) => {
   test.setTimeout(1_800_000);
   const lines: string[] = [];
   for (const n of SIZES) {
-    await page.goto(server.url + "/explore");
-    await expect(page.locator("section.explore[data-ready=true]")).toBeVisible();
-    await page.getByTestId("series-rows").selectOption(String(n));
-    await page.getByTestId("make-series").click();
-    await expect(page.getByTestId("figure")).toHaveAttribute("data-token", "1", { timeout: 300_000 });
+    await makeSeries(page, server.url, n);
     await page.getByTestId("open-linked").click();
     await expect(page.getByTestId("linked-0")).toHaveAttribute("data-draws", /\d+/, { timeout: 300_000 });
     await expect(page.getByTestId("linked-note-2")).toContainText("rows");
     const brush: number[] = [];
     const zoom: number[] = [];
-    const hist = page.getByTestId("linked-1").locator(".nsewdrag").first();
     for (let i = 0; i < REPS; i++) {
-      await hist.scrollIntoViewIfNeeded();
-      const box = (await hist.boundingBox())!;
       const before = await page.getByTestId("linked-0").getAttribute("data-draws");
-      const from = 0.15 + 0.05 * i;
-      await page.mouse.move(box.x + box.width * from, box.y + box.height * 0.1);
-      await page.mouse.down();
-      await page.mouse.move(box.x + box.width * (from + 0.2), box.y + box.height * 0.9, { steps: 4 });
-      await page.mouse.up();
+      await drag(page, '[data-testid="linked-1"] .nsewdrag', i);
       await nextDraw(page, before);
       brush.push(await since(page, "stayput:selected"));
     }
