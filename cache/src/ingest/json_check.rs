@@ -9,6 +9,7 @@
 //! ([`JsonCheck::frame_bytes`]). One pass over each chunk; UTF-8 is checked by the parser.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 
 use super::{IngestError, MAX_COLUMNS, MAX_DEPTH, MAX_FIELDS, MAX_RECORD_BYTES};
 
@@ -55,9 +56,13 @@ pub(super) struct JsonCheck {
     /// string in it is a key.
     open: Vec<Option<bool>>,
     /// The records' distinct keys.
-    columns: HashSet<Vec<u8>>,
+    /// (Kept as keyed 64-bit hashes: a few bytes a key, whatever its length, so a file's
+    /// 10,000 keys hold ~200 KB, not megabytes, for each of the uploads at once.)
+    columns: HashSet<u64>,
     /// Distinct keys at every depth, with their depth.
-    fields: HashSet<(usize, Vec<u8>)>,
+    fields: HashSet<u64>,
+    /// Hashes keys (randomly keyed: collisions cannot be chosen by the file).
+    hasher: RandomState,
 }
 
 impl JsonCheck {
@@ -81,6 +86,7 @@ impl JsonCheck {
             open: Vec::new(),
             columns: HashSet::new(),
             fields: HashSet::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -262,17 +268,19 @@ impl JsonCheck {
     /// A key of an object at the current depth: counted as a column (a record's) or a
     /// field (a nested object's).
     fn keep_key(&mut self, key: Vec<u8>) -> Result<(), IngestError> {
-        if self.depth == self.record_depth() + 1 && !self.columns.contains(&key) {
+        let column = self.hasher.hash_one(&key);
+        if self.depth == self.record_depth() + 1 && !self.columns.contains(&column) {
             if self.columns.len() as u64 >= MAX_COLUMNS {
                 return Err(IngestError::TooManyColumns {
                     found: self.columns.len() as u64 + 1,
                     max: MAX_COLUMNS,
                 });
             }
-            self.columns.insert(key.clone());
+            self.columns.insert(column);
         }
-        if self.fields.len() < MAX_FIELDS || self.fields.contains(&(self.depth, key.clone())) {
-            self.fields.insert((self.depth, key));
+        let field = self.hasher.hash_one((self.depth, &key));
+        if self.fields.len() < MAX_FIELDS || self.fields.contains(&field) {
+            self.fields.insert(field);
             Ok(())
         } else {
             Err(IngestError::TooManyFields { max: MAX_FIELDS })
