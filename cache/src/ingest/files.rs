@@ -359,6 +359,7 @@ impl Uploads {
             stored: stored.to_owned(),
             name: incoming.name.clone(),
             bytes: frame.estimated_size() as u64,
+            rows: frame.height() as u64,
         };
         incoming.kept = true;
         Ok((source, frame))

@@ -108,6 +108,9 @@ pub struct UploadSource {
     pub name: String,
     /// Bytes the frame takes in memory (its declared size when rebuilt).
     pub bytes: u64,
+    /// Rows it holds (0 in lineages written before it was recorded: unknown).
+    #[serde(default)]
+    pub rows: u64,
 }
 
 /// Why a file could not become a frame. Messages name the problem (and the line, where

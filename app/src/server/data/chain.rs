@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use stayput_cache::{Lineage, UploadSource, Uploads};
 
 use super::exprs::{agg_expr, condition_expr, derived_expr};
+use super::sizing::JoinSize;
 use crate::contract::data::{Agg, JoinHow, SortBy, Transform};
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
@@ -37,6 +38,9 @@ pub enum ChainStep {
         on: String,
         /// Which rows stay.
         how: JoinHow,
+        /// Its rows and bytes as sized when it was added (what a rebuild reserves).
+        #[serde(default)]
+        size: JoinSize,
     },
     /// Ready to plot: `x` and `y` only, x as f64 (dates as epoch milliseconds), sorted,
     /// rows without an x dropped.
@@ -153,7 +157,7 @@ pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Resul
     let schema = schema_of(&mut frame)?;
     Ok(match step {
         ChainStep::Transform(step) => apply_step(frame, step, &schema)?,
-        ChainStep::Join { other, on, how } => {
+        ChainStep::Join { other, on, how, .. } => {
             let mut right = other.lazy(uploads)?;
             let right_schema = schema_of(&mut right)?;
             let (left_type, right_type) = (dtype(&schema, on)?, dtype(&right_schema, on)?);

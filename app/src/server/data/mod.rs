@@ -6,12 +6,15 @@
 //! - [`exprs`]: the polars expressions of a step's parts (aggregates, derived columns,
 //!   filter conditions), each checked against the schema.
 //! - [`look`]: the schema with its statistics, and pages of rows.
+//! - [`sizing`]: what a chain will take in memory (a join's real widths, a chain's
+//!   peak), worked out before it runs.
 //! - [`io`]: the upload and download routes (raw bodies, streamed).
 
 pub mod chain;
 pub mod exprs;
 pub mod io;
 pub mod look;
+pub mod sizing;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +29,7 @@ use crate::server::blocking;
 use crate::server::errors::setting_of;
 use crate::server::heavy::HeavyJobs;
 use chain::{Chain, ChainStep};
+use sizing::JoinSize;
 
 /// The datasets shipped with Stayput (from the npm package `vega-datasets`, BSD-3-Clause):
 /// the file name and what it holds. Only these names are ever opened.
@@ -237,6 +241,7 @@ pub async fn transform(
             other: chain_of(cache, session, &other)?,
             on,
             how,
+            size: JoinSize::default(),
         },
         step => ChainStep::Transform(step),
     };
@@ -246,30 +251,34 @@ pub async fn transform(
             "a chain may have at most {MAX_CHAIN_STEPS} steps (joins count the other side's); start again from the upload"
         )));
     }
-    // Checked against the parent's columns (and a join against the memory it would
-    // take) before anything runs.
-    let check = next.clone();
     let uploads = uploads(cache)?;
-    blocking(move || {
-        // The new step's own schema resolved too: a step polars would refuse is the
+    let next = blocking(move || {
+        let mut next = next;
+        // The new step's own schema resolved first: a step polars would refuse is the
         // user's 400 now, not a failed rebuild later.
-        chain::schema_of(&mut check.lazy(&uploads)?)?;
-        if let Some(ChainStep::Join { other, on, how }) = check.steps.last() {
-            let parent = Chain {
-                source: check.source.clone(),
-                steps: check.steps[..check.steps.len() - 1].to_vec(),
-            };
-            let needed = join_bytes(&parent, other, on, *how, &uploads)?;
-            if needed > max_bytes {
+        chain::schema_of(&mut next.lazy(&uploads)?)?;
+        let parent = Chain {
+            source: next.source.clone(),
+            steps: next.steps[..next.steps.len() - 1].to_vec(),
+        };
+        if let Some(ChainStep::Join { other, on, how, size }) = next.steps.last_mut() {
+            // Sized before anything runs, list items and text included, and recorded
+            // for the transform recipe to reserve.
+            *size = sizing::join_size(&parent, other, on, *how, &uploads)?;
+            if size.bytes > max_bytes {
                 return Err(StayputError::TooLarge {
-                    needed: format!("{} (the join's rows × columns)", stayput_cache::ByteSize(needed)),
+                    needed: format!(
+                        "{} (the join's {} rows, list items and text included)",
+                        stayput_cache::ByteSize(size.bytes),
+                        size.rows
+                    ),
                     limit: Limit::SessionQuota.to_string(),
                     budget: stayput_cache::ByteSize(max_bytes).to_string(),
                     setting: Some(setting_of(Limit::SessionQuota).to_owned()),
                 });
             }
         }
-        Ok(())
+        Ok(next)
     })
     .await?;
     make(cache, session, &next).await
@@ -278,54 +287,6 @@ pub async fn transform(
 /// Most steps one chain may have, the steps of joined chains included: a chain is the
 /// lineage every step carries, so it stays small.
 pub const MAX_CHAIN_STEPS: usize = 64;
-
-/// Bytes a join of `left` and `right` on `on` would take, from the rows per key on both
-/// sides (a key repeated on both sides multiplies), 8 bytes a value.
-fn join_bytes(
-    left: &Chain,
-    right: &Chain,
-    on: &str,
-    how: crate::contract::data::JoinHow,
-    uploads: &Uploads,
-) -> Result<u64, StayputError> {
-    let fail = |err: PolarsError| StayputError::BadSpec(chain::first_line(&err.to_string()));
-    let mut l = left.lazy(uploads)?;
-    let mut r = right.lazy(uploads)?;
-    let cols = (chain::schema_of(&mut l)?.len() + chain::schema_of(&mut r)?.len()) as f64;
-    let counts = |frame: LazyFrame, name: &str| {
-        frame
-            .group_by([col(on)])
-            .agg([len().cast(DataType::Float64).alias(name)])
-    };
-    let first = |frame: DataFrame, name: &str| {
-        frame
-            .column(name)
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<f64>())
-            .unwrap_or(0.0)
-    };
-    let matched = counts(l.clone(), "l")
-        .join(
-            counts(r, "r"),
-            [col(on)],
-            [col(on)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([(col("l") * col("r")).sum().alias("rows")])
-        .collect()
-        .map_err(fail)?;
-    let mut rows = first(matched, "rows");
-    if how == crate::contract::data::JoinHow::Left {
-        // Every left row stays: at most the matched pairs plus the left rows.
-        let left_rows = l
-            .select([len().cast(DataType::Float64).alias("n")])
-            .collect()
-            .map_err(fail)?;
-        rows += first(left_rows, "n");
-    }
-    Ok((rows * cols * 8.0).min(u64::MAX as f64) as u64)
-}
 
 /// The breadcrumb of `chain`: each prefix with its handle when `session` holds it.
 pub(crate) fn breadcrumb(cache: &FrameCache, session: SessionKey, chain: &Chain) -> Vec<ChainLink> {

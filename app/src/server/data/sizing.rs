@@ -1,0 +1,358 @@
+//! What running a chain will take in memory, worked out before it runs: a join's
+//! rows and bytes from its keys and the real widths of both sides' rows (list items and
+//! string bytes included), and a chain's peak from its upload and each step. The
+//! transform recipe declares the peak, so the cache reserves it before polars starts a
+//! collect that cannot be stopped, and refuses what the session cannot hold.
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use stayput_cache::Uploads;
+
+use super::chain::{self, Chain, ChainStep};
+use crate::contract::data::{AggFn, JoinHow, Transform};
+use crate::contract::StayputError;
+
+/// A join's result as sized before it was kept: recorded in the chain, so a rebuild
+/// reserves it without reading the files again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinSize {
+    /// Rows it makes.
+    pub rows: u64,
+    /// Bytes they take in memory.
+    pub bytes: u64,
+}
+
+/// Bytes each row number, sort index or join index entry takes while a step runs.
+const INDEX_BYTES: u64 = 8;
+/// Bytes a string or binary value takes besides its own bytes (its view).
+const VIEW_BYTES: f64 = 16.0;
+/// Bytes a list value takes besides its items (its offset).
+const OFFSET_BYTES: f64 = 8.0;
+
+/// The size of joining `left` and `right` on `on`. For each key, the matched rows are the
+/// product of its counts on both sides, and their bytes the sum of each side's row widths
+/// times the other side's count: a key repeated on both sides multiplies, and so do the
+/// list items and string bytes of its rows. A left join adds every left row.
+pub fn join_size(
+    left: &Chain,
+    right: &Chain,
+    on: &str,
+    how: JoinHow,
+    uploads: &Uploads,
+) -> Result<JoinSize, StayputError> {
+    let fail = |err: PolarsError| StayputError::BadSpec(chain::first_line(&err.to_string()));
+    let mut l = left.lazy(uploads)?;
+    let mut r = right.lazy(uploads)?;
+    let (l_schema, r_schema) = (chain::schema_of(&mut l)?, chain::schema_of(&mut r)?);
+    let per_key = |frame: LazyFrame, schema: &Schema, n: &str, w: &str| {
+        frame
+            .group_by([col(on)])
+            .agg([len().cast(DataType::Float64).alias(n), row_bytes(schema).alias(w)])
+    };
+    let sums = per_key(l.clone(), &l_schema, "nl", "wl")
+        .join(
+            per_key(r, &r_schema, "nr", "wr"),
+            [col(on)],
+            [col(on)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([
+            (col("nl") * col("nr")).sum().alias("rows"),
+            (col("nr") * col("wl") + col("nl") * col("wr")).sum().alias("bytes"),
+        ])
+        .collect()
+        .map_err(fail)?;
+    let (mut rows, mut bytes) = (first(&sums, "rows"), first(&sums, "bytes"));
+    if how == JoinHow::Left {
+        // At most the matched pairs plus every left row, its right side null.
+        let all = l
+            .select([len().cast(DataType::Float64).alias("rows"), row_bytes(&l_schema).alias("bytes")])
+            .collect()
+            .map_err(fail)?;
+        let left_rows = first(&all, "rows");
+        rows += left_rows;
+        bytes += first(&all, "bytes") + left_rows * VIEW_BYTES * r_schema.len() as f64;
+    }
+    Ok(JoinSize {
+        rows: saturate(rows),
+        bytes: saturate(bytes),
+    })
+}
+
+/// Bytes the rows of a frame of `schema` take, summed over the group (or the frame).
+fn row_bytes(schema: &Schema) -> Expr {
+    schema
+        .iter()
+        .map(|(name, dtype)| bytes_of(col(name.clone()), dtype))
+        .reduce(|a, b| a + b)
+        .unwrap_or_else(|| lit(0.0))
+}
+
+/// Bytes the values of `e`, of type `dtype`, take, summed: a string's bytes and view, a
+/// list's offset and its items (nested lists and structs followed down).
+fn bytes_of(e: Expr, dtype: &DataType) -> Expr {
+    let count = |e: &Expr| e.clone().len().cast(DataType::Float64);
+    let sum = |e: Expr| e.cast(DataType::Float64).sum().fill_null(lit(0.0));
+    match dtype {
+        DataType::String => count(&e) * lit(VIEW_BYTES) + sum(e.str().len_bytes()),
+        DataType::Binary | DataType::BinaryOffset => {
+            count(&e) * lit(VIEW_BYTES) + sum(e.binary().size_bytes())
+        }
+        DataType::List(inner) => {
+            let items = e.clone().explode(ExplodeOptions {
+                empty_as_null: false,
+                keep_nulls: false,
+            });
+            count(&e) * lit(OFFSET_BYTES) + bytes_of(items, inner)
+        }
+        DataType::Array(inner, _) => {
+            let as_list = DataType::List(inner.clone());
+            bytes_of(e.cast(as_list.clone()), &as_list)
+        }
+        DataType::Struct(fields) => fields.iter().fold(count(&e), |total, field| {
+            total + bytes_of(e.clone().struct_().field_by_name(field.name()), field.dtype())
+        }),
+        DataType::Null => lit(0.0),
+        other => count(&e) * lit(fixed_width(other)),
+    }
+}
+
+/// Bytes one value of a fixed-width type takes (8 for the few not listed).
+fn fixed_width(dtype: &DataType) -> f64 {
+    match dtype.to_physical() {
+        DataType::Boolean | DataType::Int8 | DataType::UInt8 => 1.0,
+        DataType::Int16 | DataType::UInt16 => 2.0,
+        DataType::Int32 | DataType::UInt32 | DataType::Float32 => 4.0,
+        DataType::Int128 | DataType::UInt128 => 16.0,
+        _ => 8.0,
+    }
+}
+
+fn first(frame: &DataFrame, name: &str) -> f64 {
+    frame
+        .column(name)
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<f64>())
+        .unwrap_or(0.0)
+}
+
+fn saturate(value: f64) -> u64 {
+    if value.is_nan() {
+        u64::MAX
+    } else {
+        value.max(0.0).min(u64::MAX as f64) as u64
+    }
+}
+
+/// A frame's rows and bytes at one point of a chain, and the most memory the chain has
+/// needed up to there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    rows: u64,
+    bytes: u64,
+    peak: u64,
+}
+
+/// The most memory running `chain` takes at once, an upper bound: at each step its input
+/// and its output (with the step's own working space: a mask, an index, a hash table) are
+/// held together. Filters keep at most their input's rows; a group-by at most one group
+/// per row; a join what [`join_size`] found when it was added.
+pub fn peak_bytes(chain: &Chain) -> u64 {
+    shape(chain).peak
+}
+
+fn shape(chain: &Chain) -> Shape {
+    let source = &chain.source;
+    // An upload recorded without its rows: at most one row a byte.
+    let rows = if source.rows > 0 { source.rows } else { source.bytes };
+    let mut now = Shape {
+        rows,
+        bytes: source.bytes,
+        peak: source.bytes,
+    };
+    for step in &chain.steps {
+        let (r, b) = (now.rows, now.bytes);
+        let index = r.saturating_mul(INDEX_BYTES);
+        let mut input = b;
+        let (rows, bytes, working) = match step {
+            ChainStep::Transform(step) => match step {
+                Transform::Derive { .. } => (r, b.saturating_add(index), 0),
+                Transform::GroupBy { aggs, .. } => {
+                    // Keys at most the input; each aggregate a number a group, a min or
+                    // max of text at most the input again.
+                    let numbers = index.saturating_mul(aggs.len().max(1) as u64);
+                    let text = if aggs.iter().any(|a| matches!(a.func, AggFn::Min | AggFn::Max)) {
+                        b
+                    } else {
+                        0
+                    };
+                    (r, b.saturating_add(numbers).saturating_add(text), index.saturating_mul(2))
+                }
+                // Filters, selections, renames, sorts: at most the input, with a mask,
+                // row numbers or a sort index beside it.
+                _ => (r, b, index),
+            },
+            ChainStep::Join { other, size, .. } => {
+                let other = shape(other);
+                // This side is held while the other is made.
+                now.peak = now.peak.max(b.saturating_add(other.peak));
+                input = b.saturating_add(other.bytes);
+                let size = if *size == JoinSize::default() {
+                    // Recorded before sizes were: as if every row matched once.
+                    JoinSize {
+                        rows: r.max(other.rows),
+                        bytes: input,
+                    }
+                } else {
+                    *size
+                };
+                (size.rows, size.bytes, size.rows.saturating_mul(2 * INDEX_BYTES))
+            }
+            ChainStep::Plot { .. } => (r, index.saturating_mul(2), index),
+        };
+        now = Shape {
+            rows,
+            bytes,
+            peak: now.peak.max(input.saturating_add(bytes).saturating_add(working)),
+        };
+    }
+    now
+}
+
+#[cfg(test)]
+mod tests {
+    use stayput_cache::UploadSource;
+
+    use super::*;
+    use crate::contract::data::{Agg, Condition, Op, Operand};
+
+    fn upload(rows: u64, bytes: u64) -> Chain {
+        Chain::of(UploadSource {
+            file: "0".repeat(32),
+            stored: "ipc".into(),
+            name: "a.csv".into(),
+            bytes,
+            rows,
+        })
+    }
+
+    #[test]
+    fn an_upload_alone_needs_its_frame() {
+        assert_eq!(peak_bytes(&upload(1_000, 80_000)), 80_000);
+    }
+
+    #[test]
+    fn a_filter_holds_its_input_output_and_mask() {
+        let chain = upload(1_000, 80_000).then(ChainStep::Transform(Transform::Filter(vec![Condition {
+            column: "a".into(),
+            op: Op::Lt,
+            value: "1".into(),
+        }])));
+        assert_eq!(peak_bytes(&chain), 80_000 + 80_000 + 8_000);
+    }
+
+    #[test]
+    fn a_group_by_of_text_counts_its_min_again() {
+        let agg = |func| Agg {
+            column: "s".into(),
+            func,
+        };
+        let by = |aggs| {
+            upload(1_000, 80_000).then(ChainStep::Transform(Transform::GroupBy {
+                keys: vec!["k".into()],
+                aggs,
+            }))
+        };
+        let mean = peak_bytes(&by(vec![agg(AggFn::Mean)]));
+        let min = peak_bytes(&by(vec![agg(AggFn::Min)]));
+        assert_eq!(mean, 80_000 + (80_000 + 8_000) + 16_000);
+        assert_eq!(min, mean + 80_000);
+    }
+
+    #[test]
+    fn a_join_counts_what_it_was_sized_at_and_both_sides() {
+        let other = upload(10, 1_000);
+        let chain = upload(1_000, 80_000).then(ChainStep::Join {
+            other,
+            on: "k".into(),
+            how: JoinHow::Inner,
+            size: JoinSize {
+                rows: 1_000_000,
+                bytes: 64_000_000,
+            },
+        });
+        assert_eq!(peak_bytes(&chain), 80_000 + 1_000 + 64_000_000 + 16_000_000);
+    }
+
+    #[test]
+    fn a_chain_is_never_smaller_than_its_largest_step() {
+        let big = upload(1_000, 80_000).then(ChainStep::Join {
+            other: upload(10, 1_000),
+            on: "k".into(),
+            how: JoinHow::Inner,
+            size: JoinSize {
+                rows: 1_000_000,
+                bytes: 64_000_000,
+            },
+        });
+        let after = big.then(ChainStep::Transform(Transform::Select(vec!["k".into()])));
+        assert!(peak_bytes(&after) >= peak_bytes(&big));
+        // A select after the join holds the join's output, its own and a mask.
+        assert_eq!(peak_bytes(&after), 64_000_000 * 2 + 8_000_000);
+    }
+
+    #[test]
+    fn a_rows_bytes_follow_its_lists_text_and_structs_down() {
+        let words = Series::new("w".into(), [Some("ab"), None, Some("cdef")]);
+        let lists = Series::new("l".into(), [words.clone(), words.slice(0, 1), words.slice(0, 0)]);
+        let nested = Series::new("n".into(), [lists.clone(), lists.slice(1, 1), lists.slice(0, 0)]);
+        let numbers = Series::new("x".into(), [1i32, 2, 3]);
+        let point = StructChunked::from_series("p".into(), 3, [numbers.clone(), words.clone()].iter())
+            .expect("struct")
+            .into_series();
+        let frame = DataFrame::new(3, vec![
+            numbers.into(),
+            words.into(),
+            lists.into(),
+            nested.into(),
+            point.into(),
+        ])
+        .expect("frame");
+        let bytes = |name: &str| {
+            let schema = frame.select([name]).expect("column").schema().clone();
+            let total = frame
+                .clone()
+                .lazy()
+                .select([row_bytes(&schema).alias("b")])
+                .collect()
+                .expect("bytes");
+            first(&total, "b")
+        };
+        // Three i32.
+        assert_eq!(bytes("x"), 12.0);
+        // Three views, six bytes of text.
+        assert_eq!(bytes("w"), 3.0 * 16.0 + 6.0);
+        // Three offsets; four words in all (ab, null, cdef; ab), eight bytes of text.
+        assert_eq!(bytes("l"), 3.0 * 8.0 + 4.0 * 16.0 + 8.0);
+        // Three offsets; four inner lists (the three above; the one-word one), their
+        // offsets, and the words in them: 3 + 1 + 0 and 1.
+        assert_eq!(bytes("n"), 3.0 * 8.0 + 4.0 * 8.0 + 5.0 * 16.0 + 10.0);
+        // The struct: a byte a row, then its i32s and words.
+        assert_eq!(bytes("p"), 3.0 + 12.0 + 3.0 * 16.0 + 6.0);
+    }
+
+    #[test]
+    fn unknown_rows_count_a_row_a_byte() {
+        let mut chain = upload(0, 4_000);
+        chain.steps.push(ChainStep::Transform(Transform::Derive {
+            name: "d".into(),
+            expr: crate::contract::data::Derived::Arith {
+                left: Operand::Number(1.0),
+                op: crate::contract::data::ArithOp::Add,
+                right: Operand::Number(2.0),
+            },
+        }));
+        assert_eq!(peak_bytes(&chain), 4_000 + 4_000 + 32_000);
+    }
+}
