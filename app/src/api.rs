@@ -254,9 +254,9 @@ pub async fn data_transform(handle: FrameHandle, step: Transform) -> Result<Fram
         let (cache, session) = stayput_cache::frame_cache().await?;
         let rows = crate::server::data::step_rows(&cache, session, &handle, &step);
         let heavy = crate::server::context::heavy_jobs()?;
-        let _slot = heavy.admit(Some(session), rows).await?;
+        let slot = heavy.admit(Some(session), rows).await?;
         let max_bytes = crate::server::context::limits()?.frame_max_bytes;
-        crate::server::data::transform(&cache, session, &handle, step, max_bytes).await
+        crate::server::data::transform(&cache, session, &handle, step, max_bytes, slot).await
     })
     .await
 }

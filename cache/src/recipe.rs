@@ -1,6 +1,6 @@
 //! Recipes: named functions that rebuild a frame from the arguments in its lineage.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,6 +35,7 @@ fn recipe_failed<E: Into<Box<dyn std::error::Error + Send + Sync>>>(err: E) -> C
 pub(crate) struct Recipes {
     by_name: HashMap<String, Arc<RecipeFn>>,
     sizes: HashMap<String, Arc<SizeFn>>,
+    to_end: HashSet<String>,
 }
 
 impl Recipes {
@@ -91,12 +92,32 @@ impl Recipes {
         self.by_name.contains_key(name)
     }
 
-    /// Runs the recipe of `lineage`.
-    pub(crate) async fn run(&self, lineage: &Lineage) -> Result<DataFrame, CacheError> {
+    /// Marks the recipe `name` as work that cannot be stopped once started.
+    pub(crate) fn run_to_end(&mut self, name: &str) {
+        self.to_end.insert(name.to_owned());
+    }
+
+    /// Runs the recipe of `lineage`, holding `hold` (its memory reservation, say) while
+    /// it runs, and hands `hold` back with the frame. A recipe that runs to its end does
+    /// so in its own task: when the caller goes away, the work goes on and `hold` is
+    /// dropped only when it ends, so its memory is never handed to the next request
+    /// while the work still uses it.
+    pub(crate) async fn run_holding<H: Send + 'static>(
+        &self,
+        lineage: &Lineage,
+        hold: H,
+    ) -> Result<(DataFrame, H), CacheError> {
         let recipe = self
             .by_name
             .get(&lineage.function)
             .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))?;
-        recipe(&lineage.args).await
+        let work = recipe(&lineage.args);
+        if !self.to_end.contains(&lineage.function) {
+            return work.await.map(|frame| (frame, hold));
+        }
+        let (frame, hold) = tokio::spawn(async move { (work.await, hold) })
+            .await
+            .map_err(|_| recipe_failed(format!("the recipe {} panicked", lineage.function)))?;
+        frame.map(|frame| (frame, hold))
     }
 }

@@ -177,3 +177,48 @@ async fn a_flood_of_tiny_frames_keeps_the_bookkeeping_bounded() {
     );
     assert!(cache.render_metrics().contains("frame_cap"));
 }
+
+/// A cache with two recipes that wait for `gate`: `to_end` marked as running to its end,
+/// `stops` not.
+fn gated(gate: &Arc<tokio::sync::Notify>) -> FrameCache {
+    let recipe = |gate: Arc<tokio::sync::Notify>| {
+        move |args: Mib| {
+            let gate = Arc::clone(&gate);
+            async move {
+                gate.notified().await;
+                Ok::<_, String>(frame_of_mib(args.mib, 1))
+            }
+        }
+    };
+    FrameCache::builder(config(64, 64, Duration::from_secs(600)))
+        .sized_recipe("to_end", |args: &Mib| args.mib * MIB, recipe(Arc::clone(gate)))
+        .runs_to_end("to_end")
+        .sized_recipe("stops", |args: &Mib| args.mib * MIB, recipe(Arc::clone(gate)))
+        .build()
+}
+
+#[tokio::test]
+async fn work_that_runs_to_its_end_holds_its_reservation_and_slot_until_it_ends() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let cache = gated(&gate);
+    let me = SessionKey::random();
+    let slot = Arc::new(());
+    let eight = mib(8);
+    let call = cache.make_memoized_holding(me, "to_end", &eight, Placement::Memory, Arc::clone(&slot));
+    // The caller goes away while the work runs.
+    assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
+    assert_eq!(cache.reserved_bytes(), 8 * MIB, "the running work's memory stays reserved");
+    assert_eq!(Arc::strong_count(&slot), 2, "and its slot stays taken");
+    gate.notify_one();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cache.reserved_bytes() > 0 || Arc::strong_count(&slot) > 1 {
+        assert!(std::time::Instant::now() < deadline, "given back when the work ends");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // A recipe that stops when dropped gives its reservation back at once.
+    let call = cache.make_memoized_holding(me, "stops", &eight, Placement::Memory, Arc::clone(&slot));
+    assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
+    assert_eq!(cache.reserved_bytes(), 0);
+    assert_eq!(Arc::strong_count(&slot), 1);
+}

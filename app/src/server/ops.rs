@@ -496,7 +496,7 @@ mod tests {
             file,
             "a new step runs the file"
         );
-        let small = transform(&cache, me, &upload, ten.clone(), 256 << 20)
+        let small = transform(&cache, me, &upload, ten.clone(), 256 << 20, ())
             .await
             .expect("filtered");
         assert_eq!(small.rows, 10);

@@ -95,6 +95,16 @@ impl FrameCacheBuilder {
         self
     }
 
+    /// Marks the recipe `name` as work that cannot be stopped once started (a polars
+    /// collect, say). The cache runs it in its own task, with its reservation: when the
+    /// caller goes away mid-run, the work goes on and its memory stays reserved until it
+    /// really ends, instead of being handed to the next request while still in use.
+    /// Recipes that stop when their future is dropped need not be marked.
+    pub fn runs_to_end(mut self, name: &str) -> Self {
+        self.recipes.run_to_end(name);
+        self
+    }
+
     /// Hands each frame that leaves memory by eviction, [`FrameCache::release`] or
     /// [`FrameCache::remove`], once no reader still holds it, to `recycle` instead of
     /// freeing it, on the blocking pool. An app that fills large buffers can

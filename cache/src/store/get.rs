@@ -117,13 +117,13 @@ impl FrameCache {
                             return Err(CacheError::Expired);
                         };
                         let reservation = self.reserve_for(key.session, lineage, false).await?;
-                        let frame = Arc::new(
-                            self.inner
-                                .recipes
-                                .run(lineage)
-                                .await
-                                .map_err(CacheError::rebuilding)?,
-                        );
+                        let (frame, reservation) = self
+                            .inner
+                            .recipes
+                            .run_holding(lineage, reservation)
+                            .await
+                            .map_err(CacheError::rebuilding)?;
+                        let frame = Arc::new(frame);
                         Counters::bump(&self.inner.counters.recomputes);
                         tracing::debug!(%lineage, "rebuilt an evicted frame");
                         (frame, reservation, true)

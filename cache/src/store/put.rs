@@ -119,19 +119,23 @@ impl FrameCache {
         placement: Placement,
     ) -> Result<FrameHandle, CacheError> {
         let lineage = Lineage::new(function, args)?;
-        self.build(session, lineage, placement).await
+        self.build(session, lineage, placement, ()).await
     }
 
     /// Runs the recipe of `lineage` within a reservation of its declared size (if it
     /// declared one) and stores the frame.
-    async fn build(
+    /// `hold` (a slot of the caller's admission, say) is held with the reservation
+    /// while the recipe runs: to its end, for a recipe that runs to its end.
+    async fn build<H: Send + 'static>(
         &self,
         session: SessionKey,
         lineage: Lineage,
         placement: Placement,
+        hold: H,
     ) -> Result<FrameHandle, CacheError> {
         let reservation = self.reserve_for(session, &lineage, true).await?;
-        let frame = self.inner.recipes.run(&lineage).await?;
+        let (frame, (reservation, _hold)) =
+            self.inner.recipes.run_holding(&lineage, (reservation, hold)).await?;
         self.put_reserved(session, frame, placement, Some(lineage), reservation.as_ref())
             .await
     }
@@ -160,6 +164,22 @@ impl FrameCache {
         args: &A,
         placement: Placement,
     ) -> Result<FrameHandle, CacheError> {
+        self.make_memoized_holding(session, function, args, placement, ())
+            .await
+    }
+
+    /// [`FrameCache::make_memoized`], with `hold` (a slot of the caller's admission,
+    /// say) held while the recipe runs: for a recipe that runs to its end
+    /// ([`crate::FrameCacheBuilder::runs_to_end`]), until its work really ends, though
+    /// the caller goes away.
+    pub async fn make_memoized_holding<A: Serialize, H: Send + 'static>(
+        &self,
+        session: SessionKey,
+        function: &str,
+        args: &A,
+        placement: Placement,
+        hold: H,
+    ) -> Result<FrameHandle, CacheError> {
         let lineage = Lineage::new(function, args)?;
         if !self.inner.recipes.has(function) {
             return Err(CacheError::NoRecipe(function.to_owned()));
@@ -170,7 +190,7 @@ impl FrameCache {
         let flight_key = (session, lineage.clone());
         self.inner
             .memoizing
-            .run(flight_key, || async {
+            .run(flight_key, || async move {
                 if let Some(handle) = self.memo_lookup(session, &lineage) {
                     return Ok(handle);
                 }
@@ -180,7 +200,7 @@ impl FrameCache {
                         return Ok(handle);
                     }
                 }
-                let handle = self.build(session, lineage.clone(), placement).await?;
+                let handle = self.build(session, lineage.clone(), placement, hold).await?;
                 if let Ok(id) = Uuid::parse_str(handle.id.as_str()) {
                     self.state().memo.insert((session, lineage.clone()), id);
                     if let Err(err) = self.publish_memo(FrameKey { session, id }, &lineage).await {

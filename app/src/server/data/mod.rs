@@ -203,9 +203,16 @@ pub(crate) async fn lazy_of(
 }
 
 /// The handle of `chain` in `session`, made (memoized) by the transform recipe.
-async fn make(cache: &FrameCache, session: SessionKey, chain: &Chain) -> Result<FrameHandle, StayputError> {
+/// `hold` (the caller's heavy slot) is held while the chain runs: to its end, though the
+/// caller goes away (the transform recipe runs to its end).
+async fn make<H: Send + 'static>(
+    cache: &FrameCache,
+    session: SessionKey,
+    chain: &Chain,
+    hold: H,
+) -> Result<FrameHandle, StayputError> {
     Ok(cache
-        .make_memoized(session, TRANSFORM, chain, Placement::Auto)
+        .make_memoized_holding(session, TRANSFORM, chain, Placement::Auto, hold)
         .await?)
 }
 
@@ -227,13 +234,15 @@ pub async fn run_chain(uploads: Uploads, chain: Chain) -> Result<DataFrame, Stay
 }
 
 /// `step` applied to `session`'s frame `handle`: a new handle (the same one for the same
-/// step on the same parent).
-pub async fn transform(
+/// step on the same parent). `hold` (the caller's heavy slot) is held by the work itself,
+/// its checks and its run, until they end, though the caller goes away.
+pub async fn transform<H: Send + 'static>(
     cache: &FrameCache,
     session: SessionKey,
     handle: &FrameHandle,
     step: Transform,
     max_bytes: u64,
+    hold: H,
 ) -> Result<FrameHandle, StayputError> {
     let chain = chain_of(cache, session, handle)?;
     let step = match step {
@@ -252,7 +261,7 @@ pub async fn transform(
         )));
     }
     let uploads = uploads(cache)?;
-    let next = blocking(move || {
+    let (next, hold) = blocking(move || {
         let mut next = next;
         // The new step's own schema resolved first: a step polars would refuse is the
         // user's 400 now, not a failed rebuild later.
@@ -278,10 +287,10 @@ pub async fn transform(
                 });
             }
         }
-        Ok(next)
+        Ok((next, hold))
     })
     .await?;
-    make(cache, session, &next).await
+    make(cache, session, &next, hold).await
 }
 
 /// Most steps one chain may have, the steps of joined chains included: a chain is the
@@ -353,7 +362,7 @@ pub async fn plot(
         }
     })
     .await?;
-    let plot_handle = make(cache, session, &ready).await?;
+    let plot_handle = make(cache, session, &ready, ()).await?;
     let y = if x == y { format!("{y} ") } else { y };
     let spec = stayput_figures::FigureSpec {
         x,
