@@ -276,7 +276,7 @@ pub async fn data_plot(
 ) -> Result<FigureReply, StayputError> {
     answered(async move {
         let (cache, session) = stayput_cache::frame_cache().await?;
-        let rows = crate::server::data::entry(&cache, session, &handle)?.rows;
+        let rows = crate::server::ops::read_cost(&crate::server::data::entry(&cache, session, &handle)?);
         let heavy = crate::server::context::heavy_jobs()?;
         let _slot = heavy.admit(Some(session), rows).await?;
         crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await

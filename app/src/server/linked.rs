@@ -59,7 +59,7 @@ pub async fn figures(
     selections: Vec<Selection>,
 ) -> Result<Vec<FigureReply>, StayputError> {
     check(&figures, &selections)?;
-    let rows = crate::server::data::entry(cache, session, handle)?.rows;
+    let rows = crate::server::ops::read_cost(&crate::server::data::entry(cache, session, handle)?);
     let slot = heavy.admit(Some(session), rows).await?;
     // Read first: the frame is then the session's most recently used, the last its own
     // reservation would evict.

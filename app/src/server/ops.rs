@@ -77,8 +77,15 @@ pub fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) 
         .map_or(0, |entry| rebuild_rows(&entry))
 }
 
-/// Rows a read of `entry` rebuilds: the frame's when its data is gone and its lineage
-/// can make it again (a `/data` step's: the kept files its chain reads, when more,
+/// What reading the whole of `entry` costs, in the rows of 8 bytes heavy-job admission
+/// counts: its rows, or its bytes ÷ 8 when its rows are wider (many columns, lists, text):
+/// a read is counted by the bytes it loads.
+pub fn read_cost(entry: &EntryInfo) -> u64 {
+    entry.rows.max(entry.bytes / 8)
+}
+
+/// Rows a read of `entry` rebuilds ([`read_cost`]): the frame's when its data is gone
+/// and its lineage can make it again (a `/data` step's: the kept files its chain reads, when more,
 /// [`crate::server::data::chain::Chain::source_rows`]); none when it is held (in memory
 /// or on disk, where a read maps the file) or cannot be rebuilt (the read says it
 /// expired). Such a read is a fill like step 1's and waits for a heavy-job slot like it.
@@ -91,7 +98,7 @@ pub fn rebuild_rows(entry: &EntryInfo) -> u64 {
         .as_ref()
         .filter(|l| l.function == crate::server::recipes::TRANSFORM)
         .and_then(|l| crate::server::data::chain::Chain::of_lineage(l).ok());
-    entry.rows.max(chain.map_or(0, |c| c.source_rows()))
+    read_cost(entry).max(chain.map_or(0, |c| c.source_rows()))
 }
 
 /// One step of the benchmark (or `/explore`'s figure), admitted by what it costs, then
@@ -484,6 +491,11 @@ mod tests {
         assert!(
             file >= 400_000,
             "two 8-byte columns of 200,000 rows, in rows of 8 bytes: {file}"
+        );
+        assert_eq!(
+            read_rows(&cache, me, &upload),
+            file,
+            "the upload read whole counts its bytes, not its 200,000 rows"
         );
 
         let ten = Transform::Filter(vec![Condition {

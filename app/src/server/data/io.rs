@@ -181,7 +181,7 @@ pub async fn download(
         };
         // A step that is gone is rebuilt from the kept files before it is written.
         let found = entry(&cache, session, &handle)?;
-        let rows = found.rows.max(crate::server::ops::rebuild_rows(&found));
+        let rows = crate::server::ops::read_cost(&found).max(crate::server::ops::rebuild_rows(&found));
         let stem = chain_of(&cache, session, &handle)
             .map(|c| file_stem(&c.source.name))
             .unwrap_or_else(|_| "frame".to_owned());
