@@ -124,6 +124,13 @@ pub enum CacheError {
     /// frames cannot be reached right now. Worth retrying: the client reconnects.
     #[error("the shared cache is unavailable right now; try again shortly")]
     SharedUnavailable,
+
+    /// The servers already keep as many sessions as they may: a new one is refused.
+    #[error("the server keeps as many sessions as it may ({max}); try again later")]
+    TooManySessions {
+        /// `STAYPUT_MAX_SESSIONS`.
+        max: u64,
+    },
     /// The recipe failed making a frame: its own error, type kept (a caller's bad
     /// arguments stay the caller's).
     #[error("making the data failed: {0}")]

@@ -186,8 +186,16 @@ pub async fn frame_cache() -> Result<(FrameCache, SessionKey), CacheError> {
 pub async fn shared_session_key(cache: &FrameCache, session: &Session) -> Result<SessionKey, CacheError> {
     #[cfg(feature = "redis")]
     if let Some(shared) = cache.shared() {
-        if !shared.is_connected() && existing_session_key(session).await?.is_none() {
-            return Err(CacheError::SharedUnavailable);
+        if existing_session_key(session).await?.is_none() {
+            if !shared.is_connected() {
+                return Err(CacheError::SharedUnavailable);
+            }
+            // Refused before any work when all the servers keep as many as they may.
+            if shared.sessions_full().await? {
+                return Err(CacheError::TooManySessions {
+                    max: shared.settings().max_sessions,
+                });
+            }
         }
     }
     let key = session_key(session).await?;

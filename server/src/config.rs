@@ -294,6 +294,7 @@ impl Config {
                 }
                 settings.frame_ttl = duration("STAYPUT_REDIS_FRAME_TTL", settings.frame_ttl)?;
                 settings.command_timeout = duration("STAYPUT_REDIS_TIMEOUT", settings.command_timeout)?;
+                settings.max_sessions = max_sessions;
                 Some(settings)
             }
             None => None,

@@ -374,3 +374,31 @@ async fn a_redis_that_hangs_costs_a_request_at_most_the_timeout() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn the_servers_together_keep_at_most_max_sessions() {
+    let redis = Redis::start();
+    let (a, b) = two_servers(&redis, &[("STAYPUT_MAX_SESSIONS", "2")]);
+    // One browser starts its session on each server.
+    let (first, second, third) = (browser(), browser(), browser());
+    assert_eq!(create(&a, &first, 1_000).await.status(), StatusCode::OK);
+    assert_eq!(create(&b, &second, 1_000).await.status(), StatusCode::OK);
+    assert_eq!(redis.command("ZCARD stayput:sessions").as_deref(), Some(":2"));
+
+    // A third is refused on either server, before any work, and told when to come back.
+    for server in [&a, &b] {
+        let refused = create(server, &third, 1_000).await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            refused.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("60")
+        );
+        assert!(refused.headers().get("set-cookie").is_none(), "no session started");
+        assert_eq!(error_of(refused).await, StayputError::TooManySessions(2));
+    }
+    assert_eq!(redis.command("ZCARD stayput:sessions").as_deref(), Some(":2"));
+
+    // The sessions that exist go on, on both servers.
+    assert_eq!(create(&b, &first, 1_000).await.status(), StatusCode::OK);
+    assert_eq!(create(&a, &second, 1_000).await.status(), StatusCode::OK);
+}

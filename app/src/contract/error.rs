@@ -92,6 +92,10 @@ pub enum StayputError {
     /// (a new session, a new handle, a handle made on another server) waits for it.
     #[error("the shared cache is unavailable right now; try again shortly")]
     SharedUnavailable,
+
+    /// The servers keep as many sessions as `STAYPUT_MAX_SESSIONS` allows: no new one.
+    #[error("the server keeps as many sessions as it may ({0}); try again later")]
+    TooManySessions(u64),
     /// An evicted frame could not be rebuilt.
     #[error("the data could not be rebuilt: {0}")]
     Rebuild(String),
@@ -156,7 +160,11 @@ impl StayputError {
             | Self::BodyTooLarge(_)
             | Self::FileTooLarge(_) => 413,
             Self::SessionBusy(_) => 429,
-            Self::Busy { .. } | Self::Storage(_) | Self::TimedOut(_) | Self::SharedUnavailable => 503,
+            Self::Busy { .. }
+            | Self::Storage(_)
+            | Self::TimedOut(_)
+            | Self::SharedUnavailable
+            | Self::TooManySessions(_) => 503,
             Self::Rebuild(_) | Self::Draw(_) | Self::Network(_) | Self::Internal => 500,
         }
     }

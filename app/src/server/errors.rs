@@ -29,6 +29,7 @@ impl From<CacheError> for StayputError {
             CacheError::Busy => Self::Busy { retry_after_s: 1 },
             CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
             CacheError::SharedUnavailable => Self::SharedUnavailable,
+            CacheError::TooManySessions { max } => Self::TooManySessions(max),
             // A recipe's own error keeps its status: a user's bad step stays a 400.
             CacheError::Recipe(err) => match err.downcast_ref::<StayputError>() {
                 Some(own) => own.clone(),
@@ -92,6 +93,8 @@ fn retry_after(err: &StayputError) -> Option<HeaderValue> {
         StayputError::Busy { retry_after_s } => HeaderValue::from_str(&retry_after_s.to_string()).ok(),
         // The client reconnects to Redis within two seconds.
         StayputError::SharedUnavailable => Some(HeaderValue::from_static("2")),
+        // Sessions end after a day idle at most; a minute is a polite first wait.
+        StayputError::TooManySessions(_) => Some(HeaderValue::from_static("60")),
         _ => None,
     }
 }

@@ -51,11 +51,15 @@ pub struct SharedSettings {
     pub frame_ttl: Duration,
     /// Longest any one Redis command may take before it counts as Redis unavailable.
     pub command_timeout: Duration,
+    /// Most sessions all the servers keep at once, counted in Redis: a new one beyond it
+    /// is refused ([`CacheError::TooManySessions`]).
+    pub max_sessions: u64,
 }
 
 impl SharedSettings {
     /// The settings for `url` with the defaults: prefix `stayput`, frames up to 64 MiB,
-    /// kept 30 minutes, commands bounded by 2 seconds.
+    /// kept 30 minutes, commands bounded by 2 seconds, [`crate::DEFAULT_MAX_SESSIONS`]
+    /// sessions.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -63,6 +67,7 @@ impl SharedSettings {
             frame_max: 64 << 20,
             frame_ttl: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(2),
+            max_sessions: 100_000,
         }
     }
 }
@@ -75,6 +80,7 @@ impl std::fmt::Debug for SharedSettings {
             .field("frame_max", &self.frame_max)
             .field("frame_ttl", &self.frame_ttl)
             .field("command_timeout", &self.command_timeout)
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }

@@ -1,5 +1,10 @@
 //! Sessions in Redis, with this server's own copy in front (features `leptos` + `redis`).
 //!
+//! Every stored session is also counted in one sorted set, `…:sessions` (member: the
+//! session id, score: when it expires), so that all the servers together keep at most
+//! `max_sessions`: a new session is refused once the set, cleared of expired members,
+//! holds that many ([`SharedStore::sessions_full`]).
+//!
 //! The records live in Redis through tower-sessions' maintained Redis store, so a cookie
 //! issued by one server is valid on every other. Each server also keeps the records it
 //! has seen in its bounded local store: a session's record only names its cache owner,
@@ -8,23 +13,26 @@
 //! server holds. Starting a session needs Redis (every server must know it).
 
 use async_trait::async_trait;
-use fred::prelude::{KeysInterface, Pool};
+use fred::prelude::{KeysInterface, Pool, SortedSetsInterface};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions_moka_store::MokaStore;
 use tower_sessions_redis_store::RedisStore;
+
+use super::SharedStore;
+use crate::CacheError;
 
 /// Redis behind a local copy.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedSessions {
     local: MokaStore,
     redis: RedisStore<Pool>,
-    shared: super::SharedStore,
+    shared: SharedStore,
 }
 
 impl SharedSessions {
     /// Sessions in Redis through `shared`'s pool, at most `max_local` of them copied here.
-    pub(crate) fn new(shared: super::SharedStore, max_local: u64) -> Self {
+    pub(crate) fn new(shared: SharedStore, max_local: u64) -> Self {
         Self {
             local: MokaStore::new(Some(max_local)),
             redis: RedisStore::new(shared.pool().clone()),
@@ -35,6 +43,57 @@ impl SharedSessions {
     fn down() -> session_store::Error {
         session_store::Error::Backend("the shared cache (Redis) is unavailable".to_owned())
     }
+}
+
+impl SharedStore {
+    /// The sorted set counting the stored sessions.
+    fn sessions_key(&self) -> String {
+        format!("{}:sessions", self.settings().prefix)
+    }
+
+    /// Whether the servers keep as many sessions as they may: asked before a new session
+    /// starts, so a request that would start one is refused before any work. Two servers
+    /// starting sessions at the same moment may both pass; the count is still bounded
+    /// by those in flight.
+    pub(crate) async fn sessions_full(&self) -> Result<bool, CacheError> {
+        self.ensure_up()?;
+        let key = self.sessions_key();
+        let now = now_ms();
+        let pipe = self.pool().next().pipeline();
+        let _: () = pipe
+            .zremrangebyscore(&key, f64::NEG_INFINITY, now)
+            .await
+            .map_err(|err| self.failed(err))?;
+        let _: () = pipe.zcard(&key).await.map_err(|err| self.failed(err))?;
+        let (_, held): (i64, u64) = pipe.all().await.map_err(|err| self.failed(err))?;
+        Ok(held >= self.settings().max_sessions)
+    }
+
+    /// Counts the session `record` until it expires (its expiry moved on by each save).
+    async fn count_session(&self, record: &Record) {
+        let expires = record.expiry_date.unix_timestamp_nanos() as f64 / 1e6;
+        let counted: Result<(), _> = self
+            .pool()
+            .zadd(self.sessions_key(), None, None, false, false, (expires, record.id.to_string()))
+            .await;
+        if let Err(err) = counted {
+            tracing::warn!(%err, "a session was not counted in Redis");
+        }
+    }
+
+    async fn uncount_session(&self, id: &Id) {
+        let removed: Result<(), _> = self.pool().zrem(self.sessions_key(), id.to_string()).await;
+        if let Err(err) = removed {
+            tracing::warn!(%err, "a session was not taken out of Redis's count");
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, as the count's scores.
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
 }
 
 impl SharedSessions {
@@ -49,10 +108,12 @@ impl SharedSessions {
             .map_err(|err| session_store::Error::Backend(err.to_string()))?;
         if there == 0 {
             // Under the same id (`create` only picks another on a collision).
-            self.redis.create(&mut record.clone()).await
+            self.redis.create(&mut record.clone()).await?;
         } else {
-            self.redis.save(record).await
+            self.redis.save(record).await?;
         }
+        self.shared.count_session(record).await;
+        Ok(())
     }
 }
 
@@ -63,6 +124,7 @@ impl SessionStore for SharedSessions {
             return Err(Self::down());
         }
         self.redis.create(record).await?;
+        self.shared.count_session(record).await;
         self.local.save(record).await
     }
 
@@ -94,6 +156,8 @@ impl SessionStore for SharedSessions {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         self.local.delete(session_id).await?;
-        self.redis.delete(session_id).await
+        self.redis.delete(session_id).await?;
+        self.shared.uncount_session(session_id).await;
+        Ok(())
     }
 }
