@@ -12,6 +12,8 @@ use stayput_cache::{FrameHandle, FrameId};
 use crate::contract::benchmark::MeanReply;
 #[cfg(feature = "ssr")]
 use crate::contract::benchmark::{Step, StepReply};
+#[cfg(feature = "ssr")]
+use crate::server::work::Work;
 use crate::contract::cache_view::CacheListing;
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Transform};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
@@ -113,7 +115,7 @@ pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
     answered(async move {
         let (cache, session) = stayput_cache::frame_cache().await?;
         let _slot = crate::server::context::heavy_jobs()?
-            .admit(Some(session), rows)
+            .admit(Some(session), Work::Make { rows })
             .await?;
         crate::server::ops::make_series(&cache, session, rows).await
     })
@@ -190,7 +192,7 @@ pub async fn explore_make(
         crate::server::ops::check_make(&kind, rows)?;
         let (cache, session) = stayput_cache::frame_cache().await?;
         let _slot = crate::server::context::heavy_jobs()?
-            .admit(Some(session), rows)
+            .admit(Some(session), Work::Make { rows })
             .await?;
         crate::server::ops::explore_make(&cache, session, &kind, rows, replaces.as_ref(), chart, width).await
     })
@@ -252,9 +254,14 @@ pub async fn data_rows(
 pub async fn data_transform(handle: FrameHandle, step: Transform) -> Result<FrameHandle, StayputError> {
     answered(async move {
         let (cache, session) = stayput_cache::frame_cache().await?;
-        let rows = crate::server::data::step_rows(&cache, session, &handle, &step);
         let heavy = crate::server::context::heavy_jobs()?;
-        let slot = heavy.admit(Some(session), rows).await?;
+        let work = Work::Transform {
+            cache: &cache,
+            session,
+            handle: &handle,
+            step: &step,
+        };
+        let slot = heavy.admit(Some(session), work).await?;
         let max_bytes = crate::server::context::limits()?.frame_max_bytes;
         crate::server::data::transform(&cache, session, &handle, step, max_bytes, slot).await
     })
@@ -276,9 +283,9 @@ pub async fn data_plot(
 ) -> Result<FigureReply, StayputError> {
     answered(async move {
         let (cache, session) = stayput_cache::frame_cache().await?;
-        let rows = crate::server::ops::read_cost(&crate::server::data::entry(&cache, session, &handle)?);
+        let whole = crate::server::data::entry(&cache, session, &handle)?;
         let heavy = crate::server::context::heavy_jobs()?;
-        let _slot = heavy.admit(Some(session), rows).await?;
+        let _slot = heavy.admit(Some(session), Work::ReadWhole(&whole)).await?;
         crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await
     })
     .await

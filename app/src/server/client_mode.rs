@@ -26,7 +26,7 @@ use crate::server::bench_frame;
 use crate::server::blocking;
 use crate::server::body;
 use crate::server::errors::error_response;
-use crate::server::heavy::HEAVY_ROWS;
+use crate::server::work::Work;
 use crate::server::state::AppState;
 
 /// Query of [`FRAME_PATH`](crate::contract::client_mode::FRAME_PATH).
@@ -52,9 +52,9 @@ pub async fn frame(
                 max_bytes: limits.client_max_rows * 8 / 1_000_000,
             });
         }
-        // Every transfer takes a slot, whatever its size: they need no session, so
-        // nothing else bounds how many run at once.
-        let _slot = heavy.admit(None, rows.max(HEAVY_ROWS)).await?;
+        let _slot = heavy
+            .admit(None, Work::Transfer { bytes: rows.saturating_mul(8) })
+            .await?;
         // The frame and its bytes, side by side while the one is copied into the other.
         let room = admit(&cache, rows.saturating_mul(16))?;
         let bytes = blocking(move || {
@@ -141,7 +141,7 @@ pub async fn mean(
         // The heavy slot once the body is here: a slow sender holds no slot while it
         // sends (cookie-less requests share one session's slots).
         let _slot = heavy
-            .admit(None, (buffer.len() as u64 / 8).max(HEAVY_ROWS))
+            .admit(None, Work::Transfer { bytes: buffer.len() as u64 })
             .await?;
         // The frame decoded from it.
         held.push(admit(&cache, buffer.len() as u64)?);

@@ -47,14 +47,18 @@ pub fn heavy_jobs() -> Result<HeavyJobs, StayputError> {
 }
 
 /// A heavy-job slot for a read of `handle` that brings its frame back into memory
-/// ([`crate::server::ops::read_rows`]); `None` for a light read.
+/// ([`crate::server::work::Work::Read`]); `None` for a light read.
 pub async fn admit_read(
     cache: &stayput_cache::FrameCache,
     session: stayput_cache::SessionKey,
     handle: &stayput_cache::FrameHandle,
 ) -> Result<Option<HeavyPermit>, StayputError> {
-    let rows = crate::server::ops::read_rows(cache, session, handle);
-    heavy_jobs()?.admit(Some(session), rows).await
+    let read = crate::server::work::Work::Read {
+        cache,
+        session,
+        handle,
+    };
+    heavy_jobs()?.admit(Some(session), read).await
 }
 
 /// Where the built-in datasets of the running server are.

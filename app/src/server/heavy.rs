@@ -27,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::contract::StayputError;
 use crate::server::places::{Place, Places};
+use crate::server::work::Work;
 
 /// Rows from which a job takes a slot: 1e6 rows of f64 are 8 MB and ~1 ms of fill per
 /// core; below that, work is too short to be worth queueing.
@@ -132,9 +133,19 @@ impl HeavyJobs {
         self.inner.limits
     }
 
-    /// A slot for a job of `rows` rows for `session` (`None`: a request without one),
-    /// or `None` when the job is small enough to run at once.
+    /// A slot for `work` for `session` (`None`: a request without one), or `None` when
+    /// the work is small enough to run at once. What it costs is worked out in one
+    /// place, [`Work::cost`].
     pub async fn admit(
+        &self,
+        session: Option<SessionKey>,
+        work: Work<'_>,
+    ) -> Result<Option<HeavyPermit>, StayputError> {
+        self.admit_rows(session, work.cost()).await
+    }
+
+    /// [`HeavyJobs::admit`] for a job of `rows` rows.
+    async fn admit_rows(
         &self,
         session: Option<SessionKey>,
         rows: u64,
@@ -195,13 +206,13 @@ mod tests {
     async fn small_jobs_never_take_a_slot() {
         let jobs = jobs(1, 0);
         let _big = jobs
-            .admit(None, HEAVY_ROWS)
+            .admit_rows(None, HEAVY_ROWS)
             .await
             .expect("admitted")
             .expect("a slot");
         for _ in 0..100 {
             assert!(jobs
-                .admit(None, HEAVY_ROWS - 1)
+                .admit_rows(None, HEAVY_ROWS - 1)
                 .await
                 .expect("admitted")
                 .is_none());
@@ -216,15 +227,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn beyond_the_slots_and_the_queue_requests_are_shed_at_once() {
         let jobs = jobs(2, 1);
-        let a = jobs.admit(anyone(), HEAVY_ROWS).await.expect("slot 1");
-        let _b = jobs.admit(anyone(), HEAVY_ROWS).await.expect("slot 2");
+        let a = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect("slot 1");
+        let _b = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect("slot 2");
         // The third waits in the queue; the fourth finds it full.
         let waiting = tokio::spawn({
             let jobs = jobs.clone();
-            async move { jobs.admit(anyone(), HEAVY_ROWS).await.map(|p| p.is_some()) }
+            async move { jobs.admit_rows(anyone(), HEAVY_ROWS).await.map(|p| p.is_some()) }
         });
         tokio::task::yield_now().await;
-        let shed = jobs.admit(anyone(), HEAVY_ROWS).await.expect_err("queue full");
+        let shed = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect_err("queue full");
         assert_eq!(shed, StayputError::Busy { retry_after_s: 5 });
         assert_eq!(shed.status(), 503);
         drop(a);
@@ -238,8 +249,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_that_runs_out_is_busy() {
         let jobs = jobs(1, 4);
-        let _held = jobs.admit(anyone(), HEAVY_ROWS).await.expect("slot");
-        let err = jobs.admit(anyone(), HEAVY_ROWS).await.expect_err("timed out");
+        let _held = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect("slot");
+        let err = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect_err("timed out");
         assert!(matches!(err, StayputError::Busy { .. }));
         assert_eq!(
             jobs.inner.lanes[0].queued.load(Ordering::Acquire),
@@ -254,27 +265,27 @@ mod tests {
         let jobs = jobs(2, 2);
         let large = 100 * HEAVY_ROWS;
         let _running = [
-            jobs.admit(anyone(), large).await.expect("1"),
-            jobs.admit(anyone(), large).await.expect("2"),
+            jobs.admit_rows(anyone(), large).await.expect("1"),
+            jobs.admit_rows(anyone(), large).await.expect("2"),
         ];
         let queued: Vec<_> = (0..2)
             .map(|_| {
                 let jobs = jobs.clone();
-                tokio::spawn(async move { jobs.admit(anyone(), large).await.map(|p| p.is_some()) })
+                tokio::spawn(async move { jobs.admit_rows(anyone(), large).await.map(|p| p.is_some()) })
             })
             .collect();
         tokio::task::yield_now().await;
         let shed = jobs
-            .admit(anyone(), large)
+            .admit_rows(anyone(), large)
             .await
             .expect_err("the large lane is full");
         assert!(matches!(shed, StayputError::Busy { .. }));
         // Both lanes' slots are taken by large jobs and their queue is full: a 1e6 job
         // still gets a slot at once, and so does a second one of another session.
-        let small = jobs.admit(anyone(), HEAVY_ROWS).await.expect("admitted at once");
+        let small = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect("admitted at once");
         assert!(small.is_some(), "it holds a slot of its own lane");
         assert!(jobs
-            .admit(anyone(), LARGE_ROWS - 1)
+            .admit_rows(anyone(), LARGE_ROWS - 1)
             .await
             .expect("second")
             .is_some());
@@ -285,20 +296,20 @@ mod tests {
     async fn one_session_cannot_take_every_slot() {
         let jobs = jobs(4, 0);
         let (me, other) = (SessionKey::random(), SessionKey::random());
-        let first = jobs.admit(Some(me), HEAVY_ROWS).await.expect("1");
-        let _second = jobs.admit(Some(me), HEAVY_ROWS).await.expect("2");
+        let first = jobs.admit_rows(Some(me), HEAVY_ROWS).await.expect("1");
+        let _second = jobs.admit_rows(Some(me), HEAVY_ROWS).await.expect("2");
         let err = jobs
-            .admit(Some(me), HEAVY_ROWS)
+            .admit_rows(Some(me), HEAVY_ROWS)
             .await
             .expect_err("half the slots at most");
         assert_eq!((err.status(), err), (429, StayputError::SessionBusy(2)));
         assert!(
-            jobs.admit(Some(other), HEAVY_ROWS).await.is_ok(),
+            jobs.admit_rows(Some(other), HEAVY_ROWS).await.is_ok(),
             "others still get in"
         );
         drop(first);
         assert!(
-            jobs.admit(Some(me), HEAVY_ROWS).await.is_ok(),
+            jobs.admit_rows(Some(me), HEAVY_ROWS).await.is_ok(),
             "a finished job frees its place"
         );
     }
@@ -306,15 +317,15 @@ mod tests {
     #[tokio::test]
     async fn requests_without_a_session_share_one_sessions_slots() {
         let jobs = jobs(4, 4);
-        let _a = jobs.admit(None, HEAVY_ROWS).await.expect("1");
-        let _b = jobs.admit(None, HEAVY_ROWS).await.expect("2");
+        let _a = jobs.admit_rows(None, HEAVY_ROWS).await.expect("1");
+        let _b = jobs.admit_rows(None, HEAVY_ROWS).await.expect("2");
         let err = jobs
-            .admit(None, HEAVY_ROWS)
+            .admit_rows(None, HEAVY_ROWS)
             .await
             .expect_err("cookie-less requests hold half the slots at most");
         assert_eq!(err.status(), 503, "{err}");
         assert!(
-            jobs.admit(anyone(), HEAVY_ROWS).await.is_ok(),
+            jobs.admit_rows(anyone(), HEAVY_ROWS).await.is_ok(),
             "sessions still get in"
         );
     }

@@ -59,8 +59,11 @@ pub async fn figures(
     selections: Vec<Selection>,
 ) -> Result<Vec<FigureReply>, StayputError> {
     check(&figures, &selections)?;
-    let rows = crate::server::ops::read_cost(&crate::server::data::entry(cache, session, handle)?);
-    let slot = heavy.admit(Some(session), rows).await?;
+    let whole = crate::server::data::entry(cache, session, handle)?;
+    let rows = whole.rows;
+    let slot = heavy
+        .admit(Some(session), crate::server::work::Work::ReadWhole(&whole))
+        .await?;
     // Read first: the frame is then the session's most recently used, the last its own
     // reservation would evict.
     let frame = cache.get(session, handle).await?;

@@ -9,6 +9,8 @@
 //!   app's own routes and the socket, the session resolved in one place.
 //! - [`context`]: what server functions read of the state.
 //! - [`heavy`]: admission of heavy jobs: bounded slots, a short queue, load shedding.
+//! - [`work`]: [`work::Work`], each kind of work admitted and what it costs: the one
+//!   place costs are worked out.
 //! - [`places`]: places counted per session and in all, given back on drop: one
 //!   limiter for heavy jobs' per-session share, the steps sockets, uploads, downloads.
 //! - [`linked`]: linked views: a frame's figures re-aggregated against each other's
@@ -40,6 +42,7 @@ pub mod recipes;
 pub mod routes;
 pub mod state;
 pub mod steps_socket;
+pub mod work;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -3,7 +3,7 @@
 //! They take the cache and the session explicitly, so tests call them directly.
 //! CPU-heavy work runs on the blocking pool or rayon's, never on the async workers.
 
-use stayput_cache::{EntryInfo, FrameCache, FrameHandle, FrameId, Placement, Residence, SessionKey};
+use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, SessionKey};
 use stayput_figures::FigureSpec;
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
@@ -13,6 +13,7 @@ use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
 use crate::server::heavy::HeavyJobs;
+use crate::server::work::Work;
 use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
 use crate::server::{blocking, in_pool_for};
 
@@ -69,53 +70,25 @@ pub async fn frame_mean(
     Ok(MeanReply { mean })
 }
 
-/// Rows a read of `handle` rebuilds ([`rebuild_rows`]); 0 when the session holds no
-/// such frame. One keyed lookup, the id read as the cache reads it (any UUID form).
-pub fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> u64 {
-    cache
-        .entry(session, &handle.id)
-        .map_or(0, |entry| rebuild_rows(&entry))
-}
-
-/// What reading the whole of `entry` costs, in the rows of 8 bytes heavy-job admission
-/// counts: its rows, or its bytes ÷ 8 when its rows are wider (many columns, lists, text):
-/// a read is counted by the bytes it loads.
-pub fn read_cost(entry: &EntryInfo) -> u64 {
-    entry.rows.max(entry.bytes / 8)
-}
-
-/// Rows a read of `entry` rebuilds ([`read_cost`]): the frame's when its data is gone
-/// and its lineage can make it again (a `/data` step's: the kept files its chain reads, when more,
-/// [`crate::server::data::chain::Chain::source_rows`]); none when it is held (in memory
-/// or on disk, where a read maps the file) or cannot be rebuilt (the read says it
-/// expired). Such a read is a fill like step 1's and waits for a heavy-job slot like it.
-pub fn rebuild_rows(entry: &EntryInfo) -> u64 {
-    if entry.residence != Residence::Gone || !entry.recomputable {
-        return 0;
-    }
-    let chain = entry
-        .lineage
-        .as_ref()
-        .filter(|l| l.function == crate::server::recipes::TRANSFORM)
-        .and_then(|l| crate::server::data::chain::Chain::of_lineage(l).ok());
-    read_cost(entry).max(chain.map_or(0, |c| c.source_rows()))
-}
-
 /// One step of the benchmark (or `/explore`'s figure), admitted by what it costs, then
 /// run: the one place a [`Step`] is dispatched, for its HTTP server functions and the
 /// steps socket alike. Making a frame costs its rows; a read costs the rows it must
-/// bring back into memory ([`read_rows`]; none for a frame in memory).
+/// bring back into memory ([`Work::Read`]; none for a frame in memory).
 pub async fn run_step(
     cache: &FrameCache,
     session: SessionKey,
     heavy: &HeavyJobs,
     step: Step,
 ) -> Result<StepReply, StayputError> {
-    let rows = match &step {
-        Step::Create { rows, .. } => *rows,
-        Step::Mean { handle } | Step::Figure { handle, .. } => read_rows(cache, session, handle),
+    let work = match &step {
+        Step::Create { rows, .. } => Work::Make { rows: *rows },
+        Step::Mean { handle } | Step::Figure { handle, .. } => Work::Read {
+            cache,
+            session,
+            handle,
+        },
     };
-    let _slot = heavy.admit(Some(session), rows).await?;
+    let _slot = heavy.admit(Some(session), work).await?;
     match step {
         Step::Create { rows, replaces } => create_frame(cache, session, rows, replaces.as_ref())
             .await
@@ -327,6 +300,28 @@ mod tests {
     use stayput_cache::{ByteSize, CacheConfig};
 
     use super::*;
+    use crate::contract::data::Transform;
+
+    /// What a read of `handle` costs ([`Work::Read`]).
+    fn read_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle) -> u64 {
+        Work::Read {
+            cache,
+            session,
+            handle,
+        }
+        .cost()
+    }
+
+    /// What `step` on `handle` costs ([`Work::Transform`]).
+    fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Transform) -> u64 {
+        Work::Transform {
+            cache,
+            session,
+            handle,
+            step,
+        }
+        .cost()
+    }
 
     fn cache_of(budget: u64) -> FrameCache {
         let mut config = CacheConfig::new(ByteSize(budget));
@@ -466,8 +461,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_data_step_and_its_rebuild_count_the_files_the_chain_reads() {
-        use crate::contract::data::{Condition, JoinHow, Op, Transform};
-        use crate::server::data::{chain_of, step_rows, transform};
+        use crate::contract::data::{Condition, JoinHow, Op};
+        use crate::server::data::{chain_of, transform};
 
         let dir =
             Scratch(std::env::temp_dir().join(format!("stayput-step-rows-{}", bench_frame::new_seed())));
@@ -514,8 +509,8 @@ mod tests {
         assert_eq!(small.rows, 10);
         assert_eq!(
             step_rows(&cache, me, &upload, &ten),
-            200_000,
-            "the same step again is held: its parent's rows only"
+            file,
+            "the same step again is held: its parent's cost only (its bytes, not its 200,000 rows)"
         );
         let select = Transform::Select(vec!["key".into()]);
         assert_eq!(
@@ -523,6 +518,15 @@ mod tests {
             file,
             "a step after the filter runs the chain from the whole file again"
         );
+        let keys = transform(&cache, me, &small, select.clone(), 256 << 20, ())
+            .await
+            .expect("selected");
+        assert_eq!(
+            step_rows(&cache, me, &small, &select),
+            20,
+            "held: the parent's cost only (ten rows of two 8-byte columns)"
+        );
+        assert!(cache.release(me, &keys).await);
         let join = Transform::Join {
             other: upload.clone(),
             on: "key".into(),

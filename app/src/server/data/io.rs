@@ -20,6 +20,7 @@ use crate::server::caller::Caller;
 use crate::server::errors::error_response;
 use crate::server::places::Places;
 use crate::server::state::AppState;
+use crate::server::work::Work;
 
 /// Uploads in progress at once, all sessions: each holds a connection, a file descriptor
 /// and a 64 KiB buffer until it finishes, stalls or falls under the slowest rate (which
@@ -117,7 +118,13 @@ pub async fn upload(
         // up does not free it while the parse runs on). Smaller files parse at once:
         // their memory is reserved all the same.
         let slot = heavy
-            .admit(Some(session), super::parse_rows(&name, incoming.bytes()))
+            .admit(
+                Some(session),
+                Work::Parse {
+                    name: &name,
+                    bytes: incoming.bytes(),
+                },
+            )
             .await?;
         Ok::<_, StayputError>(cache.ingest_holding(session, incoming, slot).await?)
     }
@@ -181,11 +188,11 @@ pub async fn download(
         };
         // A step that is gone is rebuilt from the kept files before it is written.
         let found = entry(&cache, session, &handle)?;
-        let rows = crate::server::ops::read_cost(&found).max(crate::server::ops::rebuild_rows(&found));
+
         let stem = chain_of(&cache, session, &handle)
             .map(|c| file_stem(&c.source.name))
             .unwrap_or_else(|_| "frame".to_owned());
-        let slot = heavy.admit(Some(session), rows).await?;
+        let slot = heavy.admit(Some(session), Work::ReadWhole(&found)).await?;
         // The frame is collected whole before it is written: its memory reserved first
         // (its size when it was made, or 8 bytes a value), held by the work itself with
         // the slot, so a client that hangs up does not free them while it runs.
@@ -194,7 +201,7 @@ pub async fn download(
         let memory = if found.residence == stayput_cache::Residence::Memory {
             None
         } else {
-            let bytes = found.bytes.max(rows.saturating_mul(found.cols).saturating_mul(8));
+            let bytes = found.bytes.max(found.rows.saturating_mul(found.cols).saturating_mul(8));
             Some(cache.reserve(session, bytes).await?)
         };
         let frame = lazy_of(&cache, session, &handle).await?;

@@ -108,18 +108,10 @@ pub async fn load_example(
     // A parse like an upload's: a heavy slot by what it will cost, held by the parse
     // itself (a client that hangs up does not free it while the parse runs on).
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let slot = heavy.admit(Some(session), parse_rows(name, bytes)).await?;
+    let slot = heavy
+        .admit(Some(session), crate::server::work::Work::Parse { name, bytes })
+        .await?;
     Ok(cache.ingest_file_holding(session, &path, name, slot).await?)
-}
-
-/// What parsing a file of `bytes` named `name` costs, in the rows heavy-job admission
-/// counts: its bytes ÷ 8, a Parquet file's bytes (it expands about 8× in memory).
-pub fn parse_rows(name: &str, bytes: u64) -> u64 {
-    if expands(name) {
-        bytes
-    } else {
-        bytes / 8
-    }
 }
 
 /// Whether a file named `name` (gzip'd or not) is Parquet, whose frame may be far larger
@@ -131,37 +123,6 @@ pub(crate) fn expands(name: &str) -> bool {
         .or_else(|| lower.strip_suffix(".gzip"))
         .unwrap_or(&lower);
     inner.ends_with(".parquet") || inner.ends_with(".pq")
-}
-
-/// Rows a new `step` on `handle` is admitted by: the parent's rows or, when larger, the
-/// work of running its chain from the kept files ([`Chain::source_rows`]), a joined
-/// frame's chain included. A step this server already holds (memoized, in memory or on
-/// disk; not a join, whose size check reads both files again) is the parent's rows only.
-/// An unknown or foreign handle (the parent or a join's other side) counts as 0: the
-/// step then fails as unknown, as any read does.
-pub fn step_rows(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step: &Transform) -> u64 {
-    let Ok(parent) = entry(cache, session, handle) else {
-        return 0;
-    };
-    let rows = parent.rows;
-    let Some(Ok(chain)) = parent.lineage.as_ref().map(Chain::of_lineage) else {
-        return rows;
-    };
-    let other = match step {
-        Transform::Join { other, .. } => chain_of(cache, session, other).map_or(0, |c| c.source_rows()),
-        step => {
-            let next = chain.then(ChainStep::Transform(step.clone()));
-            let held = stayput_cache::Lineage::new(TRANSFORM, &next)
-                .ok()
-                .and_then(|lineage| cache.memoized(session, &lineage))
-                .is_some_and(|e| e.residence != stayput_cache::Residence::Gone);
-            if held {
-                return rows;
-            }
-            0
-        }
-    };
-    rows.max(chain.source_rows().saturating_add(other))
 }
 
 /// The entry of `session`'s handle (its true shape: a handle's own numbers are never
