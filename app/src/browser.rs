@@ -241,10 +241,12 @@ impl Upload {
 }
 
 /// Sends `file` to `/data`'s upload route as the raw body (the browser streams it from
-/// disk: never read into the page's memory, never base64), calling `progress(sent,
+/// disk: never read into the page's memory, never base64), with the `sheet` to read when
+/// it is an Excel workbook, calling `progress(sent,
 /// total)` as it goes. Returns the upload (to cancel it) and its answer.
 pub(crate) fn upload_file(
     file: &web_sys::File,
+    sheet: Option<&str>,
     progress: impl Fn(f64, f64) + 'static,
 ) -> Result<
     (
@@ -257,7 +259,10 @@ pub(crate) fn upload_file(
     let fail = |e: JsValue| StayputError::Network(describe(&e));
     let xhr = web_sys::XmlHttpRequest::new().map_err(fail)?;
     let name = String::from(js_sys::encode_uri_component(&file.name()));
-    xhr.open("POST", &format!("{UPLOAD_PATH}?name={name}"))
+    let sheet = sheet
+        .map(|s| format!("&sheet={}", String::from(js_sys::encode_uri_component(s))))
+        .unwrap_or_default();
+    xhr.open("POST", &format!("{UPLOAD_PATH}?name={name}{sheet}"))
         .map_err(fail)?;
     let on_progress = Closure::<dyn Fn(web_sys::ProgressEvent)>::new(move |event: web_sys::ProgressEvent| {
         progress(event.loaded(), event.total());

@@ -188,7 +188,7 @@ pub use disk::{DiskTier, DIR_SETTING};
 #[cfg(feature = "server")]
 pub use ingest::{
     Incoming, IngestError, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION,
-    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS,
+    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO,
 };
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};

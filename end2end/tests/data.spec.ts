@@ -148,6 +148,22 @@ test("a JSON file of records (vega-datasets' cars) uploads with its types", asyn
   await expect(page.getByTestId("rows").locator("tbody tr").first()).toContainText("chevrolet chevelle malibu");
 });
 
+test("an Excel workbook uploads with its dates, and a chosen sheet", async ({ page }) => {
+  await openData(page);
+  const book = readFileSync(join(__dirname, "..", "..", "cache", "tests", "fixtures", "seattle-weather.xlsx"));
+  const xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+  await page.getByTestId("upload").setInputFiles({ name: "seattle-weather.xlsx", mimeType: xlsx, buffer: book });
+  await expect(page.getByTestId("progress")).toContainText("Done");
+  await expect(page.getByTestId("shape")).toHaveText("28 rows × 9 columns");
+  await expect(page.getByTestId("schema")).toContainText("warm");
+  await expect(page.getByTestId("rows").locator("tbody tr").first()).toContainText("2012-01-01");
+  // The second sheet, by name.
+  await page.getByTestId("sheet").fill("Totals");
+  await page.getByTestId("upload").setInputFiles({ name: "seattle-weather.xlsx", mimeType: xlsx, buffer: book });
+  await expect(page.getByTestId("shape")).toHaveText("3 rows × 2 columns");
+  await expect(page.getByTestId("rows").locator("tbody tr").first()).toContainText("28");
+});
+
 test("the flights example (three million rows) opens and plots", async ({ page }) => {
   await openData(page);
   await page.getByTestId("example-flights-3m.parquet").click();

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 mod common;
-use common::{browser, error_of, start, upload};
+use common::{browser, error_of, form, handle_fields, start, upload};
 
 fn gzip(bytes: &[u8], level: Compression) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), level);
@@ -101,4 +101,58 @@ async fn json_and_ndjson_become_frames_and_a_deep_file_is_a_400() {
     // The server is still there.
     let again = upload(&server, &client, "again.json", b"[{\"a\": 1}]".to_vec()).await;
     assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_excel_workbook_becomes_a_frame_its_sheet_chosen_by_name() {
+    let server = start(&[]).await;
+    let client = browser();
+    let book = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cache/tests/fixtures/seattle-weather.xlsx"),
+    )
+    .expect("the workbook fixture");
+    let made = upload(&server, &client, "seattle-weather.xlsx", book.clone()).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let handle: Value = made.json().await.expect("handle");
+    assert_eq!(
+        (handle["rows"].as_u64(), handle["cols"].as_u64()),
+        (Some(28), Some(9))
+    );
+    let info: Value = form(&server, &client, "data_info", &handle_fields(&handle))
+        .await
+        .json()
+        .await
+        .expect("info");
+    assert_eq!(info["columns"][0]["name"], "date");
+    assert_eq!(info["columns"][0]["min"], "2012-01-01 00:00:00");
+
+    let sheet = |name: &str| {
+        format!(
+            "{}?name=seattle-weather.xlsx&sheet={name}",
+            app::contract::data::UPLOAD_PATH
+        )
+    };
+    let send = |path: String| {
+        client
+            .post(server.url(&path))
+            .header("content-type", "application/octet-stream")
+            .body(book.clone())
+            .send()
+    };
+    let totals = send(sheet("Totals")).await.expect("send");
+    assert_eq!(totals.status(), StatusCode::OK);
+    let totals: Value = totals.json().await.expect("handle");
+    assert_eq!((totals["rows"].as_u64(), totals["cols"].as_u64()), (Some(3), Some(2)));
+
+    let missing = send(sheet("Summary")).await.expect("send");
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    let err = error_of(missing).await.to_string();
+    assert!(err.contains("Summary") && err.contains("Weather, Totals"), "{err}");
+
+    // An old binary workbook: 415, saying what to do.
+    let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole.extend_from_slice(&[0; 504]);
+    let old = upload(&server, &client, "report.xls", ole).await;
+    assert_eq!(old.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(error_of(old).await.to_string().contains("save it as .xlsx"));
 }

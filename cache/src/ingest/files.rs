@@ -175,6 +175,8 @@ impl Uploads {
             reserved: 0,
             kept: false,
             finished: None,
+            sheet: None,
+            workbook: None,
         })
     }
 
@@ -308,10 +310,18 @@ impl Uploads {
     pub(crate) fn keep(&self, mut incoming: Incoming) -> Result<(UploadSource, DataFrame), IngestError> {
         let format = incoming.finish()?;
         let part = incoming.path.clone();
-        let frame = parse::read(&part, format)?;
+        let frame = match (format, &incoming.workbook) {
+            (Format::Xlsx, Some(plan)) => super::xlsx::read(&part, plan)?,
+            // Planned (sized) first, as `expected_frame_bytes` does.
+            (Format::Xlsx, None) => {
+                let plan = super::xlsx::plan(&part, incoming.sheet.as_deref(), incoming.bytes)?;
+                super::xlsx::read(&part, &plan)?
+            }
+            _ => parse::read(&part, format)?,
+        };
         let (stored, ext) = match format {
             Format::Parquet => ("parquet", "parquet"),
-            Format::Ipc | Format::Csv(_) | Format::Json | Format::NdJson => ("ipc", "arrow"),
+            Format::Ipc | Format::Csv(_) | Format::Json | Format::NdJson | Format::Xlsx => ("ipc", "arrow"),
         };
         let kept = self.inner.dir.join(format!("{}.{ext}", incoming.id));
         let kept_bytes = match format {
@@ -320,8 +330,8 @@ impl Uploads {
                 fs::rename(&part, &kept).map_err(IngestError::io)?;
                 incoming.bytes
             }
-            // Written once as Arrow IPC; the text goes.
-            Format::Csv(_) | Format::Json | Format::NdJson => {
+            // Written once as Arrow IPC; the text (or workbook) goes.
+            Format::Csv(_) | Format::Json | Format::NdJson | Format::Xlsx => {
                 // Its bytes reserved before it is written (the frame's size in memory,
                 // what Arrow IPC takes, and a margin for its metadata): a conversion
                 // the budget cannot hold is refused, not written past the budget.

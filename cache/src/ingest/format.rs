@@ -16,6 +16,8 @@ pub enum Format {
     Json,
     /// NDJSON (JSON Lines): one record a line.
     NdJson,
+    /// An Excel workbook (`.xlsx`, `.xlsm`): a zip of XML parts.
+    Xlsx,
 }
 
 impl Format {
@@ -28,6 +30,7 @@ impl Format {
             Self::Ipc => "Arrow IPC",
             Self::Json => "JSON",
             Self::NdJson => "NDJSON",
+            Self::Xlsx => "Excel",
         }
     }
 }
@@ -40,6 +43,7 @@ enum Claim {
     Ipc,
     Json,
     NdJson,
+    Excel,
     Gzip,
     Unknown,
 }
@@ -53,6 +57,7 @@ impl Claim {
             Self::Ipc => "Arrow IPC",
             Self::Json => "JSON",
             Self::NdJson => "NDJSON",
+            Self::Excel => "Excel",
             Self::Gzip => "gzip",
             Self::Unknown => "an unknown format",
         }
@@ -69,6 +74,7 @@ fn claim(name: &str) -> Claim {
         "arrow" | "feather" | "ipc" => Claim::Ipc,
         "json" => Claim::Json,
         "ndjson" | "jsonl" => Claim::NdJson,
+        "xlsx" | "xlsm" => Claim::Excel,
         "gz" | "gzip" | "tgz" => Claim::Gzip,
         _ => Claim::Unknown,
     }
@@ -81,6 +87,8 @@ enum Seen {
     Ipc,
     Gzip,
     Zip,
+    /// OLE2 (compound file): an old `.xls`, or a password-locked `.xlsx`.
+    Ole,
     Binary,
     Text,
 }
@@ -94,6 +102,8 @@ fn seen(head: &[u8]) -> Seen {
         Seen::Gzip
     } else if head.starts_with(b"PK\x03\x04") {
         Seen::Zip
+    } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        Seen::Ole
     } else if head.contains(&0) {
         Seen::Binary
     } else {
@@ -107,6 +117,7 @@ fn describe(seen: Seen) -> &'static str {
         Seen::Ipc => "an Arrow IPC file",
         Seen::Gzip => "gzip-compressed",
         Seen::Zip => "a zip archive",
+        Seen::Ole => "an old Office file",
         Seen::Binary => "binary data",
         Seen::Text => "text",
     }
@@ -145,6 +156,18 @@ pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
     }
     let seen = seen(head);
     let claim = claim(name);
+    match (claim, seen) {
+        // A workbook is a zip; the name must say so (other zips are unpacked by the user).
+        (Claim::Excel, Seen::Zip) => return Ok(Format::Xlsx),
+        (Claim::Excel | Claim::Unknown, Seen::Ole) => return Err(IngestError::LockedWorkbook),
+        (Claim::Excel, _) => {
+            return Err(IngestError::NotWhatItSays {
+                claimed: "Excel",
+                found: describe(seen),
+            })
+        }
+        _ => {}
+    }
     if matches!(seen, Seen::Gzip | Seen::Zip) || claim == Claim::Gzip {
         return Err(IngestError::Compressed(describe(seen).to_owned()));
     }
@@ -173,7 +196,8 @@ pub fn detect(name: &str, head: &[u8]) -> Result<Format, IngestError> {
         (Claim::Ipc, _) => Err(mismatch("Arrow IPC")),
         (Claim::Text(Some(_)), _) => Err(mismatch("TSV")),
         (Claim::Text(None), _) => Err(mismatch("CSV")),
-        (_, Seen::Binary) => Err(IngestError::Unsupported),
+        (Claim::Excel, _) => Err(mismatch("Excel")),
+        (_, Seen::Binary | Seen::Ole) => Err(IngestError::Unsupported),
         (Claim::Gzip, _) | (_, Seen::Gzip | Seen::Zip) => {
             Err(IngestError::Compressed(describe(seen).to_owned()))
         }

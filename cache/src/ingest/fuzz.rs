@@ -1,6 +1,7 @@
 //! The fuzzing campaign over what comes in (issue 23): structure-aware mutations of real
-//! Parquet and Arrow IPC files, aimed at their metadata (lengths, counts, offsets,
-//! nesting, compression prefixes), run through the checks and then polars.
+//! Parquet and Arrow IPC files and an Excel workbook, aimed at their metadata (lengths,
+//! counts, offsets, nesting, compression prefixes; a zip's central directory), run
+//! through the checks and then polars (calamine for the workbook).
 //!
 //! The property: every file is either refused by the checks with an [`IngestError`], or
 //! read by polars into a frame no larger than the bytes the checks declared (what the
@@ -67,6 +68,8 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("c.arrow", crafted::ipc_plain(64)),
         ("d.arrow", crafted::ipc_deep(4)),
         ("c.parquet", crafted::parquet_list(64)),
+        // A real workbook, written by LibreOffice (dates, merged cells, formulas).
+        ("w.xlsx", include_bytes!("../../tests/fixtures/seattle-weather.xlsx").to_vec()),
     ]
 }
 
@@ -180,9 +183,27 @@ fn run_one(
     file.write_all(&bytes).expect("write");
     let path = file.path();
     let head = &bytes[..bytes.len().min(4096)];
-    let Ok(format @ (Format::Ipc | Format::Parquet)) = detect(name, head) else {
+    let Ok(format @ (Format::Ipc | Format::Parquet | Format::Xlsx)) = detect(name, head) else {
         return Ok(Outcome::NotTheFormat);
     };
+    if format == Format::Xlsx {
+        // The workbook's check and reader catch calamine's panics themselves (a 400).
+        let Ok(plan) = super::xlsx::plan(path, None, bytes.len() as u64) else {
+            return Ok(Outcome::Refused);
+        };
+        return match super::xlsx::read(path, &plan) {
+            Ok(frame) => {
+                let held = frame.estimated_size() as u64;
+                prop_assert!(
+                    held <= plan.bytes,
+                    "{name} after {mutations:?}: read {held} bytes, planned {}",
+                    plan.bytes
+                );
+                Ok(Outcome::Read)
+            }
+            Err(_) => Ok(Outcome::PolarsFailed),
+        };
+    }
     let Ok(declared) = parse::expected_bytes(path, format, bytes.len() as u64, 0) else {
         return Ok(Outcome::Refused);
     };

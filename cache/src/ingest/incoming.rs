@@ -48,6 +48,10 @@ pub struct Incoming {
     pub(super) kept: bool,
     /// The format, once the upload is complete ([`Incoming::finish`]).
     pub(super) finished: Option<Format>,
+    /// The sheet asked for, when it is a workbook (else its first).
+    pub(super) sheet: Option<String>,
+    /// A workbook's checked plan, once it is sized ([`Incoming::expected_frame_bytes`]).
+    pub(super) workbook: Option<super::xlsx::Plan>,
 }
 
 impl Incoming {
@@ -143,7 +147,7 @@ impl Incoming {
             Format::Csv(sep) => self.check = Some(CsvCheck::new(sep)),
             Format::Json => self.json = Some(JsonCheck::new(JsonLayout::Array)),
             Format::NdJson => self.json = Some(JsonCheck::new(JsonLayout::Lines)),
-            Format::Parquet | Format::Ipc => {}
+            Format::Parquet | Format::Ipc | Format::Xlsx => {}
         }
         self.format = Some(format);
         Ok(())
@@ -157,6 +161,12 @@ impl Incoming {
     /// Records of a CSV or JSON file counted so far (0 for other formats).
     pub fn rows_so_far(&self) -> u64 {
         self.check.as_ref().map_or(0, CsvCheck::rows) + self.json.as_ref().map_or(0, JsonCheck::rows)
+    }
+
+    /// Reads the sheet named `sheet` when the upload is an Excel workbook (its first
+    /// sheet when `None`); other formats have no sheets and ignore it.
+    pub fn choose_sheet(&mut self, sheet: Option<String>) {
+        self.sheet = sheet.map(|s| s.chars().take(200).collect());
     }
 
     /// The name it was uploaded under.
@@ -207,6 +217,13 @@ impl Incoming {
     /// decoded (blocking: a Parquet footer is read).
     pub(crate) fn expected_frame_bytes(&mut self) -> Result<u64, IngestError> {
         let format = self.finish()?;
+        if format == Format::Xlsx {
+            // Unpacked and walked once, keeping only counts: sized before it is read.
+            let plan = super::xlsx::plan(&self.path, self.sheet.as_deref(), self.bytes)?;
+            let bytes = plan.bytes;
+            self.workbook = Some(plan);
+            return parse::expected_bytes(&self.path, format, self.bytes, bytes);
+        }
         // What a text file's own check says its frame takes.
         let counted = match (&self.check, &self.json) {
             (Some(c), _) => c

@@ -38,6 +38,7 @@ mod json_check;
 mod parquet_footer;
 mod parse;
 mod scratch;
+mod xlsx;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,7 @@ pub use check::CsvCheck;
 pub use files::Uploads;
 pub use format::{detect, Format};
 pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
+pub use xlsx::MAX_XLSX_RATIO;
 pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
 
@@ -137,7 +139,7 @@ pub enum IngestError {
         found: &'static str,
     },
     /// Not a format the cache reads.
-    #[error("this is not a CSV, TSV, JSON, NDJSON, Parquet or Arrow IPC file")]
+    #[error("this is not a CSV, TSV, JSON, NDJSON, Parquet, Arrow IPC or Excel (.xlsx) file")]
     Unsupported,
     /// Bytes that are not UTF-8 text.
     #[error("line {line}: the text is not valid UTF-8")]
@@ -228,10 +230,21 @@ pub enum IngestError {
         max: u64,
     },
     /// A gzip'd upload that unpacks to more than [`MAX_GZIP_RATIO`] times its size.
-    #[error("the gzip stream unpacks to more than {max}× its size (beyond its first MiB): refused as a likely gzip bomb")]
+    #[error("the file unpacks to more than {max}× its size (beyond its first MiB): refused as a likely zip or gzip bomb")]
     Inflates {
         /// The limit.
         max: u64,
+    },
+    /// An Excel workbook locked with a password, or in the old binary format (`.xls`).
+    #[error("the workbook is password-protected or in the old .xls format: save it as .xlsx without a password")]
+    LockedWorkbook,
+    /// No sheet of the workbook has the name asked for.
+    #[error("the workbook has no sheet named {name:?}; its sheets: {sheets}")]
+    NoSuchSheet {
+        /// The name asked for.
+        name: String,
+        /// The sheets it has.
+        sheets: String,
     },
     /// A binary file cut short.
     #[error("the {0} file is truncated (it does not end with its footer)")]
@@ -268,7 +281,7 @@ impl IngestError {
     pub fn is_unsupported_format(&self) -> bool {
         matches!(
             self,
-            Self::Compressed(_) | Self::NotWhatItSays { .. } | Self::Unsupported
+            Self::Compressed(_) | Self::NotWhatItSays { .. } | Self::Unsupported | Self::LockedWorkbook
         )
     }
 }

@@ -37,6 +37,11 @@ pub(super) fn expected_bytes(
 ) -> Result<u64, IngestError> {
     let declared = match format {
         Format::Csv(_) | Format::Json | Format::NdJson => return Ok(file_bytes.max(counted)),
+        // Walked by its own check ([`super::xlsx::plan`]), which counted it.
+        Format::Xlsx => super::Declared {
+            bytes: counted,
+            ..Default::default()
+        },
         Format::Ipc => ipc_footer::declared(path)?,
         Format::Parquet => parquet_footer::declared(path)?,
     };
@@ -57,6 +62,8 @@ pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError
         Format::Parquet => read_parquet(path)?,
         Format::Ipc => read_ipc(path)?,
         Format::Json | Format::NdJson => read_json(path, format)?,
+        // Read with its plan ([`super::xlsx::read`]), never here.
+        Format::Xlsx => return Err(IngestError::Storage),
     };
     if frame.width() as u64 > MAX_COLUMNS {
         return Err(IngestError::TooManyColumns {
@@ -199,7 +206,7 @@ fn read_ipc(path: &Path) -> Result<DataFrame, IngestError> {
 
 /// The first line of a library message, cut short: enough to name the problem, never a
 /// path (polars' IO errors may carry one, so those are not passed on).
-fn first_line(message: &str) -> String {
+pub(super) fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("").trim();
     if line.contains('/') && line.to_ascii_lowercase().contains("os error") {
         return "the file could not be read".to_owned();

@@ -15,6 +15,8 @@ use crate::contract::sizes::with_thousands;
 pub fn UploadArea(view_state: DataView) -> AnyView {
     let progress = RwSignal::new(String::new());
     let uploading = RwSignal::new(false);
+    // An Excel workbook's sheet to read; empty: its first.
+    let sheet = RwSignal::new(String::new());
     // The upload in flight, only ever set in the browser (one thread). Not a `new_local`
     // value: its wrapper is made on the server too, and dropping it on another of the
     // server's threads after rendering panics; here only a `Some` is wrapped.
@@ -37,7 +39,9 @@ pub fn UploadArea(view_state: DataView) -> AnyView {
                 ));
             }
         };
-        match browser::upload_file(&file, shown) {
+        let chosen_sheet = sheet.get_untracked();
+        let chosen_sheet = Some(chosen_sheet.trim()).filter(|s| !s.is_empty());
+        match browser::upload_file(&file, chosen_sheet, shown) {
             Ok((upload, answer)) => {
                 current.set_value(Some(SendWrapper::new(upload)));
                 spawn_local(async move {
@@ -102,12 +106,24 @@ pub fn UploadArea(view_state: DataView) -> AnyView {
                 <input
                     type="file"
                     data-testid="upload"
-                    accept=".csv,.tsv,.txt,.json,.ndjson,.jsonl,.gz,.parquet,.arrow,.feather,.ipc"
+                    accept=".csv,.tsv,.txt,.json,.ndjson,.jsonl,.gz,.parquet,.arrow,.feather,.ipc,.xlsx,.xlsm"
                     on:change=chosen
                     disabled=move || uploading.get()
                 />
             </label>
             <span class="muted">" or drop one here"</span>
+            <label class="sheet">
+                " Excel sheet "
+                <input
+                    type="text"
+                    data-testid="sheet"
+                    placeholder="the first"
+                    size="12"
+                    prop:value=move || sheet.get()
+                    on:input=move |ev| sheet.set(event_target_value(&ev))
+                    disabled=move || uploading.get()
+                />
+            </label>
             <p data-testid="progress" class="progress" aria-live="polite">{move || progress.get()}</p>
             <Show when=move || uploading.get()>
                 <button class="secondary" data-testid="cancel-upload" on:click=cancel>

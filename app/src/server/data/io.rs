@@ -45,9 +45,13 @@ impl Default for Uploading {
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
     name: String,
+    /// An Excel workbook's sheet to read (its first when absent).
+    #[serde(default)]
+    sheet: Option<String>,
 }
 
-/// `POST /api/upload?name=…`: the body is the file. Refused before reading when its
+/// `POST /api/upload?name=…[&sheet=…]`: the body is the file (`sheet`: an Excel
+/// workbook's sheet, its first when absent). Refused before reading when its
 /// declared length is over `STAYPUT_UPLOAD_MAX`; streamed to a temporary file within the
 /// limit (413 the moment it passes), checked on the way, cut off when it stalls; parsed
 /// within the session's memory; answered with the new handle. At most
@@ -67,7 +71,7 @@ pub async fn upload(
     body: Body,
 ) -> Response {
     let result = async {
-        let Query(UploadQuery { name }) = query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
+        let Query(UploadQuery { name, sheet }) = query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
         let uploads = uploads(&cache)?;
         let limit = uploads.limit();
         let too_large = || {
@@ -103,6 +107,7 @@ pub async fn upload(
         let session = caller.session().await?;
         let _place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
+        incoming.choose_sheet(sheet.filter(|s| !s.is_empty()));
         // Off the runtime's workers: a gzip'd chunk unpacks to up to 100 times its size.
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
             blocking_here(|| incoming.write(&chunk))

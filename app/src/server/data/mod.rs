@@ -114,15 +114,17 @@ pub async fn load_example(
     Ok(cache.ingest_file_holding(session, &path, name, slot).await?)
 }
 
-/// Whether a file named `name` (gzip'd or not) is Parquet, whose frame may be far larger
-/// than its bytes: judged by the name before a byte has arrived.
+/// Whether a file named `name` (gzip'd or not) is Parquet or an Excel workbook, whose
+/// frame may be far larger than its bytes: judged by the name before a byte has arrived.
 pub(crate) fn expands(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     let inner = lower
         .strip_suffix(".gz")
         .or_else(|| lower.strip_suffix(".gzip"))
         .unwrap_or(&lower);
-    inner.ends_with(".parquet") || inner.ends_with(".pq")
+    [".parquet", ".pq", ".xlsx", ".xlsm"]
+        .iter()
+        .any(|ext| inner.ends_with(ext))
 }
 
 /// The entry of `session`'s handle (its true shape: a handle's own numbers are never
