@@ -19,7 +19,7 @@ use polars::prelude::*;
 use uuid::Uuid;
 
 use super::format::Format;
-use super::incoming::Incoming;
+use super::incoming::{ms, Incoming};
 use super::{parse, IngestError, UploadSource};
 use crate::sync::lock;
 use crate::{CacheError, SessionKey};
@@ -177,6 +177,7 @@ impl Uploads {
             finished: None,
             sheet: None,
             workbook: None,
+            stages: super::incoming::Stages::new(),
         })
     }
 
@@ -310,6 +311,7 @@ impl Uploads {
     pub(crate) fn keep(&self, mut incoming: Incoming) -> Result<(UploadSource, DataFrame), IngestError> {
         let format = incoming.finish()?;
         let part = incoming.path.clone();
+        let parsing = std::time::Instant::now();
         let frame = match (format, &incoming.workbook) {
             (Format::Xlsx, Some(plan)) => super::xlsx::read(&part, plan)?,
             // Planned (sized) first, as `expected_frame_bytes` does.
@@ -319,6 +321,8 @@ impl Uploads {
             }
             _ => parse::read(&part, format)?,
         };
+        incoming.stages.parse = parsing.elapsed();
+        let writing = std::time::Instant::now();
         let (stored, ext) = match format {
             Format::Parquet => ("parquet", "parquet"),
             Format::Ipc | Format::Csv(_) | Format::Json | Format::NdJson | Format::Xlsx => ("ipc", "arrow"),
@@ -363,6 +367,19 @@ impl Uploads {
         lock(&self.inner.books).kept.insert(
             incoming.id.clone(),
             (incoming.session, kept_bytes, std::time::Instant::now()),
+        );
+        let stages = incoming.stages;
+        tracing::info!(
+            format = format.name(),
+            bytes = incoming.bytes,
+            rows = frame.height(),
+            receive_ms = ms(stages.receive),
+            check_ms = ms(stages.check),
+            store_ms = ms(stages.store),
+            size_ms = ms(stages.size),
+            parse_ms = ms(stages.parse),
+            write_ms = ms(writing.elapsed()),
+            "upload kept"
         );
         let source = UploadSource {
             file: incoming.id.clone(),

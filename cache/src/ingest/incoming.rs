@@ -6,6 +6,7 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::check::CsvCheck;
 use super::format::{detect, outer, Format};
@@ -52,6 +53,43 @@ pub struct Incoming {
     pub(super) sheet: Option<String>,
     /// A workbook's checked plan, once it is sized ([`Incoming::expected_frame_bytes`]).
     pub(super) workbook: Option<super::xlsx::Plan>,
+    /// How long each stage took, logged when the upload is kept.
+    pub(super) stages: Stages,
+}
+
+/// How long each stage of an upload took: logged (`upload kept`, at info) when it is
+/// kept, so the stages are timed apart (`scripts/bench-upload` reads the line).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stages {
+    /// When the first byte arrived (the `Incoming` was made).
+    pub(super) started: Instant,
+    /// From the first byte to the last: the body arriving, written and checked.
+    pub(super) receive: Duration,
+    /// Of `receive`, the running check (CSV, JSON) and the disk writes.
+    pub(super) check: Duration,
+    pub(super) store: Duration,
+    /// Sizing the frame before it is read (a footer, a workbook's walk).
+    pub(super) size: Duration,
+    /// The reader (polars, calamine) making the frame.
+    pub(super) parse: Duration,
+}
+
+impl Stages {
+    pub(super) fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            receive: Duration::ZERO,
+            check: Duration::ZERO,
+            store: Duration::ZERO,
+            size: Duration::ZERO,
+            parse: Duration::ZERO,
+        }
+    }
+}
+
+/// Milliseconds of `d`, for the log.
+pub(super) fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 10.0
 }
 
 impl Incoming {
@@ -113,8 +151,10 @@ impl Incoming {
         self.uploads.reserve(chunk.len() as u64)?;
         self.reserved += chunk.len() as u64;
         self.bytes = total;
+        let writing = Instant::now();
         let file = self.file.as_mut().ok_or(IngestError::Storage)?;
         file.write_all(chunk).map_err(IngestError::io)?;
+        self.stages.store += writing.elapsed();
         if self.format.is_none() {
             let take = (HEAD - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
@@ -131,12 +171,14 @@ impl Incoming {
 
     /// The running check of a CSV or JSON file, fed `bytes`.
     fn feed_checks(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        let checking = Instant::now();
         if let Some(check) = self.check.as_mut() {
             check.feed(bytes)?;
         }
         if let Some(json) = self.json.as_mut() {
             json.feed(bytes)?;
         }
+        self.stages.check += checking.elapsed();
         Ok(())
     }
 
@@ -210,6 +252,7 @@ impl Incoming {
         }
         let format = self.format.ok_or(IngestError::Empty)?;
         self.finished = Some(format);
+        self.stages.receive = self.stages.started.elapsed();
         Ok(format)
     }
 
@@ -217,6 +260,13 @@ impl Incoming {
     /// decoded (blocking: a Parquet footer is read).
     pub(crate) fn expected_frame_bytes(&mut self) -> Result<u64, IngestError> {
         let format = self.finish()?;
+        let sizing = Instant::now();
+        let expected = self.sized(format);
+        self.stages.size = sizing.elapsed();
+        expected
+    }
+
+    fn sized(&mut self, format: Format) -> Result<u64, IngestError> {
         if format == Format::Xlsx {
             // Unpacked and walked once, keeping only counts: sized before it is read.
             let plan = super::xlsx::plan(&self.path, self.sheet.as_deref(), self.bytes)?;
