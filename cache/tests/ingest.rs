@@ -128,7 +128,7 @@ async fn each_bad_file_gets_a_message_naming_its_problem_and_leaves_nothing() {
         (
             "image.bin",
             b"\x89PNG\r\n\x1a\n\0\0\0".to_vec(),
-            "not a CSV, TSV, JSON, NDJSON, Parquet or Arrow",
+            "not a CSV, TSV, JSON, NDJSON, Parquet, Arrow IPC or Excel",
         ),
     ];
     for (name, bytes, says) in cases {
