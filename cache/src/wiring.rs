@@ -23,6 +23,11 @@ const OWNER_KEY: &str = "stayput.owner";
 /// ([`started_frame_cache`]).
 const STARTED_KEY: &str = "stayput.started";
 
+/// Set once a session holds a frame: such a session counts against `max_sessions` in
+/// Redis until it expires; one only started counts for a short while
+/// (`crate::shared::sessions`), so a flood of started sessions cannot hold the count.
+pub(crate) const HOLDS_KEY: &str = "stayput.holds";
+
 /// The session cookie the wiring sets: HttpOnly and SameSite=Lax always.
 #[derive(Debug, Clone)]
 pub struct SessionCookie {
@@ -95,6 +100,13 @@ async fn forget_unused_sessions(
 ) -> Response {
     let had_one = matches!(existing_session_key(&session).await, Ok(Some(_)));
     let response = next.run(request).await;
+    if let Ok(Some(key)) = existing_session_key(&session).await {
+        if cache.holds_entries(key) && !matches!(session.get::<bool>(HOLDS_KEY).await, Ok(Some(true))) {
+            if let Err(err) = session.insert(HOLDS_KEY, true).await {
+                tracing::debug!(%err, "a session was not marked as holding frames");
+            }
+        }
+    }
     if had_one {
         return response;
     }

@@ -181,3 +181,108 @@ async fn a_sparse_sheet_is_sized_by_the_rectangle_its_cells_span() {
     );
     assert!(s.files().is_empty(), "{:?}", s.files());
 }
+
+/// [`workbook`] with its own workbook list and relationships (`sheets` sheets, all
+/// named by one relationship whose target is `target_len` bytes long).
+fn many_sheets(sheets: usize, target_len: usize) -> Vec<u8> {
+    let main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let list: String = (0..sheets)
+        .map(|i| format!(r#"<sheet name="s{i}" sheetId="{i}" r:id="a"/>"#))
+        .collect();
+    let mut zip = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
+    let parts = [
+        (
+            "xl/workbook.xml",
+            format!(r#"<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>{list}</sheets></workbook>"#),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!(
+                r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="a" Type="{rel}/worksheet" Target="worksheets/{}"/></Relationships>"#,
+                "x".repeat(target_len)
+            ),
+        ),
+    ];
+    for (name, text) in parts {
+        zip.start_file(name, options).expect("part");
+        zip.write_all(text.as_bytes()).expect("write");
+    }
+    zip.finish().expect("zip").into_inner()
+}
+
+#[tokio::test]
+async fn what_calamine_would_blow_up_on_opening_is_refused_first() {
+    let s = setup();
+    // 25,000 sheets named by one 600 KB relationship target: calamine would build each
+    // sheet's path from it, 15 GB, before any sheet is read.
+    let paths = many_sheets(25_000, 600_000);
+    assert!(paths.len() < 200_000, "{}", paths.len());
+    assert!(matches!(
+        s.fails("paths.xlsx", &paths).await,
+        IngestError::WorkbookTooLarge { what: "list of sheets", .. }
+    ));
+    // 25,000 cell styles and a 5,000-character number format: each style is matched
+    // against the format when the workbook opens.
+    let styles = format!(
+        r#"<styleSheet><numFmts><numFmt numFmtId="164" formatCode="{}"/></numFmts><cellXfs>{}</cellXfs></styleSheet>"#,
+        "0".repeat(5_000),
+        r#"<xf numFmtId="164"/>"#.repeat(25_000)
+    );
+    let styled = workbook("", &[("xl/styles.xml", styles.into_bytes())]);
+    assert!(matches!(
+        s.fails("styles.xlsx", &styled).await,
+        IngestError::WorkbookTooLarge { what: "cell styles", .. }
+    ));
+    // A zip whose end record declares more parts than any workbook has.
+    let mut declared = workbook("", &[]);
+    let end = declared.len() - 22;
+    assert_eq!(&declared[end..end + 4], b"PK\x05\x06");
+    declared[end + 10..end + 12].copy_from_slice(&u16::MAX.to_le_bytes());
+    assert!(matches!(s.fails("parts.xlsx", &declared).await, IngestError::Damaged { .. }));
+    // A gzip'd workbook: its zip's ratio would multiply gzip's.
+    let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    packed.write_all(&fixture()).expect("gzip");
+    let packed = packed.finish().expect("gzip");
+    assert!(matches!(s.fails("book.xlsx.gz", &packed).await, IngestError::Compressed(_)));
+}
+
+#[tokio::test]
+async fn long_or_repeated_header_names_and_trailing_blanks_are_read() {
+    let s = setup();
+    let session = SessionKey::random();
+    // 2,000 header cells naming one 100,000-character shared string, a data row, then a
+    // styled blank cell and an error value below the last value.
+    let long = "h".repeat(100_000);
+    let header: String = (0..2_000)
+        .map(|c| format!(r#"<c r="{}1" t="s"><v>0</v></c>"#, column(c)))
+        .collect();
+    let data: String = (0..2_000).map(|c| number(&format!("{}2", column(c)), c as f64)).collect();
+    let rows = format!(
+        r#"<row r="1">{header}</row><row r="2">{data}</row><row r="40"><c r="A40" s="2"/><c r="B40" t="e"><v>#N/A</v></c></row>"#
+    );
+    let strings = format!(r#"<sst><si><t>{long}</t></si></sst>"#);
+    let book = workbook(&rows, &[("xl/sharedStrings.xml", strings.into_bytes())]);
+    let started = std::time::Instant::now();
+    let handle = s.upload(session, "wide.xlsx", &book, 1 << 16).await.expect("read");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert_eq!((handle.rows, handle.cols), (1, 2_000));
+    let frame = s.cache.get(session, &handle).await.expect("frame");
+    let names = frame.get_column_names();
+    assert_eq!(names[0].len(), 256, "a name is cut at 256 characters");
+    assert_eq!(names[1].as_str(), format!("{}_2", &long[..256]));
+    assert_eq!(names[1_999].as_str(), format!("{}_2000", &long[..256]));
+}
+
+/// The letters of column `c` (0-based): A, …, Z, AA, ….
+fn column(c: usize) -> String {
+    let mut c = c + 1;
+    let mut letters = Vec::new();
+    while c > 0 {
+        letters.push(b'A' + ((c - 1) % 26) as u8);
+        c = (c - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ascii")
+}

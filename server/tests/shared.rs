@@ -402,3 +402,28 @@ async fn the_servers_together_keep_at_most_max_sessions() {
     assert_eq!(create(&b, &first, 1_000).await.status(), StatusCode::OK);
     assert_eq!(create(&a, &second, 1_000).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_session_only_started_counts_for_minutes_one_holding_frames_for_its_lifetime() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = Instance::start(&[("STAYPUT_REDIS_URL", url.as_str())]);
+    let (started, holding) = (browser(), browser());
+    assert_eq!(form(&a, &started, "start_session", &[]).await.status(), StatusCode::OK);
+    assert_eq!(create(&a, &holding, 1_000).await.status(), StatusCode::OK);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let eleven_minutes = now_ms + 11 * 60 * 1000;
+    // A flood of started sessions cannot hold the count for a day; a real one counts
+    // as long as it lives.
+    assert_eq!(
+        redis.command(&format!("ZCOUNT stayput:sessions -inf {eleven_minutes}")).as_deref(),
+        Some(":1")
+    );
+    assert_eq!(
+        redis.command(&format!("ZCOUNT stayput:sessions ({eleven_minutes} +inf")).as_deref(),
+        Some(":1")
+    );
+}

@@ -185,6 +185,10 @@ impl Incoming {
     fn decide(&mut self) -> Result<(), IngestError> {
         let name = self.inner_name.as_deref().unwrap_or(&self.name);
         let format = detect(name, &self.head)?;
+        if format == Format::Xlsx && name != self.name {
+            // A workbook is already a zip: gzip'd, its ratio cap would multiply the zip's.
+            return Err(IngestError::Compressed("an Excel workbook inside gzip".into()));
+        }
         match format {
             Format::Csv(sep) => self.check = Some(CsvCheck::new(sep)),
             Format::Json => self.json = Some(JsonCheck::new(JsonLayout::Array)),

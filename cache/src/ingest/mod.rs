@@ -39,6 +39,7 @@ mod parquet_footer;
 mod parse;
 mod scratch;
 mod xlsx;
+mod xlsx_zip;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +47,7 @@ pub use check::CsvCheck;
 pub use files::Uploads;
 pub use format::{detect, Format};
 pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
-pub use xlsx::MAX_XLSX_RATIO;
+pub use xlsx_zip::MAX_XLSX_RATIO;
 pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
 
@@ -127,7 +128,7 @@ pub enum IngestError {
     NoRows,
     /// zip, or gzip inside gzip: not unpacked on the server.
     #[error(
-        "the file is {0}: unpack it and upload the CSV, TSV, Parquet or Arrow file itself, gzip'd or not"
+        "the file is {0}: unpack it and upload the CSV, TSV, JSON, Parquet, Arrow or Excel file itself (a text, Parquet or Arrow file may be gzip'd)"
     )]
     Compressed(String),
     /// The name says one format and the bytes another.
@@ -238,6 +239,15 @@ pub enum IngestError {
     /// An Excel workbook locked with a password, or in the old binary format (`.xls`).
     #[error("the workbook is password-protected or in the old .xls format: save it as .xlsx without a password")]
     LockedWorkbook,
+    /// A workbook whose sheet list, shared strings or styles would take more than a
+    /// stated bound to open.
+    #[error("the workbook's {what} would take more than {max} bytes (or steps) to read")]
+    WorkbookTooLarge {
+        /// What is too large.
+        what: &'static str,
+        /// The bound.
+        max: u64,
+    },
     /// No sheet of the workbook has the name asked for.
     #[error("the workbook has no sheet named {name:?}; its sheets: {sheets}")]
     NoSuchSheet {

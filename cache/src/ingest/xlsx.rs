@@ -19,23 +19,16 @@
 //! (`#DIV/0!`…) is empty. A merged range keeps its value in its first cell, the others
 //! empty, as pandas and polars' own Excel readers do.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
 
 use calamine::{DataRef, Reader, Xlsx};
 use polars::prelude::*;
 
-use super::gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
 use super::parse::first_line;
 use super::{IngestError, MAX_COLUMNS, MAX_ROWS};
-
-/// At most this many times the file may a workbook unpack to (its zip entries, all told).
-pub const MAX_XLSX_RATIO: u64 = MAX_GZIP_RATIO;
-
-/// At most this many entries in a workbook's zip.
-const MAX_ENTRIES: usize = 10_000;
 
 /// Bytes a string value takes in a frame besides its own bytes.
 const VIEW_BYTES: u64 = 16;
@@ -104,34 +97,6 @@ fn damaged(reason: impl std::fmt::Display) -> IngestError {
     }
 }
 
-/// Unpacks every entry of the workbook at `path` once, counting what each really
-/// unpacks to (not what the zip declares): more than [`MAX_XLSX_RATIO`] times the file
-/// in all is a likely zip bomb. Returns the bytes the entries unpack to.
-fn unpacked_bytes(path: &Path, file_bytes: u64) -> Result<u64, IngestError> {
-    let file = File::open(path).map_err(IngestError::io)?;
-    let mut zip = ::zip::ZipArchive::new(BufReader::new(file)).map_err(damaged)?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(damaged(format!("it has more than {MAX_ENTRIES} parts")));
-    }
-    let cap = file_bytes
-        .saturating_mul(MAX_XLSX_RATIO)
-        .saturating_add(GZIP_SLACK);
-    let mut total = 0u64;
-    for i in 0..zip.len() {
-        let entry = zip.by_index(i).map_err(damaged)?;
-        if entry.encrypted() {
-            return Err(IngestError::LockedWorkbook);
-        }
-        let room = cap - total;
-        let read = io::copy(&mut entry.take(room.saturating_add(1)), &mut io::sink()).map_err(damaged)?;
-        total += read;
-        if total > cap {
-            return Err(IngestError::Inflates { max: MAX_XLSX_RATIO });
-        }
-    }
-    Ok(total)
-}
-
 fn open(path: &Path) -> Result<Xlsx<BufReader<File>>, IngestError> {
     let file = File::open(path).map_err(IngestError::io)?;
     Xlsx::new(BufReader::new(file)).map_err(|err| match err {
@@ -171,7 +136,7 @@ fn caught<T>(work: impl FnOnce() -> Result<T, IngestError>) -> Result<T, IngestE
 }
 
 fn planned(path: &Path, chosen: Option<&str>, file_bytes: u64) -> Result<Plan, IngestError> {
-    let unpacked = unpacked_bytes(path, file_bytes)?;
+    let parts = super::xlsx_zip::scan(path, file_bytes)?;
     let mut book = open(path)?;
     let sheet = sheet_of(&book, chosen)?;
     let mut cells = book.worksheet_cells_reader(&sheet).map_err(damaged)?;
@@ -228,8 +193,8 @@ fn planned(path: &Path, chosen: Option<&str>, file_bytes: u64) -> Result<Plan, I
         .saturating_mul(8)
         .saturating_add(rows.saturating_mul(texts).saturating_mul(VIEW_BYTES))
         .saturating_add(text_bytes)
-        // The workbook's own strings and styles, held while the sheet is read.
-        .saturating_add(unpacked.min(file_bytes.saturating_mul(MAX_XLSX_RATIO)));
+        // The workbook's shared strings, held while the sheet is read.
+        .saturating_add(parts.strings);
     Ok(Plan {
         sheet,
         first_row,
@@ -247,7 +212,7 @@ fn text_len(value: &DataRef<'_>) -> u64 {
         DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.len() as u64,
         DataRef::SharedString(s) => s.len() as u64,
         // A number or a date written out.
-        _ => 24,
+        _ => NUMBER_TEXT,
     }
 }
 
@@ -322,6 +287,20 @@ fn millis(value: &calamine::ExcelDateTime) -> Option<i64> {
     value.as_datetime().map(|d| d.and_utc().timestamp_millis())
 }
 
+/// A number as text: plain, or with an exponent when plain would be long (`1e300`), so
+/// it never takes more than [`NUMBER_TEXT`] bytes.
+fn number_text(f: f64) -> String {
+    let plain = f.to_string();
+    if plain.len() <= NUMBER_TEXT as usize {
+        plain
+    } else {
+        format!("{f:e}")
+    }
+}
+
+/// The most bytes a number or a date takes as text.
+const NUMBER_TEXT: u64 = 32;
+
 /// A value as a text column holds it.
 fn as_text(value: &DataRef<'_>) -> Option<String> {
     Some(match value {
@@ -330,7 +309,7 @@ fn as_text(value: &DataRef<'_>) -> Option<String> {
         DataRef::SharedString(s) => (*s).to_owned(),
         DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
         DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) => f.to_string(),
+        DataRef::Float(f) => number_text(*f),
         DataRef::DateTime(d) => match (d.is_duration(), d.as_datetime()) {
             (false, Some(t)) => t.to_string(),
             _ => d.as_f64().to_string(),
@@ -338,20 +317,42 @@ fn as_text(value: &DataRef<'_>) -> Option<String> {
     })
 }
 
+/// The longest column name kept (a longer header cell is cut).
+const MAX_NAME_CHARS: usize = 256;
+
+/// A header cell's text, at most [`MAX_NAME_CHARS`] characters (never the whole of a
+/// long shared string copied).
+fn header_text(value: &DataRef<'_>) -> Option<String> {
+    let cut = |s: &str| s.chars().take(MAX_NAME_CHARS).collect::<String>();
+    match value {
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Some(cut(s)),
+        DataRef::SharedString(s) => Some(cut(s)),
+        other => as_text(other),
+    }
+}
+
 /// The column names of the header row: blanks named by position, repeats numbered.
 fn header_names(header: Vec<Option<String>>) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(header.len());
+    let mut taken: HashSet<String> = HashSet::with_capacity(header.len());
+    let mut next: HashMap<String, usize> = HashMap::new();
     for (i, name) in header.into_iter().enumerate() {
         let base = name
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| format!("column_{}", i + 1));
         let mut name = base.clone();
-        let mut n = 1;
-        while names.contains(&name) {
-            n += 1;
-            name = format!("{base}_{n}");
+        if taken.contains(&name) {
+            let n = next.entry(base.clone()).or_insert(1);
+            loop {
+                *n += 1;
+                name = format!("{base}_{n}");
+                if !taken.contains(&name) {
+                    break;
+                }
+            }
         }
+        taken.insert(name.clone());
         names.push(name);
     }
     names
@@ -379,8 +380,13 @@ fn built(path: &Path, plan: &Plan) -> Result<DataFrame, IngestError> {
         if c >= width {
             continue;
         }
+        let value = cell.get_value();
+        if Kind::of(value) == Kind::Empty {
+            // A styled blank or an error value: empty, wherever it is.
+            continue;
+        }
         if row == plan.first_row {
-            header[c] = as_text(cell.get_value());
+            header[c] = header_text(value);
             continue;
         }
         let r = (row - plan.first_row - 1) as usize;
@@ -392,7 +398,7 @@ fn built(path: &Path, plan: &Plan) -> Result<DataFrame, IngestError> {
             columns[c].push_null();
             filled[c] += 1;
         }
-        columns[c].push(cell.get_value());
+        columns[c].push(value);
         filled[c] += 1;
     }
     let names = header_names(header);

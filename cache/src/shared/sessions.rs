@@ -3,7 +3,8 @@
 //! Every stored session is also counted in one sorted set, `…:sessions` (member: the
 //! session id, score: when it expires), so that all the servers together keep at most
 //! `max_sessions`: a new session is refused once the set, cleared of expired members,
-//! holds that many ([`SharedStore::sessions_full`]).
+//! holds that many ([`SharedStore::sessions_full`]). A session that has never held a
+//! frame (only started, for a page's socket) counts for ten minutes after its last use.
 //!
 //! The records live in Redis through tower-sessions' maintained Redis store, so a cookie
 //! issued by one server is valid on every other. Each server also keeps the records it
@@ -69,9 +70,15 @@ impl SharedStore {
         Ok(held >= self.settings().max_sessions)
     }
 
-    /// Counts the session `record` until it expires (its expiry moved on by each save).
+    /// Counts the session `record`: until it expires (its expiry moved on by each save)
+    /// once it holds a frame, else for [`STARTED_WINDOW_MS`] after its last use, so a
+    /// flood of sessions only started cannot hold the count for a day.
     async fn count_session(&self, record: &Record) {
-        let expires = record.expiry_date.unix_timestamp_nanos() as f64 / 1e6;
+        let mut expires = record.expiry_date.unix_timestamp_nanos() as f64 / 1e6;
+        let holds = record.data.get(crate::wiring::HOLDS_KEY) == Some(&serde_json::Value::Bool(true));
+        if !holds {
+            expires = expires.min(now_ms() + STARTED_WINDOW_MS);
+        }
         let counted: Result<(), _> = self
             .pool()
             .zadd(self.sessions_key(), None, None, false, false, (expires, record.id.to_string()))
@@ -88,6 +95,9 @@ impl SharedStore {
         }
     }
 }
+
+/// How long a session that holds no frame counts after its last use (milliseconds).
+const STARTED_WINDOW_MS: f64 = 10.0 * 60.0 * 1000.0;
 
 /// Milliseconds since the Unix epoch, as the count's scores.
 fn now_ms() -> f64 {

@@ -33,10 +33,12 @@ impl FrameCache {
         let uploads = self.inner.uploads.clone().ok_or(CacheError::NotWired)?;
         // Completed and sized first (a Parquet footer read), so that what the session
         // cannot hold is refused before anything is decoded.
-        let (incoming, expected) = tokio::task::spawn_blocking(move || {
+        // `hold` goes with the sizing too: a workbook's is a full unpack and walk, and a
+        // client that hangs up meanwhile must not free its slot while it runs.
+        let (incoming, expected, hold) = tokio::task::spawn_blocking(move || {
             let mut incoming = incoming;
             let expected = incoming.expected_frame_bytes();
-            expected.map(|bytes| (incoming, bytes))
+            expected.map(|bytes| (incoming, bytes, hold))
         })
         .await
         .map_err(|_| CacheError::Ingest(IngestError::Storage))??;

@@ -105,7 +105,7 @@ pub async fn upload(
             }));
         }
         let session = caller.session().await?;
-        let _place = uploading.0.enter_session(session)?;
+        let place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
         incoming.choose_sheet(sheet.filter(|s| !s.is_empty()));
         // Off the runtime's workers: a gzip'd chunk unpacks to up to 100 times its size.
@@ -131,7 +131,9 @@ pub async fn upload(
                 },
             )
             .await?;
-        Ok::<_, StayputError>(cache.ingest_holding(session, incoming, slot).await?)
+        // The upload's place goes with its slot into the work: held until the sizing
+        // and the parse end, though the client hangs up.
+        Ok::<_, StayputError>(cache.ingest_holding(session, incoming, (slot, place)).await?)
     }
     .await;
     match result {

@@ -51,6 +51,7 @@ pub(crate) fn ingest_error(err: IngestError) -> StayputError {
         IngestError::Storage => StayputError::Storage("uploads".into()),
         err @ (IngestError::Expands { .. }
         | IngestError::Inflates { .. }
+        | IngestError::WorkbookTooLarge { .. }
         | IngestError::TooManyRows { .. }) => StayputError::FileTooLarge(err.to_string()),
         err if err.is_unsupported_format() => StayputError::UnsupportedFile(err.to_string()),
         err => StayputError::BadFile(crate::contract::error::cut(err.to_string())),
@@ -224,7 +225,20 @@ pub async fn transform<H: Send + 'static>(
         )));
     }
     let uploads = uploads(cache)?;
+    // A join is sized by reading both sides whole: their memory reserved first.
+    let room = match next.steps.last() {
+        Some(ChainStep::Join { other, .. }) => Some(
+            cache
+                .reserve(
+                    session,
+                    sizing::peak_bytes(&chain).saturating_add(sizing::peak_bytes(other)),
+                )
+                .await?,
+        ),
+        _ => None,
+    };
     let (next, hold) = blocking(move || {
+        let _room_while_sizing = room;
         let mut next = next;
         // The new step's own schema resolved first: a step polars would refuse is the
         // user's 400 now, not a failed rebuild later.

@@ -71,7 +71,8 @@ pub fn join_size(
             .map_err(fail)?;
         let left_rows = first(&all, "rows");
         rows += left_rows;
-        bytes += first(&all, "bytes") + left_rows * VIEW_BYTES * r_schema.len() as f64;
+        let nulls: f64 = r_schema.iter().map(|(_, dtype)| null_width(dtype)).sum();
+        bytes += first(&all, "bytes") + left_rows * nulls;
     }
     Ok(JoinSize {
         rows: saturate(rows),
@@ -114,6 +115,19 @@ fn bytes_of(e: Expr, dtype: &DataType) -> Expr {
         }),
         DataType::Null => lit(0.0),
         other => count(&e) * lit(fixed_width(other)),
+    }
+}
+
+/// Bytes a null of `dtype` takes in a column: a view, an offset, a fixed-size array's
+/// slots, a struct's fields.
+fn null_width(dtype: &DataType) -> f64 {
+    match dtype {
+        DataType::String | DataType::Binary | DataType::BinaryOffset => VIEW_BYTES,
+        DataType::List(_) => OFFSET_BYTES,
+        DataType::Array(inner, width) => *width as f64 * null_width(inner),
+        DataType::Struct(fields) => 1.0 + fields.iter().map(|f| null_width(f.dtype())).sum::<f64>(),
+        DataType::Null => 0.0,
+        other => fixed_width(other),
     }
 }
 
@@ -207,7 +221,9 @@ fn shape(chain: &Chain) -> Shape {
                 } else {
                     *size
                 };
-                (size.rows, size.bytes, size.rows.saturating_mul(2 * INDEX_BYTES))
+                // The pairs' indices, and a hash table over both sides' keys.
+                let table = r.saturating_add(other.rows).saturating_mul(2 * INDEX_BYTES);
+                (size.rows, size.bytes, size.rows.saturating_mul(2 * INDEX_BYTES).saturating_add(table))
             }
             ChainStep::Plot { .. } => (r, index.saturating_mul(2), index),
         };
@@ -282,7 +298,11 @@ mod tests {
                 bytes: 64_000_000,
             },
         });
-        assert_eq!(peak_bytes(&chain), 80_000 + 1_000 + 64_000_000 + 16_000_000);
+        // Both sides, the joined rows, their indices and a hash table of both sides' rows.
+        assert_eq!(
+            peak_bytes(&chain),
+            80_000 + 1_000 + 64_000_000 + 16_000_000 + (1_000 + 10) * 16
+        );
     }
 
     #[test]
