@@ -12,8 +12,6 @@ use stayput_cache::{FrameHandle, FrameId};
 use crate::contract::benchmark::MeanReply;
 #[cfg(feature = "ssr")]
 use crate::contract::benchmark::{Step, StepReply};
-#[cfg(feature = "ssr")]
-use crate::server::work::Work;
 use crate::contract::cache_view::CacheListing;
 use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy, Transform};
 use crate::contract::figure::{ChartKind, ColumnInfo, ExploreSizes, FigureReply, MadeReply};
@@ -21,6 +19,8 @@ use crate::contract::linked::{LinkedFigure, Selection};
 use crate::contract::StayputError;
 #[cfg(feature = "ssr")]
 use crate::server::errors::answered;
+#[cfg(feature = "ssr")]
+use crate::server::work::Work;
 
 /// A benchmark step for the caller's session, through the one admitted runner
 /// ([`crate::server::ops::run_step`]), as the steps socket runs it.

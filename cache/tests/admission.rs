@@ -206,19 +206,30 @@ async fn work_that_runs_to_its_end_holds_its_reservation_and_slot_until_it_ends(
     let eight = mib(8);
     let call = cache.make_memoized_holding(me, "to_end", &eight, Placement::Memory, Arc::clone(&slot));
     // The caller goes away while the work runs.
-    assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
-    assert_eq!(cache.reserved_bytes(), 8 * MIB, "the running work's memory stays reserved");
+    assert!(tokio::time::timeout(Duration::from_millis(100), call)
+        .await
+        .is_err());
+    assert_eq!(
+        cache.reserved_bytes(),
+        8 * MIB,
+        "the running work's memory stays reserved"
+    );
     assert_eq!(Arc::strong_count(&slot), 2, "and its slot stays taken");
     gate.notify_one();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while cache.reserved_bytes() > 0 || Arc::strong_count(&slot) > 1 {
-        assert!(std::time::Instant::now() < deadline, "given back when the work ends");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "given back when the work ends"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
     // A recipe that stops when dropped gives its reservation back at once.
     let call = cache.make_memoized_holding(me, "stops", &eight, Placement::Memory, Arc::clone(&slot));
-    assert!(tokio::time::timeout(Duration::from_millis(100), call).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(100), call)
+        .await
+        .is_err());
     assert_eq!(cache.reserved_bytes(), 0);
     assert_eq!(Arc::strong_count(&slot), 1);
 }

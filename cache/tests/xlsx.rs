@@ -22,7 +22,8 @@ fn fixture() -> Vec<u8> {
 /// A workbook of one sheet whose `<sheetData>` is `rows` (and `extra` parts besides).
 fn workbook(rows: &str, extra: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut zip = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
+    let options =
+        ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
     let main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
     let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
     let parts: Vec<(&str, Vec<u8>)> = vec![
@@ -59,18 +60,34 @@ async fn a_real_workbook_becomes_a_frame_with_its_types() {
     let s = setup();
     let session = SessionKey::random();
     let book = fixture();
-    let handle = s.upload(session, "seattle-weather.xlsx", &book, 1000).await.expect("workbook");
+    let handle = s
+        .upload(session, "seattle-weather.xlsx", &book, 1000)
+        .await
+        .expect("workbook");
     assert_eq!((handle.rows, handle.cols), (28, 9));
     let frame = s.cache.get(session, &handle).await.expect("read");
     let names: Vec<&str> = frame.get_column_names().iter().map(|n| n.as_str()).collect();
     assert_eq!(
         names,
-        ["date", "week", "precipitation", "temp_max", "temp_min", "wind", "weather", "range", "warm"]
+        [
+            "date",
+            "week",
+            "precipitation",
+            "temp_max",
+            "temp_min",
+            "wind",
+            "weather",
+            "range",
+            "warm"
+        ]
     );
     // Real date cells: a datetime, 2012-01-01 first.
     let date = frame.column("date").expect("date");
     assert_eq!(date.dtype(), &DataType::Datetime(TimeUnit::Milliseconds, None));
-    assert_eq!(date.get(0).expect("first").extract::<i64>(), Some(1_325_376_000_000));
+    assert_eq!(
+        date.get(0).expect("first").extract::<i64>(),
+        Some(1_325_376_000_000)
+    );
     // The merged week label: in its first cell only.
     let week = frame.column("week").expect("week").str().expect("text").clone();
     assert_eq!(week.get(0), Some("week 1"));
@@ -82,17 +99,32 @@ async fn a_real_workbook_becomes_a_frame_with_its_types() {
     let min = frame.column("temp_min").expect("min").f64().expect("f64").clone();
     let range = frame.column("range").expect("range").f64().expect("f64").clone();
     for i in 0..28 {
-        let (hi, lo, r) = (max.get(i).expect("max"), min.get(i).expect("min"), range.get(i).expect("range"));
+        let (hi, lo, r) = (
+            max.get(i).expect("max"),
+            min.get(i).expect("min"),
+            range.get(i).expect("range"),
+        );
         assert!((hi - lo - r).abs() < 1e-9, "row {i}: {hi} - {lo} = {r}");
     }
     let warm = frame.column("warm").expect("warm").bool().expect("bool").clone();
     assert_eq!(warm.get(0), Some(true), "12.8 > 10");
     let warm_days = (0..28).filter(|&i| max.get(i).is_some_and(|v| v > 10.0)).count() as u32;
     assert_eq!(warm.sum(), Some(warm_days));
-    assert_eq!(frame.column("weather").expect("weather").str().expect("text").get(1), Some("rain"));
+    assert_eq!(
+        frame
+            .column("weather")
+            .expect("weather")
+            .str()
+            .expect("text")
+            .get(1),
+        Some("rain")
+    );
 
     // The second sheet, chosen by name: formulas over the first.
-    let mut incoming = s.uploads.incoming(session, "seattle-weather.xlsx").expect("incoming");
+    let mut incoming = s
+        .uploads
+        .incoming(session, "seattle-weather.xlsx")
+        .expect("incoming");
     incoming.choose_sheet(Some("Totals".into()));
     incoming.write(&book).expect("write");
     let totals = s.cache.ingest(session, incoming).await.expect("totals");
@@ -107,12 +139,22 @@ async fn a_real_workbook_becomes_a_frame_with_its_types() {
 #[tokio::test]
 async fn a_sheet_that_does_not_exist_is_named_with_those_that_do() {
     let s = setup();
-    let mut incoming = s.uploads.incoming(SessionKey::random(), "book.xlsx").expect("incoming");
+    let mut incoming = s
+        .uploads
+        .incoming(SessionKey::random(), "book.xlsx")
+        .expect("incoming");
     incoming.choose_sheet(Some("Nope".into()));
     incoming.write(&fixture()).expect("write");
-    let err = s.cache.ingest(SessionKey::random(), incoming).await.expect_err("no sheet");
+    let err = s
+        .cache
+        .ingest(SessionKey::random(), incoming)
+        .await
+        .expect_err("no sheet");
     let message = err.to_string();
-    assert!(message.contains("Nope") && message.contains("Weather, Totals"), "{message}");
+    assert!(
+        message.contains("Nope") && message.contains("Weather, Totals"),
+        "{message}"
+    );
     assert!(s.files().is_empty());
 }
 
@@ -123,11 +165,19 @@ async fn hostile_workbooks_are_refused_before_a_column_is_built() {
     let blanks = vec![b' '; 64 << 20];
     let bomb = workbook("", &[("xl/worksheets/padding.xml", blanks)]);
     assert!(bomb.len() < 200_000, "{}", bomb.len());
-    assert!(matches!(s.fails("bomb.xlsx", &bomb).await, IngestError::Inflates { .. }));
+    assert!(matches!(
+        s.fails("bomb.xlsx", &bomb).await,
+        IngestError::Inflates { .. }
+    ));
 
     // A cell in A1 and one in column XFD: 16,384 columns from a few bytes.
     let wide = workbook(
-        &format!(r#"<row r="1">{}{}</row><row r="2">{}</row>"#, number("A1", 1.0), number("XFD1", 2.0), number("A2", 3.0)),
+        &format!(
+            r#"<row r="1">{}{}</row><row r="2">{}</row>"#,
+            number("A1", 1.0),
+            number("XFD1", 2.0),
+            number("A2", 3.0)
+        ),
         &[],
     );
     assert!(matches!(
@@ -137,10 +187,17 @@ async fn hostile_workbooks_are_refused_before_a_column_is_built() {
 
     // Cells out of row order.
     let shuffled = workbook(
-        &format!(r#"<row r="2">{}</row><row r="1">{}</row>"#, number("A2", 1.0), number("A1", 2.0)),
+        &format!(
+            r#"<row r="2">{}</row><row r="1">{}</row>"#,
+            number("A2", 1.0),
+            number("A1", 2.0)
+        ),
         &[],
     );
-    assert!(matches!(s.fails("shuffled.xlsx", &shuffled).await, IngestError::Damaged { .. }));
+    assert!(matches!(
+        s.fails("shuffled.xlsx", &shuffled).await,
+        IngestError::Damaged { .. }
+    ));
 
     // An old binary workbook (or a password-locked one: the same container).
     let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -148,12 +205,16 @@ async fn hostile_workbooks_are_refused_before_a_column_is_built() {
     assert_eq!(s.fails("old.xls", &ole).await, IngestError::LockedWorkbook);
     assert_eq!(s.fails("locked.xlsx", &ole).await, IngestError::LockedWorkbook);
     // A zip that is not a workbook.
-    assert!(matches!(s.fails("notes.xlsx", &workbook_without_sheets()).await, IngestError::Damaged { .. }));
+    assert!(matches!(
+        s.fails("notes.xlsx", &workbook_without_sheets()).await,
+        IngestError::Damaged { .. }
+    ));
 }
 
 fn workbook_without_sheets() -> Vec<u8> {
     let mut zip = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file("notes.txt", ::zip::write::SimpleFileOptions::default()).expect("part");
+    zip.start_file("notes.txt", ::zip::write::SimpleFileOptions::default())
+        .expect("part");
     zip.write_all(b"not a workbook").expect("write");
     zip.finish().expect("zip").into_inner()
 }
@@ -174,9 +235,15 @@ async fn a_sparse_sheet_is_sized_by_the_rectangle_its_cells_span() {
         &[],
     );
     let session = SessionKey::random();
-    let err = s.upload(session, "sparse.xlsx", &sparse, 100).await.expect_err("refused");
+    let err = s
+        .upload(session, "sparse.xlsx", &sparse, 100)
+        .await
+        .expect_err("refused");
     assert!(
-        matches!(err, CacheError::TooLarge { .. } | CacheError::Ingest(IngestError::Expands { .. })),
+        matches!(
+            err,
+            CacheError::TooLarge { .. } | CacheError::Ingest(IngestError::Expands { .. })
+        ),
         "{err}"
     );
     assert!(s.files().is_empty(), "{:?}", s.files());
@@ -191,7 +258,8 @@ fn many_sheets(sheets: usize, target_len: usize) -> Vec<u8> {
         .map(|i| format!(r#"<sheet name="s{i}" sheetId="{i}" r:id="a"/>"#))
         .collect();
     let mut zip = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
+    let options =
+        ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
     let parts = [
         (
             "xl/workbook.xml",
@@ -221,7 +289,10 @@ async fn what_calamine_would_blow_up_on_opening_is_refused_first() {
     assert!(paths.len() < 200_000, "{}", paths.len());
     assert!(matches!(
         s.fails("paths.xlsx", &paths).await,
-        IngestError::WorkbookTooLarge { what: "list of sheets", .. }
+        IngestError::WorkbookTooLarge {
+            what: "list of sheets",
+            ..
+        }
     ));
     // 25,000 cell styles and a 5,000-character number format: each style is matched
     // against the format when the workbook opens.
@@ -233,19 +304,28 @@ async fn what_calamine_would_blow_up_on_opening_is_refused_first() {
     let styled = workbook("", &[("xl/styles.xml", styles.into_bytes())]);
     assert!(matches!(
         s.fails("styles.xlsx", &styled).await,
-        IngestError::WorkbookTooLarge { what: "cell styles", .. }
+        IngestError::WorkbookTooLarge {
+            what: "cell styles",
+            ..
+        }
     ));
     // A zip whose end record declares more parts than any workbook has.
     let mut declared = workbook("", &[]);
     let end = declared.len() - 22;
     assert_eq!(&declared[end..end + 4], b"PK\x05\x06");
     declared[end + 10..end + 12].copy_from_slice(&u16::MAX.to_le_bytes());
-    assert!(matches!(s.fails("parts.xlsx", &declared).await, IngestError::Damaged { .. }));
+    assert!(matches!(
+        s.fails("parts.xlsx", &declared).await,
+        IngestError::Damaged { .. }
+    ));
     // A gzip'd workbook: its zip's ratio would multiply gzip's.
     let mut packed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     packed.write_all(&fixture()).expect("gzip");
     let packed = packed.finish().expect("gzip");
-    assert!(matches!(s.fails("book.xlsx.gz", &packed).await, IngestError::Compressed(_)));
+    assert!(matches!(
+        s.fails("book.xlsx.gz", &packed).await,
+        IngestError::Compressed(_)
+    ));
 }
 
 #[tokio::test]
@@ -258,15 +338,24 @@ async fn long_or_repeated_header_names_and_trailing_blanks_are_read() {
     let header: String = (0..2_000)
         .map(|c| format!(r#"<c r="{}1" t="s"><v>0</v></c>"#, column(c)))
         .collect();
-    let data: String = (0..2_000).map(|c| number(&format!("{}2", column(c)), c as f64)).collect();
+    let data: String = (0..2_000)
+        .map(|c| number(&format!("{}2", column(c)), c as f64))
+        .collect();
     let rows = format!(
         r#"<row r="1">{header}</row><row r="2">{data}</row><row r="40"><c r="A40" s="2"/><c r="B40" t="e"><v>#N/A</v></c></row>"#
     );
     let strings = format!(r#"<sst><si><t>{long}</t></si></sst>"#);
     let book = workbook(&rows, &[("xl/sharedStrings.xml", strings.into_bytes())]);
     let started = std::time::Instant::now();
-    let handle = s.upload(session, "wide.xlsx", &book, 1 << 16).await.expect("read");
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    let handle = s
+        .upload(session, "wide.xlsx", &book, 1 << 16)
+        .await
+        .expect("read");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!((handle.rows, handle.cols), (1, 2_000));
     let frame = s.cache.get(session, &handle).await.expect("frame");
     let names = frame.get_column_names();

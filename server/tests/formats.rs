@@ -142,12 +142,18 @@ async fn an_excel_workbook_becomes_a_frame_its_sheet_chosen_by_name() {
     let totals = send(sheet("Totals")).await.expect("send");
     assert_eq!(totals.status(), StatusCode::OK);
     let totals: Value = totals.json().await.expect("handle");
-    assert_eq!((totals["rows"].as_u64(), totals["cols"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (totals["rows"].as_u64(), totals["cols"].as_u64()),
+        (Some(3), Some(2))
+    );
 
     let missing = send(sheet("Summary")).await.expect("send");
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     let err = error_of(missing).await.to_string();
-    assert!(err.contains("Summary") && err.contains("Weather, Totals"), "{err}");
+    assert!(
+        err.contains("Summary") && err.contains("Weather, Totals"),
+        "{err}"
+    );
 
     // An old binary workbook: 415, saying what to do.
     let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];

@@ -393,7 +393,10 @@ async fn the_servers_together_keep_at_most_max_sessions() {
             refused.headers().get("retry-after").and_then(|v| v.to_str().ok()),
             Some("60")
         );
-        assert!(refused.headers().get("set-cookie").is_none(), "no session started");
+        assert!(
+            refused.headers().get("set-cookie").is_none(),
+            "no session started"
+        );
         assert_eq!(error_of(refused).await, StayputError::TooManySessions(2));
     }
     assert_eq!(redis.command("ZCARD stayput:sessions").as_deref(), Some(":2"));
@@ -409,7 +412,10 @@ async fn a_session_only_started_counts_for_minutes_one_holding_frames_for_its_li
     let url = redis.url();
     let a = Instance::start(&[("STAYPUT_REDIS_URL", url.as_str())]);
     let (started, holding) = (browser(), browser());
-    assert_eq!(form(&a, &started, "start_session", &[]).await.status(), StatusCode::OK);
+    assert_eq!(
+        form(&a, &started, "start_session", &[]).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(create(&a, &holding, 1_000).await.status(), StatusCode::OK);
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -419,11 +425,15 @@ async fn a_session_only_started_counts_for_minutes_one_holding_frames_for_its_li
     // A flood of started sessions cannot hold the count for a day; a real one counts
     // as long as it lives.
     assert_eq!(
-        redis.command(&format!("ZCOUNT stayput:sessions -inf {eleven_minutes}")).as_deref(),
+        redis
+            .command(&format!("ZCOUNT stayput:sessions -inf {eleven_minutes}"))
+            .as_deref(),
         Some(":1")
     );
     assert_eq!(
-        redis.command(&format!("ZCOUNT stayput:sessions ({eleven_minutes} +inf")).as_deref(),
+        redis
+            .command(&format!("ZCOUNT stayput:sessions ({eleven_minutes} +inf"))
+            .as_deref(),
         Some(":1")
     );
 }

@@ -19,7 +19,10 @@ fn lists(rows: usize, items: usize) -> Vec<u8> {
 fn texts(rows: usize, chars: usize) -> Vec<u8> {
     let mut csv = String::from("k,t\n");
     for i in 0..rows {
-        csv.push_str(&format!("a,{}\n", char::from(b'a' + (i % 26) as u8).to_string().repeat(chars)));
+        csv.push_str(&format!(
+            "a,{}\n",
+            char::from(b'a' + (i % 26) as u8).to_string().repeat(chars)
+        ));
     }
     csv.into_bytes()
 }
@@ -53,7 +56,10 @@ async fn a_join_counts_the_list_items_its_keys_multiply() {
     let joined = self_join(&server, &client, &small).await;
     assert_eq!(joined.status(), StatusCode::OK);
     let joined: Value = joined.json().await.expect("joined");
-    assert_eq!((joined["rows"].as_u64(), joined["cols"].as_u64()), (Some(90_000), Some(3)));
+    assert_eq!(
+        (joined["rows"].as_u64(), joined["cols"].as_u64()),
+        (Some(90_000), Some(3))
+    );
 }
 
 #[tokio::test]
@@ -78,10 +84,15 @@ async fn a_step_reserves_its_chains_peak_before_it_runs() {
     for i in 0..200_000u64 {
         csv.push_str(&format!("{},{},{}\n", i % 977, i, i * 3));
     }
-    let sort = |handle: &Value| json!({"handle": handle, "step": {"sort": {"column": "a", "descending": true}}});
+    let sort =
+        |handle: &Value| json!({"handle": handle, "step": {"sort": {"column": "a", "descending": true}}});
 
     // A quota the frame fits in, its sort's peak does not: refused before polars runs.
-    let tight = start(&[("STAYPUT_SESSION_QUOTA", "8MiB"), ("STAYPUT_MEMORY_BUDGET", "64MiB")]).await;
+    let tight = start(&[
+        ("STAYPUT_SESSION_QUOTA", "8MiB"),
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+    ])
+    .await;
     let client = browser();
     let handle = handle_of(&tight, &client, "n.csv", csv.clone().into_bytes()).await;
     let answer = call(&tight, &client, "data_transform", sort(&handle)).await;
@@ -90,7 +101,11 @@ async fn a_step_reserves_its_chains_peak_before_it_runs() {
     assert!(message.contains("STAYPUT_SESSION_QUOTA"), "{message}");
 
     // With room for the peak, the same step runs.
-    let roomy = start(&[("STAYPUT_SESSION_QUOTA", "32MiB"), ("STAYPUT_MEMORY_BUDGET", "64MiB")]).await;
+    let roomy = start(&[
+        ("STAYPUT_SESSION_QUOTA", "32MiB"),
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+    ])
+    .await;
     let client = browser();
     let handle = handle_of(&roomy, &client, "n.csv", csv.into_bytes()).await;
     let sorted = call(&roomy, &client, "data_transform", sort(&handle)).await;

@@ -26,8 +26,8 @@ use crate::server::bench_frame;
 use crate::server::blocking;
 use crate::server::body;
 use crate::server::errors::error_response;
-use crate::server::work::Work;
 use crate::server::state::AppState;
+use crate::server::work::Work;
 
 /// Query of [`FRAME_PATH`](crate::contract::client_mode::FRAME_PATH).
 #[derive(Debug, Deserialize)]
@@ -53,7 +53,12 @@ pub async fn frame(
             });
         }
         let _slot = heavy
-            .admit(None, Work::Transfer { bytes: rows.saturating_mul(8) })
+            .admit(
+                None,
+                Work::Transfer {
+                    bytes: rows.saturating_mul(8),
+                },
+            )
             .await?;
         // The frame and its bytes, side by side while the one is copied into the other.
         let room = admit(&cache, rows.saturating_mul(16))?;
@@ -141,7 +146,12 @@ pub async fn mean(
         // The heavy slot once the body is here: a slow sender holds no slot while it
         // sends (cookie-less requests share one session's slots).
         let _slot = heavy
-            .admit(None, Work::Transfer { bytes: buffer.len() as u64 })
+            .admit(
+                None,
+                Work::Transfer {
+                    bytes: buffer.len() as u64,
+                },
+            )
             .await?;
         // The frame decoded from it.
         held.push(admit(&cache, buffer.len() as u64)?);

@@ -235,7 +235,10 @@ mod tests {
             async move { jobs.admit_rows(anyone(), HEAVY_ROWS).await.map(|p| p.is_some()) }
         });
         tokio::task::yield_now().await;
-        let shed = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect_err("queue full");
+        let shed = jobs
+            .admit_rows(anyone(), HEAVY_ROWS)
+            .await
+            .expect_err("queue full");
         assert_eq!(shed, StayputError::Busy { retry_after_s: 5 });
         assert_eq!(shed.status(), 503);
         drop(a);
@@ -250,7 +253,10 @@ mod tests {
     async fn a_wait_that_runs_out_is_busy() {
         let jobs = jobs(1, 4);
         let _held = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect("slot");
-        let err = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect_err("timed out");
+        let err = jobs
+            .admit_rows(anyone(), HEAVY_ROWS)
+            .await
+            .expect_err("timed out");
         assert!(matches!(err, StayputError::Busy { .. }));
         assert_eq!(
             jobs.inner.lanes[0].queued.load(Ordering::Acquire),
@@ -282,7 +288,10 @@ mod tests {
         assert!(matches!(shed, StayputError::Busy { .. }));
         // Both lanes' slots are taken by large jobs and their queue is full: a 1e6 job
         // still gets a slot at once, and so does a second one of another session.
-        let small = jobs.admit_rows(anyone(), HEAVY_ROWS).await.expect("admitted at once");
+        let small = jobs
+            .admit_rows(anyone(), HEAVY_ROWS)
+            .await
+            .expect("admitted at once");
         assert!(small.is_some(), "it holds a slot of its own lane");
         assert!(jobs
             .admit_rows(anyone(), LARGE_ROWS - 1)

@@ -13,8 +13,8 @@ use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
 use crate::server::heavy::HeavyJobs;
-use crate::server::work::Work;
 use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
+use crate::server::work::Work;
 use crate::server::{blocking, in_pool_for};
 
 /// Step 1 of the benchmark: builds the random frame and keeps it in the cache.

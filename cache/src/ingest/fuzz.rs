@@ -69,7 +69,10 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("d.arrow", crafted::ipc_deep(4)),
         ("c.parquet", crafted::parquet_list(64)),
         // A real workbook, written by LibreOffice (dates, merged cells, formulas).
-        ("w.xlsx", include_bytes!("../../tests/fixtures/seattle-weather.xlsx").to_vec()),
+        (
+            "w.xlsx",
+            include_bytes!("../../tests/fixtures/seattle-weather.xlsx").to_vec(),
+        ),
     ]
 }
 

@@ -47,9 +47,9 @@ pub use check::CsvCheck;
 pub use files::Uploads;
 pub use format::{detect, Format};
 pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
-pub use xlsx_zip::MAX_XLSX_RATIO;
 pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
+pub use xlsx_zip::MAX_XLSX_RATIO;
 
 /// Name of the built-in recipe that rebuilds an ingested frame from its file.
 pub const UPLOAD_RECIPE: &str = "upload";
@@ -237,7 +237,9 @@ pub enum IngestError {
         max: u64,
     },
     /// An Excel workbook locked with a password, or in the old binary format (`.xls`).
-    #[error("the workbook is password-protected or in the old .xls format: save it as .xlsx without a password")]
+    #[error(
+        "the workbook is password-protected or in the old .xls format: save it as .xlsx without a password"
+    )]
     LockedWorkbook,
     /// A workbook whose sheet list, shared strings or styles would take more than a
     /// stated bound to open.

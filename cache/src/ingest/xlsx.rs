@@ -110,14 +110,16 @@ fn sheet_of(book: &Xlsx<BufReader<File>>, chosen: Option<&str>) -> Result<String
     let names = book.sheet_names();
     match chosen {
         None => names.into_iter().next().ok_or(IngestError::Empty),
-        Some(name) => names
-            .iter()
-            .find(|n| n.as_str() == name)
-            .cloned()
-            .ok_or_else(|| IngestError::NoSuchSheet {
-                name: first_line(name),
-                sheets: first_line(&names.join(", ")),
-            }),
+        Some(name) => {
+            names
+                .iter()
+                .find(|n| n.as_str() == name)
+                .cloned()
+                .ok_or_else(|| IngestError::NoSuchSheet {
+                    name: first_line(name),
+                    sheets: first_line(&names.join(", ")),
+                })
+        }
     }
 }
 
@@ -181,13 +183,19 @@ fn planned(path: &Path, chosen: Option<&str>, file_bytes: u64) -> Result<Plan, I
         return Err(IngestError::NoRows);
     }
     if rows > MAX_ROWS {
-        return Err(IngestError::TooManyRows { found: rows, max: MAX_ROWS });
+        return Err(IngestError::TooManyRows {
+            found: rows,
+            max: MAX_ROWS,
+        });
     }
     let cols = u64::from(last_col - first_col) + 1;
     let kinds: Vec<Kind> = (first_col..=last_col)
         .map(|c| kinds.get(&c).copied().unwrap_or(Kind::Empty))
         .collect();
-    let texts = kinds.iter().filter(|k| matches!(k, Kind::Text | Kind::Empty)).count() as u64;
+    let texts = kinds
+        .iter()
+        .filter(|k| matches!(k, Kind::Text | Kind::Empty))
+        .count() as u64;
     let bytes = rows
         .saturating_mul(cols)
         .saturating_mul(8)
@@ -270,7 +278,10 @@ impl Builder {
             Self::Int(b) => b.finish().into_series(),
             Self::Float(b) => b.finish().into_series(),
             Self::Millis(b, Kind::Duration) => b.finish().into_duration(TimeUnit::Milliseconds).into_series(),
-            Self::Millis(b, _) => b.finish().into_datetime(TimeUnit::Milliseconds, None).into_series(),
+            Self::Millis(b, _) => b
+                .finish()
+                .into_datetime(TimeUnit::Milliseconds, None)
+                .into_series(),
             Self::Text(b) => b.finish().into_series(),
         };
         series.with_name(name).into_column()
@@ -424,7 +435,10 @@ mod tests {
         assert_eq!(Kind::DateTime.join(Kind::Duration), Kind::Text);
         assert_eq!(Kind::of(&DataRef::Float(3.0)), Kind::Int);
         assert_eq!(Kind::of(&DataRef::Float(3.5)), Kind::Float);
-        assert_eq!(Kind::of(&DataRef::Error(calamine::CellErrorType::Div0)), Kind::Empty);
+        assert_eq!(
+            Kind::of(&DataRef::Error(calamine::CellErrorType::Div0)),
+            Kind::Empty
+        );
     }
 
     #[test]

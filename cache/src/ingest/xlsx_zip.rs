@@ -69,10 +69,15 @@ fn declared_entries(file: &mut File) -> Result<u64, IngestError> {
     let len = file.metadata().map_err(IngestError::io)?.len();
     let tail_len = len.min(22 + 65_535);
     let mut tail = vec![0u8; tail_len as usize];
-    file.seek(SeekFrom::Start(len - tail_len)).map_err(IngestError::io)?;
+    file.seek(SeekFrom::Start(len - tail_len))
+        .map_err(IngestError::io)?;
     file.read_exact(&mut tail).map_err(IngestError::io)?;
-    let end = memmem::rfind(&tail, b"PK\x05\x06").ok_or_else(|| damaged("it is not a zip (no end record)"))?;
-    let le16 = |at: usize| tail.get(at..at + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
+    let end =
+        memmem::rfind(&tail, b"PK\x05\x06").ok_or_else(|| damaged("it is not a zip (no end record)"))?;
+    let le16 = |at: usize| {
+        tail.get(at..at + 2)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
     let mut entries = le16(end + 10).ok_or_else(|| damaged("its end record is cut short"))?;
     // A zip64 locator just before: the zip64 end record holds the real count.
     if end >= 20 && tail[end - 20..end - 16] == *b"PK\x06\x07" {
@@ -335,7 +340,11 @@ mod tests {
         // A prefixed closing tag counts too: an upper bound.
         let strings = b"<sst><si><t>a</t></si><si/><x:si><t>si</t></x:si></sst>";
         for chunk in [1, 4, 1000] {
-            assert_eq!(scanned(Part::SharedStrings, strings, chunk).found, 4, "chunks of {chunk}");
+            assert_eq!(
+                scanned(Part::SharedStrings, strings, chunk).found,
+                4,
+                "chunks of {chunk}"
+            );
         }
     }
 }

@@ -81,7 +81,14 @@ impl SharedStore {
         }
         let counted: Result<(), _> = self
             .pool()
-            .zadd(self.sessions_key(), None, None, false, false, (expires, record.id.to_string()))
+            .zadd(
+                self.sessions_key(),
+                None,
+                None,
+                false,
+                false,
+                (expires, record.id.to_string()),
+            )
             .await;
         if let Err(err) = counted {
             tracing::warn!(%err, "a session was not counted in Redis");

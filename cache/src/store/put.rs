@@ -134,8 +134,11 @@ impl FrameCache {
         hold: H,
     ) -> Result<FrameHandle, CacheError> {
         let reservation = self.reserve_for(session, &lineage, true).await?;
-        let (frame, (reservation, _hold)) =
-            self.inner.recipes.run_holding(&lineage, (reservation, hold)).await?;
+        let (frame, (reservation, _hold)) = self
+            .inner
+            .recipes
+            .run_holding(&lineage, (reservation, hold))
+            .await?;
         self.put_reserved(session, frame, placement, Some(lineage), reservation.as_ref())
             .await
     }

@@ -71,7 +71,8 @@ pub async fn upload(
     body: Body,
 ) -> Response {
     let result = async {
-        let Query(UploadQuery { name, sheet }) = query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
+        let Query(UploadQuery { name, sheet }) =
+            query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
         let uploads = uploads(&cache)?;
         let limit = uploads.limit();
         let too_large = || {
@@ -208,7 +209,9 @@ pub async fn download(
         let memory = if found.residence == stayput_cache::Residence::Memory {
             None
         } else {
-            let bytes = found.bytes.max(found.rows.saturating_mul(found.cols).saturating_mul(8));
+            let bytes = found
+                .bytes
+                .max(found.rows.saturating_mul(found.cols).saturating_mul(8));
             Some(cache.reserve(session, bytes).await?)
         };
         let frame = lazy_of(&cache, session, &handle).await?;

@@ -58,7 +58,9 @@ pub fn join_size(
         )
         .select([
             (col("nl") * col("nr")).sum().alias("rows"),
-            (col("nr") * col("wl") + col("nl") * col("wr")).sum().alias("bytes"),
+            (col("nr") * col("wl") + col("nl") * col("wr"))
+                .sum()
+                .alias("bytes"),
         ])
         .collect()
         .map_err(fail)?;
@@ -66,7 +68,10 @@ pub fn join_size(
     if how == JoinHow::Left {
         // At most the matched pairs plus every left row, its right side null.
         let all = l
-            .select([len().cast(DataType::Float64).alias("rows"), row_bytes(&l_schema).alias("bytes")])
+            .select([
+                len().cast(DataType::Float64).alias("rows"),
+                row_bytes(&l_schema).alias("bytes"),
+            ])
             .collect()
             .map_err(fail)?;
         let left_rows = first(&all, "rows");
@@ -179,7 +184,11 @@ pub fn peak_bytes(chain: &Chain) -> u64 {
 fn shape(chain: &Chain) -> Shape {
     let source = &chain.source;
     // An upload recorded without its rows: at most one row a byte.
-    let rows = if source.rows > 0 { source.rows } else { source.bytes };
+    let rows = if source.rows > 0 {
+        source.rows
+    } else {
+        source.bytes
+    };
     let mut now = Shape {
         rows,
         bytes: source.bytes,
@@ -201,7 +210,11 @@ fn shape(chain: &Chain) -> Shape {
                     } else {
                         0
                     };
-                    (r, b.saturating_add(numbers).saturating_add(text), index.saturating_mul(2))
+                    (
+                        r,
+                        b.saturating_add(numbers).saturating_add(text),
+                        index.saturating_mul(2),
+                    )
                 }
                 // Filters, selections, renames, sorts: at most the input, with a mask,
                 // row numbers or a sort index beside it.
@@ -223,7 +236,11 @@ fn shape(chain: &Chain) -> Shape {
                 };
                 // The pairs' indices, and a hash table over both sides' keys.
                 let table = r.saturating_add(other.rows).saturating_mul(2 * INDEX_BYTES);
-                (size.rows, size.bytes, size.rows.saturating_mul(2 * INDEX_BYTES).saturating_add(table))
+                (
+                    size.rows,
+                    size.bytes,
+                    size.rows.saturating_mul(2 * INDEX_BYTES).saturating_add(table),
+                )
             }
             ChainStep::Plot { .. } => (r, index.saturating_mul(2), index),
         };
@@ -331,13 +348,16 @@ mod tests {
         let point = StructChunked::from_series("p".into(), 3, [numbers.clone(), words.clone()].iter())
             .expect("struct")
             .into_series();
-        let frame = DataFrame::new(3, vec![
-            numbers.into(),
-            words.into(),
-            lists.into(),
-            nested.into(),
-            point.into(),
-        ])
+        let frame = DataFrame::new(
+            3,
+            vec![
+                numbers.into(),
+                words.into(),
+                lists.into(),
+                nested.into(),
+                point.into(),
+            ],
+        )
         .expect("frame");
         let bytes = |name: &str| {
             let schema = frame.select([name]).expect("column").schema().clone();
