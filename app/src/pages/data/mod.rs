@@ -32,6 +32,8 @@ pub struct DataView {
     pub info: RwSignal<Option<DataInfo>>,
     /// The page of rows on show.
     pub page: RwSignal<Option<RowsPage>>,
+    /// How many pages were asked for: only the last one asked is shown.
+    pub pages_asked: StoredValue<u64>,
     /// How the table is ordered.
     pub sort: RwSignal<Option<SortBy>>,
     /// The message of the last failure.
@@ -79,7 +81,15 @@ impl DataView {
         let Some(handle) = self.handle.get_untracked() else {
             return;
         };
-        match data_rows(handle, offset, self.sort.get_untracked()).await {
+        let asked = self.pages_asked.get_value() + 1;
+        self.pages_asked.set_value(asked);
+        let reply = data_rows(handle, offset, self.sort.get_untracked()).await;
+        // A reply to a page asked for before the last (the first page of a new frame
+        // arriving after a click on "next") is dropped, not shown over the newer one.
+        if self.pages_asked.try_get_value() != Some(asked) {
+            return;
+        }
+        match reply {
             Ok(page) => self.page.set(Some(page)),
             Err(err) => self.fail(err),
         }
@@ -122,6 +132,7 @@ pub fn DataPage() -> AnyView {
         handle: RwSignal::new(None),
         info: RwSignal::new(None),
         page: RwSignal::new(None),
+        pages_asked: StoredValue::new(0),
         sort: RwSignal::new(None),
         error: RwSignal::new(None),
         transform: ServerAction::new(),
