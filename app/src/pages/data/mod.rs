@@ -51,6 +51,9 @@ impl DataView {
     pub(crate) fn show(self, handle: FrameHandle) {
         self.error.set(None);
         self.sort.set(None);
+        // The last frame's rows go: paging from them would page the new frame from
+        // the wrong place.
+        self.page.set(None);
         self.handle.set(Some(handle.clone()));
         // The frame on show is in the URL: a reload or a link opens it again.
         crate::browser::replace_query("/data", &[("h", handle.id.as_str())]);

@@ -92,9 +92,25 @@ pub fn Rows(view_state: DataView) -> AnyView {
     view! {
         <div class="rows">
             <div class="controls">
-                <button class="secondary" data-testid="prev-page" on:click=move |_| go(false)>"◀"</button>
+                // No page of the frame on show yet (a new frame's first page on its way):
+                // nothing to page from.
+                <button
+                    class="secondary"
+                    data-testid="prev-page"
+                    disabled=move || view_state.page.with(Option::is_none)
+                    on:click=move |_| go(false)
+                >
+                    "◀"
+                </button>
                 <span data-testid="position">{position}</span>
-                <button class="secondary" data-testid="next-page" on:click=move |_| go(true)>"▶"</button>
+                <button
+                    class="secondary"
+                    data-testid="next-page"
+                    disabled=move || view_state.page.with(Option::is_none)
+                    on:click=move |_| go(true)
+                >
+                    "▶"
+                </button>
             </div>
             <table data-testid="rows">
                 <thead>
