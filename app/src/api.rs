@@ -1,7 +1,7 @@
 //! The server functions: the whole contract between the browser and the server.
 //!
 //! Each is a thin wrapper that finds the cache and the caller's session (through the
-//! cache library's public wiring, `stayput_cache::frame_cache`) and calls the plain
+//! sessions library's public wiring, `stayput_sessions::frame_cache`) and calls the plain
 //! function of the same name in [`crate::server::ops`] (feature `ssr`). Their request
 //! and reply types are the [`crate::contract`]. Endpoints are fixed (`/api/<name>`) so
 //! that scripts, tests and the Trunk proxy can rely on them.
@@ -26,7 +26,7 @@ use crate::server::work::Work;
 /// ([`crate::server::ops::run_step`]), as the steps socket runs it.
 #[cfg(feature = "ssr")]
 async fn run_step(step: Step) -> Result<StepReply, StayputError> {
-    let (cache, session) = stayput_cache::frame_cache().await?;
+    let (cache, session) = stayput_sessions::frame_cache().await?;
     let heavy = crate::server::context::heavy_jobs()?;
     crate::server::ops::run_step(&cache, session, &heavy, step).await
 }
@@ -50,7 +50,7 @@ pub async fn create_frame(rows: u64, replaces: Option<FrameHandle>) -> Result<Fr
 #[server(endpoint = "start_session")]
 pub async fn start_session() -> Result<(), StayputError> {
     answered(async move {
-        stayput_cache::started_frame_cache().await?;
+        stayput_sessions::started_frame_cache().await?;
         Ok(())
     })
     .await
@@ -72,7 +72,7 @@ pub async fn frame_mean(handle: FrameHandle) -> Result<MeanReply, StayputError> 
 #[server(endpoint = "frame_histogram")]
 pub async fn frame_histogram(handle: FrameHandle) -> Result<String, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
         crate::server::ops::frame_histogram(&cache, session, &handle).await
     })
@@ -83,7 +83,7 @@ pub async fn frame_histogram(handle: FrameHandle) -> Result<String, StayputError
 #[server(endpoint = "cache_view")]
 pub async fn cache_view() -> Result<CacheListing, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         Ok(crate::server::ops::cache_view(&cache, session))
     })
     .await
@@ -93,7 +93,7 @@ pub async fn cache_view() -> Result<CacheListing, StayputError> {
 #[server(endpoint = "drop_frame")]
 pub async fn drop_frame(id: FrameId) -> Result<bool, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         Ok(crate::server::ops::drop_frame(&cache, session, &id).await)
     })
     .await
@@ -103,7 +103,7 @@ pub async fn drop_frame(id: FrameId) -> Result<bool, StayputError> {
 #[server(endpoint = "drop_all")]
 pub async fn drop_all() -> Result<usize, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         Ok(cache.remove_session(session).await)
     })
     .await
@@ -113,7 +113,7 @@ pub async fn drop_all() -> Result<usize, StayputError> {
 #[server(endpoint = "make_series")]
 pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::heavy_jobs()?
             .admit(Some(session), Work::Make { rows })
             .await?;
@@ -137,7 +137,7 @@ pub async fn explore_limits() -> Result<ExploreSizes, StayputError> {
 #[server(endpoint = "frame_columns")]
 pub async fn frame_columns(handle: FrameHandle) -> Result<Vec<ColumnInfo>, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
         crate::server::ops::frame_columns(&cache, session, &handle).await
     })
@@ -190,7 +190,7 @@ pub async fn explore_make(
     answered(async move {
         // Refused before a session, a heavy-job slot or any work.
         crate::server::ops::check_make(&kind, rows)?;
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::heavy_jobs()?
             .admit(Some(session), Work::Make { rows })
             .await?;
@@ -215,7 +215,7 @@ pub async fn data_examples() -> Result<Vec<DataExample>, StayputError> {
 pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
     answered(async move {
         let dir = crate::server::context::examples_dir()?;
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let heavy = crate::server::context::heavy_jobs()?;
         crate::server::data::load_example(&cache, session, &heavy, &dir, &file).await
     })
@@ -226,7 +226,7 @@ pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
 #[server(endpoint = "data_info")]
 pub async fn data_summary(handle: FrameHandle) -> Result<DataInfo, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
         crate::server::data::look::info(&cache, session, &handle).await
     })
@@ -241,7 +241,7 @@ pub async fn data_rows(
     sort: Option<SortBy>,
 ) -> Result<RowsPage, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
         crate::server::data::look::rows(&cache, session, &handle, offset, sort).await
     })
@@ -253,7 +253,7 @@ pub async fn data_rows(
 #[server(endpoint = "data_transform", input = leptos::server_fn::codec::Json)]
 pub async fn data_transform(handle: FrameHandle, step: Transform) -> Result<FrameHandle, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let heavy = crate::server::context::heavy_jobs()?;
         let work = Work::Transform {
             cache: &cache,
@@ -282,7 +282,7 @@ pub async fn data_plot(
     width: u32,
 ) -> Result<FigureReply, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let whole = crate::server::data::entry(&cache, session, &handle)?;
         let heavy = crate::server::context::heavy_jobs()?;
         let _slot = heavy.admit(Some(session), Work::ReadWhole(&whole)).await?;
@@ -300,7 +300,7 @@ pub async fn linked_figures(
     selections: Vec<Selection>,
 ) -> Result<Vec<FigureReply>, StayputError> {
     answered(async move {
-        let (cache, session) = stayput_cache::frame_cache().await?;
+        let (cache, session) = stayput_sessions::frame_cache().await?;
         let heavy = crate::server::context::heavy_jobs()?;
         crate::server::linked::figures(&cache, session, &heavy, &handle, figures, selections).await
     })

@@ -125,12 +125,6 @@ pub enum CacheError {
     #[error("the shared cache is unavailable right now; try again shortly")]
     SharedUnavailable,
 
-    /// The servers already keep as many sessions as they may: a new one is refused.
-    #[error("the server keeps as many sessions as it may ({max}); try again later")]
-    TooManySessions {
-        /// `STAYPUT_MAX_SESSIONS`.
-        max: u64,
-    },
     /// The recipe failed making a frame: its own error, type kept (a caller's bad
     /// arguments stay the caller's).
     #[error("making the data failed: {0}")]
@@ -163,8 +157,9 @@ pub enum CacheError {
     #[cfg(feature = "server")]
     #[error(transparent)]
     Ingest(#[from] crate::ingest::IngestError),
-    /// A server function asked for the cache but the server was not wired with it.
-    #[error("the server is not wired for the frame cache")]
+    /// A file was to become a frame, but the cache was built without an uploads
+    /// directory ([`crate::FrameCacheBuilder::uploads`]): a bug of the server.
+    #[error("the server is not wired for uploads")]
     NotWired,
     /// The cache directory cannot be used (start-up only; for the operator).
     #[error("cannot use cache directory {path}: {reason} (set {setting} to a writable directory)")]

@@ -20,24 +20,23 @@
 //! - **Memoization.** [`FrameCache::make_memoized`] returns the existing handle for
 //!   the same recipe and arguments in the same session; concurrent calls compute once.
 //!
-//! # Use it in a Leptos app
+//! # Use it
 //!
-//! Two server functions pass a frame by handle: the first builds it (memoized and
-//! rebuildable from its lineage, through a registered recipe), the second reads it. The
-//! browser only ever holds the [`FrameHandle`]. With the `leptos` feature:
+//! A frame made by a registered recipe, memoized and rebuildable from its lineage, then
+//! read back through its handle. In a web app the session key comes from the browser's
+//! session, which `stayput-sessions` binds to the cache in one call (with a Leptos
+//! example of two server functions passing a handle).
 //!
-//! ```no_run
-//! use leptos::prelude::*;
+//! ```
 //! use serde::{Deserialize, Serialize};
-//! use stayput_cache::FrameHandle;
+//! use stayput_cache::{ByteSize, CacheConfig, FrameCache, Placement, SessionKey};
 //!
 //! /// The arguments of the `squares` recipe: also its lineage.
 //! #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-//! pub struct Squares {
-//!     pub rows: u32,
+//! struct Squares {
+//!     rows: u32,
 //! }
 //!
-//! #[cfg(feature = "leptos")] // server-only code: `ssr` in a real app
 //! fn squares(args: Squares) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
 //!     use polars::prelude::*;
 //!     let x: Vec<f64> = (0..args.rows).map(f64::from).collect();
@@ -45,51 +44,26 @@
 //!     df!("x" => x, "y" => y)
 //! }
 //!
-//! /// Step 1: builds the frame on the server and returns only its handle.
-//! #[server]
-//! pub async fn make_squares(rows: u32) -> Result<FrameHandle, ServerFnError> {
-//!     use stayput_cache::{frame_cache, Placement};
-//!     let (cache, session) = frame_cache().await.map_err(ServerFnError::new)?;
-//!     // Same arguments in the same session: the existing handle, computed once.
-//!     cache
-//!         .make_memoized(session, "squares", &Squares { rows }, Placement::Auto)
-//!         .await
-//!         .map_err(ServerFnError::new)
-//! }
-//!
-//! /// Step 2: reads the frame behind the handle (no copy) and returns a small answer.
-//! #[server]
-//! pub async fn sum_of_squares(handle: FrameHandle) -> Result<f64, ServerFnError> {
-//!     use polars::prelude::ChunkAgg;
-//!     let (cache, session) = stayput_cache::frame_cache().await.map_err(ServerFnError::new)?;
-//!     // Unknown, foreign and expired handles fail alike; evicted ones are rebuilt.
-//!     let frame = cache.get(session, &handle).await.map_err(ServerFnError::new)?;
-//!     let y = frame.column("y").and_then(|c| c.f64().cloned()).map_err(ServerFnError::new)?;
-//!     Ok(y.sum().unwrap_or(0.0))
-//! }
-//!
-//! #[cfg(feature = "leptos")]
-//! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
-//!     use stayput_cache::{ByteSize, CacheConfig, FrameCache, FrameCacheRouter, SessionCookie};
-//!
-//!     let cache = FrameCache::builder(CacheConfig::new(ByteSize(1 << 30)))
-//!         .recipe("squares", |args: Squares| async move { squares(args) })
-//!         .build();
-//!     let _purger = cache.spawn_purger(); // idle expiry and session-end cleanup
-//!     let router = axum::Router::new()
-//!         .route("/api/{*fn_name}", axum::routing::post(leptos_axum::handle_server_fns))
-//!         // The one call: session cookie + cache for every route above.
-//!         .with_frame_cache(cache, SessionCookie::default());
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     axum::serve(listener, router).await
-//! }
-//! # #[cfg(not(feature = "leptos"))]
-//! # fn main() {}
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), stayput_cache::CacheError> {
+//! let cache = FrameCache::builder(CacheConfig::new(ByteSize(1 << 30)))
+//!     .recipe("squares", |args: Squares| async move { squares(args) })
+//!     .build();
+//! let session = SessionKey::random();
+//! let handle = cache
+//!     .make_memoized(session, "squares", &Squares { rows: 1_000 }, Placement::Auto)
+//!     .await?;
+//! // Same arguments in the same session: the same handle, computed once.
+//! let again = cache
+//!     .make_memoized(session, "squares", &Squares { rows: 1_000 }, Placement::Auto)
+//!     .await?;
+//! assert_eq!(handle, again);
+//! // Read without a copy; another session's key reads it as unknown.
+//! assert_eq!(cache.get(session, &handle).await?.height(), 1_000);
+//! assert!(cache.get(SessionKey::random(), &handle).await.is_err());
+//! # Ok(())
+//! # }
 //! ```
-//!
-//! In a cargo-leptos app the router is the one `leptos_routes` builds; add
-//! `.with_frame_cache(..)` after it (axum layers cover only the routes added before).
 //!
 //! # Layout
 //! Plain data, shared with the wasm client (always built):
@@ -131,10 +105,9 @@
 //!   directory and its budget (`files`), an upload arriving (`incoming`), downloads'
 //!   scratch files (`scratch`), the fuzzing campaign (`fuzz`, tests only).
 //! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.
-//! - [`shared`] (feature `redis`): several servers sharing sessions, the handle index,
-//!   the memo table and small frames through Redis ([`SharedStore`]).
-//! - [`wiring`] (feature `leptos`): the session cookie and the cache on an axum router in
-//!   one call, and [`frame_cache`] for server functions.
+//! - [`shared`] (feature `redis`): several servers sharing the handle index, the memo
+//!   table and small frames through Redis ([`SharedStore`]; the sessions' records are
+//!   `stayput-sessions`', over its pool).
 //!
 //! Without its default `server` feature the crate holds only the plain data types, with
 //! no polars, tokio or uuid, so the browser build can use them.
@@ -171,8 +144,6 @@ mod state;
 mod store;
 #[cfg(feature = "server")]
 mod tier;
-#[cfg(feature = "leptos")]
-pub mod wiring;
 
 pub use error::{CacheError, Limit, RecipeError};
 pub use handle::{FrameHandle, FrameId};
@@ -204,8 +175,3 @@ pub use state::{ENTRY_OVERHEAD, MAX_LINEAGE_BYTES};
 pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 #[cfg(feature = "server")]
 pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
-#[cfg(feature = "leptos")]
-pub use wiring::{
-    existing_frame_cache, existing_session_key, existing_shared_session_key, frame_cache, session_key,
-    shared_session_key, started_frame_cache, FrameCacheRouter, SessionCookie, DEFAULT_MAX_SESSIONS,
-};

@@ -8,7 +8,8 @@ use std::time::Duration;
 use app::contract::client_mode::DEFAULT_MAX_ROWS;
 use app::server::heavy::HeavyLimits;
 use leptos::config::{get_configuration, LeptosOptions};
-use stayput_cache::{ByteSize, SharedSettings, DEFAULT_MAX_FRAMES_PER_SESSION, DEFAULT_MAX_SESSIONS};
+use stayput_cache::{ByteSize, SharedSettings, DEFAULT_MAX_FRAMES_PER_SESSION};
+use stayput_sessions::DEFAULT_MAX_SESSIONS;
 
 use crate::access::{Access, BadDigest};
 use crate::serve::ServeLimits;
@@ -294,7 +295,6 @@ impl Config {
                 }
                 settings.frame_ttl = duration("STAYPUT_REDIS_FRAME_TTL", settings.frame_ttl)?;
                 settings.command_timeout = duration("STAYPUT_REDIS_TIMEOUT", settings.command_timeout)?;
-                settings.max_sessions = max_sessions;
                 Some(settings)
             }
             None => None,

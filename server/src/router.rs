@@ -12,10 +12,8 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
-use stayput_cache::{
-    CacheConfig, CacheError, DiskTier, FrameCache, FrameCacheRouter, PurgeGuard, SessionCookie, SharedStore,
-    Uploads,
-};
+use stayput_cache::{CacheConfig, CacheError, DiskTier, FrameCache, PurgeGuard, SharedStore, Uploads};
+use stayput_sessions::{FrameCacheRouter, SessionCookie};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;

@@ -1,6 +1,6 @@
 //! What server functions read of the [`AppState`] (provided as their Leptos context):
 //! the limits, heavy-job admission, the examples' directory. The cache and the caller's
-//! session come from the library's one-call wiring (`stayput_cache::frame_cache`).
+//! session come from the library's one-call wiring (`stayput_sessions::frame_cache`).
 
 use leptos::prelude::use_context;
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stayput_cache::{CacheError, Limit};
 use stayput_figures::FigureError;
+use stayput_sessions::SessionError;
 
 use crate::contract::StayputError;
 
@@ -29,7 +30,6 @@ impl From<CacheError> for StayputError {
             CacheError::Busy => Self::Busy { retry_after_s: 1 },
             CacheError::Storage { tier } => Self::Storage(tier.to_owned()),
             CacheError::SharedUnavailable => Self::SharedUnavailable,
-            CacheError::TooManySessions { max } => Self::TooManySessions(max),
             // A recipe's own error keeps its status: a user's bad step stays a 400.
             CacheError::Recipe(err) => match err.downcast_ref::<StayputError>() {
                 Some(own) => own.clone(),
@@ -50,6 +50,17 @@ impl From<CacheError> for StayputError {
                 tracing::error!(err = %other, "cache misuse");
                 Self::Internal
             }
+        }
+    }
+}
+
+impl From<SessionError> for StayputError {
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::SharedUnavailable => Self::SharedUnavailable,
+            SessionError::TooManySessions { max } => Self::TooManySessions(max),
+            SessionError::Store => Self::Storage("session".to_owned()),
+            SessionError::NotWired => Self::Internal,
         }
     }
 }

@@ -23,8 +23,6 @@
 pub(crate) mod frames;
 pub(crate) mod held;
 pub(crate) mod index;
-#[cfg(feature = "leptos")]
-pub(crate) mod sessions;
 
 use std::time::Duration;
 
@@ -51,15 +49,11 @@ pub struct SharedSettings {
     pub frame_ttl: Duration,
     /// Longest any one Redis command may take before it counts as Redis unavailable.
     pub command_timeout: Duration,
-    /// Most sessions all the servers keep at once, counted in Redis: a new one beyond it
-    /// is refused ([`CacheError::TooManySessions`]).
-    pub max_sessions: u64,
 }
 
 impl SharedSettings {
     /// The settings for `url` with the defaults: prefix `stayput`, frames up to 64 MiB,
-    /// kept 30 minutes, commands bounded by 2 seconds, [`crate::DEFAULT_MAX_SESSIONS`]
-    /// sessions.
+    /// kept 30 minutes, commands bounded by 2 seconds.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -67,7 +61,6 @@ impl SharedSettings {
             frame_max: 64 << 20,
             frame_ttl: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(2),
-            max_sessions: 100_000,
         }
     }
 }
@@ -80,7 +73,6 @@ impl std::fmt::Debug for SharedSettings {
             .field("frame_max", &self.frame_max)
             .field("frame_ttl", &self.frame_ttl)
             .field("command_timeout", &self.command_timeout)
-            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }
@@ -227,8 +219,8 @@ impl SharedStore {
         &self.settings
     }
 
-    /// The connection pool (the session store shares it).
-    pub(crate) fn pool(&self) -> &Pool {
+    /// The connection pool, for a session store that shares it (stayput-sessions).
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
@@ -241,10 +233,16 @@ impl SharedStore {
 
     /// A failed command: logged, the breaker opened, "unavailable" to the caller.
     pub(crate) fn failed(&self, err: fred::error::Error) -> CacheError {
+        self.command_failed(err);
+        CacheError::SharedUnavailable
+    }
+
+    /// A command over [`Self::pool`] failed: logged, and the breaker opened, so calls
+    /// fail at once for a second instead of each waiting for the timeout.
+    pub fn command_failed(&self, err: fred::error::Error) {
         tracing::warn!(err = %err, "Redis command failed");
         let until = self.breaker.now_ms().saturating_add(BREAK_MS);
         self.breaker.open_until_ms.fetch_max(until, Ordering::Relaxed);
-        CacheError::SharedUnavailable
     }
 
     /// `prefix:kind:session`.

@@ -25,7 +25,8 @@ const ROWS: u64 = 1_000_000;
 /// its handle.
 #[server(endpoint = "make_walk", input = leptos::server_fn::codec::Json)]
 pub async fn make_walk() -> Result<FrameHandle, ServerFnError> {
-    use stayput_cache::{frame_cache, Placement};
+    use stayput_cache::Placement;
+    use stayput_sessions::frame_cache;
     let (cache, session) = frame_cache().await.map_err(ServerFnError::new)?;
     cache
         .make_memoized(session, "walk", &ROWS, Placement::Auto)
@@ -45,7 +46,9 @@ pub async fn walk_figure(
 ) -> Result<String, ServerFnError> {
     use stayput_figures::demo::TIME;
     use stayput_figures::scalable::ScalablePlot;
-    let (cache, session) = stayput_cache::frame_cache().await.map_err(ServerFnError::new)?;
+    let (cache, session) = stayput_sessions::frame_cache()
+        .await
+        .map_err(ServerFnError::new)?;
     // Unknown, foreign and expired handles fail alike; an evicted frame is rebuilt.
     let frame = cache.get(session, &handle).await.map_err(ServerFnError::new)?;
     // A plotly.rs `Plot` is not `Send`: built where the reduction runs, off the runtime.
@@ -127,7 +130,8 @@ call('make_walk', {}).then((h) => { handle = h; return draw(null); }).catch(fail
 async fn main() -> std::io::Result<()> {
     use axum::response::{Html, IntoResponse};
     use axum::routing::{get, post};
-    use stayput_cache::{ByteSize, CacheConfig, FrameCache, FrameCacheRouter, SessionCookie};
+    use stayput_cache::{ByteSize, CacheConfig, FrameCache};
+    use stayput_sessions::{FrameCacheRouter, SessionCookie};
 
     let cache = FrameCache::builder(CacheConfig::new(ByteSize(1 << 30)))
         .recipe("walk", |rows: u64| async move {
