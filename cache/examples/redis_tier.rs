@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polars::prelude::*;
-use stayput_cache::{ByteSize, ColdTier, DiskTier, FrameKey, SessionKey, SharedSettings, SharedStore};
+use stayput_cache::{
+    ByteSize, ColdTier, DiskTier, FrameKey, RedisTier, SessionKey, SharedSettings, SharedStore,
+};
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -22,7 +24,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut settings = SharedSettings::new(url);
     settings.frame_max = 1 << 30;
     settings.command_timeout = Duration::from_secs(30);
-    let redis = SharedStore::connect(settings).await?;
+    // Both tiers behind the same trait.
+    let redis = RedisTier::new(SharedStore::connect(settings).await?);
     let dir = tempfile::tempdir()?;
     let disk = DiskTier::open(dir.path(), ByteSize(8 << 30))?;
     for rows in [1_000_000u64, 10_000_000] {
@@ -36,10 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut put_r, mut get_r, mut put_d, mut get_d) = (vec![], vec![], vec![], vec![]);
         for _ in 0..5 {
             let t = Instant::now();
-            redis.store_frame(key, &frame).await?;
+            redis.store(key, Arc::clone(&frame)).await?;
             put_r.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            let back = redis.load_frame(key).await?.ok_or("not in Redis")?;
+            let back = redis.load(key).await?.ok_or("not in Redis")?;
             get_r.push(t.elapsed().as_secs_f64() * 1e3);
             assert_eq!(back.height() as u64, rows);
             let t = Instant::now();
@@ -52,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             get_d.push(t.elapsed().as_secs_f64() * 1e3);
             assert!(sum > 0.0);
         }
-        redis.remove_frame(key).await?;
+        redis.remove(key).await?;
         disk.remove(key).await?;
         for (tier, put, get) in [("redis", put_r, get_r), ("disk", put_d, get_d)] {
             println!(

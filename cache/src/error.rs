@@ -21,6 +21,8 @@ pub enum Limit {
     UploadMax,
     /// The space all kept uploads share.
     UploadsSpace,
+    /// The largest frame written to Redis for the other servers.
+    RedisFrameMax,
 }
 
 impl Limit {
@@ -33,6 +35,7 @@ impl Limit {
             Self::DiskBudget => "disk budget",
             Self::UploadMax => "upload limit",
             Self::UploadsSpace => "space for uploads",
+            Self::RedisFrameMax => "largest frame shared through Redis",
         }
     }
 }

@@ -95,7 +95,8 @@
 //!     adopting entries, reading through Redis before rebuilding).
 //! - `state`: the bookkeeping and the eviction policy, under one mutex.
 //! - `recipe`: recipes, the named functions that make and rebuild frames.
-//! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap.
+//! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap (the disk tier,
+//!   and the Redis tier, `RedisTier`).
 //! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
 //! - `sorted`: polars' sorted flag, put back on a frame that comes back from a tier.
 //! - `metrics`: [`Counters`] and their Prometheus text.
@@ -168,7 +169,7 @@ pub use recipe::BoxFuture;
 #[cfg(feature = "server")]
 pub use session::SessionKey;
 #[cfg(feature = "redis")]
-pub use shared::{redacted, SharedError, SharedSettings, SharedStore};
+pub use shared::{redacted, RedisTier, SharedError, SharedSettings, SharedStore};
 #[cfg(feature = "server")]
 pub use state::{ENTRY_OVERHEAD, MAX_LINEAGE_BYTES};
 #[cfg(feature = "server")]

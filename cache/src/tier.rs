@@ -1,5 +1,5 @@
-//! The contract of a tier that holds frames outside this process's heap (disk today,
-//! a shared network store such as Redis next).
+//! The contract of a tier that holds frames outside this process's heap: the disk tier
+//! ([`crate::DiskTier`]) and the Redis tier (`RedisTier`, feature `redis`).
 //!
 //! Every call is async and fallible, and a `load` makes no assumption that the frame
 //! was ever in this process: a network tier shared by several servers implements the

@@ -72,6 +72,7 @@ pub(crate) fn setting_of(limit: Limit) -> &'static str {
         Limit::SessionQuota | Limit::SessionQuotaHeldElsewhere => "STAYPUT_SESSION_QUOTA",
         Limit::DiskBudget | Limit::UploadsSpace => "STAYPUT_DISK_BUDGET",
         Limit::UploadMax => "STAYPUT_UPLOAD_MAX",
+        Limit::RedisFrameMax => "STAYPUT_REDIS_FRAME_MAX",
     }
 }
 

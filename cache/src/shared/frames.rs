@@ -8,8 +8,14 @@
 //! between the two finds a chunk missing and treats the frame as not in Redis, so it is
 //! rebuilt from its lineage: never a corrupt frame). Each chunk is one `SET` of at most
 //! [`CHUNK_BYTES`], so no command holds Redis for long.
+//!
+//! [`RedisTier`] is this behind the [`ColdTier`] trait, like the disk tier: the cache
+//! writes frames through it for the other servers and reads theirs through it, and it
+//! can serve as a single server's cold tier too.
 
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use fred::prelude::{Expiration, KeysInterface};
 use polars::prelude::DataFrame;
@@ -18,8 +24,9 @@ use polars_io::{SerReader, SerWriter};
 use uuid::Uuid;
 
 use super::SharedStore;
-use crate::tier::FrameKey;
-use crate::CacheError;
+use crate::recipe::BoxFuture;
+use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
+use crate::{ByteSize, CacheError, Limit};
 
 /// Bytes of one chunk: 8 MiB, a few milliseconds of Redis's time each.
 pub(crate) const CHUNK_BYTES: usize = 8 << 20;
@@ -59,9 +66,9 @@ impl SharedStore {
         format!("{}:{version}:{index}", self.frame_key(key))
     }
 
-    /// Writes `frame` under `key`; returns the bytes written. Frames over the configured
-    /// `frame_max` are not written (`Ok(None)`).
-    pub async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<u64>, CacheError> {
+    /// Writes `frame` under `key`; returns the bytes written and those of the version it
+    /// replaced. Frames over the configured `frame_max` are not written (`Ok(None)`).
+    async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<(u64, u64)>, CacheError> {
         if frame.estimated_size() as u64 > self.settings().frame_max {
             return Ok(None);
         }
@@ -102,14 +109,15 @@ impl SharedStore {
             .set(self.frame_key(key), manifest, ttl, None, true)
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(old) = old.as_deref().and_then(Manifest::parse) {
-            self.delete_chunks(key, &old).await;
+        let old = old.as_deref().and_then(Manifest::parse);
+        if let Some(old) = &old {
+            self.delete_chunks(key, old).await;
         }
-        Ok(Some(total as u64))
+        Ok(Some((total as u64, old.map_or(0, |old| old.bytes as u64))))
     }
 
     /// The frame under `key`, or `None` when Redis does not hold it (whole).
-    pub async fn load_frame(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
+    async fn load_frame(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
         self.ensure_up()?;
         let manifest: Option<String> = self
             .pool()
@@ -161,18 +169,20 @@ impl SharedStore {
         }
     }
 
-    /// Deletes the frame under `key` (manifest first, so no reader starts on it).
-    pub async fn remove_frame(&self, key: FrameKey) -> Result<(), CacheError> {
+    /// Deletes the frame under `key` (manifest first, so no reader starts on it);
+    /// returns the bytes it had.
+    async fn remove_frame(&self, key: FrameKey) -> Result<Option<u64>, CacheError> {
         self.ensure_up()?;
         let manifest: Option<String> = self
             .pool()
             .getdel(self.frame_key(key))
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) {
-            self.delete_chunks(key, &manifest).await;
+        let manifest = manifest.as_deref().and_then(Manifest::parse);
+        if let Some(manifest) = &manifest {
+            self.delete_chunks(key, manifest).await;
         }
-        Ok(())
+        Ok(manifest.map(|m| m.bytes as u64))
     }
 
     async fn delete_chunks(&self, key: FrameKey, manifest: &Manifest) {
@@ -182,6 +192,88 @@ impl SharedStore {
         let deleted: Result<u64, _> = self.pool().del(keys).await;
         if let Err(err) = deleted {
             tracing::debug!(%err, "old chunks not deleted; they expire");
+        }
+    }
+}
+
+/// Frames in Redis behind the [`ColdTier`] trait (see the module's docs). Cheap to clone:
+/// clones share the connection and the counts.
+#[derive(Debug, Clone)]
+pub struct RedisTier {
+    store: SharedStore,
+    /// Frames and bytes this server wrote and has not seen go. Frames expire in Redis
+    /// after `frame_ttl` without telling anyone, and other servers replace and remove
+    /// them, so this is what this server put there, an upper bound of what stays.
+    written: Arc<(AtomicU64, AtomicU64)>,
+}
+
+impl RedisTier {
+    /// The tier over `store`'s connection, with its settings (`frame_max`, `frame_ttl`).
+    pub fn new(store: SharedStore) -> Self {
+        Self {
+            store,
+            written: Arc::new((AtomicU64::new(0), AtomicU64::new(0))),
+        }
+    }
+
+    fn count(&self, entries: i64, bytes: i64) {
+        let apply = |counter: &AtomicU64, by: i64| {
+            let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add_signed(by))
+            });
+        };
+        apply(&self.written.0, entries);
+        apply(&self.written.1, bytes);
+    }
+}
+
+impl ColdTier for RedisTier {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    /// Refuses a frame over `frame_max` ([`Limit::RedisFrameMax`]): it stays where it
+    /// was made, and other servers rebuild it from its lineage.
+    fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>> {
+        Box::pin(async move {
+            match self.store.store_frame(key, &frame).await? {
+                Some((bytes, replaced)) => {
+                    let entries = if replaced > 0 { 0 } else { 1 };
+                    let grown =
+                        i64::try_from(bytes).unwrap_or(i64::MAX) - i64::try_from(replaced).unwrap_or(0);
+                    self.count(entries, grown);
+                    Ok(Stored {
+                        bytes,
+                        evicted: Vec::new(),
+                    })
+                }
+                None => Err(CacheError::TooLarge {
+                    needed: ByteSize(frame.estimated_size() as u64),
+                    limit: Limit::RedisFrameMax,
+                    budget: ByteSize(self.store.settings().frame_max),
+                }),
+            }
+        })
+    }
+
+    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>> {
+        Box::pin(self.store.load_frame(key))
+    }
+
+    fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(async move {
+            if let Some(bytes) = self.store.remove_frame(key).await? {
+                self.count(-1, -i64::try_from(bytes).unwrap_or(i64::MAX));
+            }
+            Ok(())
+        })
+    }
+
+    fn usage(&self) -> TierUsage {
+        TierUsage {
+            entries: self.written.0.load(Ordering::Relaxed),
+            bytes: self.written.1.load(Ordering::Relaxed),
+            budget: self.store.settings().frame_max,
         }
     }
 }

@@ -21,6 +21,7 @@
 //! costs a shortcut (a frame not in Redis is rebuilt from its lineage).
 
 pub(crate) mod frames;
+pub use frames::RedisTier;
 pub(crate) mod held;
 pub(crate) mod index;
 

@@ -162,6 +162,11 @@ impl FrameCacheBuilder {
                 recycler: self.recycler,
                 uploads: self.uploads,
                 #[cfg(feature = "redis")]
+                shared_frames: self
+                    .shared
+                    .clone()
+                    .map(|store| Arc::new(crate::shared::RedisTier::new(store)) as Arc<dyn ColdTier>),
+                #[cfg(feature = "redis")]
                 shared: self.shared,
                 counters: Counters::default(),
                 epoch: Instant::now(),

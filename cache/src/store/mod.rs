@@ -71,6 +71,9 @@ struct Inner {
     /// Redis, when several servers share their sessions, handles and small frames.
     #[cfg(feature = "redis")]
     shared: Option<crate::shared::SharedStore>,
+    /// The frames part of it: the Redis tier, behind the same trait as the disk tier.
+    #[cfg(feature = "redis")]
+    shared_frames: Option<Arc<dyn ColdTier>>,
     /// Where ingested files are kept, when the app takes uploads.
     uploads: Option<crate::ingest::Uploads>,
     /// Hits, misses, evictions by cause, spills, recomputes: atomics, so bumping one

@@ -153,10 +153,10 @@ impl FrameCache {
 
     /// The frame `key` from Redis, when Redis holds it whole.
     pub(in crate::store) async fn load_shared(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
-        let Some(shared) = self.shared() else {
+        let Some(frames) = &self.inner.shared_frames else {
             return Ok(None);
         };
-        let frame = shared.load_frame(key).await?;
+        let frame = frames.load(key).await?;
         if frame.is_some() {
             Counters::bump(&self.inner.counters.hits_shared);
         }

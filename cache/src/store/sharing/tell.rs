@@ -98,7 +98,7 @@ impl FrameCache {
 
     /// Writes `frame` to Redis under `key`; `wait` or in the background.
     pub(in crate::store) async fn write_through(&self, key: FrameKey, frame: Arc<DataFrame>, wait: bool) {
-        let Some(shared) = self.shared().cloned() else {
+        let (Some(shared), Some(frames)) = (self.shared(), self.inner.shared_frames.clone()) else {
             return;
         };
         if frame.estimated_size() as u64 > shared.settings().frame_max {
@@ -106,9 +106,10 @@ impl FrameCache {
         }
         let counters = self.clone();
         let write = async move {
-            match shared.store_frame(key, &frame).await {
-                Ok(Some(_)) => Counters::bump(&counters.inner.counters.shared_writes),
-                Ok(None) => {}
+            match frames.store(key, frame).await {
+                Ok(_) => Counters::bump(&counters.inner.counters.shared_writes),
+                // Larger than Redis takes once encoded: other servers rebuild it.
+                Err(CacheError::TooLarge { .. }) => {}
                 Err(err) => {
                     tracing::warn!(%err, "a frame was not written to Redis; other servers rebuild it")
                 }
@@ -133,9 +134,7 @@ impl FrameCache {
         {
             tracing::warn!(%err, "a dropped frame stays known to other servers until its session ends");
         }
-        tokio::spawn(async move {
-            let _ = shared.remove_frame(key).await;
-        });
+        self.remove_shared_frame_later(key);
     }
 
     /// Forgets the whole of `session` in Redis (the user dropped everything).
@@ -153,11 +152,11 @@ impl FrameCache {
 
     /// Drops the frame of `key` from Redis (the page released it), off the caller's path.
     pub(in crate::store) fn remove_shared_frame_later(&self, key: FrameKey) {
-        let Some(shared) = self.shared().cloned() else {
+        let Some(frames) = self.inner.shared_frames.clone() else {
             return;
         };
         tokio::spawn(async move {
-            let _ = shared.remove_frame(key).await;
+            let _ = frames.remove(key).await;
         });
     }
 
