@@ -48,6 +48,12 @@ impl<S: Clone + Send + Sync + 'static> FrameCacheRouter for Router<S> {
                 .layer(Extension(wiring))
                 .layer(session_layer(store, cookie, inactivity));
         }
+        // A cache shared through Redis with sessions kept on each server would lose every
+        // cookie at the balancer's next hop: a wiring mistake, refused at start-up.
+        assert!(
+            !cache.is_shared(),
+            "the cache is shared through Redis: enable stayput-sessions' `redis` feature so sessions are shared too"
+        );
         let store = MokaStore::new(Some(cookie.max_sessions));
         let wiring = Wiring {
             cache,

@@ -57,6 +57,17 @@ fn app() -> (FrameCache, Router) {
                 Ok::<_, String>(handle.id.to_string())
             }),
         )
+        // The caller's key, which a real app never sends: here only so that the test can
+        // look for it in what the browser gets.
+        .route(
+            "/key",
+            get(|caller: BrowserSession| async move {
+                match caller.existing_key().await {
+                    Ok(Some(key)) => key.uuid().to_string(),
+                    _ => "none".to_owned(),
+                }
+            }),
+        )
         // Whether the caller has a session (never starts one).
         .route(
             "/peek",
@@ -150,10 +161,25 @@ async fn a_session_is_kept_once_it_holds_a_frame_and_its_key_stays_on_the_server
         .expect("rows");
     assert_eq!(rows.text().await.expect("body"), "3");
 
-    // The cookie carries tower-sessions' id, not the cache's key: no session the cache
-    // holds is named in it.
+    // The cookie carries tower-sessions' id, not the cache's key.
     let totals = cache.totals();
     assert_eq!(totals.sessions, 1, "{totals:?}");
+    let key = browser
+        .get(format!("http://{addr}/key"))
+        .send()
+        .await
+        .expect("key")
+        .text()
+        .await
+        .expect("body");
+    let key = uuid::Uuid::parse_str(&key).expect("the session's key");
+    for form in [key.to_string(), key.simple().to_string()] {
+        assert!(
+            !cookie.contains(&form),
+            "the key {form} is in the cookie {cookie}"
+        );
+        assert!(!id.contains(&form), "the key {form} is in the handle {id}");
+    }
 
     // Another browser, with its own cookie, reads the handle as unknown.
     let stranger = client();
@@ -197,14 +223,29 @@ async fn a_started_session_is_kept_before_it_holds_anything() {
         .await
         .expect("peek");
     assert_eq!(peek.text().await.expect("body"), "some");
-    // A cookie that names no session starts none.
+    // A cookie that names no session is no session: its holder starts a new one, under
+    // an id of the server's choosing, never the one it made up.
+    let made_up = "stayput.sid=AAAAAAAAAAAAAAAAAAAAAA";
     let forged = reqwest::Client::new()
         .get(format!("http://{addr}/peek"))
-        .header(reqwest::header::COOKIE, "stayput.sid=AAAAAAAAAAAAAAAAAAAAAA")
+        .header(reqwest::header::COOKIE, made_up)
         .send()
         .await
         .expect("peek");
     assert_eq!(forged.text().await.expect("body"), "none");
+    let made = reqwest::Client::new()
+        .post(format!("http://{addr}/make"))
+        .header(reqwest::header::COOKIE, made_up)
+        .send()
+        .await
+        .expect("make");
+    assert_eq!(made.status(), 200);
+    let issued = set_cookie(&made).expect("a new session's cookie");
+    assert!(issued.starts_with("stayput.sid="), "{issued}");
+    assert!(
+        !issued.starts_with(made_up),
+        "the made-up id was adopted: {issued}"
+    );
 }
 
 #[tokio::test]

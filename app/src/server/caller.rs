@@ -6,7 +6,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use stayput_cache::SessionKey;
 use stayput_sessions::BrowserSession;
 
@@ -20,9 +20,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Only a router not wired with the session layer gets here: the server's fault,
+        // answered like every other refusal (JSON, nothing internal).
         let browser = BrowserSession::from_request_parts(parts, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|_| crate::server::errors::error_response(StayputError::Internal))?;
         Ok(Self(browser))
     }
 }

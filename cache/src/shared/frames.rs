@@ -13,9 +13,10 @@
 //! writes frames through it for the other servers and reads theirs through it, and it
 //! can serve as a single server's cold tier too.
 
+use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use fred::prelude::{Expiration, KeysInterface};
 use polars::prelude::DataFrame;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 
 use super::SharedStore;
 use crate::recipe::BoxFuture;
+use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
 use crate::{ByteSize, CacheError, Limit};
 
@@ -66,9 +68,9 @@ impl SharedStore {
         format!("{}:{version}:{index}", self.frame_key(key))
     }
 
-    /// Writes `frame` under `key`; returns the bytes written and those of the version it
-    /// replaced. Frames over the configured `frame_max` are not written (`Ok(None)`).
-    async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<(u64, u64)>, CacheError> {
+    /// Writes `frame` under `key`; returns the bytes written. Frames over the configured
+    /// `frame_max` are not written (`Ok(None)`).
+    async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<u64>, CacheError> {
         if frame.estimated_size() as u64 > self.settings().frame_max {
             return Ok(None);
         }
@@ -109,11 +111,10 @@ impl SharedStore {
             .set(self.frame_key(key), manifest, ttl, None, true)
             .await
             .map_err(|err| self.failed(err))?;
-        let old = old.as_deref().and_then(Manifest::parse);
-        if let Some(old) = &old {
-            self.delete_chunks(key, old).await;
+        if let Some(old) = old.as_deref().and_then(Manifest::parse) {
+            self.delete_chunks(key, &old).await;
         }
-        Ok(Some((total as u64, old.map_or(0, |old| old.bytes as u64))))
+        Ok(Some(total as u64))
     }
 
     /// The frame under `key`, or `None` when Redis does not hold it (whole).
@@ -169,20 +170,18 @@ impl SharedStore {
         }
     }
 
-    /// Deletes the frame under `key` (manifest first, so no reader starts on it);
-    /// returns the bytes it had.
-    async fn remove_frame(&self, key: FrameKey) -> Result<Option<u64>, CacheError> {
+    /// Deletes the frame under `key` (manifest first, so no reader starts on it).
+    async fn remove_frame(&self, key: FrameKey) -> Result<(), CacheError> {
         self.ensure_up()?;
         let manifest: Option<String> = self
             .pool()
             .getdel(self.frame_key(key))
             .await
             .map_err(|err| self.failed(err))?;
-        let manifest = manifest.as_deref().and_then(Manifest::parse);
-        if let Some(manifest) = &manifest {
-            self.delete_chunks(key, manifest).await;
+        if let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) {
+            self.delete_chunks(key, &manifest).await;
         }
-        Ok(manifest.map(|m| m.bytes as u64))
+        Ok(())
     }
 
     async fn delete_chunks(&self, key: FrameKey, manifest: &Manifest) {
@@ -197,14 +196,19 @@ impl SharedStore {
 }
 
 /// Frames in Redis behind the [`ColdTier`] trait (see the module's docs). Cheap to clone:
-/// clones share the connection and the counts.
+/// clones share the connection and the record of what this server wrote.
+///
+/// As a single server's cold tier, mind that every frame expires `frame_ttl` after it
+/// was written (reads do not renew it): set it to at least the idle timeout, or give
+/// the frames a recipe so an expired one is rebuilt. Redis bounds its own memory
+/// (`maxmemory`); the tier reports no budget of its own.
 #[derive(Debug, Clone)]
 pub struct RedisTier {
     store: SharedStore,
-    /// Frames and bytes this server wrote and has not seen go. Frames expire in Redis
-    /// after `frame_ttl` without telling anyone, and other servers replace and remove
-    /// them, so this is what this server put there, an upper bound of what stays.
-    written: Arc<(AtomicU64, AtomicU64)>,
+    /// The frames this server wrote, their bytes and when, dropped when this server
+    /// removes them or their time to live has passed. Another server may replace or
+    /// remove one meanwhile; what is listed here is what this server put there.
+    written: Arc<Mutex<HashMap<FrameKey, (u64, Instant)>>>,
 }
 
 impl RedisTier {
@@ -212,18 +216,8 @@ impl RedisTier {
     pub fn new(store: SharedStore) -> Self {
         Self {
             store,
-            written: Arc::new((AtomicU64::new(0), AtomicU64::new(0))),
+            written: Arc::new(Mutex::new(HashMap::new())),
         }
-    }
-
-    fn count(&self, entries: i64, bytes: i64) {
-        let apply = |counter: &AtomicU64, by: i64| {
-            let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_add_signed(by))
-            });
-        };
-        apply(&self.written.0, entries);
-        apply(&self.written.1, bytes);
     }
 }
 
@@ -237,11 +231,8 @@ impl ColdTier for RedisTier {
     fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>> {
         Box::pin(async move {
             match self.store.store_frame(key, &frame).await? {
-                Some((bytes, replaced)) => {
-                    let entries = if replaced > 0 { 0 } else { 1 };
-                    let grown =
-                        i64::try_from(bytes).unwrap_or(i64::MAX) - i64::try_from(replaced).unwrap_or(0);
-                    self.count(entries, grown);
+                Some(bytes) => {
+                    lock(&self.written).insert(key, (bytes, Instant::now()));
                     Ok(Stored {
                         bytes,
                         evicted: Vec::new(),
@@ -262,18 +253,19 @@ impl ColdTier for RedisTier {
 
     fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>> {
         Box::pin(async move {
-            if let Some(bytes) = self.store.remove_frame(key).await? {
-                self.count(-1, -i64::try_from(bytes).unwrap_or(i64::MAX));
-            }
-            Ok(())
+            lock(&self.written).remove(&key);
+            self.store.remove_frame(key).await
         })
     }
 
     fn usage(&self) -> TierUsage {
+        let ttl = self.store.settings().frame_ttl;
+        let mut written = lock(&self.written);
+        written.retain(|_, (_, at)| at.elapsed() < ttl);
         TierUsage {
-            entries: self.written.0.load(Ordering::Relaxed),
-            bytes: self.written.1.load(Ordering::Relaxed),
-            budget: self.store.settings().frame_max,
+            entries: written.len() as u64,
+            bytes: written.values().map(|(bytes, _)| bytes).sum(),
+            budget: 0,
         }
     }
 }

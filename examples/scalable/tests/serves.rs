@@ -26,10 +26,15 @@ fn start() -> Example {
         .spawn()
         .expect("start the example");
     let stdout = child.stdout.take().expect("its output");
+    let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("its first line");
+    stdout.read_line(&mut line).expect("its first line");
+    // The rest of its output is read on, so a later line never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    if line.is_empty() {
+        let _ = child.wait();
+        panic!("the example exited before listening (has scripts/setup installed plotly.js?)");
+    }
     let url = line
         .trim()
         .rsplit(' ')

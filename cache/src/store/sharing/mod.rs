@@ -104,8 +104,9 @@ mod off {
 }
 
 impl FrameCache {
-    /// Whether this cache shares its handles through Redis.
-    pub(in crate::store) fn is_shared(&self) -> bool {
+    /// Whether this cache shares its handles through Redis (never without the `redis`
+    /// feature). Its sessions must then be shared too (stayput-sessions' `redis`).
+    pub fn is_shared(&self) -> bool {
         #[cfg(feature = "redis")]
         {
             self.inner.shared.is_some()
