@@ -82,16 +82,14 @@ impl BrowserSession {
     /// as they may. It learns the handles other servers made since this one last looked;
     /// while Redis is down, a session this server knows goes on with what it holds.
     pub async fn key(&self) -> Result<SessionKey, SessionError> {
-        #[cfg(feature = "redis")]
-        if let Some(count) = &self.wiring.count {
-            if existing_key(&self.session).await?.is_none() {
-                // Refused before any work when the servers keep as many as they may.
-                count.refuse_when_full().await?;
-            }
-        }
         let key = match existing_key(&self.session).await? {
             Some(key) => key,
             None => {
+                // Refused before any work when the servers keep as many as they may.
+                #[cfg(feature = "redis")]
+                if let Some(count) = &self.wiring.count {
+                    count.refuse_when_full().await?;
+                }
                 let key = SessionKey::random();
                 self.session.insert(OWNER_KEY, key).await.map_err(store_failed)?;
                 key

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use fred::prelude::{Expiration, KeysInterface};
@@ -219,6 +219,16 @@ impl RedisTier {
             written: Arc::new(Mutex::new(HashMap::new())),
         }
     }
+
+    /// The record of what this server wrote, its expired entries dropped: on every write
+    /// too, since a server that shares frames never asks for its usage and the record
+    /// must not grow with every frame it ever wrote.
+    fn written(&self) -> MutexGuard<'_, HashMap<FrameKey, (u64, Instant)>> {
+        let ttl = self.store.settings().frame_ttl;
+        let mut written = lock(&self.written);
+        written.retain(|_, (_, at)| at.elapsed() < ttl);
+        written
+    }
 }
 
 impl ColdTier for RedisTier {
@@ -232,7 +242,7 @@ impl ColdTier for RedisTier {
         Box::pin(async move {
             match self.store.store_frame(key, &frame).await? {
                 Some(bytes) => {
-                    lock(&self.written).insert(key, (bytes, Instant::now()));
+                    self.written().insert(key, (bytes, Instant::now()));
                     Ok(Stored {
                         bytes,
                         evicted: Vec::new(),
@@ -259,9 +269,7 @@ impl ColdTier for RedisTier {
     }
 
     fn usage(&self) -> TierUsage {
-        let ttl = self.store.settings().frame_ttl;
-        let mut written = lock(&self.written);
-        written.retain(|_, (_, at)| at.elapsed() < ttl);
+        let written = self.written();
         TierUsage {
             entries: written.len() as u64,
             bytes: written.values().map(|(bytes, _)| bytes).sum(),
