@@ -217,7 +217,8 @@ pub async fn load_example(file: String) -> Result<FrameHandle, StayputError> {
         let dir = crate::server::context::examples_dir()?;
         let (cache, session) = stayput_sessions::frame_cache().await?;
         let heavy = crate::server::context::heavy_jobs()?;
-        crate::server::data::load_example(&cache, session, &heavy, &dir, &file).await
+        let uploads = crate::server::context::uploads()?;
+        crate::server::data::load_example(&cache, &uploads, session, &heavy, &dir, &file).await
     })
     .await
 }
@@ -228,7 +229,7 @@ pub async fn data_summary(handle: FrameHandle) -> Result<DataInfo, StayputError>
     answered(async move {
         let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-        crate::server::data::look::info(&cache, session, &handle).await
+        crate::server::data::look::info(&cache, &crate::server::context::uploads()?, session, &handle).await
     })
     .await
 }
@@ -243,7 +244,15 @@ pub async fn data_rows(
     answered(async move {
         let (cache, session) = stayput_sessions::frame_cache().await?;
         let _slot = crate::server::context::admit_read(&cache, session, &handle).await?;
-        crate::server::data::look::rows(&cache, session, &handle, offset, sort).await
+        crate::server::data::look::rows(
+            &cache,
+            &crate::server::context::uploads()?,
+            session,
+            &handle,
+            offset,
+            sort,
+        )
+        .await
     })
     .await
 }
@@ -263,7 +272,16 @@ pub async fn data_transform(handle: FrameHandle, step: Transform) -> Result<Fram
         };
         let slot = heavy.admit(Some(session), work).await?;
         let max_bytes = crate::server::context::limits()?.frame_max_bytes;
-        crate::server::data::transform(&cache, session, &handle, step, max_bytes, slot).await
+        crate::server::data::transform(
+            &cache,
+            &crate::server::context::uploads()?,
+            session,
+            &handle,
+            step,
+            max_bytes,
+            slot,
+        )
+        .await
     })
     .await
 }
@@ -286,7 +304,18 @@ pub async fn data_plot(
         let whole = crate::server::data::entry(&cache, session, &handle)?;
         let heavy = crate::server::context::heavy_jobs()?;
         let _slot = heavy.admit(Some(session), Work::ReadWhole(&whole)).await?;
-        crate::server::data::plot(&cache, session, &handle, x, y, kind, (x_min, x_max), width).await
+        crate::server::data::plot(
+            &cache,
+            &crate::server::context::uploads()?,
+            session,
+            &handle,
+            x,
+            y,
+            kind,
+            (x_min, x_max),
+            width,
+        )
+        .await
     })
     .await
 }

@@ -156,14 +156,6 @@ pub enum CacheError {
         /// The limit.
         max: usize,
     },
-    /// A file or upload could not become a frame (the message names the problem).
-    #[cfg(feature = "server")]
-    #[error(transparent)]
-    Ingest(#[from] crate::ingest::IngestError),
-    /// A file was to become a frame, but the cache was built without an uploads
-    /// directory ([`crate::FrameCacheBuilder::uploads`]): a bug of the server.
-    #[error("the server is not wired for uploads")]
-    NotWired,
     /// The cache directory cannot be used (start-up only; for the operator).
     #[error("cannot use cache directory {path}: {reason} (set {setting} to a writable directory)")]
     CacheDir {
@@ -184,7 +176,6 @@ impl CacheError {
     pub(crate) fn rebuilding(self) -> Self {
         match self {
             Self::Recipe(err) => Self::Rebuild(err),
-            Self::Ingest(err) => Self::Rebuild(RecipeError::new(err)),
             other => other,
         }
     }

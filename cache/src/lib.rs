@@ -89,22 +89,18 @@
 //!   - `store::purge`: idle expiry and the purger task ([`PurgeGuard`]).
 //!   - `store::listing`: a session's entries, the totals, the counters and metrics text.
 //!   - `store::flight`: single-flight, so concurrent identical computations run once.
-//!   - `store::from_files`: files and uploads becoming handles (`ingest`, `ingest_file`).
 //!   - `store::sharing`: the store's side of Redis: `tell` (publishing entries, writing
 //!     small frames through, the quota across servers) and `learn` (syncing a session,
 //!     adopting entries, reading through Redis before rebuilding).
 //! - `state`: the bookkeeping and the eviction policy, under one mutex.
 //! - `recipe`: recipes, the named functions that make and rebuild frames.
+//! - `kept`: the [`KeptFiles`] trait, for files kept beside the cache that a recipe reads
+//!   frames back from (`stayput-data`'s uploads); the cache decides when they go.
 //! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap (the disk tier,
 //!   and the Redis tier, `RedisTier`).
 //! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
 //! - `sorted`: polars' sorted flag, put back on a frame that comes back from a tier.
 //! - `metrics`: [`Counters`] and their Prometheus text.
-//! - [`ingest`]: files and uploads as frames: a file's kind by its bytes (`format`), a
-//!   CSV checked as it streams (`check`), Arrow and Parquet metadata checked against the
-//!   file (`ipc_footer`, `parquet_footer`), polars' readers (`parse`), the uploads
-//!   directory and its budget (`files`), an upload arriving (`incoming`), downloads'
-//!   scratch files (`scratch`), the fuzzing campaign (`fuzz`, tests only).
 //! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.
 //! - [`shared`] (feature `redis`): several servers sharing the handle index, the memo
 //!   table and small frames through Redis ([`SharedStore`]; the sessions' records are
@@ -126,7 +122,7 @@ mod config;
 #[cfg(feature = "server")]
 mod disk;
 #[cfg(feature = "server")]
-pub mod ingest;
+mod kept;
 #[cfg(feature = "server")]
 mod metrics;
 #[cfg(feature = "server")]
@@ -158,10 +154,7 @@ pub use config::{CacheConfig, DEFAULT_MAX_FRAMES_PER_SESSION};
 #[cfg(feature = "server")]
 pub use disk::{DiskTier, DIR_SETTING};
 #[cfg(feature = "server")]
-pub use ingest::{
-    Incoming, IngestError, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION,
-    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO,
-};
+pub use kept::KeptFiles;
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};
 #[cfg(feature = "server")]

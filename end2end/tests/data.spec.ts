@@ -150,7 +150,7 @@ test("a JSON file of records (vega-datasets' cars) uploads with its types", asyn
 
 test("an Excel workbook uploads with its dates, and a chosen sheet", async ({ page }) => {
   await openData(page);
-  const book = readFileSync(join(__dirname, "..", "..", "cache", "tests", "fixtures", "seattle-weather.xlsx"));
+  const book = readFileSync(join(__dirname, "..", "..", "data", "tests", "fixtures", "seattle-weather.xlsx"));
   const xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
   await page.getByTestId("upload").setInputFiles({ name: "seattle-weather.xlsx", mimeType: xlsx, buffer: book });
   await expect(page.getByTestId("progress")).toContainText("Done");

@@ -14,7 +14,7 @@ use super::report::{self, rss_of, RssSampler};
 use super::stats::{Stats, Verdict};
 use super::{browser, call, handle_form};
 
-#[path = "../../cache/tests/files/mod.rs"]
+#[path = "../../data/tests/files/mod.rs"]
 mod crafted;
 
 /// What the well-behaved sessions' rows are counted under.

@@ -12,7 +12,8 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
-use stayput_cache::{CacheConfig, CacheError, DiskTier, FrameCache, PurgeGuard, SharedStore, Uploads};
+use stayput_cache::{CacheConfig, CacheError, DiskTier, FrameCache, PurgeGuard, SharedStore};
+use stayput_data::Uploads;
 use stayput_sessions::{FrameCacheRouter, SessionCookie};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
@@ -40,6 +41,8 @@ pub struct Stayput {
     pub metrics: Option<Router>,
     /// The handle cache behind the server functions (for logs and tests).
     pub cache: FrameCache,
+    /// The uploads directory the cache reads ingested frames back from (for tests).
+    pub uploads: Uploads,
     /// Keeps the idle-expiry sweep running; dropping it stops the sweep.
     pub purger: PurgeGuard,
 }
@@ -90,7 +93,7 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     cache_config.session_timeout = config.session_timeout;
     cache_config.max_frames_per_session = config.max_frames;
     let builder = app::server::recipes::with_recipes(FrameCache::builder(cache_config));
-    let mut builder = app::server::recipes::with_data(builder, uploads).cold_tier(Arc::new(disk));
+    let mut builder = app::server::recipes::with_data(builder, &uploads).cold_tier(Arc::new(disk));
     if let Some(shared) = shared {
         builder = builder.shared(shared);
     }
@@ -104,6 +107,7 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     };
     let state = AppState::new(
         cache.clone(),
+        uploads.clone(),
         HeavyJobs::new(config.heavy),
         limits,
         config.examples_dir.clone(),
@@ -131,7 +135,7 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     // streams by its own limit; everything else is a few hundred bytes of arguments, so
     // a small limit covers every other route (a layer, read while streaming: an
     // oversized body is refused before it is buffered).
-    let uploads: Router = app::server::routes::upload_routes().with_state(state.clone());
+    let upload_routes: Router = app::server::routes::upload_routes().with_state(state.clone());
     let metrics: Router = Router::new().route(
         METRICS_PATH,
         get(move || {
@@ -149,7 +153,7 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         .with_state(options)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::from_fn(guards::too_large_as_json))
-        .merge(uploads)
+        .merge(upload_routes)
         .with_frame_cache(cache.clone(), cookie)
         .layer(middleware::from_fn_with_state(
             config.request_timeout,
@@ -182,6 +186,7 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         router,
         metrics,
         cache,
+        uploads,
         purger,
     })
 }

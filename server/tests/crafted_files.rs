@@ -1,6 +1,6 @@
 //! Issue 23's crafted files sent to a real server process (one of them used to abort it,
 //! two to hang it for good): each answered with its 4xx, and the process still answers
-//! everything after (that they leave nothing on disk is `cache/tests/crafted_files.rs`'s
+//! everything after (that they leave nothing on disk is `data/tests/crafted_files.rs`'s
 //! check). And the small `/data` cases that answered 500: a column selected twice, a plot
 //! of a time of day.
 
@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 mod common;
-#[path = "../../cache/tests/files/mod.rs"]
+#[path = "../../data/tests/files/mod.rs"]
 mod crafted;
 use common::processes::Instance;
 use common::{browser, call, error_of, form, handle_fields, upload};

@@ -22,7 +22,7 @@ async fn a_download_holds_its_scratch_bytes_in_the_disk_budget() {
     // both copies (~2.3 MB).
     let server = start(&[("STAYPUT_DISK_BUDGET", "3MiB")]).await;
     let client = browser();
-    let uploads = server.stayput.cache.uploads().expect("uploads").clone();
+    let uploads = server.stayput.uploads.clone();
     let long = |i: u32| format!("{:.18}", f64::from(i) / 3.0 + 0.1);
     let wide: String = std::iter::once("a,b,c,d\n".to_owned())
         .chain((0..20_000).map(|i| format!("{},{},{},{}\n", long(i), long(i + 1), long(i + 2), long(i + 3))))

@@ -108,7 +108,7 @@ async fn an_excel_workbook_becomes_a_frame_its_sheet_chosen_by_name() {
     let server = start(&[]).await;
     let client = browser();
     let book = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cache/tests/fixtures/seattle-weather.xlsx"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tests/fixtures/seattle-weather.xlsx"),
     )
     .expect("the workbook fixture");
     let made = upload(&server, &client, "seattle-weather.xlsx", book.clone()).await;

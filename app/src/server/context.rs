@@ -41,6 +41,11 @@ pub fn limits() -> Result<Limits, StayputError> {
     context().map(|ctx| ctx.limits)
 }
 
+/// The uploads directory of the running server.
+pub fn uploads() -> Result<stayput_data::Uploads, StayputError> {
+    context().map(|ctx| ctx.uploads)
+}
+
 /// The admission of heavy jobs of the running server.
 pub fn heavy_jobs() -> Result<HeavyJobs, StayputError> {
     context().map(|ctx| ctx.heavy)

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stayput_cache::{CacheError, Limit};
+use stayput_data::IngestError;
 use stayput_figures::FigureError;
 use stayput_sessions::SessionError;
 
@@ -44,12 +45,33 @@ impl From<CacheError> for StayputError {
                     Self::Rebuild(err.to_string())
                 }
             },
-            CacheError::Ingest(err) => crate::server::data::ingest_error(err),
             err @ CacheError::LineageTooLong { .. } => Self::BadSpec(err.to_string()),
             other => {
                 tracing::error!(err = %other, "cache misuse");
                 Self::Internal
             }
+        }
+    }
+}
+
+/// An ingest failure as the user's message and status.
+impl From<IngestError> for StayputError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::TooLarge { limit, max_bytes } => Self::TooLarge {
+                needed: format!("more than {}", stayput_cache::ByteSize(max_bytes)),
+                limit: limit.to_string(),
+                budget: stayput_cache::ByteSize(max_bytes).to_string(),
+                setting: Some(setting_of(limit).to_owned()),
+            },
+            IngestError::Storage => Self::Storage("uploads".into()),
+            IngestError::Cache(err) => err.into(),
+            err @ (IngestError::Expands { .. }
+            | IngestError::Inflates { .. }
+            | IngestError::WorkbookTooLarge { .. }
+            | IngestError::TooManyRows { .. }) => Self::FileTooLarge(err.to_string()),
+            err if err.is_unsupported_format() => Self::UnsupportedFile(err.to_string()),
+            err => Self::BadFile(crate::contract::error::cut(err.to_string())),
         }
     }
 }

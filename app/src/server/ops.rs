@@ -468,12 +468,12 @@ mod tests {
             Scratch(std::env::temp_dir().join(format!("stayput-step-rows-{}", bench_frame::new_seed())));
         std::fs::create_dir_all(&dir.0).expect("a scratch directory");
         let uploads =
-            stayput_cache::Uploads::open(&dir.0.join("uploads"), 64 << 20, 256 << 20).expect("uploads");
+            stayput_data::Uploads::open(&dir.0.join("uploads"), 64 << 20, 256 << 20).expect("uploads");
         let mut config = CacheConfig::new(ByteSize(256 << 20));
         config.session_quota = ByteSize(256 << 20);
         config.idle_timeout = Duration::from_secs(60);
         let builder = crate::server::recipes::with_recipes(FrameCache::builder(config));
-        let cache = crate::server::recipes::with_data(builder, uploads).build();
+        let cache = crate::server::recipes::with_data(builder, &uploads).build();
         let csv = dir.0.join("big.csv");
         let mut text = String::from("key,value\n");
         for i in 0..200_000 {
@@ -481,7 +481,10 @@ mod tests {
         }
         std::fs::write(&csv, text).expect("the CSV");
         let me = SessionKey::random();
-        let upload = cache.ingest_file(me, &csv, "big.csv").await.expect("ingested");
+        let upload = uploads
+            .ingest_file(&cache, me, &csv, "big.csv")
+            .await
+            .expect("ingested");
         let file = chain_of(&cache, me, &upload).expect("its chain").source_rows();
         assert!(
             file >= 400_000,
@@ -503,7 +506,7 @@ mod tests {
             file,
             "a new step runs the file"
         );
-        let small = transform(&cache, me, &upload, ten.clone(), 256 << 20, ())
+        let small = transform(&cache, &uploads, me, &upload, ten.clone(), 256 << 20, ())
             .await
             .expect("filtered");
         assert_eq!(small.rows, 10);
@@ -518,7 +521,7 @@ mod tests {
             file,
             "a step after the filter runs the chain from the whole file again"
         );
-        let keys = transform(&cache, me, &small, select.clone(), 256 << 20, ())
+        let keys = transform(&cache, &uploads, me, &small, select.clone(), 256 << 20, ())
             .await
             .expect("selected");
         assert_eq!(

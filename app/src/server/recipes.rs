@@ -4,7 +4,8 @@
 use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
-use stayput_cache::{spare, FrameCacheBuilder, Uploads};
+use stayput_cache::{spare, FrameCacheBuilder};
+use stayput_data::Uploads;
 
 pub use crate::contract::recipes::{CREATE_FRAME, TIME_SERIES, TRANSFORM};
 use crate::contract::sizes::validate_rows;
@@ -64,11 +65,11 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
 /// size is the chain's peak ([`crate::server::data::sizing::peak_bytes`]): a polars
 /// collect cannot be stopped once started, so it starts only with room for all of it,
 /// and that room stays reserved until it ends, though its caller goes away.
-pub fn with_data(builder: FrameCacheBuilder, uploads: Uploads) -> FrameCacheBuilder {
+pub fn with_data(builder: FrameCacheBuilder, uploads: &Uploads) -> FrameCacheBuilder {
     use crate::server::data::{chain::Chain, run_chain, sizing::peak_bytes};
     let files = uploads.clone();
-    builder
-        .uploads(uploads)
+    uploads
+        .wire(builder)
         .sized_recipe(
             TRANSFORM,
             |chain: &Chain| peak_bytes(chain),

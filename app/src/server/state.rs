@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use stayput_cache::FrameCache;
+use stayput_data::Uploads;
 
 use crate::server::context::Limits;
 use crate::server::data::io::Uploading;
@@ -17,6 +18,7 @@ use crate::server::steps_socket::Sockets;
 pub struct AppState {
     /// The handle cache.
     pub cache: FrameCache,
+    pub uploads: Uploads,
     /// The admission of heavy jobs, shared by every request.
     pub heavy: HeavyJobs,
     /// Limits that are configuration rather than code.
@@ -36,6 +38,7 @@ impl AppState {
     /// and `max_sockets`, a step running at most `limits.request_timeout`.
     pub fn new(
         cache: FrameCache,
+        uploads: Uploads,
         heavy: HeavyJobs,
         limits: Limits,
         examples_dir: PathBuf,
@@ -43,6 +46,7 @@ impl AppState {
     ) -> Self {
         Self {
             cache,
+            uploads,
             heavy,
             limits,
             examples_dir,

@@ -14,7 +14,7 @@ use crate::metrics::Counters;
 use crate::recipe::Recipes;
 use crate::state::State;
 use crate::tier::ColdTier;
-use crate::CacheConfig;
+use crate::{CacheConfig, KeptFiles};
 
 /// Builds a [`FrameCache`]: limits, an optional cold tier, and the recipes that rebuild
 /// frames from their lineage.
@@ -23,7 +23,7 @@ pub struct FrameCacheBuilder {
     cold: Option<Arc<dyn ColdTier>>,
     recipes: Recipes,
     recycler: Option<Recycler>,
-    uploads: Option<crate::ingest::Uploads>,
+    kept: Option<Arc<dyn KeptFiles>>,
     #[cfg(feature = "redis")]
     shared: Option<crate::shared::SharedStore>,
 }
@@ -36,7 +36,7 @@ impl FrameCache {
             cold: None,
             recipes: Recipes::default(),
             recycler: None,
-            uploads: None,
+            kept: None,
             #[cfg(feature = "redis")]
             shared: None,
         }
@@ -115,31 +115,11 @@ impl FrameCacheBuilder {
         self
     }
 
-    /// Lets the cache ingest files and uploads into `uploads`
-    /// ([`FrameCache::ingest`]), registering the recipe that rebuilds an ingested frame
-    /// from its kept file; a session's files go when the session ends.
-    pub fn uploads(mut self, uploads: crate::ingest::Uploads) -> Self {
-        let reader = uploads.clone();
-        self.recipes.add(
-            crate::ingest::UPLOAD_RECIPE,
-            move |source: crate::ingest::UploadSource| {
-                let reader = reader.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || reader.read(&source))
-                        .await
-                        .map_err(|err| {
-                            tracing::error!(%err, "reading a kept upload");
-                            crate::CacheError::Storage { tier: "uploads" }
-                        })?
-                        .map_err(crate::CacheError::from)
-                }
-            },
-        );
-        self.recipes.add_size(
-            crate::ingest::UPLOAD_RECIPE,
-            |source: &crate::ingest::UploadSource| source.bytes,
-        );
-        self.uploads = Some(uploads);
+    /// Lets the cache decide when the files `kept` holds go (an app's uploads, read back
+    /// by the recipe [`KeptFiles::recipe`] names, registered separately): a session's
+    /// files when it ends, and files no lineage names after each idle purge.
+    pub fn kept_files(mut self, kept: Arc<dyn KeptFiles>) -> Self {
+        self.kept = Some(kept);
         self
     }
 
@@ -160,7 +140,7 @@ impl FrameCacheBuilder {
                 cold: self.cold,
                 recipes: self.recipes,
                 recycler: self.recycler,
-                uploads: self.uploads,
+                kept: self.kept,
                 #[cfg(feature = "redis")]
                 shared_frames: self
                     .shared

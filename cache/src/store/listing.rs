@@ -5,11 +5,21 @@ use crate::inspect::{EntryInfo, TierTotals, Totals};
 use crate::metrics::Counters;
 use crate::state::{Data, Entry};
 use crate::tier::FrameKey;
+use crate::CacheError;
 use crate::FrameId;
 use crate::Lineage;
 use crate::SessionKey;
 
 impl FrameCache {
+    /// The lineage of `session`'s frame `id` (`None` for a frame stored without one);
+    /// [`CacheError::Unknown`] for a handle the session does not hold.
+    pub fn lineage(&self, session: SessionKey, id: &FrameId) -> Result<Option<Lineage>, CacheError> {
+        let key = Self::key(session, id)?;
+        let state = self.state();
+        let entry = state.entries.get(&key).ok_or(CacheError::Unknown)?;
+        Ok(entry.lineage.clone())
+    }
+
     /// The counters behind `/metrics`.
     pub fn counters(&self) -> &Counters {
         &self.inner.counters

@@ -6,7 +6,6 @@
 
 mod builder;
 mod flight;
-mod from_files;
 mod get;
 mod listing;
 mod purge;
@@ -74,8 +73,8 @@ struct Inner {
     /// The frames part of it: the Redis tier, behind the same trait as the disk tier.
     #[cfg(feature = "redis")]
     shared_frames: Option<Arc<dyn ColdTier>>,
-    /// Where ingested files are kept, when the app takes uploads.
-    uploads: Option<crate::ingest::Uploads>,
+    /// Files a recipe reads frames back from (an app's uploads), when there are any.
+    kept: Option<Arc<dyn crate::KeptFiles>>,
     /// Hits, misses, evictions by cause, spills, recomputes: atomics, so bumping one
     /// takes no lock; rendered by `/metrics`.
     counters: Counters,

@@ -62,23 +62,23 @@ impl FrameCache {
         }
         // Fresh reports of what this server holds, for the quota across servers.
         self.report_all_held().await;
-        // Kept upload files no frame names any more (see `Uploads::sweep`).
-        if let Some(uploads) = &self.inner.uploads {
+        // Kept files no frame names any more (see `KeptFiles::sweep`).
+        if let Some(kept) = &self.inner.kept {
             let mut named = std::collections::HashSet::new();
             for entry in self.state().entries.values() {
                 if let Some(lineage) = &entry.lineage {
-                    crate::ingest::files_named(&lineage.args, &mut named);
+                    kept.named_in(&lineage.args, &mut named);
                 }
             }
             // With several servers, a file stays while any server's entry names it (the
             // index in Redis); when Redis cannot tell, the session's files stay.
             let mut keep = std::collections::HashSet::new();
             if self.is_shared() {
-                for session in uploads.sessions() {
+                for session in kept.sessions() {
                     match self.shared_lineage_args(session).await {
                         Some(args) => {
                             for args in args {
-                                crate::ingest::files_named(&args, &mut named);
+                                kept.named_in(&args, &mut named);
                             }
                         }
                         None => {
@@ -87,7 +87,7 @@ impl FrameCache {
                     }
                 }
             }
-            uploads.sweep(&named, &keep);
+            kept.sweep(&named, &keep);
         }
         if !expired.is_empty() || !sessions.is_empty() {
             tracing::debug!(

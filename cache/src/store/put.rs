@@ -44,8 +44,10 @@ impl FrameCache {
         self.put_reserved(session, frame, placement, lineage, None).await
     }
 
-    /// Stores `frame`, handing it the memory `reservation` held for it.
-    pub(super) async fn put_reserved(
+    /// Stores `frame`, handing it the memory `reservation` held for it (see
+    /// [`FrameCache::reserve`]): a frame made outside the cache's recipes (an upload
+    /// parsed by its reader, say) whose memory was reserved before it was allocated.
+    pub async fn put_reserved(
         &self,
         session: SessionKey,
         frame: DataFrame,

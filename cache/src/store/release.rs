@@ -102,8 +102,8 @@ impl FrameCache {
         // A session that ended here may live on on another server: its files stay
         // while its keys in Redis do (the sweep removes them after).
         let elsewhere = self.is_shared() && self.session_alive_elsewhere(session).await;
-        if let (Some(uploads), false) = (&self.inner.uploads, elsewhere) {
-            uploads.remove_session(session);
+        if let (Some(kept), false) = (&self.inner.kept, elsewhere) {
+            kept.remove_session(session);
         }
         for (key, data) in &removed {
             self.forget_cold(*key, data).await;

@@ -5,7 +5,8 @@
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use stayput_cache::{Lineage, UploadSource, Uploads};
+use stayput_cache::Lineage;
+use stayput_data::{UploadSource, Uploads};
 
 use super::exprs::{agg_expr, condition_expr, derived_expr};
 use super::sizing::JoinSize;
@@ -117,9 +118,7 @@ impl Chain {
 
     /// The whole chain as one lazy query.
     pub fn lazy(&self, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
-        let mut frame = uploads
-            .scan(&self.source)
-            .map_err(crate::server::data::ingest_error)?;
+        let mut frame = uploads.scan(&self.source).map_err(StayputError::from)?;
         for step in &self.steps {
             frame = apply(frame, step, uploads)?;
         }

@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use polars::prelude::*;
 use serde::Deserialize;
-use stayput_cache::{FrameHandle, FrameId, IngestError, Limit};
+use stayput_cache::{FrameHandle, FrameId, Limit};
+use stayput_data::IngestError;
 use tokio::io::AsyncReadExt;
 
-use super::{chain_of, entry, ingest_error, lazy_of, uploads};
+use super::{chain_of, entry, lazy_of};
 use crate::contract::StayputError;
 use crate::server::blocking;
 use crate::server::body::{for_each_chunk, BodyFault};
@@ -60,6 +61,7 @@ pub struct UploadQuery {
 pub async fn upload(
     State(AppState {
         cache,
+        uploads,
         heavy,
         limits,
         uploading,
@@ -73,10 +75,9 @@ pub async fn upload(
     let result = async {
         let Query(UploadQuery { name, sheet }) =
             query.map_err(|err| StayputError::BadRequest(err.body_text()))?;
-        let uploads = uploads(&cache)?;
         let limit = uploads.limit();
         let too_large = || {
-            ingest_error(IngestError::TooLarge {
+            StayputError::from(IngestError::TooLarge {
                 limit: Limit::UploadMax,
                 max_bytes: limit,
             })
@@ -107,7 +108,7 @@ pub async fn upload(
         }
         let session = caller.session().await?;
         let place = uploading.0.enter_session(session)?;
-        let mut incoming = uploads.incoming(session, &name).map_err(ingest_error)?;
+        let mut incoming = uploads.incoming(session, &name).map_err(StayputError::from)?;
         incoming.choose_sheet(sheet.filter(|s| !s.is_empty()));
         // Off the runtime's workers: a gzip'd chunk unpacks to up to 100 times its size.
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
@@ -117,7 +118,7 @@ pub async fn upload(
         .map_err(|fault| match fault {
             Ok(BodyFault::TooLarge) => too_large(),
             Ok(fault) => fault.into_error("the upload", limits.body_timeout),
-            Err(err) => ingest_error(err),
+            Err(err) => StayputError::from(err),
         })?;
         // Parsing is the heavy part: a file that will take a million values or more
         // takes a slot like any large job, held by the parse itself (a client that hangs
@@ -134,7 +135,11 @@ pub async fn upload(
             .await?;
         // The upload's place goes with its slot into the work: held until the sizing
         // and the parse end, though the client hangs up.
-        Ok::<_, StayputError>(cache.ingest_holding(session, incoming, (slot, place)).await?)
+        Ok::<_, StayputError>(
+            uploads
+                .ingest_holding(&cache, session, incoming, (slot, place))
+                .await?,
+        )
     }
     .await;
     match result {
@@ -166,6 +171,7 @@ pub struct DownloadQuery {
 pub async fn download(
     State(AppState {
         cache,
+        uploads,
         heavy,
         downloading,
         ..
@@ -214,15 +220,14 @@ pub async fn download(
                 .max(found.rows.saturating_mul(found.cols).saturating_mul(8));
             Some(cache.reserve(session, bytes).await?)
         };
-        let frame = lazy_of(&cache, session, &handle).await?;
-        let uploads = uploads(&cache)?;
+        let frame = lazy_of(&cache, &uploads, session, &handle).await?;
         let (file, held) = blocking(move || {
             let _held_while_working = (slot, memory);
             let mut frame = frame
                 .collect()
                 .map_err(|err| StayputError::BadSpec(super::chain::first_line(&err.to_string())))?;
             // Counted in the uploads budget as it is written: stops when the room runs out.
-            let mut file = uploads.scratch().map_err(ingest_error)?;
+            let mut file = uploads.scratch().map_err(StayputError::from)?;
             let written = if parquet {
                 ParquetWriter::new(&mut file).finish(&mut frame).map(drop)
             } else {
@@ -231,7 +236,7 @@ pub async fn download(
             if let Err(err) = written {
                 tracing::warn!(%err, "download");
                 return Err(match file.refused() {
-                    Some(refused) => ingest_error(refused.clone()),
+                    Some(refused) => StayputError::from(refused.clone()),
                     None => StayputError::Storage("download".into()),
                 });
             }

@@ -3,6 +3,7 @@
 
 use polars::prelude::*;
 use stayput_cache::{FrameCache, FrameHandle, SessionKey};
+use stayput_data::Uploads;
 
 use super::{breadcrumb, chain, chain_of, entry, lazy_of};
 use crate::contract::data::{ColumnSummary, DataInfo, RowsPage, SortBy, MAX_CELL_CHARS, PAGE_ROWS};
@@ -12,12 +13,13 @@ use crate::server::blocking;
 /// The schema of `session`'s frame `handle`, each column's nulls and range, and its chain.
 pub async fn info(
     cache: &FrameCache,
+    uploads: &Uploads,
     session: SessionKey,
     handle: &FrameHandle,
 ) -> Result<DataInfo, StayputError> {
     let entry = entry(cache, session, handle)?;
     let chain = chain_of(cache, session, handle)?;
-    let mut frame = lazy_of(cache, session, handle).await?;
+    let mut frame = lazy_of(cache, uploads, session, handle).await?;
     let columns = blocking(move || summarize(&mut frame)).await?;
     Ok(DataInfo {
         handle: entry.handle(),
@@ -70,13 +72,14 @@ fn summarize(frame: &mut LazyFrame) -> Result<Vec<ColumnSummary>, StayputError> 
 /// One page of `session`'s frame `handle` from row `offset`, ordered by `sort` when given.
 pub async fn rows(
     cache: &FrameCache,
+    uploads: &Uploads,
     session: SessionKey,
     handle: &FrameHandle,
     offset: u64,
     sort: Option<SortBy>,
 ) -> Result<RowsPage, StayputError> {
     let total = entry(cache, session, handle)?.rows;
-    let frame = lazy_of(cache, session, handle).await?;
+    let frame = lazy_of(cache, uploads, session, handle).await?;
     blocking(move || {
         let mut frame = frame;
         if let Some(SortBy { column, descending }) = &sort {

@@ -19,7 +19,8 @@ pub mod sizing;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use stayput_cache::{EntryInfo, FrameCache, FrameHandle, IngestError, Limit, Placement, SessionKey, Uploads};
+use stayput_cache::{EntryInfo, FrameCache, FrameHandle, Limit, Placement, SessionKey};
+use stayput_data::Uploads;
 
 use crate::contract::data::{ChainLink, DataExample, Transform};
 use crate::contract::figure::{ChartKind, FigureReply};
@@ -39,33 +40,6 @@ pub const EXAMPLES: [(&str, &str); 3] = [
     ("flights-200k.arrow", "200,000 US flights: delay, distance, time (Arrow IPC)"),
 ];
 
-/// An ingest failure as the user's message and status.
-pub(crate) fn ingest_error(err: IngestError) -> StayputError {
-    match err {
-        IngestError::TooLarge { limit, max_bytes } => StayputError::TooLarge {
-            needed: format!("more than {}", stayput_cache::ByteSize(max_bytes)),
-            limit: limit.to_string(),
-            budget: stayput_cache::ByteSize(max_bytes).to_string(),
-            setting: Some(setting_of(limit).to_owned()),
-        },
-        IngestError::Storage => StayputError::Storage("uploads".into()),
-        err @ (IngestError::Expands { .. }
-        | IngestError::Inflates { .. }
-        | IngestError::WorkbookTooLarge { .. }
-        | IngestError::TooManyRows { .. }) => StayputError::FileTooLarge(err.to_string()),
-        err if err.is_unsupported_format() => StayputError::UnsupportedFile(err.to_string()),
-        err => StayputError::BadFile(crate::contract::error::cut(err.to_string())),
-    }
-}
-
-/// The uploads directory of `cache`.
-pub(crate) fn uploads(cache: &FrameCache) -> Result<Uploads, StayputError> {
-    cache.uploads().cloned().ok_or_else(|| {
-        tracing::error!("the cache was built without an uploads directory");
-        StayputError::Internal
-    })
-}
-
 /// The examples found in `dir` (a build that did not install them offers none).
 pub fn examples(dir: &Path) -> Vec<DataExample> {
     EXAMPLES
@@ -82,6 +56,7 @@ pub fn examples(dir: &Path) -> Vec<DataExample> {
 /// read from `dir`. Any other name is refused: the browser never names a path.
 pub async fn load_example(
     cache: &FrameCache,
+    uploads: &Uploads,
     session: SessionKey,
     heavy: &HeavyJobs,
     dir: &Path,
@@ -94,7 +69,7 @@ pub async fn load_example(
         )));
     };
     for entry in cache.list(session) {
-        if let Ok(Some(source)) = cache.upload_source(session, &entry.handle().id) {
+        if let Ok(Some(source)) = uploads.source_of(cache, session, &entry.handle().id) {
             if source.name == *name && source.file.len() == 32 {
                 return Ok(entry.handle());
             }
@@ -112,7 +87,9 @@ pub async fn load_example(
     let slot = heavy
         .admit(Some(session), crate::server::work::Work::Parse { name, bytes })
         .await?;
-    Ok(cache.ingest_file_holding(session, &path, name, slot).await?)
+    Ok(uploads
+        .ingest_file_holding(cache, session, &path, name, slot)
+        .await?)
 }
 
 /// Whether a file named `name` (gzip'd or not) is Parquet or an Excel workbook, whose
@@ -156,11 +133,12 @@ pub(crate) fn chain_of(
 /// what a query needs is read), anything else is the frame in the cache.
 pub(crate) async fn lazy_of(
     cache: &FrameCache,
+    uploads: &Uploads,
     session: SessionKey,
     handle: &FrameHandle,
 ) -> Result<LazyFrame, StayputError> {
-    if let Some(source) = cache.upload_source(session, &handle.id)? {
-        return uploads(cache)?.scan(&source).map_err(ingest_error);
+    if let Some(source) = uploads.source_of(cache, session, &handle.id)? {
+        return Ok(uploads.scan(&source)?);
     }
     let frame = cache.get(session, handle).await?;
     Ok(frame.as_ref().clone().lazy())
@@ -202,6 +180,7 @@ pub async fn run_chain(uploads: Uploads, chain: Chain) -> Result<DataFrame, Stay
 /// its checks and its run, until they end, though the caller goes away.
 pub async fn transform<H: Send + 'static>(
     cache: &FrameCache,
+    uploads: &Uploads,
     session: SessionKey,
     handle: &FrameHandle,
     step: Transform,
@@ -224,7 +203,7 @@ pub async fn transform<H: Send + 'static>(
             "a chain may have at most {MAX_CHAIN_STEPS} steps (joins count the other side's); start again from the upload"
         )));
     }
-    let uploads = uploads(cache)?;
+    let uploads = uploads.clone();
     // A join is sized by reading both sides whole: their memory reserved first.
     let room = match next.steps.last() {
         Some(ChainStep::Join { other, .. }) => Some(
@@ -312,6 +291,7 @@ pub(crate) fn breadcrumb(cache: &FrameCache, session: SessionKey, chain: &Chain)
 #[allow(clippy::too_many_arguments)]
 pub async fn plot(
     cache: &FrameCache,
+    uploads: &Uploads,
     session: SessionKey,
     handle: &FrameHandle,
     x: String,
@@ -326,7 +306,7 @@ pub async fn plot(
         x: x.clone(),
         y: y.clone(),
     });
-    let files = uploads(cache)?;
+    let files = uploads.clone();
     // Checked against the parent's schema (a plan, not a read) off the async runtime.
     let time_x = blocking({
         let (chain, ready, x) = (chain.clone(), ready.clone(), x.clone());

@@ -6,7 +6,7 @@
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use stayput_cache::Uploads;
+use stayput_data::Uploads;
 
 use super::chain::{self, Chain, ChainStep};
 use crate::contract::data::{AggFn, JoinHow, Transform};
@@ -255,7 +255,7 @@ fn shape(chain: &Chain) -> Shape {
 
 #[cfg(test)]
 mod tests {
-    use stayput_cache::UploadSource;
+    use stayput_data::UploadSource;
 
     use super::*;
     use crate::contract::data::{Agg, Condition, Op, Operand};

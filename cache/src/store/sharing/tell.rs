@@ -58,12 +58,12 @@ impl FrameCache {
                 0
             };
         }
-        // An upload's frame is read from its kept file by any server (and released at
-        // once after ingestion): not written to Redis.
-        let upload = entry
-            .lineage
-            .as_ref()
-            .is_some_and(|l| l.function == crate::ingest::UPLOAD_RECIPE);
+        // A frame read back from a kept file (an upload's) is read from there by any
+        // server: not written to Redis.
+        let upload = match (&entry.lineage, &self.inner.kept) {
+            (Some(lineage), Some(kept)) => lineage.function == kept.recipe(),
+            _ => false,
+        };
         if let (Some(frame), false) = (frame, upload) {
             let rebuildable = entry
                 .lineage

@@ -13,7 +13,7 @@ use super::format::{detect, outer, Format};
 use super::gunzip::Gunzip;
 use super::json_check::{JsonCheck, JsonLayout};
 use super::{parse, IngestError, Uploads};
-use crate::SessionKey;
+use stayput_cache::SessionKey;
 
 /// Bytes looked at to tell a file's format.
 const HEAD: usize = 4096;
@@ -136,7 +136,7 @@ impl Incoming {
 
     fn too_large(&self) -> IngestError {
         IngestError::TooLarge {
-            limit: crate::Limit::UploadMax,
+            limit: stayput_cache::Limit::UploadMax,
             max_bytes: self.uploads.limit(),
         }
     }

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use polars::prelude::*;
-use stayput_cache::{CacheError, IngestError, SessionKey, MAX_COLUMNS};
+use stayput_cache::{CacheError, SessionKey};
+use stayput_data::{IngestError, MAX_COLUMNS};
 
 mod common;
 mod uploading;
@@ -127,7 +128,11 @@ async fn a_real_workbook_becomes_a_frame_with_its_types() {
         .expect("incoming");
     incoming.choose_sheet(Some("Totals".into()));
     incoming.write(&book).expect("write");
-    let totals = s.cache.ingest(session, incoming).await.expect("totals");
+    let totals = s
+        .uploads
+        .ingest(&s.cache, session, incoming)
+        .await
+        .expect("totals");
     assert_eq!((totals.rows, totals.cols), (3, 2));
     let frame = s.cache.get(session, &totals).await.expect("read");
     let value = frame.column("value").expect("value").f64().expect("f64").clone();
@@ -146,8 +151,8 @@ async fn a_sheet_that_does_not_exist_is_named_with_those_that_do() {
     incoming.choose_sheet(Some("Nope".into()));
     incoming.write(&fixture()).expect("write");
     let err = s
-        .cache
-        .ingest(SessionKey::random(), incoming)
+        .uploads
+        .ingest(&s.cache, SessionKey::random(), incoming)
         .await
         .expect_err("no sheet");
     let message = err.to_string();
@@ -242,7 +247,7 @@ async fn a_sparse_sheet_is_sized_by_the_rectangle_its_cells_span() {
     assert!(
         matches!(
             err,
-            CacheError::TooLarge { .. } | CacheError::Ingest(IngestError::Expands { .. })
+            IngestError::Cache(CacheError::TooLarge { .. }) | IngestError::Expands { .. }
         ),
         "{err}"
     );

@@ -2,13 +2,14 @@
 //! from local disk with the settings ingestion uses, and the same file ingested through
 //! the cache's public API (no HTTP). Prints one line of JSON.
 //!
-//! `cargo run --release -p stayput-cache --features server --example read_floor -- FILE`
+//! `cargo run --release -p stayput-data --example read_floor -- FILE`
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use polars::prelude::*;
-use stayput_cache::{ByteSize, CacheConfig, FrameCache, SessionKey, Uploads};
+use stayput_cache::{ByteSize, CacheConfig, FrameCache, SessionKey};
+use stayput_data::Uploads;
 
 fn polars_alone(path: &PathBuf) -> PolarsResult<DataFrame> {
     let parquet = path.extension().is_some_and(|e| e == "parquet");
@@ -36,15 +37,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scratch = std::env::temp_dir().join(format!("stayput-floor-{}", std::process::id()));
     let ingest_s = runtime.block_on(async {
         let uploads = Uploads::open(&scratch, u64::MAX, u64::MAX)?;
-        let cache = FrameCache::builder(CacheConfig::new(ByteSize(64 << 30)))
-            .uploads(uploads)
+        let cache = uploads
+            .wire(FrameCache::builder(CacheConfig::new(ByteSize(64 << 30))))
             .build();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let started = Instant::now();
-        cache.ingest_file(SessionKey::random(), &path, &name).await?;
+        uploads
+            .ingest_file(&cache, SessionKey::random(), &path, &name)
+            .await?;
         Ok::<_, Box<dyn std::error::Error>>(started.elapsed().as_secs_f64())
     })?;
     let _ = std::fs::remove_dir_all(&scratch);

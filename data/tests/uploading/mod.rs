@@ -1,11 +1,12 @@
 //! The setup of the ingestion tests: a cache taking uploads into a fresh directory, and
-//! uploads sent to it in chunks (`cache/tests/ingest.rs`).
+//! uploads sent to it in chunks (`data/tests/ingest.rs`).
 #![allow(dead_code, unreachable_pub)]
 
 use std::time::Duration;
 
 use polars::prelude::*;
-use stayput_cache::{CacheError, FrameCache, IngestError, SessionKey, Uploads};
+use stayput_cache::{FrameCache, SessionKey};
+use stayput_data::{IngestError, Uploads};
 
 use crate::common::{config, MIB};
 
@@ -19,8 +20,12 @@ pub struct Setup {
 pub fn setup_with(limit: u64, budget_mib: u64) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let uploads = Uploads::open(&dir.path().join("uploads"), limit, 64 * MIB).expect("uploads");
-    let cache = FrameCache::builder(config(budget_mib, budget_mib, Duration::from_secs(600)))
-        .uploads(uploads.clone())
+    let cache = uploads
+        .wire(FrameCache::builder(config(
+            budget_mib,
+            budget_mib,
+            Duration::from_secs(600),
+        )))
         .build();
     Setup { cache, uploads, dir }
 }
@@ -46,18 +51,18 @@ impl Setup {
         name: &str,
         bytes: &[u8],
         chunk: usize,
-    ) -> Result<stayput_cache::FrameHandle, CacheError> {
+    ) -> Result<stayput_cache::FrameHandle, IngestError> {
         let mut incoming = self.uploads.incoming(session, name)?;
         for part in bytes.chunks(chunk.max(1)) {
             incoming.write(part)?;
         }
-        self.cache.ingest(session, incoming).await
+        self.uploads.ingest(&self.cache, session, incoming).await
     }
 
     pub async fn fails(&self, name: &str, bytes: &[u8]) -> IngestError {
         let session = SessionKey::random();
         match self.upload(session, name, bytes, 7).await {
-            Err(CacheError::Ingest(err)) => {
+            Err(err) if !matches!(err, IngestError::Cache(_)) => {
                 assert!(
                     self.files().is_empty(),
                     "{name}: nothing is left behind: {:?}",

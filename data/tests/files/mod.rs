@@ -3,7 +3,7 @@
 //! a test can make both the hostile size and a small, honest one of the same shape (the
 //! small one must be read, or the check refuses too much).
 //!
-//! Shared by `cache/tests/crafted_files.rs` (the library) and `server/tests/crafted_files.rs` (a real
+//! Shared by `data/tests/crafted_files.rs` (the library) and `server/tests/crafted_files.rs` (a real
 //! server process, for the files that used to abort it).
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 

@@ -132,7 +132,7 @@ mod tests {
             matches!(
                 scratch.refused(),
                 Some(IngestError::TooLarge {
-                    limit: crate::Limit::UploadsSpace,
+                    limit: stayput_cache::Limit::UploadsSpace,
                     ..
                 })
             ),
@@ -156,7 +156,7 @@ mod tests {
             matches!(
                 scratch.refused(),
                 Some(IngestError::TooLarge {
-                    limit: crate::Limit::UploadsSpace,
+                    limit: stayput_cache::Limit::UploadsSpace,
                     ..
                 })
             ),

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use polars::prelude::*;
-use stayput_cache::{CacheError, FrameCache, IngestError, SessionKey, Uploads};
+use stayput_cache::{CacheError, FrameCache, SessionKey};
+use stayput_data::{IngestError, Uploads};
 
 mod common;
 mod uploading;
@@ -33,8 +34,8 @@ async fn every_format_becomes_a_handle_read_lazily_from_its_kept_file() {
         assert_eq!((handle.rows, handle.cols), (rows, cols), "{name}");
         // Born lazy: the frame is not in memory, and a read rebuilds it from the file.
         let source = s
-            .cache
-            .upload_source(session, &handle.id)
+            .uploads
+            .source_of(&s.cache, session, &handle.id)
             .expect("known")
             .expect("an upload");
         assert_eq!(source.name, name);
@@ -204,7 +205,7 @@ async fn an_upload_larger_than_the_session_may_hold_is_refused_before_parsing() 
         text.push_str("123456.789\n");
     }
     match s.upload(session, "big.csv", text.as_bytes(), 1 << 16).await {
-        Err(CacheError::TooLarge { limit, .. }) => {
+        Err(IngestError::Cache(CacheError::TooLarge { limit, .. })) => {
             assert!(
                 matches!(
                     limit,
@@ -240,15 +241,15 @@ async fn a_file_on_disk_becomes_a_handle_and_foreign_sessions_cannot_see_it() {
     std::fs::write(&path, "d,v\n2020-01-01,1\n2020-01-02,2\n").expect("write");
     let me = SessionKey::random();
     let handle = s
-        .cache
-        .ingest_file(me, Path::new(&path), "weather.csv")
+        .uploads
+        .ingest_file(&s.cache, me, Path::new(&path), "weather.csv")
         .await
         .expect("ingest");
     assert_eq!((handle.rows, handle.cols), (2, 2));
     let stranger = SessionKey::random();
     assert_eq!(
-        s.cache.upload_source(stranger, &handle.id).err(),
-        Some(CacheError::Unknown)
+        s.uploads.source_of(&s.cache, stranger, &handle.id).err(),
+        Some(IngestError::Cache(CacheError::Unknown))
     );
     assert_eq!(
         s.cache.get(stranger, &handle).await.err(),
@@ -272,8 +273,8 @@ async fn real_datasets_are_read_with_their_types() {
         ("flights-3m.parquet", 3_000_000, 5),
     ] {
         let handle = s
-            .cache
-            .ingest_file(session, &dir.join(file), file)
+            .uploads
+            .ingest_file(&s.cache, session, &dir.join(file), file)
             .await
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!((handle.rows, handle.cols), (rows, cols), "{file}");
@@ -331,16 +332,16 @@ async fn a_kept_file_no_frame_names_any_more_is_swept() {
     let uploads = Uploads::open(&dir.path().join("uploads"), MIB, 64 * MIB)
         .expect("uploads")
         .with_sweep_grace(Duration::ZERO);
-    let cache = FrameCache::builder(config(64, 64, Duration::from_secs(600)))
-        .uploads(uploads.clone())
+    let cache = uploads
+        .wire(FrameCache::builder(config(64, 64, Duration::from_secs(600))))
         .build();
     let session = SessionKey::random();
     let mut a = uploads.incoming(session, "a.csv").expect("a");
     a.write(b"x\n1\n").expect("write");
-    let a = cache.ingest(session, a).await.expect("a");
+    let a = uploads.ingest(&cache, session, a).await.expect("a");
     let mut b = uploads.incoming(session, "b.csv").expect("b");
     b.write(b"y\n2\n").expect("write");
-    let _b = cache.ingest(session, b).await.expect("b");
+    let _b = uploads.ingest(&cache, session, b).await.expect("b");
     let count = || {
         std::fs::read_dir(dir.path().join("uploads"))
             .expect("dir")
@@ -365,19 +366,19 @@ async fn a_conversion_the_budget_cannot_hold_is_refused_before_it_is_written() {
     for (budget, fits) in [(1 << 20, true), (600 << 10, false)] {
         let dir = tempfile::tempdir().expect("tempdir");
         let uploads = Uploads::open(&dir.path().join("uploads"), 1 << 20, budget).expect("uploads");
-        let cache = FrameCache::builder(config(64, 64, Duration::from_secs(600)))
-            .uploads(uploads.clone())
+        let cache = uploads
+            .wire(FrameCache::builder(config(64, 64, Duration::from_secs(600))))
             .build();
         let session = SessionKey::random();
         let mut incoming = uploads.incoming(session, "x.csv").expect("incoming");
         incoming.write(text.as_bytes()).expect("the text fits");
-        let made = cache.ingest(session, incoming).await;
+        let made = uploads.ingest(&cache, session, incoming).await;
         if fits {
             assert!(made.is_ok(), "{made:?}");
             assert!(uploads.used_bytes() <= budget);
         } else {
             match made {
-                Err(CacheError::Ingest(IngestError::TooLarge { limit, .. })) => {
+                Err(IngestError::TooLarge { limit, .. }) => {
                     assert_eq!(limit, stayput_cache::Limit::UploadsSpace)
                 }
                 other => panic!("expected the uploads budget to refuse, got {other:?}"),

@@ -21,8 +21,8 @@ use uuid::Uuid;
 use super::format::Format;
 use super::incoming::{ms, Incoming};
 use super::{parse, IngestError, UploadSource};
-use crate::sync::lock;
-use crate::{CacheError, SessionKey};
+use stayput_cache::sync::lock;
+use stayput_cache::{CacheError, SessionKey};
 
 /// Bytes an Arrow IPC file takes beyond its frame's buffers (schema, footer, padding):
 /// this much, and [`IPC_MARGIN_PER_COLUMN`] a column, reserved with them before a CSV is
@@ -191,7 +191,7 @@ impl Uploads {
         let mut books = lock(&self.inner.books);
         if books.used.saturating_add(more) > self.inner.budget {
             return Err(IngestError::TooLarge {
-                limit: crate::Limit::UploadsSpace,
+                limit: stayput_cache::Limit::UploadsSpace,
                 max_bytes: self.inner.budget,
             });
         }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use polars::prelude::*;
-use stayput_cache::{IngestError, SessionKey, MAX_DEPTH};
+use stayput_cache::SessionKey;
+use stayput_data::{IngestError, MAX_DEPTH};
 
 mod common;
 mod uploading;
@@ -112,7 +113,10 @@ async fn a_small_file_that_declares_a_huge_table_is_refused_before_it_is_read() 
     let session = SessionKey::random();
     let refused = s.upload(session, "wide.json", text.as_bytes(), 65_536).await;
     assert!(
-        matches!(refused, Err(stayput_cache::CacheError::TooLarge { .. })),
+        matches!(
+            refused,
+            Err(IngestError::Cache(stayput_cache::CacheError::TooLarge { .. }))
+        ),
         "{refused:?}"
     );
     assert!(s.files().is_empty(), "{:?}", s.files());

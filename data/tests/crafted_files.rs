@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use stayput_cache::{CacheError, FrameCache, IngestError, SessionKey, Uploads, MAX_DEPTH};
+use stayput_cache::{FrameCache, SessionKey};
+use stayput_data::{IngestError, Uploads, MAX_DEPTH};
 
 mod common;
 #[path = "files/mod.rs"]
@@ -22,8 +23,8 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let uploads = Uploads::open(&dir.path().join("uploads"), 64 * MIB, 256 * MIB).expect("uploads");
-    let cache = FrameCache::builder(config(2048, 2048, Duration::from_secs(600)))
-        .uploads(uploads.clone())
+    let cache = uploads
+        .wire(FrameCache::builder(config(2048, 2048, Duration::from_secs(600))))
         .build();
     Setup { cache, uploads, dir }
 }
@@ -34,12 +35,12 @@ impl Setup {
         session: SessionKey,
         name: &str,
         bytes: &[u8],
-    ) -> Result<stayput_cache::FrameHandle, CacheError> {
+    ) -> Result<stayput_cache::FrameHandle, IngestError> {
         let mut incoming = self.uploads.incoming(session, name)?;
         for part in bytes.chunks(1 << 16) {
             incoming.write(part)?;
         }
-        self.cache.ingest(session, incoming).await
+        self.uploads.ingest(&self.cache, session, incoming).await
     }
 
     /// The refusal of `bytes`, after checking that nothing stayed: no file, no bytes
@@ -47,7 +48,7 @@ impl Setup {
     async fn refused(&self, name: &str, bytes: &[u8]) -> IngestError {
         let session = SessionKey::random();
         let err = match self.upload(session, name, bytes).await {
-            Err(CacheError::Ingest(err)) => err,
+            Err(err) if !matches!(err, IngestError::Cache(_)) => err,
             other => panic!("{name}: expected an ingest error, got {other:?}"),
         };
         let left = std::fs::read_dir(self.dir.path().join("uploads"))
@@ -170,7 +171,8 @@ async fn a_parse_whose_client_hung_up_keeps_its_memory_reserved_until_it_ends() 
         incoming.write(part).expect("write");
     }
     let cache = s.cache.clone();
-    let request = tokio::spawn(async move { cache.ingest(session, incoming).await });
+    let uploads = s.uploads.clone();
+    let request = tokio::spawn(async move { uploads.ingest(&cache, session, incoming).await });
     // The request has reserved its memory and started parsing; then it goes away.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while s.cache.reserved_bytes() == 0 {

@@ -3,25 +3,28 @@
 //! The bytes go to a private temporary file as they arrive ([`Incoming`]), never whole
 //! in memory; a CSV/TSV is checked on the way (UTF-8, quotes, record widths, each
 //! problem with its line) and its records counted (the upload's progress). Once
-//! complete, [`FrameCache::ingest`] reads it with polars, keeps the source in a columnar
+//! complete, [`Uploads::ingest`] reads it with polars, keeps the source in a columnar
 //! file (CSV becomes Arrow IPC; Parquet and Arrow IPC are kept as they came) and
 //! registers a handle whose lineage names that file. The handle's frame leaves memory
 //! at once: views and transforms scan the file lazily ([`Uploads::scan`]), and a read
 //! of the whole frame rebuilds it from the file, like any evicted frame.
 //!
 //! ```no_run
-//! # async fn demo(cache: stayput_cache::FrameCache, session: stayput_cache::SessionKey)
-//! # -> Result<(), stayput_cache::CacheError> {
+//! # use stayput_cache::{ByteSize, CacheConfig, FrameCache, SessionKey};
+//! # use stayput_data::{IngestError, Uploads};
+//! # async fn demo(session: SessionKey) -> Result<(), IngestError> {
+//! let uploads = Uploads::open(std::path::Path::new("uploads"), 1 << 30, 4 << 30)?;
+//! // The cache learns to read ingested frames back and when their files go.
+//! let cache = uploads.wire(FrameCache::builder(CacheConfig::new(ByteSize(1 << 30)))).build();
 //! // A file on the server's disk…
-//! let handle = cache.ingest_file(session, std::path::Path::new("weather.csv"), "weather.csv").await?;
+//! let handle = uploads.ingest_file(&cache, session, std::path::Path::new("weather.csv"), "weather.csv").await?;
 //! // …or a stream, chunk by chunk, as an upload arrives.
-//! let uploads = cache.uploads().expect("built with FrameCacheBuilder::uploads");
 //! let mut incoming = uploads.incoming(session, "flights.parquet")?;
 //! # let chunks: Vec<Vec<u8>> = Vec::new();
 //! for chunk in chunks {
 //!     incoming.write(&chunk)?; // refuses what is over the limit, checks CSV as it goes
 //! }
-//! let flights = cache.ingest(session, incoming).await?;
+//! let flights = uploads.ingest(&cache, session, incoming).await?;
 //! println!("{} rows × {} columns", flights.rows, flights.cols);
 //! # Ok(()) }
 //! ```
@@ -273,13 +276,16 @@ pub enum IngestError {
     #[error("the file is larger than the {limit} of {max_bytes} bytes")]
     TooLarge {
         /// Which limit: the largest upload, or the space all uploads share.
-        limit: crate::Limit,
+        limit: stayput_cache::Limit,
         /// The limit.
         max_bytes: u64,
     },
     /// The server's storage failed (logged; the message is safe to show).
     #[error("the server could not store the file")]
     Storage,
+    /// The cache refused the frame (no room in the session's quota, say) or the handle.
+    #[error(transparent)]
+    Cache(#[from] stayput_cache::CacheError),
 }
 
 impl IngestError {

@@ -1,0 +1,197 @@
+//! Files and uploads becoming handles in a [`FrameCache`]; the cache told how to read
+//! them back and when their files go ([`Uploads::wire`]).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use stayput_cache::{
+    FrameCache, FrameCacheBuilder, FrameHandle, FrameId, KeptFiles, Lineage, Placement, SessionKey,
+};
+
+use crate::ingest::{files_named, Incoming, IngestError, UploadSource, Uploads, UPLOAD_RECIPE};
+
+impl Uploads {
+    /// `builder`, able to rebuild an ingested frame from its kept file (the recipe
+    /// [`UPLOAD_RECIPE`], sized by the frame it read) and deciding when kept files go: a
+    /// session's when it ends, and those no lineage names after each idle purge. Build
+    /// every cache that this directory's handles go into with it.
+    pub fn wire(&self, builder: FrameCacheBuilder) -> FrameCacheBuilder {
+        let reader = self.clone();
+        builder
+            .sized_recipe(
+                UPLOAD_RECIPE,
+                |source: &UploadSource| source.bytes,
+                move |source: UploadSource| {
+                    let reader = reader.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || reader.read(&source))
+                            .await
+                            .map_err(|err| {
+                                tracing::error!(%err, "reading a kept upload");
+                                IngestError::Storage
+                            })?
+                    }
+                },
+            )
+            .kept_files(Arc::new(self.clone()))
+    }
+
+    /// Makes a handle in `cache` of a complete upload: its frame is read (within memory
+    /// reserved for it first, so what the session cannot hold is refused before
+    /// parsing), its source kept, and the frame released at once: views and transforms
+    /// scan the kept file, and a read of the whole frame rebuilds it. Nothing
+    /// half-parsed is kept. The cache must have been built through [`Uploads::wire`].
+    pub async fn ingest(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        incoming: Incoming,
+    ) -> Result<FrameHandle, IngestError> {
+        self.ingest_holding(cache, session, incoming, ()).await
+    }
+
+    /// [`Uploads::ingest`], with `hold` (a slot of the caller's admission, say) moved
+    /// into the parse with the memory reservation: both are given back when the parse
+    /// ends, not when the request goes away, so clients that hang up cannot start any
+    /// number of parses at once.
+    pub async fn ingest_holding<H: Send + 'static>(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        incoming: Incoming,
+        hold: H,
+    ) -> Result<FrameHandle, IngestError> {
+        // Completed and sized first (a Parquet footer read), so that what the session
+        // cannot hold is refused before anything is decoded.
+        // `hold` goes with the sizing too: a workbook's is a full unpack and walk, and a
+        // client that hangs up meanwhile must not free its slot while it runs.
+        let (incoming, expected, hold) = tokio::task::spawn_blocking(move || {
+            let mut incoming = incoming;
+            let expected = incoming.expected_frame_bytes();
+            expected.map(|bytes| (incoming, bytes, hold))
+        })
+        .await
+        .map_err(|_| IngestError::Storage)??;
+        let reservation = cache.reserve(session, expected).await?;
+        // The reservation goes into the parse and comes back with it: when the request
+        // goes away mid-parse (a client that hangs up), the parse runs on, and its memory
+        // stays reserved until it ends instead of being handed to the next request.
+        let (kept, reservation, hold) = tokio::task::spawn_blocking({
+            let uploads = self.clone();
+            move || (uploads.keep(incoming), reservation, hold)
+        })
+        .await
+        // A reader that panicked on the file: the file's fault, reported as such (the
+        // upload's temporary file went with the unwinding).
+        .map_err(|_| IngestError::Damaged {
+            format: "uploaded",
+            reason: "its content could not be parsed".into(),
+        })?;
+        let (source, frame) = kept?;
+        let _held_until_stored = hold;
+        let stored = async {
+            let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
+            let handle = cache
+                .put_reserved(
+                    session,
+                    frame,
+                    Placement::Memory,
+                    Some(lineage),
+                    Some(&reservation),
+                )
+                .await?;
+            cache.release(session, &handle.id).await;
+            Ok::<_, IngestError>(handle)
+        }
+        .await;
+        if stored.is_err() {
+            self.discard(&source);
+        }
+        stored
+    }
+
+    /// Makes a handle in `cache` of the file at `path` on the server's disk (named `name`
+    /// to the user), as [`Uploads::ingest`] does an upload.
+    pub async fn ingest_file(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        path: &Path,
+        name: &str,
+    ) -> Result<FrameHandle, IngestError> {
+        self.ingest_file_holding(cache, session, path, name, ()).await
+    }
+
+    /// [`Uploads::ingest_file`] holding `hold` as [`Uploads::ingest_holding`] does.
+    pub async fn ingest_file_holding<H: Send + 'static>(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        path: &Path,
+        name: &str,
+        hold: H,
+    ) -> Result<FrameHandle, IngestError> {
+        let mut incoming = self.incoming(session, name)?;
+        let path = path.to_path_buf();
+        let incoming = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut file = std::fs::File::open(&path).map_err(IngestError::io)?;
+            let mut buffer = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buffer).map_err(IngestError::io)?;
+                if n == 0 {
+                    return Ok::<_, IngestError>(incoming);
+                }
+                incoming.write(&buffer[..n])?;
+            }
+        })
+        .await
+        .map_err(|_| IngestError::Storage)??;
+        self.ingest_holding(cache, session, incoming, hold).await
+    }
+
+    /// The kept file behind `session`'s ingested frame `id` in `cache`: `None` when the
+    /// frame was made some other way; [`stayput_cache::CacheError::Unknown`] (inside
+    /// [`IngestError::Cache`]) for a handle the session does not hold.
+    pub fn source_of(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        id: &FrameId,
+    ) -> Result<Option<UploadSource>, IngestError> {
+        match cache.lineage(session, id)? {
+            Some(lineage) if lineage.function == UPLOAD_RECIPE => {
+                serde_json::from_str(&lineage.args).map(Some).map_err(|err| {
+                    IngestError::Cache(stayput_cache::CacheError::BadArguments {
+                        function: UPLOAD_RECIPE.to_owned(),
+                        reason: err.to_string(),
+                    })
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl KeptFiles for Uploads {
+    fn recipe(&self) -> &str {
+        UPLOAD_RECIPE
+    }
+
+    fn named_in(&self, args: &str, named: &mut HashSet<String>) {
+        files_named(args, named);
+    }
+
+    fn sessions(&self) -> HashSet<SessionKey> {
+        Uploads::sessions(self)
+    }
+
+    fn remove_session(&self, session: SessionKey) {
+        Uploads::remove_session(self, session);
+    }
+
+    fn sweep(&self, named: &HashSet<String>, keep: &HashSet<SessionKey>) -> usize {
+        Uploads::sweep(self, named, keep)
+    }
+}

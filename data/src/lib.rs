@@ -1,0 +1,34 @@
+//! Bring your own data: files and uploads become frames behind handles, checked before
+//! they are believed.
+//!
+//! [`Uploads`] is the directory a server keeps uploaded files in. An upload arrives
+//! chunk by chunk into an [`Incoming`] (a CSV or JSON checked on the way), becomes a
+//! frame in a `stayput_cache::FrameCache` ([`Uploads::ingest`]), and stays on disk as
+//! the frame's source: views scan the kept file lazily ([`Uploads::scan`]), and a read
+//! of the whole frame rebuilds it from there. Build the cache through
+//! [`Uploads::wire`], so it knows how to read the files back and when they go.
+//!
+//! # Layout
+//! - `ingest`: files as frames: a file's kind by its bytes (`format`), a CSV checked as
+//!   it streams (`check`), JSON checked likewise (`json_check`), gzip unpacked as it
+//!   arrives (`gunzip`), Arrow and Parquet metadata checked against the file
+//!   (`ipc_footer`, `parquet_footer`), Excel workbooks checked and read (`xlsx_zip`,
+//!   `xlsx`), polars' readers (`parse`), the uploads directory and its budget (`files`),
+//!   an upload arriving (`incoming`), downloads' scratch files (`scratch`), the fuzzing
+//!   campaign (`fuzz`, tests only).
+//! - `into_cache`: ingested files becoming handles in the cache, and the cache wired to
+//!   read them back ([`Uploads::wire`], [`Uploads::ingest`], [`Uploads::source_of`]).
+//!
+//! Without its default `engine` feature the crate holds only plain data types, with no
+//! polars or tokio, so the browser build can use them.
+
+#[cfg(feature = "engine")]
+pub mod ingest;
+#[cfg(feature = "engine")]
+mod into_cache;
+
+#[cfg(feature = "engine")]
+pub use ingest::{
+    Incoming, IngestError, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION,
+    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO, UPLOAD_RECIPE,
+};
