@@ -18,17 +18,47 @@
 //!   campaign (`fuzz`, tests only).
 //! - `into_cache`: ingested files becoming handles in the cache, and the cache wired to
 //!   read them back ([`Uploads::wire`], [`Uploads::ingest`], [`Uploads::source_of`]).
+//! - [`steps`]: `/data`'s steps as the browser sends them ([`steps::Transform`]; always
+//!   built, shared with the wasm client).
+//! - `chain`: a frame's chain (its upload and the steps after it, the lineage of every
+//!   transformed frame) and how each step becomes part of one lazy polars query, every
+//!   column and value checked first; `exprs`: the expressions of a step's parts
+//!   (aggregates, derived columns, filter conditions).
+//! - `sizing`: what running a chain will take in memory (a join's real row widths, a
+//!   chain's peak), worked out before it runs.
+//! - [`table`]: a frame's schema with each column's nulls and range, and pages of its
+//!   rows (the types always built; the functions with `engine`).
+//! - [`error`]: [`StepError`], why a step could not be planned, sized or run.
 //!
 //! Without its default `engine` feature the crate holds only plain data types, with no
 //! polars or tokio, so the browser build can use them.
 
 #[cfg(feature = "engine")]
+pub mod chain;
+pub mod error;
+#[cfg(feature = "engine")]
+mod exprs;
+#[cfg(feature = "engine")]
 pub mod ingest;
 #[cfg(feature = "engine")]
 mod into_cache;
+#[cfg(feature = "engine")]
+pub mod sizing;
+pub mod steps;
+pub mod table;
+
+pub use error::StepError;
+
+/// The recipe that reads an ingested frame back from its kept file (the file is its
+/// lineage's arguments, an `UploadSource`): [`Uploads::wire`] registers it.
+pub const UPLOAD_RECIPE: &str = "upload";
+
+/// The recipe that makes a transformed frame by running its chain (the chain is its
+/// lineage's arguments): an app registers `Chain::run` under this name.
+pub const TRANSFORM_RECIPE: &str = "transform";
 
 #[cfg(feature = "engine")]
 pub use ingest::{
     Incoming, IngestError, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION,
-    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO, UPLOAD_RECIPE,
+    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO,
 };

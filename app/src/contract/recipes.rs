@@ -10,8 +10,6 @@ pub const CREATE_FRAME: &str = "create_frame/wyrand";
 /// `/explore`'s built-in time series.
 pub const TIME_SERIES: &str = "time_series";
 
-/// A file or upload (the cache's own recipe, `stayput_cache::ingest::UPLOAD_RECIPE`).
-pub const UPLOAD: &str = "upload";
-
-/// `/data`'s transforms: an upload's chain of steps.
-pub const TRANSFORM: &str = "transform";
+/// A file or upload, and `/data`'s transforms (an upload's chain of steps): the data
+/// crate's recipes.
+pub use stayput_data::{TRANSFORM_RECIPE as TRANSFORM, UPLOAD_RECIPE as UPLOAD};

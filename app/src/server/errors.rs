@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stayput_cache::{CacheError, Limit};
-use stayput_data::IngestError;
+use stayput_data::{IngestError, StepError};
 use stayput_figures::FigureError;
 use stayput_sessions::SessionError;
 
@@ -72,6 +72,19 @@ impl From<IngestError> for StayputError {
             | IngestError::TooManyRows { .. }) => Self::FileTooLarge(err.to_string()),
             err if err.is_unsupported_format() => Self::UnsupportedFile(err.to_string()),
             err => Self::BadFile(crate::contract::error::cut(err.to_string())),
+        }
+    }
+}
+
+/// A step the frame cannot take is the user's to fix (400); a lineage that is not a
+/// chain is the server's fault (500).
+impl From<StepError> for StayputError {
+    fn from(err: StepError) -> Self {
+        match err {
+            StepError::Bad(message) => Self::BadSpec(crate::contract::error::cut(message)),
+            err @ StepError::NotFromFile => Self::BadSpec(err.to_string()),
+            StepError::Unreadable => Self::Internal,
+            StepError::Ingest(err) => err.into(),
         }
     }
 }

@@ -62,11 +62,12 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
 
 /// Lets the cache take uploads into `uploads` and registers `/data`'s transform recipe:
 /// a transformed frame is rebuilt by running its chain again over the kept file. Its
-/// size is the chain's peak ([`crate::server::data::sizing::peak_bytes`]): a polars
+/// size is the chain's peak ([`stayput_data::sizing::peak_bytes`]): a polars
 /// collect cannot be stopped once started, so it starts only with room for all of it,
 /// and that room stays reserved until it ends, though its caller goes away.
 pub fn with_data(builder: FrameCacheBuilder, uploads: &Uploads) -> FrameCacheBuilder {
-    use crate::server::data::{chain::Chain, run_chain, sizing::peak_bytes};
+    use crate::server::data::run_chain;
+    use stayput_data::{chain::Chain, sizing::peak_bytes};
     let files = uploads.clone();
     uploads
         .wire(builder)

@@ -9,10 +9,10 @@
 use stayput_cache::{EntryInfo, FrameCache, FrameHandle, Residence, SessionKey};
 
 use crate::contract::data::Transform;
-use crate::server::data::chain::{Chain, ChainStep};
 use crate::server::data::{chain_of, entry, expands};
 use crate::server::heavy::HEAVY_ROWS;
 use crate::server::recipes::TRANSFORM;
+use stayput_data::chain::{Chain, ChainStep};
 
 /// A piece of work a request asks for.
 #[derive(Clone, Copy)]

@@ -54,8 +54,7 @@ pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
 pub use xlsx_zip::MAX_XLSX_RATIO;
 
-/// Name of the built-in recipe that rebuilds an ingested frame from its file.
-pub const UPLOAD_RECIPE: &str = "upload";
+pub use crate::UPLOAD_RECIPE;
 
 /// Most columns a file may have.
 pub const MAX_COLUMNS: u64 = 2_000;

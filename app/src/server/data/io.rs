@@ -10,7 +10,7 @@ use axum::Json;
 use polars::prelude::*;
 use serde::Deserialize;
 use stayput_cache::{FrameHandle, FrameId, Limit};
-use stayput_data::IngestError;
+use stayput_data::{IngestError, StepError};
 use tokio::io::AsyncReadExt;
 
 use super::{chain_of, entry, lazy_of};
@@ -223,9 +223,7 @@ pub async fn download(
         let frame = lazy_of(&cache, &uploads, session, &handle).await?;
         let (file, held) = blocking(move || {
             let _held_while_working = (slot, memory);
-            let mut frame = frame
-                .collect()
-                .map_err(|err| StayputError::BadSpec(super::chain::first_line(&err.to_string())))?;
+            let mut frame = frame.collect().map_err(StepError::from)?;
             // Counted in the uploads budget as it is written: stops when the room runs out.
             let mut file = uploads.scratch().map_err(StayputError::from)?;
             let written = if parquet {

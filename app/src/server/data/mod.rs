@@ -2,25 +2,21 @@
 //! looked at a page at a time, transformed step by step (each step a memoized handle
 //! whose lineage is its chain), plotted with the figure engine and downloaded.
 //!
-//! - [`chain`]: a frame's chain (upload + steps) and how each step runs in polars.
-//! - [`exprs`]: the polars expressions of a step's parts (aggregates, derived columns,
-//!   filter conditions), each checked against the schema.
+//! The chain engine itself (steps as lazy polars plans, sized before they run) is
+//! `stayput-data`'s `chain` and `sizing`; this module binds it to the cache, the
+//! session and the heavy-job admission.
+//!
 //! - [`look`]: the schema with its statistics, and pages of rows.
-//! - [`sizing`]: what a chain will take in memory (a join's real widths, a chain's
-//!   peak), worked out before it runs.
 //! - [`io`]: the upload and download routes (raw bodies, streamed).
 
-pub mod chain;
-pub mod exprs;
 pub mod io;
 pub mod look;
-pub mod sizing;
 
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use stayput_cache::{EntryInfo, FrameCache, FrameHandle, Limit, Placement, SessionKey};
-use stayput_data::Uploads;
+use stayput_data::{StepError, Uploads};
 
 use crate::contract::data::{ChainLink, DataExample, Transform};
 use crate::contract::figure::{ChartKind, FigureReply};
@@ -29,8 +25,8 @@ use crate::contract::StayputError;
 use crate::server::blocking;
 use crate::server::errors::setting_of;
 use crate::server::heavy::HeavyJobs;
-use chain::{Chain, ChainStep};
-use sizing::JoinSize;
+use stayput_data::chain::{self, Chain, ChainStep};
+use stayput_data::sizing::{self, JoinSize};
 
 /// The datasets shipped with Stayput (from the npm package `vega-datasets`, BSD-3-Clause):
 /// the file name and what it holds. Only these names are ever opened.
@@ -124,8 +120,8 @@ pub(crate) fn chain_of(
     handle: &FrameHandle,
 ) -> Result<Chain, StayputError> {
     match cache.lineage(session, &handle.id)? {
-        Some(lineage) => Chain::of_lineage(&lineage),
-        None => Err(chain::not_from_file()),
+        Some(lineage) => Ok(Chain::of_lineage(&lineage)?),
+        None => Err(StepError::NotFromFile.into()),
     }
 }
 
@@ -160,19 +156,7 @@ async fn make<H: Send + 'static>(
 
 /// Runs `chain` to a frame (the transform recipe: also how an evicted step is rebuilt).
 pub async fn run_chain(uploads: Uploads, chain: Chain) -> Result<DataFrame, StayputError> {
-    blocking(move || {
-        let frame = chain.lazy(&uploads)?;
-        let mut frame = frame
-            .collect()
-            .map_err(|err| StayputError::BadSpec(chain::first_line(&err.to_string())))?;
-        if let Some(ChainStep::Plot { x, .. }) = chain.steps.last() {
-            // Sorted by the step itself: flagged, so the figure engine finds a zoom's
-            // rows by binary search.
-            mark_sorted(&mut frame, x)?;
-        }
-        Ok(frame)
-    })
-    .await
+    blocking(move || Ok(chain.run(&uploads)?)).await
 }
 
 /// `step` applied to `session`'s frame `handle`: a new handle (the same one for the same
@@ -315,7 +299,8 @@ pub async fn plot(
             let time_x = chain::schema_of(&mut parent)?
                 .get(&x)
                 .is_some_and(DataType::is_temporal);
-            ready.lazy(&files).map(|_| time_x)
+            drop(ready.lazy(&files)?);
+            Ok(time_x)
         }
     })
     .await?;
@@ -331,15 +316,4 @@ pub async fn plot(
     };
     let frame = cache.get(session, &plot_handle).await?;
     blocking(move || Ok(stayput_figures::figure(&frame, &spec)?)).await
-}
-
-/// Flags column `x` of `frame` (f64, sorted ascending by construction) as sorted.
-fn mark_sorted(frame: &mut DataFrame, x: &str) -> Result<(), StayputError> {
-    let column = frame.column(x).map_err(|_| StayputError::Internal)?;
-    let mut values = column.f64().map_err(|_| StayputError::Internal)?.clone();
-    values.set_sorted_flag(polars::series::IsSorted::Ascending);
-    frame
-        .with_column(values.into_column())
-        .map_err(|_| StayputError::Internal)?;
-    Ok(())
 }

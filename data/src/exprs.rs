@@ -3,11 +3,11 @@
 
 use polars::prelude::*;
 
-use super::chain::{bad, dtype};
-use crate::contract::data::{AggFn, ArithOp, Condition, DatePart, Derived, Op, Operand};
-use crate::contract::StayputError;
+use crate::chain::dtype;
+use crate::error::{bad, StepError};
+use crate::steps::{AggFn, ArithOp, Condition, DatePart, Derived, Op, Operand};
 
-pub(super) fn agg_expr(column: &str, func: AggFn, schema: &Schema) -> Result<Expr, StayputError> {
+pub(crate) fn agg_expr(column: &str, func: AggFn, schema: &Schema) -> Result<Expr, StepError> {
     let t = match func {
         AggFn::Count => return Ok(len().alias("count")),
         _ => dtype(schema, column)?,
@@ -31,7 +31,7 @@ pub(super) fn agg_expr(column: &str, func: AggFn, schema: &Schema) -> Result<Exp
     Ok(e.alias(format!("{}_{column}", func.as_str())))
 }
 
-fn operand(op: &Operand, schema: &Schema) -> Result<Expr, StayputError> {
+fn operand(op: &Operand, schema: &Schema) -> Result<Expr, StepError> {
     match op {
         Operand::Number(n) if n.is_finite() => Ok(lit(*n)),
         Operand::Number(_) => Err(bad("numbers must be finite")),
@@ -45,7 +45,7 @@ fn operand(op: &Operand, schema: &Schema) -> Result<Expr, StayputError> {
     }
 }
 
-pub(super) fn derived_expr(expr: &Derived, schema: &Schema) -> Result<Expr, StayputError> {
+pub(crate) fn derived_expr(expr: &Derived, schema: &Schema) -> Result<Expr, StepError> {
     Ok(match expr {
         Derived::Arith { left, op, right } => {
             let (l, r) = (operand(left, schema)?, operand(right, schema)?);
@@ -77,9 +77,9 @@ pub(super) fn derived_expr(expr: &Derived, schema: &Schema) -> Result<Expr, Stay
 /// One filter condition on a column of type `t`, the value read as that type.
 /// Longest filter value, in bytes: it is kept in the lineage of every frame made from
 /// the step (issue 23: 60 KB values in 64-step chains).
-pub const MAX_FILTER_VALUE: usize = 1_000;
+pub(crate) const MAX_FILTER_VALUE: usize = 1_000;
 
-pub(super) fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr, StayputError> {
+pub(crate) fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr, StepError> {
     let Condition { column, op, value } = condition;
     let c = col(column.as_str());
     match op {
@@ -144,7 +144,7 @@ pub(super) fn condition_expr(condition: &Condition, t: &DataType) -> Result<Expr
     compare(lhs, *op, rhs, column, t)
 }
 
-fn compare(lhs: Expr, op: Op, rhs: Expr, column: &str, t: &DataType) -> Result<Expr, StayputError> {
+fn compare(lhs: Expr, op: Op, rhs: Expr, column: &str, t: &DataType) -> Result<Expr, StepError> {
     Ok(match op {
         Op::Eq => lhs.eq(rhs),
         Op::Ne => lhs.neq(rhs),

@@ -6,13 +6,12 @@
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use stayput_cache::Lineage;
-use stayput_data::{UploadSource, Uploads};
 
-use super::exprs::{agg_expr, condition_expr, derived_expr};
-use super::sizing::JoinSize;
-use crate::contract::data::{Agg, JoinHow, SortBy, Transform};
-use crate::contract::recipes::{TRANSFORM, UPLOAD};
-use crate::contract::StayputError;
+use crate::error::{bad, StepError};
+use crate::exprs::{agg_expr, condition_expr, derived_expr};
+use crate::sizing::JoinSize;
+use crate::steps::{Agg, JoinHow, SortBy, Transform};
+use crate::{UploadSource, Uploads, TRANSFORM_RECIPE, UPLOAD_RECIPE};
 
 /// An upload and the steps applied to it, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,14 +74,17 @@ impl Chain {
 
     /// The chain a frame's `lineage` records: an upload's (its file alone) or a step's.
     /// Only frames made from files have one.
-    pub fn of_lineage(lineage: &Lineage) -> Result<Self, StayputError> {
-        let unreadable = |_| StayputError::Internal;
+    pub fn of_lineage(lineage: &Lineage) -> Result<Self, StepError> {
+        let unreadable = |err: serde_json::Error| {
+            tracing::error!(%err, function = %lineage.function, "a lineage that is not a chain");
+            StepError::Unreadable
+        };
         match lineage.function.as_str() {
-            UPLOAD => serde_json::from_str(&lineage.args)
+            UPLOAD_RECIPE => serde_json::from_str(&lineage.args)
                 .map(Self::of)
                 .map_err(unreadable),
-            TRANSFORM => serde_json::from_str(&lineage.args).map_err(unreadable),
-            _ => Err(not_from_file()),
+            TRANSFORM_RECIPE => serde_json::from_str(&lineage.args).map_err(unreadable),
+            _ => Err(StepError::NotFromFile),
         }
     }
 
@@ -116,9 +118,20 @@ impl Chain {
             })
     }
 
+    /// Runs the whole chain to a frame (what [`TRANSFORM_RECIPE`] does; blocking: call
+    /// it off the async runtime). A chain ending in a plot step has its x flagged as
+    /// sorted, so the figure engine finds a zoom's rows by binary search.
+    pub fn run(&self, uploads: &Uploads) -> Result<DataFrame, StepError> {
+        let mut frame = self.lazy(uploads)?.collect()?;
+        if let Some(ChainStep::Plot { x, .. }) = self.steps.last() {
+            mark_sorted(&mut frame, x);
+        }
+        Ok(frame)
+    }
+
     /// The whole chain as one lazy query.
-    pub fn lazy(&self, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
-        let mut frame = uploads.scan(&self.source).map_err(StayputError::from)?;
+    pub fn lazy(&self, uploads: &Uploads) -> Result<LazyFrame, StepError> {
+        let mut frame = uploads.scan(&self.source)?;
         for step in &self.steps {
             frame = apply(frame, step, uploads)?;
         }
@@ -126,33 +139,35 @@ impl Chain {
     }
 }
 
-/// What a frame without a chain answers when asked for one.
-pub(crate) fn not_from_file() -> StayputError {
-    StayputError::BadSpec(
-        "this frame was not made from a file: upload data or open an example to transform it".into(),
-    )
-}
-
-pub(super) fn bad(message: impl Into<String>) -> StayputError {
-    StayputError::BadSpec(crate::contract::error::cut(message.into()))
+/// Flags column `x` of `frame` (f64, sorted ascending by the plot step) as sorted. Only
+/// a speed-up of the figure's zoom: a column that is not f64 is left as it is.
+fn mark_sorted(frame: &mut DataFrame, x: &str) {
+    let Ok(values) = frame.column(x).and_then(|c| c.f64().cloned()) else {
+        return;
+    };
+    let mut values = values;
+    values.set_sorted_flag(polars::series::IsSorted::Ascending);
+    if let Err(err) = frame.with_column(values.into_column()) {
+        tracing::warn!(%err, "flagging a plot's x as sorted");
+    }
 }
 
 /// The schema of `frame` (cheap: from the scan's metadata and the plan).
-pub fn schema_of(frame: &mut LazyFrame) -> Result<SchemaRef, StayputError> {
+pub fn schema_of(frame: &mut LazyFrame) -> Result<SchemaRef, StepError> {
     frame
         .collect_schema()
         .map_err(|err| bad(first_line(&err.to_string())))
 }
 
 /// The dtype of `column` in `schema`, or a message naming the missing column.
-pub(super) fn dtype<'a>(schema: &'a Schema, column: &str) -> Result<&'a DataType, StayputError> {
+pub(crate) fn dtype<'a>(schema: &'a Schema, column: &str) -> Result<&'a DataType, StepError> {
     schema
         .get(column)
         .ok_or_else(|| bad(format!("there is no column named {column:?}")))
 }
 
 /// `frame` with `step` applied, every column and value checked first.
-pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Result<LazyFrame, StayputError> {
+pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Result<LazyFrame, StepError> {
     let schema = schema_of(&mut frame)?;
     Ok(match step {
         ChainStep::Transform(step) => apply_step(frame, step, &schema)?,
@@ -205,7 +220,7 @@ pub fn apply(mut frame: LazyFrame, step: &ChainStep, uploads: &Uploads) -> Resul
     })
 }
 
-fn apply_step(frame: LazyFrame, step: &Transform, schema: &Schema) -> Result<LazyFrame, StayputError> {
+fn apply_step(frame: LazyFrame, step: &Transform, schema: &Schema) -> Result<LazyFrame, StepError> {
     Ok(match step {
         Transform::Filter(conditions) => {
             if conditions.is_empty() {
@@ -308,13 +323,13 @@ fn apply_step(frame: LazyFrame, step: &Transform, schema: &Schema) -> Result<Laz
     })
 }
 
-/// The first line of a library message, cut; a message about files (which may name a
-/// path on the server) is replaced by a plain one and logged.
+/// The first line of a library message; a message about files (which may name a path
+/// on the server) is replaced by a plain one and logged.
 pub fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("");
     if line.contains('/') || line.to_ascii_lowercase().contains("os error") {
         tracing::warn!(%message, "query over a kept file");
         return "the data could not be read right now; try again".to_owned();
     }
-    crate::contract::error::cut(line.to_owned())
+    line.to_owned()
 }

@@ -4,13 +4,12 @@
 //! transform recipe declares the peak, so the cache reserves it before polars starts a
 //! collect that cannot be stopped, and refuses what the session cannot hold.
 
+use crate::chain::{self, Chain, ChainStep};
+use crate::error::StepError;
+use crate::steps::{AggFn, JoinHow, Transform};
+use crate::Uploads;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use stayput_data::Uploads;
-
-use super::chain::{self, Chain, ChainStep};
-use crate::contract::data::{AggFn, JoinHow, Transform};
-use crate::contract::StayputError;
 
 /// A join's result as sized before it was kept: recorded in the chain, so a rebuild
 /// reserves it without reading the files again.
@@ -39,8 +38,8 @@ pub fn join_size(
     on: &str,
     how: JoinHow,
     uploads: &Uploads,
-) -> Result<JoinSize, StayputError> {
-    let fail = |err: PolarsError| StayputError::BadSpec(chain::first_line(&err.to_string()));
+) -> Result<JoinSize, StepError> {
+    let fail = StepError::from;
     let mut l = left.lazy(uploads)?;
     let mut r = right.lazy(uploads)?;
     let (l_schema, r_schema) = (chain::schema_of(&mut l)?, chain::schema_of(&mut r)?);
@@ -255,10 +254,10 @@ fn shape(chain: &Chain) -> Shape {
 
 #[cfg(test)]
 mod tests {
-    use stayput_data::UploadSource;
+    use crate::UploadSource;
 
     use super::*;
-    use crate::contract::data::{Agg, Condition, Op, Operand};
+    use crate::steps::{Agg, Condition, Op, Operand};
 
     fn upload(rows: u64, bytes: u64) -> Chain {
         Chain::of(UploadSource {
@@ -387,9 +386,9 @@ mod tests {
         let mut chain = upload(0, 4_000);
         chain.steps.push(ChainStep::Transform(Transform::Derive {
             name: "d".into(),
-            expr: crate::contract::data::Derived::Arith {
+            expr: crate::steps::Derived::Arith {
                 left: Operand::Number(1.0),
-                op: crate::contract::data::ArithOp::Add,
+                op: crate::steps::ArithOp::Add,
                 right: Operand::Number(2.0),
             },
         }));
