@@ -10,7 +10,7 @@ use stayput_cache::Lineage;
 use crate::error::{bad, StepError};
 use crate::exprs::{agg_expr, condition_expr, derived_expr};
 use crate::sizing::JoinSize;
-use crate::steps::{Agg, JoinHow, SortBy, Transform};
+use crate::transform::{Agg, JoinHow, SortBy, Transform};
 use crate::{UploadSource, Uploads, TRANSFORM_RECIPE, UPLOAD_RECIPE};
 
 /// An upload and the steps applied to it, in order.

@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use crate::chain::dtype;
 use crate::error::{bad, StepError};
-use crate::steps::{AggFn, ArithOp, Condition, DatePart, Derived, Op, Operand};
+use crate::transform::{AggFn, ArithOp, Condition, DatePart, Derived, Op, Operand};
 
 pub(crate) fn agg_expr(column: &str, func: AggFn, schema: &Schema) -> Result<Expr, StepError> {
     let t = match func {

@@ -18,7 +18,7 @@
 //!   campaign (`fuzz`, tests only).
 //! - `into_cache`: ingested files becoming handles in the cache, and the cache wired to
 //!   read them back ([`Uploads::wire`], [`Uploads::ingest`], [`Uploads::source_of`]).
-//! - [`steps`]: `/data`'s steps as the browser sends them ([`steps::Transform`]; always
+//! - [`transform`]: `/data`'s steps as the browser sends them ([`transform::Transform`]; always
 //!   built, shared with the wasm client).
 //! - `chain`: a frame's chain (its upload and the steps after it, the lineage of every
 //!   transformed frame) and how each step becomes part of one lazy polars query, every
@@ -44,8 +44,8 @@ pub mod ingest;
 mod into_cache;
 #[cfg(feature = "engine")]
 pub mod sizing;
-pub mod steps;
 pub mod table;
+pub mod transform;
 
 pub use error::StepError;
 

@@ -6,7 +6,7 @@
 
 use crate::chain::{self, Chain, ChainStep};
 use crate::error::StepError;
-use crate::steps::{AggFn, JoinHow, Transform};
+use crate::transform::{AggFn, JoinHow, Transform};
 use crate::Uploads;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -257,7 +257,7 @@ mod tests {
     use crate::UploadSource;
 
     use super::*;
-    use crate::steps::{Agg, Condition, Op, Operand};
+    use crate::transform::{Agg, Condition, Op, Operand};
 
     fn upload(rows: u64, bytes: u64) -> Chain {
         Chain::of(UploadSource {
@@ -386,9 +386,9 @@ mod tests {
         let mut chain = upload(0, 4_000);
         chain.steps.push(ChainStep::Transform(Transform::Derive {
             name: "d".into(),
-            expr: crate::steps::Derived::Arith {
+            expr: crate::transform::Derived::Arith {
                 left: Operand::Number(1.0),
-                op: crate::steps::ArithOp::Add,
+                op: crate::transform::ArithOp::Add,
                 right: Operand::Number(2.0),
             },
         }));

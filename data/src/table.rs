@@ -13,7 +13,7 @@ use crate::chain::schema_of;
 #[cfg(feature = "engine")]
 use crate::error::{bad, StepError};
 #[cfg(feature = "engine")]
-use crate::steps::SortBy;
+use crate::transform::SortBy;
 
 /// Most rows one page of the table carries.
 pub const PAGE_ROWS: u64 = 50;

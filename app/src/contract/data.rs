@@ -42,7 +42,7 @@ pub struct DataInfo {
     pub chain: Vec<ChainLink>,
 }
 
-pub use stayput_data::steps::{
+pub use stayput_data::table::{ColumnSummary, RowsPage, MAX_CELL_CHARS, PAGE_ROWS};
+pub use stayput_data::transform::{
     Agg, AggFn, ArithOp, Condition, DatePart, Derived, JoinHow, Op, Operand, SortBy, Transform,
 };
-pub use stayput_data::table::{ColumnSummary, RowsPage, MAX_CELL_CHARS, PAGE_ROWS};
