@@ -8,6 +8,7 @@ use std::time::Duration;
 use stayput_cache::{FrameCache, SessionKey};
 use stayput_data::{IngestError, Uploads, MAX_DEPTH};
 
+#[path = "../../cache/tests/common/mod.rs"]
 mod common;
 #[path = "files/mod.rs"]
 mod crafted;

@@ -10,6 +10,7 @@ use flate2::Compression;
 use stayput_cache::SessionKey;
 use stayput_data::{IngestError, GZIP_SLACK, MAX_GZIP_RATIO};
 
+#[path = "../../cache/tests/common/mod.rs"]
 mod common;
 mod uploading;
 use common::MIB;

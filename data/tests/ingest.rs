@@ -8,6 +8,7 @@ use polars::prelude::*;
 use stayput_cache::{CacheError, FrameCache, SessionKey};
 use stayput_data::{IngestError, Uploads};
 
+#[path = "../../cache/tests/common/mod.rs"]
 mod common;
 mod uploading;
 use common::{config, MIB};

@@ -11,6 +11,7 @@ use polars::prelude::*;
 use stayput_cache::SessionKey;
 use stayput_data::{IngestError, MAX_DEPTH};
 
+#[path = "../../cache/tests/common/mod.rs"]
 mod common;
 mod uploading;
 use uploading::setup;

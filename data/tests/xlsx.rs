@@ -11,6 +11,7 @@ use polars::prelude::*;
 use stayput_cache::{CacheError, SessionKey};
 use stayput_data::{IngestError, MAX_COLUMNS};
 
+#[path = "../../cache/tests/common/mod.rs"]
 mod common;
 mod uploading;
 use uploading::{setup, setup_with};

@@ -1,4 +1,4 @@
-//! Helpers shared by the cache's integration tests.
+//! Helpers shared by the cache's integration tests (and the data crate's, by path).
 #![allow(dead_code, unreachable_pub)]
 
 use std::time::Duration;
