@@ -98,7 +98,8 @@
 //!   frames back from (`stayput-data`'s uploads); the cache decides when they go.
 //! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap (the disk tier,
 //!   and the Redis tier, `RedisTier`).
-//! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads).
+//! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads);
+//!   `disk::frame_files`: its files' names, modes, writes and reads.
 //! - `sorted`: polars' sorted flag, put back on a frame that comes back from a tier.
 //! - `metrics`: [`Counters`] and their Prometheus text.
 //! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.

@@ -13,7 +13,7 @@
 //!   it streams (`check`), JSON checked likewise (`json_check`), gzip unpacked as it
 //!   arrives (`gunzip`), Arrow and Parquet metadata checked against the file
 //!   (`ipc_footer`, `parquet_footer`), Excel workbooks checked and read (`xlsx_zip`,
-//!   `xlsx`), polars' readers (`parse`), the uploads directory and its budget (`files`),
+//!   `xlsx`), polars' readers (`parse`), the uploads directory and its budget (`uploads`),
 //!   an upload arriving (`incoming`), downloads' scratch files (`scratch`), the fuzzing
 //!   campaign (`fuzz`, tests only).
 //! - `into_cache`: ingested files becoming handles in the cache, and the cache wired to

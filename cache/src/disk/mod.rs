@@ -6,7 +6,7 @@
 //! goes away mid-write leaves no file behind. What the tier writes and how it keeps the
 //! directory safe on a shared machine is in [`files`].
 
-mod files;
+mod frame_files;
 
 use std::collections::HashMap;
 use std::io;
@@ -19,7 +19,7 @@ use crate::recipe::BoxFuture;
 use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
 use crate::{ByteSize, CacheError, Limit};
-use files::{CancelOnDrop, WriteShare};
+use frame_files::{CancelOnDrop, WriteShare};
 
 /// The setting that names the cache directory, for error messages.
 pub const DIR_SETTING: &str = "STAYPUT_CACHE_DIR";
@@ -95,7 +95,7 @@ impl DiskTier {
         if let Err(err) = std::fs::create_dir_all(dir) {
             return Err(dir_error(dir, &err));
         }
-        let removed = files::prepare_dir(&frames).map_err(|err| dir_error(dir, &err))?;
+        let removed = frame_files::prepare_dir(&frames).map_err(|err| dir_error(dir, &err))?;
         if removed > 0 {
             tracing::info!(removed, dir = %frames.display(), "removed frames of an earlier run");
         }
@@ -112,7 +112,7 @@ impl DiskTier {
     }
 
     fn path(&self, key: FrameKey) -> PathBuf {
-        self.frames.join(files::file_name(key))
+        self.frames.join(frame_files::file_name(key))
     }
 
     fn index(&self) -> MutexGuard<'_, Index> {
@@ -188,7 +188,7 @@ impl ColdTier for DiskTier {
                 path: path.clone(),
                 armed: true,
             };
-            let written = tokio::task::spawn_blocking(move || files::write_file(&path, &frame, &share))
+            let written = tokio::task::spawn_blocking(move || frame_files::write_file(&path, &frame, &share))
                 .await
                 .map_err(io::Error::other)
                 .and_then(|r| r);
@@ -230,7 +230,7 @@ impl ColdTier for DiskTier {
                 }
             }
             let path = self.path(key);
-            tokio::task::spawn_blocking(move || files::read_file(&path))
+            tokio::task::spawn_blocking(move || frame_files::read_file(&path))
                 .await
                 .map_err(io::Error::other)
                 .and_then(|r| r)

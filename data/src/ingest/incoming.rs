@@ -1,6 +1,6 @@
 //! An upload arriving ([`Incoming`]): its bytes streamed to a private temporary file in
 //! the uploads directory (a gzip'd one unpacked on the way, [`super::gunzip`]), counted
-//! against the limits as they come, a CSV checked on the way. [`super::files`] keeps it
+//! against the limits as they come, a CSV checked on the way. [`super::uploads`] keeps it
 //! once it is complete.
 
 use std::fs::{self, File};

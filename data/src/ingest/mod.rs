@@ -30,7 +30,6 @@
 //! ```
 
 mod check;
-mod files;
 mod format;
 #[cfg(test)]
 mod fuzz;
@@ -41,17 +40,18 @@ mod json_check;
 mod parquet_footer;
 mod parse;
 mod scratch;
+mod uploads;
 mod xlsx;
 mod xlsx_zip;
 
 use serde::{Deserialize, Serialize};
 
 pub use check::CsvCheck;
-pub use files::Uploads;
 pub use format::{detect, Format};
 pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
 pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
+pub use uploads::Uploads;
 pub use xlsx_zip::MAX_XLSX_RATIO;
 
 pub use crate::UPLOAD_RECIPE;

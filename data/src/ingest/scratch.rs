@@ -9,7 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use uuid::Uuid;
 
-use super::files::create_private;
+use super::uploads::create_private;
 use super::{IngestError, Uploads};
 
 /// A private scratch file, already unlinked (it vanishes when closed), whose bytes are
