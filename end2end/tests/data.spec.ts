@@ -108,6 +108,38 @@ test("upload a CSV with the file chooser: schema, a page of rows, filter, group,
   expect(Math.max(...counts)).toBeLessThanOrEqual(50);
 });
 
+test("pages clicked back to back, no pause: each click pages from the page on show; a reload keeps the frame; another session reads it as unknown", async ({ page, browser }) => {
+  await openData(page);
+  await page.getByTestId("upload").setInputFiles({ name: "pages.csv", mimeType: "text/csv", buffer: Buffer.from(fixture(500)) });
+  await expect(page.getByTestId("shape")).toHaveText("500 rows × 4 columns");
+  const rows = page.getByTestId("rows");
+  await expect(rows.locator("tbody tr").first()).toContainText("r00000");
+  // Three clicks with no pause: while a page is on its way the button is disabled (busy),
+  // and each click that lands pages from the page on show, never from a stale one.
+  for (let i = 0; i < 3; i++) await page.getByTestId("next-page").click();
+  await expect(page.getByTestId("position")).toHaveText("rows 151–200 of 500");
+  await expect(rows.locator("tbody tr").first()).toContainText("r00150");
+  // A sort goes back to the first page, in the new order.
+  await rows.locator("thead button", { hasText: "id" }).click();
+  await rows.locator("thead button", { hasText: "id" }).click();
+  await expect(page.getByTestId("position")).toHaveText("rows 1–50 of 500");
+  await expect(rows.locator("tbody tr").first()).toContainText("r00499");
+
+  // The frame on show is in the URL: a reload shows it again.
+  expect(page.url()).toMatch(/[?&]h=/);
+  await page.reload();
+  await expect(page.getByTestId("shape")).toHaveText("500 rows × 4 columns");
+  await expect(page.getByTestId("name")).toHaveText("pages.csv");
+
+  // The same URL in another session: an unknown handle, nothing of the frame shown.
+  const stranger = await browser.newContext();
+  const other = await stranger.newPage();
+  await other.goto(page.url());
+  await expect(other.getByTestId("error")).toContainText("unknown or expired data");
+  await expect(other.getByTestId("shape")).toHaveCount(0);
+  await stranger.close();
+});
+
 test("a malformed CSV gets a message with its line; the session's data is untouched", async ({ page }) => {
   await openData(page);
   await page.getByTestId("upload").setInputFiles({ name: "ok.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n") });

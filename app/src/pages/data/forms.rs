@@ -36,8 +36,7 @@ pub(super) fn apply(view_state: DataView, step: Transform) {
 pub(super) fn column_options(view_state: DataView, keep: fn(&str) -> bool) -> impl Fn() -> AnyView {
     move || {
         view_state
-            .info
-            .get()
+            .info()
             .map(|i| i.columns)
             .unwrap_or_default()
             .into_iter()
@@ -63,8 +62,7 @@ pub fn ColumnPick(
 ) -> AnyView {
     Effect::new(move |_| {
         let names: Vec<String> = view_state
-            .info
-            .get()
+            .info()
             .map(|i| i.columns)
             .unwrap_or_default()
             .into_iter()

@@ -1,7 +1,6 @@
 //! `/data`'s join form: another frame of the session, a key both have, inner or left.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
 
 use super::forms::{apply, ColumnPick};
@@ -13,52 +12,49 @@ use crate::contract::sizes::with_thousands;
 
 #[component]
 pub fn JoinForm(view_state: DataView) -> AnyView {
-    let others = RwSignal::new(Vec::<(FrameHandle, String)>::new());
     let other = RwSignal::new(String::new());
     let key = RwSignal::new(String::new());
     let how = RwSignal::new(JoinHow::Inner);
-    let refresh = move || {
-        spawn_local(async move {
-            if let Ok(listing) = cache_view().await {
-                let found: Vec<(FrameHandle, String)> = listing
-                    .entries
-                    .into_iter()
-                    .filter(|e| {
-                        e.lineage.as_ref().is_some_and(|l| {
-                            l.function == UPLOAD
-                                || (l.function == TRANSFORM && !l.args.contains("{\"plot\":"))
-                        })
-                    })
-                    .map(|e| {
-                        let label = format!(
-                            "{} ({} × {})",
-                            e.short_id(),
-                            with_thousands(e.rows),
-                            with_thousands(e.cols)
-                        );
-                        (e.handle(), label)
-                    })
-                    .collect();
-                if let Some((first, _)) = found.first() {
-                    if other.get_untracked().is_empty() {
-                        other.set(first.id.as_str().to_owned());
-                    }
-                }
-                others.set(found);
-            }
-        });
-    };
-    Effect::new(move |_| {
+    // The session's other frames made from files, read again whenever another frame is
+    // shown (a resource: a listing asked for before the last is never shown).
+    let listing = LocalResource::new(move || {
         view_state.handle.track();
-        refresh();
+        cache_view()
+    });
+    let others = move || -> Vec<(FrameHandle, String)> {
+        let Some(Ok(listing)) = listing.get() else {
+            return Vec::new();
+        };
+        listing
+            .entries
+            .into_iter()
+            .filter(|e| {
+                e.lineage.as_ref().is_some_and(|l| {
+                    l.function == UPLOAD || (l.function == TRANSFORM && !l.args.contains("{\"plot\":"))
+                })
+            })
+            .map(|e| {
+                let label = format!(
+                    "{} ({} × {})",
+                    e.short_id(),
+                    with_thousands(e.rows),
+                    with_thousands(e.cols)
+                );
+                (e.handle(), label)
+            })
+            .collect()
+    };
+    // The first of them is chosen until the user chooses.
+    Effect::new(move |_| {
+        if let Some((first, _)) = others().first() {
+            if other.get_untracked().is_empty() {
+                other.set(first.id.as_str().to_owned());
+            }
+        }
     });
     let join = move |_| {
         let id = other.get_untracked();
-        let Some((handle, _)) = others
-            .get_untracked()
-            .into_iter()
-            .find(|(h, _)| h.id.as_str() == id)
-        else {
+        let Some((handle, _)) = untrack(others).into_iter().find(|(h, _)| h.id.as_str() == id) else {
             view_state.error.set(Some("choose the frame to join with".into()));
             return;
         };
@@ -76,8 +72,7 @@ pub fn JoinForm(view_state: DataView) -> AnyView {
             <span>"Join with "</span>
             <select data-testid="join-other" prop:value=move || other.get() on:change=move |ev| other.set(event_target_value(&ev))>
                 {move || {
-                    others
-                        .get()
+                    others()
                         .into_iter()
                         .map(|(h, label)| view! { <option value=h.id.as_str().to_owned()>{label}</option> })
                         .collect_view()

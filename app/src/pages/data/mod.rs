@@ -11,11 +11,10 @@ pub mod table;
 pub mod upload;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use stayput_cache::FrameHandle;
+use stayput_cache::{FrameHandle, FrameId};
 
 use crate::api::{data_examples, data_rows, data_summary, DataTransform, LoadExample};
-use crate::contract::data::{DataExample, DataInfo, RowsPage, SortBy};
+use crate::contract::data::{DataInfo, RowsPage, SortBy};
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
 use forms::StepForms;
@@ -23,20 +22,26 @@ use plot::PlotPanel;
 use table::{Rows, Schema};
 use upload::UploadArea;
 
+/// What a page of rows answers: the frame, the first row and the order asked for.
+type RowsKey = (FrameId, u64, Option<SortBy>);
+
+/// A resource's reply, with what it answers (only a reply for what is on show is shown).
+type Reply<K, T> = LocalResource<Option<(K, Result<T, StayputError>)>>;
+
 /// Everything the page's parts share; `Copy`, so handlers can hold it.
 #[derive(Clone, Copy)]
 pub struct DataView {
-    /// The frame on show.
+    /// The frame on show (from the URL, only its id is known until its summary is in).
     pub handle: RwSignal<Option<FrameHandle>>,
-    /// Its schema and chain.
-    pub info: RwSignal<Option<DataInfo>>,
-    /// The page of rows on show.
-    pub page: RwSignal<Option<RowsPage>>,
-    /// How many pages were asked for: only the last one asked is shown.
-    pub pages_asked: StoredValue<u64>,
+    /// Its schema and chain: a resource read again whenever another frame is shown.
+    summary: Reply<FrameId, DataInfo>,
+    /// The first row of the page on show.
+    pub offset: RwSignal<u64>,
     /// How the table is ordered.
     pub sort: RwSignal<Option<SortBy>>,
-    /// The message of the last failure.
+    /// The page of rows on show: a resource of the frame, the offset and the order.
+    rows: Reply<RowsKey, RowsPage>,
+    /// The message of the last failed action (a step, an upload, a plot).
     pub error: RwSignal<Option<String>>,
     /// A step applied to the frame on show (a server action: its reply is shown).
     pub transform: ServerAction<DataTransform>,
@@ -47,55 +52,100 @@ pub struct DataView {
 }
 
 impl DataView {
-    /// Shows `handle`: its schema, chain and first page.
+    /// The page's state, its resources following the frame on show.
+    fn new() -> Self {
+        let handle = RwSignal::new(None::<FrameHandle>);
+        let offset = RwSignal::new(0);
+        let sort = RwSignal::new(None::<SortBy>);
+        // Only the id counts: a frame shown again with its true shape is not fetched again.
+        let shown = Memo::new(move |_| handle.with(|h| h.as_ref().map(|h| h.id.clone())));
+        let summary = LocalResource::new(move || {
+            let (id, handle) = (shown.get(), handle.get_untracked());
+            async move {
+                let (id, handle) = (id?, handle?);
+                Some((id, data_summary(handle).await))
+            }
+        });
+        let rows = LocalResource::new(move || {
+            let key = shown.get().map(|id| (id, offset.get(), sort.get()));
+            let handle = handle.get_untracked();
+            async move {
+                let (key, handle) = (key?, handle?);
+                let reply = data_rows(handle, key.1, key.2.clone()).await;
+                Some((key, reply))
+            }
+        });
+        Self {
+            handle,
+            summary,
+            offset,
+            sort,
+            rows,
+            error: RwSignal::new(None),
+            transform: ServerAction::new(),
+            open: ServerAction::new(),
+            saved_plot: StoredValue::new(None),
+        }
+    }
+
+    /// Shows `handle`: its schema, chain and first page come as the resources answer.
     pub(crate) fn show(self, handle: FrameHandle) {
         self.error.set(None);
         self.sort.set(None);
-        // The last frame's rows go: paging from them would page the new frame from
-        // the wrong place.
-        self.page.set(None);
-        self.handle.set(Some(handle.clone()));
+        self.offset.set(0);
         // The frame on show is in the URL: a reload or a link opens it again.
         crate::browser::replace_query("/data", &[("h", handle.id.as_str())]);
-        spawn_local(async move {
-            match data_summary(handle.clone()).await {
-                // A reply for a frame no longer on show (another was opened since) is dropped.
-                _ if self.handle.try_get_untracked().flatten().map(|h| h.id) != Some(handle.id.clone()) => {
-                    return
-                }
-                Ok(info) => {
-                    if self.handle.get_untracked().as_ref() != Some(&info.handle) {
-                        // Its true shape (a handle from the URL carries only its id).
-                        self.handle.set(Some(info.handle.clone()));
-                    }
-                    self.info.set(Some(info));
-                }
-                Err(err) => {
-                    self.handle.set(None);
-                    return self.fail(err);
-                }
-            }
-            self.load_page(0).await;
-        });
+        self.handle.set(Some(handle));
     }
 
-    /// Loads the page of rows from `offset` in the current order.
-    pub(crate) async fn load_page(self, offset: u64) {
-        let Some(handle) = self.handle.get_untracked() else {
-            return;
-        };
-        let asked = self.pages_asked.get_value() + 1;
-        self.pages_asked.set_value(asked);
-        let reply = data_rows(handle, offset, self.sort.get_untracked()).await;
-        // A reply to a page asked for before the last (the first page of a new frame
-        // arriving after a click on "next") is dropped, not shown over the newer one.
-        if self.pages_asked.try_get_value() != Some(asked) {
-            return;
-        }
-        match reply {
-            Ok(page) => self.page.set(Some(page)),
-            Err(err) => self.fail(err),
-        }
+    /// The id of the frame on show.
+    fn shown_id(self) -> Option<FrameId> {
+        self.handle.with(|h| h.as_ref().map(|h| h.id.clone()))
+    }
+
+    /// The summary's reply, when it answers for the frame on show.
+    fn summary_reply(self) -> Option<Result<DataInfo, StayputError>> {
+        let id = self.shown_id()?;
+        self.summary
+            .get()
+            .flatten()
+            .filter(|(of, _)| *of == id)
+            .map(|(_, reply)| reply)
+    }
+
+    /// The page's reply, when it answers for the frame, offset and order on show.
+    fn rows_reply(self) -> Option<Result<RowsPage, StayputError>> {
+        let key = (self.shown_id()?, self.offset.get(), self.sort.get());
+        self.rows
+            .get()
+            .flatten()
+            .filter(|(of, _)| *of == key)
+            .map(|(_, reply)| reply)
+    }
+
+    /// The schema and chain of the frame on show, once in.
+    pub(crate) fn info(self) -> Option<DataInfo> {
+        self.summary_reply().and_then(Result::ok)
+    }
+
+    /// The page of rows on show, once in (none while another frame's or page's is all
+    /// there is: paging from it would page from the wrong place).
+    pub(crate) fn page(self) -> Option<RowsPage> {
+        self.rows_reply().and_then(Result::ok)
+    }
+
+    /// Whether the frame on show could not be read (unknown, expired, foreign).
+    fn unreadable(self) -> bool {
+        matches!(self.summary_reply(), Some(Err(_)))
+    }
+
+    /// What the page says went wrong: the last action's failure, else the frame's or the
+    /// page's.
+    fn error_text(self) -> Option<String> {
+        self.error
+            .get()
+            .or_else(|| self.summary_reply()?.err().map(|e| e.to_string()))
+            .or_else(|| self.rows_reply()?.err().map(|e| e.to_string()))
     }
 
     /// Shows `err`.
@@ -131,19 +181,10 @@ impl DataView {
 /// The data page.
 #[component]
 pub fn DataPage() -> AnyView {
-    let view_state = DataView {
-        handle: RwSignal::new(None),
-        info: RwSignal::new(None),
-        page: RwSignal::new(None),
-        pages_asked: StoredValue::new(0),
-        sort: RwSignal::new(None),
-        error: RwSignal::new(None),
-        transform: ServerAction::new(),
-        open: ServerAction::new(),
-        saved_plot: StoredValue::new(None),
-    };
+    let view_state = DataView::new();
     view_state.show_replies();
-    let examples = RwSignal::new(Vec::<DataExample>::new());
+    // The built-in examples this server has (read once, in the browser).
+    let examples = LocalResource::new(data_examples);
     let ready = RwSignal::new(false);
     let query = leptos_router::hooks::use_query_map();
     Effect::new(move |_| {
@@ -162,12 +203,6 @@ pub fn DataPage() -> AnyView {
                 bytes: 0,
             });
         }
-        spawn_local(async move {
-            match data_examples().await {
-                Ok(found) => examples.set(found),
-                Err(err) => view_state.fail(err),
-            }
-        });
     });
     let open_example = move |file: String| {
         view_state.error.set(None);
@@ -175,8 +210,8 @@ pub fn DataPage() -> AnyView {
     };
     let shape = move || {
         view_state
-            .handle
-            .get()
+            .info()
+            .map(|i| i.handle)
             .map(|h| {
                 format!(
                     "{} rows × {} columns",
@@ -198,9 +233,13 @@ pub fn DataPage() -> AnyView {
             <UploadArea view_state=view_state/>
             <div class="controls examples">
                 <span class="muted">"Or open an example: "</span>
-                {move || {
-                    examples
-                        .get()
+                {move || match examples.get() {
+                    Some(Err(err)) => {
+                        view! { <span class="muted">{format!("(none: {err})")}</span> }.into_any()
+                    }
+                    listed => listed
+                        .and_then(Result::ok)
+                        .unwrap_or_default()
                         .into_iter()
                         .map(|ex| {
                             let file = ex.file.clone();
@@ -217,15 +256,16 @@ pub fn DataPage() -> AnyView {
                             }
                         })
                         .collect_view()
+                        .into_any(),
                 }}
             </div>
-            <Show when=move || view_state.error.get().is_some()>
+            <Show when=move || view_state.error_text().is_some()>
                 <p data-testid="error" class="error" role="alert">
-                    {move || view_state.error.get().unwrap_or_default()}
+                    {move || view_state.error_text().unwrap_or_default()}
                 </p>
             </Show>
-            <Show when=move || view_state.handle.get().is_some()>
-                <h2 data-testid="name">{move || view_state.info.get().map(|i| i.name).unwrap_or_default()}</h2>
+            <Show when=move || view_state.handle.get().is_some() && !view_state.unreadable()>
+                <h2 data-testid="name">{move || view_state.info().map(|i| i.name).unwrap_or_default()}</h2>
                 <p data-testid="shape" class="shape">{shape}</p>
                 <Breadcrumb view_state=view_state/>
                 <Downloads view_state=view_state/>
@@ -246,7 +286,7 @@ fn Breadcrumb(view_state: DataView) -> AnyView {
     view! {
         <nav class="breadcrumb" data-testid="breadcrumb">
             {move || {
-                let chain = view_state.info.get().map(|i| i.chain).unwrap_or_default();
+                let chain = view_state.info().map(|i| i.chain).unwrap_or_default();
                 let last = chain.len().saturating_sub(1);
                 chain
                     .into_iter()

@@ -107,7 +107,7 @@ fn remember(state: PlotState, handle_id: &str, range: Option<(f64, f64)>) {
 /// in (so the pickers show it).
 fn restore(state: PlotState) {
     Effect::new(move |_| {
-        if state.view_state.info.get().is_none() {
+        if state.view_state.info().is_none() {
             return;
         }
         let Some(saved) = state

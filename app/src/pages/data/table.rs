@@ -2,7 +2,6 @@
 //! the server.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::DataView;
 use crate::contract::data::SortBy;
@@ -25,8 +24,7 @@ pub fn Schema(view_state: DataView) -> AnyView {
             <tbody>
                 {move || {
                     view_state
-                        .info
-                        .get()
+                        .info()
                         .map(|i| i.columns)
                         .unwrap_or_default()
                         .into_iter()
@@ -58,10 +56,10 @@ pub fn Rows(view_state: DataView) -> AnyView {
             .get_untracked()
             .is_some_and(|s| s.column == column && !s.descending);
         view_state.sort.set(Some(SortBy { column, descending }));
-        spawn_local(async move { view_state.load_page(0).await });
+        view_state.offset.set(0);
     };
     let go = move |forward: bool| {
-        let Some(page) = view_state.page.get_untracked() else {
+        let Some(page) = untrack(|| view_state.page()) else {
             return;
         };
         let step = crate::contract::data::PAGE_ROWS;
@@ -71,13 +69,12 @@ pub fn Rows(view_state: DataView) -> AnyView {
             page.offset.saturating_sub(step)
         };
         if offset < page.total {
-            spawn_local(async move { view_state.load_page(offset).await });
+            view_state.offset.set(offset);
         }
     };
     let position = move || {
         view_state
-            .page
-            .get()
+            .page()
             .map(|p| {
                 let last = p.offset + p.rows.len() as u64;
                 format!(
@@ -97,7 +94,7 @@ pub fn Rows(view_state: DataView) -> AnyView {
                 <button
                     class="secondary"
                     data-testid="prev-page"
-                    disabled=move || view_state.page.with(Option::is_none)
+                    disabled=move || view_state.page().is_none()
                     on:click=move |_| go(false)
                 >
                     "◀"
@@ -106,7 +103,7 @@ pub fn Rows(view_state: DataView) -> AnyView {
                 <button
                     class="secondary"
                     data-testid="next-page"
-                    disabled=move || view_state.page.with(Option::is_none)
+                    disabled=move || view_state.page().is_none()
                     on:click=move |_| go(true)
                 >
                     "▶"
@@ -118,8 +115,7 @@ pub fn Rows(view_state: DataView) -> AnyView {
                         {move || {
                             let sort = view_state.sort.get();
                             view_state
-                                .page
-                                .get()
+                                .page()
                                 .map(|p| p.columns)
                                 .unwrap_or_default()
                                 .into_iter()
@@ -146,8 +142,7 @@ pub fn Rows(view_state: DataView) -> AnyView {
                 <tbody>
                     {move || {
                         view_state
-                            .page
-                            .get()
+                            .page()
                             .map(|p| p.rows)
                             .unwrap_or_default()
                             .into_iter()
