@@ -8,9 +8,7 @@ use stayput_cache::FrameHandle;
 
 use crate::api::{cache_view, explore_limits, explore_make, frame_columns};
 use crate::browser;
-use crate::contract::figure::{
-    data, first_axes, ChartKind, ColumnInfo, ExploreSizes, SavedFigure, EMPTY_FIGURE,
-};
+use crate::contract::figure::{data, first_axes, ChartKind, ColumnInfo, SavedFigure, EMPTY_FIGURE};
 use crate::contract::recipes::CREATE_FRAME;
 use crate::contract::sizes::with_thousands;
 use crate::contract::StayputError;
@@ -54,18 +52,19 @@ struct Explorer {
 pub fn ExplorePage() -> impl IntoView {
     let rows = RwSignal::new(1_000_000_u64.to_string());
     let kind_of_data = RwSignal::new(data::SERIES.to_owned());
-    let limits = RwSignal::new(None::<ExploreSizes>);
-    Effect::new(move |_| {
-        spawn_local(async move {
-            match explore_limits().await {
-                Ok(found) => limits.set(Some(found)),
-                Err(err) => leptos::logging::warn!("sizes on offer unknown: {err}"),
-            }
-        });
-    });
+    // The sizes this server offers (read once, in the browser); until they are in, or if
+    // they cannot be read, every size is offered and the server refuses what it must.
+    let limits = LocalResource::new(explore_limits);
     let offered = move || {
         let kind = kind_of_data.get();
-        let most = limits.get().map_or(u64::MAX, |l| l.max_rows(&kind));
+        let most = match limits.get() {
+            Some(Ok(l)) => l.max_rows(&kind),
+            Some(Err(err)) => {
+                leptos::logging::warn!("sizes on offer unknown: {err}");
+                u64::MAX
+            }
+            None => u64::MAX,
+        };
         SERIES_ROWS.iter().copied().filter(move |&n| n <= most)
     };
     let columns = RwSignal::new(Vec::<ColumnInfo>::new());

@@ -261,28 +261,25 @@ async fn open(ln: Linked, handle: FrameHandle, view: Option<LinkedView>) -> Resu
     Ok(())
 }
 
-/// Keeps the rows of every selection as a step: a new frame, shown with the same figures.
-fn keep(ln: Linked) {
-    let Some(handle) = ln.handle.get_untracked() else {
-        return;
-    };
-    let clauses = ln.view.with_untracked(LinkedView::all_clauses);
-    if clauses.is_empty() {
-        return;
-    }
-    spawn_local(async move {
-        let kept = match data_transform(handle, Transform::Within(clauses)).await {
-            Ok(kept) => kept,
-            Err(err) => return ln.error.set(Some(err.to_string())),
+/// Keeps the rows of every selection as a step: a new frame, shown with the same
+/// figures. An action: its button waits while one is on its way, so a second click is
+/// plainly refused, never lost or doubled.
+fn keep_action(ln: Linked) -> Action<(), Result<(), StayputError>> {
+    Action::new_local(move |_: &()| async move {
+        let Some(handle) = ln.handle.get_untracked() else {
+            return Ok(());
         };
+        let clauses = ln.view.with_untracked(LinkedView::all_clauses);
+        if clauses.is_empty() {
+            return Ok(());
+        }
+        let kept = data_transform(handle, Transform::Within(clauses)).await?;
         ln.generation.update_value(|g| *g += 1);
         let mut view = ln.view.get_untracked();
         view.selections = vec![None; view.figures.len()];
         view.ranges.clear();
-        if let Err(err) = open(ln, kept, Some(view)).await {
-            ln.error.set(Some(err.to_string()));
-        }
-    });
+        open(ln, kept, Some(view)).await
+    })
 }
 
 /// The linked view page.
@@ -328,6 +325,16 @@ pub fn LinkedPage() -> impl IntoView {
             }
         });
     });
+    let keeping = keep_action(ln);
+    Effect::watch(
+        move || keeping.version().get(),
+        move |_, _, _| {
+            if let Some(Err(err)) = keeping.value().get_untracked() {
+                ln.error.set(Some(err.to_string()));
+            }
+        },
+        false,
+    );
     let selections = move || {
         let view = ln.view.get();
         (0..view.figures.len())
@@ -393,9 +400,11 @@ pub fn LinkedPage() -> impl IntoView {
                 <Show when=move || ln.keepable.get()>
                     <button
                         data-testid="keep-selection"
-                        disabled=move || !any_selection()
+                        disabled=move || !any_selection() || keeping.pending().get()
                         title="Keep the selected rows as a new frame (a filter step with lineage)"
-                        on:click=move |_| keep(ln)
+                        on:click=move |_| {
+                            keeping.dispatch(());
+                        }
                     >
                         "Keep the selection"
                     </button>
