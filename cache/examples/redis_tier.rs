@@ -37,13 +37,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             id: uuid::Uuid::new_v4(),
         };
         let (mut put_r, mut get_r, mut put_d, mut get_d) = (vec![], vec![], vec![], vec![]);
+        let mut stages = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
             redis.store(key, Arc::clone(&frame)).await?;
             put_r.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            let back = redis.load(key).await?.ok_or("not in Redis")?;
+            let (back, read) = redis.load_timed(key).await?;
+            let back = back.ok_or("not in Redis")?;
             get_r.push(t.elapsed().as_secs_f64() * 1e3);
+            stages.push(read);
             assert_eq!(back.height() as u64, rows);
             let t = Instant::now();
             disk.store(key, Arc::clone(&frame)).await?;
@@ -57,6 +60,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         redis.remove(key).await?;
         disk.remove(key).await?;
+        // The Redis read's stages, each the median of its own.
+        let stage = |f: fn(&stayput_cache::ReadStages) -> f64| median(stages.iter().map(f).collect());
+        println!(
+            "{{\"rows\":{rows},\"tier\":\"redis\",\"get_stages_ms\":{{\"manifest\":{:.1},\"fetch\":{:.1},\"decode\":{:.1},\"sorted\":{:.1}}}}}",
+            stage(|s| s.manifest_ms),
+            stage(|s| s.fetch_ms),
+            stage(|s| s.decode_ms),
+            stage(|s| s.sorted_ms)
+        );
         for (tier, put, get) in [("redis", put_r, get_r), ("disk", put_d, get_d)] {
             println!(
                 "{{\"rows\":{rows},\"bytes\":{bytes},\"tier\":\"{tier}\",\"put_ms\":{:.1},\"get_ms\":{:.1}}}",

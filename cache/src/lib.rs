@@ -163,7 +163,7 @@ pub use recipe::BoxFuture;
 #[cfg(feature = "server")]
 pub use session::SessionKey;
 #[cfg(feature = "redis")]
-pub use shared::{redacted, RedisTier, SharedError, SharedSettings, SharedStore};
+pub use shared::{redacted, ReadStages, RedisTier, SharedError, SharedSettings, SharedStore};
 #[cfg(feature = "server")]
 pub use state::{ENTRY_OVERHEAD, MAX_LINEAGE_BYTES};
 #[cfg(feature = "server")]

@@ -14,7 +14,6 @@
 //! can serve as a single server's cold tier too.
 
 use std::collections::HashMap;
-use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -24,6 +23,7 @@ use polars_io::ipc::{IpcReader, IpcWriter};
 use polars_io::{SerReader, SerWriter};
 use uuid::Uuid;
 
+use super::chunks::ChunksReader;
 use super::SharedStore;
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
@@ -32,6 +32,24 @@ use crate::{ByteSize, CacheError, Limit};
 
 /// Bytes of one chunk: 8 MiB, a few milliseconds of Redis's time each.
 pub(crate) const CHUNK_BYTES: usize = 8 << 20;
+
+/// How long each stage of one read from Redis took, in milliseconds
+/// ([`RedisTier::load_timed`]; `scripts/bench-redis` prints them).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReadStages {
+    /// The manifest's `GET`.
+    pub manifest_ms: f64,
+    /// The chunks' `GET`s, at once over the pool's connections.
+    pub fetch_ms: f64,
+    /// Arrow IPC decoded out of the chunks into the frame.
+    pub decode_ms: f64,
+    /// Sorted columns found and flagged (see the disk tier).
+    pub sorted_ms: f64,
+}
+
+fn ms_since(at: Instant) -> f64 {
+    at.elapsed().as_secs_f64() * 1e3
+}
 
 /// A manifest: which version, in how many chunks, of how many bytes.
 struct Manifest {
@@ -117,24 +135,29 @@ impl SharedStore {
         Ok(Some(total as u64))
     }
 
-    /// The frame under `key`, or `None` when Redis does not hold it (whole).
-    async fn load_frame(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
+    /// The frame under `key`, or `None` when Redis does not hold it (whole), with how
+    /// long each stage took.
+    async fn load_frame(&self, key: FrameKey) -> Result<(Option<DataFrame>, ReadStages), CacheError> {
+        let mut stages = ReadStages::default();
+        let started = Instant::now();
         self.ensure_up()?;
         let manifest: Option<String> = self
             .pool()
             .get(self.frame_key(key))
             .await
             .map_err(|err| self.failed(err))?;
+        stages.manifest_ms = ms_since(started);
         let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) else {
-            return Ok(None);
+            return Ok((None, stages));
         };
         // Never more than this server would have written itself.
         if manifest.bytes as u64 > self.settings().frame_max
             || manifest.chunks != manifest.bytes.div_ceil(CHUNK_BYTES).max(1)
         {
-            return Ok(None);
+            return Ok((None, stages));
         }
         // Fetched at once over the pool's connections.
+        let fetching = Instant::now();
         let reads = (0..manifest.chunks).map(|index| {
             let key = self.chunk_key(key, &manifest.version, index);
             async move {
@@ -143,29 +166,37 @@ impl SharedStore {
             }
         });
         let chunks = futures_util::future::try_join_all(reads).await?;
-        let mut bytes = Vec::with_capacity(manifest.bytes);
-        for chunk in chunks {
-            match chunk {
-                Some(chunk) => bytes.extend_from_slice(&chunk),
-                None => return Ok(None), // expired, or replaced meanwhile
-            }
+        stages.fetch_ms = ms_since(fetching);
+        // Expired or replaced meanwhile: not in Redis (whole).
+        let Some(chunks) = chunks.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok((None, stages));
+        };
+        let reader = ChunksReader::new(chunks);
+        if reader.len() != manifest.bytes as u64 {
+            return Ok((None, stages));
         }
-        if bytes.len() != manifest.bytes {
-            return Ok(None);
-        }
-        let frame = tokio::task::spawn_blocking(move || {
-            IpcReader::new(Cursor::new(bytes)).finish().map(|mut frame| {
+        // Decoded straight out of the chunks, off the async runtime.
+        let decoded = tokio::task::spawn_blocking(move || {
+            let decoding = Instant::now();
+            let frame = IpcReader::new(reader).finish();
+            let decode_ms = ms_since(decoding);
+            let sorting = Instant::now();
+            let frame = frame.map(|mut frame| {
                 crate::sorted::restore_sorted(&mut frame);
                 frame
-            })
+            });
+            (frame, decode_ms, ms_since(sorting))
         })
         .await
         .map_err(|_| CacheError::Storage { tier: "redis" })?;
+        let (frame, decode_ms, sorted_ms) = decoded;
+        stages.decode_ms = decode_ms;
+        stages.sorted_ms = sorted_ms;
         match frame {
-            Ok(frame) => Ok(Some(frame)),
+            Ok(frame) => Ok((Some(frame), stages)),
             Err(err) => {
                 tracing::warn!(%err, "a frame in Redis could not be read; it will be rebuilt");
-                Ok(None)
+                Ok((None, stages))
             }
         }
     }
@@ -220,6 +251,11 @@ impl RedisTier {
         }
     }
 
+    /// [`ColdTier::load`], with how long each stage took (for benchmarks).
+    pub async fn load_timed(&self, key: FrameKey) -> Result<(Option<DataFrame>, ReadStages), CacheError> {
+        self.store.load_frame(key).await
+    }
+
     /// The record of what this server wrote, its expired entries dropped: on every write
     /// too, since a server that shares frames never asks for its usage and the record
     /// must not grow with every frame it ever wrote.
@@ -258,7 +294,7 @@ impl ColdTier for RedisTier {
     }
 
     fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>> {
-        Box::pin(self.store.load_frame(key))
+        Box::pin(async move { Ok(self.store.load_frame(key).await?.0) })
     }
 
     fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>> {

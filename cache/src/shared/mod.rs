@@ -20,8 +20,9 @@
 //! whether that fails the request (a new handle must be known to every server) or only
 //! costs a shortcut (a frame not in Redis is rebuilt from its lineage).
 
+mod chunks;
 pub(crate) mod frames;
-pub use frames::RedisTier;
+pub use frames::{ReadStages, RedisTier};
 pub(crate) mod held;
 pub(crate) mod index;
 
