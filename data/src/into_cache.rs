@@ -25,12 +25,18 @@ impl Uploads {
                 move |source: UploadSource| {
                     let reader = reader.clone();
                     async move {
-                        tokio::task::spawn_blocking(move || reader.read(&source))
-                            .await
-                            .map_err(|err| {
+                        type Boxed = Box<dyn std::error::Error + Send + Sync>;
+                        match tokio::task::spawn_blocking(move || reader.read(&source)).await {
+                            Ok(read) => read.map_err(Boxed::from),
+                            // The reader panicked: the server's storage, as the cache
+                            // reports a tier that failed (a 503, not the file's fault).
+                            Err(err) => {
                                 tracing::error!(%err, "reading a kept upload");
-                                IngestError::Storage
-                            })?
+                                Err(Boxed::from(stayput_cache::CacheError::Storage {
+                                    tier: "uploads",
+                                }))
+                            }
+                        }
                     }
                 },
             )
@@ -62,6 +68,10 @@ impl Uploads {
         incoming: Incoming,
         hold: H,
     ) -> Result<FrameHandle, IngestError> {
+        if !cache.has_recipe(UPLOAD_RECIPE) {
+            tracing::error!("a cache not built through Uploads::wire was given an upload");
+            return Err(IngestError::NotWired);
+        }
         // Completed and sized first (a Parquet footer read), so that what the session
         // cannot hold is refused before anything is decoded.
         // `hold` goes with the sizing too: a workbook's is a full unpack and walk, and a

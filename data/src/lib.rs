@@ -1,12 +1,12 @@
 //! Bring your own data: files and uploads become frames behind handles, checked before
 //! they are believed.
 //!
-//! [`Uploads`] is the directory a server keeps uploaded files in. An upload arrives
-//! chunk by chunk into an [`Incoming`] (a CSV or JSON checked on the way), becomes a
-//! frame in a `stayput_cache::FrameCache` ([`Uploads::ingest`]), and stays on disk as
-//! the frame's source: views scan the kept file lazily ([`Uploads::scan`]), and a read
+//! `Uploads` is the directory a server keeps uploaded files in. An upload arrives
+//! chunk by chunk into an `Incoming` (a CSV or JSON checked on the way), becomes a
+//! frame in a `stayput_cache::FrameCache` (`Uploads::ingest`), and stays on disk as
+//! the frame's source: views scan the kept file lazily (`Uploads::scan`), and a read
 //! of the whole frame rebuilds it from there. Build the cache through
-//! [`Uploads::wire`], so it knows how to read the files back and when they go.
+//! `Uploads::wire`, so it knows how to read the files back and when they go.
 //!
 //! # Layout
 //! - `ingest`: files as frames: a file's kind by its bytes (`format`), a CSV checked as
@@ -17,7 +17,7 @@
 //!   an upload arriving (`incoming`), downloads' scratch files (`scratch`), the fuzzing
 //!   campaign (`fuzz`, tests only).
 //! - `into_cache`: ingested files becoming handles in the cache, and the cache wired to
-//!   read them back ([`Uploads::wire`], [`Uploads::ingest`], [`Uploads::source_of`]).
+//!   read them back (`Uploads::wire`, `Uploads::ingest`, `Uploads::source_of`).
 //! - [`transform`]: `/data`'s steps as the browser sends them ([`transform::Transform`]; always
 //!   built, shared with the wasm client).
 //! - `chain`: a frame's chain (its upload and the steps after it, the lineage of every
@@ -50,7 +50,7 @@ pub mod transform;
 pub use error::StepError;
 
 /// The recipe that reads an ingested frame back from its kept file (the file is its
-/// lineage's arguments, an `UploadSource`): [`Uploads::wire`] registers it.
+/// lineage's arguments, an `UploadSource`): `Uploads::wire` registers it.
 pub const UPLOAD_RECIPE: &str = "upload";
 
 /// The recipe that makes a transformed frame by running its chain (the chain is its

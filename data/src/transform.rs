@@ -1,5 +1,5 @@
 //! The steps of `/data`, as the browser sends them and lineages record them: plain,
-//! serde-able data (no polars), shared with the wasm client. [`crate::chain`] turns them
+//! serde-able data (no polars), shared with the wasm client. `chain` (feature `engine`) turns them
 //! into lazy polars plans.
 
 use serde::{Deserialize, Serialize};

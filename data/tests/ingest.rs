@@ -258,6 +258,22 @@ async fn a_file_on_disk_becomes_a_handle_and_foreign_sessions_cannot_see_it() {
     );
 }
 
+/// A cache not built through `Uploads::wire` could neither read the frame back nor know
+/// when its file goes: the upload is refused, and nothing is kept.
+#[tokio::test]
+async fn a_cache_not_wired_for_uploads_is_refused_and_nothing_is_kept() {
+    let s = setup();
+    let unwired = FrameCache::builder(config(64, 64, Duration::from_secs(600))).build();
+    let session = SessionKey::random();
+    let mut incoming = s.uploads.incoming(session, "a.csv").expect("incoming");
+    incoming.write(b"a,b\n1,2\n").expect("write");
+    let refused = s.uploads.ingest(&unwired, session, incoming).await;
+    assert_eq!(refused.err(), Some(IngestError::NotWired));
+    assert!(unwired.list(session).is_empty(), "no handle");
+    assert!(s.files().is_empty(), "nothing kept: {:?}", s.files());
+    assert_eq!(s.uploads.used_bytes(), 0, "its bytes are given back");
+}
+
 /// Real third-party files: the vega-datasets examples `scripts/setup` installs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_datasets_are_read_with_their_types() {

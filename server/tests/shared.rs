@@ -176,6 +176,44 @@ async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
     );
 }
 
+/// An upload's frame is read from its kept file by any server: read whole on the other
+/// server (rebuilt from the shared directory), it is not written to Redis either.
+#[tokio::test]
+async fn an_upload_read_whole_on_the_other_server_is_not_written_to_redis() {
+    let redis = Redis::start();
+    let shared = tempfile::tempdir().expect("shared dir");
+    let dir = shared.path().display().to_string();
+    let (a, b) = two_servers(&redis, &[("STAYPUT_SHARED_DIR", dir.as_str())]);
+    let client = browser();
+    let uploaded = upload(&a, &client, "weather.csv", weather_csv(3000)).await;
+    assert_eq!(uploaded.status(), StatusCode::OK);
+    let handle: Value = uploaded.json().await.expect("handle");
+    let figure = json!({
+        "spec": { "x": "row", "y": "temp", "kind": "histogram", "range": [null, null], "width_px": 400, "time_x": false },
+        "filters": [],
+    });
+    let before = metric(&b, "stayput_cache_recomputes_total").await;
+    let drawn = call(
+        &b,
+        &client,
+        "linked_figures",
+        json!({ "handle": handle, "figures": [figure], "selections": [] }),
+    )
+    .await;
+    assert_eq!(drawn.status(), StatusCode::OK, "{:?}", drawn.text().await);
+    assert_eq!(
+        metric(&b, "stayput_cache_recomputes_total").await,
+        before + 1,
+        "B read the whole frame from the kept file"
+    );
+    settled(&redis).await;
+    let key = format!(
+        "stayput:frame:*:{}*",
+        handle["id"].as_str().expect("id").replace('-', "")
+    );
+    assert_eq!(redis.count_keys(&key), 0, "no frame of the upload in Redis");
+}
+
 /// Waits until Redis's key count has not changed for 300 ms (background writes done).
 async fn settled(redis: &Redis) {
     let mut last = usize::MAX;

@@ -65,6 +65,7 @@ impl From<IngestError> for StayputError {
                 setting: Some(setting_of(limit).to_owned()),
             },
             IngestError::Storage => Self::Storage("uploads".into()),
+            IngestError::NotWired => Self::Internal,
             IngestError::Cache(err) => err.into(),
             err @ (IngestError::Expands { .. }
             | IngestError::Inflates { .. }

@@ -4,7 +4,7 @@
 //! A frame's bytes are reserved in the budget (evicting first) before its file is
 //! written, so concurrent spills cannot together overshoot the budget; a request that
 //! goes away mid-write leaves no file behind. What the tier writes and how it keeps the
-//! directory safe on a shared machine is in [`files`].
+//! directory safe on a shared machine is in `frame_files`.
 
 mod frame_files;
 

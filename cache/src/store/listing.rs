@@ -11,6 +11,12 @@ use crate::Lineage;
 use crate::SessionKey;
 
 impl FrameCache {
+    /// Whether a recipe named `name` was registered (a library that registers its own,
+    /// like `stayput-data`'s uploads, checks that the cache was built with it).
+    pub fn has_recipe(&self, name: &str) -> bool {
+        self.inner.recipes.has(name)
+    }
+
     /// The lineage of `session`'s frame `id` (`None` for a frame stored without one);
     /// [`CacheError::Unknown`] for a handle the session does not hold.
     pub fn lineage(&self, session: SessionKey, id: &FrameId) -> Result<Option<Lineage>, CacheError> {

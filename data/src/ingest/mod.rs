@@ -282,6 +282,10 @@ pub enum IngestError {
     /// The server's storage failed (logged; the message is safe to show).
     #[error("the server could not store the file")]
     Storage,
+    /// The cache was not built through [`Uploads::wire`]: it could neither read an
+    /// ingested frame back nor know when its file goes. A bug of the server.
+    #[error("the server is not wired for uploads")]
+    NotWired,
     /// The cache refused the frame (no room in the session's quota, say) or the handle.
     #[error(transparent)]
     Cache(#[from] stayput_cache::CacheError),

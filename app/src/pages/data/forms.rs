@@ -36,7 +36,7 @@ pub(super) fn apply(view_state: DataView, step: Transform) {
 pub(super) fn column_options(view_state: DataView, keep: fn(&str) -> bool) -> impl Fn() -> AnyView {
     move || {
         view_state
-            .info()
+            .picker_info()
             .map(|i| i.columns)
             .unwrap_or_default()
             .into_iter()
@@ -61,10 +61,12 @@ pub fn ColumnPick(
     testid: &'static str,
 ) -> AnyView {
     Effect::new(move |_| {
-        let names: Vec<String> = view_state
-            .info()
-            .map(|i| i.columns)
-            .unwrap_or_default()
+        // No columns while the next frame's summary is on its way: the choice stays.
+        let Some(info) = view_state.picker_info() else {
+            return;
+        };
+        let names: Vec<String> = info
+            .columns
             .into_iter()
             .filter(|c| keep(&c.dtype))
             .map(|c| c.name)

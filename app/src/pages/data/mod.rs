@@ -66,8 +66,18 @@ impl DataView {
                 Some((id, data_summary(handle).await))
             }
         });
+        // Asked for once the frame's summary is in, as before it: both are reads that
+        // may bring the frame back into memory, and a session's heavy reads go one at a
+        // time (the second would be refused while the first runs).
         let rows = LocalResource::new(move || {
-            let key = shown.get().map(|id| (id, offset.get(), sort.get()));
+            let id = shown.get();
+            let summarized = summary.with(|reply| {
+                reply
+                    .as_ref()
+                    .and_then(Option::as_ref)
+                    .is_some_and(|(of, reply)| Some(of) == id.as_ref() && reply.is_ok())
+            });
+            let key = id.filter(|_| summarized).map(|id| (id, offset.get(), sort.get()));
             let handle = handle.get_untracked();
             async move {
                 let (key, handle) = (key?, handle?);
@@ -90,12 +100,34 @@ impl DataView {
 
     /// Shows `handle`: its schema, chain and first page come as the resources answer.
     pub(crate) fn show(self, handle: FrameHandle) {
+        // The same frame again (an example opened twice, a step that gave the same
+        // handle): asked for again, so a failure on the way before does not stay.
+        // (Untracked: `show` runs in handlers and effects, and must not subscribe them.)
+        let again = self
+            .handle
+            .with_untracked(|h| h.as_ref().map(|h| &h.id) == Some(&handle.id));
         self.error.set(None);
         self.sort.set(None);
         self.offset.set(0);
         // The frame on show is in the URL: a reload or a link opens it again.
         crate::browser::replace_query("/data", &[("h", handle.id.as_str())]);
         self.handle.set(Some(handle));
+        if again {
+            self.retry();
+        }
+    }
+
+    /// Asks again for the summary and the page on show (after a refusal: busy, too many
+    /// requests).
+    fn retry(self) {
+        self.summary.refetch();
+        self.rows.refetch();
+    }
+
+    /// Whether what failed last is a read of the frame on show (worth asking again).
+    fn read_failed(self) -> bool {
+        self.error.get().is_none()
+            && (matches!(self.summary_reply(), Some(Err(_))) || matches!(self.rows_reply(), Some(Err(_))))
     }
 
     /// The id of the frame on show.
@@ -126,6 +158,13 @@ impl DataView {
     /// The schema and chain of the frame on show, once in.
     pub(crate) fn info(self) -> Option<DataInfo> {
         self.summary_reply().and_then(Result::ok)
+    }
+
+    /// The columns the pickers offer: the frame on show's, or while its summary is on
+    /// its way the last frame's (a step's result mostly has them), so a choice is not
+    /// lost to a moment without any.
+    pub(crate) fn picker_info(self) -> Option<DataInfo> {
+        self.summary.get().flatten().and_then(|(_, reply)| reply.ok())
     }
 
     /// The page of rows on show, once in (none while another frame's or page's is all
@@ -262,6 +301,12 @@ pub fn DataPage() -> AnyView {
             <Show when=move || view_state.error_text().is_some()>
                 <p data-testid="error" class="error" role="alert">
                     {move || view_state.error_text().unwrap_or_default()}
+                    <Show when=move || view_state.read_failed()>
+                        " "
+                        <button class="link" data-testid="retry" on:click=move |_| view_state.retry()>
+                            "Try again"
+                        </button>
+                    </Show>
                 </p>
             </Show>
             <Show when=move || view_state.handle.get().is_some() && !view_state.unreadable()>

@@ -58,13 +58,7 @@ impl FrameCache {
                 0
             };
         }
-        // A frame read back from a kept file (an upload's) is read from there by any
-        // server: not written to Redis.
-        let upload = match (&entry.lineage, &self.inner.kept) {
-            (Some(lineage), Some(kept)) => lineage.function == kept.recipe(),
-            _ => false,
-        };
-        if let (Some(frame), false) = (frame, upload) {
+        if let Some(frame) = frame {
             let rebuildable = entry
                 .lineage
                 .as_ref()
@@ -96,11 +90,25 @@ impl FrameCache {
         Ok(())
     }
 
+    /// Whether a frame of `lineage` is read back from a kept file (an upload's): any
+    /// server reads it from there, so it is never written to Redis.
+    fn reads_kept_file(&self, lineage: Option<&crate::Lineage>) -> bool {
+        match (lineage, &self.inner.kept) {
+            (Some(lineage), Some(kept)) => lineage.function == kept.recipe(),
+            _ => false,
+        }
+    }
+
     /// Writes `frame` to Redis under `key`; `wait` or in the background.
     pub(in crate::store) async fn write_through(&self, key: FrameKey, frame: Arc<DataFrame>, wait: bool) {
         let (Some(shared), Some(frames)) = (self.shared(), self.inner.shared_frames.clone()) else {
             return;
         };
+        // (The guard is a temporary of this statement: dropped before anything else.)
+        let lineage = self.state().entries.get(&key).and_then(|e| e.lineage.clone());
+        if self.reads_kept_file(lineage.as_ref()) {
+            return;
+        }
         if frame.estimated_size() as u64 > shared.settings().frame_max {
             return;
         }
