@@ -1,66 +1,21 @@
 //! Several servers, one set of sessions and handles: two real Stayput processes sharing
 //! a real Redis started by the test on a free loopback port.
 
+#[path = "../common/mod.rs"]
 mod common;
+
+mod cluster;
+mod uploads;
+
+use cluster::{create, frames_in, mean, mean_of, metric, two_servers, until};
 
 use std::time::{Duration, Instant};
 
 use app::StayputError;
 use common::processes::{free_port, run_to_exit, Instance, Redis};
-use common::{browser, call, error_of, form, handle_fields, upload};
-use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
-
-async fn create(server: &Instance, client: &Client, rows: u64) -> reqwest::Response {
-    form(server, client, "create_frame", &[("rows", rows.to_string())]).await
-}
-
-async fn mean(server: &Instance, client: &Client, handle: &Value) -> reqwest::Response {
-    form(server, client, "frame_mean", &handle_fields(handle)).await
-}
-
-async fn mean_of(server: &Instance, client: &Client, handle: &Value) -> f64 {
-    let reply = mean(server, client, handle).await;
-    assert_eq!(reply.status(), StatusCode::OK, "mean on {}", server.base);
-    let reply: Value = reply.json().await.expect("mean");
-    reply["mean"].as_f64().expect("a number")
-}
-
-/// A counter of the server's `/metrics`, by its full name with labels.
-async fn metric(server: &Instance, name: &str) -> u64 {
-    let text = browser()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in the metrics"))
-}
-
-/// Waits (at most 10 s) until `done` holds.
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Frames Redis holds (their manifests; chunks are `…:frame:<s>:<id>:<version>:<n>`).
-fn frames_in(redis: &Redis) -> usize {
-    redis.count_keys("stayput:frame:*") - redis.count_keys("stayput:frame:*:*:*:*")
-}
-
-fn two_servers(redis: &Redis, extra: &[(&str, &str)]) -> (Instance, Instance) {
-    let url = redis.url();
-    let mut vars = vec![("STAYPUT_REDIS_URL", url.as_str())];
-    vars.extend_from_slice(extra);
-    (Instance::start(&vars), Instance::start(&vars))
-}
+use common::{browser, error_of, form, handle_fields};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_handle_made_on_one_server_is_read_and_drawn_on_the_other() {
@@ -93,138 +48,6 @@ async fn a_handle_made_on_one_server_is_read_and_drawn_on_the_other() {
     let unknown = error_of(mean(&b, &stranger, &made_up).await).await;
     assert_eq!(foreign, StayputError::UnknownHandle);
     assert_eq!(foreign, unknown);
-}
-
-/// A CSV of `rows` rows: a city out of three and a temperature.
-fn weather_csv(rows: usize) -> Vec<u8> {
-    let mut text = String::from("city,temp\n");
-    for i in 0..rows {
-        let city = ["Oslo", "Rome", "Lima"][i % 3];
-        text.push_str(&format!("{city},{}\n", (i % 40) as f64 / 2.0));
-    }
-    text.into_bytes()
-}
-
-async fn json_call(server: &Instance, client: &Client, name: &str, args: Value) -> Value {
-    let reply = call(server, client, name, args).await;
-    assert_eq!(reply.status(), StatusCode::OK, "{name} on {}", server.base);
-    reply.json().await.expect("json")
-}
-
-#[tokio::test]
-async fn an_upload_on_one_server_is_transformed_on_both_with_one_memo_table() {
-    let redis = Redis::start();
-    let shared = tempfile::tempdir().expect("shared dir");
-    let dir = shared.path().display().to_string();
-    let (a, b) = two_servers(&redis, &[("STAYPUT_SHARED_DIR", dir.as_str())]);
-    let client = browser();
-    let uploaded = upload(&a, &client, "weather.csv", weather_csv(3000)).await;
-    assert_eq!(uploaded.status(), StatusCode::OK);
-    let handle: Value = uploaded.json().await.expect("handle");
-
-    // B reads the kept file from the shared directory: schema and a page of rows.
-    let info = form(&b, &client, "data_info", &handle_fields(&handle)).await;
-    assert_eq!(info.status(), StatusCode::OK);
-    let info: Value = info.json().await.expect("info");
-    assert_eq!(info["columns"][1]["max"], "19.5");
-
-    // The same step on A and on B: one handle (the memo table is shared), the same rows.
-    let step = json!({"handle": handle, "step": {"filter": [{"column": "temp", "op": "ge", "value": "10"}]}});
-    let on_a = json_call(&a, &client, "data_transform", step.clone()).await;
-    let on_b = json_call(&b, &client, "data_transform", step).await;
-    assert_eq!(on_a["id"], on_b["id"], "one memo table");
-    assert_eq!(on_b["rows"], 1500);
-    // A group-by made on B, read on A.
-    let group = json!({"handle": on_b, "step": {"group_by": {"keys": ["city"], "aggs": [{"column": "temp", "func": "mean"}]}}});
-    let grouped = json_call(&b, &client, "data_transform", group).await;
-    let rows = form(
-        &a,
-        &client,
-        "data_rows",
-        &[handle_fields(&grouped), vec![("offset", "0".into())]].concat(),
-    )
-    .await;
-    assert_eq!(rows.status(), StatusCode::OK);
-    let rows: Value = rows.json().await.expect("rows");
-    assert_eq!(rows["total"], 3);
-
-    // A plot made on A (x sorted on the server, written through to Redis), zoomed on B:
-    // read back from Redis, its x still flagged sorted.
-    let plot = |lo: Option<f64>, hi: Option<f64>| {
-        let mut fields = handle_fields(&handle);
-        fields.extend([
-            ("x", "temp".to_owned()),
-            ("y", "temp".to_owned()),
-            ("kind", "scatter".to_owned()),
-            ("width", "400".to_owned()),
-        ]);
-        fields.extend(lo.map(|v| ("x_min", v.to_string())));
-        fields.extend(hi.map(|v| ("x_max", v.to_string())));
-        fields
-    };
-    let full = form(&a, &client, "data_plot", &plot(None, None)).await;
-    assert_eq!(full.status(), StatusCode::OK);
-    settled(&redis).await;
-    let hits = metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await;
-    let zoomed = form(&b, &client, "data_plot", &plot(Some(2.0), Some(5.0))).await;
-    assert_eq!(zoomed.status(), StatusCode::OK, "{:?}", zoomed.text().await);
-    let zoomed: Value = zoomed.json().await.expect("figure");
-    assert_eq!(zoomed["rows_in_range"], 3000 / 40 * 7, "temps 2.0 to 5.0");
-    assert!(
-        metric(&b, "stayput_cache_hits_total{tier=\"redis\"}").await > hits,
-        "read through Redis"
-    );
-}
-
-/// An upload's frame is read from its kept file by any server: read whole on the other
-/// server (rebuilt from the shared directory), it is not written to Redis either.
-#[tokio::test]
-async fn an_upload_read_whole_on_the_other_server_is_not_written_to_redis() {
-    let redis = Redis::start();
-    let shared = tempfile::tempdir().expect("shared dir");
-    let dir = shared.path().display().to_string();
-    let (a, b) = two_servers(&redis, &[("STAYPUT_SHARED_DIR", dir.as_str())]);
-    let client = browser();
-    let uploaded = upload(&a, &client, "weather.csv", weather_csv(3000)).await;
-    assert_eq!(uploaded.status(), StatusCode::OK);
-    let handle: Value = uploaded.json().await.expect("handle");
-    let figure = json!({
-        "spec": { "x": "row", "y": "temp", "kind": "histogram", "range": [null, null], "width_px": 400, "time_x": false },
-        "filters": [],
-    });
-    let before = metric(&b, "stayput_cache_recomputes_total").await;
-    let drawn = call(
-        &b,
-        &client,
-        "linked_figures",
-        json!({ "handle": handle, "figures": [figure], "selections": [] }),
-    )
-    .await;
-    assert_eq!(drawn.status(), StatusCode::OK, "{:?}", drawn.text().await);
-    assert_eq!(
-        metric(&b, "stayput_cache_recomputes_total").await,
-        before + 1,
-        "B read the whole frame from the kept file"
-    );
-    settled(&redis).await;
-    let key = format!(
-        "stayput:frame:*:{}*",
-        handle["id"].as_str().expect("id").replace('-', "")
-    );
-    assert_eq!(redis.count_keys(&key), 0, "no frame of the upload in Redis");
-}
-
-/// Waits until Redis's key count has not changed for 300 ms (background writes done).
-async fn settled(redis: &Redis) {
-    let mut last = usize::MAX;
-    let mut still = 0;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while still < 6 && Instant::now() < deadline {
-        let now = redis.count_keys("stayput:*");
-        still = if now == last { still + 1 } else { 0 };
-        last = now;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
