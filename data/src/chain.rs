@@ -154,9 +154,7 @@ fn mark_sorted(frame: &mut DataFrame, x: &str) {
 
 /// The schema of `frame` (cheap: from the scan's metadata and the plan).
 pub fn schema_of(frame: &mut LazyFrame) -> Result<SchemaRef, StepError> {
-    frame
-        .collect_schema()
-        .map_err(|err| bad(first_line(&err.to_string())))
+    Ok(frame.collect_schema()?)
 }
 
 /// The dtype of `column` in `schema`, or a message naming the missing column.

@@ -39,7 +39,6 @@ pub fn join_size(
     how: JoinHow,
     uploads: &Uploads,
 ) -> Result<JoinSize, StepError> {
-    let fail = StepError::from;
     let mut l = left.lazy(uploads)?;
     let mut r = right.lazy(uploads)?;
     let (l_schema, r_schema) = (chain::schema_of(&mut l)?, chain::schema_of(&mut r)?);
@@ -61,8 +60,7 @@ pub fn join_size(
                 .sum()
                 .alias("bytes"),
         ])
-        .collect()
-        .map_err(fail)?;
+        .collect()?;
     let (mut rows, mut bytes) = (first(&sums, "rows"), first(&sums, "bytes"));
     if how == JoinHow::Left {
         // At most the matched pairs plus every left row, its right side null.
@@ -71,8 +69,7 @@ pub fn join_size(
                 len().cast(DataType::Float64).alias("rows"),
                 row_bytes(&l_schema).alias("bytes"),
             ])
-            .collect()
-            .map_err(fail)?;
+            .collect()?;
         let left_rows = first(&all, "rows");
         rows += left_rows;
         let nulls: f64 = r_schema.iter().map(|(_, dtype)| null_width(dtype)).sum();
