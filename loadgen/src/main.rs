@@ -19,6 +19,9 @@
 //! a Markdown report; with a REPORT-PREFIX they also write `PREFIX.md` and `PREFIX.svg`
 //! (RSS over time). The exit status is 1 when a well-behaved session saw an error, or
 //! the server stopped answering.
+//!
+//! Modules: `data` (the `/data` run), `stats` (latencies and errors by kind, the
+//! verdict), `report` (the RSS sampler, the Markdown report and its SVG plot).
 
 mod data;
 mod report;

@@ -6,6 +6,8 @@
 //! - [`access`]: optional credentials (bearer token, basic) on every route.
 //! - [`router`]: [`router::build`], the whole HTTP surface, used by `main` and tests.
 //! - [`guards`]: middleware: one HTTP status per error, same-site only for changes.
+//! - [`hosts`]: the `Host` names the server answers for (DNS rebinding closed).
+//! - [`serve`]: the accept loop: header and write deadlines, graceful shutdown.
 
 pub mod access;
 pub mod config;

@@ -1,7 +1,14 @@
 //! `/data`: bring your own data. A file goes up once (streamed, with progress and a
 //! cancel button) or a built-in example is opened; then the page looks at it a page of
 //! rows at a time, transforms it step by step, plots and downloads it. The browser holds
-//! only handles and small specs (its parts are the modules below).
+//! only handles and small specs.
+//!
+//! - this module: the page, the frame on show (kept in the URL) and its chain;
+//! - [`upload`]: the file chooser, drop zone, progress, cancel, and the examples;
+//! - [`table`]: the schema with statistics and the pages of rows;
+//! - [`forms`]: the step forms and what they share;
+//! - [`derive_form`], [`join_form`]: the two forms with parts of their own;
+//! - [`plot`]: two columns as a figure reduced and zoomed on the server.
 
 pub mod derive_form;
 pub mod forms;

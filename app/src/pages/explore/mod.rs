@@ -1,5 +1,8 @@
 //! `/explore`: a figure of any size. The frame stays on the server; the server reduces it
 //! to about two points per pixel column and re-reduces the visible range on every zoom.
+//!
+//! - this module: the page, its form, Make and the restore from the URL;
+//! - `draw`: a figure request per spec or zoom, stale replies dropped, zooms coalesced.
 
 use leptos::html;
 use leptos::prelude::*;
