@@ -28,7 +28,8 @@ use crate::server::work::Work;
 async fn run_step(step: Step) -> Result<StepReply, StayputError> {
     let (cache, session) = stayput_sessions::frame_cache().await?;
     let heavy = crate::server::context::heavy_jobs()?;
-    crate::server::ops::run_step(&cache, session, &heavy, step).await
+    let pyramids = crate::server::context::pyramids()?;
+    crate::server::ops::run_step(&cache, session, (&heavy, &pyramids), step).await
 }
 
 /// Step 1: builds a frame of `rows` uniform random numbers and returns its handle.
@@ -194,7 +195,9 @@ pub async fn explore_make(
         let _slot = crate::server::context::heavy_jobs()?
             .admit(Some(session), Work::Make { rows })
             .await?;
-        crate::server::ops::explore_make(&cache, session, &kind, rows, replaces.as_ref(), chart, width).await
+        let pyramids = crate::server::context::pyramids()?;
+        let make_in = (&cache, &pyramids);
+        crate::server::ops::explore_make(make_in, session, &kind, rows, replaces.as_ref(), chart, width).await
     })
     .await
 }
@@ -304,18 +307,17 @@ pub async fn data_plot(
         let whole = crate::server::data::entry(&cache, session, &handle)?;
         let heavy = crate::server::context::heavy_jobs()?;
         let _slot = heavy.admit(Some(session), Work::ReadWhole(&whole)).await?;
-        crate::server::data::plot(
-            &cache,
-            &crate::server::context::uploads()?,
-            session,
-            &handle,
+        let spec = stayput_figures::FigureSpec {
             x,
             y,
             kind,
-            (x_min, x_max),
-            width,
-        )
-        .await
+            range: (x_min, x_max),
+            width_px: width,
+            time_x: false, // the server finds out from the column's type
+        };
+        let uploads = crate::server::context::uploads()?;
+        let pyramids = crate::server::context::pyramids()?;
+        crate::server::data::plot((&cache, &uploads, &pyramids), session, &handle, spec).await
     })
     .await
 }

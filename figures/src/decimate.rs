@@ -10,6 +10,8 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::pyramid::{MinMaxPyramid, BASE_ROWS};
+
 /// The rows of sorted `x` that fall in `[lo, hi]` (both inclusive), by binary search.
 /// `None` bounds are open. NaN bounds select nothing.
 pub fn visible_rows(x: &[f64], lo: Option<f64>, hi: Option<f64>) -> Range<usize> {
@@ -56,10 +58,26 @@ pub fn bucket_rows(rows: &Range<usize>, buckets: usize, b: usize) -> Range<usize
 /// earlier first; the same row twice when one row is both. Buckets are reduced in
 /// parallel.
 pub fn minmax_pairs(y: &[f64], rows: Range<usize>, buckets: usize) -> Vec<(usize, usize)> {
+    minmax_pairs_with(y, rows, buckets, None)
+}
+
+/// [`minmax_pairs`], reading `pyramid` (the [`MinMaxPyramid`] of `y`) for buckets wide
+/// enough to gain from it: the same pairs, at a cost that follows the buckets rather
+/// than the rows.
+pub fn minmax_pairs_with(
+    y: &[f64],
+    rows: Range<usize>,
+    buckets: usize,
+    pyramid: Option<&MinMaxPyramid>,
+) -> Vec<(usize, usize)> {
+    let pyramid = pyramid.filter(|_| rows.len() / buckets.max(1) >= 4 * BASE_ROWS);
     (0..buckets)
         .into_par_iter()
         .map(|b| {
             let range = bucket_rows(&rows, buckets, b);
+            if let Some(pyramid) = pyramid {
+                return pyramid.extremes(y, range);
+            }
             let start = range.start;
             // Values kept in registers, no re-reads: NaN never compares smaller or
             // larger, so gaps never become extremes (an all-NaN bucket keeps its first row).

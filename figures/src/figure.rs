@@ -9,6 +9,7 @@ use crate::columns::values;
 use crate::density::density_figure;
 use crate::histogram::histogram_figure;
 use crate::line::line_figure;
+use crate::pyramid_store::PyramidStore;
 use crate::stats::histogram_of;
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX};
 
@@ -19,6 +20,27 @@ const HISTOGRAM_BINS: usize = 100;
 /// (or the row number), then reduced for the plot's width. Stateless and read-only: the
 /// frame's columns are borrowed when they are contiguous f64.
 pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<Figure, FigureError> {
+    figure_of(frame, spec, None)
+}
+
+/// [`figure`], with the line's reduction read from the y column's [`MinMaxPyramid`] kept
+/// in `pyramids` under `frame_key` (built on the first call that needs it): the same
+/// figure, at a cost that follows the pixels rather than the rows. `frame_key` names
+/// the frame, which must not change while it does (a cache handle's id).
+pub fn figure_kept(
+    frame: &DataFrame,
+    spec: &FigureSpec,
+    pyramids: &PyramidStore,
+    frame_key: &str,
+) -> Result<Figure, FigureError> {
+    figure_of(frame, spec, Some((pyramids, frame_key)))
+}
+
+fn figure_of(
+    frame: &DataFrame,
+    spec: &FigureSpec,
+    pyramids: Option<(&PyramidStore, &str)>,
+) -> Result<Figure, FigureError> {
     if spec.kind == ChartKind::Bar {
         return bar_figure(frame, &spec.x);
     }
@@ -31,7 +53,12 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<Figure, FigureErro
     }
     let width = spec.width_px.clamp(MIN_WIDTH_PX, MAX_WIDTH_PX) as usize;
     Ok(match spec.kind {
-        ChartKind::Line | ChartKind::Scatter => line_figure(spec, &x, &y, rows, width, total_rows),
+        ChartKind::Line | ChartKind::Scatter => {
+            let pyramid = pyramids
+                .filter(|_| rows.len() > 2 * width)
+                .and_then(|(store, key)| store.pyramid(key, &spec.y, &y));
+            line_figure(spec, &x, &y, rows, width, total_rows, pyramid.as_deref())
+        }
         ChartKind::Box => box_figure(&spec.y, &y[rows], total_rows),
         ChartKind::Density => density_figure(spec, &x, &y, rows, width, total_rows),
         ChartKind::Bar => return bar_figure(frame, &spec.x),

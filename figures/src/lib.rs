@@ -15,7 +15,9 @@
 //!
 //! # What it promises
 //! - **Read-only and copy-free.** Contiguous f64 columns are borrowed from the frame.
-//! - **Stateless.** The spec is the whole state: any zoom is one call.
+//! - **Stateless.** The spec is the whole state: any zoom is one call. [`figure_kept`]
+//!   adds the one thing worth keeping between calls, a column's min/max pyramid, so a
+//!   full-range line of 1e8 rows reads its summaries instead of every row.
 //! - **Bad specs are errors, not panics.** [`FigureError`] names the column or range at
 //!   fault, in words a user can be shown.
 //!
@@ -69,6 +71,10 @@
 //! - `columns` (engine): [`columns`] and [`values`], a frame's columns as f64.
 //! - `axis` (engine): the x axis and its visible rows.
 //! - [`decimate`] (engine): visible-row search and MinMax decimation.
+//! - [`pyramid`] (engine): [`pyramid::MinMaxPyramid`], a column's min/max summaries at
+//!   several block sizes, so a line's reduction reads summaries instead of every row;
+//!   `pyramid_store`: [`PyramidStore`], pyramids kept between figures within a byte
+//!   budget, read by [`figure_kept`].
 //! - `line`, [`histogram`], `boxplot`, `density`, `bar` (engine): one module a chart kind.
 //! - [`filter`] (engine): a selection as one polars predicate (ranges, categories, a
 //!   lasso's polygon).
@@ -118,6 +124,10 @@ mod layout;
 mod line;
 #[cfg(feature = "engine")]
 mod linked;
+#[cfg(feature = "engine")]
+pub mod pyramid;
+#[cfg(feature = "engine")]
+mod pyramid_store;
 #[cfg(feature = "plotly")]
 pub mod scalable;
 #[cfg(feature = "engine")]
@@ -128,6 +138,8 @@ pub mod typed;
 #[cfg(feature = "engine")]
 pub use columns::{columns, f64_slices, values};
 #[cfg(feature = "engine")]
-pub use figure::figure;
+pub use figure::{figure, figure_kept};
 #[cfg(feature = "engine")]
 pub use linked::{check_view, linked, linked_bytes};
+#[cfg(feature = "engine")]
+pub use pyramid_store::{PyramidStore, PYRAMID_MIN_ROWS};

@@ -6,8 +6,9 @@ use std::ops::Range;
 use serde_json::{json, Value};
 
 use crate::axis::XValues;
-use crate::decimate::{minmax_pairs, pair_rows};
+use crate::decimate::{minmax_pairs_with, pair_rows};
 use crate::layout::{axis, margin, HEIGHT};
+use crate::pyramid::MinMaxPyramid;
 use crate::{typed, with_thousands, ChartKind, Figure, FigureSpec};
 
 /// The numbers of a line or scatter trace.
@@ -46,11 +47,12 @@ pub(crate) fn line_figure(
     rows: Range<usize>,
     width: usize,
     total_rows: u64,
+    pyramid: Option<&MinMaxPyramid>,
 ) -> Figure {
     let rows_in_range = rows.len() as u64;
     let reduced = rows.len() > 2 * width;
     let numbers = if reduced {
-        let pairs = minmax_pairs(y, rows.clone(), width);
+        let pairs = minmax_pairs_with(y, rows.clone(), width, pyramid);
         match on_slots(x, &rows, &pairs) {
             Some((x0, dx)) => Numbers::Slots {
                 x0,

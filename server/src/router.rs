@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use stayput_cache::{CacheConfig, CacheError, DiskTier, FrameCache, PurgeGuard, SharedStore};
 use stayput_data::Uploads;
+use stayput_figures::PyramidStore;
 use stayput_sessions::{FrameCacheRouter, SessionCookie};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
@@ -45,6 +46,8 @@ pub struct Stayput {
     pub uploads: Uploads,
     /// Keeps the idle-expiry sweep running; dropping it stops the sweep.
     pub purger: PurgeGuard,
+    /// Lines' min/max pyramids kept between figures (for tests).
+    pub pyramids: Arc<PyramidStore>,
 }
 
 /// Largest request body on any route but client mode's upload: server function
@@ -130,7 +133,8 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         .compress_when(SizeAbove::new(256).and(NotForContentType::new("application/octet-stream")));
 
     let routes = generate_route_list(App);
-    let metrics_cache = cache.clone();
+    let pyramids = Arc::clone(&state.pyramids);
+    let (metrics_cache, metrics_pyramids) = (cache.clone(), Arc::clone(&pyramids));
     // Client mode's and `/data`'s uploads are the large bodies, each bounded while it
     // streams by its own limit; everything else is a few hundred bytes of arguments, so
     // a small limit covers every other route (a layer, read while streaming: an
@@ -139,7 +143,8 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     let metrics: Router = Router::new().route(
         METRICS_PATH,
         get(move || {
-            let text = metrics_cache.render_metrics();
+            let mut text = metrics_cache.render_metrics();
+            text.push_str(&pyramid_metrics(&metrics_pyramids));
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),
     );
@@ -188,7 +193,20 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         cache,
         uploads,
         purger,
+        pyramids,
     })
+}
+
+/// The pyramids' gauges in Prometheus' text format.
+fn pyramid_metrics(pyramids: &PyramidStore) -> String {
+    format!(
+        "# HELP stayput_pyramid_bytes Bytes of lines' min/max pyramids kept.\n\
+         # TYPE stayput_pyramid_bytes gauge\nstayput_pyramid_bytes {}\n\
+         # HELP stayput_pyramids Lines' min/max pyramids kept.\n\
+         # TYPE stayput_pyramids gauge\nstayput_pyramids {}\n",
+        pyramids.bytes(),
+        pyramids.len()
+    )
 }
 
 /// `router` behind the configured credentials (unchanged when access is open).

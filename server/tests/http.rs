@@ -321,6 +321,44 @@ async fn explore_make_makes_keeps_and_draws_in_one_call() {
     assert_eq!(memory(), 3, "nothing made by a refused call");
 }
 
+/// A long line's min/max pyramid is built by its first figure, kept for the next ones
+/// (within 1/32 of the memory budget) and counted in `/metrics`; short ones get none.
+#[tokio::test]
+async fn a_long_line_keeps_its_pyramid_and_metrics_count_it() {
+    let server = start(&[("STAYPUT_MEMORY_BUDGET", "512MiB")]).await;
+    let alice = browser();
+    let pyramids = || (server.stayput.pyramids.len(), server.stayput.pyramids.bytes());
+    let response = explore_make(&server, &alice, "series", "100000", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(pyramids(), (0, 0), "100,000 rows are scanned");
+
+    let response = explore_make(&server, &alice, "series", "3000000", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let made: Value = response.json().await.expect("json");
+    assert_eq!(made["figure"]["rows_in_range"], 3_000_000);
+    assert_eq!(made["figure"]["points"], 1_600, "two per pixel of 800");
+    let (kept, bytes) = pyramids();
+    assert_eq!(kept, 1);
+    assert!(
+        bytes > 0 && bytes * 50 < 3_000_000 * 8,
+        "under 2 % of the column: {bytes}"
+    );
+    let text = alice
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l == format!("stayput_pyramid_bytes {bytes}")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l == "stayput_pyramids 1"), "{text}");
+}
+
 /// Behind HTTPS the session cookie carries the `__Host-` prefix (a sibling subdomain or
 /// another port cannot plant it), and a request naming a host this server does not
 /// answer for (a DNS-rebinding page) is refused before anything runs.

@@ -46,6 +46,11 @@ pub fn uploads() -> Result<stayput_data::Uploads, StayputError> {
     context().map(|ctx| ctx.uploads)
 }
 
+/// The lines' pyramids kept by the running server.
+pub fn pyramids() -> Result<std::sync::Arc<stayput_figures::PyramidStore>, StayputError> {
+    context().map(|ctx| ctx.pyramids)
+}
+
 /// The admission of heavy jobs of the running server.
 pub fn heavy_jobs() -> Result<HeavyJobs, StayputError> {
     context().map(|ctx| ctx.heavy)

@@ -3,8 +3,10 @@
 //! They take the cache and the session explicitly, so tests call them directly.
 //! CPU-heavy work runs on the blocking pool or rayon's, never on the async workers.
 
+use std::sync::Arc;
+
 use stayput_cache::{FrameCache, FrameHandle, FrameId, Placement, SessionKey};
-use stayput_figures::FigureSpec;
+use stayput_figures::{FigureSpec, PyramidStore};
 
 use crate::contract::benchmark::{MeanReply, Step, StepReply};
 use crate::contract::cache_view::CacheListing;
@@ -77,7 +79,7 @@ pub async fn frame_mean(
 pub async fn run_step(
     cache: &FrameCache,
     session: SessionKey,
-    heavy: &HeavyJobs,
+    (heavy, pyramids): (&HeavyJobs, &Arc<PyramidStore>),
     step: Step,
 ) -> Result<StepReply, StayputError> {
     let work = match &step {
@@ -105,6 +107,7 @@ pub async fn run_step(
         } => explore_figure(
             cache,
             session,
+            pyramids,
             &handle,
             figure_spec(x, y, kind, x_min, x_max, width),
         )
@@ -190,6 +193,7 @@ fn is_time(name: &str) -> bool {
 pub async fn explore_figure(
     cache: &FrameCache,
     session: SessionKey,
+    pyramids: &Arc<PyramidStore>,
     handle: &FrameHandle,
     mut spec: FigureSpec,
 ) -> Result<FigureReply, StayputError> {
@@ -197,9 +201,10 @@ pub async fn explore_figure(
     let started = std::time::Instant::now();
     spec.time_x |= is_time(&spec.x);
     let frame = cache.get(session, handle).await?;
+    let (pyramids, key) = (Arc::clone(pyramids), handle.id.to_string());
     let reply = blocking(move || {
         Ok(in_pool_for(frame.height() as u64, || {
-            stayput_figures::figure(&frame, &spec)
+            stayput_figures::figure_kept(&frame, &spec, &pyramids, &key)
         })?)
     })
     .await?;
@@ -217,7 +222,7 @@ pub async fn explore_figure(
 /// `width_px` wide) over [`first_axes`]. `replaces`, the frame the page made before, is
 /// released first, as the benchmark's step 1 does (its memory goes to this fill).
 pub async fn explore_make(
-    cache: &FrameCache,
+    (cache, pyramids): (&FrameCache, &Arc<PyramidStore>),
     session: SessionKey,
     kind: &str,
     rows: u64,
@@ -234,7 +239,7 @@ pub async fn explore_make(
         }
         make_series(cache, session, rows).await?
     };
-    match first_figure(cache, session, &handle, chart, width_px).await {
+    match first_figure((cache, pyramids), session, &handle, chart, width_px).await {
         Ok((columns, x, y, figure)) => Ok(MadeReply {
             handle,
             columns,
@@ -265,7 +270,7 @@ pub fn check_make(kind: &str, rows: u64) -> Result<(), StayputError> {
 
 /// The columns of a frame just made, the axes of its first figure and that figure.
 async fn first_figure(
-    cache: &FrameCache,
+    (cache, pyramids): (&FrameCache, &Arc<PyramidStore>),
     session: SessionKey,
     handle: &FrameHandle,
     chart: ChartKind,
@@ -274,7 +279,7 @@ async fn first_figure(
     let columns = frame_columns(cache, session, handle).await?;
     let (x, y) = first_axes(&columns);
     let spec = figure_spec(x.clone(), y.clone(), chart, None, None, width_px);
-    let figure = explore_figure(cache, session, handle, spec).await?;
+    let figure = explore_figure(cache, session, pyramids, handle, spec).await?;
     Ok((columns, x, y, figure))
 }
 

@@ -4,9 +4,11 @@
 //! every way into the app reads one thing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use stayput_cache::FrameCache;
 use stayput_data::Uploads;
+use stayput_figures::PyramidStore;
 
 use crate::server::context::Limits;
 use crate::server::data::io::Uploading;
@@ -31,7 +33,14 @@ pub struct AppState {
     pub downloading: Uploading,
     /// The open steps sockets.
     pub sockets: Sockets,
+    /// Lines' min/max pyramids, kept between figures in 1/32 of the memory budget
+    /// ([`PYRAMID_SHARE`]).
+    pub pyramids: Arc<PyramidStore>,
 }
+
+/// The share of `STAYPUT_MEMORY_BUDGET` that lines' min/max pyramids may hold, beside
+/// the frames (a pyramid is about 1.6 % of its column).
+pub const PYRAMID_SHARE: u64 = 32;
 
 impl AppState {
     /// The state of an app serving `cache`, with steps sockets capped at `per_session`
@@ -44,7 +53,11 @@ impl AppState {
         examples_dir: PathBuf,
         (sockets_per_session, max_sockets): (usize, usize),
     ) -> Self {
+        let pyramids = Arc::new(PyramidStore::new(
+            cache.config().memory_budget.bytes() / PYRAMID_SHARE,
+        ));
         Self {
+            pyramids,
             cache,
             uploads,
             heavy,

@@ -13,7 +13,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use stayput_cache::{FrameCache, SessionKey};
+use stayput_cache::SessionKey;
 
 #[cfg(doc)]
 use crate::contract::benchmark::STEPS_PATH;
@@ -22,7 +22,6 @@ use crate::contract::error::cut;
 use crate::contract::StayputError;
 use crate::server::caller::Caller;
 use crate::server::errors::error_response;
-use crate::server::heavy::HeavyJobs;
 use crate::server::ops;
 use crate::server::places::Places;
 use crate::server::state::AppState;
@@ -52,12 +51,7 @@ impl Sockets {
 /// The upgrade: needs the page's session (its cookie; a socket never starts one) and a
 /// free place among the session's sockets.
 pub async fn upgrade(
-    State(AppState {
-        cache,
-        heavy,
-        sockets,
-        ..
-    }): State<AppState>,
+    State(state): State<AppState>,
     caller: Caller,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -75,11 +69,10 @@ pub async fn upgrade(
         }
         Err(err) => return error_response(err),
     };
-    let place = match sockets.open.enter_session(session) {
+    let place = match state.sockets.open.enter_session(session) {
         Ok(place) => place,
         Err(err) => return error_response(err),
     };
-    let step_timeout = sockets.step_timeout;
     upgrade
         .max_message_size(MAX_STEP_MESSAGE)
         .max_frame_size(MAX_STEP_MESSAGE)
@@ -88,7 +81,7 @@ pub async fn upgrade(
         // server's memory.
         .max_write_buffer_size(1024 * 1024)
         .on_upgrade(move |socket| async move {
-            serve(socket, cache, session, heavy, step_timeout).await;
+            serve(socket, state, session).await;
             drop(place);
         })
         .into_response()
@@ -97,13 +90,8 @@ pub async fn upgrade(
 /// Answers steps until the client closes, breaks a limit or sends no step for [`IDLE`]
 /// (pings do not count). A reply the client does not read is cut off by the server's
 /// write timeout (`server/src/serve.rs`).
-async fn serve(
-    mut socket: WebSocket,
-    cache: FrameCache,
-    session: SessionKey,
-    heavy: HeavyJobs,
-    step_timeout: Duration,
-) {
+async fn serve(mut socket: WebSocket, state: AppState, session: SessionKey) {
+    let step_timeout = state.sockets.step_timeout;
     let mut last_step = tokio::time::Instant::now();
     loop {
         let message = match tokio::time::timeout_at(last_step + IDLE, socket.recv()).await {
@@ -125,11 +113,10 @@ async fn serve(
             }
         };
         last_step = tokio::time::Instant::now();
-        let reply =
-            match tokio::time::timeout(step_timeout, run(&cache, session, &heavy, text.as_str())).await {
-                Ok(reply) => reply,
-                Err(_) => Err(StayputError::TimedOut(step_timeout.as_secs())),
-            };
+        let reply = match tokio::time::timeout(step_timeout, run(&state, session, text.as_str())).await {
+            Ok(reply) => reply,
+            Err(_) => Err(StayputError::TimedOut(step_timeout.as_secs())),
+        };
         let sent = send(&mut socket, &reply).await;
         tracing::debug!(
             elapsed_ms = last_step.elapsed().as_secs_f64() * 1e3,
@@ -141,15 +128,10 @@ async fn serve(
     }
 }
 
-async fn run(
-    cache: &FrameCache,
-    session: SessionKey,
-    heavy: &HeavyJobs,
-    text: &str,
-) -> Result<StepReply, StayputError> {
+async fn run(state: &AppState, session: SessionKey, text: &str) -> Result<StepReply, StayputError> {
     let step: Step = serde_json::from_str(text)
         .map_err(|err| StayputError::BadRequest(cut(format!("not a step: {err}"))))?;
-    ops::run_step(cache, session, heavy, step).await
+    ops::run_step(&state.cache, session, (&state.heavy, &state.pyramids), step).await
 }
 
 async fn send(socket: &mut WebSocket, reply: &Result<StepReply, StayputError>) -> Result<(), axum::Error> {

@@ -13,13 +13,15 @@ pub mod io;
 pub mod look;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use polars::prelude::*;
 use stayput_cache::{EntryInfo, FrameCache, FrameHandle, Limit, Placement, SessionKey};
 use stayput_data::{StepError, Uploads};
+use stayput_figures::{FigureSpec, PyramidStore};
 
 use crate::contract::data::{ChainLink, DataExample, Transform};
-use crate::contract::figure::{ChartKind, FigureReply};
+use crate::contract::figure::FigureReply;
 use crate::contract::recipes::{TRANSFORM, UPLOAD};
 use crate::contract::StayputError;
 use crate::server::blocking;
@@ -271,19 +273,22 @@ pub(crate) fn breadcrumb(cache: &FrameCache, session: SessionKey, chain: &Chain)
 
 /// The figure of `y` against `x` of `session`'s frame `handle`: the two columns made
 /// ready once (memoized: x as numbers, sorted on the server) and reduced to the plot's
-/// pixels by the figure engine, within `range` when zoomed.
-#[allow(clippy::too_many_arguments)]
+/// pixels by the figure engine (a long line through its kept pyramid), within the
+/// spec's range when zoomed. The spec's `time_x` is the server's to find out.
 pub async fn plot(
-    cache: &FrameCache,
-    uploads: &Uploads,
+    (cache, uploads, pyramids): (&FrameCache, &Uploads, &Arc<PyramidStore>),
     session: SessionKey,
     handle: &FrameHandle,
-    x: String,
-    y: String,
-    kind: ChartKind,
-    range: (Option<f64>, Option<f64>),
-    width: u32,
+    spec: FigureSpec,
 ) -> Result<FigureReply, StayputError> {
+    let FigureSpec {
+        x,
+        y,
+        kind,
+        range,
+        width_px,
+        ..
+    } = spec;
     crate::server::linked::not_bars(kind)?;
     let chain = chain_of(cache, session, handle)?;
     let ready = chain.then(ChainStep::Plot {
@@ -306,14 +311,15 @@ pub async fn plot(
     .await?;
     let plot_handle = make(cache, session, &ready, ()).await?;
     let y = if x == y { format!("{y} ") } else { y };
-    let spec = stayput_figures::FigureSpec {
+    let spec = FigureSpec {
         x,
         y,
         kind,
         range,
-        width_px: width,
+        width_px,
         time_x,
     };
     let frame = cache.get(session, &plot_handle).await?;
-    blocking(move || Ok(stayput_figures::figure(&frame, &spec)?)).await
+    let (pyramids, key) = (Arc::clone(pyramids), plot_handle.id.to_string());
+    blocking(move || Ok(stayput_figures::figure_kept(&frame, &spec, &pyramids, &key)?)).await
 }
