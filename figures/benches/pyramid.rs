@@ -40,7 +40,7 @@ fn line(c: &mut Criterion) {
         if rows > max_rows {
             continue;
         }
-        let frame = walk(rows);
+        let frame = std::sync::Arc::new(walk(rows));
         let label = format!("{rows:.0e}");
         let spec = |range| FigureSpec {
             x: ROW.into(),
@@ -54,7 +54,7 @@ fn line(c: &mut Criterion) {
         let lo = (rows / 2) as f64;
         let zoom = spec((Some(lo), Some(lo + (rows / 100) as f64)));
         let store = PyramidStore::new(u64::MAX);
-        figure_kept(&frame, &full, &store, "walk").expect("the pyramid, built once");
+        figure_kept(&frame, &full, &store).expect("the pyramid, built once");
         let values = frame.column("walk").expect("walk").f64().expect("f64");
         let values = values.cont_slice().expect("one chunk");
         println!(
@@ -64,10 +64,10 @@ fn line(c: &mut Criterion) {
             rows * 8,
         );
         group.bench_function(BenchmarkId::new("full_range_pyramid", &label), |b| {
-            b.iter(|| figure_kept(&frame, &full, &store, "walk").expect("figure"))
+            b.iter(|| figure_kept(&frame, &full, &store).expect("figure"))
         });
         group.bench_function(BenchmarkId::new("one_percent_pyramid", &label), |b| {
-            b.iter(|| figure_kept(&frame, &zoom, &store, "walk").expect("figure"))
+            b.iter(|| figure_kept(&frame, &zoom, &store).expect("figure"))
         });
         group.bench_function(BenchmarkId::new("full_range_scan", &label), |b| {
             b.iter(|| figure(&frame, &full).expect("figure"))

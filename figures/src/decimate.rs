@@ -61,16 +61,23 @@ pub fn minmax_pairs(y: &[f64], rows: Range<usize>, buckets: usize) -> Vec<(usize
     minmax_pairs_with(y, rows, buckets, None)
 }
 
-/// [`minmax_pairs`], reading `pyramid` (the [`MinMaxPyramid`] of `y`) for buckets wide
-/// enough to gain from it: the same pairs, at a cost that follows the buckets rather
-/// than the rows.
+/// Whether `buckets` buckets of `rows` rows are wide enough to read a pyramid (a few
+/// blocks a bucket); narrower ones are scanned, and a pyramid is not worth building.
+pub fn pyramid_pays(rows: usize, buckets: usize) -> bool {
+    rows / buckets.max(1) >= 4 * BASE_ROWS
+}
+
+/// [`minmax_pairs`], reading `pyramid` (the [`MinMaxPyramid`] of `y`; one of a column
+/// of another length is not read) for buckets wide enough to gain from it
+/// ([`pyramid_pays`]): the same pairs, at a cost that follows the buckets rather than
+/// the rows.
 pub fn minmax_pairs_with(
     y: &[f64],
     rows: Range<usize>,
     buckets: usize,
     pyramid: Option<&MinMaxPyramid>,
 ) -> Vec<(usize, usize)> {
-    let pyramid = pyramid.filter(|_| rows.len() / buckets.max(1) >= 4 * BASE_ROWS);
+    let pyramid = pyramid.filter(|p| p.rows() == y.len() && pyramid_pays(rows.len(), buckets));
     (0..buckets)
         .into_par_iter()
         .map(|b| {

@@ -1,11 +1,14 @@
 //! One entry point: a frame and a spec in, a figure reduced to the plot's pixels out.
 
+use std::sync::Arc;
+
 use polars::prelude::*;
 
 use crate::axis::x_axis;
 use crate::bar::bar_figure;
 use crate::boxplot::box_figure;
 use crate::columns::values;
+use crate::decimate::pyramid_pays;
 use crate::density::density_figure;
 use crate::histogram::histogram_figure;
 use crate::line::line_figure;
@@ -23,23 +26,21 @@ pub fn figure(frame: &DataFrame, spec: &FigureSpec) -> Result<Figure, FigureErro
     figure_of(frame, spec, None)
 }
 
-/// [`figure`], with the line's reduction read from the y column's [`MinMaxPyramid`] kept
-/// in `pyramids` under `frame_key` (built on the first call that needs it): the same
-/// figure, at a cost that follows the pixels rather than the rows. `frame_key` names
-/// the frame, which must not change while it does (a cache handle's id).
+/// [`figure`], with a long line's reduction read from its y column's min/max pyramid
+/// ([`crate::pyramid`]) kept in `pyramids` for this frame (built by the first figure
+/// that needs it): the same figure, at a cost that follows the pixels, not the rows.
 pub fn figure_kept(
-    frame: &DataFrame,
+    frame: &Arc<DataFrame>,
     spec: &FigureSpec,
     pyramids: &PyramidStore,
-    frame_key: &str,
 ) -> Result<Figure, FigureError> {
-    figure_of(frame, spec, Some((pyramids, frame_key)))
+    figure_of(frame, spec, Some((pyramids, frame)))
 }
 
 fn figure_of(
     frame: &DataFrame,
     spec: &FigureSpec,
-    pyramids: Option<(&PyramidStore, &str)>,
+    pyramids: Option<(&PyramidStore, &Arc<DataFrame>)>,
 ) -> Result<Figure, FigureError> {
     if spec.kind == ChartKind::Bar {
         return bar_figure(frame, &spec.x);
@@ -55,8 +56,8 @@ fn figure_of(
     Ok(match spec.kind {
         ChartKind::Line | ChartKind::Scatter => {
             let pyramid = pyramids
-                .filter(|_| rows.len() > 2 * width)
-                .and_then(|(store, key)| store.pyramid(key, &spec.y, &y));
+                .filter(|_| rows.len() > 2 * width && pyramid_pays(rows.len(), width))
+                .and_then(|(store, frame)| store.pyramid(frame, &spec.y, &y));
             line_figure(spec, &x, &y, rows, width, total_rows, pyramid.as_deref())
         }
         ChartKind::Box => box_figure(&spec.y, &y[rows], total_rows),

@@ -2,20 +2,27 @@
 //! first figure that needs it and read by every later one (a zoom, a full-range redraw),
 //! within a byte budget, least recently used first out.
 //!
-//! Keys are the caller's: a frame's identity and the column. A frame behind a key must
-//! not change; if it does (a frame rebuilt differently), the pyramid's samples no longer
-//! match and it is built again. While one figure builds a column's pyramid, another of
-//! the same column does not wait: it scans, as without a pyramid.
+//! A pyramid belongs to one frame value: the store holds a [`Weak`] to the frame's `Arc`,
+//! never the frame. A frame rebuilt or read back from a tier is a new `Arc`, so it gets
+//! its own pyramid (a rebuilt frame need not hold its rows in the same order), and a
+//! frame that has gone takes its pyramids' place with it at the next build. While one
+//! figure builds a column's pyramid, another of the same column does not wait: it
+//! scans, as without a pyramid.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use polars::prelude::DataFrame;
 
 use crate::pyramid::MinMaxPyramid;
 
 /// Columns shorter than this are scanned: the scan takes under a millisecond.
 pub const PYRAMID_MIN_ROWS: usize = 1 << 20;
 
-/// Pyramids by key, within a byte budget.
+/// A frame value (its `Arc`'s address, stable while a `Weak` to it is held) and a column.
+type Key = (usize, String);
+
+/// Pyramids by frame and column, within a byte budget.
 #[derive(Debug)]
 pub struct PyramidStore {
     budget: u64,
@@ -24,15 +31,16 @@ pub struct PyramidStore {
 
 #[derive(Debug, Default)]
 struct State {
-    kept: HashMap<String, Kept>,
+    kept: HashMap<Key, Kept>,
     /// Keys whose pyramid is being built.
-    building: HashSet<String>,
+    building: HashSet<Key>,
     bytes: u64,
     clock: u64,
 }
 
 #[derive(Debug)]
 struct Kept {
+    frame: Weak<DataFrame>,
     pyramid: Arc<MinMaxPyramid>,
     used: u64,
 }
@@ -46,61 +54,54 @@ impl PyramidStore {
         }
     }
 
-    /// The pyramid of `values` (column `column` of the frame known as `frame`): the kept
-    /// one, or one built now. `None` for a column under [`PYRAMID_MIN_ROWS`], one whose
-    /// pyramid would not fit the budget, or one being built by another figure.
-    pub fn pyramid(&self, frame: &str, column: &str, values: &[f64]) -> Option<Arc<MinMaxPyramid>> {
+    /// The pyramid of `values`, column `column` of `frame`: the kept one, or one built
+    /// now. `None` for a column under [`PYRAMID_MIN_ROWS`], one whose pyramid would not
+    /// fit the budget, or one being built by another figure.
+    pub fn pyramid(
+        &self,
+        frame: &Arc<DataFrame>,
+        column: &str,
+        values: &[f64],
+    ) -> Option<Arc<MinMaxPyramid>> {
         if values.len() < PYRAMID_MIN_ROWS || estimated_bytes(values.len()) > self.budget {
             return None;
         }
-        let key = format!("{frame}\u{0}{column}");
+        let key: Key = (Arc::as_ptr(frame) as usize, column.to_owned());
         {
             let mut state = self.lock();
             state.clock += 1;
             let now = state.clock;
-            let found = state.kept.get_mut(&key).map(|kept| {
-                kept.used = now;
-                Arc::clone(&kept.pyramid)
-            });
-            match found {
-                Some(pyramid) if pyramid.fits(values) => return Some(pyramid),
-                Some(stale) => {
-                    state.bytes -= stale.bytes();
-                    state.kept.remove(&key);
+            if let Some(kept) = state.kept.get_mut(&key) {
+                // The address is this frame's while the Weak lives: a live Weak is it.
+                if kept.frame.strong_count() > 0 && kept.pyramid.rows() == values.len() {
+                    kept.used = now;
+                    return Some(Arc::clone(&kept.pyramid));
                 }
-                None => {}
             }
             if !state.building.insert(key.clone()) {
                 return None;
             }
         }
-        // Built with no lock held.
+        // Built with no lock held; the key leaves `building` however the build ends.
+        let building = Building { store: self, key };
         let pyramid = Arc::new(MinMaxPyramid::build(values));
+        let key = building.done();
         let mut state = self.lock();
-        state.building.remove(&key);
         state.clock += 1;
         let used = state.clock;
+        state.forget_gone_frames();
         let bytes = pyramid.bytes();
-        while state.bytes + bytes > self.budget {
-            let Some(oldest) = state
-                .kept
-                .iter()
-                .min_by_key(|(_, kept)| kept.used)
-                .map(|(key, _)| key.clone())
-            else {
-                break;
-            };
-            if let Some(gone) = state.kept.remove(&oldest) {
-                state.bytes -= gone.pyramid.bytes();
-            }
-        }
+        while state.bytes + bytes > self.budget && state.forget_oldest() {}
         if state.bytes + bytes <= self.budget {
             state.bytes += bytes;
             let kept = Kept {
+                frame: Arc::downgrade(frame),
                 pyramid: Arc::clone(&pyramid),
                 used,
             };
-            state.kept.insert(key, kept);
+            if let Some(old) = state.kept.insert(key, kept) {
+                state.bytes -= old.pyramid.bytes();
+            }
         }
         Some(pyramid)
     }
@@ -125,6 +126,61 @@ impl PyramidStore {
     }
 }
 
+impl State {
+    /// Drops the pyramids of frames that have gone.
+    fn forget_gone_frames(&mut self) {
+        let before = self.kept.len();
+        let mut freed = 0;
+        self.kept.retain(|_, kept| {
+            let live = kept.frame.strong_count() > 0;
+            if !live {
+                freed += kept.pyramid.bytes();
+            }
+            live
+        });
+        debug_assert!(self.kept.len() <= before);
+        self.bytes -= freed;
+    }
+
+    /// Drops the least recently used pyramid; false when none is kept.
+    fn forget_oldest(&mut self) -> bool {
+        let oldest = self
+            .kept
+            .iter()
+            .min_by_key(|(_, kept)| kept.used)
+            .map(|(key, _)| key.clone());
+        match oldest.and_then(|key| self.kept.remove(&key)) {
+            Some(gone) => {
+                self.bytes -= gone.pyramid.bytes();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A key in `building`, taken out again when the build ends, by a panic too (else the
+/// column would never get its pyramid).
+struct Building<'a> {
+    store: &'a PyramidStore,
+    key: Key,
+}
+
+impl Building<'_> {
+    /// The build finished: the key, out of `building`.
+    fn done(self) -> Key {
+        let key = self.key.clone();
+        drop(self);
+        key
+    }
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        self.store.lock().building.remove(&self.key);
+    }
+}
+
 /// An upper bound of a pyramid's bytes for `rows` rows, known before building it.
 fn estimated_bytes(rows: usize) -> u64 {
     // 32 bytes per 256 rows, and at most 1/31 of that again for the levels above.
@@ -134,6 +190,7 @@ fn estimated_bytes(rows: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     fn column(rows: usize, seed: u64) -> Vec<f64> {
         (0..rows as u64)
@@ -141,32 +198,65 @@ mod tests {
             .collect()
     }
 
+    fn frame(values: &[f64]) -> Arc<DataFrame> {
+        let y = Column::new("y".into(), values.to_vec());
+        Arc::new(DataFrame::new(values.len(), vec![y]).expect("frame"))
+    }
+
     #[test]
-    fn built_once_then_read_and_rebuilt_when_the_values_change() {
+    fn built_once_per_frame_value_and_gone_with_it() {
         let store = PyramidStore::new(1 << 30);
         let values = column(PYRAMID_MIN_ROWS, 1);
-        let first = store.pyramid("f1", "y", &values).expect("built");
-        let again = store.pyramid("f1", "y", &values).expect("kept");
+        let first_frame = frame(&values);
+        let first = store.pyramid(&first_frame, "y", &values).expect("built");
+        let again = store.pyramid(&first_frame, "y", &values).expect("kept");
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!((store.len(), store.bytes()), (1, first.bytes()));
         assert!(first.bytes() <= estimated_bytes(values.len()));
-        let changed = column(PYRAMID_MIN_ROWS, 2);
-        let rebuilt = store.pyramid("f1", "y", &changed).expect("rebuilt");
-        assert!(!Arc::ptr_eq(&first, &rebuilt) && rebuilt.fits(&changed));
-        assert_eq!(store.len(), 1);
+        // The same rows as another frame value (a rebuild, a read from a tier): its own.
+        let rebuilt = frame(&values);
+        let second = store.pyramid(&rebuilt, "y", &values).expect("its own");
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(store.len(), 2);
+        // A frame that has gone leaves with its pyramid at the next build.
+        drop(first_frame);
+        let other = frame(&column(PYRAMID_MIN_ROWS, 2));
+        store
+            .pyramid(&other, "y", &column(PYRAMID_MIN_ROWS, 2))
+            .expect("built");
+        assert_eq!(store.len(), 2, "the first frame's pyramid went");
+        assert_eq!(store.bytes(), 2 * first.bytes());
     }
 
     #[test]
     fn short_columns_get_none_and_the_budget_holds() {
         let store = PyramidStore::new(estimated_bytes(PYRAMID_MIN_ROWS) + 10_000);
-        assert!(store.pyramid("f", "y", &column(1_000, 1)).is_none());
+        let short = column(1_000, 1);
+        assert!(store.pyramid(&frame(&short), "y", &short).is_none());
         let values = column(PYRAMID_MIN_ROWS, 1);
-        store.pyramid("a", "y", &values).expect("a");
-        store.pyramid("b", "y", &values).expect("b");
+        let (a, b) = (frame(&values), frame(&values));
+        store.pyramid(&a, "y", &values).expect("a");
+        store.pyramid(&b, "y", &values).expect("b");
         assert_eq!(store.len(), 1, "a was the oldest and made room");
         assert!(store.bytes() <= store.budget);
         let tiny = PyramidStore::new(1_000);
-        assert!(tiny.pyramid("a", "y", &values).is_none(), "over the budget");
+        assert!(tiny.pyramid(&a, "y", &values).is_none(), "over the budget");
         assert!(tiny.is_empty());
+    }
+
+    #[test]
+    fn a_build_that_panics_leaves_the_column_free_to_build_again() {
+        let store = PyramidStore::new(1 << 30);
+        let values = column(PYRAMID_MIN_ROWS, 3);
+        let y = frame(&values);
+        let key: Key = (Arc::as_ptr(&y) as usize, "y".to_owned());
+        store.lock().building.insert(key.clone());
+        assert!(store.pyramid(&y, "y", &values).is_none(), "another build is on");
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _building = Building { store: &store, key };
+            panic!("a build that fails");
+        }));
+        assert!(crashed.is_err());
+        assert!(store.pyramid(&y, "y", &values).is_some(), "built after the panic");
     }
 }

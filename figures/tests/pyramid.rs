@@ -69,7 +69,7 @@ proptest! {
 #[test]
 fn a_kept_pyramid_draws_the_same_figure_for_every_width_and_zoom() {
     let rows = 3_000_000;
-    let frame = time_series(rows, 7).expect("series");
+    let frame = std::sync::Arc::new(time_series(rows, 7).expect("series"));
     let store = PyramidStore::new(1 << 30);
     let step = |k: usize| START_MS + k as f64 * STEP_MS;
     let ranges = [
@@ -97,7 +97,7 @@ fn a_kept_pyramid_draws_the_same_figure_for_every_width_and_zoom() {
                     time_x,
                 };
                 let plain = figure(&frame, &spec).expect("figure");
-                let kept = figure_kept(&frame, &spec, &store, "frame-1").expect("kept");
+                let kept = figure_kept(&frame, &spec, &store).expect("kept");
                 assert_eq!(kept.figure, plain.figure, "{x} at {width} px over {range:?}");
                 assert_eq!(kept.points, plain.points);
             }

@@ -201,10 +201,10 @@ pub async fn explore_figure(
     let started = std::time::Instant::now();
     spec.time_x |= is_time(&spec.x);
     let frame = cache.get(session, handle).await?;
-    let (pyramids, key) = (Arc::clone(pyramids), handle.id.to_string());
+    let pyramids = Arc::clone(pyramids);
     let reply = blocking(move || {
         Ok(in_pool_for(frame.height() as u64, || {
-            stayput_figures::figure_kept(&frame, &spec, &pyramids, &key)
+            stayput_figures::figure_kept(&frame, &spec, &pyramids)
         })?)
     })
     .await?;

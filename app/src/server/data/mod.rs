@@ -320,6 +320,6 @@ pub async fn plot(
         time_x,
     };
     let frame = cache.get(session, &plot_handle).await?;
-    let (pyramids, key) = (Arc::clone(pyramids), plot_handle.id.to_string());
-    blocking(move || Ok(stayput_figures::figure_kept(&frame, &spec, &pyramids, &key)?)).await
+    let pyramids = Arc::clone(pyramids);
+    blocking(move || Ok(stayput_figures::figure_kept(&frame, &spec, &pyramids)?)).await
 }
