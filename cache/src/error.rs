@@ -17,10 +17,6 @@ pub enum Limit {
     SessionQuotaHeldElsewhere,
     /// The disk tier's budget.
     DiskBudget,
-    /// The largest single upload.
-    UploadMax,
-    /// The space all kept uploads share.
-    UploadsSpace,
     /// The largest frame written to Redis for the other servers.
     RedisFrameMax,
 }
@@ -33,8 +29,6 @@ impl Limit {
             Self::SessionQuota => "session quota",
             Self::SessionQuotaHeldElsewhere => "session quota (part of it held on other servers)",
             Self::DiskBudget => "disk budget",
-            Self::UploadMax => "upload limit",
-            Self::UploadsSpace => "space for uploads",
             Self::RedisFrameMax => "largest frame shared through Redis",
         }
     }

@@ -59,6 +59,6 @@ pub const TRANSFORM_RECIPE: &str = "transform";
 
 #[cfg(feature = "engine")]
 pub use ingest::{
-    Incoming, IngestError, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH, MAX_EXPANSION,
-    MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO,
+    Incoming, IngestError, UploadLimit, UploadSource, Uploads, GZIP_SLACK, MAX_COLUMNS, MAX_DEPTH,
+    MAX_EXPANSION, MAX_FIELDS, MAX_GZIP_RATIO, MAX_ROWS, MAX_XLSX_RATIO,
 };

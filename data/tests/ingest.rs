@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use polars::prelude::*;
 use stayput_cache::{CacheError, FrameCache, SessionKey};
-use stayput_data::{IngestError, Uploads};
+use stayput_data::{IngestError, UploadLimit, Uploads};
 
 #[path = "../../cache/tests/common/mod.rs"]
 mod common;
@@ -187,7 +187,7 @@ async fn limits_are_enforced_while_streaming_and_other_handles_are_untouched() {
     assert_eq!(
         err,
         IngestError::TooLarge {
-            limit: stayput_cache::Limit::UploadMax,
+            limit: UploadLimit::UploadMax,
             max_bytes: 1024
         }
     );
@@ -396,7 +396,7 @@ async fn a_conversion_the_budget_cannot_hold_is_refused_before_it_is_written() {
         } else {
             match made {
                 Err(IngestError::TooLarge { limit, .. }) => {
-                    assert_eq!(limit, stayput_cache::Limit::UploadsSpace)
+                    assert_eq!(limit, UploadLimit::UploadsSpace)
                 }
                 other => panic!("expected the uploads budget to refuse, got {other:?}"),
             }

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stayput_cache::{CacheError, Limit};
-use stayput_data::{IngestError, StepError};
+use stayput_data::{IngestError, StepError, UploadLimit};
 use stayput_figures::FigureError;
 use stayput_sessions::SessionError;
 
@@ -62,7 +62,7 @@ impl From<IngestError> for StayputError {
                 needed: format!("more than {}", stayput_cache::ByteSize(max_bytes)),
                 limit: limit.to_string(),
                 budget: stayput_cache::ByteSize(max_bytes).to_string(),
-                setting: Some(setting_of(limit).to_owned()),
+                setting: Some(upload_setting_of(limit).to_owned()),
             },
             IngestError::Storage => Self::Storage("uploads".into()),
             IngestError::NotWired => Self::Internal,
@@ -106,9 +106,16 @@ pub(crate) fn setting_of(limit: Limit) -> &'static str {
     match limit {
         Limit::MemoryBudget => "STAYPUT_MEMORY_BUDGET",
         Limit::SessionQuota | Limit::SessionQuotaHeldElsewhere => "STAYPUT_SESSION_QUOTA",
-        Limit::DiskBudget | Limit::UploadsSpace => "STAYPUT_DISK_BUDGET",
-        Limit::UploadMax => "STAYPUT_UPLOAD_MAX",
+        Limit::DiskBudget => "STAYPUT_DISK_BUDGET",
         Limit::RedisFrameMax => "STAYPUT_REDIS_FRAME_MAX",
+    }
+}
+
+/// The `STAYPUT_*` setting that raises an upload's `limit`.
+pub(crate) fn upload_setting_of(limit: UploadLimit) -> &'static str {
+    match limit {
+        UploadLimit::UploadMax => "STAYPUT_UPLOAD_MAX",
+        UploadLimit::UploadsSpace => "STAYPUT_DISK_BUDGET",
     }
 }
 
@@ -228,6 +235,6 @@ mod tests {
         };
         assert_eq!(limit, "session quota (part of it held on other servers)");
         assert_eq!(setting.as_deref(), Some("STAYPUT_SESSION_QUOTA"));
-        assert_eq!(setting_of(Limit::UploadMax), "STAYPUT_UPLOAD_MAX");
+        assert_eq!(upload_setting_of(UploadLimit::UploadMax), "STAYPUT_UPLOAD_MAX");
     }
 }

@@ -12,7 +12,7 @@ use super::check::CsvCheck;
 use super::format::{detect, outer, Format};
 use super::gunzip::Gunzip;
 use super::json_check::{JsonCheck, JsonLayout};
-use super::{parse, IngestError, Uploads};
+use super::{parse, IngestError, UploadLimit, Uploads};
 use stayput_cache::SessionKey;
 
 /// Bytes looked at to tell a file's format.
@@ -136,7 +136,7 @@ impl Incoming {
 
     fn too_large(&self) -> IngestError {
         IngestError::TooLarge {
-            limit: stayput_cache::Limit::UploadMax,
+            limit: UploadLimit::UploadMax,
             max_bytes: self.uploads.limit(),
         }
     }

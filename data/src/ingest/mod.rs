@@ -118,6 +118,31 @@ pub struct UploadSource {
     pub rows: u64,
 }
 
+/// The limits on uploads (the cache's own limits are [`stayput_cache::Limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadLimit {
+    /// `Uploads`' largest single upload.
+    UploadMax,
+    /// The space all kept uploads share.
+    UploadsSpace,
+}
+
+impl UploadLimit {
+    /// Its name in a message.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UploadMax => "upload limit",
+            Self::UploadsSpace => "space for uploads",
+        }
+    }
+}
+
+impl std::fmt::Display for UploadLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a file could not become a frame. Messages name the problem (and the line, where
 /// the format has lines) and never a path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -275,7 +300,7 @@ pub enum IngestError {
     #[error("the file is larger than the {limit} of {max_bytes} bytes")]
     TooLarge {
         /// Which limit: the largest upload, or the space all uploads share.
-        limit: stayput_cache::Limit,
+        limit: UploadLimit,
         /// The limit.
         max_bytes: u64,
     },

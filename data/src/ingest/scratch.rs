@@ -114,6 +114,7 @@ impl Seek for Scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::UploadLimit;
 
     #[test]
     fn a_refusal_is_kept_though_the_parquet_writer_turns_it_into_text() {
@@ -132,7 +133,7 @@ mod tests {
             matches!(
                 scratch.refused(),
                 Some(IngestError::TooLarge {
-                    limit: stayput_cache::Limit::UploadsSpace,
+                    limit: UploadLimit::UploadsSpace,
                     ..
                 })
             ),
@@ -156,7 +157,7 @@ mod tests {
             matches!(
                 scratch.refused(),
                 Some(IngestError::TooLarge {
-                    limit: stayput_cache::Limit::UploadsSpace,
+                    limit: UploadLimit::UploadsSpace,
                     ..
                 })
             ),

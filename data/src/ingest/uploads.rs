@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::format::Format;
 use super::incoming::{ms, Incoming};
-use super::{parse, IngestError, UploadSource};
+use super::{parse, IngestError, UploadLimit, UploadSource};
 use stayput_cache::sync::lock;
 use stayput_cache::{CacheError, SessionKey};
 
@@ -191,7 +191,7 @@ impl Uploads {
         let mut books = lock(&self.inner.books);
         if books.used.saturating_add(more) > self.inner.budget {
             return Err(IngestError::TooLarge {
-                limit: stayput_cache::Limit::UploadsSpace,
+                limit: UploadLimit::UploadsSpace,
                 max_bytes: self.inner.budget,
             });
         }

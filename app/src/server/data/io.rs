@@ -10,7 +10,7 @@ use axum::Json;
 use polars::prelude::*;
 use serde::Deserialize;
 use stayput_cache::{FrameHandle, FrameId, Limit};
-use stayput_data::{IngestError, StepError};
+use stayput_data::{IngestError, StepError, UploadLimit};
 use tokio::io::AsyncReadExt;
 
 use super::{chain_of, entry, lazy_of};
@@ -78,7 +78,7 @@ pub async fn upload(
         let limit = uploads.limit();
         let too_large = || {
             StayputError::from(IngestError::TooLarge {
-                limit: Limit::UploadMax,
+                limit: UploadLimit::UploadMax,
                 max_bytes: limit,
             })
         };
