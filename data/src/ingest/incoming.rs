@@ -114,6 +114,13 @@ impl Incoming {
         self.pass(chunk)
     }
 
+    /// Whether the next chunk may unpack to many times its size: the upload is gzip'd, or
+    /// its first bytes have not told yet. A caller on an async runtime runs such a chunk
+    /// off its workers; any other chunk is a check and a buffered write, done in place.
+    pub fn may_unpack(&self) -> bool {
+        self.inner_name.is_none() || self.gzip.is_some()
+    }
+
     /// Whether the upload is gzip'd, told by its first bytes and checked against its name.
     fn sniff(&mut self, first: &[u8]) -> Result<(), IngestError> {
         let (gzip, inner) = outer(&self.name, first)?;

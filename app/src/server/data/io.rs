@@ -110,9 +110,15 @@ pub async fn upload(
         let place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(StayputError::from)?;
         incoming.choose_sheet(sheet.filter(|s| !s.is_empty()));
-        // Off the runtime's workers: a gzip'd chunk unpacks to up to 100 times its size.
+        // A gzip'd chunk unpacks to up to 100 times its size: off the runtime's workers.
+        // Any other chunk is checked and written in place (handing each one to a
+        // blocking thread cost more than the work).
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
-            blocking_here(|| incoming.write(&chunk))
+            if incoming.may_unpack() {
+                blocking_here(|| incoming.write(&chunk))
+            } else {
+                incoming.write(&chunk)
+            }
         })
         .await
         .map_err(|fault| match fault {
