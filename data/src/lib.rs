@@ -10,7 +10,7 @@
 //!
 //! # Layout
 //! - `ingest`: files as frames: a file's kind by its bytes (`format`), a CSV checked as
-//!   it streams (`check`), JSON checked likewise (`json_check`), gzip unpacked as it
+//!   it streams (`check`), the missing-value spellings a CSV holds (`missing`), JSON checked likewise (`json_check`), gzip unpacked as it
 //!   arrives (`gunzip`), Arrow and Parquet metadata checked against the file
 //!   (`ipc_footer`, `parquet_footer`), Excel workbooks checked and read (`xlsx_zip`,
 //!   `xlsx`), polars' readers (`parse`), the uploads directory and its budget (`uploads`),

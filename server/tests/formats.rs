@@ -1,6 +1,6 @@
 //! The formats people bring, over HTTP on a real socket: a gzip'd CSV unpacked as it
 //! arrives becomes the same frame as the CSV, and a gzip bomb is a 413 at its ratio with
-//! nothing left on disk.
+//! nothing left on disk; a CSV's missing-value spellings read as missing.
 
 use std::io::Write;
 
@@ -67,6 +67,38 @@ async fn a_gzipd_csv_becomes_the_frame_of_the_csv_and_a_bomb_is_refused() {
         .expect("uploads")
         .count();
     assert_eq!(kept_after, kept_before, "nothing left of the bomb");
+}
+
+/// The spellings of a missing value a CSV holds are read as missing (the check notes
+/// them as the upload streams in, and the parse is given only those), and a text that
+/// merely starts like one is a value.
+#[tokio::test]
+async fn a_csvs_missing_value_spellings_read_as_missing() {
+    let server = start(&[]).await;
+    let client = browser();
+    let mut text = String::from("x,y,z\r\n");
+    for i in 0..5_000 {
+        let y = match i % 4 {
+            0 => "NA".to_owned(),
+            1 => "#N/A".to_owned(),
+            _ => format!("{i}.5"),
+        };
+        let z = if i % 3 == 0 { "NAB" } else { "Nancy" };
+        text.push_str(&format!("{i},{y},{z}\r\n"));
+    }
+    let made = upload(&server, &client, "missing.csv", text.into_bytes()).await;
+    assert_eq!(made.status(), StatusCode::OK);
+    let handle: Value = made.json().await.expect("handle");
+    let info: Value = form(&server, &client, "data_info", &handle_fields(&handle))
+        .await
+        .json()
+        .await
+        .expect("info");
+    let columns = info["columns"].as_array().expect("columns");
+    assert_eq!(columns[1]["dtype"], "f64", "{columns:?}");
+    assert_eq!(columns[1]["nulls"], 2_500, "NA and #N/A are missing");
+    assert_eq!(columns[2]["dtype"], "str");
+    assert_eq!(columns[2]["nulls"], 0, "NAB and Nancy are values");
 }
 
 #[tokio::test]

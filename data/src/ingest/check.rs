@@ -3,6 +3,7 @@
 //! records counted so far are the upload's progress. One pass over each chunk as it
 //! arrives, so the check costs no extra read of the file.
 
+use super::missing::{MissingNotes, Spellings};
 use super::{IngestError, MAX_COLUMNS, MAX_RECORD_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct CsvCheck {
     record_bytes: u64,
     /// The start of a UTF-8 character cut by the end of the last chunk.
     carry: Vec<u8>,
+    /// The missing-value spellings the data lines hold.
+    missing: MissingNotes,
 }
 
 impl CsvCheck {
@@ -55,7 +58,14 @@ impl CsvCheck {
             rows: 0,
             record_bytes: 0,
             carry: Vec::new(),
+            missing: MissingNotes::default(),
         }
+    }
+
+    /// The missing-value spellings the data lines hold as a whole field (or may: see
+    /// [`super::missing`]).
+    pub fn missing(&self) -> Spellings {
+        self.missing.seen()
     }
 
     /// Data records (after the header) seen so far.
@@ -142,6 +152,9 @@ impl CsvCheck {
                 && memchr::memchr(b'"', segment).is_none()
             {
                 let text = segment.strip_suffix(b"\r").unwrap_or(segment);
+                if self.header.is_some() {
+                    self.missing.unquoted(text, self.sep, newline.is_some());
+                }
                 if let Some(&last) = text.last() {
                     self.started = true;
                     self.separators += memchr::memchr_iter(self.sep, text).count() as u64;
@@ -173,6 +186,9 @@ impl CsvCheck {
 
     /// The byte-by-byte scan of a line with quotes.
     fn scan_bytes(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        if self.header.is_some() {
+            self.missing.quoted(bytes, bytes.ends_with(b"\n"));
+        }
         for &b in bytes {
             match self.state {
                 State::Quoted => {

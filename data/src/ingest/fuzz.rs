@@ -18,6 +18,7 @@ use polars::prelude::*;
 use proptest::prelude::*;
 
 use super::format::{detect, Format};
+use super::missing::Spellings;
 use super::parse;
 
 #[path = "../../tests/files/mod.rs"]
@@ -210,7 +211,7 @@ fn run_one(
     let Ok(declared) = parse::expected_bytes(path, format, bytes.len() as u64, 0) else {
         return Ok(Outcome::Refused);
     };
-    match std::panic::catch_unwind(|| parse::read(path, format)) {
+    match std::panic::catch_unwind(|| parse::read(path, format, Spellings::ALL)) {
         Ok(Ok(frame)) => {
             let held = frame.estimated_size() as u64;
             prop_assert!(

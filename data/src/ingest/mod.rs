@@ -37,6 +37,7 @@ mod gunzip;
 mod incoming;
 mod ipc_footer;
 mod json_check;
+mod missing;
 mod parquet_footer;
 mod parse;
 mod scratch;

@@ -9,17 +9,11 @@ use polars::prelude::*;
 
 use super::check::line_of_value;
 use super::format::Format;
+use super::missing::Spellings;
 use super::{ipc_footer, parquet_footer, IngestError, MAX_COLUMNS, MAX_EXPANSION};
 
 /// Rows polars reads to infer a CSV column's type.
 const INFER_ROWS: usize = 10_000;
-
-/// Texts read as a missing value in any column: the spellings spreadsheets, R and
-/// pandas write (pandas' own default list, minus the empty string, which is missing
-/// anyway).
-const MISSING: [&str; 12] = [
-    "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "#N/A", "#NA", "<NA>",
-];
 
 /// Bytes the frame of the complete file at `path` (`file_bytes` long) will take, known
 /// before it is decoded, so that memory is reserved (or the file refused) first: a CSV's
@@ -55,10 +49,11 @@ pub(super) fn expected_bytes(
     Ok(declared.bytes.max(file_bytes))
 }
 
-/// The frame in the file at `path`, of `format`.
-pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError> {
+/// The frame in the file at `path`, of `format`; a CSV's fields that read as missing
+/// are those of `missing` (what its check noted, or [`Spellings::ALL`]).
+pub(super) fn read(path: &Path, format: Format, missing: Spellings) -> Result<DataFrame, IngestError> {
     let frame = match format {
-        Format::Csv(sep) => read_csv(path, sep)?,
+        Format::Csv(sep) => read_csv(path, sep, missing)?,
         Format::Parquet => read_parquet(path)?,
         Format::Ipc => read_ipc(path)?,
         Format::Json | Format::NdJson => read_json(path, format)?,
@@ -80,16 +75,16 @@ pub(super) fn read(path: &Path, format: Format) -> Result<DataFrame, IngestError
     Ok(frame)
 }
 
-fn read_csv(path: &Path, sep: u8) -> Result<DataFrame, IngestError> {
+fn read_csv(path: &Path, sep: u8, missing: Spellings) -> Result<DataFrame, IngestError> {
+    let spellings: Vec<PlSmallStr> = missing.texts().map(PlSmallStr::from).collect();
+    let null_values = (!spellings.is_empty()).then_some(NullValues::AllColumns(spellings));
     let options = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(INFER_ROWS))
         .map_parse_options(|p| {
             p.with_separator(sep)
                 .with_try_parse_dates(true)
-                .with_null_values(Some(NullValues::AllColumns(
-                    MISSING.iter().map(|s| (*s).into()).collect(),
-                )))
+                .with_null_values(null_values.clone())
         });
     let frame = options
         .try_into_reader_with_file_path(Some(path.to_path_buf()))

@@ -18,8 +18,10 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 use uuid::Uuid;
 
+use super::check::CsvCheck;
 use super::format::Format;
 use super::incoming::{ms, Incoming};
+use super::missing::Spellings;
 use super::{parse, IngestError, UploadLimit, UploadSource};
 use stayput_cache::sync::lock;
 use stayput_cache::{CacheError, SessionKey};
@@ -47,6 +49,12 @@ struct Inner {
     /// How old a kept file no lineage names must be before a sweep removes it (its
     /// handle may still be on its way).
     grace: std::time::Duration,
+    /// Whether a kept file outlives this server (the directory is shared, and another
+    /// server may read it after this one stops), so that it is `fsync`'d before its
+    /// handle is answered. A directory of one server's own is emptied when it starts
+    /// again, so flushing there would only make the upload wait (2.4 of the 3.0 s that
+    /// writing a 793 MiB frame took).
+    durable: bool,
 }
 
 #[derive(Default)]
@@ -116,6 +124,7 @@ impl Uploads {
                 budget,
                 books: Mutex::new(Books::default()),
                 grace: std::time::Duration::from_secs(60),
+                durable: !wipe,
             }),
         })
     }
@@ -131,6 +140,7 @@ impl Uploads {
                 budget: inner.budget,
                 books: Mutex::new(Books::default()),
                 grace,
+                durable: inner.durable,
             }),
         }
     }
@@ -239,7 +249,7 @@ impl Uploads {
         } else {
             Format::Ipc
         };
-        parse::read(&path, format)
+        parse::read(&path, format, Spellings::ALL)
     }
 
     /// Removes every file kept for `session` (its session ended).
@@ -319,7 +329,10 @@ impl Uploads {
                 let plan = super::xlsx::plan(&part, incoming.sheet.as_deref(), incoming.bytes)?;
                 super::xlsx::read(&part, &plan)?
             }
-            _ => parse::read(&part, format)?,
+            _ => {
+                let missing = incoming.check.as_ref().map_or(Spellings::ALL, CsvCheck::missing);
+                parse::read(&part, format, missing)?
+            }
         };
         incoming.stages.parse = parsing.elapsed();
         let writing = std::time::Instant::now();
@@ -343,7 +356,7 @@ impl Uploads {
                     .saturating_add(IPC_MARGIN)
                     .saturating_add(frame.width() as u64 * IPC_MARGIN_PER_COLUMN);
                 self.reserve(estimate)?;
-                let written = write_ipc(&kept, &frame);
+                let written = write_ipc(&kept, &frame, self.inner.durable);
                 let _ = fs::remove_file(&part);
                 // The text is gone; the IPC file takes its place in the budget.
                 self.unreserve(incoming.reserved);
@@ -406,7 +419,9 @@ impl Uploads {
     }
 }
 
-fn write_ipc(path: &Path, frame: &DataFrame) -> Result<u64, IngestError> {
+/// Writes `frame` to a new Arrow IPC file at `path`, flushed to the disk when `durable`;
+/// returns its size.
+fn write_ipc(path: &Path, frame: &DataFrame, durable: bool) -> Result<u64, IngestError> {
     let file = create_private(path)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut frame = frame.clone();
@@ -418,7 +433,9 @@ fn write_ipc(path: &Path, frame: &DataFrame) -> Result<u64, IngestError> {
     let file = out
         .into_inner()
         .map_err(|err| IngestError::io(err.into_error()))?;
-    file.sync_data().map_err(IngestError::io)?;
+    if durable {
+        file.sync_data().map_err(IngestError::io)?;
+    }
     Ok(file.metadata().map_err(IngestError::io)?.len())
 }
 
