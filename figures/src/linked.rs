@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use crate::axis::x_axis;
@@ -65,7 +66,8 @@ fn columns_read<'a>(specs: impl IntoIterator<Item = &'a LinkedFigure>) -> Vec<&'
 /// Bytes [`linked`] takes at most over `frame`, to reserve before it runs. For each
 /// filtered set, over the rows its figures can show ([`shared_window`]): the copy of the
 /// columns it reads as if every row were kept (8 bytes a number or date, 24 a text
-/// value's view), their row numbers, each clause's temporaries (an f64 copy of each
+/// value's view), their row numbers (both twice over more than [`ROWS_PER_TASK`] rows,
+/// filtered in parts and joined), each clause's temporaries (an f64 copy of each
 /// column it reads, a mask), the row number of every row when a clause reads it (u32
 /// and f64), and the mask. For every bar, its column as text and the groups (32 bytes a
 /// row at worst: every value distinct).
@@ -99,7 +101,10 @@ pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[S
         let copies = if chunked { 16 * specs.len() as u64 } else { 0 };
         let numbering = if reads_row_number(&clauses) { 12 } else { 0 };
         let window = shared_window(frame, &specs).len() as u64;
-        bytes = bytes.saturating_add(window.saturating_mul(kept + temporaries + numbering + copies + 1));
+        // Filtered in parts, the kept rows are copied once more to be joined.
+        let joined = if window > ROWS_PER_TASK as u64 { kept } else { 0 };
+        bytes =
+            bytes.saturating_add(window.saturating_mul(kept + joined + temporaries + numbering + copies + 1));
     }
     bytes
 }
@@ -165,10 +170,50 @@ fn shared_window(frame: &DataFrame, specs: &[&LinkedFigure]) -> Range<usize> {
     x_axis(frame, &first.spec).map_or(all, |(_, rows)| rows)
 }
 
+/// Rows one rayon task of a brush filters: large enough that a task's own cost (a query
+/// planned, a chunk made) is small beside it, small enough that every core gets a share
+/// of 1e7 rows.
+const ROWS_PER_TASK: usize = 1 << 21;
+
 /// Columns `names` of the rows of `base` that `keep` keeps, and their row numbers when
 /// `numbered` (`first`: the number of `base`'s first row). The rows kept are found
-/// first, so only they are copied and numbered.
+/// first, so only they are copied and numbered. Slices of [`ROWS_PER_TASK`] rows are
+/// filtered on rayon's workers side by side (polars runs one predicate, and filters one
+/// chunk, on one thread), and the kept parts joined into one chunk (which the figures
+/// read without copying).
 fn kept_rows(
+    base: &DataFrame,
+    first: usize,
+    names: &[&str],
+    keep: Expr,
+    numbered: bool,
+) -> Result<DataFrame, FigureError> {
+    let rows = base.height();
+    if rows <= ROWS_PER_TASK {
+        return kept_part(base, first, names, keep, numbered);
+    }
+    let parts = rows.div_ceil(ROWS_PER_TASK);
+    let kept: Vec<DataFrame> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let start = part * ROWS_PER_TASK;
+            let slice = base.slice(start as i64, ROWS_PER_TASK.min(rows - start));
+            kept_part(&slice, first + start, names, keep.clone(), numbered)
+        })
+        .collect::<Result<_, _>>()?;
+    let mut parts = kept.into_iter();
+    let mut all = parts
+        .next()
+        .ok_or_else(|| not_applied(PolarsError::NoData("no rows".into())))?;
+    for part in parts {
+        all.vstack_mut_owned(part).map_err(not_applied)?;
+    }
+    all.rechunk_mut_par();
+    Ok(all)
+}
+
+/// [`kept_rows`] of one slice, on this thread.
+fn kept_part(
     base: &DataFrame,
     first: usize,
     names: &[&str],
@@ -529,5 +574,34 @@ mod tests {
         line.spec.range = (Some(time[50_000]), Some(time[52_000]));
         let drawn = linked(&frame, &[line], &[brush]).expect("linked");
         assert_eq!(drawn[0].rows_in_range, kept(50_000..52_001));
+    }
+
+    /// A brush over more rows than one task filters is filtered in parts on rayon's
+    /// workers: the joined rows, their numbers and their order are what one pass keeps,
+    /// in one chunk; a missing value is never kept.
+    #[test]
+    fn rows_filtered_in_parts_are_the_rows_one_pass_keeps() {
+        let rows = ROWS_PER_TASK * 5 / 2 + 17;
+        let v: Vec<Option<f64>> = (0..rows)
+            .map(|i| (i % 1_000 != 7).then(|| ((i as f64) * 0.37).sin()))
+            .collect();
+        let w: Vec<i64> = (0..rows as i64).map(|i| i % 1_013).collect();
+        let frame = DataFrame::new(rows, vec![Column::new("v".into(), v), Column::new("w".into(), w)])
+            .expect("frame");
+        let keep = col("v").gt_eq(lit(-0.2)).and(col("v").lt_eq(lit(0.5)));
+        let base = frame.slice(3, rows - 3);
+        let parts = kept_rows(&base, 3, &["w", "v"], keep.clone(), true).expect("in parts");
+        let whole = kept_part(&base, 3, &["w", "v"], keep, true).expect("one pass");
+        let last = parts.column(ROW_NUMBER).and_then(|c| c.f64().map(|n| n.max()));
+        assert!(
+            last.ok()
+                .flatten()
+                .is_some_and(|n| n > (2 * ROWS_PER_TASK) as f64),
+            "rows kept from the last part: {} rows",
+            parts.height()
+        );
+        assert!(parts.equals_missing(&whole));
+        assert!(parts.columns().iter().all(|c| c.n_chunks() == 1));
+        assert_eq!(parts.column("v").expect("v").null_count(), 0);
     }
 }

@@ -135,6 +135,9 @@ impl CsvCheck {
     /// Scans `bytes`: a line without quotes is counted at memchr's speed (SIMD), a line
     /// with quotes byte by byte.
     fn scan(&mut self, mut bytes: &[u8]) -> Result<(), IngestError> {
+        // Where the next `N` or `n` is: only a data line with one, or a line a chunk cuts,
+        // is shown to the missing-value notes, so a line of numbers costs them nothing.
+        let mut letter = memchr::memchr2(b'N', b'n', bytes);
         while !bytes.is_empty() {
             let newline = memchr::memchr(b'\n', bytes);
             let segment = &bytes[..newline.unwrap_or(bytes.len())];
@@ -152,7 +155,10 @@ impl CsvCheck {
                 && memchr::memchr(b'"', segment).is_none()
             {
                 let text = segment.strip_suffix(b"\r").unwrap_or(segment);
-                if self.header.is_some() {
+                let noted = newline.is_none()
+                    || self.missing.pending()
+                    || letter.is_some_and(|at| at < segment.len());
+                if noted && self.header.is_some() {
                     self.missing.unquoted(text, self.sep, newline.is_some());
                 }
                 if let Some(&last) = text.last() {
@@ -172,6 +178,7 @@ impl CsvCheck {
                         self.line += 1;
                         self.record_line = self.line;
                         bytes = &bytes[i + 1..];
+                        letter = past(letter, i + 1, bytes);
                     }
                     None => bytes = &[],
                 }
@@ -180,6 +187,7 @@ impl CsvCheck {
             let end = newline.map_or(bytes.len(), |i| i + 1);
             self.scan_bytes(&bytes[..end])?;
             bytes = &bytes[end..];
+            letter = past(letter, end, bytes);
         }
         Ok(())
     }
@@ -260,6 +268,16 @@ impl CsvCheck {
         self.started = false;
         self.state = State::FieldStart;
         Ok(())
+    }
+}
+
+/// Where the next `N` or `n` is in `rest`, the bytes after the `by` just scanned, given
+/// where it was before them.
+fn past(letter: Option<usize>, by: usize, rest: &[u8]) -> Option<usize> {
+    match letter {
+        Some(at) if at >= by => Some(at - by),
+        Some(_) => memchr::memchr2(b'N', b'n', rest),
+        None => None,
     }
 }
 

@@ -119,6 +119,11 @@ impl MissingNotes {
         }
     }
 
+    /// Whether a field cut by the end of the last chunk waits for the rest of its line.
+    pub(super) fn pending(&self) -> bool {
+        !matches!(self.cut, Cut::None)
+    }
+
     /// Notes the fields of `text`, a data line without quotes separated by `sep`, or
     /// its part up to the end of a chunk (`ends_line` false: its last field goes on in
     /// the next chunk).
@@ -142,8 +147,10 @@ impl MissingNotes {
         if first_sep < last_sep {
             let middle = &text[first_sep + 1..last_sep];
             if has_letter(middle) {
-                for field in middle.split(|&b| b == sep) {
-                    self.seen.note(field);
+                let mut start = 0;
+                for end in memchr::memchr_iter(sep, middle).chain([middle.len()]) {
+                    self.seen.note(&middle[start..end]);
+                    start = end + 1;
                 }
             }
         }

@@ -1,0 +1,84 @@
+//! Criterion benchmarks of a linked view's brush: a random walk of 1e7 and 1e8 rows drawn
+//! as a line over the row number (1,000 px) and a 100-bin histogram of its values, and a
+//! brush on the histogram that keeps the values in its middle fifth. What is timed is
+//! `linked`: the predicate, the kept rows and their numbers, the line reduced over them
+//! and the histogram, figure JSON included; the page's request and draw are not.
+//!
+//! Run with `cargo bench -p stayput-figures --bench linked`;
+//! `STAYPUT_BENCH_MAX_ROWS=10000000` leaves 1e8 out.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use polars::prelude::*;
+
+use stayput_figures::select::{Clause, LinkedFigure};
+use stayput_figures::{linked, ChartKind, FigureSpec, ROW};
+
+/// A random walk of `rows` steps in [-0.5, 0.5), as a one-column frame.
+fn walk(rows: usize) -> DataFrame {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut level = 0.0;
+    let values: Vec<f64> = (0..rows)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            level += (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            level
+        })
+        .collect();
+    DataFrame::new(rows, vec![Column::new("walk".into(), values)]).expect("frame")
+}
+
+fn spec(x: &str, y: &str, kind: ChartKind) -> FigureSpec {
+    FigureSpec {
+        x: x.into(),
+        y: y.into(),
+        kind,
+        range: (None, None),
+        width_px: 1_000,
+        time_x: false,
+    }
+}
+
+fn brush(c: &mut Criterion) {
+    let max_rows: usize = std::env::var("STAYPUT_BENCH_MAX_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000_000);
+    let mut group = c.benchmark_group("linked_brush");
+    group.sample_size(10);
+    for rows in [10_000_000_usize, 100_000_000] {
+        if rows > max_rows {
+            continue;
+        }
+        let frame = walk(rows);
+        let values = frame.column("walk").expect("walk").f64().expect("f64");
+        let (lo, hi) = (values.min().unwrap_or(0.0), values.max().unwrap_or(0.0));
+        let fifth = (hi - lo) / 5.0;
+        let selection = vec![Clause::Range {
+            column: "walk".into(),
+            lo: lo + 2.0 * fifth,
+            hi: lo + 3.0 * fifth,
+        }];
+        let figures = [
+            LinkedFigure {
+                spec: spec(ROW, "walk", ChartKind::Line),
+                filters: vec![0],
+            },
+            LinkedFigure {
+                spec: spec(ROW, "walk", ChartKind::Histogram),
+                filters: vec![],
+            },
+        ];
+        let label = format!("{rows:.0e}");
+        let drawn = linked(&frame, &figures, std::slice::from_ref(&selection)).expect("drawn");
+        println!("{label}: the brush keeps {} rows", drawn[0].rows_in_range);
+        group.bench_function(BenchmarkId::new("line_and_histogram", &label), |b| {
+            b.iter(|| linked(&frame, &figures, std::slice::from_ref(&selection)).expect("drawn"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, brush);
+criterion_main!(benches);
