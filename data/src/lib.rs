@@ -14,6 +14,7 @@
 //!   arrives (`gunzip`), Arrow and Parquet metadata checked against the file
 //!   (`ipc_footer`, `parquet_footer`), Excel workbooks checked and read (`xlsx_zip`,
 //!   `xlsx`), polars' readers (`parse`), the uploads directory and its budget (`uploads`),
+//!   its files (`private_files`),
 //!   an upload arriving (`incoming`), downloads' scratch files (`scratch`), the fuzzing
 //!   campaign (`fuzz`, tests only).
 //! - `into_cache`: ingested files becoming handles in the cache, and the cache wired to

@@ -40,6 +40,7 @@ mod json_check;
 mod missing;
 mod parquet_footer;
 mod parse;
+mod private_files;
 mod scratch;
 mod uploads;
 mod xlsx;

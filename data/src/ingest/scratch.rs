@@ -9,7 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use uuid::Uuid;
 
-use super::uploads::create_private;
+use super::private_files::create_private;
 use super::{IngestError, Uploads};
 
 /// A private scratch file, already unlinked (it vanishes when closed), whose bytes are
