@@ -13,11 +13,11 @@ use crate::density::density_figure;
 use crate::histogram::histogram_figure;
 use crate::line::line_figure;
 use crate::pyramid_store::PyramidStore;
-use crate::stats::histogram_of;
+use crate::stats::{histogram_of, Histogram};
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX};
 
 /// Bins of a histogram figure.
-const HISTOGRAM_BINS: usize = 100;
+pub(crate) const HISTOGRAM_BINS: usize = 100;
 
 /// The figure `spec` of `frame`: the visible rows found by binary search on the sorted x
 /// (or the row number), then reduced for the plot's width. Stateless and read-only: the
@@ -63,17 +63,30 @@ fn figure_of(
         ChartKind::Box => box_figure(&spec.y, &y[rows], total_rows),
         ChartKind::Density => density_figure(spec, &x, &y, rows, width, total_rows),
         ChartKind::Bar => return bar_figure(frame, &spec.x),
-        ChartKind::Histogram => {
-            let hist = histogram_of(&[&y[rows]], HISTOGRAM_BINS);
-            Figure {
-                figure: histogram_figure(&hist, &spec.y, rows_in_range),
-                points: hist.counts.len() as u64,
-                rows_in_range,
-                total_rows,
-                method: "histogram".to_owned(),
-            }
-        }
+        ChartKind::Histogram => histogram_drawn(
+            &histogram_of(&[&y[rows]], HISTOGRAM_BINS),
+            spec,
+            rows_in_range,
+            total_rows,
+        ),
     })
+}
+
+/// The histogram figure of `hist`, the [`HISTOGRAM_BINS`] bins of `spec`'s y over its
+/// `rows_in_range` rows.
+pub(crate) fn histogram_drawn(
+    hist: &Histogram,
+    spec: &FigureSpec,
+    rows_in_range: u64,
+    total_rows: u64,
+) -> Figure {
+    Figure {
+        figure: histogram_figure(hist, &spec.y, rows_in_range),
+        points: hist.counts.len() as u64,
+        rows_in_range,
+        total_rows,
+        method: "histogram".to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -79,7 +79,8 @@
 //! - [`filter`] (engine): a selection as one polars predicate (ranges, categories, a
 //!   lasso's polygon).
 //! - `linked` (engine): [`linked`], a linked view's figures, each re-aggregated against
-//!   the other figures' selections.
+//!   the other figures' selections; `brushed` (engine): the same figures of a selection
+//!   of ranges drawn in place, with no copy of the kept rows.
 //! - `layout` (engine): the plotly layout pieces every figure shares.
 //! - [`typed`] (engine): plotly.js typed arrays (`{"dtype", "bdata"}`).
 //! - [`stats`] (engine): mean, histograms and quantiles of f64 slices.
@@ -104,6 +105,8 @@ mod axis;
 mod bar;
 #[cfg(feature = "engine")]
 mod boxplot;
+#[cfg(feature = "engine")]
+mod brushed;
 #[cfg(feature = "engine")]
 mod columns;
 #[cfg(feature = "engine")]

@@ -19,11 +19,30 @@ enum Numbers {
     Points { xs: Vec<f64>, ys: Vec<f64> },
 }
 
+/// Which rows of a line or scatter are drawn, and of which rows.
+pub(crate) struct Drawn {
+    /// The first and last row shown (whatever the reduction picks, the trace spans them).
+    pub first: usize,
+    pub last: usize,
+    /// Rows shown (in the view, and kept by its selection).
+    pub rows: usize,
+    /// What is drawn of them.
+    pub picked: Picked,
+}
+
+/// What is drawn of a line's rows.
+pub(crate) enum Picked {
+    /// Every row shown, in order: at most two per pixel.
+    All(Vec<usize>),
+    /// Each pixel bucket's min and max rows ([`minmax_pairs_with`]).
+    Pairs(Vec<(usize, usize)>),
+}
+
 /// `x0` and `dx` of two evenly spaced slots per bucket, if every picked point lies within
 /// one bucket's width (about a pixel) of its slot: true of evenly sampled x (time series,
 /// row numbers), whose equal-count buckets are equal-width too; false across gaps.
-fn on_slots(x: &XValues<'_>, rows: &Range<usize>, pairs: &[(usize, usize)]) -> Option<(f64, f64)> {
-    let (first, last) = (x.at(rows.start), x.at(rows.end - 1));
+fn on_slots(x: &XValues<'_>, first: usize, last: usize, pairs: &[(usize, usize)]) -> Option<(f64, f64)> {
+    let (first, last) = (x.at(first), x.at(last));
     let bucket = (last - first) / pairs.len() as f64;
     if !(bucket > 0.0 && bucket.is_finite()) {
         return None;
@@ -37,9 +56,8 @@ fn on_slots(x: &XValues<'_>, rows: &Range<usize>, pairs: &[(usize, usize)]) -> O
         .then_some((x0, dx))
 }
 
-/// A line or scatter of `y` over `x` for `rows`, for a plot `width` pixels wide. On
-/// evenly sampled x the reduced points sit in two slots per pixel, so x goes as `x0` and
-/// `dx` (a point moves by less than a pixel) and only y travels.
+/// A line or scatter of `y` over `x` for `rows` (not empty), for a plot `width` pixels
+/// wide: every row when they fit in two points per pixel, else each bucket's min and max.
 pub(crate) fn line_figure(
     spec: &FigureSpec,
     x: &XValues<'_>,
@@ -49,11 +67,35 @@ pub(crate) fn line_figure(
     total_rows: u64,
     pyramid: Option<&MinMaxPyramid>,
 ) -> Figure {
-    let rows_in_range = rows.len() as u64;
-    let reduced = rows.len() > 2 * width;
-    let numbers = if reduced {
-        let pairs = minmax_pairs_with(y, rows.clone(), width, pyramid);
-        match on_slots(x, &rows, &pairs) {
+    let picked = if rows.len() > 2 * width {
+        Picked::Pairs(minmax_pairs_with(y, rows.clone(), width, pyramid))
+    } else {
+        Picked::All(rows.clone().collect())
+    };
+    let drawn = Drawn {
+        first: rows.start,
+        last: rows.end.saturating_sub(1),
+        rows: rows.len(),
+        picked,
+    };
+    drawn_line(spec, x, y, drawn, width, total_rows)
+}
+
+/// The figure of the rows `drawn` picked of `y` over `x`. On evenly sampled x the
+/// reduced points sit in two slots per pixel, so x goes as `x0` and `dx` (a point moves
+/// by less than a pixel) and only y travels.
+pub(crate) fn drawn_line(
+    spec: &FigureSpec,
+    x: &XValues<'_>,
+    y: &[f64],
+    drawn: Drawn,
+    width: usize,
+    total_rows: u64,
+) -> Figure {
+    let rows_in_range = drawn.rows as u64;
+    let reduced = matches!(drawn.picked, Picked::Pairs(_));
+    let numbers = match drawn.picked {
+        Picked::Pairs(pairs) => match on_slots(x, drawn.first, drawn.last, &pairs) {
             Some((x0, dx)) => Numbers::Slots {
                 x0,
                 dx,
@@ -66,12 +108,11 @@ pub(crate) fn line_figure(
                     ys: picked.iter().map(|&i| y[i]).collect(),
                 }
             }
-        }
-    } else {
-        Numbers::Points {
-            xs: rows.clone().map(|i| x.at(i)).collect(),
-            ys: y[rows.clone()].to_vec(),
-        }
+        },
+        Picked::All(rows) => Numbers::Points {
+            xs: rows.iter().map(|&i| x.at(i)).collect(),
+            ys: rows.iter().map(|&i| y[i]).collect(),
+        },
     };
     let mode = if spec.kind == ChartKind::Line {
         "lines"
@@ -90,7 +131,7 @@ pub(crate) fn line_figure(
             // One pixel of the visible x range, for the precision x is sent at.
             let (lo, hi) = match spec.range {
                 (Some(lo), Some(hi)) => (lo, hi),
-                _ => (x.at(rows.start), x.at(rows.end - 1)),
+                _ => (x.at(drawn.first), x.at(drawn.last)),
             };
             let pixel = (hi - lo).abs() / width as f64;
             trace["x"] = typed::x_values(&xs, pixel);

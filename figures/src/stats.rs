@@ -86,12 +86,42 @@ impl Histogram {
     pub fn end(&self) -> f64 {
         self.start + self.width * self.counts.len() as f64
     }
+
+    /// `bins` empty bins (at least one), as a histogram of no value is.
+    pub(crate) fn empty(bins: usize) -> Self {
+        Self {
+            start: 0.0,
+            width: 1.0,
+            counts: vec![0; bins.max(1)],
+        }
+    }
+
+    /// `bins` empty equal bins (at least one) from `lo` to `hi`, the smallest and the
+    /// largest value to be binned; `None` when either is not finite (no value, or an
+    /// infinite one), whose histogram counts nothing ([`Histogram::empty`]).
+    pub(crate) fn spanning(lo: f64, hi: f64, bins: usize) -> Option<Self> {
+        if !lo.is_finite() || !hi.is_finite() {
+            return None;
+        }
+        let bins = bins.max(1);
+        let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+        Some(Self {
+            start: lo,
+            width,
+            counts: vec![0; bins],
+        })
+    }
+
+    /// The bin `v` falls in (the largest value in the last), `None` for NaN.
+    #[inline]
+    pub(crate) fn bin_of(&self, v: f64) -> Option<usize> {
+        (!v.is_nan()).then(|| (((v - self.start) / self.width) as usize).min(self.counts.len() - 1))
+    }
 }
 
 /// Bins `slices` into `bins` equal bins between their min and max, in parallel. NaN
 /// values are not counted; with no finite value every bin is empty.
 pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
-    let bins = bins.max(1);
     let count: usize = slices.iter().map(|s| s.len()).sum();
     if count <= CHUNK {
         // One task's worth: on this thread, never queued behind large jobs on rayon.
@@ -102,37 +132,29 @@ pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
         || (f64::INFINITY, f64::NEG_INFINITY),
         |a, b| (a.0.min(b.0), a.1.max(b.1)),
     );
-    if !lo.is_finite() || !hi.is_finite() {
-        return Histogram {
-            start: 0.0,
-            width: 1.0,
-            counts: vec![0; bins],
-        };
-    }
-    let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
-    let counts = chunks()
+    let Some(mut hist) = Histogram::spanning(lo, hi, bins) else {
+        return Histogram::empty(bins);
+    };
+    hist.counts = chunks()
         .fold(
-            || vec![0_u64; bins],
+            || vec![0_u64; hist.counts.len()],
             |mut counts, c| {
-                count_into(&mut counts, c, lo, width);
+                count_into(&mut counts, c, &hist);
                 counts
             },
         )
         .reduce(
-            || vec![0_u64; bins],
+            || vec![0_u64; hist.counts.len()],
             |mut a, b| {
                 a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
                 a
             },
         );
-    Histogram {
-        start: lo,
-        width,
-        counts,
-    }
+    hist
 }
 
-/// Smallest and largest value of `values` (infinite when there is none).
+/// Smallest and largest value of `values` (infinite when there is none; NaN is not a
+/// value).
 fn range_of(values: &[f64]) -> (f64, f64) {
     values
         .iter()
@@ -141,11 +163,9 @@ fn range_of(values: &[f64]) -> (f64, f64) {
         })
 }
 
-/// Adds the non-NaN `values` to `counts`, bins of `width` from `lo`.
-fn count_into(counts: &mut [u64], values: &[f64], lo: f64, width: f64) {
-    let last = counts.len() - 1;
-    for &v in values.iter().filter(|v| !v.is_nan()) {
-        let bin = (((v - lo) / width) as usize).min(last);
+/// Adds `values` to `counts`, binned as `hist` bins them.
+fn count_into(counts: &mut [u64], values: &[f64], hist: &Histogram) {
+    for bin in values.iter().filter_map(|&v| hist.bin_of(v)) {
         counts[bin] += 1;
     }
 }
@@ -158,23 +178,15 @@ fn binned<'a>(slices: impl Iterator<Item = &'a [f64]> + Clone, bins: usize) -> H
         .fold((f64::INFINITY, f64::NEG_INFINITY), |a, b| {
             (a.0.min(b.0), a.1.max(b.1))
         });
-    let mut counts = vec![0_u64; bins];
-    if !lo.is_finite() || !hi.is_finite() {
-        return Histogram {
-            start: 0.0,
-            width: 1.0,
-            counts,
-        };
-    }
-    let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+    let Some(mut hist) = Histogram::spanning(lo, hi, bins) else {
+        return Histogram::empty(bins);
+    };
+    let mut counts = vec![0_u64; hist.counts.len()];
     for values in slices {
-        count_into(&mut counts, values, lo, width);
+        count_into(&mut counts, values, &hist);
     }
-    Histogram {
-        start: lo,
-        width,
-        counts,
-    }
+    hist.counts = counts;
+    hist
 }
 
 #[cfg(test)]

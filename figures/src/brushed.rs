@@ -1,0 +1,602 @@
+//! A brush drawn in place: the lines, scatters and histograms of the rows a selection of
+//! ranges keeps, made by reading the frame's own columns, with no copy of the kept rows.
+//!
+//! [`crate::linked`] filters a copy of the columns for any selection and any figure. For
+//! ranges (a brushed histogram, a box drawn on a line or scatter) and these figures, this
+//! module gives the same figures, tested so, in one read of the columns (two for a
+//! histogram: its range, then its counts), split across the cores.
+//!
+//! A line's reduction keeps each pixel bucket's min and max, and its buckets hold equal
+//! counts of *kept* rows, which are only known once the predicate has run. So one parallel
+//! pass summarises blocks of [`BLOCK`] rows: how many rows each keeps, its first and last
+//! kept row, and the extremes of its kept values. A bucket then merges the summaries of
+//! the blocks wholly inside it and reads again only the two blocks at its edges.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::axis::{x_axis, XValues};
+use crate::columns::{is_sorted_f64, values};
+use crate::figure::{histogram_drawn, HISTOGRAM_BINS};
+use crate::line::{drawn_line, Drawn, Picked};
+use crate::select::{Clause, LinkedFigure};
+use crate::stats::Histogram;
+use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
+
+/// Rows one block summary covers: small enough that a bucket's two edge blocks are a
+/// small share of what it spans (at 1e8 rows and 1,000 px, 2 % of the rows are read
+/// again), large enough that the summaries are 4 % of an f64 column. The tests' frames
+/// are small, so their blocks are too: a bucket there spans many, as it does at 1e8.
+const BLOCK: usize = if cfg!(test) { 1 << 5 } else { 1 << 10 };
+
+/// Blocks one rayon task summarises: 256K rows, enough to pay for the task.
+const BLOCKS_PER_TASK: usize = 1 << 8;
+
+/// Whether `specs`, over the rows `clauses` keep, can be drawn in place: a selection of
+/// ranges over the row number or numeric columns, and lines, scatters or histograms of
+/// a numeric column over the row number or a sorted f64 x in one chunk, with an ordered
+/// range. Anything else is drawn from a filtered copy, which also names what is wrong.
+pub(crate) fn applies(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause]) -> bool {
+    let numeric = |name: &str| frame.column(name).is_ok_and(|c| c.dtype().is_primitive_numeric());
+    let ranges = clauses.iter().all(|c| match c {
+        Clause::Range { column, .. } => column == ROW || numeric(column),
+        _ => false,
+    });
+    let figures = specs.iter().all(|f| {
+        let s = &f.spec;
+        let kind = matches!(
+            s.kind,
+            ChartKind::Line | ChartKind::Scatter | ChartKind::Histogram
+        );
+        let x = s.x == ROW
+            || frame
+                .column(&s.x)
+                .is_ok_and(|c| is_sorted_f64(c) && c.n_chunks() == 1);
+        let ordered = match s.range {
+            (Some(lo), Some(hi)) => lo <= hi,
+            _ => true,
+        };
+        kind && x && ordered && s.y != ROW && numeric(&s.y)
+    });
+    !clauses.is_empty() && ranges && figures
+}
+
+/// Bytes drawing in place takes at most, to reserve before it runs: an f64 copy of each
+/// column it reads that polars does not hold as one f64 chunk without nulls (each
+/// figure reads its own), and one figure's block summaries.
+pub(crate) fn bytes(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause]) -> u64 {
+    let rows = frame.height() as u64;
+    let copied = |name: &str| {
+        name != ROW
+            && frame
+                .column(name)
+                .is_ok_and(|c| !(c.dtype() == &DataType::Float64 && c.n_chunks() == 1 && c.null_count() == 0))
+    };
+    let read = clauses
+        .iter()
+        .flat_map(Clause::columns)
+        .chain(specs.iter().flat_map(|f| [f.spec.x.as_str(), f.spec.y.as_str()]));
+    let copies = read.filter(|name| copied(name)).count() as u64;
+    let summaries = (rows / BLOCK as u64 + 1) * std::mem::size_of::<Block>() as u64;
+    rows.saturating_mul(8 * copies).saturating_add(summaries)
+}
+
+/// The figure `spec` of the rows of `frame` that `keep` keeps, drawn in place (see
+/// [`applies`]); [`FigureError::NoRows`] when its view keeps none.
+pub(crate) fn figure(frame: &DataFrame, keep: &Keep<'_>, spec: &FigureSpec) -> Result<Figure, FigureError> {
+    let y = values(frame, &spec.y)?;
+    let (x, rows) = x_axis(frame, spec)?;
+    let total_rows = frame.height() as u64;
+    match spec.kind {
+        ChartKind::Histogram => histogram(spec, keep, &y, rows, total_rows),
+        _ => line(spec, keep, &x, &y, rows, total_rows),
+    }
+}
+
+/// One range of a selection: the values it tests (`None`: the row number) and its
+/// bounds.
+type Test<'a> = (Option<Cow<'a, [f64]>>, f64, f64);
+
+/// Which rows a selection of ranges keeps, read from the frame's columns in place.
+pub(crate) struct Keep<'a> {
+    tests: Vec<Test<'a>>,
+}
+
+impl<'a> Keep<'a> {
+    /// The test of `clauses`, ranges over `frame`'s columns (see [`applies`]).
+    pub(crate) fn of(frame: &'a DataFrame, clauses: &[Clause]) -> Result<Self, FigureError> {
+        let tests = clauses
+            .iter()
+            .map(|clause| match clause {
+                Clause::Range { column, lo, hi } if column == ROW => Ok((None, *lo, *hi)),
+                Clause::Range { column, lo, hi } => Ok((Some(values(frame, column)?), *lo, *hi)),
+                _ => Err(FigureError::BadSelection("only ranges are drawn in place".into())),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { tests })
+    }
+
+    /// Whether row `row` is kept: within every range, bounds included. A missing value
+    /// (NaN) is in none, as polars keeps no null.
+    #[inline]
+    fn keeps(&self, row: usize) -> bool {
+        self.tests.iter().all(|(values, lo, hi)| {
+            let v = values.as_ref().map_or(row as f64, |values| values[row]);
+            v >= *lo && v <= *hi
+        })
+    }
+}
+
+/// The lowest and highest value seen and their rows (the earliest of equals), as
+/// [`crate::decimate::minmax_pairs`] scans a bucket: NaN is never an extreme, and a
+/// bucket with no extreme keeps its first row.
+#[derive(Clone, Copy)]
+struct Extremes {
+    lo: usize,
+    lo_v: f64,
+    hi: usize,
+    hi_v: f64,
+}
+
+impl Extremes {
+    fn at(row: usize) -> Self {
+        Self {
+            lo: row,
+            lo_v: f64::INFINITY,
+            hi: row,
+            hi_v: f64::NEG_INFINITY,
+        }
+    }
+
+    #[inline]
+    fn see(&mut self, row: usize, v: f64) {
+        if v < self.lo_v {
+            (self.lo, self.lo_v) = (row, v);
+        }
+        if v > self.hi_v {
+            (self.hi, self.hi_v) = (row, v);
+        }
+    }
+
+    /// Extremes of rows that come after this one's.
+    fn merge(&mut self, later: &Self) {
+        if later.lo_v < self.lo_v {
+            (self.lo, self.lo_v) = (later.lo, later.lo_v);
+        }
+        if later.hi_v > self.hi_v {
+            (self.hi, self.hi_v) = (later.hi, later.hi_v);
+        }
+    }
+
+    /// The two rows, the earlier first.
+    fn pair(&self) -> (usize, usize) {
+        (self.lo.min(self.hi), self.lo.max(self.hi))
+    }
+}
+
+/// What one block of rows keeps.
+#[derive(Clone, Copy)]
+struct Block {
+    kept: usize,
+    first: usize,
+    last: usize,
+    extremes: Extremes,
+}
+
+/// The blocks of `rows`, in order, for rayon's workers.
+fn par_blocks(rows: &Range<usize>) -> impl IndexedParallelIterator<Item = Range<usize>> + '_ {
+    (0..rows.len().div_ceil(BLOCK))
+        .into_par_iter()
+        .with_min_len(BLOCKS_PER_TASK)
+        .map(move |k| block_rows(rows, k))
+}
+
+/// The rows of block `k` of `rows`.
+fn block_rows(rows: &Range<usize>, k: usize) -> Range<usize> {
+    let start = rows.start + k * BLOCK;
+    start..(start + BLOCK).min(rows.end)
+}
+
+/// The kept rows of a view summarised by block, and the kept rows before each block.
+struct Blocks<'k, 'y> {
+    rows: Range<usize>,
+    keep: &'k Keep<'k>,
+    y: &'y [f64],
+    blocks: Vec<Block>,
+    before: Vec<usize>,
+}
+
+impl<'k, 'y> Blocks<'k, 'y> {
+    fn of(rows: Range<usize>, keep: &'k Keep<'k>, y: &'y [f64]) -> Self {
+        let blocks: Vec<Block> = par_blocks(&rows)
+            .map(|part| {
+                let mut block = Block {
+                    kept: 0,
+                    first: part.start,
+                    last: part.start,
+                    extremes: Extremes::at(part.start),
+                };
+                for row in part {
+                    if keep.keeps(row) {
+                        if block.kept == 0 {
+                            block.first = row;
+                        }
+                        block.last = row;
+                        block.kept += 1;
+                        block.extremes.see(row, y[row]);
+                    }
+                }
+                block
+            })
+            .collect();
+        let mut before = Vec::with_capacity(blocks.len() + 1);
+        before.push(0);
+        for block in &blocks {
+            before.push(before[before.len() - 1] + block.kept);
+        }
+        Self {
+            rows,
+            keep,
+            y,
+            blocks,
+            before,
+        }
+    }
+
+    fn kept(&self) -> usize {
+        self.before[self.blocks.len()]
+    }
+
+    /// The first and the last kept row (the view's first row when none is).
+    fn ends(&self) -> (usize, usize) {
+        let mut kept = self.blocks.iter().filter(|b| b.kept > 0);
+        let first = kept.next();
+        let last = kept.next_back().or(first);
+        (
+            first.map_or(self.rows.start, |b| b.first),
+            last.map_or(self.rows.start, |b| b.last),
+        )
+    }
+
+    /// Every kept row, in order (for views that keep few).
+    fn kept_rows(&self) -> Vec<usize> {
+        let mut rows = Vec::with_capacity(self.kept());
+        for (k, _) in self.blocks.iter().enumerate().filter(|(_, b)| b.kept > 0) {
+            rows.extend(block_rows(&self.rows, k).filter(|&row| self.keep.keeps(row)));
+        }
+        rows
+    }
+
+    /// The rows of the min and max of the kept rows ranked `ranks` (in row order):
+    /// the blocks wholly inside merged, the ones at the edges read again.
+    fn bucket(&self, ranks: Range<usize>) -> (usize, usize) {
+        let mut k = self
+            .before
+            .partition_point(|&c| c <= ranks.start)
+            .saturating_sub(1);
+        let mut seen: Option<Extremes> = None;
+        while k < self.blocks.len() && self.before[k] < ranks.end {
+            let block = &self.blocks[k];
+            let (from, to) = (self.before[k], self.before[k + 1]);
+            if block.kept > 0 && from >= ranks.start && to <= ranks.end {
+                seen.get_or_insert(Extremes::at(block.first))
+                    .merge(&block.extremes);
+            } else if block.kept > 0 {
+                let mut rank = from;
+                for row in block_rows(&self.rows, k) {
+                    if rank >= ranks.end {
+                        break;
+                    }
+                    if self.keep.keeps(row) {
+                        if rank >= ranks.start {
+                            seen.get_or_insert(Extremes::at(row)).see(row, self.y[row]);
+                        }
+                        rank += 1;
+                    }
+                }
+            }
+            k += 1;
+        }
+        // Every bucket holds at least one kept row (there are more rows than buckets).
+        seen.map_or((ranks.start, ranks.start), |s| s.pair())
+    }
+}
+
+/// A line or scatter of the kept rows of `rows`: all of them when they fit in two
+/// points per pixel, else each of `width` equal-count buckets' min and max.
+fn line(
+    spec: &FigureSpec,
+    keep: &Keep<'_>,
+    x: &XValues<'_>,
+    y: &[f64],
+    rows: Range<usize>,
+    total_rows: u64,
+) -> Result<Figure, FigureError> {
+    let width = spec.width_px.clamp(MIN_WIDTH_PX, MAX_WIDTH_PX) as usize;
+    let blocks = Blocks::of(rows, keep, y);
+    let kept = blocks.kept();
+    if kept == 0 {
+        return Err(FigureError::NoRows);
+    }
+    let picked = if kept > 2 * width {
+        Picked::Pairs(
+            (0..width)
+                .into_par_iter()
+                .map(|b| blocks.bucket(b * kept / width..(b + 1) * kept / width))
+                .collect(),
+        )
+    } else {
+        Picked::All(blocks.kept_rows())
+    };
+    let (first, last) = blocks.ends();
+    let drawn = Drawn {
+        first,
+        last,
+        rows: kept,
+        picked,
+    };
+    Ok(drawn_line(spec, x, y, drawn, width, total_rows))
+}
+
+/// A histogram of the kept values of `y[rows]`: their range in one pass, their counts
+/// in a second.
+fn histogram(
+    spec: &FigureSpec,
+    keep: &Keep<'_>,
+    y: &[f64],
+    rows: Range<usize>,
+    total_rows: u64,
+) -> Result<Figure, FigureError> {
+    let none = (0_usize, f64::INFINITY, f64::NEG_INFINITY);
+    let (kept, lo, hi) = par_blocks(&rows)
+        .map(|part| {
+            part.filter(|&row| keep.keeps(row))
+                .fold(none, |(n, lo, hi), row| (n + 1, lo.min(y[row]), hi.max(y[row])))
+        })
+        .reduce(
+            || (0, f64::INFINITY, f64::NEG_INFINITY),
+            |a, b| (a.0 + b.0, a.1.min(b.1), a.2.max(b.2)),
+        );
+    if kept == 0 {
+        return Err(FigureError::NoRows);
+    }
+    let hist = match Histogram::spanning(lo, hi, HISTOGRAM_BINS) {
+        None => Histogram::empty(HISTOGRAM_BINS),
+        Some(mut hist) => {
+            let bins = hist.counts.len();
+            let counts = par_blocks(&rows)
+                .fold(
+                    || vec![0_u64; bins],
+                    |mut counts, part| {
+                        for row in part.filter(|&row| keep.keeps(row)) {
+                            if let Some(bin) = hist.bin_of(y[row]) {
+                                counts[bin] += 1;
+                            }
+                        }
+                        counts
+                    },
+                )
+                .reduce(
+                    || vec![0_u64; bins],
+                    |mut a, b| {
+                        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                        a
+                    },
+                );
+            hist.counts = counts;
+            hist
+        }
+    };
+    Ok(histogram_drawn(&hist, spec, kept as u64, total_rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::demo::{time_series, START_MS, STEP_MS, TIME};
+    use crate::linked::{draw_copied, or_nothing};
+
+    const ROWS: usize = 30_000;
+
+    /// The demo series and two columns with gaps: `gappy` (f64 with NaN, nulls and
+    /// infinities) and `count` (i64 with nulls).
+    fn frame() -> DataFrame {
+        let mut frame = time_series(ROWS, 11).expect("frame");
+        let gappy: Vec<Option<f64>> = (0..ROWS)
+            .map(|i| match i {
+                _ if i % 89 == 0 => None,
+                _ if i % 97 == 0 => Some(f64::NAN),
+                _ if i % 1_999 == 0 => Some(f64::INFINITY),
+                _ if i % 2_003 == 0 => Some(f64::NEG_INFINITY),
+                _ => Some(((i * 7_919) % 1_000) as f64 / 10.0),
+            })
+            .collect();
+        let count: Vec<Option<i64>> = (0..ROWS)
+            .map(|i| (i % 13 != 0).then_some(((i * 31) % 500) as i64))
+            .collect();
+        frame
+            .with_column(Column::new("gappy".into(), gappy))
+            .expect("gappy");
+        frame
+            .with_column(Column::new("count".into(), count))
+            .expect("count");
+        frame
+    }
+
+    fn drawn_both_ways(frame: &DataFrame, figures: &[LinkedFigure], clauses: &[Clause]) {
+        let specs: Vec<&LinkedFigure> = figures.iter().collect();
+        assert!(applies(frame, &specs, clauses), "{clauses:?}");
+        let keep = Keep::of(frame, clauses).expect("keep");
+        let total = frame.height() as u64;
+        let in_place: Result<Vec<Figure>, FigureError> = specs
+            .iter()
+            .map(|f| or_nothing(figure(frame, &keep, &f.spec), f.spec.kind, total))
+            .collect();
+        let copied = draw_copied(frame, &specs, &clauses.to_vec());
+        if let (Ok(a), Ok(b)) = (&in_place, &copied) {
+            for (a, b) in a.iter().zip(b) {
+                let at = a
+                    .figure
+                    .bytes()
+                    .zip(b.figure.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let around = |s: &str| s[at.saturating_sub(80)..(at + 80).min(s.len())].to_owned();
+                assert_eq!(around(&a.figure), around(&b.figure), "{clauses:?}");
+                assert_eq!(
+                    (a.points, a.rows_in_range, a.total_rows, &a.method),
+                    (b.points, b.rows_in_range, b.total_rows, &b.method),
+                    "{clauses:?}"
+                );
+            }
+        }
+        assert_eq!(in_place, copied, "{clauses:?}");
+    }
+
+    fn linked(
+        kind: ChartKind,
+        x: &str,
+        y: &str,
+        range: (Option<f64>, Option<f64>),
+        width_px: u32,
+    ) -> LinkedFigure {
+        LinkedFigure {
+            spec: FigureSpec {
+                x: x.into(),
+                y: y.into(),
+                kind,
+                range,
+                width_px,
+                time_x: x == TIME,
+            },
+            filters: vec![0],
+        }
+    }
+
+    fn kind() -> impl Strategy<Value = ChartKind> {
+        prop_oneof![
+            Just(ChartKind::Line),
+            Just(ChartKind::Scatter),
+            Just(ChartKind::Histogram)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Any ranges, over any of these columns or the row number, and any figure of
+        /// these kinds, x, zoom and width: the figures drawn in place are the figures of
+        /// the filtered copy, byte for byte.
+        #[test]
+        fn drawn_in_place_is_what_the_filtered_copy_draws(
+            column in prop::sample::select(vec!["walk", "gappy", "count", ROW]),
+            (a, b) in (0.0..1.0_f64, 0.0..1.0_f64),
+            second in prop::option::of((0.0..0.9_f64, 0.001..0.3_f64)),
+            figures in prop::collection::vec(
+                (kind(), prop::bool::ANY, prop::sample::select(vec!["walk", "sine", "gappy", "count"]),
+                 prop::option::of((0.0..0.9_f64, 0.0001..0.5_f64)), 100_u32..700),
+                1..3,
+            ),
+        ) {
+            let frame = frame();
+            let span = |name: &str| -> (f64, f64) {
+                if name == ROW {
+                    return (0.0, ROWS as f64);
+                }
+                let v = values(&frame, name).expect("values");
+                let finite = v.iter().copied().filter(|v| v.is_finite());
+                finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+            };
+            let (lo, hi) = span(column);
+            let at = |f: f64| lo + f * (hi - lo);
+            let mut clauses = vec![Clause::Range { column: column.into(), lo: at(a.min(b)), hi: at(a.max(b)) }];
+            if let Some((from, share)) = second {
+                // A box on a line: a range of its x too.
+                let (first, last) = (from * ROWS as f64, (from + share) * ROWS as f64);
+                clauses.push(Clause::Range { column: ROW.into(), lo: first.floor(), hi: last.floor() });
+            }
+            let figures: Vec<LinkedFigure> = figures
+                .into_iter()
+                .map(|(kind, on_time, y, zoom, width)| {
+                    let x = if on_time { TIME } else { ROW };
+                    let range = zoom.map_or((None, None), |(from, share)| {
+                        let (first, last) = (from * ROWS as f64, (from + share) * ROWS as f64);
+                        if on_time {
+                            (Some(START_MS + first * STEP_MS), Some(START_MS + last * STEP_MS))
+                        } else {
+                            (Some(first), Some(last))
+                        }
+                    });
+                    linked(kind, x, y, range, width)
+                })
+                .collect();
+            drawn_both_ways(&frame, &figures, &clauses);
+        }
+    }
+
+    #[test]
+    fn a_brush_that_keeps_nothing_or_a_handful_is_drawn_as_the_copy_draws_it() {
+        let frame = frame();
+        let line = linked(ChartKind::Line, ROW, "walk", (None, None), 400);
+        let hist = linked(ChartKind::Histogram, TIME, "gappy", (None, None), 400);
+        let over_time = linked(ChartKind::Scatter, TIME, "sine", (None, None), 400);
+        for (lo, hi) in [(1e9, 2e9), (50.0, 50.0), (99.0, 99.9), (f64::MIN, f64::MAX)] {
+            let clauses = [Clause::Range {
+                column: "gappy".into(),
+                lo,
+                hi,
+            }];
+            drawn_both_ways(&frame, &[line.clone(), hist.clone(), over_time.clone()], &clauses);
+        }
+        // A few rows in one block, drawn over time: the trace spans its first and last.
+        let few = [Clause::Range {
+            column: ROW.into(),
+            lo: 100.0,
+            hi: 120.0,
+        }];
+        drawn_both_ways(&frame, &[over_time], &few);
+    }
+
+    #[test]
+    fn only_ranges_and_these_figures_are_drawn_in_place() {
+        let frame = frame();
+        let range = vec![Clause::Range {
+            column: "walk".into(),
+            lo: 0.0,
+            hi: 1.0,
+        }];
+        let line = linked(ChartKind::Line, ROW, "walk", (None, None), 400);
+        assert!(applies(&frame, &[&line], &range));
+        let lasso = vec![Clause::Polygon {
+            x: ROW.into(),
+            y: "walk".into(),
+            points: vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+        }];
+        assert!(!applies(&frame, &[&line], &lasso), "a lasso is filtered");
+        let density = linked(ChartKind::Density, ROW, "walk", (None, None), 400);
+        let boxed = linked(ChartKind::Box, ROW, "walk", (None, None), 400);
+        assert!(
+            !applies(&frame, &[&line, &density], &range),
+            "a heatmap is drawn from a copy"
+        );
+        assert!(!applies(&frame, &[&boxed], &range), "so is a box");
+        let unsorted = linked(ChartKind::Line, "walk", "sine", (None, None), 400);
+        assert!(
+            !applies(&frame, &[&unsorted], &range),
+            "an unsorted x is the copy's error"
+        );
+        let inverted = linked(ChartKind::Line, ROW, "walk", (Some(5.0), Some(1.0)), 400);
+        assert!(!applies(&frame, &[&inverted], &range), "so is an inverted range");
+        let unknown = vec![Clause::Range {
+            column: "nope".into(),
+            lo: 0.0,
+            hi: 1.0,
+        }];
+        assert!(!applies(&frame, &[&line], &unknown), "and an unknown column");
+    }
+}
