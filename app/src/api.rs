@@ -333,7 +333,9 @@ pub async fn linked_figures(
     answered(async move {
         let (cache, session) = stayput_sessions::frame_cache().await?;
         let heavy = crate::server::context::heavy_jobs()?;
-        crate::server::linked::figures(&cache, session, &heavy, &handle, figures, selections).await
+        let pyramids = crate::server::context::pyramids()?;
+        crate::server::linked::figures((&cache, &heavy, &pyramids), session, &handle, figures, selections)
+            .await
     })
     .await
 }

@@ -1,11 +1,15 @@
 //! Criterion benchmarks of a linked view's brush: a random walk of 1e7 and 1e8 rows drawn
 //! as a line over the row number (1,000 px) and a 100-bin histogram of its values, and a
 //! brush on the histogram that keeps the values in its middle fifth. What is timed is
-//! `linked`: the predicate, the kept rows and their numbers, the line reduced over them
-//! and the histogram, figure JSON included; the page's request and draw are not.
+//! `linked`, figure JSON included (the page's request and draw are not): `line` is what
+//! a brush on the histogram asks for (the line re-aggregated over the rows kept),
+//! `line_kept` the same reading the frame's min/max pyramids as the server does, and
+//! `line_and_histogram` both figures (the histogram of every row).
 //!
 //! Run with `cargo bench -p stayput-figures --bench linked`;
 //! `STAYPUT_BENCH_MAX_ROWS=10000000` leaves 1e8 out.
+
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use polars::prelude::*;
@@ -14,7 +18,8 @@ mod common;
 use common::walk;
 
 use stayput_figures::select::{Clause, LinkedFigure};
-use stayput_figures::{linked, ChartKind, FigureSpec, ROW};
+
+use stayput_figures::{linked, linked_kept, ChartKind, FigureSpec, PyramidStore, ROW};
 
 fn spec(x: &str, y: &str, kind: ChartKind) -> FigureSpec {
     FigureSpec {
@@ -60,6 +65,20 @@ fn brush(c: &mut Criterion) {
         let label = format!("{rows:.0e}");
         let drawn = linked(&frame, &figures, std::slice::from_ref(&selection)).expect("drawn");
         println!("{label}: the brush keeps {} rows", drawn[0].rows_in_range);
+        // What a brush on the histogram asks of the server: the line, re-aggregated.
+        group.bench_function(BenchmarkId::new("line", &label), |b| {
+            b.iter(|| linked(&frame, &figures[..1], std::slice::from_ref(&selection)).expect("drawn"))
+        });
+        // The same, reading the frame's pyramids as the server does (built by the first
+        // call, before the timing): only the blocks the brush's edges cut are read.
+        let frame = Arc::new(frame);
+        let store = PyramidStore::new(1 << 30);
+        linked_kept(&frame, &figures[..1], std::slice::from_ref(&selection), &store).expect("drawn");
+        group.bench_function(BenchmarkId::new("line_kept", &label), |b| {
+            b.iter(|| {
+                linked_kept(&frame, &figures[..1], std::slice::from_ref(&selection), &store).expect("drawn")
+            })
+        });
         group.bench_function(BenchmarkId::new("line_and_histogram", &label), |b| {
             b.iter(|| linked(&frame, &figures, std::slice::from_ref(&selection)).expect("drawn"))
         });

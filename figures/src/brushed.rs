@@ -12,7 +12,6 @@
 //! kept row, and the extremes of its kept values. A bucket then merges the summaries of
 //! the blocks wholly inside it and reads again only the two blocks at its edges.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use polars::prelude::*;
@@ -22,6 +21,8 @@ use crate::axis::{x_axis, XValues};
 use crate::columns::{is_sorted_f64, values};
 use crate::figure::{histogram_drawn, HISTOGRAM_BINS};
 use crate::line::{drawn_line, Drawn, Picked};
+use crate::pyramid::MinMaxPyramid;
+use crate::ranges::{Class, Keep, PyramidOf};
 use crate::select::{Clause, LinkedFigure};
 use crate::stats::Histogram;
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
@@ -86,47 +87,26 @@ pub(crate) fn bytes(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Claus
 
 /// The figure `spec` of the rows of `frame` that `keep` keeps, drawn in place (see
 /// [`applies`]); [`FigureError::NoRows`] when its view keeps none.
-pub(crate) fn figure(frame: &DataFrame, keep: &Keep<'_>, spec: &FigureSpec) -> Result<Figure, FigureError> {
+pub(crate) fn figure(
+    frame: &DataFrame,
+    keep: &Keep<'_>,
+    spec: &FigureSpec,
+    pyramid_of: PyramidOf<'_>,
+) -> Result<Figure, FigureError> {
     let y = values(frame, &spec.y)?;
     let (x, rows) = x_axis(frame, spec)?;
     let total_rows = frame.height() as u64;
     match spec.kind {
         ChartKind::Histogram => histogram(spec, keep, &y, rows, total_rows),
-        _ => line(spec, keep, &x, &y, rows, total_rows),
-    }
-}
-
-/// One range of a selection: the values it tests (`None`: the row number) and its
-/// bounds.
-type Test<'a> = (Option<Cow<'a, [f64]>>, f64, f64);
-
-/// Which rows a selection of ranges keeps, read from the frame's columns in place.
-pub(crate) struct Keep<'a> {
-    tests: Vec<Test<'a>>,
-}
-
-impl<'a> Keep<'a> {
-    /// The test of `clauses`, ranges over `frame`'s columns (see [`applies`]).
-    pub(crate) fn of(frame: &'a DataFrame, clauses: &[Clause]) -> Result<Self, FigureError> {
-        let tests = clauses
-            .iter()
-            .map(|clause| match clause {
-                Clause::Range { column, lo, hi } if column == ROW => Ok((None, *lo, *hi)),
-                Clause::Range { column, lo, hi } => Ok((Some(values(frame, column)?), *lo, *hi)),
-                _ => Err(FigureError::BadSelection("only ranges are drawn in place".into())),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { tests })
-    }
-
-    /// Whether row `row` is kept: within every range, bounds included. A missing value
-    /// (NaN) is in none, as polars keeps no null.
-    #[inline]
-    fn keeps(&self, row: usize) -> bool {
-        self.tests.iter().all(|(values, lo, hi)| {
-            let v = values.as_ref().map_or(row as f64, |values| values[row]);
-            v >= *lo && v <= *hi
-        })
+        _ => {
+            // A line's pyramid gives the extremes of the blocks kept whole.
+            let pyramid = pyramid_of(&spec.y, &y);
+            let y = Ys {
+                values: &y,
+                pyramid: pyramid.as_deref(),
+            };
+            line(spec, keep, &x, y, rows, total_rows)
+        }
     }
 }
 
@@ -186,18 +166,54 @@ struct Block {
     extremes: Extremes,
 }
 
-/// The blocks of `rows`, in order, for rayon's workers.
+/// The blocks of `rows`, in order, for rayon's workers: aligned to multiples of
+/// [`BLOCK`] rows (so a whole block is whole blocks of a pyramid), the first and last
+/// cut to `rows`.
 fn par_blocks(rows: &Range<usize>) -> impl IndexedParallelIterator<Item = Range<usize>> + '_ {
-    (0..rows.len().div_ceil(BLOCK))
+    (0..block_count(rows))
         .into_par_iter()
         .with_min_len(BLOCKS_PER_TASK)
         .map(move |k| block_rows(rows, k))
 }
 
+fn block_count(rows: &Range<usize>) -> usize {
+    if rows.is_empty() {
+        0
+    } else {
+        rows.end.div_ceil(BLOCK) - rows.start / BLOCK
+    }
+}
+
 /// The rows of block `k` of `rows`.
 fn block_rows(rows: &Range<usize>, k: usize) -> Range<usize> {
-    let start = rows.start + k * BLOCK;
-    start..(start + BLOCK).min(rows.end)
+    let start = (rows.start / BLOCK + k) * BLOCK;
+    start.max(rows.start)..(start + BLOCK).min(rows.end)
+}
+
+/// A line's y: its values and their min/max pyramid, when there is one.
+#[derive(Clone, Copy)]
+struct Ys<'y> {
+    values: &'y [f64],
+    pyramid: Option<&'y MinMaxPyramid>,
+}
+
+impl Ys<'_> {
+    /// The extremes of every row of `rows`: from the pyramid's summaries, or a scan.
+    fn extremes(&self, rows: Range<usize>) -> Extremes {
+        match self.pyramid.filter(|p| p.rows() == self.values.len()) {
+            Some(pyramid) => {
+                let ((lo, lo_v), (hi, hi_v)) = pyramid.extremes_and_values(self.values, rows);
+                Extremes { lo, lo_v, hi, hi_v }
+            }
+            None => {
+                let mut seen = Extremes::at(rows.start);
+                for row in rows {
+                    seen.see(row, self.values[row]);
+                }
+                seen
+            }
+        }
+    }
 }
 
 /// The kept rows of a view summarised by block, and the kept rows before each block.
@@ -210,7 +226,10 @@ struct Blocks<'k, 'y> {
 }
 
 impl<'k, 'y> Blocks<'k, 'y> {
-    fn of(rows: Range<usize>, keep: &'k Keep<'k>, y: &'y [f64]) -> Self {
+    /// Each block's summary: none read when the ranges' pyramids say it keeps no row,
+    /// only y's when it keeps them all (its pyramid's, when there is one), else each
+    /// row tested.
+    fn of(rows: Range<usize>, keep: &'k Keep<'k>, y: Ys<'y>) -> Self {
         let blocks: Vec<Block> = par_blocks(&rows)
             .map(|part| {
                 let mut block = Block {
@@ -219,14 +238,24 @@ impl<'k, 'y> Blocks<'k, 'y> {
                     last: part.start,
                     extremes: Extremes::at(part.start),
                 };
-                for row in part {
-                    if keep.keeps(row) {
-                        if block.kept == 0 {
-                            block.first = row;
+                match keep.class(&part) {
+                    Class::None => {}
+                    Class::All => {
+                        block.kept = part.len();
+                        block.last = part.end - 1;
+                        block.extremes = y.extremes(part);
+                    }
+                    Class::Some => {
+                        for row in part {
+                            if keep.keeps(row) {
+                                if block.kept == 0 {
+                                    block.first = row;
+                                }
+                                block.last = row;
+                                block.kept += 1;
+                                block.extremes.see(row, y.values[row]);
+                            }
                         }
-                        block.last = row;
-                        block.kept += 1;
-                        block.extremes.see(row, y[row]);
                     }
                 }
                 block
@@ -240,7 +269,7 @@ impl<'k, 'y> Blocks<'k, 'y> {
         Self {
             rows,
             keep,
-            y,
+            y: y.values,
             blocks,
             before,
         }
@@ -311,7 +340,7 @@ fn line(
     spec: &FigureSpec,
     keep: &Keep<'_>,
     x: &XValues<'_>,
-    y: &[f64],
+    y: Ys<'_>,
     rows: Range<usize>,
     total_rows: u64,
 ) -> Result<Figure, FigureError> {
@@ -338,7 +367,19 @@ fn line(
         rows: kept,
         picked,
     };
-    Ok(drawn_line(spec, x, y, drawn, width, total_rows))
+    Ok(drawn_line(spec, x, y.values, drawn, width, total_rows))
+}
+
+/// The rows of `part` that `keep` keeps: none read when its pyramids say none is, each
+/// tested only when they say some may not be.
+fn kept_in<'a>(keep: &'a Keep<'_>, part: Range<usize>) -> impl Iterator<Item = usize> + 'a {
+    let class = keep.class(&part);
+    let part = if class == Class::None {
+        part.start..part.start
+    } else {
+        part
+    };
+    part.filter(move |&row| class == Class::All || keep.keeps(row))
 }
 
 /// A histogram of the kept values of `y[rows]`: their range in one pass, their counts
@@ -353,8 +394,7 @@ fn histogram(
     let none = (0_usize, f64::INFINITY, f64::NEG_INFINITY);
     let (kept, lo, hi) = par_blocks(&rows)
         .map(|part| {
-            part.filter(|&row| keep.keeps(row))
-                .fold(none, |(n, lo, hi), row| (n + 1, lo.min(y[row]), hi.max(y[row])))
+            kept_in(keep, part).fold(none, |(n, lo, hi), row| (n + 1, lo.min(y[row]), hi.max(y[row])))
         })
         .reduce(
             || (0, f64::INFINITY, f64::NEG_INFINITY),
@@ -371,7 +411,7 @@ fn histogram(
                 .fold(
                     || vec![0_u64; bins],
                     |mut counts, part| {
-                        for row in part.filter(|&row| keep.keeps(row)) {
+                        for row in kept_in(keep, part) {
                             if let Some(bin) = hist.bin_of(y[row]) {
                                 counts[bin] += 1;
                             }
@@ -395,6 +435,8 @@ fn histogram(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -429,13 +471,23 @@ mod tests {
     }
 
     fn drawn_both_ways(frame: &DataFrame, figures: &[LinkedFigure], clauses: &[Clause]) {
+        drawn_both_ways_with(frame, figures, clauses, false);
+        drawn_both_ways_with(frame, figures, clauses, true);
+    }
+
+    /// The figures drawn in place (with every column's pyramid, or none) are the
+    /// filtered copy's.
+    fn drawn_both_ways_with(frame: &DataFrame, figures: &[LinkedFigure], clauses: &[Clause], pyramids: bool) {
         let specs: Vec<&LinkedFigure> = figures.iter().collect();
         assert!(applies(frame, &specs, clauses), "{clauses:?}");
-        let keep = Keep::of(frame, clauses).expect("keep");
+        let built = |_: &str, values: &[f64]| Some(Arc::new(MinMaxPyramid::build(values)));
+        let none = |_: &str, _: &[f64]| None;
+        let pyramid_of: PyramidOf<'_> = if pyramids { &built } else { &none };
+        let keep = Keep::of(frame, clauses, pyramid_of).expect("keep");
         let total = frame.height() as u64;
         let in_place: Result<Vec<Figure>, FigureError> = specs
             .iter()
-            .map(|f| or_nothing(figure(frame, &keep, &f.spec), f.spec.kind, total))
+            .map(|f| or_nothing(figure(frame, &keep, &f.spec, pyramid_of), f.spec.kind, total))
             .collect();
         let copied = draw_copied(frame, &specs, &clauses.to_vec());
         if let (Ok(a), Ok(b)) = (&in_place, &copied) {

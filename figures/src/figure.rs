@@ -37,7 +37,7 @@ pub fn figure_kept(
     figure_of(frame, spec, Some((pyramids, frame)))
 }
 
-fn figure_of(
+pub(crate) fn figure_of(
     frame: &DataFrame,
     spec: &FigureSpec,
     pyramids: Option<(&PyramidStore, &Arc<DataFrame>)>,

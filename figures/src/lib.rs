@@ -80,7 +80,8 @@
 //!   lasso's polygon).
 //! - `linked` (engine): [`linked`], a linked view's figures, each re-aggregated against
 //!   the other figures' selections; `brushed` (engine): the same figures of a selection
-//!   of ranges drawn in place, with no copy of the kept rows.
+//!   of ranges drawn in place, with no copy of the kept rows; `ranges` (engine): that
+//!   selection tested row by row, and block by block from the columns' pyramids.
 //! - `layout` (engine): the plotly layout pieces every figure shares.
 //! - [`typed`] (engine): plotly.js typed arrays (`{"dtype", "bdata"}`).
 //! - [`stats`] (engine): mean, histograms and quantiles of f64 slices.
@@ -131,6 +132,8 @@ mod linked;
 pub mod pyramid;
 #[cfg(feature = "engine")]
 mod pyramid_store;
+#[cfg(feature = "engine")]
+mod ranges;
 #[cfg(feature = "plotly")]
 pub mod scalable;
 #[cfg(feature = "engine")]
@@ -143,6 +146,6 @@ pub use columns::{columns, f64_slices, values};
 #[cfg(feature = "engine")]
 pub use figure::{figure, figure_kept};
 #[cfg(feature = "engine")]
-pub use linked::{check_view, linked, linked_bytes};
+pub use linked::{check_view, linked, linked_bytes, linked_kept};
 #[cfg(feature = "engine")]
 pub use pyramid_store::{PyramidStore, PYRAMID_MIN_ROWS};

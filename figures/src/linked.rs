@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -12,7 +13,10 @@ use serde_json::{json, Value};
 use crate::axis::x_axis;
 use crate::brushed;
 use crate::columns::is_sorted_f64;
+use crate::figure::figure_of;
 use crate::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMBER};
+use crate::pyramid_store::PyramidStore;
+use crate::ranges::{Keep, PyramidOf};
 use crate::select::{check_selection, Clause, LinkedFigure, Selection, MAX_FIGURES};
 use crate::{figure, ChartKind, Figure, FigureError, ROW};
 
@@ -129,25 +133,57 @@ fn clause_bytes(frame: &DataFrame, clause: &Clause) -> u64 {
 }
 
 /// The figures of `frame`, each drawn from the rows every selection it names keeps.
-/// Figures that name the same selections share one filtered copy of the columns they
-/// read; a figure that names none reads `frame` itself.
+/// Figures that name the same selections are drawn together: in place for a selection
+/// of ranges and lines, scatters and histograms (`brushed`), else from one filtered copy
+/// of the columns they read; a figure that names none reads `frame` itself.
 pub fn linked(
     frame: &DataFrame,
     figures: &[LinkedFigure],
     selections: &[Selection],
 ) -> Result<Vec<Figure>, FigureError> {
+    linked_with(frame, figures, selections, None)
+}
+
+/// [`linked`], reading the frame's min/max pyramids kept in `pyramids` (built by the
+/// first figure that needs one): a line's reduction reads its y's summaries, and a
+/// brush's ranges skip the blocks their column's summaries put wholly outside them and
+/// take whole the ones wholly inside. The same figures, at a cost that follows the
+/// blocks the ranges cut rather than the rows.
+pub fn linked_kept(
+    frame: &Arc<DataFrame>,
+    figures: &[LinkedFigure],
+    selections: &[Selection],
+    pyramids: &PyramidStore,
+) -> Result<Vec<Figure>, FigureError> {
+    linked_with(frame, figures, selections, Some((pyramids, frame)))
+}
+
+fn linked_with(
+    frame: &DataFrame,
+    figures: &[LinkedFigure],
+    selections: &[Selection],
+    kept: Option<(&PyramidStore, &Arc<DataFrame>)>,
+) -> Result<Vec<Figure>, FigureError> {
     check_view(figures, selections)?;
+    let pyramid_of =
+        |name: &str, values: &[f64]| kept.and_then(|(store, frame)| store.pyramid(frame, name, values));
     let mut out: Vec<Option<Figure>> = vec![None; figures.len()];
     for (filters, members) in plan(figures) {
         let specs: Vec<&LinkedFigure> = members.iter().map(|&i| &figures[i]).collect();
         let drawn = if filters.is_empty() {
             specs
                 .iter()
-                .map(|f| or_nothing(figure(frame, &f.spec), f.spec.kind, frame.height() as u64))
+                .map(|f| {
+                    or_nothing(
+                        figure_of(frame, &f.spec, kept),
+                        f.spec.kind,
+                        frame.height() as u64,
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?
         } else {
             let clauses: Selection = filters.iter().flat_map(|&f| selections[f].clone()).collect();
-            draw_filtered(frame, &specs, &clauses)?
+            draw_filtered(frame, &specs, &clauses, &pyramid_of)?
         };
         for (i, drawn) in members.into_iter().zip(drawn) {
             out[i] = Some(with_drag_mode(drawn, figures[i].spec.kind));
@@ -268,15 +304,19 @@ fn draw_filtered(
     frame: &DataFrame,
     specs: &[&LinkedFigure],
     clauses: &Selection,
+    pyramid_of: PyramidOf<'_>,
 ) -> Result<Vec<Figure>, FigureError> {
     if !brushed::applies(frame, specs, clauses) {
         return draw_copied(frame, specs, clauses);
     }
-    let keep = brushed::Keep::of(frame, clauses)?;
+    let keep = Keep::of(frame, clauses, pyramid_of)?;
     let total = frame.height() as u64;
     specs
         .iter()
-        .map(|f| or_nothing(brushed::figure(frame, &keep, &f.spec), f.spec.kind, total))
+        .map(|f| {
+            let drawn = brushed::figure(frame, &keep, &f.spec, pyramid_of);
+            or_nothing(drawn, f.spec.kind, total)
+        })
         .collect()
 }
 

@@ -81,17 +81,26 @@ pub struct MinMaxPyramid {
     rows: usize,
     /// `levels[k]` holds one summary per whole block of `BASE_ROWS * FANOUT^k` rows.
     levels: Vec<Vec<Extremes>>,
+    /// Whether any value is NaN (which no summary counts).
+    nan: bool,
 }
 
 impl MinMaxPyramid {
     /// The pyramid of `values`, built in parallel.
     pub fn build(values: &[f64]) -> Self {
-        let base: Vec<Extremes> = values
+        let (base, nans): (Vec<Extremes>, Vec<bool>) = values
             .par_chunks_exact(BASE_ROWS)
             .with_min_len(256)
             .enumerate()
-            .map(|(b, block)| Extremes::scan(block, b * BASE_ROWS))
-            .collect();
+            .map(|(b, block)| {
+                (
+                    Extremes::scan(block, b * BASE_ROWS),
+                    block.iter().any(|v| v.is_nan()),
+                )
+            })
+            .unzip();
+        let tail = &values[base.len() * BASE_ROWS..];
+        let nan = nans.into_iter().any(|n| n) || tail.iter().any(|v| v.is_nan());
         let mut levels = vec![base];
         while let Some(below) = levels.last().filter(|level| level.len() >= FANOUT) {
             let above = below
@@ -108,7 +117,29 @@ impl MinMaxPyramid {
         Self {
             rows: values.len(),
             levels,
+            nan,
         }
+    }
+
+    /// Whether any value of the column is NaN.
+    pub(crate) fn has_nan(&self) -> bool {
+        self.nan
+    }
+
+    /// The lowest and highest number of the whole level-0 blocks that cover `range` (a
+    /// superset of it: every number of `range` is within them); `None` when the range
+    /// reaches the rows after the last whole block, or is empty. NaN is not a number
+    /// here; with none, the range is (inf, -inf).
+    pub(crate) fn covering_range(&self, range: Range<usize>) -> Option<(f64, f64)> {
+        let base = &self.levels[0];
+        let blocks = base.get(range.start / BASE_ROWS..range.end.checked_sub(1)? / BASE_ROWS + 1)?;
+        Some(
+            blocks
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), b| {
+                    (lo.min(b.lo_v), hi.max(b.hi_v))
+                }),
+        )
     }
 
     /// Rows of the column it was built of.
@@ -128,6 +159,17 @@ impl MinMaxPyramid {
     /// the column the pyramid was built of (else the answer means nothing; a column of
     /// another length panics), and `range` within it and not empty.
     pub fn extremes(&self, values: &[f64], range: Range<usize>) -> (usize, usize) {
+        let ((lo, _), (hi, _)) = self.extremes_and_values(values, range);
+        (lo.min(hi), lo.max(hi))
+    }
+
+    /// [`MinMaxPyramid::extremes`], the lowest's row and value and the highest's: a
+    /// side with no number is the range's first row and an infinity (inf for the lowest).
+    pub(crate) fn extremes_and_values(
+        &self,
+        values: &[f64],
+        range: Range<usize>,
+    ) -> ((usize, f64), (usize, f64)) {
         assert_eq!(values.len(), self.rows, "a pyramid of another column");
         debug_assert!(range.end <= values.len() && range.start < range.end);
         let mut out = Extremes::EMPTY;
@@ -146,8 +188,7 @@ impl MinMaxPyramid {
             }
         }
         let or_start = |r: u64| if r == NONE { range.start } else { r as usize };
-        let (lo, hi) = (or_start(out.lo), or_start(out.hi));
-        (lo.min(hi), lo.max(hi))
+        ((or_start(out.lo), out.lo_v), (or_start(out.hi), out.hi_v))
     }
 
     /// The level and index of the widest block that starts at `row` and ends by `end`.

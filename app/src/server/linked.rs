@@ -1,12 +1,16 @@
 //! Linked views on the server: the figures of one frame, each re-aggregated against the
-//! selections made on the others (the figure engine's [`stayput_figures::linked`]).
+//! selections made on the others (the figure engine's [`stayput_figures::linked_kept`],
+//! reading the frame's min/max pyramids that `/explore`'s and `/data`'s lines keep).
 //! Refused before any work when the request is malformed or too large; what the work
 //! will take (every row kept, the filter's temporaries) is reserved in the memory budget
 //! before it starts, and the slot and the reservation are held by the work itself, so a
 //! client that hangs up does not free them while it runs.
 
+use std::sync::Arc;
+
 use stayput_cache::{FrameCache, FrameHandle, SessionKey};
 use stayput_figures::select::{Clause, LinkedFigure, Selection, MAX_VERTICES};
+use stayput_figures::PyramidStore;
 
 use crate::contract::figure::{ChartKind, FigureReply};
 use crate::contract::StayputError;
@@ -51,9 +55,8 @@ pub fn not_bars(kind: ChartKind) -> Result<(), StayputError> {
 /// The figures of `session`'s frame `handle`, each drawn from the rows the selections
 /// it names keep. An unknown or foreign handle is [`StayputError::UnknownHandle`].
 pub async fn figures(
-    cache: &FrameCache,
+    (cache, heavy, pyramids): (&FrameCache, &HeavyJobs, &Arc<PyramidStore>),
     session: SessionKey,
-    heavy: &HeavyJobs,
     handle: &FrameHandle,
     figures: Vec<LinkedFigure>,
     selections: Vec<Selection>,
@@ -73,10 +76,16 @@ pub async fn figures(
             stayput_figures::linked_bytes(&frame, &figures, &selections),
         )
         .await?;
+    let pyramids = Arc::clone(pyramids);
     blocking(move || {
         let _held_while_working = (slot, room);
         in_pool_for(rows, || {
-            Ok(stayput_figures::linked(&frame, &figures, &selections)?)
+            Ok(stayput_figures::linked_kept(
+                &frame,
+                &figures,
+                &selections,
+                &pyramids,
+            )?)
         })
     })
     .await
