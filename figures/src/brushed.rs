@@ -38,9 +38,13 @@ const BLOCKS_PER_TASK: usize = 1 << 8;
 
 /// Whether `specs`, over the rows `clauses` keep, can be drawn in place: a selection of
 /// ranges over the row number or numeric columns, and lines, scatters or histograms of
-/// a numeric column over the row number or a sorted f64 x in one chunk, with an ordered
-/// range. Anything else is drawn from a filtered copy, which also names what is wrong.
-pub(crate) fn applies(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause]) -> bool {
+/// a numeric column over the row number or a sorted f64 x in one chunk without nulls,
+/// with an ordered range. A column that polars does not hold as one f64 chunk without
+/// nulls is copied whole to be read in place, so then only when the figures show every
+/// row (`window`, the rows they can show, is all of them): a zoom's filtered copy reads
+/// only its window. Anything else is drawn from a filtered copy, which also names what
+/// is wrong.
+pub(crate) fn applies(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause], window: usize) -> bool {
     let numeric = |name: &str| frame.column(name).is_ok_and(|c| c.dtype().is_primitive_numeric());
     let ranges = clauses.iter().all(|c| match c {
         Clause::Range { column, .. } => column == ROW || numeric(column),
@@ -55,33 +59,42 @@ pub(crate) fn applies(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Cla
         let x = s.x == ROW
             || frame
                 .column(&s.x)
-                .is_ok_and(|c| is_sorted_f64(c) && c.n_chunks() == 1);
+                .is_ok_and(|c| is_sorted_f64(c) && c.n_chunks() == 1 && c.null_count() == 0);
         let ordered = match s.range {
             (Some(lo), Some(hi)) => lo <= hi,
             _ => true,
         };
         kind && x && ordered && s.y != ROW && numeric(&s.y)
     });
-    !clauses.is_empty() && ranges && figures
+    let whole = window >= frame.height() || !read(specs, clauses).any(|name| copied(frame, name));
+    !clauses.is_empty() && ranges && figures && whole
+}
+
+/// The columns drawing in place reads: the clauses', then each figure's x and y.
+fn read<'a>(specs: &'a [&LinkedFigure], clauses: &'a [Clause]) -> impl Iterator<Item = &'a str> {
+    clauses
+        .iter()
+        .flat_map(Clause::columns)
+        .chain(specs.iter().flat_map(|f| [f.spec.x.as_str(), f.spec.y.as_str()]))
+}
+
+/// Whether column `name` is copied to be read as f64: not the row number, nor one f64
+/// chunk without nulls.
+fn copied(frame: &DataFrame, name: &str) -> bool {
+    name != ROW
+        && frame
+            .column(name)
+            .is_ok_and(|c| !(c.dtype() == &DataType::Float64 && c.n_chunks() == 1 && c.null_count() == 0))
 }
 
 /// Bytes drawing in place takes at most, to reserve before it runs: an f64 copy of each
 /// column it reads that polars does not hold as one f64 chunk without nulls (each
-/// figure reads its own), and one figure's block summaries.
+/// figure reads its own), and one figure's block summaries and their running counts.
 pub(crate) fn bytes(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause]) -> u64 {
     let rows = frame.height() as u64;
-    let copied = |name: &str| {
-        name != ROW
-            && frame
-                .column(name)
-                .is_ok_and(|c| !(c.dtype() == &DataType::Float64 && c.n_chunks() == 1 && c.null_count() == 0))
-    };
-    let read = clauses
-        .iter()
-        .flat_map(Clause::columns)
-        .chain(specs.iter().flat_map(|f| [f.spec.x.as_str(), f.spec.y.as_str()]));
-    let copies = read.filter(|name| copied(name)).count() as u64;
-    let summaries = (rows / BLOCK as u64 + 1) * std::mem::size_of::<Block>() as u64;
+    let copies = read(specs, clauses).filter(|name| copied(frame, name)).count() as u64;
+    let per_block = (std::mem::size_of::<Block>() + std::mem::size_of::<usize>()) as u64;
+    let summaries = (rows / BLOCK as u64 + 2) * per_block;
     rows.saturating_mul(8 * copies).saturating_add(summaries)
 }
 
@@ -441,7 +454,8 @@ mod tests {
 
     use super::*;
     use crate::demo::{time_series, START_MS, STEP_MS, TIME};
-    use crate::linked::{draw_copied, or_nothing};
+    use crate::linked::draw_copied;
+    use crate::nothing::or_nothing;
 
     const ROWS: usize = 30_000;
 
@@ -479,7 +493,7 @@ mod tests {
     /// filtered copy's.
     fn drawn_both_ways_with(frame: &DataFrame, figures: &[LinkedFigure], clauses: &[Clause], pyramids: bool) {
         let specs: Vec<&LinkedFigure> = figures.iter().collect();
-        assert!(applies(frame, &specs, clauses), "{clauses:?}");
+        assert!(applies(frame, &specs, clauses, frame.height()), "{clauses:?}");
         let built = |_: &str, values: &[f64]| Some(Arc::new(MinMaxPyramid::build(values)));
         let none = |_: &str, _: &[f64]| None;
         let pyramid_of: PyramidOf<'_> = if pyramids { &built } else { &none };
@@ -623,32 +637,47 @@ mod tests {
             hi: 1.0,
         }];
         let line = linked(ChartKind::Line, ROW, "walk", (None, None), 400);
-        assert!(applies(&frame, &[&line], &range));
+        assert!(applies(&frame, &[&line], &range, ROWS));
         let lasso = vec![Clause::Polygon {
             x: ROW.into(),
             y: "walk".into(),
             points: vec![[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
         }];
-        assert!(!applies(&frame, &[&line], &lasso), "a lasso is filtered");
+        assert!(!applies(&frame, &[&line], &lasso, ROWS), "a lasso is filtered");
         let density = linked(ChartKind::Density, ROW, "walk", (None, None), 400);
         let boxed = linked(ChartKind::Box, ROW, "walk", (None, None), 400);
         assert!(
-            !applies(&frame, &[&line, &density], &range),
+            !applies(&frame, &[&line, &density], &range, ROWS),
             "a heatmap is drawn from a copy"
         );
-        assert!(!applies(&frame, &[&boxed], &range), "so is a box");
+        assert!(!applies(&frame, &[&boxed], &range, ROWS), "so is a box");
         let unsorted = linked(ChartKind::Line, "walk", "sine", (None, None), 400);
         assert!(
-            !applies(&frame, &[&unsorted], &range),
+            !applies(&frame, &[&unsorted], &range, ROWS),
             "an unsorted x is the copy's error"
         );
         let inverted = linked(ChartKind::Line, ROW, "walk", (Some(5.0), Some(1.0)), 400);
-        assert!(!applies(&frame, &[&inverted], &range), "so is an inverted range");
+        assert!(
+            !applies(&frame, &[&inverted], &range, ROWS),
+            "so is an inverted range"
+        );
         let unknown = vec![Clause::Range {
             column: "nope".into(),
             lo: 0.0,
             hi: 1.0,
         }];
-        assert!(!applies(&frame, &[&line], &unknown), "and an unknown column");
+        assert!(
+            !applies(&frame, &[&line], &unknown, ROWS),
+            "and an unknown column"
+        );
+        // A column copied to be read (i64, nulls) is read in place only when every row
+        // is shown: a zoom's copy reads only its window.
+        let count = linked(ChartKind::Line, ROW, "count", (Some(10.0), Some(20.0)), 400);
+        assert!(applies(&frame, &[&count], &range, ROWS));
+        assert!(!applies(&frame, &[&count], &range, 11), "zoomed, it is copied");
+        assert!(
+            applies(&frame, &[&line], &range, 11),
+            "f64 in one chunk is read as it is"
+        );
     }
 }

@@ -81,7 +81,8 @@
 //! - `linked` (engine): [`linked`], a linked view's figures, each re-aggregated against
 //!   the other figures' selections; `brushed` (engine): the same figures of a selection
 //!   of ranges drawn in place, with no copy of the kept rows; `ranges` (engine): that
-//!   selection tested row by row, and block by block from the columns' pyramids.
+//!   selection tested row by row, and block by block from the columns' pyramids;
+//!   `nothing` (engine): the figure of a view with no row in it.
 //! - `layout` (engine): the plotly layout pieces every figure shares.
 //! - [`typed`] (engine): plotly.js typed arrays (`{"dtype", "bdata"}`).
 //! - [`stats`] (engine): mean, histograms and quantiles of f64 slices.
@@ -128,6 +129,8 @@ mod layout;
 mod line;
 #[cfg(feature = "engine")]
 mod linked;
+#[cfg(feature = "engine")]
+mod nothing;
 #[cfg(feature = "engine")]
 pub mod pyramid;
 #[cfg(feature = "engine")]

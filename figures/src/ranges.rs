@@ -63,7 +63,7 @@ impl<'a> Keep<'a> {
                 }),
                 Clause::Range { column, lo, hi } => {
                     let values = values(frame, column)?;
-                    let pyramid = pyramid_of(column, &values);
+                    let pyramid = pyramid_of(column, &values).filter(|p| p.rows() == values.len());
                     Ok(Test {
                         values: Some(values),
                         lo: *lo,
