@@ -173,25 +173,23 @@ mod tests {
             .collect())
     }
 
-    fn range(column: &str, lo: f64, hi: f64) -> Clause {
-        Clause::Range {
-            column: column.into(),
-            lo,
-            hi,
-        }
-    }
-
     #[test]
     fn ranges_categories_and_row_numbers_select_the_rows_inside() {
-        assert_eq!(kept(&[range("a", 1.0, 3.0)]).expect("kept"), [1.0, 2.0, 3.0]);
-        assert_eq!(kept(&[range("n", 2.0, 2.0)]).expect("kept"), [1.0]);
-        assert_eq!(kept(&[range(ROW, 4.0, 10.0)]).expect("kept"), [4.0, 5.0]);
+        assert_eq!(
+            kept(&[Clause::range("a", 1.0, 3.0)]).expect("kept"),
+            [1.0, 2.0, 3.0]
+        );
+        assert_eq!(kept(&[Clause::range("n", 2.0, 2.0)]).expect("kept"), [1.0]);
+        assert_eq!(kept(&[Clause::range(ROW, 4.0, 10.0)]).expect("kept"), [4.0, 5.0]);
         let oslo = Clause::Categories {
             column: "city".into(),
             values: vec!["Oslo".into()],
         };
         assert_eq!(kept(std::slice::from_ref(&oslo)).expect("kept"), [0.0, 3.0, 5.0]);
-        assert_eq!(kept(&[oslo, range("b", 0.5, 20.0)]).expect("kept"), [3.0, 5.0]);
+        assert_eq!(
+            kept(&[oslo, Clause::range("b", 0.5, 20.0)]).expect("kept"),
+            [3.0, 5.0]
+        );
         let by_number = Clause::Categories {
             column: "n".into(),
             values: vec!["4".into(), "6".into()],
@@ -231,9 +229,12 @@ mod tests {
     #[test]
     fn bad_clauses_name_what_is_wrong() {
         let err = |s: &[Clause]| kept(s).expect_err("refused").to_string();
-        assert_eq!(err(&[range("nope", 0.0, 1.0)]), "no column named \"nope\"");
-        assert!(err(&[range("city", 0.0, 1.0)]).contains("not numeric"));
-        assert!(err(&[range("a", 2.0, 1.0)]).contains("inverted"));
+        assert_eq!(
+            err(&[Clause::range("nope", 0.0, 1.0)]),
+            "no column named \"nope\""
+        );
+        assert!(err(&[Clause::range("city", 0.0, 1.0)]).contains("not numeric"));
+        assert!(err(&[Clause::range("a", 2.0, 1.0)]).contains("inverted"));
         let lasso = Clause::Polygon {
             x: "a".into(),
             y: "city".into(),

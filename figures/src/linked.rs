@@ -96,7 +96,8 @@ pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[S
             .flatten()
             .cloned()
             .collect();
-        if brushed::applies(frame, &specs, &clauses, shared_window(frame, &specs).len()) {
+        let window = shared_window(frame, &specs).len();
+        if brushed::applies(frame, &specs, &clauses, window) {
             bytes = bytes.saturating_add(brushed::bytes(frame, &specs, &clauses));
             continue;
         }
@@ -110,7 +111,7 @@ pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[S
             .any(|n| frame.column(n).is_ok_and(|c| c.n_chunks() > 1));
         let copies = if chunked { 16 * specs.len() as u64 } else { 0 };
         let numbering = if reads_row_number(&clauses) { 12 } else { 0 };
-        let window = shared_window(frame, &specs).len() as u64;
+        let window = window as u64;
         // Filtered in parts, the kept rows are copied once more to be joined.
         let joined = if window > ROWS_PER_TASK as u64 { kept } else { 0 };
         bytes =

@@ -137,18 +137,10 @@ mod tests {
         Keep::of(frame, clauses, pyramid_of).expect("keep")
     }
 
-    fn range(column: &str, lo: f64, hi: f64) -> Clause {
-        Clause::Range {
-            column: column.into(),
-            lo,
-            hi,
-        }
-    }
-
     #[test]
     fn blocks_wholly_outside_or_inside_are_told_by_the_pyramid() {
         let frame = ramp((0..10_000).map(f64::from).collect());
-        let kept = keep(&frame, &[range("v", 1_000.0, 2_000.0)], true);
+        let kept = keep(&frame, &[Clause::range("v", 1_000.0, 2_000.0)], true);
         assert_eq!(kept.class(&(0..256)), Class::None);
         assert_eq!(kept.class(&(1_024..1_280)), Class::All);
         assert_eq!(kept.class(&(1_030..1_040)), Class::All, "within one whole block");
@@ -161,12 +153,15 @@ mod tests {
         assert!((1_024..1_280).all(|row| kept.keeps(row)));
         assert!(!(0..256).any(|row| kept.keeps(row)));
         // No pyramid: every block is tested.
-        let tested = keep(&frame, &[range("v", 1_000.0, 2_000.0)], false);
+        let tested = keep(&frame, &[Clause::range("v", 1_000.0, 2_000.0)], false);
         assert_eq!(tested.class(&(1_024..1_280)), Class::Some);
         // The row number needs none; every range must hold the block.
         let rows = keep(
             &frame,
-            &[range(ROW, 0.0, 1_500.0), range("v", 1_000.0, 2_000.0)],
+            &[
+                Clause::range(ROW, 0.0, 1_500.0),
+                Clause::range("v", 1_000.0, 2_000.0),
+            ],
             true,
         );
         assert_eq!(rows.class(&(1_024..1_280)), Class::All);
@@ -180,10 +175,10 @@ mod tests {
         values[5_000] = f64::NAN;
         values[7_000] = f64::INFINITY;
         let frame = ramp(values);
-        let kept = keep(&frame, &[range("v", 1_000.0, 8_000.0)], true);
+        let kept = keep(&frame, &[Clause::range("v", 1_000.0, 8_000.0)], true);
         assert_eq!(kept.class(&(1_024..1_280)), Class::Some, "NaN is in no range");
         assert_eq!(kept.class(&(0..256)), Class::None, "outside stays outside");
-        let inf = keep(&frame, &[range("v", 7_100.0, 7_200.0)], true);
+        let inf = keep(&frame, &[Clause::range("v", 7_100.0, 7_200.0)], true);
         assert_eq!(
             inf.class(&(6_912..7_168)),
             Class::Some,

@@ -52,6 +52,15 @@ pub enum Clause {
 }
 
 impl Clause {
+    /// The range `lo..=hi` of column `column` (or of the row number, [`crate::ROW`]).
+    pub fn range(column: &str, lo: f64, hi: f64) -> Self {
+        Self::Range {
+            column: column.to_owned(),
+            lo,
+            hi,
+        }
+    }
+
     /// The columns it reads.
     pub fn columns(&self) -> Vec<&str> {
         match self {
