@@ -4,7 +4,10 @@
 //! `linked`, figure JSON included (the page's request and draw are not): `line` is what
 //! a brush on the histogram asks for (the line re-aggregated over the rows kept),
 //! `line_kept` the same reading the frame's min/max pyramids as the server does, and
-//! `line_and_histogram` both figures (the histogram of every row).
+//! `line_and_histogram` both figures (the histogram of every row). `line_and_wave_kept`
+//! is what a brush asks of the server in `/linked`'s three-figure view: the line and a
+//! histogram of a second column (a sine of the row number), both over the rows kept,
+//! reading the pyramids.
 //!
 //! Run with `cargo bench -p stayput-figures --bench linked`;
 //! `STAYPUT_BENCH_MAX_ROWS=10000000` leaves 1e8 out.
@@ -43,7 +46,9 @@ fn brush(c: &mut Criterion) {
         if rows > max_rows {
             continue;
         }
-        let frame = walk(rows);
+        let mut frame = walk(rows);
+        let wave: Vec<f64> = (0..rows).map(|i| (i as f64 * 1e-3).sin()).collect();
+        frame.with_column(Column::new("wave".into(), wave)).expect("wave");
         let values = frame.column("walk").expect("walk").f64().expect("f64");
         let (lo, hi) = (values.min().unwrap_or(0.0), values.max().unwrap_or(0.0));
         let fifth = (hi - lo) / 5.0;
@@ -77,6 +82,19 @@ fn brush(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("line_kept", &label), |b| {
             b.iter(|| {
                 linked_kept(&frame, &figures[..1], std::slice::from_ref(&selection), &store).expect("drawn")
+            })
+        });
+        let both_kept = [
+            figures[0].clone(),
+            LinkedFigure {
+                spec: spec(ROW, "wave", ChartKind::Histogram),
+                filters: vec![0],
+            },
+        ];
+        linked_kept(&frame, &both_kept, std::slice::from_ref(&selection), &store).expect("drawn");
+        group.bench_function(BenchmarkId::new("line_and_wave_kept", &label), |b| {
+            b.iter(|| {
+                linked_kept(&frame, &both_kept, std::slice::from_ref(&selection), &store).expect("drawn")
             })
         });
         group.bench_function(BenchmarkId::new("line_and_histogram", &label), |b| {

@@ -24,7 +24,7 @@ use crate::line::{drawn_line, Drawn, Picked};
 use crate::pyramid::MinMaxPyramid;
 use crate::ranges::{Class, Keep, PyramidOf};
 use crate::select::{Clause, LinkedFigure};
-use crate::stats::Histogram;
+use crate::stats::{Histogram, Lanes};
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
 
 /// Rows one block summary covers: small enough that a bucket's two edge blocks are a
@@ -109,17 +109,16 @@ pub(crate) fn figure(
     let y = values(frame, &spec.y)?;
     let (x, rows) = x_axis(frame, spec)?;
     let total_rows = frame.height() as u64;
+    // y's pyramid gives the extremes of the blocks kept whole: a line's buckets', a
+    // histogram's range.
+    let pyramid = pyramid_of(&spec.y, &y);
+    let y = Ys {
+        values: &y,
+        pyramid: pyramid.as_deref(),
+    };
     match spec.kind {
-        ChartKind::Histogram => histogram(spec, keep, &y, rows, total_rows),
-        _ => {
-            // A line's pyramid gives the extremes of the blocks kept whole.
-            let pyramid = pyramid_of(&spec.y, &y);
-            let y = Ys {
-                values: &y,
-                pyramid: pyramid.as_deref(),
-            };
-            line(spec, keep, &x, y, rows, total_rows)
-        }
+        ChartKind::Histogram => histogram(spec, keep, y, rows, total_rows),
+        _ => line(spec, keep, &x, y, rows, total_rows),
     }
 }
 
@@ -383,63 +382,54 @@ fn line(
     Ok(drawn_line(spec, x, y.values, drawn, width, total_rows))
 }
 
-/// The rows of `part` that `keep` keeps: none read when its pyramids say none is, each
-/// tested only when they say some may not be.
-fn kept_in<'a>(keep: &'a Keep<'_>, part: Range<usize>) -> impl Iterator<Item = usize> + 'a {
-    let class = keep.class(&part);
-    let part = if class == Class::None {
-        part.start..part.start
-    } else {
-        part
-    };
-    part.filter(move |&row| class == Class::All || keep.keeps(row))
-}
-
-/// A histogram of the kept values of `y[rows]`: their range in one pass, their counts
-/// in a second.
+/// A histogram of the kept values of `y[rows]`: their range in one pass (a block kept
+/// whole read from y's pyramid, when there is one), their counts in a second (a block
+/// kept whole binned without a test).
 fn histogram(
     spec: &FigureSpec,
     keep: &Keep<'_>,
-    y: &[f64],
+    y: Ys<'_>,
     rows: Range<usize>,
     total_rows: u64,
 ) -> Result<Figure, FigureError> {
     let none = (0_usize, f64::INFINITY, f64::NEG_INFINITY);
+    let values = y.values;
     let (kept, lo, hi) = par_blocks(&rows)
-        .map(|part| {
-            kept_in(keep, part).fold(none, |(n, lo, hi), row| (n + 1, lo.min(y[row]), hi.max(y[row])))
+        .map(|part| match keep.class(&part) {
+            Class::None => none,
+            Class::All => {
+                let seen = y.extremes(part.clone());
+                (part.len(), seen.lo_v, seen.hi_v)
+            }
+            Class::Some => part
+                .filter(|&row| keep.keeps(row))
+                .fold(none, |(n, lo, hi), row| {
+                    (n + 1, lo.min(values[row]), hi.max(values[row]))
+                }),
         })
-        .reduce(
-            || (0, f64::INFINITY, f64::NEG_INFINITY),
-            |a, b| (a.0 + b.0, a.1.min(b.1), a.2.max(b.2)),
-        );
+        .reduce(|| none, |a, b| (a.0 + b.0, a.1.min(b.1), a.2.max(b.2)));
     if kept == 0 {
         return Err(FigureError::NoRows);
     }
     let hist = match Histogram::spanning(lo, hi, HISTOGRAM_BINS) {
         None => Histogram::empty(HISTOGRAM_BINS),
         Some(mut hist) => {
-            let bins = hist.counts.len();
-            let counts = par_blocks(&rows)
+            let lanes = par_blocks(&rows)
                 .fold(
-                    || vec![0_u64; bins],
-                    |mut counts, part| {
-                        for row in kept_in(keep, part) {
-                            if let Some(bin) = hist.bin_of(y[row]) {
-                                counts[bin] += 1;
-                            }
+                    || Lanes::new(&hist),
+                    |mut lanes, part| {
+                        match keep.class(&part) {
+                            Class::None => {}
+                            Class::All => lanes.count(&values[part], &hist),
+                            Class::Some => part
+                                .filter(|&row| keep.keeps(row))
+                                .for_each(|row| lanes.count_one(values[row], &hist)),
                         }
-                        counts
+                        lanes
                     },
                 )
-                .reduce(
-                    || vec![0_u64; bins],
-                    |mut a, b| {
-                        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                        a
-                    },
-                );
-            hist.counts = counts;
+                .reduce(|| Lanes::new(&hist), Lanes::merged);
+            hist.counts = lanes.summed();
             hist
         }
     };

@@ -135,21 +135,16 @@ pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
     let Some(mut hist) = Histogram::spanning(lo, hi, bins) else {
         return Histogram::empty(bins);
     };
-    hist.counts = chunks()
+    let lanes = chunks()
         .fold(
-            || vec![0_u64; hist.counts.len()],
-            |mut counts, c| {
-                count_into(&mut counts, c, &hist);
-                counts
+            || Lanes::new(&hist),
+            |mut lanes, c| {
+                lanes.count(c, &hist);
+                lanes
             },
         )
-        .reduce(
-            || vec![0_u64; hist.counts.len()],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+        .reduce(|| Lanes::new(&hist), Lanes::merged);
+    hist.counts = lanes.summed();
     hist
 }
 
@@ -163,10 +158,82 @@ fn range_of(values: &[f64]) -> (f64, f64) {
         })
 }
 
-/// Adds `values` to `counts`, binned as `hist` bins them.
-fn count_into(counts: &mut [u64], values: &[f64], hist: &Histogram) {
-    for bin in values.iter().filter_map(|&v| hist.bin_of(v)) {
-        counts[bin] += 1;
+/// Bin counts kept in [`LANES`] lanes, the values counted in each in turn. With one
+/// array of counts each increment waits on the one before when neighbouring values fall
+/// in the same bin, as most of a walk's or a sine's do; lanes let the CPU overlap them
+/// (40M values of a sine, one thread: 120 → 83 ms; one by one, 93 ms).
+pub(crate) struct Lanes {
+    bins: usize,
+    counts: Vec<u64>,
+    /// Where the lane the next value goes to starts.
+    next: usize,
+}
+
+/// Lanes of counts: enough to hide an increment's store-to-load latency.
+const LANES: usize = 4;
+
+impl Lanes {
+    /// Empty lanes for the bins of `hist`.
+    pub(crate) fn new(hist: &Histogram) -> Self {
+        let bins = hist.counts.len();
+        Self {
+            bins,
+            counts: vec![0; LANES * bins],
+            next: 0,
+        }
+    }
+
+    /// Counts `values`, binned as `hist` bins them (NaN is not counted).
+    pub(crate) fn count(&mut self, values: &[f64], hist: &Histogram) {
+        let bins = self.bins;
+        let (a, rest) = self.counts.split_at_mut(bins);
+        let (b, rest) = rest.split_at_mut(bins);
+        let (c, d) = rest.split_at_mut(bins);
+        let mut quads = values.chunks_exact(LANES);
+        for quad in &mut quads {
+            // Written out: an array of the four lanes zipped with the values is slower.
+            if let Some(bin) = hist.bin_of(quad[0]) {
+                a[bin] += 1;
+            }
+            if let Some(bin) = hist.bin_of(quad[1]) {
+                b[bin] += 1;
+            }
+            if let Some(bin) = hist.bin_of(quad[2]) {
+                c[bin] += 1;
+            }
+            if let Some(bin) = hist.bin_of(quad[3]) {
+                d[bin] += 1;
+            }
+        }
+        quads.remainder().iter().for_each(|&v| self.count_one(v, hist));
+    }
+
+    /// Counts one value, binned as `hist` bins it.
+    #[inline]
+    pub(crate) fn count_one(&mut self, v: f64, hist: &Histogram) {
+        if let Some(bin) = hist.bin_of(v) {
+            self.counts[self.next + bin] += 1;
+            self.next += self.bins;
+            if self.next == self.counts.len() {
+                self.next = 0;
+            }
+        }
+    }
+
+    /// These counts and `other`'s, lane by lane.
+    pub(crate) fn merged(mut self, other: Self) -> Self {
+        self.counts
+            .iter_mut()
+            .zip(other.counts)
+            .for_each(|(x, y)| *x += y);
+        self
+    }
+
+    /// The count of each bin, all lanes summed.
+    pub(crate) fn summed(&self) -> Vec<u64> {
+        (0..self.bins)
+            .map(|bin| (0..LANES).map(|lane| self.counts[lane * self.bins + bin]).sum())
+            .collect()
     }
 }
 
@@ -181,17 +248,43 @@ fn binned<'a>(slices: impl Iterator<Item = &'a [f64]> + Clone, bins: usize) -> H
     let Some(mut hist) = Histogram::spanning(lo, hi, bins) else {
         return Histogram::empty(bins);
     };
-    let mut counts = vec![0_u64; hist.counts.len()];
+    let mut lanes = Lanes::new(&hist);
     for values in slices {
-        count_into(&mut counts, values, &hist);
+        lanes.count(values, &hist);
     }
-    hist.counts = counts;
+    hist.counts = lanes.summed();
     hist
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_count_what_one_array_counts() {
+        // Runs of one bin (as a walk's), NaN, the top edge, a length no multiple of four,
+        // values counted in slices and one by one, and two tallies merged.
+        let values: Vec<f64> = (0..1_003)
+            .map(|i| match i % 97 {
+                0 => f64::NAN,
+                1 => 10.0,
+                _ => ((i / 50) % 10) as f64,
+            })
+            .collect();
+        let hist = Histogram::spanning(0.0, 10.0, 7).expect("finite");
+        let mut plain = vec![0_u64; 7];
+        values
+            .iter()
+            .filter_map(|&v| hist.bin_of(v))
+            .for_each(|b| plain[b] += 1);
+        let mut first = Lanes::new(&hist);
+        first.count(&values[..501], &hist);
+        values[501..700].iter().for_each(|&v| first.count_one(v, &hist));
+        let mut second = Lanes::new(&hist);
+        second.count(&values[700..], &hist);
+        assert_eq!(first.merged(second).summed(), plain);
+        assert_eq!(plain.iter().sum::<u64>(), 1_003 - 11, "NaN is not counted");
+    }
 
     #[test]
     fn mean_and_histogram_are_exact_on_known_data() {
