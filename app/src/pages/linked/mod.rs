@@ -49,10 +49,19 @@ pub struct Linked {
     drawing: StoredValue<Vec<usize>>,
     /// The frame's columns, for the add-a-figure form.
     columns: RwSignal<Vec<ColumnInfo>>,
+    /// Each plot's width, read after its last paint (0: not known). A gesture's request
+    /// then sets off without making the browser lay the page out first; a resize of the
+    /// window or a change of the figures forgets them.
+    widths: StoredValue<Vec<u32>>,
 }
 
 fn plot_id(i: usize) -> String {
     format!("linked-plot-{i}")
+}
+
+/// The width a figure of plot `root` is reduced for: its width in CSS pixels, at least 300.
+fn plot_width(root: &web_sys::Element) -> u32 {
+    root.client_width().max(300) as u32
 }
 
 fn plot_of(i: usize) -> Option<web_sys::Element> {
@@ -100,19 +109,31 @@ fn request(ln: Linked, mut only: Vec<usize>) {
             l[i] = mine;
         }
     });
-    let width = |i: usize| plot_of(i).map_or(600, |e| e.client_width().max(300) as u32);
+    let width = |i: usize| match ln.widths.with_value(|w| w.get(i).copied().unwrap_or(0)) {
+        0 => plot_of(i).map_or(600, |e| plot_width(&e)),
+        known => known,
+    };
     let (figures, selections) = ln.view.with_untracked(|v| v.request(&only, width));
     spawn_local(async move {
         let reply = linked_figures(handle, figures, selections).await;
-        let Some(latest) = ln.latest.try_get_value() else {
+        if ln.latest.try_get_value().is_none() {
             return; // the page is gone
-        };
-        let current = ln.generation.get_value() == generation;
+        }
         match reply {
             Ok(drawn) => {
                 ln.error.set(None);
+                let mut painting = false;
                 for (i, figure) in only.iter().copied().zip(drawn) {
-                    if !current || latest.get(i) != Some(&mine) {
+                    if painting {
+                        // Each figure is painted before the next is drawn: the first (the
+                        // one the gesture came from, for a zoom) shows without waiting
+                        // for the others' draws.
+                        browser::after_paint().await;
+                    }
+                    let Some(latest) = ln.latest.try_get_value() else {
+                        return; // the page is gone
+                    };
+                    if ln.generation.get_value() != generation || latest.get(i) != Some(&mine) {
                         continue; // a newer request asked for it, or the figures changed
                     }
                     let Some(root) = plot_of(i) else { continue };
@@ -124,6 +145,7 @@ fn request(ln: Linked, mut only: Vec<usize>) {
                         serde_json::to_string(&boxes).ok()
                     });
                     ln.drawing.update_value(|d| d.push(i));
+                    painting = true;
                     let drawn = browser::draw_figure_selected(&root, &figure.figure, boxes.as_deref()).await;
                     ln.drawing.update_value(|d| d.retain(|&j| j != i));
                     if let Err(err) = drawn {
@@ -133,9 +155,17 @@ fn request(ln: Linked, mut only: Vec<usize>) {
                     // For tests and benchmarks: how many draws, and when this one was
                     // painted (a performance mark, as `/` and `/explore` leave theirs).
                     let _ = root.set_attribute("data-draws", &mine.to_string());
+                    let painted = root.clone();
                     spawn_local(async move {
                         browser::after_paint().await;
                         browser::mark(&format!("stayput:painted-{i}"));
+                        // Laid out for the paint: read without a layout of its own.
+                        if ln.generation.try_get_value() == Some(generation) {
+                            ln.widths.update_value(|w| {
+                                w.resize(w.len().max(i + 1), 0);
+                                w[i] = plot_width(&painted);
+                            });
+                        }
                     });
                     ln.notes.update(|n| {
                         n.resize(count, String::new());
@@ -211,9 +241,13 @@ fn on_zoom(ln: Linked, i: usize, range: Option<(f64, f64)>) {
     }
     ln.view.update(|v| v.zoom(&x, range));
     remember(ln);
+    // The zoomed figure first (drawn and painted first), then the others over its x.
     let same_x = ln.view.with_untracked(|v| {
-        (0..v.figures.len())
-            .filter(|&j| v.figures[j].x == x && v.figures[j].kind != ChartKind::Bar)
+        std::iter::once(i)
+            .chain(
+                (0..v.figures.len())
+                    .filter(|&j| j != i && v.figures[j].x == x && v.figures[j].kind != ChartKind::Bar),
+            )
             .collect()
     });
     request(ln, same_x);
@@ -300,7 +334,10 @@ pub fn LinkedPage() -> impl IntoView {
         drawing: StoredValue::new(Vec::new()),
         generation: StoredValue::new(0),
         columns: RwSignal::new(Vec::new()),
+        widths: StoredValue::new(Vec::new()),
     };
+    let resized = window_event_listener(leptos::ev::resize, move |_| ln.widths.set_value(Vec::new()));
+    on_cleanup(move || resized.remove());
     let query = leptos_router::hooks::use_query_map();
     Effect::new(move |_| {
         ready.set(true);
@@ -367,6 +404,7 @@ pub fn LinkedPage() -> impl IntoView {
         move || count.get(),
         move |&n, _, _| {
             ln.hooked.set_value(Vec::new());
+            ln.widths.set_value(Vec::new());
             ln.generation.update_value(|g| *g += 1);
             spawn_local(async move {
                 browser::after_render().await;
