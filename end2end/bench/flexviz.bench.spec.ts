@@ -7,6 +7,9 @@
 //   last redraw for it;
 // - 1 % zoom → line painted: from the first `plotly_relayout` on the line (its x range set
 //   to 1 % of the rows) to the same point.
+// - 1 % zoom → every figure it redraws painted: Stayput's zoom also re-aggregates the
+//   histogram (over the same x), which it draws after the line has painted; FlexViz's
+//   redraws the line only.
 // Both ends are read the same way on both sides: the start in a listener put before the
 // page's own; the end at the first timer after the animation frame that follows the
 // line's `plotly_afterplot` (the paint); the gesture is over when no request is on its
@@ -42,7 +45,7 @@ const zoomRange = (n: number, i: number) => {
 // ---------------------------------------------------------------------------------------
 // Stayput: /linked with the two figures, over the series /explore makes.
 
-async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
+async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: number[]; zoomAll: number[] }> {
   await countRequests(page);
   await makeSeries(page, server.url, n);
   const id = new URL(page.url()).searchParams.get("h");
@@ -65,15 +68,18 @@ async function stayput(page: Page, n: number): Promise<{ brush: number[]; zoom: 
     brush.push(took(await settled(page), "selected"));
   }
   const zoom: number[] = [];
+  const zoomAll: number[] = [];
   for (let i = 0; i < REPS; i++) {
     await line.evaluate(
       (el, range) =>
         (window as unknown as { Plotly: { relayout: Function } }).Plotly.relayout(el, { "xaxis.range": range }),
       zoomRange(n, i),
     );
-    zoom.push(took(await settled(page), "relayout"));
+    const marks = await settled(page);
+    zoom.push(took(marks, "relayout"));
+    zoomAll.push(took(marks, "relayout", true));
   }
-  return { brush, zoom };
+  return { brush, zoom, zoomAll };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -137,6 +143,10 @@ async function instrument(page: Page, lineId: string, histId: string): Promise<v
         bench.draws++;
         requestAnimationFrame(() => setTimeout(() => mark("painted")));
       });
+      hist.on("plotly_afterplot", () => {
+        bench.draws++;
+        requestAnimationFrame(() => setTimeout(() => mark("painted-other")));
+      });
     },
     [lineId, histId],
   );
@@ -163,14 +173,16 @@ async function settled(page: Page): Promise<[string, number][]> {
   });
 }
 
-/** From the first `from` mark to the last paint. */
-function took(marks: [string, number][], from: string): number {
+/** From the first `from` mark to the line's last paint (`every`: to the last paint of
+ * either figure). */
+function took(marks: [string, number][], from: string, every = false): number {
   const start = marks.find(([name]) => name === from)?.[1] ?? NaN;
-  const end = marks.filter(([name]) => name === "painted").at(-1)?.[1] ?? NaN;
+  const painted = (name: string) => name === "painted" || (every && name === "painted-other");
+  const end = marks.filter(([name, at]) => painted(name) && at > start).at(-1)?.[1] ?? NaN;
   return end - start;
 }
 
-async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: number[] }> {
+async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: number[]; zoomAll: number[] }> {
   const app = await startFlexviz(n);
   try {
     const external: string[] = [];
@@ -195,15 +207,18 @@ async function flexviz(page: Page, n: number): Promise<{ brush: number[]; zoom: 
       brush.push(took(await settled(page), "selected"));
     }
     const zoom: number[] = [];
+    const zoomAll: number[] = [];
     for (let i = 0; i < REPS; i++) {
       await page.evaluate(
         (range) => (window as any).Plotly.relayout("fv-plot-0", { "xaxis.range": range }),
         zoomRange(n, i),
       );
-      zoom.push(took(await settled(page), "relayout"));
+      const marks = await settled(page);
+      zoom.push(took(marks, "relayout"));
+      zoomAll.push(took(marks, "relayout", true));
     }
     expect(external, "FlexViz's page made a request off this machine").toEqual([]);
-    return { brush, zoom };
+    return { brush, zoom, zoomAll };
   } finally {
     app.child.kill("SIGTERM");
   }
@@ -229,16 +244,16 @@ test("linked views against FlexViz", async ({ browser }) => {
         await page.close();
       }
     })();
-    console.log(`${n}: Stayput brush ${fmt(ours.brush)} zoom ${fmt(ours.zoom)}`);
-    console.log(`${n}: FlexViz brush ${fmt(theirs.brush)} zoom ${fmt(theirs.zoom)}`);
-    const [sb, fb, sz, fz] = [ours.brush, theirs.brush, ours.zoom, theirs.zoom].map(median);
+    console.log(`${n}: Stayput brush ${fmt(ours.brush)} zoom ${fmt(ours.zoom)} (every figure ${fmt(ours.zoomAll)})`);
+    console.log(`${n}: FlexViz brush ${fmt(theirs.brush)} zoom ${fmt(theirs.zoom)} (every figure ${fmt(theirs.zoomAll)})`);
+    const [sb, fb, sz, fz, sa, fa] = [ours.brush, theirs.brush, ours.zoom, theirs.zoom, ours.zoomAll, theirs.zoomAll].map(median);
     rows.push(
-      `| ${n.toExponential(0)} | ${sb.toFixed(1)} | ${fb.toFixed(1)} | ${(fb / sb).toFixed(1)}× | ${sz.toFixed(1)} | ${fz.toFixed(1)} | ${(fz / sz).toFixed(1)}× |`,
+      `| ${n.toExponential(0)} | ${sb.toFixed(1)} | ${fb.toFixed(1)} | ${(fb / sb).toFixed(1)}× | ${sz.toFixed(1)} | ${fz.toFixed(1)} | ${(fz / sz).toFixed(1)}× | ${sa.toFixed(1)} | ${fa.toFixed(1)} |`,
     );
   }
   const table = [
-    "| rows | brush → line painted, Stayput (ms) | FlexViz (ms) | × | 1 % zoom → line painted, Stayput (ms) | FlexViz (ms) | × |",
-    "|---:|---:|---:|---:|---:|---:|---:|",
+    "| rows | brush → line painted, Stayput (ms) | FlexViz (ms) | × | 1 % zoom → line painted, Stayput (ms) | FlexViz (ms) | × | zoom → every redrawn figure painted, Stayput (ms) | FlexViz (line only) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
   ].join("\n");
   console.log("\n" + table);

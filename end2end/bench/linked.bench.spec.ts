@@ -5,7 +5,9 @@
 //   histogram, released) to the first animation frame after the re-aggregated line is
 //   drawn;
 // - 1 % zoom → painted: from plotly's `plotly_relayout` on the line to the same point for
-//   the line (the histograms over the same time axis follow in the same request).
+//   the line (the histograms over the same time axis follow in the same request);
+// - each also to every redrawn figure painted (the page draws the line first and lets it
+//   paint before it draws the histograms).
 // Prints a Markdown table and writes it to end2end/bench-linked.md.
 import { expect, test, type Page } from "@playwright/test";
 import { writeFileSync } from "node:fs";
@@ -19,17 +21,23 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => server?.stop());
 
-/** Milliseconds from the newest mark `from` to the newest `stayput:painted-0`. */
-async function since(page: Page, from: string): Promise<number> {
+/** Milliseconds from the newest mark `from` to the newest `stayput:painted-0`, and to
+ * the last paint of a figure redrawn since. */
+async function since(page: Page, from: string): Promise<[number, number]> {
   return page.evaluate((from) => {
     const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
-    return at("stayput:painted-0") - at(from);
+    const start = at(from);
+    const last = Math.max(...[0, 1, 2].map((i) => at(`stayput:painted-${i}`)).filter((t) => t > start));
+    return [at("stayput:painted-0") - start, last - start];
   }, from);
 }
 
-async function nextDraw(page: Page, before: string | null): Promise<void> {
+/** Waits for the line's next draw and for figure `also`'s in the same request. */
+async function nextDraw(page: Page, before: string | null, also: number): Promise<void> {
   const line = page.getByTestId("linked-0");
   await expect(line).not.toHaveAttribute("data-draws", before ?? "", { timeout: 300_000 });
+  const drawn = (await line.getAttribute("data-draws")) ?? "";
+  await expect(page.getByTestId(`linked-${also}`)).toHaveAttribute("data-draws", drawn, { timeout: 300_000 });
   await page.waitForTimeout(100); // its paint mark comes a frame later
 }
 
@@ -41,12 +49,12 @@ test("linked", async ({ page }) => {
     await page.getByTestId("open-linked").click();
     await expect(page.getByTestId("linked-0")).toHaveAttribute("data-draws", /\d+/, { timeout: 300_000 });
     await expect(page.getByTestId("linked-note-2")).toContainText("rows");
-    const brush: number[] = [];
-    const zoom: number[] = [];
+    const brush: [number, number][] = [];
+    const zoom: [number, number][] = [];
     for (let i = 0; i < REPS; i++) {
       const before = await page.getByTestId("linked-0").getAttribute("data-draws");
       await drag(page, '[data-testid="linked-1"] .nsewdrag', i);
-      await nextDraw(page, before);
+      await nextDraw(page, before, 2);
       brush.push(await since(page, "stayput:selected"));
     }
     for (let i = 0; i < REPS; i++) {
@@ -59,16 +67,18 @@ test("linked", async ({ page }) => {
           "xaxis.range": [iso(lo), iso(lo + n * 10)],
         });
       }, [n, i]);
-      await nextDraw(page, before);
+      await nextDraw(page, before, 2);
       zoom.push(await since(page, "stayput:relayout"));
     }
-    const row = `| ${n.toExponential(0)} | ${median(brush).toFixed(1)} | ${median(zoom).toFixed(1)} |`;
-    console.log(row, "brush", brush.map((v) => v.toFixed(0)).join(" "), "zoom", zoom.map((v) => v.toFixed(0)).join(" "));
+    const med = (xs: [number, number][], k: 0 | 1) => median(xs.map((x) => x[k])).toFixed(1);
+    const row = `| ${n.toExponential(0)} | ${med(brush, 0)} | ${med(brush, 1)} | ${med(zoom, 0)} | ${med(zoom, 1)} |`;
+    const all = (xs: [number, number][]) => xs.map(([a, b]) => `${a.toFixed(0)}/${b.toFixed(0)}`).join(" ");
+    console.log(row, "brush", all(brush), "zoom", all(zoom));
     lines.push(row);
   }
   const table = [
-    "| rows | brush → line painted (ms, median of 7) | 1 % zoom → line painted (ms, median of 7) |",
-    "|---:|---:|---:|",
+    "| rows | brush → line painted (ms, median of 7) | → every figure painted | 1 % zoom → line painted | → every figure painted |",
+    "|---:|---:|---:|---:|---:|",
     ...lines,
   ].join("\n");
   console.log("\n" + table);
