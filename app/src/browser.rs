@@ -63,13 +63,18 @@ pub(crate) async fn after_render() {
 
 /// Resolves once the browser has painted what is in the DOM now: an animation frame
 /// (its callbacks run just before the paint), then a task (which runs after it). A long
-/// draw started only then cannot hold back the paint of what came before it.
+/// draw started only then cannot hold back the paint of what came before it. A hidden
+/// page paints nothing and gets no frame: there it resolves at once.
 pub(crate) async fn after_paint() {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         let Some(window) = web_sys::window() else {
             let _ = resolve.call0(&JsValue::NULL);
             return;
         };
+        if window.document().is_none_or(|d| d.hidden()) {
+            let _ = resolve.call0(&JsValue::NULL);
+            return;
+        }
         let done = resolve.clone();
         let after = Closure::once_into_js(move || {
             let _ = done.call0(&JsValue::NULL);

@@ -22,23 +22,28 @@ test.beforeAll(async () => {
 test.afterAll(async () => server?.stop());
 
 /** Milliseconds from the newest mark `from` to the newest `stayput:painted-0`, and to
- * the last paint of a figure redrawn since. */
+ * the last paint of a figure redrawn since (NaN when there is none). */
 async function since(page: Page, from: string): Promise<[number, number]> {
   return page.evaluate((from) => {
     const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
     const start = at(from);
-    const last = Math.max(...[0, 1, 2].map((i) => at(`stayput:painted-${i}`)).filter((t) => t > start));
-    return [at("stayput:painted-0") - start, last - start];
+    const after = [0, 1, 2].map((i) => at(`stayput:painted-${i}`)).filter((t) => t > start);
+    return [at("stayput:painted-0") - start, after.length ? Math.max(...after) - start : NaN];
   }, from);
 }
 
-/** Waits for the line's next draw and for figure `also`'s in the same request. */
-async function nextDraw(page: Page, before: string | null, also: number): Promise<void> {
-  const line = page.getByTestId("linked-0");
-  await expect(line).not.toHaveAttribute("data-draws", before ?? "", { timeout: 300_000 });
-  const drawn = (await line.getAttribute("data-draws")) ?? "";
-  await expect(page.getByTestId(`linked-${also}`)).toHaveAttribute("data-draws", drawn, { timeout: 300_000 });
-  await page.waitForTimeout(100); // its paint mark comes a frame later
+/** Waits until the line and figure `also` have both been painted since the newest mark
+ * `from` (the gesture's start). */
+async function nextDraw(page: Page, from: string, also: number): Promise<void> {
+  await page.waitForFunction(
+    ([from, also]) => {
+      const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
+      const start = at(from as string);
+      return at("stayput:painted-0") > start && at(`stayput:painted-${also}`) > start;
+    },
+    [from, also] as const,
+    { timeout: 300_000 },
+  );
 }
 
 test("linked", async ({ page }) => {
@@ -52,13 +57,11 @@ test("linked", async ({ page }) => {
     const brush: [number, number][] = [];
     const zoom: [number, number][] = [];
     for (let i = 0; i < REPS; i++) {
-      const before = await page.getByTestId("linked-0").getAttribute("data-draws");
       await drag(page, '[data-testid="linked-1"] .nsewdrag', i);
-      await nextDraw(page, before, 2);
+      await nextDraw(page, "stayput:selected", 2);
       brush.push(await since(page, "stayput:selected"));
     }
     for (let i = 0; i < REPS; i++) {
-      const before = await page.getByTestId("linked-0").getAttribute("data-draws");
       await page.getByTestId("linked-0").evaluate((el, [n, i]) => {
         const start = 1_704_067_200_000;
         const lo = start + Math.floor(n * (0.1 + 0.1 * i)) * 1000;
@@ -67,7 +70,7 @@ test("linked", async ({ page }) => {
           "xaxis.range": [iso(lo), iso(lo + n * 10)],
         });
       }, [n, i]);
-      await nextDraw(page, before, 2);
+      await nextDraw(page, "stayput:relayout", 2);
       zoom.push(await since(page, "stayput:relayout"));
     }
     const med = (xs: [number, number][], k: 0 | 1) => median(xs.map((x) => x[k])).toFixed(1);

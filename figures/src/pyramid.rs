@@ -239,6 +239,40 @@ mod tests {
     }
 
     #[test]
+    fn extremes_and_their_values_are_a_scans_with_nan_and_infinities() {
+        // What a brushed histogram reads of the blocks it keeps whole: the lowest and
+        // highest values, over ranges that take whole summaries of every level.
+        let mut values: Vec<f64> = (0..300_000_u64)
+            .map(|i| ((i * 7_919) % 10_007) as f64 - 5_000.0)
+            .collect();
+        for (row, v) in [
+            (0, f64::NAN),
+            (77_777, f64::INFINITY),
+            (150_001, f64::NEG_INFINITY),
+        ] {
+            values[row] = v;
+        }
+        values[200_000..266_000].iter_mut().for_each(|v| *v = f64::NAN);
+        let pyramid = MinMaxPyramid::build(&values);
+        for range in [
+            0..300_000,
+            1..77_777,
+            70_000..80_000,
+            65_536..131_072,
+            150_001..150_002,
+            199_000..267_000,
+            200_000..266_000,
+            255..299_999,
+        ] {
+            let found = Extremes::scan(&values[range.clone()], range.start);
+            let or_start = |r: u64| if r == NONE { range.start } else { r as usize };
+            let scanned = ((or_start(found.lo), found.lo_v), (or_start(found.hi), found.hi_v));
+            let read = pyramid.extremes_and_values(&values, range.clone());
+            assert_eq!(format!("{read:?}"), format!("{scanned:?}"), "{range:?}");
+        }
+    }
+
+    #[test]
     fn ties_keep_the_first_row_across_blocks() {
         // The same extremes in every block: the first of them wins, as in one scan.
         let values: Vec<f64> = (0..100_000).map(|i| (i % 10) as f64).collect();

@@ -183,9 +183,11 @@ impl Lanes {
         }
     }
 
-    /// Counts `values`, binned as `hist` bins them (NaN is not counted).
+    /// Counts `values`, binned as `hist` (the histogram these lanes were made for) bins
+    /// them (NaN is not counted).
     pub(crate) fn count(&mut self, values: &[f64], hist: &Histogram) {
         let bins = self.bins;
+        debug_assert_eq!(hist.counts.len(), bins, "lanes of another histogram");
         let (a, rest) = self.counts.split_at_mut(bins);
         let (b, rest) = rest.split_at_mut(bins);
         let (c, d) = rest.split_at_mut(bins);
@@ -211,6 +213,7 @@ impl Lanes {
     /// Counts one value, binned as `hist` bins it.
     #[inline]
     pub(crate) fn count_one(&mut self, v: f64, hist: &Histogram) {
+        debug_assert_eq!(hist.counts.len(), self.bins, "lanes of another histogram");
         if let Some(bin) = hist.bin_of(v) {
             self.counts[self.next + bin] += 1;
             self.next += self.bins;

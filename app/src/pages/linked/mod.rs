@@ -122,19 +122,25 @@ fn request(ln: Linked, mut only: Vec<usize>) {
         match reply {
             Ok(drawn) => {
                 ln.error.set(None);
-                let mut painting = false;
+                // The figure drawn last, not yet painted.
+                let mut unpainted: Option<(usize, web_sys::Element)> = None;
                 for (i, figure) in only.iter().copied().zip(drawn) {
-                    if painting {
+                    match still_wanted(ln, generation, mine, i) {
+                        None => return,          // the page is gone
+                        Some(false) => continue, // a newer request asked for it, or the figures changed
+                        Some(true) => {}
+                    }
+                    if let Some((j, root)) = unpainted.take() {
                         // Each figure is painted before the next is drawn: the first (the
                         // one the gesture came from, for a zoom) shows without waiting
                         // for the others' draws.
                         browser::after_paint().await;
-                    }
-                    let Some(latest) = ln.latest.try_get_value() else {
-                        return; // the page is gone
-                    };
-                    if ln.generation.get_value() != generation || latest.get(i) != Some(&mine) {
-                        continue; // a newer request asked for it, or the figures changed
+                        painted(ln, generation, j, &root);
+                        match still_wanted(ln, generation, mine, i) {
+                            None => return,
+                            Some(false) => continue,
+                            Some(true) => {}
+                        }
                     }
                     let Some(root) = plot_of(i) else { continue };
                     // Its own selection drawn with it; what plotly reports of it while we
@@ -145,28 +151,14 @@ fn request(ln: Linked, mut only: Vec<usize>) {
                         serde_json::to_string(&boxes).ok()
                     });
                     ln.drawing.update_value(|d| d.push(i));
-                    painting = true;
                     let drawn = browser::draw_figure_selected(&root, &figure.figure, boxes.as_deref()).await;
                     ln.drawing.update_value(|d| d.retain(|&j| j != i));
                     if let Err(err) = drawn {
                         ln.error.set(Some(err.to_string()));
                         continue;
                     }
-                    // For tests and benchmarks: how many draws, and when this one was
-                    // painted (a performance mark, as `/` and `/explore` leave theirs).
+                    // For tests and benchmarks: how many draws.
                     let _ = root.set_attribute("data-draws", &mine.to_string());
-                    let painted = root.clone();
-                    spawn_local(async move {
-                        browser::after_paint().await;
-                        browser::mark(&format!("stayput:painted-{i}"));
-                        // Laid out for the paint: read without a layout of its own.
-                        if ln.generation.try_get_value() == Some(generation) {
-                            ln.widths.update_value(|w| {
-                                w.resize(w.len().max(i + 1), 0);
-                                w[i] = plot_width(&painted);
-                            });
-                        }
-                    });
                     ln.notes.update(|n| {
                         n.resize(count, String::new());
                         n[i] = format!(
@@ -176,14 +168,44 @@ fn request(ln: Linked, mut only: Vec<usize>) {
                         );
                     });
                     hook(ln, i, &root);
+                    unpainted = Some((i, root));
+                }
+                if let Some((j, root)) = unpainted {
+                    spawn_local(async move {
+                        browser::after_paint().await;
+                        painted(ln, generation, j, &root);
+                    });
                 }
             }
             Err(err) => ln.error.set(Some(err.to_string())),
+        }
+        if ln.latest.try_get_value().is_none() {
+            return; // the page is gone
         }
         ln.in_flight.set_value(false);
         let next = ln.pending.try_update_value(std::mem::take).unwrap_or_default();
         request(ln, next);
     });
+}
+
+/// Whether request `mine`'s figure `i` is still to be drawn: `None` when the page is
+/// gone, `false` when a newer request asked for it or the figures changed.
+fn still_wanted(ln: Linked, generation: u64, mine: u64, i: usize) -> Option<bool> {
+    let latest = ln.latest.try_get_value()?;
+    Some(ln.generation.try_get_value()? == generation && latest.get(i) == Some(&mine))
+}
+
+/// After figure `i` (in `root`) has been painted: its performance mark, where the tests
+/// and benchmarks read when it was (as `/` and `/explore` leave theirs), and its width,
+/// read now that the page is laid out.
+fn painted(ln: Linked, generation: u64, i: usize, root: &web_sys::Element) {
+    browser::mark(&format!("stayput:painted-{i}"));
+    if ln.generation.try_get_value() == Some(generation) {
+        ln.widths.update_value(|w| {
+            w.resize(w.len().max(i + 1), 0);
+            w[i] = plot_width(root);
+        });
+    }
 }
 
 /// Listens to figure `i`'s selections (and a line's zooms), once.
