@@ -13,7 +13,7 @@
 // Both ends are read the same way on both sides: the start in a listener put before the
 // page's own; the end at the first timer after the animation frame that follows the
 // line's `plotly_afterplot` (the paint); the gesture is over when no request is on its
-// way and the line has not redrawn for 500 ms.
+// way and neither figure has redrawn for 500 ms.
 // FlexViz runs on its defaults (no cache; `FLEXVIZ_CACHE=1` turns its cubes on). Its
 // page's plotly.js and gridstack are served from local npm copies (scripts/flexviz-setup).
 // Stayput's server has room for the 1e8-row series (3.2 GB, over a default session quota).
@@ -152,7 +152,7 @@ async function instrument(page: Page, lineId: string, histId: string): Promise<v
   );
 }
 
-/** Waits until no request is on its way and the line has not redrawn for 500 ms; returns
+/** Waits until no request is on its way and neither figure has redrawn for 500 ms; returns
  * the marks since the last call and clears them. */
 async function settled(page: Page): Promise<[string, number][]> {
   let last = -1;

@@ -32,16 +32,22 @@ async function since(page: Page, from: string): Promise<[number, number]> {
   }, from);
 }
 
-/** Waits until the line and figure `also` have both been painted since the newest mark
- * `from` (the gesture's start). */
-async function nextDraw(page: Page, from: string, also: number): Promise<void> {
+/** When the newest mark `name` was made (-1 when there is none). */
+async function markedAt(page: Page, name: string): Promise<number> {
+  return page.evaluate((name) => performance.getEntriesByName(name).at(-1)?.startTime ?? -1, name);
+}
+
+/** Waits for a gesture's start mark `from` newer than `before` (plotly may report a
+ * gesture after the input that made it has returned), then until the line and figure
+ * `also` have both been painted since. */
+async function nextDraw(page: Page, from: string, before: number, also: number): Promise<void> {
   await page.waitForFunction(
-    ([from, also]) => {
+    ([from, before, also]) => {
       const at = (name: string) => performance.getEntriesByName(name).at(-1)?.startTime ?? NaN;
       const start = at(from as string);
-      return at("stayput:painted-0") > start && at(`stayput:painted-${also}`) > start;
+      return start > (before as number) && at("stayput:painted-0") > start && at(`stayput:painted-${also}`) > start;
     },
-    [from, also] as const,
+    [from, before, also] as const,
     { timeout: 300_000 },
   );
 }
@@ -57,11 +63,13 @@ test("linked", async ({ page }) => {
     const brush: [number, number][] = [];
     const zoom: [number, number][] = [];
     for (let i = 0; i < REPS; i++) {
+      const before = await markedAt(page, "stayput:selected");
       await drag(page, '[data-testid="linked-1"] .nsewdrag', i);
-      await nextDraw(page, "stayput:selected", 2);
+      await nextDraw(page, "stayput:selected", before, 2);
       brush.push(await since(page, "stayput:selected"));
     }
     for (let i = 0; i < REPS; i++) {
+      const before = await markedAt(page, "stayput:relayout");
       await page.getByTestId("linked-0").evaluate((el, [n, i]) => {
         const start = 1_704_067_200_000;
         const lo = start + Math.floor(n * (0.1 + 0.1 * i)) * 1000;
@@ -70,7 +78,7 @@ test("linked", async ({ page }) => {
           "xaxis.range": [iso(lo), iso(lo + n * 10)],
         });
       }, [n, i]);
-      await nextDraw(page, "stayput:relayout", 2);
+      await nextDraw(page, "stayput:relayout", before, 2);
       zoom.push(await since(page, "stayput:relayout"));
     }
     const med = (xs: [number, number][], k: 0 | 1) => median(xs.map((x) => x[k])).toFixed(1);
