@@ -87,12 +87,15 @@ fn request(ln: Linked, mut only: Vec<usize>) {
         return;
     }
     if ln.in_flight.get_value() {
+        // The newest gesture's figures first, in its order (a zoom's own first), then
+        // the others still waiting.
         ln.pending.update_value(|p| {
-            for i in only {
-                if !p.contains(&i) {
-                    p.push(i);
-                }
-            }
+            let rest: Vec<usize> = std::mem::take(p)
+                .into_iter()
+                .filter(|i| !only.contains(i))
+                .collect();
+            p.extend(only);
+            p.extend(rest);
         });
         return;
     }
