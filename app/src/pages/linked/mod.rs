@@ -15,6 +15,8 @@ mod requests;
 use add_figure::AddFigure;
 use requests::{on_brush, plot_id, request};
 
+use futures::channel::oneshot;
+use futures::future::Shared;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stayput_cache::FrameHandle;
@@ -38,12 +40,14 @@ pub struct Linked {
     error: RwSignal<Option<String>>,
     /// What each figure drew, under it.
     notes: RwSignal<Vec<String>>,
-    /// Number of the newest request that asked for each figure: older replies are dropped.
+    /// Number of the newest request whose reply is in, for each figure: older replies not
+    /// yet drawn are dropped.
     latest: StoredValue<Vec<u64>>,
     requests: StoredValue<u64>,
     in_flight: StoredValue<bool>,
-    /// Figures asked for while a request was on its way: asked for as soon as it is
-    /// answered, together (a burst of brushes is one request, a single brush never waits).
+    /// Figures waiting to be asked for, one a request, as soon as the one on its way is
+    /// answered (a burst of brushes asks once for each figure; a single brush never
+    /// waits).
     pending: StoredValue<Vec<usize>>,
     hooked: StoredValue<Vec<bool>>,
     /// Bumped when the figures change (added, removed, another frame opened).
@@ -56,6 +60,9 @@ pub struct Linked {
     /// then sets off without making the browser lay the page out first; a resize of the
     /// window or a change of the figures forgets them.
     widths: StoredValue<Vec<u32>>,
+    /// Resolves when the newest reply asked for has been drawn and painted (or dropped):
+    /// the next reply is drawn after it.
+    drawn: StoredValue<Option<Shared<oneshot::Receiver<()>>>>,
 }
 
 /// The page's state written into its URL.
@@ -149,6 +156,7 @@ pub fn LinkedPage() -> impl IntoView {
         generation: StoredValue::new(0),
         columns: RwSignal::new(Vec::new()),
         widths: StoredValue::new(Vec::new()),
+        drawn: StoredValue::new(None),
     };
     let resized = window_event_listener(leptos::ev::resize, move |_| ln.widths.set_value(Vec::new()));
     on_cleanup(move || resized.remove());

@@ -1,8 +1,10 @@
-//! The figures of `/linked` asked for and drawn: one request at a time (a gesture made
-//! while one is on its way waits, merged with the others), each reply's figures drawn in
-//! turn, each painted before the next is drawn; and the gestures that ask for them (a
-//! brush, a zoom).
+//! The figures of `/linked` asked for and drawn: one figure a request, one request at a
+//! time (a gesture made while one is on its way waits, merged with the others), each
+//! reply drawn and painted before the next is drawn; and the gestures that ask for them
+//! (a brush, a zoom).
 
+use futures::channel::oneshot;
+use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -26,28 +28,38 @@ fn plot_of(i: usize) -> Option<web_sys::Element> {
     web_sys::window()?.document()?.get_element_by_id(&plot_id(i))
 }
 
-/// Asks for figures `only` and draws each reply that is still the newest for its figure
-/// (and for the same figures: adding or removing one, or opening another frame, starts a
-/// new generation whose plots no older reply draws into).
+/// Asks for figures `only`, one request a figure, in turn: the first now (or, while a
+/// request is on its way, as soon as it is answered), the rest waiting in
+/// [`Linked::pending`]. Each reply is drawn and painted before the next is drawn; a reply
+/// older than one already in for its figure, or for other figures (one added or removed,
+/// another frame opened: a new generation), is dropped.
+///
+/// One figure a request, because a reply waits for every figure it carries: a brush at
+/// 1e8 rows would hold the line (8 ms on the server) behind a histogram of the tens of
+/// millions of rows the brush keeps (45 ms). The next figure is asked for as soon as a
+/// reply is in, so the server works on it while the page draws the one before.
 pub(super) fn request(ln: Linked, mut only: Vec<usize>) {
     let count = ln.view.with_untracked(|v| v.figures.len());
     only.retain(|&i| i < count);
-    if only.is_empty() {
+    // The newest gesture's figures first, in its order (a zoom's own first), then the
+    // others still waiting.
+    let waiting = ln.pending.try_update_value(|p| {
+        let rest: Vec<usize> = std::mem::take(p)
+            .into_iter()
+            .filter(|i| !only.contains(i))
+            .collect();
+        p.extend(only);
+        p.extend(rest);
+        p.retain(|&i| i < count); // asked for before a figure was removed
+        if ln.in_flight.get_value() || p.is_empty() {
+            None
+        } else {
+            Some(p.remove(0))
+        }
+    });
+    let Some(Some(i)) = waiting else {
         return;
-    }
-    if ln.in_flight.get_value() {
-        // The newest gesture's figures first, in its order (a zoom's own first), then
-        // the others still waiting.
-        ln.pending.update_value(|p| {
-            let rest: Vec<usize> = std::mem::take(p)
-                .into_iter()
-                .filter(|i| !only.contains(i))
-                .collect();
-            p.extend(only);
-            p.extend(rest);
-        });
-        return;
-    }
+    };
     let Some(handle) = ln.handle.get_untracked() else {
         return;
     };
@@ -55,88 +67,82 @@ pub(super) fn request(ln: Linked, mut only: Vec<usize>) {
     ln.requests.update_value(|n| *n += 1);
     let mine = ln.requests.get_value();
     let generation = ln.generation.get_value();
-    ln.latest.update_value(|l| {
-        l.resize(count, 0);
-        for &i in &only {
-            l[i] = mine;
-        }
-    });
     let width = |i: usize| match ln.widths.with_value(|w| w.get(i).copied().unwrap_or(0)) {
         0 => plot_of(i).map_or(600, |e| plot_width(&e)),
         known => known,
     };
-    let (figures, selections) = ln.view.with_untracked(|v| v.request(&only, width));
+    let (figures, selections) = ln.view.with_untracked(|v| v.request(&[i], width));
+    // Replies are drawn in the order they were asked for: this one after the one before
+    // has been drawn and painted.
+    let (drawn_here, this_drawn) = oneshot::channel::<()>();
+    let before = ln
+        .drawn
+        .try_update_value(|d| d.replace(this_drawn.shared()))
+        .flatten();
     spawn_local(async move {
         let reply = linked_figures(handle, figures, selections).await;
         if ln.latest.try_get_value().is_none() {
             return; // the page is gone
         }
+        // This reply is the newest in for figure `i`: an older one not yet drawn drops it.
+        ln.latest.update_value(|l| {
+            l.resize(l.len().max(i + 1), 0);
+            l[i] = l[i].max(mine);
+        });
+        ln.in_flight.set_value(false);
+        request(ln, Vec::new());
+        if let Some(before) = before {
+            let _ = before.await; // cancelled (a reply dropped early) is drawn too
+        }
         match reply {
             Ok(drawn) => {
-                ln.error.set(None);
-                // The figure drawn last, not yet painted.
-                let mut unpainted: Option<(usize, web_sys::Element)> = None;
-                for (i, figure) in only.iter().copied().zip(drawn) {
-                    match still_wanted(ln, generation, mine, i) {
-                        None => return,          // the page is gone
-                        Some(false) => continue, // a newer request asked for it, or the figures changed
-                        Some(true) => {}
-                    }
-                    if let Some((j, root)) = unpainted.take() {
-                        // Each figure is painted before the next is drawn: the first (the
-                        // one the gesture came from, for a zoom) shows without waiting
-                        // for the others' draws.
-                        browser::after_paint().await;
-                        painted(ln, generation, j, &root);
-                        match still_wanted(ln, generation, mine, i) {
-                            None => return,
-                            Some(false) => continue,
-                            Some(true) => {}
-                        }
-                    }
-                    let Some(root) = plot_of(i) else { continue };
-                    // Its own selection drawn with it; what plotly reports of it while we
-                    // redraw is ours, not the user's, and is ignored.
-                    let boxes = ln.view.with_untracked(|v| {
-                        let figure = v.figures.get(i)?;
-                        let boxes = selection_boxes(figure, v.selection(i)?);
-                        serde_json::to_string(&boxes).ok()
-                    });
-                    ln.drawing.update_value(|d| d.push(i));
-                    let drawn = browser::draw_figure_selected(&root, &figure.figure, boxes.as_deref()).await;
-                    ln.drawing.update_value(|d| d.retain(|&j| j != i));
-                    if let Err(err) = drawn {
-                        ln.error.set(Some(err.to_string()));
-                        continue;
-                    }
-                    // For tests and benchmarks: how many draws.
-                    let _ = root.set_attribute("data-draws", &mine.to_string());
-                    ln.notes.update(|n| {
-                        n.resize(count, String::new());
-                        n[i] = format!(
-                            "{} points of {} rows",
-                            with_thousands(figure.points),
-                            with_thousands(figure.rows_in_range)
-                        );
-                    });
-                    hook(ln, i, &root);
-                    unpainted = Some((i, root));
+                let Some(figure) = drawn.into_iter().next() else {
+                    return;
+                };
+                if still_wanted(ln, generation, mine, i) != Some(true) {
+                    return; // the page is gone, a newer reply is in, or the figures changed
                 }
-                if let Some((j, root)) = unpainted {
-                    spawn_local(async move {
-                        browser::after_paint().await;
-                        painted(ln, generation, j, &root);
-                    });
+                let Some(root) = plot_of(i) else { return };
+                // Its own selection drawn with it; what plotly reports of it while we
+                // redraw is ours, not the user's, and is ignored.
+                let boxes = ln.view.with_untracked(|v| {
+                    let figure = v.figures.get(i)?;
+                    let boxes = selection_boxes(figure, v.selection(i)?);
+                    serde_json::to_string(&boxes).ok()
+                });
+                ln.drawing.update_value(|d| d.push(i));
+                let drawn = browser::draw_figure_selected(&root, &figure.figure, boxes.as_deref()).await;
+                if ln.drawing.try_update_value(|d| d.retain(|&j| j != i)).is_none() {
+                    return; // the page is gone
+                }
+                if let Err(err) = drawn {
+                    ln.error.set(Some(err.to_string()));
+                    return;
+                }
+                ln.error.set(None);
+                // For tests and benchmarks: how many draws.
+                let _ = root.set_attribute("data-draws", &mine.to_string());
+                ln.notes.update(|n| {
+                    n.resize(count, String::new());
+                    n[i] = format!(
+                        "{} points of {} rows",
+                        with_thousands(figure.points),
+                        with_thousands(figure.rows_in_range)
+                    );
+                });
+                hook(ln, i, &root);
+                // Painted before the next reply is drawn: the first figure asked for (the
+                // one a zoom came from) shows without waiting for the others' draws.
+                browser::after_paint().await;
+                painted(ln, generation, i, &root);
+            }
+            Err(err) => {
+                if still_wanted(ln, generation, mine, i) == Some(true) {
+                    ln.error.set(Some(err.to_string()));
                 }
             }
-            Err(err) => ln.error.set(Some(err.to_string())),
         }
-        if ln.latest.try_get_value().is_none() {
-            return; // the page is gone
-        }
-        ln.in_flight.set_value(false);
-        let next = ln.pending.try_update_value(std::mem::take).unwrap_or_default();
-        request(ln, next);
+        let _ = drawn_here.send(());
     });
 }
 
