@@ -18,13 +18,14 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::axis::{x_axis, XValues};
+use crate::bin_counts::{BinCounts, BinsOf, BIN_BLOCK};
 use crate::columns::{is_sorted_f64, values};
 use crate::figure::{histogram_drawn, HISTOGRAM_BINS};
 use crate::line::{drawn_line, Drawn, Picked};
 use crate::pyramid::MinMaxPyramid;
 use crate::ranges::{Class, Keep, PyramidOf};
 use crate::select::{Clause, LinkedFigure};
-use crate::stats::{Histogram, Lanes};
+use crate::stats::{range_of_all, Histogram, Lanes};
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
 
 /// Rows one block summary covers: small enough that a bucket's two edge blocks are a
@@ -105,19 +106,28 @@ pub(crate) fn figure(
     keep: &Keep<'_>,
     spec: &FigureSpec,
     pyramid_of: PyramidOf<'_>,
+    bins_of: BinsOf<'_>,
 ) -> Result<Figure, FigureError> {
     let y = values(frame, &spec.y)?;
     let (x, rows) = x_axis(frame, spec)?;
     let total_rows = frame.height() as u64;
-    // y's pyramid gives the extremes of the blocks kept whole: a line's buckets', a
-    // histogram's range.
-    let pyramid = pyramid_of(&spec.y, &y);
+    // A histogram of every row reads the column's counts by block; anything else, y's
+    // pyramid: the extremes of the blocks kept whole, a line's buckets', a histogram's
+    // range.
+    let counts = match spec.kind {
+        ChartKind::Histogram if rows.len() == y.len() => bins_of(&spec.y, &y),
+        _ => None,
+    };
+    let pyramid = match counts {
+        None => pyramid_of(&spec.y, &y),
+        Some(_) => None,
+    };
     let y = Ys {
         values: &y,
         pyramid: pyramid.as_deref(),
     };
     match spec.kind {
-        ChartKind::Histogram => histogram(spec, keep, y, rows, total_rows),
+        ChartKind::Histogram => histogram(spec, keep, y, rows, total_rows, counts.as_deref()),
         _ => line(spec, keep, &x, y, rows, total_rows),
     }
 }
@@ -189,17 +199,27 @@ fn par_blocks(rows: &Range<usize>) -> impl IndexedParallelIterator<Item = Range<
 }
 
 fn block_count(rows: &Range<usize>) -> usize {
-    if rows.is_empty() {
-        0
-    } else {
-        rows.end.div_ceil(BLOCK) - rows.start / BLOCK
-    }
+    blocks_of(rows, BLOCK).len()
 }
 
 /// The rows of block `k` of `rows`.
 fn block_rows(rows: &Range<usize>, k: usize) -> Range<usize> {
-    let start = (rows.start / BLOCK + k) * BLOCK;
-    start.max(rows.start)..(start + BLOCK).min(rows.end)
+    sized_block(rows, rows.start / BLOCK + k, BLOCK)
+}
+
+/// The numbers of the blocks of `size` rows (aligned to multiples of it) that `rows`
+/// touches.
+fn blocks_of(rows: &Range<usize>, size: usize) -> Range<usize> {
+    if rows.is_empty() {
+        0..0
+    } else {
+        rows.start / size..rows.end.div_ceil(size)
+    }
+}
+
+/// The rows of `rows` in block `k` of `size` rows.
+fn sized_block(rows: &Range<usize>, k: usize, size: usize) -> Range<usize> {
+    (k * size).max(rows.start)..((k + 1) * size).min(rows.end)
 }
 
 /// A line's y: its values and their min/max pyramid, when there is one.
@@ -382,57 +402,88 @@ fn line(
     Ok(drawn_line(spec, x, y.values, drawn, width, total_rows))
 }
 
-/// A histogram of the kept values of `y[rows]`: their range in one pass (a block kept
-/// whole read from y's pyramid, when there is one), their counts in a second (a block
-/// kept whole binned without a test).
+/// A histogram of the kept values of `y[rows]`, on the bins of all the values of
+/// `y[rows]` (its bins unfiltered: a brush's bars stand where the view's do, and the
+/// axis stays put). When `rows` is the whole column and its counts by block are kept
+/// (`counts`), a block kept whole adds its counts; otherwise its values are binned.
 fn histogram(
     spec: &FigureSpec,
     keep: &Keep<'_>,
     y: Ys<'_>,
     rows: Range<usize>,
     total_rows: u64,
+    counts: Option<&BinCounts>,
 ) -> Result<Figure, FigureError> {
-    let none = (0_usize, f64::INFINITY, f64::NEG_INFINITY);
     let values = y.values;
-    let (kept, lo, hi) = par_blocks(&rows)
-        .map(|part| match keep.class(&part) {
-            Class::None => none,
-            Class::All => {
-                let seen = y.extremes(part.clone());
-                (part.len(), seen.lo_v, seen.hi_v)
-            }
-            Class::Some => part
-                .filter(|&row| keep.keeps(row))
-                .fold(none, |(n, lo, hi), row| {
-                    (n + 1, lo.min(values[row]), hi.max(values[row]))
-                }),
-        })
-        .reduce(|| none, |a, b| (a.0 + b.0, a.1.min(b.1), a.2.max(b.2)));
+    let counts = counts.filter(|c| c.rows() == values.len() && rows.len() == values.len());
+    let bins = match counts {
+        Some(counts) => counts.whole().cloned(),
+        None => {
+            let (lo, hi) = match y.pyramid.filter(|p| p.rows() == values.len()) {
+                Some(_) => {
+                    let seen = y.extremes(rows.clone());
+                    (seen.lo_v, seen.hi_v)
+                }
+                None => range_of_all(&[&values[rows.clone()]]),
+            };
+            Histogram::spanning(lo, hi, HISTOGRAM_BINS)
+        }
+    };
+    // With no bins (an infinite value, or no number) nothing is counted, rows are.
+    let countable = bins.is_some();
+    let mut hist = bins.unwrap_or_else(|| Histogram::empty(HISTOGRAM_BINS));
+    let binned = &hist;
+    let count = |lanes: &mut Lanes, part: Range<usize>| {
+        if countable {
+            lanes.count(&values[part], binned);
+        }
+    };
+    let (kept, lanes) = blocks_of(&rows, BIN_BLOCK)
+        .into_par_iter()
+        .with_min_len(BLOCKS_PER_TASK * BLOCK / BIN_BLOCK)
+        .fold(
+            || (0_usize, Lanes::new(binned)),
+            |(mut kept, mut lanes), k| {
+                let part = sized_block(&rows, k, BIN_BLOCK);
+                match (keep.class(&part), counts) {
+                    (Class::None, _) => {}
+                    (Class::All, Some(counts)) => {
+                        kept += part.len();
+                        counts.add_block(k, &mut lanes);
+                    }
+                    (Class::All, None) => {
+                        kept += part.len();
+                        count(&mut lanes, part);
+                    }
+                    (Class::Some, _) => {
+                        for b in blocks_of(&part, BLOCK) {
+                            let sub = sized_block(&part, b, BLOCK);
+                            match keep.class(&sub) {
+                                Class::None => {}
+                                Class::All => {
+                                    kept += sub.len();
+                                    count(&mut lanes, sub);
+                                }
+                                Class::Some => {
+                                    for row in sub.filter(|&row| keep.keeps(row)) {
+                                        kept += 1;
+                                        if countable {
+                                            lanes.count_one(values[row], binned);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                (kept, lanes)
+            },
+        )
+        .reduce(|| (0, Lanes::new(binned)), |a, b| (a.0 + b.0, a.1.merged(b.1)));
     if kept == 0 {
         return Err(FigureError::NoRows);
     }
-    let hist = match Histogram::spanning(lo, hi, HISTOGRAM_BINS) {
-        None => Histogram::empty(HISTOGRAM_BINS),
-        Some(mut hist) => {
-            let lanes = par_blocks(&rows)
-                .fold(
-                    || Lanes::new(&hist),
-                    |mut lanes, part| {
-                        match keep.class(&part) {
-                            Class::None => {}
-                            Class::All => lanes.count(&values[part], &hist),
-                            Class::Some => part
-                                .filter(|&row| keep.keeps(row))
-                                .for_each(|row| lanes.count_one(values[row], &hist)),
-                        }
-                        lanes
-                    },
-                )
-                .reduce(|| Lanes::new(&hist), Lanes::merged);
-            hist.counts = lanes.summed();
-            hist
-        }
-    };
+    hist.counts = lanes.summed();
     Ok(histogram_drawn(&hist, spec, kept as u64, total_rows))
 }
 
@@ -479,19 +530,28 @@ mod tests {
         drawn_both_ways_with(frame, figures, clauses, true);
     }
 
-    /// The figures drawn in place (with every column's pyramid, or none) are the
-    /// filtered copy's.
+    /// The figures drawn in place (with every column's pyramid and counts by block, or
+    /// none) are the filtered copy's.
     fn drawn_both_ways_with(frame: &DataFrame, figures: &[LinkedFigure], clauses: &[Clause], pyramids: bool) {
         let specs: Vec<&LinkedFigure> = figures.iter().collect();
         assert!(applies(frame, &specs, clauses, frame.height()), "{clauses:?}");
         let built = |_: &str, values: &[f64]| Some(Arc::new(MinMaxPyramid::build(values)));
         let none = |_: &str, _: &[f64]| None;
         let pyramid_of: PyramidOf<'_> = if pyramids { &built } else { &none };
+        let counted = |_: &str, values: &[f64]| Some(Arc::new(BinCounts::build(values, HISTOGRAM_BINS)));
+        let uncounted = |_: &str, _: &[f64]| None;
+        let bins_of: BinsOf<'_> = if pyramids { &counted } else { &uncounted };
         let keep = Keep::of(frame, clauses, pyramid_of).expect("keep");
         let total = frame.height() as u64;
         let in_place: Result<Vec<Figure>, FigureError> = specs
             .iter()
-            .map(|f| or_nothing(figure(frame, &keep, &f.spec, pyramid_of), f.spec.kind, total))
+            .map(|f| {
+                or_nothing(
+                    figure(frame, &keep, &f.spec, pyramid_of, bins_of),
+                    f.spec.kind,
+                    total,
+                )
+            })
             .collect();
         let copied = draw_copied(frame, &specs, &clauses.to_vec());
         if let (Ok(a), Ok(b)) = (&in_place, &copied) {

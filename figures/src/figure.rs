@@ -13,7 +13,7 @@ use crate::density::density_figure;
 use crate::histogram::histogram_figure;
 use crate::line::line_figure;
 use crate::pyramid_store::PyramidStore;
-use crate::stats::{histogram_of, Histogram};
+use crate::stats::{binned_as, histogram_of, range_of_all, Histogram};
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX};
 
 /// Bins of a histogram figure.
@@ -63,13 +63,48 @@ pub(crate) fn figure_of(
         ChartKind::Box => box_figure(&spec.y, &y[rows], total_rows),
         ChartKind::Density => density_figure(spec, &x, &y, rows, width, total_rows),
         ChartKind::Bar => return bar_figure(frame, &spec.x),
-        ChartKind::Histogram => histogram_drawn(
-            &histogram_of(&[&y[rows]], HISTOGRAM_BINS),
-            spec,
-            rows_in_range,
-            total_rows,
-        ),
+        ChartKind::Histogram => {
+            // Every row: the column's counts by block, kept, give it (and later a brush's).
+            let whole = pyramids
+                .filter(|_| rows.len() == y.len())
+                .and_then(|(store, frame)| store.bin_counts(frame, &spec.y, &y, HISTOGRAM_BINS));
+            let hist = match whole {
+                Some(counts) => counts
+                    .whole()
+                    .cloned()
+                    .unwrap_or_else(|| Histogram::empty(HISTOGRAM_BINS)),
+                None => histogram_of(&[&y[rows]], HISTOGRAM_BINS),
+            };
+            histogram_drawn(&hist, spec, rows_in_range, total_rows)
+        }
     })
+}
+
+/// The histogram of `kept`, rows of `frame` that a selection keeps (`kept_spec` is
+/// `spec` as `kept` is read), on the bins of `frame`'s rows in `spec`'s view: a
+/// filtered histogram on its unfiltered bins.
+pub(crate) fn histogram_kept(
+    frame: &DataFrame,
+    spec: &FigureSpec,
+    kept: &DataFrame,
+    kept_spec: &FigureSpec,
+) -> Result<Figure, FigureError> {
+    let (_, view) = x_axis(frame, spec)?;
+    let (lo, hi) = range_of_all(&[&values(frame, &spec.y)?[view]]);
+    let (_, rows) = x_axis(kept, kept_spec)?;
+    if rows.is_empty() {
+        return Err(FigureError::NoRows);
+    }
+    let hist = match Histogram::spanning(lo, hi, HISTOGRAM_BINS) {
+        Some(bins) => binned_as(&[&values(kept, &kept_spec.y)?[rows.clone()]], bins),
+        None => Histogram::empty(HISTOGRAM_BINS),
+    };
+    Ok(histogram_drawn(
+        &hist,
+        spec,
+        rows.len() as u64,
+        kept.height() as u64,
+    ))
 }
 
 /// The histogram figure of `hist`, the [`HISTOGRAM_BINS`] bins of `spec`'s y over its

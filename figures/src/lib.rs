@@ -73,8 +73,10 @@
 //! - [`decimate`] (engine): visible-row search and MinMax decimation.
 //! - [`pyramid`] (engine): [`pyramid::MinMaxPyramid`], a column's min/max summaries at
 //!   several block sizes, so a line's reduction reads summaries instead of every row;
-//!   `pyramid_store`: [`PyramidStore`], pyramids kept between figures within a byte
-//!   budget, read by [`figure_kept`].
+//!   [`bin_counts`] (engine): [`bin_counts::BinCounts`], a column's histogram counted
+//!   block by block, so a brush's histogram adds the counts of the blocks it keeps
+//!   whole; `pyramid_store`: [`PyramidStore`], both kept between figures within a byte
+//!   budget, read by [`figure_kept`] and [`linked_kept`].
 //! - `line`, [`histogram`], `boxplot`, `density`, `bar` (engine): one module a chart kind.
 //! - [`filter`] (engine): a selection as one polars predicate (ranges, categories, a
 //!   lasso's polygon).
@@ -105,6 +107,8 @@ pub use text::with_thousands;
 mod axis;
 #[cfg(feature = "engine")]
 mod bar;
+#[cfg(feature = "engine")]
+pub mod bin_counts;
 #[cfg(feature = "engine")]
 mod boxplot;
 #[cfg(feature = "engine")]

@@ -11,9 +11,10 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::axis::x_axis;
+use crate::bin_counts::BinsOf;
 use crate::brushed;
 use crate::columns::is_sorted_f64;
-use crate::figure::figure_of;
+use crate::figure::{figure_of, histogram_kept, HISTOGRAM_BINS};
 use crate::filter::{reads_row_number, selection_expr, with_row_numbers, ROW_NUMBER};
 use crate::nothing::{nothing_selected, or_nothing};
 use crate::pyramid_store::{PyramidStore, PYRAMID_MIN_ROWS};
@@ -169,6 +170,9 @@ fn linked_with(
     check_view(figures, selections)?;
     let pyramid_of =
         |name: &str, values: &[f64]| kept.and_then(|(store, frame)| store.pyramid(frame, name, values));
+    let bins_of = |name: &str, values: &[f64]| {
+        kept.and_then(|(store, frame)| store.bin_counts(frame, name, values, HISTOGRAM_BINS))
+    };
     let mut out: Vec<Option<Figure>> = vec![None; figures.len()];
     for (filters, members) in plan(figures) {
         let specs: Vec<&LinkedFigure> = members.iter().map(|&i| &figures[i]).collect();
@@ -185,7 +189,7 @@ fn linked_with(
                 .collect::<Result<Vec<_>, _>>()?
         } else {
             let clauses: Selection = filters.iter().flat_map(|&f| selections[f].clone()).collect();
-            draw_filtered(frame, &specs, &clauses, &pyramid_of)?
+            draw_filtered(frame, &specs, &clauses, &pyramid_of, &bins_of)?
         };
         for (i, drawn) in members.into_iter().zip(drawn) {
             out[i] = Some(with_drag_mode(drawn, figures[i].spec.kind));
@@ -307,6 +311,7 @@ fn draw_filtered(
     specs: &[&LinkedFigure],
     clauses: &Selection,
     pyramid_of: PyramidOf<'_>,
+    bins_of: BinsOf<'_>,
 ) -> Result<Vec<Figure>, FigureError> {
     let window = shared_window(frame, specs).len();
     if !brushed::applies(frame, specs, clauses, window) {
@@ -315,17 +320,18 @@ fn draw_filtered(
     // A pyramid is built over the whole column: worth it when the figures show as many
     // rows as a line's pyramid needs, not for a zoom's few.
     let no_pyramid = |_: &str, _: &[f64]| None;
-    let pyramid_of = if window >= PYRAMID_MIN_ROWS {
-        pyramid_of
+    let no_bins = |_: &str, _: &[f64]| None;
+    let (pyramid_of, bins_of): (PyramidOf<'_>, BinsOf<'_>) = if window >= PYRAMID_MIN_ROWS {
+        (pyramid_of, bins_of)
     } else {
-        &no_pyramid
+        (&no_pyramid, &no_bins)
     };
     let keep = Keep::of(frame, clauses, pyramid_of)?;
     let total = frame.height() as u64;
     specs
         .iter()
         .map(|f| {
-            let drawn = brushed::figure(frame, &keep, &f.spec, pyramid_of);
+            let drawn = brushed::figure(frame, &keep, &f.spec, pyramid_of, bins_of);
             or_nothing(drawn, f.spec.kind, total)
         })
         .collect()
@@ -381,12 +387,19 @@ pub(crate) fn draw_copied(
                 total_rows: total,
                 ..drawn
             };
-            if f.spec.x != ROW {
-                return or_nothing(figure(&kept, &f.spec).map(of_frame), f.spec.kind, total);
-            }
             let mut spec = f.spec.clone();
-            spec.x = ROW_NUMBER.to_owned();
-            let mut drawn = or_nothing(figure(&kept, &spec).map(of_frame), spec.kind, total)?;
+            if f.spec.x == ROW {
+                spec.x = ROW_NUMBER.to_owned();
+            }
+            let drawn = match spec.kind {
+                // On the bins of the rows unfiltered, as drawing in place has it.
+                ChartKind::Histogram => histogram_kept(frame, &f.spec, &kept, &spec),
+                _ => figure(&kept, &spec),
+            };
+            let mut drawn = or_nothing(drawn.map(of_frame), spec.kind, total)?;
+            if f.spec.x != ROW {
+                return Ok(drawn);
+            }
             drawn.figure = drawn.figure.replace(ROW_NUMBER, ROW);
             Ok(drawn)
         })
@@ -483,6 +496,34 @@ mod tests {
         assert!(drawn[3].figure.contains("\"row\"") && !drawn[3].figure.contains(ROW_NUMBER));
         let layout: Value = serde_json::from_str(&drawn[0].figure).expect("json");
         assert_eq!(layout["layout"]["dragmode"], "select");
+    }
+
+    /// The x of a histogram figure's bars: its bins.
+    fn bins(figure: &Figure) -> Value {
+        let parsed: Value = serde_json::from_str(&figure.figure).expect("json");
+        parsed["data"][0]["x"].clone()
+    }
+
+    #[test]
+    fn a_filtered_histogram_keeps_its_unfiltered_bins_and_reads_the_kept_counts() {
+        let frame = Arc::new(time_series(PYRAMID_MIN_ROWS, 5).expect("frame"));
+        let sine = fig(ChartKind::Histogram, TIME, "sine", vec![]);
+        let brush = vec![Clause::range("walk", -5.0, 5.0)];
+        let figures = [sine.clone(), fig(ChartKind::Histogram, TIME, "sine", vec![0])];
+        let store = PyramidStore::new(1 << 30);
+        let kept = linked_kept(&frame, &figures, &[brush.clone()], &store).expect("kept");
+        // The unfiltered figure built the sine's counts by block; the brush read them
+        // (and the walk's pyramid), and drew what the filtered copy draws.
+        assert_eq!(store.len(), 2, "the sine's counts and the walk's pyramid");
+        let copied = linked(&frame, &figures, &[brush]).expect("copied");
+        assert_eq!(kept, copied);
+        assert_eq!(
+            bins(&kept[1]),
+            bins(&kept[0]),
+            "the filtered bars stand on the same bins"
+        );
+        assert!(counted(&kept[1]) < counted(&kept[0]));
+        assert_eq!(counted(&kept[1]), kept[1].rows_in_range);
     }
 
     #[test]

@@ -1,28 +1,40 @@
-//! Pyramids kept between figures: one [`MinMaxPyramid`] per column drawn, built on the
-//! first figure that needs it and read by every later one (a zoom, a full-range redraw),
-//! within a byte budget, least recently used first out.
+//! Summaries of columns kept between figures: a [`MinMaxPyramid`] per column a line or a
+//! brush reads, and [`BinCounts`] per column a histogram shows whole. Each is built on
+//! the first figure that needs it and read by every later one (a zoom, a brush, a
+//! full-range redraw), within one byte budget, least recently used first out.
 //!
-//! A pyramid belongs to one frame value: the store holds a [`Weak`] to the frame's `Arc`,
+//! A summary belongs to one frame value: the store holds a [`Weak`] to the frame's `Arc`,
 //! never the frame. A frame rebuilt or read back from a tier is a new `Arc`, so it gets
-//! its own pyramid (a rebuilt frame need not hold its rows in the same order), and a
-//! frame that has gone takes its pyramids' place with it at the next build. While one
-//! figure builds a column's pyramid, another of the same column does not wait: it
-//! scans, as without a pyramid.
+//! its own summaries (a rebuilt frame need not hold its rows in the same order), and a
+//! frame that has gone takes its summaries' place with it at the next build. While one
+//! figure builds a column's summary, another of the same column does not wait: it
+//! scans, as without one.
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use polars::prelude::DataFrame;
 
+use crate::bin_counts::{self, BinCounts};
 use crate::pyramid::MinMaxPyramid;
 
 /// Columns shorter than this are scanned: the scan takes under a millisecond.
 pub const PYRAMID_MIN_ROWS: usize = 1 << 20;
 
-/// A frame value (its `Arc`'s address, stable while a `Weak` to it is held) and a column.
-type Key = (usize, String);
+/// What is kept of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    MinMax,
+    /// Bin counts, and how many bins.
+    Bins(usize),
+}
 
-/// Pyramids by frame and column, within a byte budget.
+/// A frame value (its `Arc`'s address, stable while a `Weak` to it is held), a column
+/// and what is kept of it.
+type Key = (usize, String, Kind);
+
+/// Summaries by frame and column, within a byte budget.
 #[derive(Debug)]
 pub struct PyramidStore {
     budget: u64,
@@ -32,7 +44,7 @@ pub struct PyramidStore {
 #[derive(Debug, Default)]
 struct State {
     kept: HashMap<Key, Kept>,
-    /// Keys whose pyramid is being built.
+    /// Keys whose summary is being built.
     building: HashSet<Key>,
     bytes: u64,
     clock: u64,
@@ -41,8 +53,17 @@ struct State {
 #[derive(Debug)]
 struct Kept {
     frame: Weak<DataFrame>,
-    pyramid: Arc<MinMaxPyramid>,
+    summary: Arc<dyn Any + Send + Sync>,
+    rows: usize,
+    bytes: u64,
     used: u64,
+}
+
+/// How to build a summary and what it is.
+struct Build<F> {
+    kind: Kind,
+    estimate: u64,
+    build: F,
 }
 
 impl PyramidStore {
@@ -63,19 +84,62 @@ impl PyramidStore {
         column: &str,
         values: &[f64],
     ) -> Option<Arc<MinMaxPyramid>> {
-        if values.len() < PYRAMID_MIN_ROWS || estimated_bytes(values.len()) > self.budget {
+        let build = Build {
+            kind: Kind::MinMax,
+            estimate: estimated_bytes(values.len()),
+            build: || MinMaxPyramid::build(values),
+        };
+        self.kept_or_built(frame, column, values.len(), build, |p: &MinMaxPyramid| {
+            (p.rows(), p.bytes())
+        })
+    }
+
+    /// The counts of `values`, column `column` of `frame`, in `bins` bins spanning the
+    /// column, block by block ([`BinCounts`]): the kept ones, or built now. `None` as
+    /// for [`Self::pyramid`].
+    pub fn bin_counts(
+        &self,
+        frame: &Arc<DataFrame>,
+        column: &str,
+        values: &[f64],
+        bins: usize,
+    ) -> Option<Arc<BinCounts>> {
+        let build = Build {
+            kind: Kind::Bins(bins),
+            estimate: bin_counts::estimated_bytes(values.len(), bins),
+            build: || BinCounts::build(values, bins),
+        };
+        self.kept_or_built(frame, column, values.len(), build, |c: &BinCounts| {
+            (c.rows(), c.bytes())
+        })
+    }
+
+    /// The summary `build` makes of column `column` (`rows` rows) of `frame`: the kept
+    /// one, or one built now with no lock held. `measure` gives a summary's rows and
+    /// bytes.
+    fn kept_or_built<T: Any + Send + Sync>(
+        &self,
+        frame: &Arc<DataFrame>,
+        column: &str,
+        rows: usize,
+        build: Build<impl FnOnce() -> T>,
+        measure: fn(&T) -> (usize, u64),
+    ) -> Option<Arc<T>> {
+        if rows < PYRAMID_MIN_ROWS || build.estimate > self.budget {
             return None;
         }
-        let key: Key = (Arc::as_ptr(frame) as usize, column.to_owned());
+        let key: Key = (Arc::as_ptr(frame) as usize, column.to_owned(), build.kind);
         {
             let mut state = self.lock();
             state.clock += 1;
             let now = state.clock;
             if let Some(kept) = state.kept.get_mut(&key) {
                 // The address is this frame's while the Weak lives: a live Weak is it.
-                if kept.frame.strong_count() > 0 && kept.pyramid.rows() == values.len() {
-                    kept.used = now;
-                    return Some(Arc::clone(&kept.pyramid));
+                if kept.frame.strong_count() > 0 && kept.rows == rows {
+                    if let Ok(summary) = Arc::clone(&kept.summary).downcast::<T>() {
+                        kept.used = now;
+                        return Some(summary);
+                    }
                 }
             }
             if !state.building.insert(key.clone()) {
@@ -84,39 +148,41 @@ impl PyramidStore {
         }
         // Built with no lock held; the key leaves `building` however the build ends.
         let building = Building { store: self, key };
-        let pyramid = Arc::new(MinMaxPyramid::build(values));
+        let summary = Arc::new((build.build)());
         let key = building.done();
+        let (rows, bytes) = measure(&summary);
         let mut state = self.lock();
         state.clock += 1;
         let used = state.clock;
         state.forget_gone_frames();
-        let bytes = pyramid.bytes();
         while state.bytes + bytes > self.budget && state.forget_oldest() {}
         if state.bytes + bytes <= self.budget {
             state.bytes += bytes;
             let kept = Kept {
                 frame: Arc::downgrade(frame),
-                pyramid: Arc::clone(&pyramid),
+                summary: Arc::clone(&summary) as Arc<dyn Any + Send + Sync>,
+                rows,
+                bytes,
                 used,
             };
             if let Some(old) = state.kept.insert(key, kept) {
-                state.bytes -= old.pyramid.bytes();
+                state.bytes -= old.bytes;
             }
         }
-        Some(pyramid)
+        Some(summary)
     }
 
-    /// Bytes of the pyramids kept.
+    /// Bytes of the summaries kept.
     pub fn bytes(&self) -> u64 {
         self.lock().bytes
     }
 
-    /// Pyramids kept.
+    /// Summaries kept.
     pub fn len(&self) -> usize {
         self.lock().kept.len()
     }
 
-    /// Whether no pyramid is kept.
+    /// Whether no summary is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -127,14 +193,14 @@ impl PyramidStore {
 }
 
 impl State {
-    /// Drops the pyramids of frames that have gone.
+    /// Drops the summaries of frames that have gone.
     fn forget_gone_frames(&mut self) {
         let before = self.kept.len();
         let mut freed = 0;
         self.kept.retain(|_, kept| {
             let live = kept.frame.strong_count() > 0;
             if !live {
-                freed += kept.pyramid.bytes();
+                freed += kept.bytes;
             }
             live
         });
@@ -142,7 +208,7 @@ impl State {
         self.bytes -= freed;
     }
 
-    /// Drops the least recently used pyramid; false when none is kept.
+    /// Drops the least recently used summary; false when none is kept.
     fn forget_oldest(&mut self) -> bool {
         let oldest = self
             .kept
@@ -151,7 +217,7 @@ impl State {
             .map(|(key, _)| key.clone());
         match oldest.and_then(|key| self.kept.remove(&key)) {
             Some(gone) => {
-                self.bytes -= gone.pyramid.bytes();
+                self.bytes -= gone.bytes;
                 true
             }
             None => false,
@@ -249,7 +315,7 @@ mod tests {
         let store = PyramidStore::new(1 << 30);
         let values = column(PYRAMID_MIN_ROWS, 3);
         let y = frame(&values);
-        let key: Key = (Arc::as_ptr(&y) as usize, "y".to_owned());
+        let key: Key = (Arc::as_ptr(&y) as usize, "y".to_owned(), Kind::MinMax);
         store.lock().building.insert(key.clone());
         assert!(store.pyramid(&y, "y", &values).is_none(), "another build is on");
         let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

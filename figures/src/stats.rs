@@ -122,28 +122,51 @@ impl Histogram {
 /// Bins `slices` into `bins` equal bins between their min and max, in parallel. NaN
 /// values are not counted; with no finite value every bin is empty.
 pub fn histogram_of(slices: &[&[f64]], bins: usize) -> Histogram {
+    let (lo, hi) = range_of_all(slices);
+    match Histogram::spanning(lo, hi, bins) {
+        Some(hist) => binned_as(slices, hist),
+        None => Histogram::empty(bins),
+    }
+}
+
+/// Smallest and largest value of `slices`, in parallel when there are many (infinite
+/// when there is none; NaN is not a value).
+pub(crate) fn range_of_all(slices: &[&[f64]]) -> (f64, f64) {
     let count: usize = slices.iter().map(|s| s.len()).sum();
+    let widest = |a: (f64, f64), b: (f64, f64)| (a.0.min(b.0), a.1.max(b.1));
+    let none = (f64::INFINITY, f64::NEG_INFINITY);
     if count <= CHUNK {
         // One task's worth: on this thread, never queued behind large jobs on rayon.
-        return binned(slices.iter().copied(), bins);
+        return slices.iter().map(|s| range_of(s)).fold(none, widest);
     }
-    let chunks = || slices.par_iter().flat_map(|s| s.par_chunks(CHUNK));
-    let (lo, hi) = chunks().map(range_of).reduce(
-        || (f64::INFINITY, f64::NEG_INFINITY),
-        |a, b| (a.0.min(b.0), a.1.max(b.1)),
-    );
-    let Some(mut hist) = Histogram::spanning(lo, hi, bins) else {
-        return Histogram::empty(bins);
-    };
-    let lanes = chunks()
-        .fold(
-            || Lanes::new(&hist),
-            |mut lanes, c| {
-                lanes.count(c, &hist);
-                lanes
-            },
-        )
-        .reduce(|| Lanes::new(&hist), Lanes::merged);
+    slices
+        .par_iter()
+        .flat_map(|s| s.par_chunks(CHUNK))
+        .map(range_of)
+        .reduce(|| none, widest)
+}
+
+/// Bins `slices` into the bins of `hist` (its counts replaced), in parallel: the
+/// histogram of some rows on the bins of others (a filtered histogram on its unfiltered
+/// bins). A value outside them falls in the nearest end bin; NaN is not counted.
+pub fn binned_as(slices: &[&[f64]], mut hist: Histogram) -> Histogram {
+    let count: usize = slices.iter().map(|s| s.len()).sum();
+    let mut lanes = Lanes::new(&hist);
+    if count <= CHUNK {
+        slices.iter().for_each(|s| lanes.count(s, &hist));
+    } else {
+        lanes = slices
+            .par_iter()
+            .flat_map(|s| s.par_chunks(CHUNK))
+            .fold(
+                || Lanes::new(&hist),
+                |mut lanes, c| {
+                    lanes.count(c, &hist);
+                    lanes
+                },
+            )
+            .reduce(|| Lanes::new(&hist), Lanes::merged);
+    }
     hist.counts = lanes.summed();
     hist
 }
@@ -223,6 +246,11 @@ impl Lanes {
         }
     }
 
+    /// Adds counts already made for these bins (one per bin, in order).
+    pub(crate) fn add(&mut self, counts: impl Iterator<Item = u64>) {
+        self.counts.iter_mut().zip(counts).for_each(|(x, y)| *x += y);
+    }
+
     /// These counts and `other`'s, lane by lane.
     pub(crate) fn merged(mut self, other: Self) -> Self {
         self.counts
@@ -238,25 +266,6 @@ impl Lanes {
             .map(|bin| (0..LANES).map(|lane| self.counts[lane * self.bins + bin]).sum())
             .collect()
     }
-}
-
-/// [`histogram_of`] on this thread, for inputs too small to be worth rayon.
-fn binned<'a>(slices: impl Iterator<Item = &'a [f64]> + Clone, bins: usize) -> Histogram {
-    let (lo, hi) = slices
-        .clone()
-        .map(range_of)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |a, b| {
-            (a.0.min(b.0), a.1.max(b.1))
-        });
-    let Some(mut hist) = Histogram::spanning(lo, hi, bins) else {
-        return Histogram::empty(bins);
-    };
-    let mut lanes = Lanes::new(&hist);
-    for values in slices {
-        lanes.count(values, &hist);
-    }
-    hist.counts = lanes.summed();
-    hist
 }
 
 #[cfg(test)]
