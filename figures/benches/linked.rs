@@ -7,7 +7,8 @@
 //! `line_and_histogram` both figures (the histogram of every row). `line_and_wave_kept`
 //! is what a brush asks of the server in `/linked`'s three-figure view: the line and a
 //! histogram of a second column (a sine of the row number), both over the rows kept,
-//! reading the pyramids.
+//! reading the pyramids and the sine's counts by block; `wave_kept` is that histogram
+//! alone.
 //!
 //! Run with `cargo bench -p stayput-figures --bench linked`;
 //! `STAYPUT_BENCH_MAX_ROWS=10000000` leaves 1e8 out.
@@ -95,6 +96,11 @@ fn brush(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("line_and_wave_kept", &label), |b| {
             b.iter(|| {
                 linked_kept(&frame, &both_kept, std::slice::from_ref(&selection), &store).expect("drawn")
+            })
+        });
+        group.bench_function(BenchmarkId::new("wave_kept", &label), |b| {
+            b.iter(|| {
+                linked_kept(&frame, &both_kept[1..], std::slice::from_ref(&selection), &store).expect("drawn")
             })
         });
         group.bench_function(BenchmarkId::new("line_and_histogram", &label), |b| {
