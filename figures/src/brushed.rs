@@ -3,8 +3,10 @@
 //!
 //! [`crate::linked`] filters a copy of the columns for any selection and any figure. For
 //! ranges (a brushed histogram, a box drawn on a line or scatter) and these figures, this
-//! module gives the same figures, tested so, in one read of the columns (two for a
-//! histogram: its range, then its counts), split across the cores.
+//! module gives the same figures, tested so, in one read of the columns, split across
+//! the cores. A histogram is drawn on the bins of its view's rows unfiltered: over every
+//! row they and the counts of the blocks kept whole come from the column's counts by
+//! block ([`crate::bin_counts`]), else its range is read first.
 //!
 //! A line's reduction keeps each pixel bucket's min and max, and its buckets hold equal
 //! counts of *kept* rows, which are only known once the predicate has run. So one parallel

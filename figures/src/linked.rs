@@ -511,7 +511,7 @@ mod tests {
         let brush = vec![Clause::range("walk", -5.0, 5.0)];
         let figures = [sine.clone(), fig(ChartKind::Histogram, TIME, "sine", vec![0])];
         let store = PyramidStore::new(1 << 30);
-        let kept = linked_kept(&frame, &figures, &[brush.clone()], &store).expect("kept");
+        let kept = linked_kept(&frame, &figures, std::slice::from_ref(&brush), &store).expect("kept");
         // The unfiltered figure built the sine's counts by block; the brush read them
         // (and the walk's pyramid), and drew what the filtered copy draws.
         assert_eq!(store.len(), 2, "the sine's counts and the walk's pyramid");
