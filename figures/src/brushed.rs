@@ -416,6 +416,10 @@ fn histogram(
     total_rows: u64,
     counts: Option<&BinCounts>,
 ) -> Result<Figure, FigureError> {
+    if rows.is_empty() {
+        // A zoom between two rows: nothing to bin (and no range to read).
+        return Err(FigureError::NoRows);
+    }
     let values = y.values;
     let counts = counts.filter(|c| c.rows() == values.len() && rows.len() == values.len());
     let bins = match counts {
@@ -678,6 +682,10 @@ mod tests {
             hi: 120.0,
         }];
         drawn_both_ways(&frame, &[over_time], &few);
+        // A histogram zoomed between two rows shows none (with pyramids too).
+        let between = linked(ChartKind::Histogram, ROW, "walk", (Some(5.2), Some(5.8)), 400);
+        let walk = [Clause::range("walk", f64::MIN, f64::MAX)];
+        drawn_both_ways(&frame, &[between, hist], &walk);
     }
 
     #[test]

@@ -90,7 +90,9 @@ pub(crate) fn histogram_kept(
     kept_spec: &FigureSpec,
 ) -> Result<Figure, FigureError> {
     let (_, view) = x_axis(frame, spec)?;
-    let (lo, hi) = range_of_all(&[&values(frame, &spec.y)?[view]]);
+    // Only the view's rows are read (and copied, when y is not one f64 chunk).
+    let unfiltered = frame.slice(view.start as i64, view.len());
+    let (lo, hi) = range_of_all(&[&values(&unfiltered, &spec.y)?]);
     let (_, rows) = x_axis(kept, kept_spec)?;
     if rows.is_empty() {
         return Err(FigureError::NoRows);

@@ -76,7 +76,8 @@ fn columns_read<'a>(specs: impl IntoIterator<Item = &'a LinkedFigure>) -> Vec<&'
 /// value's view), their row numbers (both twice over more than [`ROWS_PER_TASK`] rows,
 /// filtered in parts and joined), each clause's temporaries (an f64 copy of each
 /// column it reads, a mask), the row number of every row when a clause reads it (u32
-/// and f64), and the mask. For every bar, its column as text and the groups (32 bytes a
+/// and f64), the mask, and an f64 copy of each histogram's y over the rows in view (its
+/// bins are theirs). For every bar, its column as text and the groups (32 bytes a
 /// row at worst: every value distinct).
 pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[Selection]) -> u64 {
     let rows = frame.height() as u64;
@@ -112,11 +113,17 @@ pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[S
             .any(|n| frame.column(n).is_ok_and(|c| c.n_chunks() > 1));
         let copies = if chunked { 16 * specs.len() as u64 } else { 0 };
         let numbering = if reads_row_number(&clauses) { 12 } else { 0 };
+        // A histogram reads its y over the rows in view unfiltered, for its bins.
+        let histograms = 8 * specs
+            .iter()
+            .filter(|f| f.spec.kind == ChartKind::Histogram)
+            .count() as u64;
         let window = window as u64;
         // Filtered in parts, the kept rows are copied once more to be joined.
         let joined = if window > ROWS_PER_TASK as u64 { kept } else { 0 };
-        bytes =
-            bytes.saturating_add(window.saturating_mul(kept + joined + temporaries + numbering + copies + 1));
+        bytes = bytes.saturating_add(
+            window.saturating_mul(kept + joined + temporaries + numbering + copies + histograms + 1),
+        );
     }
     bytes
 }
@@ -581,9 +588,10 @@ mod tests {
         // the mask (1): 34 bytes a row.
         let alone = linked_bytes(&frame, std::slice::from_ref(&line), &one);
         assert_eq!(alone, 34_000);
-        // Same filter, same columns: one filtered copy for both figures.
+        // Same filter, same columns: one filtered copy for both figures; a histogram
+        // also reads its y over the rows in view, for its bins (8 bytes a row).
         let same = fig(ChartKind::Histogram, TIME, "walk", vec![0]);
-        assert_eq!(linked_bytes(&frame, &[line.clone(), same], &one), alone);
+        assert_eq!(linked_bytes(&frame, &[line.clone(), same], &one), alone + 8_000);
         // A third column in the same copy: 8 bytes a row more.
         let sine = fig(ChartKind::Scatter, TIME, "sine", vec![0]);
         assert_eq!(linked_bytes(&frame, &[line.clone(), sine], &one), alone + 8_000);
