@@ -64,6 +64,13 @@ fn to_file(frame: &DataFrame, path: &std::path::Path, compat: CompatLevel) -> Po
     Ok(std::fs::metadata(path)?.len())
 }
 
+/// Writes `frame` as Arrow IPC into memory; returns its size.
+fn to_memory(frame: &DataFrame) -> PolarsResult<u64> {
+    let mut out = Vec::new();
+    IpcWriter::new(&mut out).finish(&mut frame.clone())?;
+    Ok(out.len() as u64)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows: usize = std::env::args()
         .nth(1)
@@ -81,11 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         chunked.estimated_size() >> 20
     );
     if std::env::var_os("IPC_WRITE_MEMORY_FIRST").is_some() {
-        timed("into memory first (Vec), no file", || {
-            let mut out = Vec::new();
-            IpcWriter::new(&mut out).finish(&mut chunked.clone())?;
-            Ok(out.len() as u64)
-        })?;
+        timed("into memory first (Vec), no file", || to_memory(&chunked))?;
     }
     timed("ingestion's write (newest, chunked)", || {
         to_file(&chunked, &path, CompatLevel::newest())
@@ -102,11 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     drop(bytes);
     std::fs::remove_file(&path)?;
-    timed("into memory (Vec), no file", || {
-        let mut out = Vec::new();
-        IpcWriter::new(&mut out).finish(&mut chunked.clone())?;
-        Ok(out.len() as u64)
-    })?;
+    timed("into memory (Vec), no file", || to_memory(&chunked))?;
     timed("oldest compat (strings as large utf8)", || {
         to_file(&chunked, &path, CompatLevel::oldest())
     })?;
