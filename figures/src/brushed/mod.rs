@@ -14,20 +14,20 @@
 //! kept row, and the extremes of its kept values. A bucket then merges the summaries of
 //! the blocks wholly inside it and reads again only the two blocks at its edges.
 
+mod histogram;
+
 use std::ops::Range;
 
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::axis::{x_axis, XValues};
-use crate::bin_counts::{BinCounts, BinsOf, BIN_BLOCK};
+use crate::bin_counts::BinsOf;
 use crate::columns::{is_sorted_f64, values};
-use crate::figure::{histogram_drawn, HISTOGRAM_BINS};
 use crate::line::{drawn_line, Drawn, Picked};
 use crate::pyramid::MinMaxPyramid;
 use crate::ranges::{Class, Keep, PyramidOf};
 use crate::select::{Clause, LinkedFigure};
-use crate::stats::{range_of_all, Histogram, Lanes};
 use crate::{ChartKind, Figure, FigureError, FigureSpec, MAX_WIDTH_PX, MIN_WIDTH_PX, ROW};
 
 /// Rows one block summary covers: small enough that a bucket's two edge blocks are a
@@ -129,7 +129,7 @@ pub(crate) fn figure(
         pyramid: pyramid.as_deref(),
     };
     match spec.kind {
-        ChartKind::Histogram => histogram(spec, keep, y, rows, total_rows, counts.as_deref()),
+        ChartKind::Histogram => histogram::histogram(spec, keep, y, rows, total_rows, counts.as_deref()),
         _ => line(spec, keep, &x, y, rows, total_rows),
     }
 }
@@ -404,95 +404,6 @@ fn line(
     Ok(drawn_line(spec, x, y.values, drawn, width, total_rows))
 }
 
-/// A histogram of the kept values of `y[rows]`, on the bins of all the values of
-/// `y[rows]` (its bins unfiltered: a brush's bars stand where the view's do, and the
-/// axis stays put). When `rows` is the whole column and its counts by block are kept
-/// (`counts`), a block kept whole adds its counts; otherwise its values are binned.
-fn histogram(
-    spec: &FigureSpec,
-    keep: &Keep<'_>,
-    y: Ys<'_>,
-    rows: Range<usize>,
-    total_rows: u64,
-    counts: Option<&BinCounts>,
-) -> Result<Figure, FigureError> {
-    if rows.is_empty() {
-        // A zoom between two rows: nothing to bin (and no range to read).
-        return Err(FigureError::NoRows);
-    }
-    let values = y.values;
-    let counts = counts.filter(|c| c.rows() == values.len() && rows.len() == values.len());
-    let bins = match counts {
-        Some(counts) => counts.whole().cloned(),
-        None => {
-            let (lo, hi) = match y.pyramid.filter(|p| p.rows() == values.len()) {
-                Some(_) => {
-                    let seen = y.extremes(rows.clone());
-                    (seen.lo_v, seen.hi_v)
-                }
-                None => range_of_all(&[&values[rows.clone()]]),
-            };
-            Histogram::spanning(lo, hi, HISTOGRAM_BINS)
-        }
-    };
-    // With no bins (an infinite value, or no number) nothing is counted, rows are.
-    let countable = bins.is_some();
-    let mut hist = bins.unwrap_or_else(|| Histogram::empty(HISTOGRAM_BINS));
-    let binned = &hist;
-    let count = |lanes: &mut Lanes, part: Range<usize>| {
-        if countable {
-            lanes.count(&values[part], binned);
-        }
-    };
-    let (kept, lanes) = blocks_of(&rows, BIN_BLOCK)
-        .into_par_iter()
-        .with_min_len(BLOCKS_PER_TASK * BLOCK / BIN_BLOCK)
-        .fold(
-            || (0_usize, Lanes::new(binned)),
-            |(mut kept, mut lanes), k| {
-                let part = sized_block(&rows, k, BIN_BLOCK);
-                match (keep.class(&part), counts) {
-                    (Class::None, _) => {}
-                    (Class::All, Some(counts)) => {
-                        kept += part.len();
-                        counts.add_block(k, &mut lanes);
-                    }
-                    (Class::All, None) => {
-                        kept += part.len();
-                        count(&mut lanes, part);
-                    }
-                    (Class::Some, _) => {
-                        for b in blocks_of(&part, BLOCK) {
-                            let sub = sized_block(&part, b, BLOCK);
-                            match keep.class(&sub) {
-                                Class::None => {}
-                                Class::All => {
-                                    kept += sub.len();
-                                    count(&mut lanes, sub);
-                                }
-                                Class::Some => {
-                                    for row in sub.filter(|&row| keep.keeps(row)) {
-                                        kept += 1;
-                                        if countable {
-                                            lanes.count_one(values[row], binned);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                (kept, lanes)
-            },
-        )
-        .reduce(|| (0, Lanes::new(binned)), |a, b| (a.0 + b.0, a.1.merged(b.1)));
-    if kept == 0 {
-        return Err(FigureError::NoRows);
-    }
-    hist.counts = lanes.summed();
-    Ok(histogram_drawn(&hist, spec, kept as u64, total_rows))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -500,7 +411,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::bin_counts::BinCounts;
     use crate::demo::{time_series, START_MS, STEP_MS, TIME};
+    use crate::figure::HISTOGRAM_BINS;
     use crate::linked::draw_copied;
     use crate::nothing::or_nothing;
 
