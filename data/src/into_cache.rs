@@ -5,11 +5,9 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use stayput_cache::{
-    FrameCache, FrameCacheBuilder, FrameHandle, FrameId, KeptFiles, Lineage, Placement, SessionKey,
-};
+use stayput_cache::{FrameCache, FrameCacheBuilder, FrameHandle, FrameId, KeptFiles, Lineage, SessionKey};
 
-use crate::ingest::{files_named, Incoming, IngestError, UploadSource, Uploads, UPLOAD_RECIPE};
+use crate::ingest::{files_named, Incoming, IngestError, Kept, UploadSource, Uploads, UPLOAD_RECIPE};
 
 impl Uploads {
     /// `builder`, able to rebuild an ingested frame from its kept file (the recipe
@@ -98,20 +96,14 @@ impl Uploads {
             format: "uploaded",
             reason: "its content could not be parsed".into(),
         })?;
-        let (source, frame) = kept?;
-        let _held_until_stored = hold;
+        let Kept { source, cols } = kept?;
+        let _held_until_stored = (hold, reservation);
+        // The frame is in its kept file: the handle reads it from there when first asked.
         let stored = async {
             let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
             let handle = cache
-                .put_reserved(
-                    session,
-                    frame,
-                    Placement::Memory,
-                    Some(lineage),
-                    Some(&reservation),
-                )
+                .put_lineage(session, source.rows, cols, source.bytes, lineage)
                 .await?;
-            cache.release(session, &handle.id).await;
             Ok::<_, IngestError>(handle)
         }
         .await;

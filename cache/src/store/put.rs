@@ -111,6 +111,72 @@ impl FrameCache {
         Ok(handle)
     }
 
+    /// A handle of `session` for a frame of `rows` × `cols` taking `bytes`, not made
+    /// now: its `lineage` builds it on first read, as it rebuilds an evicted frame. For a
+    /// frame its maker has just written where its recipe reads it (an upload parsed
+    /// into its kept file, say), so it is not held in memory only to be let go. The
+    /// recipe `lineage.function` must be registered ([`CacheError::NoRecipe`]).
+    pub async fn put_lineage(
+        &self,
+        session: SessionKey,
+        rows: u64,
+        cols: u64,
+        bytes: u64,
+        lineage: Lineage,
+    ) -> Result<FrameHandle, CacheError> {
+        if !self.inner.recipes.has(&lineage.function) {
+            return Err(CacheError::NoRecipe(lineage.function));
+        }
+        let key = FrameKey {
+            session,
+            id: Uuid::new_v4(),
+        };
+        let most = self.inner.config.max_frames_per_session;
+        let over = self.state().over_frame_cap(session, most);
+        if let Some(oldest) = over {
+            self.forget(oldest, EvictionCause::FrameCap).await;
+        }
+        let now = self.now_ms();
+        {
+            let mut state = self.state();
+            let seq = state.tick();
+            state.touch_session(session, now);
+            state.insert(
+                key,
+                Entry {
+                    placement: Placement::Auto,
+                    lineage: Some(lineage),
+                    rows,
+                    cols,
+                    bytes,
+                    data: Data::Gone,
+                    created_ms: now,
+                    last_use_ms: now,
+                    last_use_seq: seq,
+                    hits: 0,
+                    filling: false,
+                    published: false,
+                    origin: true,
+                },
+            );
+        }
+        let mut undo = Undo {
+            cache: self,
+            key,
+            armed: true,
+        };
+        // Every server must know the handle before the browser has it.
+        self.publish(key, None, false).await?;
+        self.report_held(session).await;
+        undo.armed = false;
+        Ok(FrameHandle {
+            id: FrameId::from(key.id.to_string()),
+            rows,
+            cols,
+            bytes,
+        })
+    }
+
     /// Runs the recipe `function` on `args`, stores the result with its lineage and
     /// returns the handle. The frame is rebuilt transparently if it is evicted later.
     pub async fn make<A: Serialize>(

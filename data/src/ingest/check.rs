@@ -42,6 +42,11 @@ pub struct CsvCheck {
     carry: Vec<u8>,
     /// The missing-value spellings the data lines hold.
     missing: MissingNotes,
+    /// Bytes scanned so far.
+    scanned: u64,
+    /// Bytes up to the end of the last line break outside quotes: the text before it is
+    /// whole records (what a parse of the file so far may take).
+    boundary: u64,
 }
 
 impl CsvCheck {
@@ -59,7 +64,15 @@ impl CsvCheck {
             record_bytes: 0,
             carry: Vec::new(),
             missing: MissingNotes::default(),
+            scanned: 0,
+            boundary: 0,
         }
+    }
+
+    /// Bytes of the file, from its start, that end with a whole record (the header's
+    /// line counted): a line break outside quotes. The text before it is checked.
+    pub fn boundary(&self) -> u64 {
+        self.boundary
     }
 
     /// The missing-value spellings the data lines hold as a whole field (or may: see
@@ -135,6 +148,11 @@ impl CsvCheck {
     /// Scans `bytes`: a line without quotes is counted at memchr's speed (SIMD), a line
     /// with quotes byte by byte.
     fn scan(&mut self, mut bytes: &[u8]) -> Result<(), IngestError> {
+        let base = self.scanned;
+        let total = bytes.len();
+        self.scanned += total as u64;
+        // The offset in the file of `bytes[0]`, as `bytes` is consumed.
+        let at = |rest: &[u8]| base + (total - rest.len()) as u64;
         // Where the next `N` or `n` is: only a data line with one, or a line a chunk cuts,
         // is shown to the missing-value notes, so a line of numbers costs them nothing.
         let mut letter = memchr::memchr2(b'N', b'n', bytes);
@@ -175,6 +193,7 @@ impl CsvCheck {
                         if self.started {
                             self.end_record()?;
                         }
+                        self.boundary = at(bytes) + i as u64 + 1;
                         self.line += 1;
                         self.record_line = self.line;
                         bytes = &bytes[i + 1..];
@@ -185,19 +204,19 @@ impl CsvCheck {
                 continue;
             }
             let end = newline.map_or(bytes.len(), |i| i + 1);
-            self.scan_bytes(&bytes[..end])?;
+            self.scan_bytes(&bytes[..end], at(bytes))?;
             bytes = &bytes[end..];
             letter = past(letter, end, bytes);
         }
         Ok(())
     }
 
-    /// The byte-by-byte scan of a line with quotes.
-    fn scan_bytes(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+    /// The byte-by-byte scan of a line with quotes, `bytes[0]` at offset `at` of the file.
+    fn scan_bytes(&mut self, bytes: &[u8], at: u64) -> Result<(), IngestError> {
         if self.header.is_some() {
             self.missing.quoted(bytes, bytes.ends_with(b"\n"));
         }
-        for &b in bytes {
+        for (i, &b) in bytes.iter().enumerate() {
             match self.state {
                 State::Quoted => {
                     if b == b'"' {
@@ -220,6 +239,7 @@ impl CsvCheck {
                 if self.started {
                     self.end_record()?;
                 }
+                self.boundary = at + i as u64 + 1;
                 self.line += 1;
                 self.record_line = self.line;
             } else if b == b'\r' {

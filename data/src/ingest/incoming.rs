@@ -12,6 +12,7 @@ use super::check::CsvCheck;
 use super::format::{detect, outer, Format};
 use super::gunzip::Gunzip;
 use super::json_check::{JsonCheck, JsonLayout};
+use super::stream_parse::{StreamParse, Streamed};
 use super::{parse, IngestError, UploadLimit, Uploads};
 use stayput_cache::SessionKey;
 
@@ -55,6 +56,10 @@ pub struct Incoming {
     pub(super) workbook: Option<super::xlsx::Plan>,
     /// How long each stage took, logged when the upload is kept.
     pub(super) stages: Stages,
+    /// A large CSV's parse while it arrives ([`super::stream_parse`]), and once complete,
+    /// the frame it wrote to the kept file (`None`: read whole).
+    pub(super) stream: Option<StreamParse>,
+    pub(super) streamed: Option<Streamed>,
 }
 
 /// How long each stage of an upload took: logged (`upload kept`, at info) when it is
@@ -114,11 +119,15 @@ impl Incoming {
         self.pass(chunk)
     }
 
-    /// Whether the next chunk may unpack to many times its size: the upload is gzip'd, or
-    /// its first bytes have not told yet. A caller on an async runtime runs such a chunk
-    /// off its workers; any other chunk is a check and a buffered write, done in place.
-    pub fn may_unpack(&self) -> bool {
-        self.inner_name.is_none() || self.gzip.is_some()
+    /// Whether writing the next chunk, of `len` bytes, may take long: it may unpack to
+    /// many times its size (the upload is gzip'd, or its first bytes have not told yet),
+    /// or wait for the parse of the text before it. A caller on an async runtime runs
+    /// such a chunk off its workers; any other chunk is a check and a buffered write,
+    /// done in place.
+    pub fn may_block(&self, len: usize) -> bool {
+        self.inner_name.is_none()
+            || self.gzip.is_some()
+            || self.stream.as_ref().is_some_and(|s| s.may_wait(len))
     }
 
     /// Whether the upload is gzip'd, told by its first bytes and checked against its name.
@@ -176,8 +185,18 @@ impl Incoming {
         self.feed_checks(chunk)
     }
 
-    /// The running check of a CSV or JSON file, fed `bytes`.
+    /// The running check of a CSV or JSON file, fed `bytes`, and a CSV's parse as it
+    /// arrives given them once checked.
     fn feed_checks(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        self.run_checks(bytes)?;
+        if let (Some(stream), Some(check)) = (self.stream.as_mut(), self.check.as_ref()) {
+            stream.push(bytes, check);
+        }
+        Ok(())
+    }
+
+    /// The running check of a CSV or JSON file, fed `bytes`.
+    fn run_checks(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
         let checking = Instant::now();
         if let Some(check) = self.check.as_mut() {
             check.feed(bytes)?;
@@ -197,13 +216,21 @@ impl Incoming {
             return Err(IngestError::Compressed("an Excel workbook inside gzip".into()));
         }
         match format {
-            Format::Csv(sep) => self.check = Some(CsvCheck::new(sep)),
+            Format::Csv(sep) => {
+                self.check = Some(CsvCheck::new(sep));
+                self.stream = Some(StreamParse::new(sep, self.streamed_path(), self.uploads.clone()));
+            }
             Format::Json => self.json = Some(JsonCheck::new(JsonLayout::Array)),
             Format::NdJson => self.json = Some(JsonCheck::new(JsonLayout::Lines)),
             Format::Parquet | Format::Ipc | Format::Xlsx => {}
         }
         self.format = Some(format);
         Ok(())
+    }
+
+    /// Where a CSV parsed as it arrives is written: the file it is kept as.
+    pub(super) fn streamed_path(&self) -> PathBuf {
+        self.uploads.dir().join(format!("{}.arrow", self.id))
     }
 
     /// Bytes of content so far (unpacked ones, for a gzip'd upload).
@@ -256,10 +283,16 @@ impl Incoming {
             self.feed_checks(&head)?;
         }
         if let Some(check) = self.check.as_mut() {
-            check.finish()?;
+            if let Err(err) = check.finish() {
+                self.stream = None;
+                return Err(err);
+            }
         }
         if let Some(json) = self.json.as_mut() {
             json.finish()?;
+        }
+        if let (Some(mut stream), Some(check)) = (self.stream.take(), self.check.as_ref()) {
+            self.streamed = stream.finish(check);
         }
         let format = self.format.ok_or(IngestError::Empty)?;
         self.finished = Some(format);
@@ -302,6 +335,11 @@ impl Drop for Incoming {
         if !self.kept {
             drop(self.file.take());
             let _ = fs::remove_file(&self.path);
+            if let Some(streamed) = self.streamed.take() {
+                // Written while it arrived, never kept: its file and bytes go too.
+                let _ = fs::remove_file(self.streamed_path());
+                self.uploads.unreserve(streamed.file_bytes);
+            }
         }
         self.uploads.unreserve(self.reserved);
     }

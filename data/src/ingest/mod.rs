@@ -42,6 +42,7 @@ mod parquet_footer;
 mod parse;
 mod private_files;
 mod scratch;
+mod stream_parse;
 mod uploads;
 mod xlsx;
 mod xlsx_zip;
@@ -53,6 +54,7 @@ pub use format::{detect, Format};
 pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
 pub use incoming::Incoming;
 pub use scratch::{Scratch, ScratchBytes};
+pub(crate) use uploads::Kept;
 pub use uploads::Uploads;
 pub use xlsx_zip::MAX_XLSX_RATIO;
 

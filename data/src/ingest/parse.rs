@@ -13,7 +13,7 @@ use super::missing::Spellings;
 use super::{ipc_footer, parquet_footer, IngestError, MAX_COLUMNS, MAX_EXPANSION};
 
 /// Rows polars reads to infer a CSV column's type.
-const INFER_ROWS: usize = 10_000;
+pub(super) const INFER_ROWS: usize = 10_000;
 
 /// Bytes the frame of the complete file at `path` (`file_bytes` long) will take, known
 /// before it is decoded, so that memory is reserved (or the file refused) first: a CSV's
@@ -75,18 +75,23 @@ pub(super) fn read(path: &Path, format: Format, missing: Spellings) -> Result<Da
     Ok(frame)
 }
 
-fn read_csv(path: &Path, sep: u8, missing: Spellings) -> Result<DataFrame, IngestError> {
+/// How a CSV separated by `sep` is read: its header, its column types inferred from
+/// [`INFER_ROWS`] records, dates recognised, the spellings of `missing` read as missing.
+pub(super) fn csv_options(sep: u8, missing: Spellings) -> CsvReadOptions {
     let spellings: Vec<PlSmallStr> = missing.texts().map(PlSmallStr::from).collect();
     let null_values = (!spellings.is_empty()).then_some(NullValues::AllColumns(spellings));
-    let options = CsvReadOptions::default()
+    CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(INFER_ROWS))
         .map_parse_options(|p| {
             p.with_separator(sep)
                 .with_try_parse_dates(true)
                 .with_null_values(null_values.clone())
-        });
-    let frame = options
+        })
+}
+
+fn read_csv(path: &Path, sep: u8, missing: Spellings) -> Result<DataFrame, IngestError> {
+    let frame = csv_options(sep, missing)
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|reader| reader.finish())
         .map_err(|err| csv_error(path, sep, &err.to_string()))?;

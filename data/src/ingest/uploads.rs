@@ -23,6 +23,7 @@ use super::format::Format;
 use super::incoming::{ms, Incoming};
 use super::missing::Spellings;
 use super::private_files::{create_private, is_id, is_ours, write_ipc};
+use super::stream_parse::Streamed;
 use super::{parse, IngestError, UploadLimit, UploadSource};
 use stayput_cache::sync::lock;
 use stayput_cache::{CacheError, SessionKey};
@@ -32,6 +33,13 @@ use stayput_cache::{CacheError, SessionKey};
 /// converted.
 const IPC_MARGIN: u64 = 64 << 10;
 const IPC_MARGIN_PER_COLUMN: u64 = 512;
+
+/// An upload kept: the file its frame is read from, and the frame's width.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    pub(crate) source: UploadSource,
+    pub(crate) cols: u64,
+}
 
 /// The uploads directory of a cache (cheap to clone).
 #[derive(Clone)]
@@ -56,6 +64,10 @@ struct Inner {
     /// again, so flushing there would only make the upload wait (2.4 of the 3.0 s that
     /// writing a 793 MiB frame took).
     durable: bool,
+    /// Bytes of text a large CSV gathers for each piece parsed while it arrives.
+    piece: usize,
+    /// Uploads kept whose frame was written while they arrived.
+    streamed: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -126,6 +138,8 @@ impl Uploads {
                 books: Mutex::new(Books::default()),
                 grace: std::time::Duration::from_secs(60),
                 durable: !wipe,
+                piece: super::stream_parse::PIECE,
+                streamed: Default::default(),
             }),
         })
     }
@@ -142,6 +156,27 @@ impl Uploads {
                 books: Mutex::new(Books::default()),
                 grace,
                 durable: inner.durable,
+                piece: inner.piece,
+                streamed: Default::default(),
+            }),
+        }
+    }
+
+    /// The same directory with a large CSV parsed while it arrives in pieces of `bytes`
+    /// of text (16 MiB unless told): tests make many pieces of a small file.
+    #[doc(hidden)]
+    pub fn with_parse_piece(self, bytes: usize) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                dir: inner.dir.clone(),
+                limit: inner.limit,
+                budget: inner.budget,
+                books: Mutex::new(Books::default()),
+                grace: inner.grace,
+                durable: inner.durable,
+                piece: bytes.max(1),
+                streamed: Default::default(),
             }),
         }
     }
@@ -189,7 +224,25 @@ impl Uploads {
             sheet: None,
             workbook: None,
             stages: super::incoming::Stages::new(),
+            stream: None,
+            streamed: None,
         })
+    }
+
+    /// Whether kept files are `fsync`'d (the directory is shared).
+    pub(super) fn durable(&self) -> bool {
+        self.inner.durable
+    }
+
+    /// Uploads kept so far whose frame was parsed and written while they arrived (the
+    /// rest were read whole once complete).
+    pub fn streamed_uploads(&self) -> u64 {
+        self.inner.streamed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of text in each piece of a CSV parsed while it arrives.
+    pub(super) fn parse_piece(&self) -> usize {
+        self.inner.piece
     }
 
     /// The uploads directory itself.
@@ -319,8 +372,11 @@ impl Uploads {
     }
 
     /// Converts a complete upload into its kept file and the frame read from it.
-    pub(crate) fn keep(&self, mut incoming: Incoming) -> Result<(UploadSource, DataFrame), IngestError> {
+    pub(crate) fn keep(&self, mut incoming: Incoming) -> Result<Kept, IngestError> {
         let format = incoming.finish()?;
+        if let Some(streamed) = incoming.streamed.take() {
+            return Ok(self.keep_streamed(incoming, format, streamed));
+        }
         let part = incoming.path.clone();
         let parsing = std::time::Instant::now();
         let frame = match (format, &incoming.workbook) {
@@ -403,7 +459,50 @@ impl Uploads {
             rows: frame.height() as u64,
         };
         incoming.kept = true;
-        Ok((source, frame))
+        Ok(Kept {
+            source,
+            cols: frame.width() as u64,
+        })
+    }
+
+    /// Keeps a CSV whose frame was written to its kept file while it arrived
+    /// ([`super::stream_parse`]): the text goes, and the file's bytes (already reserved)
+    /// are the kept file's.
+    fn keep_streamed(&self, mut incoming: Incoming, format: Format, streamed: Streamed) -> Kept {
+        let _ = fs::remove_file(&incoming.path);
+        incoming.file = None;
+        self.unreserve(incoming.reserved);
+        incoming.reserved = 0;
+        lock(&self.inner.books).kept.insert(
+            incoming.id.clone(),
+            (incoming.session, streamed.file_bytes, std::time::Instant::now()),
+        );
+        let stages = incoming.stages;
+        tracing::info!(
+            format = format.name(),
+            bytes = incoming.bytes,
+            rows = streamed.rows,
+            receive_ms = ms(stages.receive),
+            check_ms = ms(stages.check),
+            store_ms = ms(stages.store),
+            parse_ms = ms(stages.parse),
+            streamed = true,
+            "upload kept"
+        );
+        incoming.kept = true;
+        self.inner
+            .streamed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Kept {
+            source: UploadSource {
+                file: incoming.id.clone(),
+                stored: "ipc".to_owned(),
+                name: incoming.name.clone(),
+                bytes: streamed.frame_bytes,
+                rows: streamed.rows,
+            },
+            cols: streamed.cols,
+        }
     }
 
     /// Forgets the kept file of `source` (a handle for it could not be made).
@@ -433,7 +532,7 @@ mod tests {
         let uploads = Uploads::open(&dir.path().join("uploads"), 1 << 20, 1 << 20).expect("uploads");
         let mut incoming = uploads.incoming(SessionKey::random(), "a.csv").expect("incoming");
         incoming.write(b"a,b\n1,2\n3,4\n").expect("write");
-        let (source, _frame) = uploads.keep(incoming).expect("kept");
+        let source = uploads.keep(incoming).expect("kept").source;
         assert!(uploads.used_bytes() > 0);
         let (done, finished) = std::sync::mpsc::channel();
         let worker = uploads.clone();

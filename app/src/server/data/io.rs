@@ -114,7 +114,7 @@ pub async fn upload(
         // Any other chunk is checked and written in place (handing each one to a
         // blocking thread cost more than the work).
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
-            if incoming.may_unpack() {
+            if incoming.may_block(chunk.len()) {
                 blocking_here(|| incoming.write(&chunk))
             } else {
                 incoming.write(&chunk)
