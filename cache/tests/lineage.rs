@@ -85,6 +85,50 @@ async fn a_released_frame_is_rebuilt_on_the_next_read() {
     assert_eq!(cache.counters().recomputes(), 1);
 }
 
+/// A handle made from its lineage alone (`put_lineage`: an upload already written to its
+/// kept file): nothing in memory and no recipe run until the first read, which builds it
+/// once; a lineage with no recipe is refused and leaves no entry.
+#[tokio::test]
+async fn a_handle_made_from_its_lineage_alone_is_built_on_its_first_read() {
+    let (cache, calls) = counting_cache(8);
+    let me = SessionKey::random();
+    let lineage = Lineage::new("frame", &Args { mib: 1, seed: 3 }).expect("json");
+    let expected = frame_of_mib(1, 3);
+    let bytes = expected.estimated_size() as u64;
+    let handle = cache
+        .put_lineage(
+            me,
+            expected.height() as u64,
+            1,
+            bytes,
+            lineage.clone(),
+            Placement::Memory,
+        )
+        .await
+        .expect("made");
+    assert_eq!((handle.rows, handle.bytes), (expected.height() as u64, bytes));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "not built yet");
+    assert_eq!(cache.totals().memory.bytes, 0);
+    let listed = cache.list(me);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].lineage, Some(lineage));
+    let read = cache.get(me, &handle).await.expect("built from its lineage");
+    assert!(read.equals(&expected));
+    cache.get(me, &handle).await.expect("read again");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "built once");
+    // Another session cannot read it: an unknown handle.
+    assert!(matches!(
+        cache.get(SessionKey::random(), &handle).await,
+        Err(CacheError::Unknown)
+    ));
+    let orphan = Lineage::new("no-such-recipe", &Args { mib: 1, seed: 3 }).expect("json");
+    assert!(matches!(
+        cache.put_lineage(me, 1, 1, 8, orphan, Placement::Memory).await,
+        Err(CacheError::NoRecipe(name)) if name == "no-such-recipe"
+    ));
+    assert_eq!(cache.list(me).len(), 1, "the refused one left no entry");
+}
+
 #[tokio::test]
 async fn ten_concurrent_reads_of_an_evicted_frame_compute_once() {
     let (cache, calls) = counting_cache(1);

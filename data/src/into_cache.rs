@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use stayput_cache::{FrameCache, FrameCacheBuilder, FrameHandle, FrameId, KeptFiles, Lineage, SessionKey};
+use stayput_cache::{
+    FrameCache, FrameCacheBuilder, FrameHandle, FrameId, KeptFiles, Lineage, Placement, SessionKey,
+};
 
 use crate::ingest::{files_named, Incoming, IngestError, Kept, UploadSource, Uploads, UPLOAD_RECIPE};
 
@@ -41,11 +43,13 @@ impl Uploads {
             .kept_files(Arc::new(self.clone()))
     }
 
-    /// Makes a handle in `cache` of a complete upload: its frame is read (within memory
-    /// reserved for it first, so what the session cannot hold is refused before
-    /// parsing), its source kept, and the frame released at once: views and transforms
-    /// scan the kept file, and a read of the whole frame rebuilds it. Nothing
-    /// half-parsed is kept. The cache must have been built through [`Uploads::wire`].
+    /// Makes a handle in `cache` of a complete upload: its frame is sized and memory
+    /// reserved for it first (what the session cannot hold is refused before it is read
+    /// whole), then read and written to its kept file (a large CSV was already, while it
+    /// arrived). The handle is made from the kept file alone ([`FrameCache::put_lineage`]):
+    /// views and transforms scan the file, and a read of the whole frame builds it from
+    /// there. Nothing half-parsed is kept. The cache must have been built through
+    /// [`Uploads::wire`].
     pub async fn ingest(
         &self,
         cache: &FrameCache,
@@ -102,7 +106,14 @@ impl Uploads {
         let stored = async {
             let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
             let handle = cache
-                .put_lineage(session, source.rows, cols, source.bytes, lineage)
+                .put_lineage(
+                    session,
+                    source.rows,
+                    cols,
+                    source.bytes,
+                    lineage,
+                    Placement::Memory,
+                )
                 .await?;
             Ok::<_, IngestError>(handle)
         }

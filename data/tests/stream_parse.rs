@@ -276,3 +276,30 @@ async fn uploads_past_the_streams_allowed_at_once_are_read_whole() {
     assert_eq!(streamed, [1, 2, 2], "two streamed, the third was read whole");
     assert!(frames[0].equals_missing(&frames[2]) && frames[1].equals_missing(&frames[2]));
 }
+
+/// Every line starts with a byte-order mark (a text column's): polars drops one at the
+/// start of what it reads, so a piece that starts with one would lose it. The stream
+/// turns off and the file is read whole: the marks stay in the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_that_would_start_with_a_byte_order_mark_is_read_whole() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut text = String::from("label,n\n");
+    for i in 0..30_000 {
+        text.push_str(&format!("\u{feff}row {i},{i}\n"));
+    }
+    let s = setup(PIECE);
+    let session = SessionKey::random();
+    let handle = s.upload(session, "bom.csv", text.as_bytes()).await.expect("kept");
+    assert_eq!(s.uploads.streamed_uploads(), 0, "read whole");
+    let frame = s.cache.get(session, &handle).await.expect("read");
+    let labels = frame.column("label").expect("label").str().expect("text").clone();
+    assert_eq!(labels.get(0), Some("\u{feff}row 0"));
+    assert_eq!(labels.get(29_999), Some("\u{feff}row 29999"));
+    assert_eq!(s.files(), 1, "only the kept file");
+    assert_eq!(
+        s.uploads.used_bytes(),
+        std::fs::metadata(s.kept_path(session, &handle))
+            .expect("kept")
+            .len()
+    );
+}

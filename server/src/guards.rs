@@ -18,7 +18,8 @@ use axum::response::Response;
 /// `/data`'s upload is exempt: a 2 GB file on a slow link takes longer than any request
 /// should, and it is held to account otherwise (`STAYPUT_BODY_TIMEOUT` between chunks,
 /// `STAYPUT_UPLOAD_MAX`, disk reserved as bytes arrive, a heavy slot only once the body
-/// is complete).
+/// is complete; a large CSV parsed while it arrives takes one of two places server-wide
+/// instead, see `stayput_data`'s `stream_parse`).
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     if request.uri().path() == app::contract::data::UPLOAD_PATH {
         return next.run(request).await;

@@ -112,7 +112,8 @@ impl FrameCache {
     }
 
     /// A handle of `session` for a frame of `rows` × `cols` taking `bytes`, not made
-    /// now: its `lineage` builds it on first read, as it rebuilds an evicted frame. For a
+    /// now: its `lineage` builds it on first read (into `placement`), as it rebuilds an
+    /// evicted frame. For a
     /// frame its maker has just written where its recipe reads it (an upload parsed
     /// into its kept file, say), so it is not held in memory only to be let go. The
     /// recipe `lineage.function` must be registered ([`CacheError::NoRecipe`]).
@@ -123,10 +124,13 @@ impl FrameCache {
         cols: u64,
         bytes: u64,
         lineage: Lineage,
+        placement: Placement,
     ) -> Result<FrameHandle, CacheError> {
         if !self.inner.recipes.has(&lineage.function) {
             return Err(CacheError::NoRecipe(lineage.function));
         }
+        // A frame no read could ever hold is refused now, as `put` refuses it.
+        self.target(placement, bytes)?;
         let key = FrameKey {
             session,
             id: Uuid::new_v4(),
@@ -144,7 +148,7 @@ impl FrameCache {
             state.insert(
                 key,
                 Entry {
-                    placement: Placement::Auto,
+                    placement,
                     lineage: Some(lineage),
                     rows,
                     cols,

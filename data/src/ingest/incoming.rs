@@ -77,6 +77,8 @@ pub(super) struct Stages {
     pub(super) size: Duration,
     /// The reader (polars, calamine) making the frame.
     pub(super) parse: Duration,
+    /// A CSV parsed while it arrived: from its last byte to its kept file complete.
+    pub(super) tail: Duration,
 }
 
 impl Stages {
@@ -88,6 +90,7 @@ impl Stages {
             store: Duration::ZERO,
             size: Duration::ZERO,
             parse: Duration::ZERO,
+            tail: Duration::ZERO,
         }
     }
 }
@@ -189,8 +192,10 @@ impl Incoming {
     /// arrives given them once checked.
     fn feed_checks(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
         self.run_checks(bytes)?;
-        if let (Some(stream), Some(check)) = (self.stream.as_mut(), self.check.as_ref()) {
-            stream.push(bytes, check);
+        if let (Some(stream), Some(check), Some(file)) =
+            (self.stream.as_mut(), self.check.as_ref(), self.file.as_mut())
+        {
+            stream.push(bytes.len(), check, file);
         }
         Ok(())
     }
@@ -291,12 +296,14 @@ impl Incoming {
         if let Some(json) = self.json.as_mut() {
             json.finish()?;
         }
+        self.stages.receive = self.stages.started.elapsed();
         if let (Some(mut stream), Some(check)) = (self.stream.take(), self.check.as_ref()) {
-            self.streamed = stream.finish(check);
+            let tail = Instant::now();
+            self.streamed = stream.finish(self.bytes, check);
+            self.stages.tail = tail.elapsed();
         }
         let format = self.format.ok_or(IngestError::Empty)?;
         self.finished = Some(format);
-        self.stages.receive = self.stages.started.elapsed();
         Ok(format)
     }
 

@@ -5,7 +5,9 @@
 //! problem with its line) and its records counted (the upload's progress). Once
 //! complete, [`Uploads::ingest`] reads it with polars, keeps the source in a columnar
 //! file (CSV becomes Arrow IPC; Parquet and Arrow IPC are kept as they came) and
-//! registers a handle whose lineage names that file. The handle's frame leaves memory
+//! registers a handle whose lineage names that file. A large CSV is parsed while it
+//! arrives instead, piece by piece into its kept file (`stream_parse`), so that little
+//! is left to do after its last byte. The handle's frame leaves memory
 //! at once: views and transforms scan the file lazily ([`Uploads::scan`]), and a read
 //! of the whole frame rebuilds it from the file, like any evicted frame.
 //!
@@ -37,6 +39,7 @@ mod gunzip;
 mod incoming;
 mod ipc_footer;
 mod json_check;
+mod keep;
 mod missing;
 mod parquet_footer;
 mod parse;
@@ -53,8 +56,8 @@ pub use check::CsvCheck;
 pub use format::{detect, Format};
 pub use gunzip::{GZIP_SLACK, MAX_GZIP_RATIO};
 pub use incoming::Incoming;
+pub(crate) use keep::Kept;
 pub use scratch::{Scratch, ScratchBytes};
-pub(crate) use uploads::Kept;
 pub use uploads::Uploads;
 pub use xlsx_zip::MAX_XLSX_RATIO;
 

@@ -1,8 +1,8 @@
 //! A large CSV parsed while it arrives: its checked text is cut at record ends into
-//! pieces of [`PIECE`] bytes, each parsed by polars on a worker thread as the next
-//! arrives, and written to the kept Arrow IPC file as one more record batch. When the
-//! last byte is in, the frame is already on disk: nothing is read twice, and no more
-//! than a few pieces are ever in memory.
+//! pieces of [`PIECE`] bytes, each read back from the upload's file (still in the page
+//! cache) and parsed by polars on a worker thread as the next arrives, and appended to
+//! the kept Arrow IPC file as one more record batch. When the last byte is in, the
+//! frame is already on disk: only the last piece and the file's end are left.
 //!
 //! It gives the frame that reading the whole file at once gives:
 //! - the first piece holds the header and more than [`INFER_ROWS`] records, so the
@@ -13,18 +13,29 @@
 //! - pieces end where the check saw a line break outside quotes, so no record is cut.
 //!
 //! Anything it cannot do the same way (a piece polars refuses, a value that does not fit
-//! the types of the first rows, no free worker) turns it off, and the upload is read
-//! whole as before: the error, if any, is then the one the whole read gives, with its
-//! line. At most [`MAX_STREAMS`] run at once, server-wide, so their memory is bounded:
-//! each holds a piece gathering, one queued, one parsing and its frame (about 4 ×
-//! [`PIECE`]).
+//! the types of the first rows, a piece that starts with a byte-order mark, no free
+//! worker) turns it off, and the upload is read whole as before: the error, if any, is
+//! then the one the whole read gives, with its line. One known difference: polars takes
+//! a date column's format from the first value of each chunk it parses, and the chunks
+//! differ, so a column that mixes two date formats may be refused one way and read the
+//! other (when both read it, the values are the same).
+//!
+//! Bounds: at most [`MAX_STREAMS`] run at once, server-wide; others are read whole once
+//! complete. Gathering a piece holds nothing in memory (the text is on disk); a worker
+//! holds one piece, its frame and that frame in one chunk: about 3 × [`PIECE`] (the
+//! first piece, up to [`FIRST_MOST`]). The parse runs on polars' threads while the body
+//! arrives, before the upload is admitted as heavy work: its CPU is what the two
+//! streams take, and the memory above is the stated overhead beside the budget.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{BufWriter, Cursor, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 
@@ -32,17 +43,16 @@ use super::check::CsvCheck;
 use super::missing::Spellings;
 use super::parse::{csv_options, INFER_ROWS};
 use super::private_files::create_private;
-use super::Uploads;
+use super::{IngestError, Uploads};
 
 /// Bytes of text a piece gathers before it is parsed.
 pub(super) const PIECE: usize = 16 << 20;
 
-/// Most bytes the first piece may gather while waiting for its [`INFER_ROWS`] records:
-/// past it (records of over 12 KiB), the file is read whole instead.
-const FIRST_MOST: usize = 128 << 20;
+/// Most bytes the first piece may take to hold its [`INFER_ROWS`] records: past it
+/// (records of over 6 KiB), the file is read whole instead.
+const FIRST_MOST: u64 = 64 << 20;
 
-/// Most uploads parsed as they arrive at once, server-wide; others are read whole once
-/// complete, as before.
+/// Most uploads parsed as they arrive at once, server-wide.
 pub(super) const MAX_STREAMS: usize = 2;
 
 static STREAMS: AtomicUsize = AtomicUsize::new(0);
@@ -56,21 +66,25 @@ pub(super) struct Streamed {
     pub(super) frame_bytes: u64,
     /// The kept file's size, reserved in the uploads budget.
     pub(super) file_bytes: u64,
+    /// The worker's time parsing pieces, and writing them (with the file's end).
+    pub(super) parse: Duration,
+    pub(super) write: Duration,
 }
 
 /// The parse of one upload as it arrives.
 pub(super) struct StreamParse {
     sep: u8,
-    /// Text not yet handed to the worker; `start` is its offset in the file.
-    pending: Vec<u8>,
+    /// Bytes of the file handed to the worker, and fed to [`StreamParse::push`].
     start: u64,
+    fed: u64,
     phase: Phase,
     /// The kept file it writes, and the directory's budget.
     target: PathBuf,
     uploads: Uploads,
-    durable: bool,
     /// Bytes of text a piece gathers ([`PIECE`] unless the directory says otherwise).
-    piece: usize,
+    piece: u64,
+    /// Set when the upload goes away: the worker stops at its next piece.
+    gone: Arc<AtomicBool>,
 }
 
 enum Phase {
@@ -82,74 +96,80 @@ enum Phase {
 
 struct Worker {
     pieces: SyncSender<Piece>,
-    /// Buffers the worker is done with, to be filled again.
-    spent: Receiver<Vec<u8>>,
     done: JoinHandle<Option<Streamed>>,
 }
 
 enum Piece {
-    Text(Vec<u8>, Spellings),
+    /// The text from `from` to `to` of the upload's file, and the missing-value
+    /// spellings noted by then.
+    Range {
+        from: u64,
+        to: u64,
+        missing: Spellings,
+    },
     End,
 }
 
 impl StreamParse {
     pub(super) fn new(sep: u8, target: PathBuf, uploads: Uploads) -> Self {
         Self {
-            durable: uploads.durable(),
-            piece: uploads.parse_piece(),
+            piece: uploads.parse_piece() as u64,
             sep,
-            pending: Vec::new(),
             start: 0,
+            fed: 0,
             phase: Phase::Gathering,
             target,
             uploads,
+            gone: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Takes `bytes`, the next of the file, which `check` has just been fed; hands a
-    /// piece to the worker when one is whole. Blocks while the worker is a piece behind.
-    pub(super) fn push(&mut self, bytes: &[u8], check: &CsvCheck) {
+    /// `len` more bytes of the file were written to `file` and fed to `check`; hands the
+    /// worker a piece when one is whole (flushing `file` first). Blocks while the worker
+    /// is a piece behind.
+    pub(super) fn push(&mut self, len: usize, check: &CsvCheck, file: &mut BufWriter<File>) {
+        self.fed += len as u64;
         if matches!(self.phase, Phase::Off) {
             return;
         }
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() < self.piece {
+        let whole = check.boundary();
+        if whole.saturating_sub(self.start) < self.piece {
             return;
         }
-        let cut = usize::try_from(check.boundary().saturating_sub(self.start)).unwrap_or(0);
         if matches!(self.phase, Phase::Gathering) {
             if check.rows() <= INFER_ROWS as u64 {
-                if self.pending.len() > FIRST_MOST {
-                    self.off();
+                if whole > FIRST_MOST {
+                    self.phase = Phase::Off;
                 }
                 return;
             }
-            match self.start_worker() {
+            match self.start_worker(file) {
                 Some(worker) => self.phase = Phase::Running(worker),
-                None => return self.off(),
+                None => {
+                    self.phase = Phase::Off;
+                    return;
+                }
             }
         }
-        if cut > 0 {
-            self.hand_over(cut, check.missing());
+        if file.flush().is_err() {
+            // The write fails again for the upload itself, and says so.
+            self.phase = Phase::Off;
+            return;
         }
+        self.hand_over(whole, check.missing());
     }
 
     /// Whether the next [`StreamParse::push`] of `more` bytes may wait for the worker.
     pub(super) fn may_wait(&self, more: usize) -> bool {
-        matches!(self.phase, Phase::Running(_)) && self.pending.len() + more >= self.piece
+        matches!(self.phase, Phase::Running(_)) && self.fed + more as u64 - self.start >= self.piece
     }
 
-    /// The file is complete and `check` has passed it: the rest goes to the worker, and
-    /// its frame comes back (blocking until it is written). `None` when it never ran or
-    /// was turned off: the file is then read whole.
-    pub(super) fn finish(&mut self, check: &CsvCheck) -> Option<Streamed> {
-        if !matches!(self.phase, Phase::Running(_)) {
-            self.off();
-            return None;
-        }
-        let rest = self.pending.len();
-        if rest > 0 {
-            self.hand_over(rest, check.missing());
+    /// The file is complete (`len` bytes, flushed) and `check` has passed it: the rest
+    /// goes to the worker, and its frame comes back (blocking until it is written).
+    /// `None` when it never ran or was turned off: the file is then read whole.
+    pub(super) fn finish(&mut self, len: u64, check: &CsvCheck) -> Option<Streamed> {
+        if len > self.start {
+            self.hand_over(len, check.missing());
         }
         match std::mem::replace(&mut self.phase, Phase::Off) {
             Phase::Running(worker) => {
@@ -162,58 +182,53 @@ impl StreamParse {
         }
     }
 
-    fn off(&mut self) {
-        self.phase = Phase::Off;
-        self.pending = Vec::new();
-    }
-
-    /// Sends the first `cut` bytes of the pending text to the worker.
-    fn hand_over(&mut self, cut: usize, missing: Spellings) {
+    /// Hands the worker the text from where the last piece ended to `to`.
+    fn hand_over(&mut self, to: u64, missing: Spellings) {
         let Phase::Running(worker) = &self.phase else {
             return;
         };
-        let mut next = worker
-            .spent
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(self.piece + (1 << 20)));
-        next.clear();
-        next.extend_from_slice(&self.pending[cut..]);
-        self.pending.truncate(cut);
-        let piece = std::mem::replace(&mut self.pending, next);
-        self.start += cut as u64;
-        if worker.pieces.send(Piece::Text(piece, missing)).is_err() {
+        let piece = Piece::Range {
+            from: self.start,
+            to,
+            missing,
+        };
+        self.start = to;
+        if worker.pieces.send(piece).is_err() {
             // The worker stopped (a piece it could not read): the file is read whole.
-            self.off();
+            self.phase = Phase::Off;
         }
     }
 
-    fn start_worker(&self) -> Option<Worker> {
+    fn start_worker(&self, file: &BufWriter<File>) -> Option<Worker> {
         let slot = Slot::take()?;
-        let (pieces, inbox) = sync_channel(1);
-        let (give_back, spent) = sync_channel(2);
+        let text = file.get_ref().try_clone().ok()?;
+        let (pieces, inbox) = sync_channel(2);
         let job = Job {
             sep: self.sep,
+            text,
             target: self.target.clone(),
             uploads: self.uploads.clone(),
-            durable: self.durable,
+            durable: self.uploads.durable(),
+            gone: Arc::clone(&self.gone),
             reserved: 0,
+            kept: false,
         };
         let done = std::thread::Builder::new()
             .name("stayput-csv-stream".into())
             .spawn(move || {
                 let _slot = slot;
-                job.run(&inbox, &give_back)
+                job.run(&inbox)
             })
             .ok()?;
-        Some(Worker { pieces, spent, done })
+        Some(Worker { pieces, done })
     }
 }
 
 impl Drop for StreamParse {
     fn drop(&mut self) {
-        // The upload went away: the worker sees its pieces end without `End`, removes
-        // what it wrote and gives its bytes back (not waited for here).
-        self.phase = Phase::Off;
+        // The upload went away (or was read): a worker still running stops at its next
+        // piece, removes what it wrote and gives its bytes back (not waited for here).
+        self.gone.store(true, Ordering::Release);
     }
 }
 
@@ -237,92 +252,129 @@ impl Drop for Slot {
     }
 }
 
-/// The worker's side: parses pieces and appends them to the kept file.
+/// Why a parse as it arrived stopped (the upload is then read whole).
+#[derive(Debug, thiserror::Error)]
+enum Fault {
+    #[error("the upload went away")]
+    Gone,
+    #[error("a piece starts with a byte-order mark, which polars would drop")]
+    ByteOrderMark,
+    #[error("no piece arrived")]
+    NoPiece,
+    #[error("polars: {0}")]
+    Polars(#[from] PolarsError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Ingest(#[from] IngestError),
+}
+
+/// The worker's side: parses pieces and appends them to the kept file. Dropped before
+/// it is kept (an error, the upload gone, a panic), it removes the file and gives its
+/// bytes back.
 struct Job {
     sep: u8,
+    /// The upload's file, read by offset.
+    text: File,
     target: PathBuf,
     uploads: Uploads,
     durable: bool,
-    /// Bytes reserved in the uploads budget for the file.
+    gone: Arc<AtomicBool>,
+    /// Bytes reserved in the uploads budget for the kept file.
     reserved: u64,
+    kept: bool,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_file(&self.target);
+            self.uploads.unreserve(self.reserved);
+        }
+    }
 }
 
 impl Job {
-    fn run(mut self, inbox: &Receiver<Piece>, give_back: &SyncSender<Vec<u8>>) -> Option<Streamed> {
-        match self.write_all(inbox, give_back) {
-            Ok(streamed) => Some(streamed),
-            Err(reason) => {
-                tracing::info!(%reason, "an upload parsed as it arrived is read whole instead");
-                let _ = fs::remove_file(&self.target);
-                self.uploads.unreserve(self.reserved);
+    fn run(mut self, inbox: &Receiver<Piece>) -> Option<Streamed> {
+        match self.write_all(inbox) {
+            Ok(streamed) => {
+                self.kept = true;
+                Some(streamed)
+            }
+            Err(fault) => {
+                tracing::info!(%fault, "an upload parsed as it arrived is read whole instead");
                 None
             }
         }
     }
 
-    fn write_all(
-        &mut self,
-        inbox: &Receiver<Piece>,
-        give_back: &SyncSender<Vec<u8>>,
-    ) -> Result<Streamed, String> {
-        let file = create_private(&self.target).map_err(|e| e.to_string())?;
+    fn write_all(&mut self, inbox: &Receiver<Piece>) -> Result<Streamed, Fault> {
+        let file = create_private(&self.target)?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut schema: Option<SchemaRef> = None;
         let mut writer = None;
+        let mut text = Vec::new();
         let (mut rows, mut cols, mut frame_bytes) = (0u64, 0u64, 0u64);
+        let (mut parse, mut write) = (Duration::ZERO, Duration::ZERO);
         loop {
-            let (text, missing) = match inbox.recv() {
-                Ok(Piece::Text(text, missing)) => (text, missing),
+            let (from, to, missing) = match inbox.recv() {
+                Ok(Piece::Range { from, to, missing }) => (from, to, missing),
                 Ok(Piece::End) => break,
-                Err(_) => return Err("the upload went away".into()),
+                Err(_) => return Err(Fault::Gone),
             };
+            if self.gone.load(Ordering::Acquire) {
+                return Err(Fault::Gone);
+            }
+            let parsing = Instant::now();
+            let len = usize::try_from(to - from).map_err(|_| Fault::NoPiece)?;
+            text.resize(len, 0);
+            self.text.read_exact_at(&mut text, from)?;
+            if from > 0 && text.starts_with(b"\xef\xbb\xbf") {
+                return Err(Fault::ByteOrderMark);
+            }
             let mut frame = parse_piece(&text, self.sep, missing, schema.clone())?;
-            // Given back to be filled again (dropped when two are already waiting).
-            let _ = give_back.try_send(text);
             // One record batch a piece: the frame read back has as many chunks as pieces.
             frame.rechunk_mut_par();
+            parse += parsing.elapsed();
+            let writing = Instant::now();
             let bytes = frame.estimated_size() as u64;
             let margin = if writer.is_none() {
                 64 * 1024 + 512 * frame.width() as u64
             } else {
                 0
             };
-            self.uploads.reserve(bytes + margin).map_err(|e| e.to_string())?;
+            self.uploads.reserve(bytes + margin)?;
             self.reserved += bytes + margin;
             if writer.is_none() {
                 let fields = frame.schema().clone();
                 let arrow = fields.to_arrow(CompatLevel::newest());
                 let ipc_fields = polars_arrow::io::ipc::write::default_ipc_fields(arrow.iter_values());
-                writer = Some(
-                    IpcWriter::new(&mut out)
-                        .batched(&fields, ipc_fields)
-                        .map_err(|e| e.to_string())?,
-                );
+                writer = Some(IpcWriter::new(&mut out).batched(&fields, ipc_fields)?);
                 cols = frame.width() as u64;
                 schema = Some(fields);
             }
             if let Some(writer) = writer.as_mut() {
-                writer.write_batch(&frame).map_err(|e| e.to_string())?;
+                writer.write_batch(&frame)?;
             }
             rows += frame.height() as u64;
             frame_bytes += bytes;
+            write += writing.elapsed();
         }
+        let writing = Instant::now();
         let Some(mut writer) = writer else {
-            return Err("no piece arrived".into());
+            return Err(Fault::NoPiece);
         };
-        writer.finish().map_err(|e| e.to_string())?;
+        writer.finish()?;
         drop(writer);
-        out.flush().map_err(|e| e.to_string())?;
-        let file = out.into_inner().map_err(|e| e.to_string())?;
+        out.flush()?;
+        let file = out.into_inner().map_err(|err| err.into_error())?;
         if self.durable {
-            file.sync_data().map_err(|e| e.to_string())?;
+            file.sync_data()?;
         }
-        let file_bytes = file.metadata().map_err(|e| e.to_string())?.len();
+        let file_bytes = file.metadata()?.len();
         // The reservation made to measure: what the file takes.
         if file_bytes > self.reserved {
-            self.uploads
-                .reserve(file_bytes - self.reserved)
-                .map_err(|e| e.to_string())?;
+            self.uploads.reserve(file_bytes - self.reserved)?;
         } else {
             self.uploads.unreserve(self.reserved - file_bytes);
         }
@@ -332,6 +384,8 @@ impl Job {
             cols,
             frame_bytes,
             file_bytes,
+            parse,
+            write: write + writing.elapsed(),
         })
     }
 }
@@ -343,14 +397,11 @@ fn parse_piece(
     sep: u8,
     missing: Spellings,
     schema: Option<SchemaRef>,
-) -> Result<DataFrame, String> {
+) -> PolarsResult<DataFrame> {
     let options = csv_options(sep, missing);
     let options = match schema {
         None => options,
         Some(schema) => options.with_has_header(false).with_schema(Some(schema)),
     };
-    options
-        .into_reader_with_file_handle(Cursor::new(text))
-        .finish()
-        .map_err(|err| err.to_string())
+    options.into_reader_with_file_handle(Cursor::new(text)).finish()
 }

@@ -18,28 +18,13 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 use uuid::Uuid;
 
-use super::check::CsvCheck;
 use super::format::Format;
-use super::incoming::{ms, Incoming};
+use super::incoming::Incoming;
 use super::missing::Spellings;
-use super::private_files::{create_private, is_id, is_ours, write_ipc};
-use super::stream_parse::Streamed;
+use super::private_files::{create_private, is_id, is_ours};
 use super::{parse, IngestError, UploadLimit, UploadSource};
 use stayput_cache::sync::lock;
 use stayput_cache::{CacheError, SessionKey};
-
-/// Bytes an Arrow IPC file takes beyond its frame's buffers (schema, footer, padding):
-/// this much, and [`IPC_MARGIN_PER_COLUMN`] a column, reserved with them before a CSV is
-/// converted.
-const IPC_MARGIN: u64 = 64 << 10;
-const IPC_MARGIN_PER_COLUMN: u64 = 512;
-
-/// An upload kept: the file its frame is read from, and the frame's width.
-#[derive(Debug)]
-pub(crate) struct Kept {
-    pub(crate) source: UploadSource,
-    pub(crate) cols: u64,
-}
 
 /// The uploads directory of a cache (cheap to clone).
 #[derive(Clone)]
@@ -240,6 +225,19 @@ impl Uploads {
         self.inner.streamed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Records the kept file `id` as `session`'s, `bytes` on disk (already reserved);
+    /// `streamed` when it was parsed while it arrived.
+    pub(super) fn record_kept(&self, id: &str, session: SessionKey, bytes: u64, streamed: bool) {
+        lock(&self.inner.books)
+            .kept
+            .insert(id.to_owned(), (session, bytes, std::time::Instant::now()));
+        if streamed {
+            self.inner
+                .streamed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Bytes of text in each piece of a CSV parsed while it arrives.
     pub(super) fn parse_piece(&self) -> usize {
         self.inner.piece
@@ -368,140 +366,6 @@ impl Uploads {
                 let _ = fs::remove_file(self.inner.dir.join(format!("{id}.{ext}")));
             }
             self.unreserve(bytes);
-        }
-    }
-
-    /// Converts a complete upload into its kept file and the frame read from it.
-    pub(crate) fn keep(&self, mut incoming: Incoming) -> Result<Kept, IngestError> {
-        let format = incoming.finish()?;
-        if let Some(streamed) = incoming.streamed.take() {
-            return Ok(self.keep_streamed(incoming, format, streamed));
-        }
-        let part = incoming.path.clone();
-        let parsing = std::time::Instant::now();
-        let frame = match (format, &incoming.workbook) {
-            (Format::Xlsx, Some(plan)) => super::xlsx::read(&part, plan)?,
-            // Planned (sized) first, as `expected_frame_bytes` does.
-            (Format::Xlsx, None) => {
-                let plan = super::xlsx::plan(&part, incoming.sheet.as_deref(), incoming.bytes)?;
-                super::xlsx::read(&part, &plan)?
-            }
-            _ => {
-                let missing = incoming.check.as_ref().map_or(Spellings::ALL, CsvCheck::missing);
-                parse::read(&part, format, missing)?
-            }
-        };
-        incoming.stages.parse = parsing.elapsed();
-        let writing = std::time::Instant::now();
-        let (stored, ext) = match format {
-            Format::Parquet => ("parquet", "parquet"),
-            Format::Ipc | Format::Csv(_) | Format::Json | Format::NdJson | Format::Xlsx => ("ipc", "arrow"),
-        };
-        let kept = self.inner.dir.join(format!("{}.{ext}", incoming.id));
-        let kept_bytes = match format {
-            // Kept as it came.
-            Format::Parquet | Format::Ipc => {
-                fs::rename(&part, &kept).map_err(IngestError::io)?;
-                incoming.bytes
-            }
-            // Written once as Arrow IPC; the text (or workbook) goes.
-            Format::Csv(_) | Format::Json | Format::NdJson | Format::Xlsx => {
-                // Its bytes reserved before it is written (the frame's size in memory,
-                // what Arrow IPC takes, and a margin for its metadata): a conversion
-                // the budget cannot hold is refused, not written past the budget.
-                let estimate = (frame.estimated_size() as u64)
-                    .saturating_add(IPC_MARGIN)
-                    .saturating_add(frame.width() as u64 * IPC_MARGIN_PER_COLUMN);
-                self.reserve(estimate)?;
-                let written = write_ipc(&kept, &frame, self.inner.durable);
-                let _ = fs::remove_file(&part);
-                // The text is gone; the IPC file takes its place in the budget.
-                self.unreserve(incoming.reserved);
-                incoming.reserved = estimate;
-                let bytes = written?;
-                if bytes > estimate {
-                    if let Err(err) = self.reserve(bytes - estimate) {
-                        let _ = fs::remove_file(&kept);
-                        return Err(err);
-                    }
-                } else {
-                    self.unreserve(estimate - bytes);
-                }
-                incoming.reserved = bytes;
-                bytes
-            }
-        };
-        // The bytes now belong to the kept file.
-        incoming.reserved = 0;
-        incoming.file = None;
-        lock(&self.inner.books).kept.insert(
-            incoming.id.clone(),
-            (incoming.session, kept_bytes, std::time::Instant::now()),
-        );
-        let stages = incoming.stages;
-        tracing::info!(
-            format = format.name(),
-            bytes = incoming.bytes,
-            rows = frame.height(),
-            receive_ms = ms(stages.receive),
-            check_ms = ms(stages.check),
-            store_ms = ms(stages.store),
-            size_ms = ms(stages.size),
-            parse_ms = ms(stages.parse),
-            write_ms = ms(writing.elapsed()),
-            "upload kept"
-        );
-        let source = UploadSource {
-            file: incoming.id.clone(),
-            stored: stored.to_owned(),
-            name: incoming.name.clone(),
-            bytes: frame.estimated_size() as u64,
-            rows: frame.height() as u64,
-        };
-        incoming.kept = true;
-        Ok(Kept {
-            source,
-            cols: frame.width() as u64,
-        })
-    }
-
-    /// Keeps a CSV whose frame was written to its kept file while it arrived
-    /// ([`super::stream_parse`]): the text goes, and the file's bytes (already reserved)
-    /// are the kept file's.
-    fn keep_streamed(&self, mut incoming: Incoming, format: Format, streamed: Streamed) -> Kept {
-        let _ = fs::remove_file(&incoming.path);
-        incoming.file = None;
-        self.unreserve(incoming.reserved);
-        incoming.reserved = 0;
-        lock(&self.inner.books).kept.insert(
-            incoming.id.clone(),
-            (incoming.session, streamed.file_bytes, std::time::Instant::now()),
-        );
-        let stages = incoming.stages;
-        tracing::info!(
-            format = format.name(),
-            bytes = incoming.bytes,
-            rows = streamed.rows,
-            receive_ms = ms(stages.receive),
-            check_ms = ms(stages.check),
-            store_ms = ms(stages.store),
-            parse_ms = ms(stages.parse),
-            streamed = true,
-            "upload kept"
-        );
-        incoming.kept = true;
-        self.inner
-            .streamed
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Kept {
-            source: UploadSource {
-                file: incoming.id.clone(),
-                stored: "ipc".to_owned(),
-                name: incoming.name.clone(),
-                bytes: streamed.frame_bytes,
-                rows: streamed.rows,
-            },
-            cols: streamed.cols,
         }
     }
 

@@ -110,7 +110,8 @@ pub async fn upload(
         let place = uploading.0.enter_session(session)?;
         let mut incoming = uploads.incoming(session, &name).map_err(StayputError::from)?;
         incoming.choose_sheet(sheet.filter(|s| !s.is_empty()));
-        // A gzip'd chunk unpacks to up to 100 times its size: off the runtime's workers.
+        // A gzip'd chunk unpacks to up to 100 times its size, and a CSV parsed while it
+        // arrives may wait for its worker: such a chunk runs off the runtime's workers.
         // Any other chunk is checked and written in place (handing each one to a
         // blocking thread cost more than the work).
         for_each_chunk(body, limit, limits.body_timeout, |chunk: Bytes| {
