@@ -63,6 +63,9 @@ pub struct Config {
     pub body_timeout: Duration,
     /// `STAYPUT_UPLOAD_MAX`: most bytes one upload may have.
     pub upload_max: ByteSize,
+    /// `STAYPUT_UPLOAD_PIECE`: bytes of a large CSV parsed at a time while it arrives
+    /// (`0`: read whole once complete).
+    pub upload_piece: ByteSize,
     /// `STAYPUT_EXAMPLES_DIR`: the built-in datasets (default: `examples/` in the site root).
     pub examples_dir: PathBuf,
     /// `STAYPUT_SOCKETS_PER_SESSION`: most steps sockets one session may hold open.
@@ -109,6 +112,8 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_SOCKETS: usize = 1024;
 /// Default of `STAYPUT_UPLOAD_MAX`: 2 GiB.
 pub const DEFAULT_UPLOAD_MAX: ByteSize = ByteSize(2 << 30);
+/// Default of `STAYPUT_UPLOAD_PIECE`: 16 MiB.
+pub const DEFAULT_UPLOAD_PIECE: ByteSize = ByteSize(16 << 20);
 /// Default of `STAYPUT_BODY_TIMEOUT`.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on steps sockets per session.
@@ -258,6 +263,27 @@ impl Config {
             Some(value) => parse_budget("STAYPUT_UPLOAD_MAX", value)?,
             None => DEFAULT_UPLOAD_MAX,
         };
+        let upload_piece = match lookup("STAYPUT_UPLOAD_PIECE") {
+            Some(value) if value.trim() == "0" => ByteSize(0),
+            Some(value) => match value.parse::<ByteSize>() {
+                Ok(size) if size.bytes() >= 64 << 10 => size,
+                Ok(_) => {
+                    return Err(ConfigError::Invalid {
+                        var: "STAYPUT_UPLOAD_PIECE",
+                        value,
+                        reason: "must be 0 (off) or at least 64KiB".into(),
+                    })
+                }
+                Err(err) => {
+                    return Err(ConfigError::Invalid {
+                        var: "STAYPUT_UPLOAD_PIECE",
+                        value,
+                        reason: err.to_string(),
+                    })
+                }
+            },
+            None => DEFAULT_UPLOAD_PIECE,
+        };
         let examples_dir = lookup("STAYPUT_EXAMPLES_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(leptos.site_root.as_ref()).join("examples"));
@@ -307,6 +333,7 @@ impl Config {
             shared_dir,
             body_timeout,
             upload_max,
+            upload_piece,
             examples_dir,
             serve,
             request_timeout,

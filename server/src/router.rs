@@ -88,7 +88,8 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
             config.upload_max.bytes(),
             config.disk_budget.bytes(),
         )?
-    };
+    }
+    .with_parse_piece(usize::try_from(config.upload_piece.bytes()).unwrap_or(usize::MAX));
     let mut cache_config = CacheConfig::new(config.memory_budget);
     cache_config.session_quota = config.session_quota;
     cache_config.auto_threshold = stayput_cache::ByteSize(config.session_quota.bytes() / 2);
@@ -134,7 +135,8 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
 
     let routes = generate_route_list(App);
     let pyramids = Arc::clone(&state.pyramids);
-    let (metrics_cache, metrics_pyramids) = (cache.clone(), Arc::clone(&pyramids));
+    let (metrics_cache, metrics_pyramids, metrics_uploads) =
+        (cache.clone(), Arc::clone(&pyramids), uploads.clone());
     // Client mode's and `/data`'s uploads are the large bodies, each bounded while it
     // streams by its own limit; everything else is a few hundred bytes of arguments, so
     // a small limit covers every other route (a layer, read while streaming: an
@@ -145,6 +147,11 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
         get(move || {
             let mut text = metrics_cache.render_metrics();
             text.push_str(&pyramid_metrics(&metrics_pyramids));
+            text.push_str(&format!(
+                "# HELP stayput_uploads_streamed_total Uploads parsed while they arrived.\n\
+                 # TYPE stayput_uploads_streamed_total counter\nstayput_uploads_streamed_total {}\n",
+                metrics_uploads.streamed_uploads()
+            ));
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),
     );

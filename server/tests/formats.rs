@@ -194,3 +194,82 @@ async fn an_excel_workbook_becomes_a_frame_its_sheet_chosen_by_name() {
     assert_eq!(old.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(error_of(old).await.to_string().contains("save it as .xlsx"));
 }
+
+/// A CSV of `rows` records that tries what a piece could get wrong: quoted separators,
+/// doubled quotes and line breaks in quotes, dates, and `NA` first met far into the file.
+fn tricky_csv(rows: usize) -> Vec<u8> {
+    let mut out = String::from("id,x,name,day\n");
+    for i in 0..rows {
+        let x = if i > 20_000 && i % 97 == 0 {
+            "NA".to_owned()
+        } else {
+            format!("{:.2}", (i % 1_000) as f64 / 3.0)
+        };
+        let name = match i % 7 {
+            0 => "\"Smith, \"\"Jo\"\"\"".to_owned(),
+            1 => format!("\"two\nlines {i}\""),
+            _ => format!("n{}", i % 100),
+        };
+        out.push_str(&format!(
+            "{i},{x},{name},2024-{:02}-{:02}\n",
+            1 + i % 12,
+            1 + i % 28
+        ));
+    }
+    out.into_bytes()
+}
+
+/// A CSV larger than a piece (64 KiB here, 16 MiB by default) is parsed while it arrives
+/// over a real socket: the same frame and figure as a server that reads it whole once
+/// complete (`STAYPUT_UPLOAD_PIECE=0`), and `/metrics` counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_csv_parsed_while_it_arrives_is_the_frame_read_whole() {
+    let text = tricky_csv(30_000);
+    let mut answers = Vec::new();
+    for piece in ["64KiB", "0"] {
+        let server = start(&[("STAYPUT_UPLOAD_PIECE", piece)]).await;
+        let client = browser();
+        let made = upload(&server, &client, "tricky.csv", text.clone()).await;
+        assert_eq!(made.status(), StatusCode::OK, "{piece}");
+        let handle: Value = made.json().await.expect("handle");
+        assert_eq!(
+            (handle["rows"].as_u64(), handle["cols"].as_u64()),
+            (Some(30_000), Some(4)),
+            "{piece}"
+        );
+        let mut fields = handle_fields(&handle);
+        fields.extend([
+            ("x", "id".into()),
+            ("y", "x".into()),
+            ("kind", "line".into()),
+            ("width", "300".into()),
+        ]);
+        let plot = form(&server, &client, "data_plot", &fields).await;
+        assert_eq!(plot.status(), StatusCode::OK, "{piece}");
+        let figure: Value = plot.json().await.expect("figure");
+        let metrics = client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("metrics");
+        let streamed = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("stayput_uploads_streamed_total "))
+            .map(str::to_owned);
+        answers.push((handle["bytes"].clone(), figure, streamed));
+    }
+    assert_eq!(answers[0].2.as_deref(), Some("1"), "parsed while it arrived");
+    assert_eq!(answers[1].2.as_deref(), Some("0"), "read whole");
+    // Its size is polars' estimate of the buffers, and text held in pieces takes a few
+    // bytes more or less than text held whole.
+    let (a, b) = (
+        answers[0].0.as_u64().expect("bytes"),
+        answers[1].0.as_u64().expect("bytes"),
+    );
+    assert!(a.abs_diff(b) * 100 < b, "about the same frame size: {a} and {b}");
+    assert!(!answers[0].1.is_null());
+    assert_eq!(answers[0].1, answers[1].1, "the same figure");
+}

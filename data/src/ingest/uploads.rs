@@ -148,8 +148,7 @@ impl Uploads {
     }
 
     /// The same directory with a large CSV parsed while it arrives in pieces of `bytes`
-    /// of text (16 MiB unless told): tests make many pieces of a small file.
-    #[doc(hidden)]
+    /// of text (16 MiB unless told; `0`: every upload read whole once complete).
     pub fn with_parse_piece(self, bytes: usize) -> Self {
         let inner = &self.inner;
         Self {
@@ -160,7 +159,7 @@ impl Uploads {
                 books: Mutex::new(Books::default()),
                 grace: inner.grace,
                 durable: inner.durable,
-                piece: bytes.max(1),
+                piece: bytes,
                 streamed: Default::default(),
             }),
         }
