@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use polars::prelude::*;
@@ -18,7 +17,7 @@ use common::config;
 
 /// At most two uploads are parsed as they arrive, server-wide (here: in this test
 /// binary): the tests take turns so that each knows whether its upload streamed.
-static TURN: Mutex<()> = Mutex::new(());
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Bytes of text in each piece: hundreds of pieces from a file of a few MB.
 const PIECE: usize = 8 << 10;
@@ -116,7 +115,7 @@ fn tricky_csv(rows: usize, crlf: bool) -> Vec<u8> {
         out.extend_from_slice(format!("{i},{x},{name},{day},{flag}").as_bytes());
         if i + 1 < rows {
             out.extend_from_slice(end.as_bytes());
-            if state % 501 == 0 {
+            if state.is_multiple_of(501) {
                 out.extend_from_slice(end.as_bytes()); // a blank line
             }
         }
@@ -142,7 +141,7 @@ async fn both_ways(name: &str, bytes: &[u8]) -> (DataFrame, DataFrame, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_csv_parsed_in_pieces_as_it_arrives_is_the_frame_read_whole() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     for crlf in [false, true] {
         let bytes = tricky_csv(40_000, crlf);
         let (streamed, whole, batches) = both_ways("tricky.csv", &bytes).await;
@@ -164,7 +163,7 @@ async fn a_csv_parsed_in_pieces_as_it_arrives_is_the_frame_read_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gzipped_csv_streams_as_it_unpacks() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let bytes = tricky_csv(30_000, false);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&bytes).expect("gzip");
@@ -178,7 +177,7 @@ async fn a_gzipped_csv_streams_as_it_unpacks() {
 /// file: the whole read's error (with its line), and nothing left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_that_does_not_fit_late_in_the_file_gets_the_whole_reads_error() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let mut text = String::from("n,label\n");
     for i in 0..30_000 {
         let n = if i == 25_000 {
@@ -218,7 +217,7 @@ async fn a_value_that_does_not_fit_late_in_the_file_gets_the_whole_reads_error()
 /// files and bytes go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_that_goes_away_mid_parse_leaves_nothing() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let s = setup(PIECE);
     let bytes = tricky_csv(40_000, false);
     let mut incoming = s
@@ -248,7 +247,7 @@ async fn an_upload_that_goes_away_mid_parse_leaves_nothing() {
 /// same frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_past_the_streams_allowed_at_once_are_read_whole() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let s = setup(PIECE);
     let bytes = tricky_csv(20_000, false);
     let session = SessionKey::random();
@@ -282,7 +281,7 @@ async fn uploads_past_the_streams_allowed_at_once_are_read_whole() {
 /// turns off and the file is read whole: the marks stay in the text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_piece_that_would_start_with_a_byte_order_mark_is_read_whole() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = TURN.lock().await;
     let mut text = String::from("label,n\n");
     for i in 0..30_000 {
         text.push_str(&format!("\u{feff}row {i},{i}\n"));
