@@ -126,7 +126,15 @@ async fn a_handle_made_from_its_lineage_alone_is_built_on_its_first_read() {
         cache.put_lineage(me, 1, 1, 8, orphan, Placement::Memory).await,
         Err(CacheError::NoRecipe(name)) if name == "no-such-recipe"
     ));
-    assert_eq!(cache.list(me).len(), 1, "the refused one left no entry");
+    // A frame no read could hold (over the 8 MiB budget) is refused now, as `put` would.
+    let huge = Lineage::new("frame", &Args { mib: 64, seed: 1 }).expect("json");
+    assert!(matches!(
+        cache
+            .put_lineage(me, 1 << 23, 1, 64 << 20, huge, Placement::Memory)
+            .await,
+        Err(CacheError::TooLarge { .. })
+    ));
+    assert_eq!(cache.list(me).len(), 1, "the refused ones left no entry");
 }
 
 #[tokio::test]

@@ -152,6 +152,12 @@ async fn a_csv_parsed_in_pieces_as_it_arrives_is_the_frame_read_whole() {
             "a batch a piece at least: {batches} batches for {} bytes",
             bytes.len()
         );
+        // Pieces this small are joined before they are written: one batch each.
+        assert!(
+            batches <= bytes.len() / PIECE + 1,
+            "a batch a piece at most: {batches} batches for {} bytes",
+            bytes.len()
+        );
         assert_eq!(streamed.schema(), whole.schema(), "crlf {crlf}");
         assert_eq!(whole.column("day").expect("day").dtype(), &DataType::Date);
         assert!(streamed.equals_missing(&whole), "crlf {crlf}: the frames differ");
@@ -208,6 +214,9 @@ async fn a_value_that_does_not_fit_late_in_the_file_gets_the_whole_reads_error()
         assert_eq!(s.files(), 0, "nothing is left behind");
         assert_eq!(s.uploads.used_bytes(), 0, "its bytes are given back");
         assert!(s.cache.list(session).is_empty());
+        // In pieces, the parse ran, met the value, and turned itself off.
+        let fell_back = u64::from(piece == PIECE);
+        assert_eq!(s.uploads.stream_fallbacks(), fell_back, "piece {piece}");
         errors.push(err.to_string());
     }
     assert_eq!(errors[0], errors[1]);
@@ -290,6 +299,11 @@ async fn a_piece_that_would_start_with_a_byte_order_mark_is_read_whole() {
     let session = SessionKey::random();
     let handle = s.upload(session, "bom.csv", text.as_bytes()).await.expect("kept");
     assert_eq!(s.uploads.streamed_uploads(), 0, "read whole");
+    assert_eq!(
+        s.uploads.stream_fallbacks(),
+        1,
+        "the parse ran and turned itself off"
+    );
     let frame = s.cache.get(session, &handle).await.expect("read");
     let labels = frame.column("label").expect("label").str().expect("text").clone();
     assert_eq!(labels.get(0), Some("\u{feff}row 0"));

@@ -149,8 +149,11 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
             text.push_str(&pyramid_metrics(&metrics_pyramids));
             text.push_str(&format!(
                 "# HELP stayput_uploads_streamed_total Uploads parsed while they arrived.\n\
-                 # TYPE stayput_uploads_streamed_total counter\nstayput_uploads_streamed_total {}\n",
-                metrics_uploads.streamed_uploads()
+                 # TYPE stayput_uploads_streamed_total counter\nstayput_uploads_streamed_total {}\n\
+                 # HELP stayput_uploads_stream_fallbacks_total Uploads whose parse as they arrived was turned off (read whole instead).\n\
+                 # TYPE stayput_uploads_stream_fallbacks_total counter\nstayput_uploads_stream_fallbacks_total {}\n",
+                metrics_uploads.streamed_uploads(),
+                metrics_uploads.stream_fallbacks()
             ));
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
         }),

@@ -259,6 +259,13 @@ impl Incoming {
         &self.name
     }
 
+    /// Completes the upload: its last bytes unpacked and checked, and a CSV parsed while
+    /// it arrived written to its kept file (blocking). Call it as soon as the body is in,
+    /// before waiting for anything: the parse's place is held until it ends.
+    pub fn complete(&mut self) -> Result<(), IngestError> {
+        self.finish().map(|_| ())
+    }
+
     /// The upload is complete: flushed, its format known, a CSV's last record checked.
     pub(super) fn finish(&mut self) -> Result<Format, IngestError> {
         if let Some(format) = self.finished {

@@ -52,6 +52,9 @@ pub(super) const PIECE: usize = 16 << 20;
 /// (records of over 6 KiB), the file is read whole instead.
 const FIRST_MOST: u64 = 64 << 20;
 
+/// Bytes of text under which a piece's chunks are joined before they are written.
+const SMALL_CHUNK: usize = 256 << 10;
+
 /// Most uploads parsed as they arrive at once, server-wide.
 pub(super) const MAX_STREAMS: usize = 2;
 
@@ -85,6 +88,9 @@ pub(super) struct StreamParse {
     piece: u64,
     /// Set when the upload goes away: the worker stops at its next piece.
     gone: Arc<AtomicBool>,
+    /// A worker told to stop early, joined before the file is read whole (so that it has
+    /// removed what it wrote).
+    stopped: Option<JoinHandle<Option<Streamed>>>,
 }
 
 enum Phase {
@@ -125,6 +131,7 @@ impl StreamParse {
             target,
             uploads,
             gone: Arc::new(AtomicBool::new(false)),
+            stopped: None,
         }
     }
 
@@ -157,7 +164,7 @@ impl StreamParse {
         }
         if file.flush().is_err() {
             // The write fails again for the upload itself, and says so.
-            self.phase = Phase::Off;
+            self.stop();
             return;
         }
         self.hand_over(whole, check.missing());
@@ -174,6 +181,10 @@ impl StreamParse {
     pub(super) fn finish(&mut self, len: u64, check: &CsvCheck) -> Option<Streamed> {
         if len > self.start {
             self.hand_over(len, check.missing());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.join();
+            return None;
         }
         match std::mem::replace(&mut self.phase, Phase::Off) {
             Phase::Running(worker) => {
@@ -199,7 +210,17 @@ impl StreamParse {
         self.start = to;
         if worker.pieces.send(piece).is_err() {
             // The worker stopped (a piece it could not read): the file is read whole.
-            self.phase = Phase::Off;
+            self.stop();
+        }
+    }
+
+    /// Turns the parse off; a running worker is told to stop, and joined by
+    /// [`StreamParse::finish`].
+    fn stop(&mut self) {
+        self.gone.store(true, Ordering::Release);
+        if let Phase::Running(worker) = std::mem::replace(&mut self.phase, Phase::Off) {
+            drop(worker.pieces);
+            self.stopped = Some(worker.done);
         }
     }
 
@@ -305,8 +326,10 @@ impl Job {
                 self.kept = true;
                 Some(streamed)
             }
+            Err(Fault::Gone) => None,
             Err(fault) => {
                 tracing::info!(%fault, "an upload parsed as it arrived is read whole instead");
+                self.uploads.stream_fell_back();
                 None
             }
         }
@@ -337,10 +360,16 @@ impl Job {
                 return Err(Fault::ByteOrderMark);
             }
             let mut frame = parse_piece(&text, self.sep, missing, schema.clone())?;
-            // Written chunk by chunk as the reader left them (~30 a piece), not joined
+            // Written chunk by chunk as the reader left them (16 a thread), not joined
             // first: a joined copy of every piece took fresh memory, and touching it
-            // first cost this VM 2.6 s of the 6.4 s a 1 GB file took.
-            frame.align_chunks_par();
+            // first cost this 2-core VM 2.6 s of the 6.4 s a 1 GB file took. Joined
+            // when its chunks are small (many threads, small pieces), so that the kept
+            // file has at most a batch every [`SMALL_CHUNK`] bytes of text.
+            if frame.first_col_n_chunks() > 1 && len / frame.first_col_n_chunks() < SMALL_CHUNK {
+                frame.rechunk_mut_par();
+            } else {
+                frame.align_chunks_par();
+            }
             parse += parsing.elapsed();
             let writing = Instant::now();
             let bytes = frame.estimated_size() as u64;

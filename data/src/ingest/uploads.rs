@@ -51,8 +51,10 @@ struct Inner {
     durable: bool,
     /// Bytes of text a large CSV gathers for each piece parsed while it arrives.
     piece: usize,
-    /// Uploads kept whose frame was written while they arrived.
+    /// Uploads kept whose frame was written while they arrived, and parses as they
+    /// arrived that were turned off (the file read whole instead).
     streamed: std::sync::atomic::AtomicU64,
+    fell_back: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -125,6 +127,7 @@ impl Uploads {
                 durable: !wipe,
                 piece: super::stream_parse::PIECE,
                 streamed: Default::default(),
+                fell_back: Default::default(),
             }),
         })
     }
@@ -143,6 +146,7 @@ impl Uploads {
                 durable: inner.durable,
                 piece: inner.piece,
                 streamed: Default::default(),
+                fell_back: Default::default(),
             }),
         }
     }
@@ -161,6 +165,7 @@ impl Uploads {
                 durable: inner.durable,
                 piece: bytes,
                 streamed: Default::default(),
+                fell_back: Default::default(),
             }),
         }
     }
@@ -222,6 +227,18 @@ impl Uploads {
     /// rest were read whole once complete).
     pub fn streamed_uploads(&self) -> u64 {
         self.inner.streamed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Parses as they arrived that were turned off, so that their file was read whole
+    /// (a value that does not fit the first rows' types, a piece polars refuses).
+    pub fn stream_fallbacks(&self) -> u64 {
+        self.inner.fell_back.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn stream_fell_back(&self) {
+        self.inner
+            .fell_back
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records the kept file `id` as `session`'s, `bytes` on disk (already reserved);

@@ -127,6 +127,9 @@ pub async fn upload(
             Ok(fault) => fault.into_error("the upload", limits.body_timeout),
             Err(err) => StayputError::from(err),
         })?;
+        // Complete before waiting for a slot: a CSV parsed while it arrived gives back
+        // its place among the parses as soon as its tail is written.
+        blocking_here(|| incoming.complete()).map_err(StayputError::from)?;
         // Parsing is the heavy part: a file that will take a million values or more
         // takes a slot like any large job, held by the parse itself (a client that hangs
         // up does not free it while the parse runs on). Smaller files parse at once:
