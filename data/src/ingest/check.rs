@@ -3,7 +3,7 @@
 //! records counted so far are the upload's progress. One pass over each chunk as it
 //! arrives, so the check costs no extra read of the file.
 
-use super::missing::{MissingNotes, Spellings};
+use super::missing::{may_hold, MissingNotes, Spellings};
 use super::{IngestError, MAX_COLUMNS, MAX_RECORD_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,7 @@ impl CsvCheck {
                 let text = segment.strip_suffix(b"\r").unwrap_or(segment);
                 let noted = newline.is_none()
                     || self.missing.pending()
-                    || letter.is_some_and(|at| at < segment.len());
+                    || (letter.is_some_and(|at| at < segment.len()) && may_hold(text, self.sep));
                 if noted && self.header.is_some() {
                     self.missing.unquoted(text, self.sep, newline.is_some());
                 }

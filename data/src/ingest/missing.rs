@@ -54,6 +54,27 @@ fn has_letter(bytes: &[u8]) -> bool {
     memchr::memchr2(b'N', b'n', bytes).is_some()
 }
 
+/// The bytes a spelling starts with.
+const FIRST_BYTES: [u8; 5] = [b'N', b'n', b'-', b'#', b'<'];
+
+/// Whether `text`, a whole data line without quotes or its line end, separated by `sep`,
+/// may hold a spelling as a whole field: an `N` or an `n` in a field of at most
+/// [`LONGEST`] bytes that starts as a spelling does. A line of words with those letters
+/// in them (`Pune`, `Nancy`) is passed over without being split into fields.
+pub(super) fn may_hold(text: &[u8], sep: u8) -> bool {
+    memchr::memchr2_iter(b'N', b'n', text).any(|at| {
+        let low = at.saturating_sub(LONGEST);
+        let start = match memchr::memrchr(sep, &text[low..at]) {
+            Some(i) => low + i + 1,
+            None if low == 0 => 0,
+            None => return false, // its field has more than LONGEST bytes before it
+        };
+        let high = (start + LONGEST + 1).min(text.len());
+        let end = memchr::memchr(sep, &text[at..high]).map_or(high, |i| at + i);
+        end - start <= LONGEST && FIRST_BYTES.contains(&text[start])
+    })
+}
+
 /// The start of a field cut by the end of a chunk.
 #[derive(Debug, Clone, Copy, Default)]
 enum Cut {
@@ -201,6 +222,38 @@ mod tests {
     }
 
     #[test]
+    fn a_line_may_hold_a_spelling_only_in_a_short_field_that_starts_as_one() {
+        for text in MISSING {
+            assert!(text.len() <= LONGEST && has_letter(text.as_bytes()), "{text}");
+            assert!(FIRST_BYTES.contains(&text.as_bytes()[0]), "{text}");
+            for line in [
+                text.to_owned(),
+                format!("1,{text}"),
+                format!("{text},2"),
+                format!("x,{text},y"),
+            ] {
+                assert!(may_hold(line.as_bytes(), b','), "{line}");
+            }
+        }
+        for line in [
+            "Pune,1",
+            "1,Pune",
+            "Nancy,2",
+            "xNA,1",
+            "1,2,3",
+            "1,Oslo",
+            "Kyiv,n5xyz",
+        ] {
+            assert!(!may_hold(line.as_bytes(), b','), "{line}");
+        }
+        // Short fields that start as a spelling are looked at (and then not noted).
+        for line in ["Nan,1", "1,NAB", "NANA", "n5"] {
+            assert!(may_hold(line.as_bytes(), b','), "{line}");
+            assert_eq!(noted(&[line.as_bytes()], b','), Vec::<&str>::new(), "{line}");
+        }
+    }
+
+    #[test]
     fn a_field_cut_by_a_chunk_is_read_whole() {
         assert_eq!(noted(&[b"1,2,#", b"N", b"/A"], b','), ["#N/A"]);
         assert_eq!(noted(&[b"1,N", b"A,3"], b','), ["NA"]);
@@ -234,7 +287,7 @@ mod tests {
         use super::super::super::parse;
         use super::super::Spellings;
 
-        const FIELDS: [&str; 22] = [
+        const FIELDS: [&str; 26] = [
             "NA",
             "N/A",
             "n/a",
@@ -252,6 +305,10 @@ mod tests {
             "-1e3",
             "Nancy",
             "NAB",
+            "Pune",
+            "Nan",
+            "xNA",
+            "nNA",
             "",
             "\"NA\"",
             "\"x,y\"",
@@ -279,7 +336,10 @@ mod tests {
             fn the_noted_spellings_read_the_same_frame(
                 text in file(),
                 cuts in prop::collection::vec(1usize..9, 1..200),
+                whole in any::<bool>(),
             ) {
+                // Tiny chunks cut lines anywhere; one chunk leaves every line whole.
+                let cuts = if whole { vec![text.len().max(1)] } else { cuts };
                 let mut check = CsvCheck::new(b',');
                 let mut rest = text.as_bytes();
                 for cut in cuts.iter().cycle() {
