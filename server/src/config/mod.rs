@@ -14,6 +14,9 @@ use stayput_sessions::DEFAULT_MAX_SESSIONS;
 use crate::access::{Access, BadDigest};
 use crate::serve::ServeLimits;
 
+mod values;
+use values::{parse_bool, parse_budget, parse_duration, parse_piece};
+
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -264,24 +267,7 @@ impl Config {
             None => DEFAULT_UPLOAD_MAX,
         };
         let upload_piece = match lookup("STAYPUT_UPLOAD_PIECE") {
-            Some(value) if value.trim() == "0" => ByteSize(0),
-            Some(value) => match value.parse::<ByteSize>() {
-                Ok(size) if size.bytes() >= 64 << 10 => size,
-                Ok(_) => {
-                    return Err(ConfigError::Invalid {
-                        var: "STAYPUT_UPLOAD_PIECE",
-                        value,
-                        reason: "must be 0 (off) or at least 64KiB".into(),
-                    })
-                }
-                Err(err) => {
-                    return Err(ConfigError::Invalid {
-                        var: "STAYPUT_UPLOAD_PIECE",
-                        value,
-                        reason: err.to_string(),
-                    })
-                }
-            },
+            Some(value) => parse_piece("STAYPUT_UPLOAD_PIECE", value)?,
             None => DEFAULT_UPLOAD_PIECE,
         };
         let examples_dir = lookup("STAYPUT_EXAMPLES_DIR")
@@ -359,35 +345,6 @@ impl Config {
     }
 }
 
-fn parse_budget(var: &'static str, value: String) -> Result<ByteSize, ConfigError> {
-    match value.parse::<ByteSize>() {
-        Ok(size) if size.bytes() >= 1 << 20 => Ok(size),
-        Ok(_) => Err(ConfigError::Invalid {
-            var,
-            value,
-            reason: "must be at least 1MiB".into(),
-        }),
-        Err(err) => Err(ConfigError::Invalid {
-            var,
-            value,
-            reason: err.to_string(),
-        }),
-    }
-}
-
-/// `90`, `90s`, `15m`, `2h`, `1d`: seconds unless a unit says otherwise.
-fn parse_bool(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("" | "0" | "false" | "no") => Ok(false),
-        Some("1" | "true" | "yes") => Ok(true),
-        Some(other) => Err(ConfigError::Invalid {
-            var,
-            value: other.to_owned(),
-            reason: "write true or false".into(),
-        }),
-    }
-}
-
 impl Config {
     /// Why the server must not start as configured, in one line: listening beyond
     /// loopback with no access control, unless `STAYPUT_ALLOW_ANONYMOUS` says anonymous
@@ -408,33 +365,6 @@ impl Config {
             )
         })
     }
-}
-
-/// Longest duration a setting may give: a year.
-const MAX_DURATION_S: u64 = 365 * 86_400;
-
-fn parse_duration(var: &'static str, value: String) -> Result<Duration, ConfigError> {
-    let trimmed = value.trim();
-    let (number, factor) = match trimmed.char_indices().last() {
-        Some((i, 's')) => (&trimmed[..i], 1),
-        Some((i, 'm')) => (&trimmed[..i], 60),
-        Some((i, 'h')) => (&trimmed[..i], 3600),
-        Some((i, 'd')) => (&trimmed[..i], 86_400),
-        _ => (trimmed, 1),
-    };
-    number
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        // At most a year: timers add durations to instants, which must not overflow.
-        .filter(|&secs| secs > 0 && secs <= MAX_DURATION_S)
-        .map(Duration::from_secs)
-        .ok_or_else(|| ConfigError::Invalid {
-            var,
-            value: value.clone(),
-            reason: "write a positive duration of at most 365d, such as 90s, 30m, 2h or 1d".into(),
-        })
 }
 
 /// `$XDG_CACHE_HOME/stayput`, else `$HOME/.cache/stayput`, else `./target/stayput-cache`.
