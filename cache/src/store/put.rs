@@ -55,48 +55,17 @@ impl FrameCache {
         lineage: Option<Lineage>,
         reservation: Option<&Reservation>,
     ) -> Result<FrameHandle, CacheError> {
-        let key = FrameKey {
-            session,
-            id: Uuid::new_v4(),
-        };
-        let most = self.inner.config.max_frames_per_session;
-        let over = self.state().over_frame_cap(session, most);
-        if let Some(oldest) = over {
-            self.forget(oldest, EvictionCause::FrameCap).await;
-        }
+        let key = self.new_key(session).await;
         let frame = Arc::new(frame);
         let bytes = frame.estimated_size() as u64;
         let target = self.target(placement, bytes)?;
-        let now = self.now_ms();
         let handle = FrameHandle {
             id: FrameId::from(key.id.to_string()),
             rows: frame.height() as u64,
             cols: frame.width() as u64,
             bytes,
         };
-        {
-            let mut state = self.state();
-            let seq = state.tick();
-            state.touch_session(session, now);
-            state.insert(
-                key,
-                Entry {
-                    placement,
-                    lineage,
-                    rows: handle.rows,
-                    cols: handle.cols,
-                    bytes,
-                    data: Data::Gone,
-                    created_ms: now,
-                    last_use_ms: now,
-                    last_use_seq: seq,
-                    hits: 0,
-                    filling: true,
-                    published: false,
-                    origin: true,
-                },
-            );
-        }
+        self.insert_new(key, placement, lineage, &handle, true);
         // A request that goes away mid-fill (or a failed fill) leaves no entry behind.
         let mut undo = Undo {
             cache: self,
@@ -131,39 +100,14 @@ impl FrameCache {
         }
         // A frame no read could ever hold is refused now, as `put` refuses it.
         self.target(placement, bytes)?;
-        let key = FrameKey {
-            session,
-            id: Uuid::new_v4(),
+        let key = self.new_key(session).await;
+        let handle = FrameHandle {
+            id: FrameId::from(key.id.to_string()),
+            rows,
+            cols,
+            bytes,
         };
-        let most = self.inner.config.max_frames_per_session;
-        let over = self.state().over_frame_cap(session, most);
-        if let Some(oldest) = over {
-            self.forget(oldest, EvictionCause::FrameCap).await;
-        }
-        let now = self.now_ms();
-        {
-            let mut state = self.state();
-            let seq = state.tick();
-            state.touch_session(session, now);
-            state.insert(
-                key,
-                Entry {
-                    placement,
-                    lineage: Some(lineage),
-                    rows,
-                    cols,
-                    bytes,
-                    data: Data::Gone,
-                    created_ms: now,
-                    last_use_ms: now,
-                    last_use_seq: seq,
-                    hits: 0,
-                    filling: false,
-                    published: false,
-                    origin: true,
-                },
-            );
-        }
+        self.insert_new(key, placement, Some(lineage), &handle, false);
         let mut undo = Undo {
             cache: self,
             key,
@@ -173,12 +117,55 @@ impl FrameCache {
         self.publish(key, None, false).await?;
         self.report_held(session).await;
         undo.armed = false;
-        Ok(FrameHandle {
-            id: FrameId::from(key.id.to_string()),
-            rows,
-            cols,
-            bytes,
-        })
+        Ok(handle)
+    }
+
+    /// A new key of `session`, the session's oldest frame forgotten first when it holds
+    /// as many as it may.
+    async fn new_key(&self, session: SessionKey) -> FrameKey {
+        let most = self.inner.config.max_frames_per_session;
+        let over = self.state().over_frame_cap(session, most);
+        if let Some(oldest) = over {
+            self.forget(oldest, EvictionCause::FrameCap).await;
+        }
+        FrameKey {
+            session,
+            id: Uuid::new_v4(),
+        }
+    }
+
+    /// Records the new entry `key` of the frame `handle` describes, its data not there
+    /// yet: `filling` while a put fills it, or gone until a read builds it.
+    fn insert_new(
+        &self,
+        key: FrameKey,
+        placement: Placement,
+        lineage: Option<Lineage>,
+        handle: &FrameHandle,
+        filling: bool,
+    ) {
+        let now = self.now_ms();
+        let mut state = self.state();
+        let seq = state.tick();
+        state.touch_session(key.session, now);
+        state.insert(
+            key,
+            Entry {
+                placement,
+                lineage,
+                rows: handle.rows,
+                cols: handle.cols,
+                bytes: handle.bytes,
+                data: Data::Gone,
+                created_ms: now,
+                last_use_ms: now,
+                last_use_seq: seq,
+                hits: 0,
+                filling,
+                published: false,
+                origin: true,
+            },
+        );
     }
 
     /// Runs the recipe `function` on `args`, stores the result with its lineage and

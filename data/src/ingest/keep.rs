@@ -17,6 +17,11 @@ use super::{parse, IngestError, UploadSource, Uploads};
 const IPC_MARGIN: u64 = 64 << 10;
 const IPC_MARGIN_PER_COLUMN: u64 = 512;
 
+/// What an Arrow IPC file of `cols` columns takes beyond its frame's buffers.
+pub(super) fn ipc_margin(cols: usize) -> u64 {
+    IPC_MARGIN.saturating_add(cols as u64 * IPC_MARGIN_PER_COLUMN)
+}
+
 /// An upload kept: the file its frame is read from, and the frame's width.
 #[derive(Debug)]
 pub(crate) struct Kept {
@@ -64,9 +69,7 @@ impl Uploads {
                 // Its bytes reserved before it is written (the frame's size in memory,
                 // what Arrow IPC takes, and a margin for its metadata): a conversion
                 // the budget cannot hold is refused, not written past the budget.
-                let estimate = (frame.estimated_size() as u64)
-                    .saturating_add(IPC_MARGIN)
-                    .saturating_add(frame.width() as u64 * IPC_MARGIN_PER_COLUMN);
+                let estimate = (frame.estimated_size() as u64).saturating_add(ipc_margin(frame.width()));
                 self.reserve(estimate)?;
                 let written = write_ipc(&kept, &frame, self.durable());
                 let _ = fs::remove_file(&part);
@@ -74,13 +77,9 @@ impl Uploads {
                 self.unreserve(incoming.reserved);
                 incoming.reserved = estimate;
                 let bytes = written?;
-                if bytes > estimate {
-                    if let Err(err) = self.reserve(bytes - estimate) {
-                        let _ = fs::remove_file(&kept);
-                        return Err(err);
-                    }
-                } else {
-                    self.unreserve(estimate - bytes);
+                if let Err(err) = self.resize_reservation(estimate, bytes) {
+                    let _ = fs::remove_file(&kept);
+                    return Err(err);
                 }
                 incoming.reserved = bytes;
                 bytes

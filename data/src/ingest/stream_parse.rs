@@ -40,8 +40,9 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 
 use super::check::CsvCheck;
+use super::keep::ipc_margin;
 use super::missing::Spellings;
-use super::parse::{csv_options, INFER_ROWS};
+use super::parse::{csv_options, first_line, INFER_ROWS};
 use super::private_files::create_private;
 use super::{IngestError, Uploads};
 
@@ -233,7 +234,6 @@ impl StreamParse {
             text,
             target: self.target.clone(),
             uploads: self.uploads.clone(),
-            durable: self.uploads.durable(),
             gone: Arc::clone(&self.gone),
             reserved: 0,
             kept: false,
@@ -303,7 +303,6 @@ struct Job {
     text: File,
     target: PathBuf,
     uploads: Uploads,
-    durable: bool,
     gone: Arc<AtomicBool>,
     /// Bytes reserved in the uploads budget for the kept file.
     reserved: u64,
@@ -328,6 +327,9 @@ impl Job {
             }
             Err(Fault::Gone) => None,
             Err(fault) => {
+                // Its first line, cut short: polars quotes the value it met, which may be
+                // a record of megabytes.
+                let fault = first_line(&fault.to_string());
                 tracing::info!(%fault, "an upload parsed as it arrived is read whole instead");
                 self.uploads.stream_fell_back();
                 None
@@ -341,7 +343,7 @@ impl Job {
         let mut schema: Option<SchemaRef> = None;
         let mut writer = None;
         let mut text = Vec::new();
-        let (mut rows, mut cols, mut frame_bytes) = (0u64, 0u64, 0u64);
+        let (mut rows, mut frame_bytes) = (0u64, 0u64);
         let (mut parse, mut write) = (Duration::ZERO, Duration::ZERO);
         loop {
             let (from, to, missing) = match inbox.recv() {
@@ -373,19 +375,16 @@ impl Job {
             parse += parsing.elapsed();
             let writing = Instant::now();
             let bytes = frame.estimated_size() as u64;
-            let margin = if writer.is_none() {
-                64 * 1024 + 512 * frame.width() as u64
-            } else {
-                0
-            };
+            let first = writer.is_none();
+            // The file's own metadata reserved once, with the first batch.
+            let margin = if first { ipc_margin(frame.width()) } else { 0 };
             self.uploads.reserve(bytes + margin)?;
             self.reserved += bytes + margin;
-            if writer.is_none() {
+            if first {
                 let fields = frame.schema().clone();
                 let arrow = fields.to_arrow(CompatLevel::newest());
                 let ipc_fields = polars_arrow::io::ipc::write::default_ipc_fields(arrow.iter_values());
                 writer = Some(IpcWriter::new(&mut out).batched(&fields, ipc_fields)?);
-                cols = frame.width() as u64;
                 schema = Some(fields);
             }
             if let Some(writer) = writer.as_mut() {
@@ -403,20 +402,16 @@ impl Job {
         drop(writer);
         out.flush()?;
         let file = out.into_inner().map_err(|err| err.into_error())?;
-        if self.durable {
+        if self.uploads.durable() {
             file.sync_data()?;
         }
         let file_bytes = file.metadata()?.len();
         // The reservation made to measure: what the file takes.
-        if file_bytes > self.reserved {
-            self.uploads.reserve(file_bytes - self.reserved)?;
-        } else {
-            self.uploads.unreserve(self.reserved - file_bytes);
-        }
+        self.uploads.resize_reservation(self.reserved, file_bytes)?;
         self.reserved = file_bytes;
         Ok(Streamed {
             rows,
-            cols,
+            cols: schema.map_or(0, |s| s.len() as u64),
             frame_bytes,
             file_bytes,
             parse,

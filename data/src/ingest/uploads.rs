@@ -135,6 +135,17 @@ impl Uploads {
     /// The same directory with kept files that no lineage names removed by a sweep once
     /// they are `grace` old (default one minute).
     pub fn with_sweep_grace(self, grace: std::time::Duration) -> Self {
+        self.with_settings(grace, self.inner.piece)
+    }
+
+    /// The same directory with a large CSV parsed while it arrives in pieces of `bytes`
+    /// of text (16 MiB unless told; `0`: every upload read whole once complete).
+    pub fn with_parse_piece(self, bytes: usize) -> Self {
+        self.with_settings(self.inner.grace, bytes)
+    }
+
+    /// The same directory, limits and budget with these settings (nothing kept yet).
+    fn with_settings(&self, grace: std::time::Duration, piece: usize) -> Self {
         let inner = &self.inner;
         Self {
             inner: Arc::new(Inner {
@@ -144,26 +155,7 @@ impl Uploads {
                 books: Mutex::new(Books::default()),
                 grace,
                 durable: inner.durable,
-                piece: inner.piece,
-                streamed: Default::default(),
-                fell_back: Default::default(),
-            }),
-        }
-    }
-
-    /// The same directory with a large CSV parsed while it arrives in pieces of `bytes`
-    /// of text (16 MiB unless told; `0`: every upload read whole once complete).
-    pub fn with_parse_piece(self, bytes: usize) -> Self {
-        let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                dir: inner.dir.clone(),
-                limit: inner.limit,
-                budget: inner.budget,
-                books: Mutex::new(Books::default()),
-                grace: inner.grace,
-                durable: inner.durable,
-                piece: bytes,
+                piece,
                 streamed: Default::default(),
                 fell_back: Default::default(),
             }),
@@ -275,6 +267,17 @@ impl Uploads {
         }
         books.used += more;
         Ok(())
+    }
+
+    /// Turns a reservation of `reserved` bytes into one of `actual` (what a file took
+    /// once written), or says which limit refuses the difference (`reserved` stays).
+    pub(super) fn resize_reservation(&self, reserved: u64, actual: u64) -> Result<(), IngestError> {
+        if actual > reserved {
+            self.reserve(actual - reserved)
+        } else {
+            self.unreserve(reserved - actual);
+            Ok(())
+        }
     }
 
     pub(super) fn unreserve(&self, bytes: u64) {
