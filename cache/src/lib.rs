@@ -153,13 +153,13 @@ pub use size::ByteSize;
 #[cfg(feature = "server")]
 pub use config::{CacheConfig, DEFAULT_MAX_FRAMES_PER_SESSION};
 #[cfg(feature = "server")]
-pub use disk::{DiskTier, DIR_SETTING};
+pub use disk::{ColumnsWriter, DiskTier, DIR_SETTING};
 #[cfg(feature = "server")]
 pub use kept::KeptFiles;
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};
 #[cfg(feature = "server")]
-pub use recipe::BoxFuture;
+pub use recipe::{BoxFuture, DiskShape, Values};
 #[cfg(feature = "server")]
 pub use session::SessionKey;
 #[cfg(feature = "redis")]
@@ -169,4 +169,4 @@ pub use state::{ENTRY_OVERHEAD, MAX_LINEAGE_BYTES};
 #[cfg(feature = "server")]
 pub use store::{FrameCache, FrameCacheBuilder, PurgeGuard, Reservation};
 #[cfg(feature = "server")]
-pub use tier::{ColdTier, FrameKey, Stored, TierUsage};
+pub use tier::{ColdTier, FrameKey, Stored, TierUsage, WriteFn};

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use polars::prelude::DataFrame;
 use serde::de::DeserializeOwned;
 
+use crate::disk::ColumnsWriter;
 use crate::error::RecipeError;
+use crate::tier::WriteFn;
 use crate::{CacheError, Lineage};
 
 /// A boxed, sendable future.
@@ -30,10 +32,28 @@ fn recipe_failed<E: Into<Box<dyn std::error::Error + Send + Sync>>>(err: E) -> C
     }
 }
 
+/// The frame a disk recipe makes ([`crate::FrameCacheBuilder::disk_recipe`]): f64
+/// columns with no nulls, named in order, of `rows` rows each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskShape {
+    /// The columns' names, in the order their values are given.
+    pub columns: Vec<String>,
+    /// Rows of each column.
+    pub rows: u64,
+}
+
+/// Where a disk recipe gives its values: the first column's in order, then the next
+/// column's. It fails when the write fails, or once the request waiting has gone away.
+pub type Values<'a> = &'a mut dyn FnMut(&[f64]) -> std::io::Result<()>;
+
+/// A disk recipe: from its arguments, the shape of its frame and the write of its file.
+type DiskFn = dyn Fn(&str) -> Result<(DiskShape, WriteFn), CacheError> + Send + Sync;
+
 /// The registered recipes, by name.
 #[derive(Clone, Default)]
 pub(crate) struct Recipes {
     by_name: HashMap<String, Arc<RecipeFn>>,
+    disk: HashMap<String, Arc<DiskFn>>,
     sizes: HashMap<String, Arc<SizeFn>>,
     to_end: HashSet<String>,
 }
@@ -88,8 +108,53 @@ impl Recipes {
         self.by_name.insert(name.to_owned(), Arc::new(call));
     }
 
+    /// Registers the disk recipe `name`: `shape` says what `fill` gives, `fill` gives
+    /// it, on the blocking pool.
+    pub(crate) fn add_disk<A, E>(
+        &mut self,
+        name: &str,
+        shape: impl Fn(&A) -> DiskShape + Send + Sync + 'static,
+        fill: impl Fn(A, Values<'_>) -> Result<(), E> + Send + Sync + 'static,
+    ) where
+        A: DeserializeOwned + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let function = name.to_owned();
+        let fill = Arc::new(fill);
+        let job = move |args: &str| -> Result<(DiskShape, WriteFn), CacheError> {
+            let args: A = serde_json::from_str(args).map_err(|err| CacheError::BadArguments {
+                function: function.clone(),
+                reason: err.to_string(),
+            })?;
+            let made = shape(&args);
+            let (columns, rows) = (made.columns.clone(), made.rows);
+            let fill = Arc::clone(&fill);
+            let write: WriteFn = Box::new(move |out: &mut dyn std::io::Write| {
+                let mut writer = ColumnsWriter::start(out, &columns, rows)?;
+                {
+                    let mut push = |values: &[f64]| writer.push(values);
+                    fill(args, &mut push).map_err(|err| std::io::Error::other(err.to_string()))?;
+                }
+                writer.finish().map(|_| ())
+            });
+            Ok((made, write))
+        };
+        self.disk.insert(name.to_owned(), Arc::new(job));
+    }
+
+    /// The shape of the frame of `lineage` and the write of its file, when its recipe is
+    /// a disk recipe; `None` otherwise.
+    pub(crate) fn disk_job(&self, lineage: &Lineage) -> Option<Result<(DiskShape, WriteFn), CacheError>> {
+        self.disk.get(&lineage.function).map(|job| job(&lineage.args))
+    }
+
+    /// Whether `name` is a disk recipe.
+    pub(crate) fn is_disk(&self, name: &str) -> bool {
+        self.disk.contains_key(name)
+    }
+
     pub(crate) fn has(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.by_name.contains_key(name) || self.disk.contains_key(name)
     }
 
     /// Marks the recipe `name` as work that cannot be stopped once started.

@@ -39,8 +39,21 @@ pub trait ColdTier: Send + Sync + 'static {
     /// Stores `frame` under `key`, replacing any frame stored there before.
     fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>>;
 
+    /// Stores under `key` the Arrow IPC file `write` writes (about `bytes` long): a frame
+    /// made straight into the tier, never whole in memory. Only a tier that keeps files
+    /// can; the others refuse with [`CacheError::NoDisk`].
+    fn store_written(
+        &self,
+        key: FrameKey,
+        bytes: u64,
+        write: WriteFn,
+    ) -> BoxFuture<'_, Result<Stored, CacheError>> {
+        let _ = (key, bytes, write);
+        Box::pin(async { Err(CacheError::NoDisk) })
+    }
+
     /// The frame under `key`, or `None` when this tier does not hold it (anymore).
-    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>>;
+    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<Arc<DataFrame>>, CacheError>>;
 
     /// Forgets the frame under `key`; not an error when there is none.
     fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>>;
@@ -48,6 +61,10 @@ pub trait ColdTier: Send + Sync + 'static {
     /// Bytes and frames held right now.
     fn usage(&self) -> TierUsage;
 }
+
+/// Writes a frame's file for [`ColdTier::store_written`]; its writer fails once the
+/// request waiting for it has gone away.
+pub type WriteFn = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send>;
 
 /// Bytes and frames a tier holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

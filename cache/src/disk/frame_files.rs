@@ -174,6 +174,22 @@ fn in_batches(frame: &DataFrame) -> polars::prelude::PolarsResult<DataFrame> {
 /// Writes `frame` to `path` through its temp file and a rename; returns the file size.
 /// Nothing is left behind on failure or cancellation.
 pub(super) fn write_file(path: &Path, frame: &DataFrame, share: &WriteShare) -> io::Result<u64> {
+    write_with(path, share, |writer| {
+        let mut frame = in_batches(frame).map_err(io::Error::other)?;
+        IpcWriter::new(writer)
+            .finish(&mut frame)
+            .map_err(io::Error::other)
+    })
+}
+
+/// Writes the file `write` writes to `path`, through its temp file and a rename;
+/// returns the file size. Nothing is left behind on failure or cancellation: `write`'s
+/// writer fails from the moment `share` is cancelled.
+pub(super) fn write_with(
+    path: &Path,
+    share: &WriteShare,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<u64> {
     let tmp = path.with_extension("arrow.tmp");
     if share.is_cancelled() {
         return Err(io::Error::other("write cancelled"));
@@ -181,10 +197,7 @@ pub(super) fn write_file(path: &Path, frame: &DataFrame, share: &WriteShare) -> 
     let result = (|| {
         let file = create_private(&tmp)?;
         let mut writer = BufWriter::with_capacity(1 << 20, Cancellable { inner: file, share });
-        let mut frame = in_batches(frame).map_err(io::Error::other)?;
-        IpcWriter::new(&mut writer)
-            .finish(&mut frame)
-            .map_err(io::Error::other)?;
+        write(&mut writer)?;
         let file = writer.into_inner().map_err(io::IntoInnerError::into_error)?.inner;
         let len = file.metadata()?.len();
         drop(file);

@@ -7,6 +7,7 @@
 //! directory safe on a shared machine is in `frame_files`.
 
 mod frame_files;
+pub(crate) mod one_batch;
 
 use std::collections::HashMap;
 use std::io;
@@ -17,9 +18,10 @@ use polars::prelude::DataFrame;
 
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
-use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
+use crate::tier::{ColdTier, FrameKey, Stored, TierUsage, WriteFn};
 use crate::{ByteSize, CacheError, Limit};
 use frame_files::{CancelOnDrop, WriteShare};
+pub use one_batch::ColumnsWriter;
 
 /// The setting that names the cache directory, for error messages.
 pub const DIR_SETTING: &str = "STAYPUT_CACHE_DIR";
@@ -48,13 +50,25 @@ struct Index {
 struct FileEntry {
     bytes: u64,
     last_use: u64,
+    /// A frame written straight into the tier ([`ColdTier::store_written`]) keeps its
+    /// mapping once read: every read gets the same frame (and whatever was kept of it
+    /// between reads, its min/max pyramid, say), and only the pages read come in.
+    mapped: Option<Mapped>,
+}
+
+/// The mapping of a frame written straight into the tier, once read.
+enum Mapped {
+    Unread,
+    Read(Arc<DataFrame>),
 }
 
 impl Index {
     /// Drops least recently used files (never `keep`) until `extra` more bytes fit in
-    /// `budget`; returns them, their files still to be removed.
-    fn make_room(&mut self, budget: u64, extra: u64, keep: FrameKey) -> Vec<FrameKey> {
+    /// `budget`; returns them, their files still to be removed, and their entries, to be
+    /// dropped off the lock (a kept mapping is unmapped then).
+    fn make_room(&mut self, budget: u64, extra: u64, keep: FrameKey) -> (Vec<FrameKey>, Vec<FileEntry>) {
         let mut evicted = Vec::new();
+        let mut entries = Vec::new();
         while self.bytes + self.reserved + extra > budget {
             let victim = self
                 .files
@@ -65,10 +79,11 @@ impl Index {
             let Some(victim) = victim else { break };
             if let Some(file) = self.files.remove(&victim) {
                 self.bytes -= file.bytes;
+                entries.push(file);
             }
             evicted.push(victim);
         }
-        evicted
+        (evicted, entries)
     }
 }
 
@@ -149,23 +164,86 @@ impl DiskTier {
         if bytes > self.budget {
             return Err(self.too_large(bytes));
         }
-        let evicted = {
+        let (evicted, dropped) = {
             let mut index = self.index();
             // A frame stored again under its key replaces its old file.
-            if let Some(old) = index.files.remove(&key) {
+            let old = index.files.remove(&key);
+            if let Some(old) = &old {
                 index.bytes -= old.bytes;
             }
             if index.reserved + bytes > self.budget {
                 // The room is held by other writes in progress: refuse rather than
                 // overshoot, before evicting anything.
+                drop(index);
+                drop(old);
                 return Err(CacheError::Busy);
             }
-            let evicted = index.make_room(self.budget, bytes, key);
+            let (evicted, mut dropped) = index.make_room(self.budget, bytes, key);
             index.reserved += bytes;
-            evicted
+            dropped.extend(old);
+            (evicted, dropped)
         };
+        drop(dropped);
         self.remove_files(&evicted);
         Ok((DiskReservation { tier: self, bytes }, evicted))
+    }
+
+    /// Stores under `key` the file `write` writes (about `estimate` bytes), within the
+    /// budget: the room is reserved first (evicting), then the file is written under a
+    /// temp name on the blocking pool and renamed into place. `keeps_mapping`: the
+    /// frame's mapping is kept once read ([`FileEntry::mapped`]).
+    async fn store_with(
+        &self,
+        key: FrameKey,
+        estimate: u64,
+        keeps_mapping: bool,
+        write: impl FnOnce(&Path, &WriteShare) -> io::Result<u64> + Send + 'static,
+    ) -> Result<Stored, CacheError> {
+        let (mut reservation, mut evicted) = self.reserve(key, estimate)?;
+        let path = self.path(key);
+        let share = Arc::new(WriteShare::default());
+        // Until the index has the file, a request that goes away takes it with it.
+        let mut cancel = CancelOnDrop {
+            share: Arc::clone(&share),
+            path: path.clone(),
+            armed: true,
+        };
+        let written = tokio::task::spawn_blocking(move || write(&path, &share))
+            .await
+            .map_err(io::Error::other)
+            .and_then(|r| r);
+        let bytes = written.map_err(|err| self.storage_error("write", key, &err))?;
+        let more = {
+            let mut index = self.index();
+            let reserved = std::mem::take(&mut reservation.bytes);
+            index.reserved = index.reserved.saturating_sub(reserved);
+            if bytes > self.budget {
+                None
+            } else {
+                index.clock += 1;
+                let last_use = index.clock;
+                let mapped = keeps_mapping.then_some(Mapped::Unread);
+                index.files.insert(
+                    key,
+                    FileEntry {
+                        bytes,
+                        last_use,
+                        mapped,
+                    },
+                );
+                index.bytes += bytes;
+                // The file came out larger than reserved: true the budget up.
+                Some(index.make_room(self.budget, 0, key))
+            }
+        };
+        let Some((more, dropped)) = more else {
+            return Err(self.too_large(bytes)); // `cancel` removes the file
+        };
+        drop(dropped);
+        cancel.armed = false;
+        self.remove_files(&more);
+        evicted.extend(more);
+        Ok(Stored { bytes, evicted })
     }
 }
 
@@ -175,81 +253,77 @@ impl ColdTier for DiskTier {
     }
 
     fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>> {
-        Box::pin(async move {
-            let size = frame.estimated_size() as u64;
-            // Schema and padding, and a few hundred bytes of metadata per record batch.
-            let estimate = size + FILE_SLACK + size / (1 << 20) * 1024;
-            let (mut reservation, mut evicted) = self.reserve(key, estimate)?;
-            let path = self.path(key);
-            let share = Arc::new(WriteShare::default());
-            // Until the index has the file, a request that goes away takes it with it.
-            let mut cancel = CancelOnDrop {
-                share: Arc::clone(&share),
-                path: path.clone(),
-                armed: true,
-            };
-            let written = tokio::task::spawn_blocking(move || frame_files::write_file(&path, &frame, &share))
-                .await
-                .map_err(io::Error::other)
-                .and_then(|r| r);
-            let bytes = written.map_err(|err| self.storage_error("write", key, &err))?;
-            let more = {
-                let mut index = self.index();
-                let reserved = std::mem::take(&mut reservation.bytes);
-                index.reserved = index.reserved.saturating_sub(reserved);
-                if bytes > self.budget {
-                    None
-                } else {
-                    index.clock += 1;
-                    let last_use = index.clock;
-                    index.files.insert(key, FileEntry { bytes, last_use });
-                    index.bytes += bytes;
-                    // The file came out larger than reserved: true the budget up.
-                    Some(index.make_room(self.budget, 0, key))
-                }
-            };
-            let Some(more) = more else {
-                return Err(self.too_large(bytes)); // `cancel` removes the file
-            };
-            cancel.armed = false;
-            self.remove_files(&more);
-            evicted.extend(more);
-            Ok(Stored { bytes, evicted })
-        })
+        let size = frame.estimated_size() as u64;
+        // Schema and padding, and a few hundred bytes of metadata per record batch.
+        let estimate = size + FILE_SLACK + size / (1 << 20) * 1024;
+        let write = move |path: &Path, share: &WriteShare| frame_files::write_file(path, &frame, share);
+        Box::pin(self.store_with(key, estimate, false, write))
     }
 
-    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>> {
+    fn store_written(
+        &self,
+        key: FrameKey,
+        bytes: u64,
+        write: WriteFn,
+    ) -> BoxFuture<'_, Result<Stored, CacheError>> {
+        let write = move |path: &Path, share: &WriteShare| frame_files::write_with(path, share, write);
+        Box::pin(self.store_with(key, bytes + FILE_SLACK, true, write))
+    }
+
+    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<Arc<DataFrame>>, CacheError>> {
         Box::pin(async move {
-            {
+            let keeps = {
                 let mut index = self.index();
                 index.clock += 1;
                 let now = index.clock;
                 match index.files.get_mut(&key) {
-                    Some(file) => file.last_use = now,
+                    Some(file) => {
+                        file.last_use = now;
+                        match &file.mapped {
+                            Some(Mapped::Read(frame)) => return Ok(Some(Arc::clone(frame))),
+                            Some(Mapped::Unread) => true,
+                            None => false,
+                        }
+                    }
                     None => return Ok(None),
                 }
-            }
+            };
             let path = self.path(key);
-            tokio::task::spawn_blocking(move || frame_files::read_file(&path))
+            let read = tokio::task::spawn_blocking(move || frame_files::read_file(&path))
                 .await
                 .map_err(io::Error::other)
                 .and_then(|r| r)
-                .map_err(|err| self.storage_error("read", key, &err))
+                .map_err(|err| self.storage_error("read", key, &err))?;
+            let Some(frame) = read.map(Arc::new) else {
+                return Ok(None);
+            };
+            if keeps {
+                let mut index = self.index();
+                if let Some(file) = index.files.get_mut(&key) {
+                    match &file.mapped {
+                        // Another read mapped it first: every reader gets that one.
+                        Some(Mapped::Read(first)) => return Ok(Some(Arc::clone(first))),
+                        _ => file.mapped = Some(Mapped::Read(Arc::clone(&frame))),
+                    }
+                }
+            }
+            Ok(Some(frame))
         })
     }
 
     fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>> {
         Box::pin(async move {
-            let known = {
+            let removed = {
                 let mut index = self.index();
-                match index.files.remove(&key) {
-                    Some(file) => {
-                        index.bytes -= file.bytes;
-                        true
-                    }
-                    None => false,
+                let removed = index.files.remove(&key);
+                if let Some(file) = &removed {
+                    index.bytes -= file.bytes;
                 }
+                removed
             };
+            // Its mapping, if kept, is let go off the lock.
+            let known = removed.is_some();
+            drop(removed);
             if known {
                 match std::fs::remove_file(self.path(key)) {
                     Ok(()) => {}

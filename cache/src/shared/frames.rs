@@ -293,8 +293,8 @@ impl ColdTier for RedisTier {
         })
     }
 
-    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<DataFrame>, CacheError>> {
-        Box::pin(async move { Ok(self.store.load_frame(key).await?.0) })
+    fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<Arc<DataFrame>>, CacheError>> {
+        Box::pin(async move { Ok(self.store.load_frame(key).await?.0.map(Arc::new)) })
     }
 
     fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>> {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::flight::Flights;
 use super::{FrameCache, Inner, Recycler};
 use crate::metrics::Counters;
-use crate::recipe::Recipes;
+use crate::recipe::{DiskShape, Recipes, Values};
 use crate::state::State;
 use crate::tier::ColdTier;
 use crate::{CacheConfig, KeptFiles};
@@ -92,6 +92,25 @@ impl FrameCacheBuilder {
     {
         self.recipes.add(name, recipe);
         self.recipes.add_size(name, size);
+        self
+    }
+
+    /// Registers the disk recipe `name`, for frames larger than memory:
+    /// [`FrameCache::make_on_disk`] writes its frame straight into the disk tier as
+    /// `fill` gives its values (f64 columns, no nulls, shaped as `shape` says from the
+    /// arguments), never holding it whole, and a read of it evicted writes it again.
+    /// `fill` runs on the blocking pool and must be deterministic in its arguments.
+    pub fn disk_recipe<A, E>(
+        mut self,
+        name: &str,
+        shape: impl Fn(&A) -> DiskShape + Send + Sync + 'static,
+        fill: impl Fn(A, Values<'_>) -> Result<(), E> + Send + Sync + 'static,
+    ) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.recipes.add_disk(name, shape, fill);
         self
     }
 

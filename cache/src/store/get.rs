@@ -65,6 +65,9 @@ impl FrameCache {
             }
         }
         match lineage {
+            Some(lineage) if self.inner.recipes.is_disk(&lineage.function) => {
+                self.rebuild_on_disk(key, lineage).await
+            }
             Some(lineage) if self.inner.recipes.has(&lineage.function) => {
                 self.rebuild(key, Some(lineage)).await
             }
@@ -77,7 +80,7 @@ impl FrameCache {
         }
     }
 
-    async fn load_cold(&self, key: FrameKey) -> Result<Option<Arc<DataFrame>>, CacheError> {
+    pub(super) async fn load_cold(&self, key: FrameKey) -> Result<Option<Arc<DataFrame>>, CacheError> {
         let Some(cold) = self.inner.cold.as_ref() else {
             return Ok(None);
         };
@@ -87,7 +90,7 @@ impl FrameCache {
                     entry.hits += 1;
                 }
                 Counters::bump(&self.inner.counters.hits_cold);
-                Ok(Some(Arc::new(frame)))
+                Ok(Some(frame))
             }
             None => {
                 let mut state = self.state();
@@ -110,7 +113,7 @@ impl FrameCache {
                     return Ok(Arc::clone(frame));
                 }
                 let (frame, reservation, rebuilt) = match self.read_shared(key, lineage.is_some()).await? {
-                    Some(found) => (Arc::new(found.0), found.1, false),
+                    Some(found) => (found.0, found.1, false),
                     None => {
                         let Some(lineage) = &lineage else {
                             Counters::bump(&self.inner.counters.misses);
@@ -167,7 +170,7 @@ impl FrameCache {
         &self,
         key: FrameKey,
         rebuildable: bool,
-    ) -> Result<Option<(DataFrame, Option<super::Reservation>)>, CacheError> {
+    ) -> Result<Option<(Arc<DataFrame>, Option<super::Reservation>)>, CacheError> {
         if !self.is_shared() {
             return Ok(None);
         }

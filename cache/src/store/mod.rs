@@ -8,6 +8,7 @@ mod builder;
 mod flight;
 mod get;
 mod listing;
+mod on_disk;
 mod purge;
 mod put;
 mod release;

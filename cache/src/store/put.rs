@@ -122,7 +122,7 @@ impl FrameCache {
 
     /// A new key of `session`, the session's oldest frame forgotten first when it holds
     /// as many as it may.
-    async fn new_key(&self, session: SessionKey) -> FrameKey {
+    pub(super) async fn new_key(&self, session: SessionKey) -> FrameKey {
         let most = self.inner.config.max_frames_per_session;
         let over = self.state().over_frame_cap(session, most);
         if let Some(oldest) = over {
@@ -136,7 +136,7 @@ impl FrameCache {
 
     /// Records the new entry `key` of the frame `handle` describes, its data not there
     /// yet: `filling` while a put fills it, or gone until a read builds it.
-    fn insert_new(
+    pub(super) fn insert_new(
         &self,
         key: FrameKey,
         placement: Placement,
@@ -380,10 +380,10 @@ impl FrameCache {
 }
 
 /// Forgets a new entry whose fill did not complete (an error, or the request went away).
-struct Undo<'a> {
-    cache: &'a FrameCache,
-    key: FrameKey,
-    armed: bool,
+pub(super) struct Undo<'a> {
+    pub(super) cache: &'a FrameCache,
+    pub(super) key: FrameKey,
+    pub(super) armed: bool,
 }
 
 impl Drop for Undo<'_> {

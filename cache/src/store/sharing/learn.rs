@@ -1,6 +1,8 @@
 //! Learning what the other servers made: a session's entries and memo table synced from
 //! Redis, entries adopted, frames read through Redis before they are rebuilt.
 
+use std::sync::Arc;
+
 use polars::prelude::DataFrame;
 
 use super::tell::shared_entry;
@@ -152,7 +154,10 @@ impl FrameCache {
     }
 
     /// The frame `key` from Redis, when Redis holds it whole.
-    pub(in crate::store) async fn load_shared(&self, key: FrameKey) -> Result<Option<DataFrame>, CacheError> {
+    pub(in crate::store) async fn load_shared(
+        &self,
+        key: FrameKey,
+    ) -> Result<Option<Arc<DataFrame>>, CacheError> {
         let Some(frames) = &self.inner.shared_frames else {
             return Ok(None);
         };

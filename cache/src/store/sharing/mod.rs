@@ -68,7 +68,7 @@ mod off {
         pub(in crate::store) async fn load_shared(
             &self,
             _key: FrameKey,
-        ) -> Result<Option<DataFrame>, CacheError> {
+        ) -> Result<Option<Arc<DataFrame>>, CacheError> {
             Ok(None)
         }
 

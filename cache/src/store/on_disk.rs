@@ -1,0 +1,130 @@
+//! Frames larger than memory: made straight into the disk tier by a disk recipe
+//! ([`crate::FrameCacheBuilder::disk_recipe`]), never whole in memory, and read back
+//! memory-mapped. They count against the disk budget, not the memory budget or a
+//! session's quota; a read brings in only the pages it touches.
+
+use polars::prelude::DataFrame;
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::put::Undo;
+use super::FrameCache;
+use crate::disk::one_batch::body_bytes;
+use crate::state::Data;
+use crate::tier::FrameKey;
+use crate::{CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
+
+impl FrameCache {
+    /// Runs the disk recipe `function` on `args`, its frame written straight into the
+    /// disk tier chunk by chunk, and returns its handle. Refused before anything is
+    /// written when the cache has no disk tier ([`CacheError::NoDisk`]), when `function`
+    /// is not a disk recipe ([`CacheError::NoRecipe`]), or when the frame is larger than
+    /// the disk budget ([`CacheError::TooLarge`]). Evicted from the disk tier later, a
+    /// read writes it again from its lineage.
+    pub async fn make_on_disk<A: Serialize>(
+        &self,
+        session: SessionKey,
+        function: &str,
+        args: &A,
+    ) -> Result<FrameHandle, CacheError> {
+        let lineage = Lineage::new(function, args)?;
+        let Some(cold) = self.inner.cold.as_ref() else {
+            return Err(CacheError::NoDisk);
+        };
+        let (shape, _) = self
+            .inner
+            .recipes
+            .disk_job(&lineage)
+            .ok_or_else(|| CacheError::NoRecipe(function.to_owned()))??;
+        let bytes = body_bytes(shape.columns.len(), shape.rows);
+        let budget = cold.usage().budget;
+        if bytes > budget {
+            return Err(CacheError::TooLarge {
+                needed: crate::ByteSize(bytes),
+                limit: crate::Limit::DiskBudget,
+                budget: crate::ByteSize(budget),
+            });
+        }
+        let key = self.new_key(session).await;
+        let handle = FrameHandle {
+            id: FrameId::from(key.id.to_string()),
+            rows: shape.rows,
+            cols: shape.columns.len() as u64,
+            bytes,
+        };
+        self.insert_new(key, Placement::Disk, Some(lineage.clone()), &handle, true);
+        let mut undo = Undo {
+            cache: self,
+            key,
+            armed: true,
+        };
+        self.write_on_disk(key, &lineage).await?;
+        // Every server must know the handle before the browser has it.
+        self.publish(key, None, false).await?;
+        self.report_held(session).await;
+        undo.armed = false;
+        Ok(handle)
+    }
+
+    /// Writes the frame of `key` into the disk tier by its disk recipe, and reads it
+    /// back (mapped): what a read of a frame evicted from the disk tier does, once
+    /// however many readers ask at the same time.
+    pub(super) async fn rebuild_on_disk(
+        &self,
+        key: FrameKey,
+        lineage: Lineage,
+    ) -> Result<Arc<DataFrame>, CacheError> {
+        self.inner
+            .rebuilding
+            .run(key, || async {
+                if let Some(frame) = self.load_cold(key).await? {
+                    return Ok(frame); // another reader wrote it meanwhile
+                }
+                self.write_on_disk(key, &lineage).await?;
+                crate::metrics::Counters::bump(&self.inner.counters.recomputes);
+                self.load_cold(key).await?.ok_or(CacheError::Expired)
+            })
+            .await
+    }
+
+    /// Runs the disk recipe of `lineage` into the disk tier under `key`, and marks the
+    /// entry as there (forgetting the file again if the entry went meanwhile).
+    async fn write_on_disk(&self, key: FrameKey, lineage: &Lineage) -> Result<(), CacheError> {
+        let Some(cold) = self.inner.cold.as_ref() else {
+            return Err(CacheError::NoDisk);
+        };
+        let (shape, write) = self
+            .inner
+            .recipes
+            .disk_job(lineage)
+            .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))??;
+        let bytes = body_bytes(shape.columns.len(), shape.rows);
+        let started = std::time::Instant::now();
+        let stored = cold.store_written(key, bytes, write).await?;
+        self.cold_evicted(&stored.evicted);
+        let kept = {
+            let mut state = self.state();
+            let kept = state.entries.contains_key(&key);
+            if kept {
+                state.set_data(key, Data::Cold);
+                if let Some(entry) = state.entries.get_mut(&key) {
+                    entry.bytes = stored.bytes;
+                }
+            }
+            kept
+        };
+        if !kept {
+            // Dropped while it was written (its owner, or its session ended).
+            let _ = cold.remove(key).await;
+            return Err(CacheError::Unknown);
+        }
+        tracing::info!(
+            frame = %key.id,
+            rows = shape.rows,
+            bytes = stored.bytes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "made on disk"
+        );
+        Ok(())
+    }
+}
