@@ -88,37 +88,9 @@ pub struct MinMaxPyramid {
 impl MinMaxPyramid {
     /// The pyramid of `values`, built in parallel.
     pub fn build(values: &[f64]) -> Self {
-        let (base, nans): (Vec<Extremes>, Vec<bool>) = values
-            .par_chunks_exact(BASE_ROWS)
-            .with_min_len(256)
-            .enumerate()
-            .map(|(b, block)| {
-                (
-                    Extremes::scan(block, b * BASE_ROWS),
-                    block.iter().any(|v| v.is_nan()),
-                )
-            })
-            .unzip();
-        let tail = &values[base.len() * BASE_ROWS..];
-        let nan = nans.into_iter().any(|n| n) || tail.iter().any(|v| v.is_nan());
-        let mut levels = vec![base];
-        while let Some(below) = levels.last().filter(|level| level.len() >= FANOUT) {
-            let above = below
-                .par_chunks_exact(FANOUT)
-                .with_min_len(64)
-                .map(|blocks| {
-                    let mut out = Extremes::EMPTY;
-                    blocks.iter().for_each(|block| out.merge(block));
-                    out
-                })
-                .collect();
-            levels.push(above);
-        }
-        Self {
-            rows: values.len(),
-            levels,
-            nan,
-        }
+        let mut builder = PyramidBuilder::default();
+        builder.push(values);
+        builder.finish()
     }
 
     /// Whether any value of the column is NaN.
@@ -202,6 +174,75 @@ impl MinMaxPyramid {
     }
 }
 
+/// Builds a [`MinMaxPyramid`] from a column's values given a piece at a time, in
+/// order, of any lengths: the pyramid of a frame written to disk as it is made, built
+/// from the pieces in hand. The same pyramid as [`MinMaxPyramid::build`] of the whole.
+#[derive(Debug, Default)]
+pub struct PyramidBuilder {
+    base: Vec<Extremes>,
+    rows: usize,
+    nan: bool,
+    /// The rows of the block not yet whole.
+    partial: Vec<f64>,
+}
+
+impl PyramidBuilder {
+    /// Adds the next `values` of the column (whole blocks scanned in parallel).
+    pub fn push(&mut self, mut values: &[f64]) {
+        self.rows += values.len();
+        if !self.partial.is_empty() {
+            let take = (BASE_ROWS - self.partial.len()).min(values.len());
+            self.partial.extend_from_slice(&values[..take]);
+            values = &values[take..];
+            if self.partial.len() == BASE_ROWS {
+                let start = self.base.len() * BASE_ROWS;
+                self.nan |= self.partial.iter().any(|v| v.is_nan());
+                self.base.push(Extremes::scan(&self.partial, start));
+                self.partial.clear();
+            }
+        }
+        let first = self.base.len();
+        let (blocks, nans): (Vec<Extremes>, Vec<bool>) = values
+            .par_chunks_exact(BASE_ROWS)
+            .with_min_len(256)
+            .enumerate()
+            .map(|(b, block)| {
+                (
+                    Extremes::scan(block, (first + b) * BASE_ROWS),
+                    block.iter().any(|v| v.is_nan()),
+                )
+            })
+            .unzip();
+        self.nan |= nans.into_iter().any(|n| n);
+        let whole = blocks.len() * BASE_ROWS;
+        self.base.extend(blocks);
+        self.partial.extend_from_slice(&values[whole..]);
+    }
+
+    /// The pyramid of every value pushed.
+    pub fn finish(self) -> MinMaxPyramid {
+        let nan = self.nan || self.partial.iter().any(|v| v.is_nan());
+        let mut levels = vec![self.base];
+        while let Some(below) = levels.last().filter(|level| level.len() >= FANOUT) {
+            let above = below
+                .par_chunks_exact(FANOUT)
+                .with_min_len(64)
+                .map(|blocks| {
+                    let mut out = Extremes::EMPTY;
+                    blocks.iter().for_each(|block| out.merge(block));
+                    out
+                })
+                .collect();
+            levels.push(above);
+        }
+        MinMaxPyramid {
+            rows: self.rows,
+            levels,
+            nan,
+        }
+    }
+}
+
 /// Rows in one block of `level`.
 fn block_rows(level: usize) -> usize {
     BASE_ROWS * FANOUT.pow(level as u32)
@@ -227,6 +268,33 @@ mod tests {
         assert_eq!(lens, vec![3_906, 122, 3]);
         assert!(pyramid.bytes() * 100 < 8_000_000 * 2, "under 2 % of the column");
         assert_eq!(pyramid.rows(), 1_000_000);
+    }
+
+    #[test]
+    fn built_a_piece_at_a_time_it_is_the_same_pyramid() {
+        let mut values: Vec<f64> = (0..200_003_u64).map(|i| ((i * 7_919) % 10_007) as f64).collect();
+        values[100] = f64::NAN;
+        values[150_000..150_300].iter_mut().for_each(|v| *v = f64::NAN);
+        let whole = MinMaxPyramid::build(&values);
+        for pieces in [[1, 255, 256], [257, 9_999, 65_536], [100_000, 3, 17]] {
+            let mut builder = PyramidBuilder::default();
+            let mut rest = &values[..];
+            for &n in pieces.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at(n.min(rest.len()));
+                builder.push(now);
+                rest = later;
+            }
+            let pieced = builder.finish();
+            assert_eq!(pieced.levels, whole.levels, "{pieces:?}");
+            assert_eq!((pieced.rows, pieced.nan), (whole.rows, whole.nan));
+        }
+        let mut clean = PyramidBuilder::default();
+        clean.push(&values[..100]);
+        clean.push(&values[101..1_000]);
+        assert!(!clean.finish().has_nan(), "NaN only where there is one");
     }
 
     #[test]

@@ -151,6 +151,35 @@ impl PyramidStore {
         let summary = Arc::new((build.build)());
         let key = building.done();
         let (rows, bytes) = measure(&summary);
+        self.keep(
+            frame,
+            key,
+            Arc::clone(&summary) as Arc<dyn Any + Send + Sync>,
+            rows,
+            bytes,
+        );
+        Some(summary)
+    }
+
+    /// Keeps `pyramid`, built elsewhere (while the frame was written to disk, say), as
+    /// the pyramid of column `column` of `frame`: the figures of that column read it
+    /// from now on. Not kept when it does not fit the budget.
+    pub fn adopt(&self, frame: &Arc<DataFrame>, column: &str, pyramid: Arc<MinMaxPyramid>) {
+        let key: Key = (Arc::as_ptr(frame) as usize, column.to_owned(), Kind::MinMax);
+        let (rows, bytes) = (pyramid.rows(), pyramid.bytes());
+        self.keep(frame, key, pyramid, rows, bytes);
+    }
+
+    /// Keeps `summary` of `frame` under `key` within the budget, the least recently used
+    /// others out first; not kept when it cannot fit.
+    fn keep(
+        &self,
+        frame: &Arc<DataFrame>,
+        key: Key,
+        summary: Arc<dyn Any + Send + Sync>,
+        rows: usize,
+        bytes: u64,
+    ) {
         let mut state = self.lock();
         state.clock += 1;
         let used = state.clock;
@@ -160,7 +189,7 @@ impl PyramidStore {
             state.bytes += bytes;
             let kept = Kept {
                 frame: Arc::downgrade(frame),
-                summary: Arc::clone(&summary) as Arc<dyn Any + Send + Sync>,
+                summary,
                 rows,
                 bytes,
                 used,
@@ -169,7 +198,6 @@ impl PyramidStore {
                 state.bytes -= old.bytes;
             }
         }
-        Some(summary)
     }
 
     /// Bytes of the summaries kept.
@@ -292,6 +320,27 @@ mod tests {
             .expect("built");
         assert_eq!(store.len(), 2, "the first frame's pyramid went");
         assert_eq!(store.bytes(), 2 * first.bytes());
+    }
+
+    #[test]
+    fn an_adopted_pyramid_is_read_and_never_built_again() {
+        let store = PyramidStore::new(1 << 30);
+        let values = column(PYRAMID_MIN_ROWS, 3);
+        let on_disk = frame(&values);
+        let made = Arc::new(MinMaxPyramid::build(&values));
+        store.adopt(&on_disk, "y", Arc::clone(&made));
+        let read = store.pyramid(&on_disk, "y", &values).expect("kept");
+        assert!(Arc::ptr_eq(&made, &read), "the adopted one, not a new build");
+        assert_eq!((store.len(), store.bytes()), (1, made.bytes()));
+        // Adopted for a frame that went, it goes at the next keep.
+        drop(on_disk);
+        store.adopt(&frame(&values), "z", Arc::new(MinMaxPyramid::build(&values)));
+        assert_eq!(store.len(), 1);
+        // Over the budget, it is not kept.
+        let small = PyramidStore::new(16);
+        let kept = frame(&values);
+        small.adopt(&kept, "y", made);
+        assert!(small.is_empty());
     }
 
     #[test]
