@@ -129,7 +129,10 @@ pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
 pub async fn explore_limits() -> Result<ExploreSizes, StayputError> {
     answered(async move {
         let limits = crate::server::context::limits()?;
-        Ok(ExploreSizes::for_frame_bytes(limits.frame_max_bytes))
+        Ok(ExploreSizes::for_frame_bytes(
+            limits.frame_max_bytes,
+            limits.disk_max_bytes,
+        ))
     })
     .await
 }

@@ -106,6 +106,7 @@ pub fn build_shared(config: &Config, shared: Option<SharedStore>) -> Result<Stay
     let limits = Limits {
         client_max_rows: config.client_max_rows,
         frame_max_bytes: config.session_quota.bytes().min(config.memory_budget.bytes()),
+        disk_max_bytes: config.disk_budget.bytes(),
         body_timeout: config.body_timeout,
         request_timeout: config.request_timeout,
     };

@@ -28,17 +28,24 @@ pub const UNIFORM_BYTES_PER_ROW: u64 = 8;
 pub struct ExploreSizes {
     /// Most rows of the time series.
     pub series_max_rows: u64,
-    /// Most rows of uniform random numbers.
+    /// Most rows of uniform random numbers: in memory, or on disk when the disk budget
+    /// holds more (up to [`crate::contract::sizes::MAX_DISK_ROWS`]).
     pub uniform_max_rows: u64,
+    /// Most rows of uniform random numbers kept in memory: a larger frame is made on
+    /// disk.
+    pub uniform_memory_rows: u64,
 }
 
 impl ExploreSizes {
-    /// The limits for `bytes`, the most one frame may take (the smaller of the session
-    /// quota and the memory budget).
-    pub fn for_frame_bytes(bytes: u64) -> Self {
+    /// The limits for `bytes`, the most one frame may take in memory (the smaller of
+    /// the session quota and the memory budget), and `disk_bytes`, the disk budget.
+    pub fn for_frame_bytes(bytes: u64, disk_bytes: u64) -> Self {
+        let memory = bytes / UNIFORM_BYTES_PER_ROW;
+        let disk = (disk_bytes / UNIFORM_BYTES_PER_ROW).min(crate::contract::sizes::MAX_DISK_ROWS);
         Self {
             series_max_rows: bytes / SERIES_BYTES_PER_ROW,
-            uniform_max_rows: bytes / UNIFORM_BYTES_PER_ROW,
+            uniform_max_rows: memory.max(disk),
+            uniform_memory_rows: memory,
         }
     }
 

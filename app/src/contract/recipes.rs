@@ -7,6 +7,10 @@
 /// different numbers here; it reads as expired.
 pub const CREATE_FRAME: &str = "create_frame/wyrand";
 
+/// `/explore`'s uniform random numbers larger than memory, made straight into the disk
+/// tier (the same numbers as [`CREATE_FRAME`]'s for the same seed).
+pub const UNIFORM_ON_DISK: &str = "uniform_on_disk/wyrand";
+
 /// `/explore`'s built-in time series.
 pub const TIME_SERIES: &str = "time_series";
 

@@ -7,6 +7,10 @@ pub use stayput_figures::with_thousands;
 /// Largest frame the benchmark builds: 1e8 rows of f64, 800 MB.
 pub const MAX_ROWS: u64 = 100_000_000;
 
+/// Largest frame `/explore` makes on disk when it is larger than memory: 1e9 rows of
+/// f64, 8 GB (within the disk budget; see `ExploreSizes`).
+pub const MAX_DISK_ROWS: u64 = 1_000_000_000;
+
 /// The sizes in the selector: powers of ten from 1 to 1e8.
 pub const OFFERED: [u64; 9] = [
     1,

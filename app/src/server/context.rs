@@ -16,6 +16,8 @@ pub struct Limits {
     /// Most bytes one frame may take: the smaller of the session quota and the memory
     /// budget (what `/explore` offers follows from it).
     pub frame_max_bytes: u64,
+    /// `STAYPUT_DISK_BUDGET`: the most a frame larger than memory may take on disk.
+    pub disk_max_bytes: u64,
     /// `STAYPUT_BODY_TIMEOUT`: an upload that sends nothing for this long is cut off.
     pub body_timeout: std::time::Duration,
     /// `STAYPUT_REQUEST_TIMEOUT`: the longest a request (or a socket's step) may run.

@@ -36,6 +36,7 @@ pub mod data;
 pub mod errors;
 pub mod heavy;
 pub mod linked;
+pub mod on_disk;
 pub mod ops;
 pub mod places;
 pub mod recipes;

@@ -15,6 +15,7 @@ use crate::contract::sizes::validate_rows;
 use crate::contract::StayputError;
 use crate::server::bench_frame;
 use crate::server::heavy::HeavyJobs;
+use crate::server::on_disk;
 use crate::server::recipes::{CreateArgs, CREATE_FRAME, TIME_SERIES};
 use crate::server::work::Work;
 use crate::server::{blocking, in_pool_for};
@@ -201,6 +202,7 @@ pub async fn explore_figure(
     let started = std::time::Instant::now();
     spec.time_x |= is_time(&spec.x);
     let frame = cache.get(session, handle).await?;
+    on_disk::adopt_made(cache, session, handle, &frame, pyramids);
     let pyramids = Arc::clone(pyramids);
     let reply = blocking(move || {
         Ok(in_pool_for(frame.height() as u64, || {
@@ -231,7 +233,12 @@ pub async fn explore_make(
     width_px: u32,
 ) -> Result<MadeReply, StayputError> {
     check_make(kind, rows)?;
-    let handle = if kind == data::UNIFORM {
+    let handle = if kind == data::UNIFORM && rows.saturating_mul(8) > memory_frame_bytes(cache) {
+        if let Some(old) = replaces {
+            cache.release(session, old).await;
+        }
+        on_disk::make_uniform_on_disk(cache, session, rows).await?
+    } else if kind == data::UNIFORM {
         create_frame(cache, session, rows, replaces).await?
     } else {
         if let Some(old) = replaces {
@@ -255,8 +262,16 @@ pub async fn explore_make(
     }
 }
 
+/// The most bytes one frame may take in memory: the smaller of the session quota and
+/// the memory budget. Uniform randoms larger than this are made on disk.
+fn memory_frame_bytes(cache: &FrameCache) -> u64 {
+    let config = cache.config();
+    config.session_quota.bytes().min(config.memory_budget.bytes())
+}
+
 /// Refuses a Make the server would refuse anyway, before it waits for a heavy-job slot
-/// or makes anything: an unknown kind of data, a size out of range.
+/// or makes anything: an unknown kind of data, a size out of range (uniform randoms
+/// go up to [`on_disk::MAX_DISK_ROWS`], made on disk past memory).
 pub fn check_make(kind: &str, rows: u64) -> Result<(), StayputError> {
     if kind != data::UNIFORM && kind != data::SERIES {
         return Err(StayputError::BadRequest(crate::contract::error::cut(format!(
@@ -264,6 +279,12 @@ pub fn check_make(kind: &str, rows: u64) -> Result<(), StayputError> {
             data::SERIES,
             data::UNIFORM
         ))));
+    }
+    if kind == data::UNIFORM && rows > crate::contract::sizes::MAX_ROWS {
+        return match rows <= on_disk::MAX_DISK_ROWS {
+            true => Ok(()),
+            false => Err(StayputError::InvalidSize(rows.to_string())),
+        };
     }
     validate_rows(rows).map(|_| ())
 }

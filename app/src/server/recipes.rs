@@ -21,10 +21,11 @@ pub struct CreateArgs {
     pub seed: u64,
 }
 
-/// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage,
+/// Registers Stayput's recipes, so that evicted frames are rebuilt from their lineage
+/// (`/explore`'s frames larger than memory among them, [`crate::server::on_disk`]),
 /// and takes evicted frames' buffers back for later fills ([`spare`]).
 pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
-    builder
+    crate::server::on_disk::with_disk_recipes(builder)
         .recycle(spare::reclaim)
         // Sizes declared, so the cache reserves the memory before a fill starts and
         // refuses at once what cannot fit.

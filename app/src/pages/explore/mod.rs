@@ -22,6 +22,8 @@ use draw::{next_request, plot_width, redraw, settle, show};
 
 /// Row counts on offer (those the server's settings can hold, see [`ExploreSizes`]).
 const SERIES_ROWS: [u64; 6] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+/// Uniform randoms also come larger than memory, made on disk.
+const DISK_ROWS: u64 = crate::contract::sizes::MAX_DISK_ROWS;
 
 /// Everything a draw reads; `Copy`, so event handlers can share it.
 #[derive(Clone, Copy)]
@@ -58,17 +60,31 @@ pub fn ExplorePage() -> impl IntoView {
     // The sizes this server offers (read once, in the browser); until they are in, or if
     // they cannot be read, every size is offered and the server refuses what it must.
     let limits = LocalResource::new(explore_limits);
+    // Each size with whether it is made on disk (larger than memory).
     let offered = move || {
         let kind = kind_of_data.get();
-        let most = match limits.get() {
-            Some(Ok(l)) => l.max_rows(&kind),
+        let (most, in_memory) = match limits.get() {
+            Some(Ok(l)) => (
+                l.max_rows(&kind),
+                if kind == data::UNIFORM {
+                    l.uniform_memory_rows
+                } else {
+                    u64::MAX
+                },
+            ),
             Some(Err(err)) => {
                 leptos::logging::warn!("sizes on offer unknown: {err}");
-                u64::MAX
+                (u64::MAX, u64::MAX)
             }
-            None => u64::MAX,
+            None => (u64::MAX, u64::MAX),
         };
-        SERIES_ROWS.iter().copied().filter(move |&n| n <= most)
+        let disk = (kind == data::UNIFORM).then_some(DISK_ROWS);
+        SERIES_ROWS
+            .iter()
+            .copied()
+            .chain(disk)
+            .filter(move |&n| n <= most)
+            .map(move |n| (n, n > in_memory))
     };
     let columns = RwSignal::new(Vec::<ColumnInfo>::new());
     let ready = RwSignal::new(false);
@@ -253,10 +269,15 @@ pub fn ExplorePage() -> impl IntoView {
                     >
                         {move || {
                             offered()
-                                .map(|n| {
+                                .map(|(n, on_disk)| {
+                                    let label = if on_disk {
+                                        format!("{} (on disk)", with_thousands(n))
+                                    } else {
+                                        with_thousands(n)
+                                    };
                                     view! {
                                         <option value=n.to_string() selected=n == 1_000_000>
-                                            {with_thousands(n)}
+                                            {label}
                                         </option>
                                     }
                                 })
