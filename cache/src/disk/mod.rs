@@ -59,8 +59,20 @@ struct FileEntry {
 /// The mapping of a frame written straight into the tier, once read.
 enum Mapped {
     Unread,
-    Read(Arc<DataFrame>),
+    Read(Arc<MappedFrame>),
 }
+
+/// A kept mapping: the frame, the ranges of its values mapped from its file, and the
+/// reads that have asked for it (so that only the last one's pages are let go).
+struct MappedFrame {
+    frame: Arc<DataFrame>,
+    ranges: Vec<(usize, usize)>,
+    reads: std::sync::atomic::AtomicU64,
+}
+
+/// How long after a read of a kept mapping its pages are taken out of the process's
+/// memory map, when no one else reads it by then.
+const UNMAP_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Index {
     /// Drops least recently used files (never `keep`) until `extra` more bytes fit in
@@ -188,6 +200,32 @@ impl DiskTier {
         Ok((DiskReservation { tier: self, bytes }, evicted))
     }
 
+    /// The frame of a kept mapping, for one read: [`UNMAP_AFTER`] later, if no other
+    /// read has asked for it since and no reader holds it, the pages the reads touched
+    /// are taken out of the process's memory map (the page cache keeps them), so that
+    /// a frame larger than memory does not stay counted in the server's RSS.
+    fn read_mapped(&self, mapped: Arc<MappedFrame>) -> Arc<DataFrame> {
+        use std::sync::atomic::Ordering;
+        let read = mapped.reads.fetch_add(1, Ordering::AcqRel) + 1;
+        let frame = Arc::clone(&mapped.frame);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(UNMAP_AFTER).await;
+                    if mapped.reads.load(Ordering::Acquire) != read {
+                        return; // a later read unmaps after itself
+                    }
+                    // Held by the kept mapping alone: no reader left.
+                    if Arc::strong_count(&mapped.frame) == 1 {
+                        frame_files::unmap_pages(&mapped.ranges);
+                        return;
+                    }
+                }
+            });
+        }
+        frame
+    }
+
     /// Stores under `key` the file `write` writes (about `estimate` bytes), within the
     /// budget: the room is reserved first (evicting), then the file is written under a
     /// temp name on the blocking pool and renamed into place. `keeps_mapping`: the
@@ -280,7 +318,11 @@ impl ColdTier for DiskTier {
                     Some(file) => {
                         file.last_use = now;
                         match &file.mapped {
-                            Some(Mapped::Read(frame)) => return Ok(Some(Arc::clone(frame))),
+                            Some(Mapped::Read(mapped)) => {
+                                let mapped = Arc::clone(mapped);
+                                drop(index);
+                                return Ok(Some(self.read_mapped(mapped)));
+                            }
                             Some(Mapped::Unread) => true,
                             None => false,
                         }
@@ -294,20 +336,34 @@ impl ColdTier for DiskTier {
                 .map_err(io::Error::other)
                 .and_then(|r| r)
                 .map_err(|err| self.storage_error("read", key, &err))?;
-            let Some(frame) = read.map(Arc::new) else {
+            let Some((frame, inode)) = read else {
                 return Ok(None);
             };
-            if keeps {
-                let mut index = self.index();
-                if let Some(file) = index.files.get_mut(&key) {
-                    match &file.mapped {
-                        // Another read mapped it first: every reader gets that one.
-                        Some(Mapped::Read(first)) => return Ok(Some(Arc::clone(first))),
-                        _ => file.mapped = Some(Mapped::Read(Arc::clone(&frame))),
-                    }
-                }
+            let frame = Arc::new(frame);
+            if !keeps {
+                return Ok(Some(frame));
             }
-            Ok(Some(frame))
+            let mapped = {
+                let mut index = self.index();
+                match index.files.get_mut(&key) {
+                    // Another read mapped it first: every reader gets that one.
+                    Some(FileEntry {
+                        mapped: Some(Mapped::Read(first)),
+                        ..
+                    }) => Arc::clone(first),
+                    Some(file) => {
+                        let mapped = Arc::new(MappedFrame {
+                            ranges: frame_files::mapped_ranges(&frame, inode),
+                            frame,
+                            reads: Default::default(),
+                        });
+                        file.mapped = Some(Mapped::Read(Arc::clone(&mapped)));
+                        mapped
+                    }
+                    None => return Ok(Some(frame)), // removed meanwhile: read it once
+                }
+            };
+            Ok(Some(self.read_mapped(mapped)))
         })
     }
 
