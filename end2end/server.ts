@@ -1,7 +1,7 @@
 // Starts a built Stayput server on a port the OS picks and resolves with its URL.
 // Shared by the Playwright global setup and the benchmark script.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -26,6 +26,7 @@ export async function startServer(profile: string, env: Record<string, string> =
   const site = join(root, "target", "site");
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}: run \`scripts/site\` and \`cargo build -p server\` first`);
   if (!existsSync(join(site, "pkg"))) throw new Error(`no site at ${site}: run \`scripts/site\` and \`cargo build -p server\` first`);
+  const cacheDir = mkdtempSync(join(tmpdir(), "stayput-e2e-"));
   const child = spawn(bin, [], {
     cwd: root,
     env: {
@@ -35,8 +36,9 @@ export async function startServer(profile: string, env: Record<string, string> =
       LEPTOS_OUTPUT_NAME: "stayput",
       RUST_LOG: "info,tower_http=warn",
       NO_COLOR: "1",
-      // Its own cache directory: opening one removes the files found there.
-      STAYPUT_CACHE_DIR: mkdtempSync(join(tmpdir(), "stayput-e2e-")),
+      // Its own cache directory (removed when it stops): opening one removes the files
+      // found there.
+      STAYPUT_CACHE_DIR: cacheDir,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -55,10 +57,18 @@ export async function startServer(profile: string, env: Record<string, string> =
     });
     child.on("exit", (code) => fail(new Error(`server exited with ${code} before listening:\n${seen}`)));
   });
+  // The cache directory goes once the server has exited (a frame made on disk is 8 GB).
+  const removeDir = () => rmSync(cacheDir, { recursive: true, force: true });
   const stop = () =>
     new Promise<void>((done) => {
-      if (child.exitCode !== null) return done();
-      child.on("exit", () => done());
+      if (child.exitCode !== null) {
+        removeDir();
+        return done();
+      }
+      child.on("exit", () => {
+        removeDir();
+        done();
+      });
       child.kill("SIGTERM");
     });
   return { url, child, stop, output: () => seen };

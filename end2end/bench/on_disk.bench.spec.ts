@@ -96,16 +96,17 @@ test("explore past memory", async ({ page }) => {
   const full: number[] = [];
   const zoom: number[] = [];
   let token = 1;
+  // A 1 % zoom somewhere new, then back to the full range (a double click's autorange).
   for (let i = 0; i < REPS; i++) {
-    full.push(await relayoutToPaint(page, { "xaxis.autorange": true }));
-    await nextDraw(page, ++token);
     const lo = Math.floor(ROWS * (0.1 + 0.1 * i));
     zoom.push(await relayoutToPaint(page, { "xaxis.range": [lo, lo + ROWS / 100 - 1] }));
     await nextDraw(page, ++token);
+    full.push(await relayoutToPaint(page, { "xaxis.autorange": true }));
+    await nextDraw(page, ++token);
   }
   const figureMs = serverMs(server.output().slice(logged), "explore_figure");
-  const fullServer = figureMs.filter((_, k) => k % 2 === 0);
-  const zoomServer = figureMs.filter((_, k) => k % 2 === 1);
+  const zoomServer = figureMs.filter((_, k) => k % 2 === 0);
+  const fullServer = figureMs.filter((_, k) => k % 2 === 1);
   phase = "after";
   await page.waitForTimeout(1_000);
   clearInterval(sampler);

@@ -212,9 +212,11 @@ test("a drag's many relayouts are coalesced and the last range drawn; a single z
 test("uniform randoms, one column as the resampler reference makes: x is the row; sizes on offer fit the server", async ({ page }) => {
   await openExplore(page);
   // The page offers only what the server's settings hold: on its defaults, 1e8 uniform
-  // randoms (800 MB) are on offer.
+  // randoms (800 MB) are on offer in memory.
   await page.getByTestId("series-kind").selectOption("uniform");
   await expect(page.getByTestId("series-rows").locator("option[value='100000000']")).toHaveCount(1);
+  // And 1e9 (8 GB) made on disk, within the disk budget's 8 GiB.
+  await expect(page.getByTestId("series-rows").locator("option[value='1000000000']")).toContainText("(on disk)");
   await makeSeries(page, 1_000_000);
   const figure = page.getByTestId("figure");
   await expect(figure).toHaveAttribute("data-rows", "1000000");
