@@ -129,9 +129,11 @@ pub async fn make_series(rows: u64) -> Result<FrameHandle, StayputError> {
 pub async fn explore_limits() -> Result<ExploreSizes, StayputError> {
     answered(async move {
         let limits = crate::server::context::limits()?;
+        let pyramids = crate::server::context::pyramids()?.budget();
         Ok(ExploreSizes::for_frame_bytes(
             limits.frame_max_bytes,
             limits.disk_max_bytes,
+            pyramids,
         ))
     })
     .await

@@ -85,7 +85,10 @@ async fn a_frame_larger_than_memory_is_made_on_disk_and_drawn_from_its_pyramid()
     // Someone else's session: an unknown handle, not this frame.
     let other = SessionKey::random();
     let foreign = explore_figure(&cache, other, &pyramids, &made.handle, spec((None, None))).await;
-    assert!(foreign.is_err());
+    assert!(
+        matches!(foreign, Err(app::StayputError::UnknownHandle)),
+        "{foreign:?}"
+    );
 
     // Larger than the disk budget: refused, nothing written.
     let too_large = explore_make(
@@ -98,6 +101,9 @@ async fn a_frame_larger_than_memory_is_made_on_disk_and_drawn_from_its_pyramid()
         800,
     )
     .await;
-    assert!(too_large.is_err(), "{too_large:?}");
+    assert!(
+        matches!(too_large, Err(app::StayputError::TooLarge { .. })),
+        "{too_large:?}"
+    );
     assert_eq!(cache.list(me).len(), 1);
 }

@@ -58,6 +58,12 @@ pub trait ColdTier: Send + Sync + 'static {
     /// Forgets the frame under `key`; not an error when there is none.
     fn remove(&self, key: FrameKey) -> BoxFuture<'_, Result<(), CacheError>>;
 
+    /// Frames this tier dropped outside a successful `store` (to make room for a write
+    /// that then failed or was given up), since the last call.
+    fn take_evicted(&self) -> Vec<FrameKey> {
+        Vec::new()
+    }
+
     /// Bytes and frames held right now.
     fn usage(&self) -> TierUsage;
 }

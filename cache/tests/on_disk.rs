@@ -16,6 +16,9 @@ use stayput_cache::{
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// The seed whose ramp fails half way (its second column).
+const FAILS: u64 = 999;
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Ramp {
     rows: u64,
@@ -55,6 +58,9 @@ fn cache(dir: &std::path::Path, memory_mib: u64, disk_mib: u64) -> (FrameCache, 
             move |args: Ramp, values: Values<'_>| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 for c in 0..2 {
+                    if args.seed == FAILS && c == 1 {
+                        return Err(std::io::Error::other("the source went away"));
+                    }
                     let mut i = 0;
                     while i < args.rows {
                         let end = (i + 1000).min(args.rows);
@@ -70,6 +76,31 @@ fn cache(dir: &std::path::Path, memory_mib: u64, disk_mib: u64) -> (FrameCache, 
     (cache, runs)
 }
 
+/// Whether `address` lies in a mapping of a frame file (`/proc/self/maps`).
+fn in_a_frame_file(address: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    maps.lines().any(|line| {
+        let Some((range, rest)) = line.split_once(' ') else {
+            return false;
+        };
+        let Some((lo, hi)) = range.split_once('-') else {
+            return false;
+        };
+        let (lo, hi) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
+        matches!((lo, hi), (Ok(lo), Ok(hi)) if lo <= address && address < hi) && rest.ends_with(".arrow")
+    })
+}
+
+/// The ramp of `rows` rows and `seed`, made on disk for `session`.
+async fn make(
+    cache: &FrameCache,
+    session: SessionKey,
+    rows: u64,
+    seed: u64,
+) -> Result<stayput_cache::FrameHandle, CacheError> {
+    cache.make_on_disk(session, "ramp", &Ramp { rows, seed }).await
+}
+
 #[tokio::test]
 async fn a_frame_larger_than_memory_is_made_on_disk_and_read_mapped() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -77,10 +108,7 @@ async fn a_frame_larger_than_memory_is_made_on_disk_and_read_mapped() {
     let (cache, runs) = cache(dir.path(), 1, 64);
     let me = SessionKey::random();
     let rows = 300_000;
-    let handle = cache
-        .make_on_disk(me, "ramp", &Ramp { rows, seed: 7 })
-        .await
-        .expect("made on disk");
+    let handle = make(&cache, me, rows, 7).await.expect("made on disk");
     assert_eq!((handle.rows, handle.cols), (rows, 2));
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     let info = cache.entry(me, &handle.id).expect("listed");
@@ -94,7 +122,12 @@ async fn a_frame_larger_than_memory_is_made_on_disk_and_read_mapped() {
     let frame = cache.get(me, &handle).await.expect("read");
     assert!(frame.equals(&expected(rows, 7)), "the values the recipe gave");
     for column in frame.columns() {
-        assert_eq!(column.n_chunks(), 1, "one contiguous chunk: read with no copy");
+        assert_eq!(column.n_chunks(), 1, "one contiguous chunk");
+        let values = column.f64().expect("f64").cont_slice().expect("contiguous");
+        assert!(
+            in_a_frame_file(values.as_ptr() as usize),
+            "mapped from its file, not copied"
+        );
     }
     let again = cache.get(me, &handle).await.expect("read again");
     assert!(Arc::ptr_eq(&frame, &again), "every read gets the same mapping");
@@ -113,16 +146,7 @@ async fn a_frame_over_the_disk_budget_is_refused_before_it_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cache, runs) = cache(dir.path(), 1, 4);
     let me = SessionKey::random();
-    let refused = cache
-        .make_on_disk(
-            me,
-            "ramp",
-            &Ramp {
-                rows: 300_000,
-                seed: 1,
-            },
-        )
-        .await;
+    let refused = make(&cache, me, 300_000, 1).await;
     assert!(
         matches!(
             refused,
@@ -155,29 +179,9 @@ async fn evicted_from_disk_it_is_written_again_from_its_lineage() {
     // Room on disk for one 4.6 MiB frame, not two.
     let (cache, runs) = cache(dir.path(), 1, 8);
     let me = SessionKey::random();
-    let first = cache
-        .make_on_disk(
-            me,
-            "ramp",
-            &Ramp {
-                rows: 300_000,
-                seed: 1,
-            },
-        )
-        .await
-        .expect("first");
+    let first = make(&cache, me, 300_000, 1).await.expect("first");
     let mapped = cache.get(me, &first).await.expect("read");
-    let second = cache
-        .make_on_disk(
-            me,
-            "ramp",
-            &Ramp {
-                rows: 300_000,
-                seed: 2,
-            },
-        )
-        .await
-        .expect("second");
+    let second = make(&cache, me, 300_000, 2).await.expect("second");
     assert_eq!(
         cache.entry(me, &first.id).expect("listed").residence,
         Residence::Gone
@@ -199,4 +203,24 @@ async fn evicted_from_disk_it_is_written_again_from_its_lineage() {
     // Removed, its file goes.
     assert!(cache.remove(me, &first.id).await);
     assert!(files_in(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn what_a_failed_write_evicted_reads_as_gone_and_nothing_of_it_is_left() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Room on disk for one 4.6 MiB frame, not two.
+    let (cache, _) = cache(dir.path(), 1, 8);
+    let me = SessionKey::random();
+    let first = make(&cache, me, 300_000, 1).await.expect("first");
+    let failed = make(&cache, me, 300_000, FAILS).await;
+    assert!(matches!(failed, Err(CacheError::Storage { .. })), "{failed:?}");
+    assert_eq!(cache.list(me).len(), 1, "the failed frame has no entry");
+    assert_eq!(
+        cache.entry(me, &first.id).expect("listed").residence,
+        Residence::Gone,
+        "its file went to make room: not listed as on disk"
+    );
+    assert!(files_in(dir.path()).is_empty(), "no file, no temp file");
+    let rebuilt = cache.get(me, &first).await.expect("written again");
+    assert!(rebuilt.equals(&expected(300_000, 1)));
 }

@@ -167,7 +167,10 @@ impl PyramidStore {
     pub fn adopt(&self, frame: &Arc<DataFrame>, column: &str, pyramid: Arc<MinMaxPyramid>) {
         let key: Key = (Arc::as_ptr(frame) as usize, column.to_owned(), Kind::MinMax);
         let (rows, bytes) = (pyramid.rows(), pyramid.bytes());
-        self.keep(frame, key, pyramid, rows, bytes);
+        // One that can never fit takes no one else's place.
+        if bytes <= self.budget {
+            self.keep(frame, key, pyramid, rows, bytes);
+        }
     }
 
     /// Keeps `summary` of `frame` under `key` within the budget, the least recently used
@@ -198,6 +201,11 @@ impl PyramidStore {
                 state.bytes -= old.bytes;
             }
         }
+    }
+
+    /// The most bytes of summaries it keeps.
+    pub fn budget(&self) -> u64 {
+        self.budget
     }
 
     /// Bytes of the summaries kept.

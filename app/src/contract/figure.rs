@@ -38,10 +38,16 @@ pub struct ExploreSizes {
 
 impl ExploreSizes {
     /// The limits for `bytes`, the most one frame may take in memory (the smaller of
-    /// the session quota and the memory budget), and `disk_bytes`, the disk budget.
-    pub fn for_frame_bytes(bytes: u64, disk_bytes: u64) -> Self {
-        let memory = bytes / UNIFORM_BYTES_PER_ROW;
-        let disk = (disk_bytes / UNIFORM_BYTES_PER_ROW).min(crate::contract::sizes::MAX_DISK_ROWS);
+    /// the session quota and the memory budget), `disk_bytes`, the disk budget, and
+    /// `pyramid_bytes`, the figure store's budget: a frame made on disk is drawn from its
+    /// min/max pyramid (33 bytes a 256 rows), so no larger one is offered than its
+    /// pyramid fits, nor than its file (with a MiB for its schema and footer) does.
+    pub fn for_frame_bytes(bytes: u64, disk_bytes: u64, pyramid_bytes: u64) -> Self {
+        use crate::contract::sizes::{MAX_DISK_ROWS, MAX_ROWS};
+        let memory = (bytes / UNIFORM_BYTES_PER_ROW).min(MAX_ROWS);
+        let file = disk_bytes.saturating_sub(1 << 20) / UNIFORM_BYTES_PER_ROW;
+        let pyramid = pyramid_bytes.saturating_mul(256) / 33;
+        let disk = file.min(pyramid).min(MAX_DISK_ROWS);
         Self {
             series_max_rows: bytes / SERIES_BYTES_PER_ROW,
             uniform_max_rows: memory.max(disk),

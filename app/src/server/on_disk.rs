@@ -49,7 +49,7 @@ pub struct OnDiskArgs {
 /// but a pyramid of the very same numbers.
 static MADE: Mutex<VecDeque<(OnDiskArgs, Arc<MinMaxPyramid>)>> = Mutex::new(VecDeque::new());
 
-fn made() -> std::sync::MutexGuard<'static, VecDeque<(OnDiskArgs, Arc<MinMaxPyramid>)>> {
+fn made_pyramids() -> std::sync::MutexGuard<'static, VecDeque<(OnDiskArgs, Arc<MinMaxPyramid>)>> {
     MADE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -63,7 +63,7 @@ pub fn with_disk_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
         },
         |args: OnDiskArgs, values: Values<'_>| {
             let pyramid = fill(args, values)?;
-            let mut made = made();
+            let mut made = made_pyramids();
             made.retain(|(a, _)| *a != args);
             if made.len() >= WAITING {
                 made.pop_front();
@@ -107,7 +107,12 @@ pub async fn make_uniform_on_disk(
         rows,
         seed: bench_frame::new_seed(),
     };
-    Ok(cache.make_on_disk(session, UNIFORM_ON_DISK, &args).await?)
+    let made = cache.make_on_disk(session, UNIFORM_ON_DISK, &args).await;
+    if made.is_err() {
+        // Its pyramid, if the fill got that far, is for a frame no one will draw.
+        made_pyramids().retain(|(a, _)| *a != args);
+    }
+    Ok(made?)
 }
 
 /// Hands the pyramid made with the frame behind `handle` (if it is one of these and its
@@ -129,7 +134,7 @@ pub fn adopt_made(
         return;
     };
     let waiting = {
-        let mut made = made();
+        let mut made = made_pyramids();
         let at = made.iter().position(|(a, _)| *a == args);
         at.and_then(|at| made.remove(at))
     };

@@ -83,9 +83,23 @@ pub async fn run_step(
     (heavy, pyramids): (&HeavyJobs, &Arc<PyramidStore>),
     step: Step,
 ) -> Result<StepReply, StayputError> {
-    let work = match &step {
-        Step::Create { rows, .. } => Work::Make { rows: *rows },
-        Step::Mean { handle } | Step::Figure { handle, .. } => Work::Read {
+    // A frame on disk is read where a figure needs it, but a mean, or a histogram, box
+    // or density, reads every row of it: a large job of its size.
+    let scans = match &step {
+        Step::Mean { .. } => true,
+        Step::Figure { kind, .. } => !matches!(kind, ChartKind::Line | ChartKind::Scatter),
+        Step::Create { .. } => false,
+    };
+    let on_disk = match &step {
+        Step::Mean { handle } | Step::Figure { handle, .. } if scans => cache
+            .entry(session, &handle.id)
+            .filter(|e| e.residence == stayput_cache::Residence::Disk),
+        _ => None,
+    };
+    let work = match (&step, &on_disk) {
+        (Step::Create { rows, .. }, _) => Work::Make { rows: *rows },
+        (_, Some(entry)) => Work::ReadWhole(entry),
+        (Step::Mean { handle } | Step::Figure { handle, .. }, None) => Work::Read {
             cache,
             session,
             handle,
@@ -233,7 +247,9 @@ pub async fn explore_make(
     width_px: u32,
 ) -> Result<MadeReply, StayputError> {
     check_make(kind, rows)?;
-    let handle = if kind == data::UNIFORM && rows.saturating_mul(8) > memory_frame_bytes(cache) {
+    let past_memory =
+        rows > crate::contract::sizes::MAX_ROWS || rows.saturating_mul(8) > memory_frame_bytes(cache);
+    let handle = if kind == data::UNIFORM && past_memory {
         if let Some(old) = replaces {
             cache.release(session, old).await;
         }

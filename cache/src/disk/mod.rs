@@ -44,6 +44,9 @@ struct Index {
     bytes: u64,
     /// Bytes reserved for files being written.
     reserved: u64,
+    /// Frames evicted to make room for a write that then failed or was given up: their
+    /// files are gone, and the cache learns it at its next look ([`ColdTier::take_evicted`]).
+    lost: Vec<FrameKey>,
     clock: u64,
 }
 
@@ -96,6 +99,22 @@ impl Index {
             evicted.push(victim);
         }
         (evicted, entries)
+    }
+}
+
+/// Frames a write evicted, recorded as lost ([`Index::lost`]) unless the write hands
+/// them to the cache itself.
+struct LostOnDrop<'a> {
+    tier: &'a DiskTier,
+    keys: Vec<FrameKey>,
+}
+
+impl Drop for LostOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.keys.is_empty() {
+            let keys = std::mem::take(&mut self.keys);
+            self.tier.index().lost.extend(keys);
+        }
     }
 }
 
@@ -237,7 +256,13 @@ impl DiskTier {
         keeps_mapping: bool,
         write: impl FnOnce(&Path, &WriteShare) -> io::Result<u64> + Send + 'static,
     ) -> Result<Stored, CacheError> {
-        let (mut reservation, mut evicted) = self.reserve(key, estimate)?;
+        let (mut reservation, evicted) = self.reserve(key, estimate)?;
+        // Until the write is in, what it evicted is reported as lost if it fails or is
+        // given up (the request went away): those files are gone either way.
+        let mut evicted = LostOnDrop {
+            tier: self,
+            keys: evicted,
+        };
         let path = self.path(key);
         let share = Arc::new(WriteShare::default());
         // Until the index has the file, a request that goes away takes it with it.
@@ -280,6 +305,7 @@ impl DiskTier {
         drop(dropped);
         cancel.armed = false;
         self.remove_files(&more);
+        let mut evicted = std::mem::take(&mut evicted.keys);
         evicted.extend(more);
         Ok(Stored { bytes, evicted })
     }
@@ -343,6 +369,8 @@ impl ColdTier for DiskTier {
             if !keeps {
                 return Ok(Some(frame));
             }
+            // Read off the lock: the process may have thousands of mappings.
+            let ranges = frame_files::mapped_ranges(&frame, inode);
             let mapped = {
                 let mut index = self.index();
                 match index.files.get_mut(&key) {
@@ -353,7 +381,7 @@ impl ColdTier for DiskTier {
                     }) => Arc::clone(first),
                     Some(file) => {
                         let mapped = Arc::new(MappedFrame {
-                            ranges: frame_files::mapped_ranges(&frame, inode),
+                            ranges,
                             frame,
                             reads: Default::default(),
                         });
@@ -389,6 +417,10 @@ impl ColdTier for DiskTier {
             }
             Ok(())
         })
+    }
+
+    fn take_evicted(&self) -> Vec<FrameKey> {
+        std::mem::take(&mut self.index().lost)
     }
 
     fn usage(&self) -> TierUsage {

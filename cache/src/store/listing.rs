@@ -38,6 +38,7 @@ impl FrameCache {
 
     /// The entries of `session`, oldest first. Nothing of any other session.
     pub fn list(&self, session: SessionKey) -> Vec<EntryInfo> {
+        self.cold_lost();
         let now = self.now_ms();
         let state = self.state();
         let mut entries: Vec<(u64, EntryInfo)> = state
@@ -54,6 +55,7 @@ impl FrameCache {
     /// for an unknown, malformed or another session's id alike.
     pub fn entry(&self, session: SessionKey, id: &FrameId) -> Option<EntryInfo> {
         let key = Self::key(session, id).ok()?;
+        self.cold_lost();
         let now = self.now_ms();
         let state = self.state();
         state.entries.get(&key).map(|e| self.info(&key, e, now))

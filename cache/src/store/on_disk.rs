@@ -58,7 +58,15 @@ impl FrameCache {
             key,
             armed: true,
         };
-        self.write_on_disk(key, &lineage).await?;
+        // In the flight a read of this key joins (its id is listed while it is written):
+        // one write of the file, never two at once.
+        self.inner
+            .rebuilding
+            .run(key, || async {
+                self.write_on_disk(key, &lineage).await?;
+                self.load_cold(key).await?.ok_or(CacheError::Expired)
+            })
+            .await?;
         // Every server must know the handle before the browser has it.
         self.publish(key, None, false).await?;
         self.report_held(session).await;
@@ -100,7 +108,9 @@ impl FrameCache {
             .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))??;
         let bytes = body_bytes(shape.columns.len(), shape.rows);
         let started = std::time::Instant::now();
-        let stored = cold.store_written(key, bytes, write).await?;
+        let stored = cold.store_written(key, bytes, write).await;
+        self.cold_lost();
+        let stored = stored?;
         self.cold_evicted(&stored.evicted);
         let kept = {
             let mut state = self.state();

@@ -14,6 +14,7 @@ impl FrameCache {
     /// reported as expired); sessions idle past the session timeout are forgotten with
     /// everything they hold. Returns (entries expired, sessions forgotten).
     pub async fn purge(&self) -> (usize, usize) {
+        self.cold_lost();
         let now = self.now_ms();
         let idle_ms = millis(self.inner.config.idle_timeout);
         let session_ms = millis(self.inner.config.session_timeout);

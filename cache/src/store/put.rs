@@ -364,6 +364,7 @@ impl FrameCache {
                     armed: true,
                 };
                 let stored = cold.store(key, frame).await;
+                self.cold_lost();
                 stuck.armed = stored.is_err();
                 drop(stuck);
                 self.cold_evicted(&stored?.evicted);

@@ -35,6 +35,7 @@ impl FrameCache {
                 continue;
             };
             let outcome = cold.store(victim.key, frame).await;
+            self.cold_lost();
             let still_writing = matches!(
                 self.state().entries.get(&victim.key).map(|e| &e.data),
                 Some(Data::Writing(_))
@@ -79,6 +80,14 @@ impl FrameCache {
             }
         };
         release_later(old.into_iter().collect(), self.inner.recycler.clone())
+    }
+
+    /// Learns what the cold tier dropped outside a successful store (room made for a
+    /// write that failed or was given up): those entries' data is gone.
+    pub(super) fn cold_lost(&self) {
+        if let Some(cold) = self.inner.cold.as_ref() {
+            self.cold_evicted(&cold.take_evicted());
+        }
     }
 
     /// The cold tier dropped `keys` to stay within its budget.

@@ -39,6 +39,9 @@ pub async fn rows(
     sort: Option<SortBy>,
 ) -> Result<RowsPage, StayputError> {
     let total = entry(cache, session, handle)?.rows;
+    // `/data`'s frames only: a frame made otherwise (one larger than memory, say, which a
+    // sort would copy whole) is not paged here.
+    chain_of(cache, session, handle)?;
     let frame = lazy_of(cache, uploads, session, handle).await?;
     blocking(move || Ok(table::page(frame, offset, total, sort.as_ref())?)).await
 }
