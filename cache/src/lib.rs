@@ -99,7 +99,9 @@
 //! - `tier`: the [`ColdTier`] trait, for tiers outside the process's heap (the disk tier,
 //!   and the Redis tier, `RedisTier`).
 //! - `disk`: [`DiskTier`], the cold tier on disk (Arrow IPC files, memory-mapped reads);
-//!   `disk::frame_files`: its files' names, modes, writes and reads.
+//!   `disk::frame_files`: its files' names, modes, writes and reads; `disk::one_batch`: a
+//!   frame written as one Arrow record batch, column by column; `disk::mapped`: the
+//!   mapping a frame made on disk keeps, its pages let go after each read.
 //! - `sorted`: polars' sorted flag, put back on a frame that comes back from a tier.
 //! - `metrics`: [`Counters`] and their Prometheus text.
 //! - [`spare`]: spare f64 buffers taken back from frames that left, for the next fill.

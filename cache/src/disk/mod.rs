@@ -7,6 +7,7 @@
 //! directory safe on a shared machine is in `frame_files`.
 
 mod frame_files;
+mod mapped;
 pub(crate) mod one_batch;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage, WriteFn};
 use crate::{ByteSize, CacheError, Limit};
 use frame_files::{CancelOnDrop, WriteShare};
+use mapped::{Mapped, MappedFrame};
 pub use one_batch::ColumnsWriter;
 
 /// The setting that names the cache directory, for error messages.
@@ -58,24 +60,6 @@ struct FileEntry {
     /// between reads, its min/max pyramid, say), and only the pages read come in.
     mapped: Option<Mapped>,
 }
-
-/// The mapping of a frame written straight into the tier, once read.
-enum Mapped {
-    Unread,
-    Read(Arc<MappedFrame>),
-}
-
-/// A kept mapping: the frame, the ranges of its values mapped from its file, and the
-/// reads that have asked for it (so that only the last one's pages are let go).
-struct MappedFrame {
-    frame: Arc<DataFrame>,
-    ranges: Vec<(usize, usize)>,
-    reads: std::sync::atomic::AtomicU64,
-}
-
-/// How long after a read of a kept mapping its pages are taken out of the process's
-/// memory map, when no one else reads it by then.
-const UNMAP_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Index {
     /// Drops least recently used files (never `keep`) until `extra` more bytes fit in
@@ -219,32 +203,6 @@ impl DiskTier {
         Ok((DiskReservation { tier: self, bytes }, evicted))
     }
 
-    /// The frame of a kept mapping, for one read: [`UNMAP_AFTER`] later, if no other
-    /// read has asked for it since and no reader holds it, the pages the reads touched
-    /// are taken out of the process's memory map (the page cache keeps them), so that
-    /// a frame larger than memory does not stay counted in the server's RSS.
-    fn read_mapped(&self, mapped: Arc<MappedFrame>) -> Arc<DataFrame> {
-        use std::sync::atomic::Ordering;
-        let read = mapped.reads.fetch_add(1, Ordering::AcqRel) + 1;
-        let frame = Arc::clone(&mapped.frame);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                loop {
-                    tokio::time::sleep(UNMAP_AFTER).await;
-                    if mapped.reads.load(Ordering::Acquire) != read {
-                        return; // a later read unmaps after itself
-                    }
-                    // Held by the kept mapping alone: no reader left.
-                    if Arc::strong_count(&mapped.frame) == 1 {
-                        frame_files::unmap_pages(&mapped.ranges);
-                        return;
-                    }
-                }
-            });
-        }
-        frame
-    }
-
     /// Stores under `key` the file `write` writes (about `estimate` bytes), within the
     /// budget: the room is reserved first (evicting), then the file is written under a
     /// temp name on the blocking pool and renamed into place. `keeps_mapping`: the
@@ -347,7 +305,7 @@ impl ColdTier for DiskTier {
                             Some(Mapped::Read(mapped)) => {
                                 let mapped = Arc::clone(mapped);
                                 drop(index);
-                                return Ok(Some(self.read_mapped(mapped)));
+                                return Ok(Some(mapped.read()));
                             }
                             Some(Mapped::Unread) => true,
                             None => false,
@@ -369,8 +327,8 @@ impl ColdTier for DiskTier {
             if !keeps {
                 return Ok(Some(frame));
             }
-            // Read off the lock: the process may have thousands of mappings.
-            let ranges = frame_files::mapped_ranges(&frame, inode);
+            // Made off the lock: the process may have thousands of mappings to look at.
+            let made = Arc::new(MappedFrame::new(frame, inode));
             let mapped = {
                 let mut index = self.index();
                 match index.files.get_mut(&key) {
@@ -380,18 +338,14 @@ impl ColdTier for DiskTier {
                         ..
                     }) => Arc::clone(first),
                     Some(file) => {
-                        let mapped = Arc::new(MappedFrame {
-                            ranges,
-                            frame,
-                            reads: Default::default(),
-                        });
-                        file.mapped = Some(Mapped::Read(Arc::clone(&mapped)));
-                        mapped
+                        file.mapped = Some(Mapped::Read(Arc::clone(&made)));
+                        made
                     }
-                    None => return Ok(Some(frame)), // removed meanwhile: read it once
+                    // Removed meanwhile: read it once.
+                    None => return Ok(Some(Arc::clone(made.frame()))),
                 }
             };
-            Ok(Some(self.read_mapped(mapped)))
+            Ok(Some(mapped.read()))
         })
     }
 
