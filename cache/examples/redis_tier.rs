@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polars::prelude::*;
+use polars_io::ipc::IpcWriter;
+use polars_io::SerWriter;
 use stayput_cache::{
     ByteSize, ColdTier, DiskTier, FrameKey, RedisTier, SessionKey, SharedSettings, SharedStore,
 };
@@ -21,7 +23,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("STAYPUT_REDIS_URL").map_err(|_| "set STAYPUT_REDIS_URL")?;
-    let mut settings = SharedSettings::new(url);
+    let mut settings = SharedSettings::new(url.clone());
     settings.frame_max = 1 << 30;
     settings.command_timeout = Duration::from_secs(30);
     // Both tiers behind the same trait.
@@ -60,14 +62,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         redis.remove(key).await?;
         disk.remove(key).await?;
+        let floor = floor_get_ms(&url, frame_ipc_bytes(&frame)?)?;
         // The Redis read's stages, each the median of its own.
         let stage = |f: fn(&stayput_cache::ReadStages) -> f64| median(stages.iter().map(f).collect());
         println!(
-            "{{\"rows\":{rows},\"tier\":\"redis\",\"get_stages_ms\":{{\"manifest\":{:.1},\"fetch\":{:.1},\"decode\":{:.1},\"sorted\":{:.1}}}}}",
+            "{{\"rows\":{rows},\"tier\":\"redis\",\"get_stages_ms\":{{\"manifest\":{:.1},\"fetch\":{:.1},\"decode\":{:.1},\"sorted\":{:.1}}},\"in_place\":{}}}",
             stage(|s| s.manifest_ms),
             stage(|s| s.fetch_ms),
             stage(|s| s.decode_ms),
-            stage(|s| s.sorted_ms)
+            stage(|s| s.sorted_ms),
+            stages.iter().all(|s| s.in_place)
+        );
+        println!(
+            "{{\"rows\":{rows},\"floor\":\"one GET of {} bytes read whole into a new buffer\",\"get_ms\":{floor:.1}}}",
+            frame_ipc_bytes(&frame)?
         );
         for (tier, put, get) in [("redis", put_r, get_r), ("disk", put_d, get_d)] {
             println!(
@@ -78,4 +86,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Bytes of the frame as Arrow IPC (what the Redis tier writes).
+fn frame_ipc_bytes(frame: &DataFrame) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    IpcWriter::new(&mut out).finish(&mut frame.clone())?;
+    Ok(out.len())
+}
+
+/// The floor, timed the way a client reads a value whole (redis-benchmark's own
+/// "latency" stops at the first byte of the reply): one `SET` of `bytes` bytes, then the
+/// median of five `GET`s, each from sending the command to the last byte read into a
+/// new buffer of the value's size. One plain connection, no decoding.
+fn floor_get_ms(url: &str, bytes: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let addr = url.trim_start_matches("redis://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let value = vec![b'v'; bytes];
+    stream.write_all(format!("*3\r\n$3\r\nSET\r\n$5\r\nfloor\r\n${bytes}\r\n").as_bytes())?;
+    stream.write_all(&value)?;
+    stream.write_all(b"\r\n")?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        stream.write_all(b"*2\r\n$3\r\nGET\r\n$5\r\nfloor\r\n")?;
+        line.clear();
+        reader.read_line(&mut line)?;
+        let len: usize = line.trim_end().trim_start_matches('$').parse()?;
+        let mut value = vec![0u8; len + 2];
+        reader.read_exact(&mut value)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(len, bytes);
+    }
+    Ok(median(times))
 }

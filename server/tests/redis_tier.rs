@@ -110,3 +110,138 @@ async fn a_single_server_can_keep_its_cold_frames_in_redis() {
     assert_eq!(tier.usage().entries, 0);
     assert_eq!(redis.count_keys("tier-test:frame:*"), 0);
 }
+
+fn key() -> FrameKey {
+    FrameKey {
+        session: SessionKey::random(),
+        id: uuid::Uuid::new_v4(),
+    }
+}
+
+/// Columns of every fixed width, some with nulls, in several record batches.
+fn mixed(rows: usize) -> DataFrame {
+    let x: Vec<f64> = (0..rows).map(|i| (i as f64 * 0.618).fract()).collect();
+    let n: Vec<Option<i32>> = (0..rows).map(|i| (i % 11 != 0).then_some(i as i32)).collect();
+    let b: Vec<bool> = (0..rows).map(|i| i % 3 == 0).collect();
+    let small: Vec<u8> = (0..rows).map(|i| (i % 251) as u8).collect();
+    let mut frame = df!("x" => x, "n" => n, "b" => b, "small" => small).expect("frame");
+    let when = Series::new("when".into(), (0..rows as i64).collect::<Vec<_>>())
+        .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+        .expect("datetime");
+    frame.with_column(when.into_column()).expect("column");
+    let mut two = frame.slice(0, rows / 3);
+    two.vstack_mut(&frame.slice((rows / 3) as i64, rows))
+        .expect("a second batch");
+    two
+}
+
+fn redis_cli(redis: &Redis, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli (scripts/test installs redis-tools)");
+    assert!(out.status.success(), "redis-cli {args:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A frame of several 8 MiB chunks is read back whole and equal, its fixed-width
+/// columns built over the buffer the chunks were read into; one with strings is copied.
+#[tokio::test]
+async fn frames_of_many_chunks_are_read_back_equal_in_place_or_copied() {
+    let redis = Redis::start();
+    let tier = tier(&redis, 64 << 20).await;
+    let frame = mixed(1_500_000); // ~30 MB: 4 chunks of 8 MiB
+    let k = key();
+    let stored = tier.store(k, Arc::new(frame.clone())).await.expect("store");
+    assert!(stored.bytes > 16 << 20, "{stored:?}");
+    let chunks = (stored.bytes as usize).div_ceil(8 << 20);
+    assert!(chunks >= 3, "{stored:?}");
+    assert_eq!(
+        redis.count_keys("tier-test:frame:*"),
+        1 + chunks,
+        "the manifest and its chunks"
+    );
+    let (back, stages) = tier.load_timed(k).await.expect("load");
+    let back = back.expect("held");
+    assert!(back.equals_missing(&frame), "the same frame");
+    assert!(stages.in_place, "fixed-width columns are not copied: {stages:?}");
+    assert_eq!(
+        back.column("when").expect("when").dtype(),
+        frame.column("when").expect("when").dtype()
+    );
+
+    let mut strings = frame.slice(0, 300_000);
+    let names: Vec<String> = (0..300_000).map(|i| format!("row {i}")).collect();
+    strings
+        .with_column(Series::new("name".into(), names).into_column())
+        .expect("column");
+    let k = key();
+    tier.store(k, Arc::new(strings.clone())).await.expect("store");
+    let (back, stages) = tier.load_timed(k).await.expect("load");
+    assert!(back.expect("held").equals_missing(&strings));
+    assert!(!stages.in_place, "strings are copied out: {stages:?}");
+}
+
+/// A chunk replaced by bytes of another length, or damaged in place, reads as a frame
+/// not in Redis (the cache then rebuilds it from its lineage), never as a wrong frame
+/// or a crash.
+#[tokio::test]
+async fn a_damaged_or_replaced_chunk_reads_as_not_in_redis() {
+    let redis = Redis::start();
+    let tier = tier(&redis, 64 << 20).await;
+    let frame = walk(1_200_000); // 9.6 MB: 2 chunks
+    for damage in ["shorter", "overwritten"] {
+        let k = key();
+        tier.store(k, Arc::new(frame.clone())).await.expect("store");
+        let pattern = format!("tier-test:frame:*{}:*:1", k.id.simple());
+        let chunk = redis_cli(&redis, &["--scan", "--pattern", &pattern]);
+        assert!(
+            !chunk.is_empty() && !chunk.contains('\n'),
+            "one second chunk: {chunk:?}"
+        );
+        match damage {
+            "shorter" => redis_cli(&redis, &["SET", &chunk, "short"]),
+            // The first chunk's header: the file's magic and schema.
+            _ => {
+                let first = chunk.trim_end_matches(":1").to_owned() + ":0";
+                redis_cli(&redis, &["SETRANGE", &first, "0", &"\u{7f}".repeat(600)])
+            }
+        };
+        assert_eq!(tier.load(k).await.expect("load"), None, "{damage}");
+    }
+}
+
+/// The plain connections chunks are read over log in and pick the database as the URL
+/// says, as fred's do.
+#[tokio::test]
+async fn frames_are_read_with_the_urls_password_and_database() {
+    let redis = Redis::start();
+    assert_eq!(
+        redis.command("CONFIG SET requirepass s3cret").as_deref(),
+        Some("+OK")
+    );
+    let mut settings = SharedSettings::new(format!("redis://:s3cret@127.0.0.1:{}/3", redis.port));
+    settings.prefix = "tier-test".to_owned();
+    let tier = RedisTier::new(SharedStore::connect(settings).await.expect("connect"));
+    let frame = walk(1_100_000);
+    let k = key();
+    tier.store(k, Arc::new(frame.clone())).await.expect("store");
+    let back = tier.load(k).await.expect("load").expect("held");
+    assert!(back.equals(&frame));
+    let in_db3 = redis_cli(
+        &redis,
+        &["-a", "s3cret", "--no-auth-warning", "-n", "3", "DBSIZE"],
+    );
+    assert_eq!(in_db3, "3", "the manifest and two chunks, in database 3");
+}
+
+#[tokio::test]
+async fn a_cluster_url_is_refused_at_start_naming_why() {
+    let redis = Redis::start();
+    let settings = SharedSettings::new(format!("redis-cluster://127.0.0.1:{}", redis.port));
+    match SharedStore::connect(settings).await {
+        Err(err) => assert!(err.to_string().contains("only one Redis server"), "{err}"),
+        Ok(_) => panic!("a cluster URL is refused"),
+    }
+}

@@ -19,12 +19,12 @@ use std::time::Instant;
 
 use fred::prelude::{Expiration, KeysInterface};
 use polars::prelude::DataFrame;
-use polars_io::ipc::{IpcReader, IpcWriter};
-use polars_io::{SerReader, SerWriter};
+use polars_io::ipc::IpcWriter;
+use polars_io::SerWriter;
 use uuid::Uuid;
 
-use super::chunks::ChunksReader;
-use super::SharedStore;
+use super::in_place::{self, AlignedBytes, Decoded};
+use super::{raw_get, SharedStore};
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
@@ -39,12 +39,15 @@ pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 pub struct ReadStages {
     /// The manifest's `GET`.
     pub manifest_ms: f64,
-    /// The chunks' `GET`s, at once over the pool's connections.
+    /// The chunks' `GET`s, read into the frame's buffer over plain connections.
     pub fetch_ms: f64,
-    /// Arrow IPC decoded out of the chunks into the frame.
+    /// Arrow IPC decoded: the frame built over the buffer, or copied out of it.
     pub decode_ms: f64,
     /// Sorted columns found and flagged (see the disk tier).
     pub sorted_ms: f64,
+    /// Whether the frame was built over the buffer it was read into (fixed-width
+    /// columns) rather than copied out of it.
+    pub in_place: bool,
 }
 
 fn ms_since(at: Instant) -> f64 {
@@ -156,44 +159,53 @@ impl SharedStore {
         {
             return Ok((None, stages));
         }
-        // Fetched at once over the pool's connections.
-        let fetching = Instant::now();
-        let reads = (0..manifest.chunks).map(|index| {
-            let key = self.chunk_key(key, &manifest.version, index);
-            async move {
-                let chunk: Result<Option<bytes::Bytes>, _> = self.pool().get(key).await;
-                chunk.map_err(|err| self.failed(err))
+        // Read into one buffer the frame will keep, over a plain connection of its own,
+        // and decoded where it lies when it can be: both off the async runtime.
+        let keys: Vec<String> = (0..manifest.chunks)
+            .map(|index| self.chunk_key(key, &manifest.version, index))
+            .collect();
+        let endpoint = Arc::clone(&self.endpoint);
+        let per_command = self.settings().command_timeout;
+        let bytes = manifest.bytes;
+        let read = tokio::task::spawn_blocking(move || {
+            let fetching = Instant::now();
+            let mut buffer = AlignedBytes::zeroed(bytes);
+            let whole = raw_get::read_into(&endpoint, &keys, buffer.as_mut_bytes(), CHUNK_BYTES, per_command);
+            let fetch_ms = ms_since(fetching);
+            match whole {
+                Ok(true) => {}
+                other => return (other, fetch_ms, None),
             }
-        });
-        let chunks = futures_util::future::try_join_all(reads).await?;
-        stages.fetch_ms = ms_since(fetching);
-        // Expired or replaced meanwhile: not in Redis (whole).
-        let Some(chunks) = chunks.into_iter().collect::<Option<Vec<_>>>() else {
-            return Ok((None, stages));
-        };
-        let reader = ChunksReader::new(chunks);
-        if reader.len() != manifest.bytes as u64 {
-            return Ok((None, stages));
-        }
-        // Decoded straight out of the chunks, off the async runtime.
-        let decoded = tokio::task::spawn_blocking(move || {
             let decoding = Instant::now();
-            let frame = IpcReader::new(reader).finish();
+            let frame = in_place::decode(buffer);
             let decode_ms = ms_since(decoding);
             let sorting = Instant::now();
-            let frame = frame.map(|mut frame| {
+            let frame = frame.map(|(mut frame, how)| {
                 crate::sorted::restore_sorted(&mut frame);
-                frame
+                (frame, how)
             });
-            (frame, decode_ms, ms_since(sorting))
+            (Ok(true), fetch_ms, Some((frame, decode_ms, ms_since(sorting))))
         })
         .await
         .map_err(|_| CacheError::Storage { tier: "redis" })?;
+        let (whole, fetch_ms, decoded) = read;
+        stages.fetch_ms = fetch_ms;
+        whole.map_err(|err| {
+            self.broke(&err);
+            CacheError::SharedUnavailable
+        })?;
+        // Expired or replaced meanwhile: not in Redis (whole).
+        let Some(decoded) = decoded else {
+            return Ok((None, stages));
+        };
         let (frame, decode_ms, sorted_ms) = decoded;
         stages.decode_ms = decode_ms;
         stages.sorted_ms = sorted_ms;
         match frame {
-            Ok(frame) => Ok((Some(frame), stages)),
+            Ok((frame, how)) => {
+                stages.in_place = how == Decoded::InPlace;
+                Ok((Some(frame), stages))
+            }
             Err(err) => {
                 tracing::warn!(%err, "a frame in Redis could not be read; it will be rebuilt");
                 Ok((None, stages))

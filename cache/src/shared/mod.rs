@@ -20,8 +20,9 @@
 //! whether that fails the request (a new handle must be known to every server) or only
 //! costs a shortcut (a frame not in Redis is rebuilt from its lineage).
 
-mod chunks;
 pub(crate) mod frames;
+mod in_place;
+mod raw_get;
 pub use frames::{ReadStages, RedisTier};
 pub(crate) mod held;
 pub(crate) mod index;
@@ -121,6 +122,8 @@ pub enum SharedError {
 pub struct SharedStore {
     pool: Pool,
     settings: SharedSettings,
+    /// The one Redis server, for the plain connections frames are read over (`raw_get`).
+    endpoint: Arc<raw_get::Endpoint>,
     /// This server among those sharing the Redis (its reports of what it holds).
     instance: uuid::Uuid,
     /// A failed command opens the breaker for [`BREAK_MS`]: meanwhile calls fail at once
@@ -161,6 +164,12 @@ impl SharedStore {
         let mut config = Config::from_url(&settings.url).map_err(|err| SharedError::BadUrl {
             url: shown.clone(),
             reason: err.details().to_owned(),
+        })?;
+        // Chunks of one frame live on one server, and are read over plain connections to it.
+        let endpoint = raw_get::Endpoint::of(&config).ok_or_else(|| SharedError::BadUrl {
+            url: shown.clone(),
+            reason: "only one Redis server (redis://host:port) is supported, not a cluster or sentinels"
+                .to_owned(),
         })?;
         // The first connection must succeed; after that, reconnect rather than fail.
         config.fail_fast = true;
@@ -208,6 +217,7 @@ impl SharedStore {
         Ok(Self {
             pool,
             settings,
+            endpoint: Arc::new(endpoint),
             instance: uuid::Uuid::new_v4(),
             breaker: Arc::new(Breaker {
                 epoch: Instant::now(),
@@ -242,6 +252,11 @@ impl SharedStore {
     /// A command over [`Self::pool`] failed: logged, and the breaker opened, so calls
     /// fail at once for a second instead of each waiting for the timeout.
     pub fn command_failed(&self, err: fred::error::Error) {
+        self.broke(&err);
+    }
+
+    /// Something asked of Redis failed: logged, and the breaker opened.
+    pub(crate) fn broke(&self, err: &dyn std::fmt::Display) {
         tracing::warn!(err = %err, "Redis command failed");
         let until = self.breaker.now_ms().saturating_add(BREAK_MS);
         self.breaker.open_until_ms.fetch_max(until, Ordering::Relaxed);

@@ -1,0 +1,326 @@
+//! A frame's chunks read from Redis straight into the frame's own buffer.
+//!
+//! The Redis client (fred) hands each reply over as a buffer of its own: for an 80 MB
+//! frame that is 80 MB of fresh pages filled, then copied again into the frame's
+//! buffers by the IPC decoder (on this VM, touching a fresh page costs about what copying
+//! it does). No maintained Redis client for Rust reads a reply into a buffer the caller
+//! gives (fred and redis-rs both allocate their own; checked in fred 10.1 and redis 0.32).
+//! So the chunks' `GET`s go out at once on a plain connection of its own, and each
+//! reply's bytes are read from the socket into their place in one buffer, which the
+//! frame then keeps (see `in_place`). Everything else (the manifest, writes, deletes)
+//! stays on fred's pool.
+//!
+//! This speaks only what it needs of RESP: `AUTH` and `SELECT` when the URL asks for
+//! them, then `GET`, whose reply is a bulk string (`$<len>\r\n<bytes>\r\n`), a nil
+//! (`$-1\r\n`) or an error (`-<text>\r\n`). A reply of another length than the chunk's
+//! means the frame was replaced meanwhile: not in Redis, as a missing chunk is.
+
+use std::fmt;
+use std::time::Duration;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Instant;
+
+use fred::types::config::{Config, ServerConfig};
+
+/// Longest reply line read (a length or an error): far above any Redis sends for these.
+const MAX_LINE: u64 = 1_024;
+
+/// Where Redis is and how to log in, as the URL said (fred parsed it).
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    host: String,
+    port: u16,
+    username: Option<String>,
+    password: Option<String>,
+    database: Option<u8>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// The one server of a `redis://` URL; `None` for a cluster or sentinel URL.
+    pub(crate) fn of(config: &Config) -> Option<Self> {
+        let ServerConfig::Centralized { server } = &config.server else {
+            return None;
+        };
+        Some(Self {
+            host: server.host.to_string(),
+            port: server.port,
+            username: config.username.clone(),
+            password: config.password.clone(),
+            database: config.database,
+        })
+    }
+}
+
+/// Why a read did not finish.
+#[derive(Debug)]
+pub(crate) enum RawError {
+    Io(std::io::Error),
+    /// Redis answered with an error.
+    Refused(String),
+    /// Redis answered something a `GET` does not.
+    Protocol(&'static str),
+}
+
+impl fmt::Display for RawError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(err) => write!(f, "{err}"),
+            Self::Refused(text) => write!(f, "Redis refused: {text}"),
+            Self::Protocol(what) => write!(f, "unexpected reply: {what}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for RawError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Io(err)
+    }
+}
+
+/// Reads the values of `keys` into `whole`, the `i`-th into the `i`-th piece of
+/// `chunk_bytes` bytes, over one connection with every `GET` sent at once. `Ok(false)`
+/// when a key is missing or its value is not the length of its piece. Blocking (run it
+/// off the async runtime): plain blocking reads of large values cost less than the
+/// runtime's wake-ups on this 2-core VM. The whole read is bounded by twice
+/// `per_command` (fred bounds each command by it; a frame is at most `frame_max`, 64 MiB
+/// by default, a tenth of a second's reading here), so a Redis that stops answering
+/// costs a read no more than that.
+pub(crate) fn read_into(
+    endpoint: &Endpoint,
+    keys: &[String],
+    whole: &mut [u8],
+    chunk_bytes: usize,
+    per_command: Duration,
+) -> Result<bool, RawError> {
+    let pieces: Vec<&mut [u8]> = if whole.is_empty() {
+        vec![whole]
+    } else {
+        whole.chunks_mut(chunk_bytes).collect()
+    };
+    if pieces.len() != keys.len() {
+        return Err(RawError::Protocol("as many keys as pieces"));
+    }
+    let deadline = Instant::now() + per_command.saturating_mul(2);
+    let addr = (endpoint.host.as_str(), endpoint.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or(RawError::Protocol("no address for the host"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, per_command)?;
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(per_command))?;
+
+    let mut request = Vec::new();
+    let mut acks = 0;
+    if let Some(password) = &endpoint.password {
+        match &endpoint.username {
+            Some(user) => command(&mut request, &[b"AUTH", user.as_bytes(), password.as_bytes()]),
+            None => command(&mut request, &[b"AUTH", password.as_bytes()]),
+        }
+        acks += 1;
+    }
+    if let Some(db) = endpoint.database.filter(|&db| db != 0) {
+        command(&mut request, &[b"SELECT", db.to_string().as_bytes()]);
+        acks += 1;
+    }
+    for key in keys {
+        command(&mut request, &[b"GET", key.as_bytes()]);
+    }
+    stream.write_all(&request)?;
+    // Small replies through a buffer; a value larger than it is read past it, straight
+    // into its piece.
+    let mut reader = BufReader::with_capacity(64 << 10, Deadlined { stream, deadline });
+    let mut line = Vec::with_capacity(64);
+    for _ in 0..acks {
+        match read_line(&mut reader, &mut line)? {
+            Reply::Simple => {}
+            Reply::Bulk(_) | Reply::Nil => return Err(RawError::Protocol("AUTH or SELECT")),
+        }
+    }
+    for piece in pieces {
+        match read_line(&mut reader, &mut line)? {
+            Reply::Bulk(len) if len == piece.len() as u64 => {
+                reader.read_exact(piece)?;
+                let mut end = [0u8; 2];
+                reader.read_exact(&mut end)?;
+                if &end != b"\r\n" {
+                    return Err(RawError::Protocol("a value not ended by CRLF"));
+                }
+            }
+            // Missing, or another version's: the frame is not in Redis (whole).
+            Reply::Bulk(_) | Reply::Nil => return Ok(false),
+            Reply::Simple => return Err(RawError::Protocol("a status where a value was due")),
+        }
+    }
+    Ok(true)
+}
+
+/// A connection whose every read must end by `deadline`: a Redis that sends a value a
+/// byte at a time cannot hold the read longer than a stalled one.
+struct Deadlined {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+/// Appends one command as a RESP array of bulk strings.
+fn command(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
+    for part in parts {
+        out.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The start of a reply.
+#[derive(Debug, PartialEq)]
+enum Reply {
+    /// `+…`: a status (AUTH's and SELECT's `OK`).
+    Simple,
+    /// `$<len>`: this many bytes follow.
+    Bulk(u64),
+    /// `$-1`: no such key.
+    Nil,
+}
+
+fn read_line(reader: &mut BufReader<Deadlined>, line: &mut Vec<u8>) -> Result<Reply, RawError> {
+    line.clear();
+    (&mut *reader).take(MAX_LINE).read_until(b'\n', line)?;
+    parse_line(line)
+}
+
+fn parse_line(line: &[u8]) -> Result<Reply, RawError> {
+    let Some(text) = line.strip_suffix(b"\r\n") else {
+        return Err(RawError::Protocol("a reply line cut short"));
+    };
+    match text.split_first() {
+        Some((b'+', _)) => Ok(Reply::Simple),
+        Some((b'-', message)) => Err(RawError::Refused(String::from_utf8_lossy(message).into_owned())),
+        Some((b'$', b"-1")) => Ok(Reply::Nil),
+        Some((b'$', len)) => std::str::from_utf8(len)
+            .ok()
+            .and_then(|len| len.parse::<u64>().ok())
+            .map(Reply::Bulk)
+            .ok_or(RawError::Protocol("a length that is not a number")),
+        _ => Err(RawError::Protocol("a reply that is not a status, value or error")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_resp_arrays() {
+        let mut out = Vec::new();
+        command(&mut out, &[b"GET", b"k:1"]);
+        assert_eq!(out, b"*2\r\n$3\r\nGET\r\n$3\r\nk:1\r\n");
+    }
+
+    #[test]
+    fn reply_lines() {
+        assert_eq!(parse_line(b"+OK\r\n").ok(), Some(Reply::Simple));
+        assert_eq!(parse_line(b"$8388608\r\n").ok(), Some(Reply::Bulk(8_388_608)));
+        assert_eq!(parse_line(b"$-1\r\n").ok(), Some(Reply::Nil));
+        assert!(
+            matches!(parse_line(b"-NOAUTH Authentication required.\r\n"), Err(RawError::Refused(text)) if text.starts_with("NOAUTH"))
+        );
+        for bad in [&b"$12"[..], b"$-2\r\n", b"$x\r\n", b":1\r\n", b"\r\n", b""] {
+            assert!(parse_line(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn local(port: u16) -> Endpoint {
+        Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port,
+            username: None,
+            password: None,
+            database: None,
+        }
+    }
+
+    /// A server that takes the connection and never answers (a Redis stopped with
+    /// SIGSTOP, say) costs a read twice the command timeout, then an error.
+    #[test]
+    fn a_server_that_never_answers_costs_at_most_twice_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+        let endpoint = local(port);
+        let mut whole = vec![0u8; 100];
+        let started = Instant::now();
+        let read = read_into(
+            &endpoint,
+            &["k:0".to_owned()],
+            &mut whole,
+            100,
+            Duration::from_millis(200),
+        );
+        let took = started.elapsed();
+        assert!(matches!(read, Err(RawError::Io(_))), "{read:?}");
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        drop(held.join());
+    }
+
+    /// A reply shorter than its piece (another version's chunk) or a nil reads as not
+    /// whole; an error reply is an error.
+    #[test]
+    fn replies_other_than_the_whole_chunk() {
+        for (reply, expect) in [
+            (&b"$3\r\nabc\r\n"[..], Some(false)),
+            (b"$-1\r\n", Some(false)),
+            (b"$4\r\nabcd\r\n", Some(true)),
+            (b"$4\r\nabcdXX", None),
+            (b"-WRONGTYPE Operation against a key\r\n", None),
+        ] {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let reply = reply.to_vec();
+            let server = std::thread::spawn(move || {
+                let (mut stream, _) = listener.accept().expect("accept");
+                let mut request = [0u8; 64];
+                let _ = stream.read(&mut request);
+                stream.write_all(&reply).expect("reply");
+            });
+            let endpoint = local(port);
+            let mut whole = vec![0u8; 4];
+            let read = read_into(
+                &endpoint,
+                &["k:0".to_owned()],
+                &mut whole,
+                4,
+                Duration::from_secs(2),
+            );
+            assert_eq!(read.as_ref().ok().copied(), expect, "{read:?}");
+            if expect == Some(true) {
+                assert_eq!(&whole, b"abcd");
+            }
+            server.join().expect("server");
+        }
+    }
+}
