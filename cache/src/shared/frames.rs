@@ -18,20 +18,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use fred::prelude::{Expiration, KeysInterface};
-use polars::prelude::DataFrame;
+use polars::prelude::{polars_bail, DataFrame, PolarsResult};
 use polars_io::ipc::IpcWriter;
 use polars_io::SerWriter;
-use uuid::Uuid;
 
 use super::in_place::{self, AlignedBytes, Decoded};
+use super::manifest::{Manifest, MAX_COLUMNS};
 use super::{raw_get, SharedStore};
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage};
 use crate::{ByteSize, CacheError, Limit};
-
-/// Bytes of one chunk: 8 MiB, a few milliseconds of Redis's time each.
-pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 
 /// How long each stage of one read from Redis took, in milliseconds
 /// ([`RedisTier::load_timed`]; `scripts/bench-redis` prints them).
@@ -54,27 +51,6 @@ fn ms_since(at: Instant) -> f64 {
     at.elapsed().as_secs_f64() * 1e3
 }
 
-/// A manifest: which version, in how many chunks, of how many bytes.
-struct Manifest {
-    version: String,
-    chunks: usize,
-    bytes: usize,
-}
-
-impl Manifest {
-    fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.split(' ');
-        let version = parts.next()?.to_owned();
-        let chunks = parts.next()?.parse().ok()?;
-        let bytes = parts.next()?.parse().ok()?;
-        Some(Self {
-            version,
-            chunks,
-            bytes,
-        })
-    }
-}
-
 impl SharedStore {
     fn frame_key(&self, key: FrameKey) -> String {
         format!(
@@ -85,57 +61,51 @@ impl SharedStore {
         )
     }
 
-    fn chunk_key(&self, key: FrameKey, version: &str, index: usize) -> String {
-        format!("{}:{version}:{index}", self.frame_key(key))
-    }
-
-    /// Writes `frame` under `key`; returns the bytes written. Frames over the configured
-    /// `frame_max` are not written (`Ok(None)`).
+    /// Writes `frame` under `key`, each column its own Arrow IPC file (see `manifest`);
+    /// returns the bytes written. Frames over the configured `frame_max` are not written
+    /// (`Ok(None)`), nor are frames of no columns or more than [`MAX_COLUMNS`].
     async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<u64>, CacheError> {
-        if frame.estimated_size() as u64 > self.settings().frame_max {
+        let max = self.settings().frame_max;
+        let columns = frame.width();
+        if frame.estimated_size() as u64 > max || columns == 0 || columns > MAX_COLUMNS {
             return Ok(None);
         }
         self.ensure_up()?;
-        let mut frame = frame.clone();
-        let bytes = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            IpcWriter::new(&mut out).finish(&mut frame).map(|()| out)
-        })
-        .await
-        .map_err(|_| CacheError::Storage { tier: "redis" })?
-        .map_err(|err| {
-            tracing::warn!(%err, "a frame could not be written as Arrow IPC");
-            CacheError::Storage { tier: "redis" }
-        })?;
-        if bytes.len() as u64 > self.settings().frame_max {
+        let frame = frame.clone();
+        let files = tokio::task::spawn_blocking(move || column_files(&frame, max))
+            .await
+            .map_err(|_| CacheError::Storage { tier: "redis" })?
+            .map_err(|err| {
+                tracing::warn!(%err, "a frame could not be written as Arrow IPC");
+                CacheError::Storage { tier: "redis" }
+            })?;
+        let Some(files) = files else {
             return Ok(None);
-        }
+        };
         let ttl = Some(Expiration::PX(SharedStore::ttl_ms(self.settings().frame_ttl)));
-        let version = Uuid::new_v4().simple().to_string();
-        let total = bytes.len();
-        let chunks = total.div_ceil(CHUNK_BYTES).max(1);
-        // Slices of one buffer (no copy), sent at once over the pool's connections.
-        let bytes = bytes::Bytes::from(bytes);
-        let writes = (0..chunks).map(|index| {
-            let chunk = bytes.slice(index * CHUNK_BYTES..((index + 1) * CHUNK_BYTES).min(total));
-            let key = self.chunk_key(key, &version, index);
+        let manifest = Manifest::new(files.iter().map(Vec::len).collect());
+        let frame_key = self.frame_key(key);
+        let files: Vec<bytes::Bytes> = files.into_iter().map(bytes::Bytes::from).collect();
+        // Slices of the files (no copy), sent at once over the pool's connections.
+        let writes = manifest.chunks().into_iter().map(|chunk| {
+            let bytes = files[chunk.column].slice(chunk.range.clone());
+            let chunk_key = manifest.chunk_key(&frame_key, &chunk);
             let ttl = ttl.clone();
             async move {
-                let written: Result<(), _> = self.pool().set(key, chunk, ttl, None, false).await;
+                let written: Result<(), _> = self.pool().set(chunk_key, bytes, ttl, None, false).await;
                 written.map_err(|err| self.failed(err))
             }
         });
         futures_util::future::try_join_all(writes).await?;
-        let manifest = format!("{version} {chunks} {total}");
         let old: Option<String> = self
             .pool()
-            .set(self.frame_key(key), manifest, ttl, None, true)
+            .set(&frame_key, manifest.text(), ttl, None, true)
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(old) = old.as_deref().and_then(Manifest::parse) {
-            self.delete_chunks(key, &old).await;
+        if let Some(old) = old.as_deref().and_then(|old| Manifest::parse(old, u64::MAX)) {
+            self.delete_chunks(&frame_key, &old).await;
         }
-        Ok(Some(total as u64))
+        Ok(Some(manifest.bytes()))
     }
 
     /// The frame under `key`, or `None` when Redis does not hold it (whole), with how
@@ -144,45 +114,39 @@ impl SharedStore {
         let mut stages = ReadStages::default();
         let started = Instant::now();
         self.ensure_up()?;
+        let frame_key = self.frame_key(key);
         let manifest: Option<String> = self
             .pool()
-            .get(self.frame_key(key))
+            .get(&frame_key)
             .await
             .map_err(|err| self.failed(err))?;
         stages.manifest_ms = ms_since(started);
-        let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) else {
+        // Never more than this server would have written itself.
+        let max = self.settings().frame_max;
+        let Some(manifest) = manifest.as_deref().and_then(|text| Manifest::parse(text, max)) else {
             return Ok((None, stages));
         };
-        // Never more than this server would have written itself.
-        if manifest.bytes as u64 > self.settings().frame_max
-            || manifest.chunks != manifest.bytes.div_ceil(CHUNK_BYTES).max(1)
-        {
-            return Ok((None, stages));
-        }
-        // Read into one buffer the frame will keep, over a plain connection of its own,
-        // and decoded where it lies when it can be: both off the async runtime.
-        let keys: Vec<String> = (0..manifest.chunks)
-            .map(|index| self.chunk_key(key, &manifest.version, index))
-            .collect();
+        // Each column's file read into a buffer of its own, over a plain connection, and
+        // decoded where it lies when it can be: both off the async runtime.
         let endpoint = Arc::clone(&self.endpoint);
         let per_command = self.settings().command_timeout;
-        let bytes = manifest.bytes;
         let read = tokio::task::spawn_blocking(move || {
             let fetching = Instant::now();
-            let mut buffer = AlignedBytes::zeroed(bytes);
-            let whole = raw_get::read_into(&endpoint, &keys, buffer.as_mut_bytes(), CHUNK_BYTES, per_command);
+            let mut files: Vec<AlignedBytes> =
+                manifest.files.iter().map(|&n| AlignedBytes::zeroed(n)).collect();
+            let whole = fetch(&endpoint, &frame_key, &manifest, &mut files, per_command);
             let fetch_ms = ms_since(fetching);
             match whole {
                 Ok(true) => {}
                 other => return (other, fetch_ms, None),
             }
             let decoding = Instant::now();
-            let frame = in_place::decode(buffer);
+            let frame = join_columns(files);
             let decode_ms = ms_since(decoding);
             let sorting = Instant::now();
-            let frame = frame.map(|(mut frame, how)| {
+            let frame = frame.map(|(mut frame, in_place)| {
                 crate::sorted::restore_sorted(&mut frame);
-                (frame, how)
+                (frame, in_place)
             });
             (Ok(true), fetch_ms, Some((frame, decode_ms, ms_since(sorting))))
         })
@@ -202,8 +166,8 @@ impl SharedStore {
         stages.decode_ms = decode_ms;
         stages.sorted_ms = sorted_ms;
         match frame {
-            Ok((frame, how)) => {
-                stages.in_place = how == Decoded::InPlace;
+            Ok((frame, in_place)) => {
+                stages.in_place = in_place;
                 Ok((Some(frame), stages))
             }
             Err(err) => {
@@ -216,26 +180,91 @@ impl SharedStore {
     /// Deletes the frame under `key` (manifest first, so no reader starts on it).
     async fn remove_frame(&self, key: FrameKey) -> Result<(), CacheError> {
         self.ensure_up()?;
+        let frame_key = self.frame_key(key);
         let manifest: Option<String> = self
             .pool()
-            .getdel(self.frame_key(key))
+            .getdel(&frame_key)
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(manifest) = manifest.as_deref().and_then(Manifest::parse) {
-            self.delete_chunks(key, &manifest).await;
+        if let Some(manifest) = manifest
+            .as_deref()
+            .and_then(|text| Manifest::parse(text, u64::MAX))
+        {
+            self.delete_chunks(&frame_key, &manifest).await;
         }
         Ok(())
     }
 
-    async fn delete_chunks(&self, key: FrameKey, manifest: &Manifest) {
-        let keys: Vec<String> = (0..manifest.chunks)
-            .map(|index| self.chunk_key(key, &manifest.version, index))
+    async fn delete_chunks(&self, frame_key: &str, manifest: &Manifest) {
+        let keys: Vec<String> = manifest
+            .chunks()
+            .iter()
+            .map(|chunk| manifest.chunk_key(frame_key, chunk))
             .collect();
         let deleted: Result<u64, _> = self.pool().del(keys).await;
         if let Err(err) = deleted {
             tracing::debug!(%err, "old chunks not deleted; they expire");
         }
     }
+}
+
+/// Each column of `frame` as an Arrow IPC file of one record batch; `None` once they
+/// pass `max` bytes in all.
+fn column_files(frame: &DataFrame, max: u64) -> PolarsResult<Option<Vec<Vec<u8>>>> {
+    let mut files = Vec::with_capacity(frame.width());
+    let mut total = 0u64;
+    for column in frame.columns() {
+        let mut one = DataFrame::new(frame.height(), vec![column.clone()])?;
+        // One batch, so that it reads back as one chunk.
+        one.rechunk_mut();
+        let mut out = Vec::new();
+        IpcWriter::new(&mut out).finish(&mut one)?;
+        total += out.len() as u64;
+        if total > max {
+            return Ok(None);
+        }
+        files.push(out);
+    }
+    Ok(Some(files))
+}
+
+/// Reads every chunk of `manifest` into its place in its column's file.
+fn fetch(
+    endpoint: &raw_get::Endpoint,
+    frame_key: &str,
+    manifest: &Manifest,
+    files: &mut [AlignedBytes],
+    per_command: std::time::Duration,
+) -> Result<bool, raw_get::RawError> {
+    let chunks = manifest.chunks();
+    let mut pieces = Vec::with_capacity(chunks.len());
+    let mut rest: Vec<&mut [u8]> = files.iter_mut().map(AlignedBytes::as_mut_bytes).collect();
+    for chunk in &chunks {
+        // The chunks of a column come in order: each takes the front of what is left.
+        let left = std::mem::take(&mut rest[chunk.column]);
+        let (piece, after) = left.split_at_mut(chunk.range.len());
+        rest[chunk.column] = after;
+        pieces.push((manifest.chunk_key(frame_key, chunk), piece));
+    }
+    raw_get::read_into(endpoint, pieces, per_command)
+}
+
+/// The frame of the columns' files, and whether every column was built where it was
+/// read (see `in_place`).
+fn join_columns(files: Vec<AlignedBytes>) -> PolarsResult<(DataFrame, bool)> {
+    let mut columns = Vec::with_capacity(files.len());
+    let mut in_place = true;
+    let mut height = None;
+    for file in files {
+        let (part, how) = in_place::decode(file)?;
+        in_place &= how == Decoded::InPlace;
+        if part.width() != 1 || height.is_some_and(|h| h != part.height()) {
+            polars_bail!(ComputeError: "a column's file is not one column of the frame's height");
+        }
+        height = Some(part.height());
+        columns.extend(part.into_columns());
+    }
+    Ok((DataFrame::new(height.unwrap_or(0), columns)?, in_place))
 }
 
 /// Frames in Redis behind the [`ColdTier`] trait (see the module's docs). Cheap to clone:

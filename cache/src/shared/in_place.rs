@@ -62,7 +62,10 @@ pub(crate) enum Decoded {
 /// The frame in `bytes` (a whole Arrow IPC file), over `bytes` where it can be.
 pub(crate) fn decode(bytes: AlignedBytes) -> PolarsResult<(DataFrame, Decoded)> {
     if !fixed_width_and_sound(bytes.as_ref()) {
-        let frame = IpcReader::new(Cursor::new(bytes)).finish()?;
+        // polars' reader panics on some files (an extension type it was not built for):
+        // that is a frame that cannot be read, not a crash.
+        let read = std::panic::catch_unwind(|| IpcReader::new(Cursor::new(bytes)).finish());
+        let frame = read.map_err(|_| polars_err!(ComputeError: "polars could not read this Arrow IPC"))??;
         return Ok((frame, Decoded::Copied));
     }
     let bytes = Arc::new(bytes);
@@ -143,6 +146,18 @@ fn width(kind: &TypeRef<'_>) -> Option<Width> {
     }
 }
 
+/// Zero bits among the first `rows` bits of `bits` (least significant bit first).
+fn zero_bits(bits: &[u8], rows: u64) -> u64 {
+    let full = (rows / 8) as usize;
+    let mut zeros: u64 = bits[..full].iter().map(|b| u64::from(b.count_zeros())).sum();
+    let tail = (rows % 8) as u32;
+    if tail > 0 {
+        let mask = (1u8 << tail) - 1;
+        zeros += u64::from((!bits[full] & mask).count_ones());
+    }
+    zeros
+}
+
 fn word(file: &[u8], at: usize) -> Option<[u8; 4]> {
     file.get(at..at.checked_add(4)?)?.try_into().ok()
 }
@@ -165,6 +180,17 @@ fn check(file: &[u8]) -> Option<()> {
         let flat = field.children().ok()?.is_none_or(|c| c.is_empty());
         if !flat || field.dictionary().ok()?.is_some() {
             return None;
+        }
+        // An extension type is read as another type than its buffers say.
+        for pair in field.custom_metadata().ok()?.into_iter().flatten() {
+            if pair
+                .ok()?
+                .key()
+                .ok()?
+                .is_some_and(|key| key.starts_with("ARROW:extension"))
+            {
+                return None;
+            }
         }
         widths.push(width(&field.type_().ok()??)?);
     }
@@ -215,9 +241,15 @@ fn check(file: &[u8]) -> Option<()> {
                 let (offset, length) = (u64::try_from(offset).ok()?, u64::try_from(length).ok()?);
                 (offset.checked_add(length)? <= body_len as u64).then_some((offset, length))
             };
-            let (_, validity_len) = inside(validity.offset(), validity.length())?;
-            if nulls > 0 && validity_len < rows.div_ceil(8) {
-                return None;
+            let (validity_at, validity_len) = inside(validity.offset(), validity.length())?;
+            if nulls > 0 {
+                // polars trusts the count (a sort reserves that many places for the nulls,
+                // then writes one for each zero bit): it must be the bits' own.
+                let start = body + usize::try_from(validity_at).ok()?;
+                let bits = file.get(start..start + usize::try_from(rows.div_ceil(8)).ok()?)?;
+                if validity_len < rows.div_ceil(8) || zero_bits(bits, rows) != nulls {
+                    return None;
+                }
             }
             let (at, length) = inside(values.offset(), values.length())?;
             if length < width.bytes(rows)? || !((body as u64) + at).is_multiple_of(width.align()) {
@@ -281,6 +313,19 @@ mod tests {
     }
 
     #[test]
+    fn zero_bits_are_counted_in_the_rows_only() {
+        assert_eq!(zero_bits(&[0xff, 0x00], 16), 8);
+        assert_eq!(zero_bits(&[0xff, 0b1111_1110], 9), 1);
+        assert_eq!(
+            zero_bits(&[0xff, 0b1111_1101], 9),
+            0,
+            "bits past the rows do not count"
+        );
+        assert_eq!(zero_bits(&[0x0f], 4), 0);
+        assert_eq!(zero_bits(&[], 0), 0);
+    }
+
+    #[test]
     fn other_columns_are_copied_out() {
         let mut frame = df!("s" => ["a", "bb", "ccc"], "x" => [1.0, 2.0, 3.0]).expect("frame");
         let (back, how) = decode(ipc(&mut frame)).expect("decode");
@@ -289,6 +334,17 @@ mod tests {
         let mut empty = df!("x" => Vec::<f64>::new()).expect("frame");
         let (back, _) = decode(ipc(&mut empty)).expect("decode");
         assert_eq!(back.height(), 0);
+    }
+
+    /// Where the two i64 `a`, `b` lie one after the other in `bytes`.
+    fn pair_at(bytes: &[u8], a: i64, b: i64) -> Vec<usize> {
+        let pair: Vec<u8> = a.to_le_bytes().into_iter().chain(b.to_le_bytes()).collect();
+        bytes
+            .windows(16)
+            .enumerate()
+            .filter(|(_, w)| *w == &pair[..])
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// A file whose batch says its boolean values or validity are shorter than its rows
@@ -306,18 +362,8 @@ mod tests {
         // the booleans' validity (0, 0) and values (0, 512), then the floats' validity
         // (512, 512) and values (1024, 32768). Shrink each length in turn.
         let bytes = good.as_ref().to_vec();
-        let last: Vec<u8> = 1_024i64
-            .to_le_bytes()
-            .into_iter()
-            .chain(32_768i64.to_le_bytes())
-            .collect();
-        let found: Vec<usize> = bytes
-            .windows(16)
-            .enumerate()
-            .filter(|(_, w)| *w == &last[..])
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(found.len(), 1, "the floats' values are listed once");
+        let found = pair_at(&bytes, 1_024, 32_768);
+        assert_eq!(found.len(), 1, "the floats' values are listed once: {found:?}");
         for (at, was) in [
             (found[0] - 32 + 8, 512i64),
             (found[0] - 16 + 8, 512),
@@ -327,6 +373,18 @@ mod tests {
             let mut bad = bytes.clone();
             bad[at..at + 8].copy_from_slice(&8i64.to_le_bytes());
             assert!(!fixed_width_and_sound(&bad), "a buffer of {was} bytes cut to 8");
+        }
+        // A column's node is (length, null count): the floats' (4096, 586). A count that
+        // is not the validity's own zero bits is refused.
+        let found = pair_at(&bytes, 4_096, 586);
+        assert_eq!(found.len(), 1, "the floats' node is listed once");
+        for count in [1i64, 585, 587] {
+            let mut bad = bytes.clone();
+            bad[found[0] + 8..found[0] + 16].copy_from_slice(&count.to_le_bytes());
+            assert!(
+                !fixed_width_and_sound(&bad),
+                "a null count of {count} for 586 nulls"
+            );
         }
         for cut in [0, 7, 17, bytes.len() / 2, bytes.len() - 1] {
             assert!(!fixed_width_and_sound(&bytes[..cut]));

@@ -22,6 +22,7 @@
 
 pub(crate) mod frames;
 mod in_place;
+mod manifest;
 mod raw_get;
 pub use frames::{ReadStages, RedisTier};
 pub(crate) mod held;
@@ -161,16 +162,26 @@ impl SharedStore {
     /// reconnects by itself whenever the connection is lost (every 0.1 s to 2 s, forever).
     pub async fn connect(settings: SharedSettings) -> Result<Self, SharedError> {
         let shown = redacted(&settings.url);
+        // Chunks of one frame live on one server, and are read over plain connections to
+        // it: one Redis (directly or through a balancer), no TLS.
+        let one_server = || SharedError::BadUrl {
+            url: shown.clone(),
+            reason: "only redis://[user:password@]host:port[/db] is supported: one Redis server \
+                     (not a cluster or sentinels), without TLS"
+                .to_owned(),
+        };
+        let scheme = settings
+            .url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        if scheme.as_deref() != Some("redis") {
+            return Err(one_server());
+        }
         let mut config = Config::from_url(&settings.url).map_err(|err| SharedError::BadUrl {
             url: shown.clone(),
             reason: err.details().to_owned(),
         })?;
-        // Chunks of one frame live on one server, and are read over plain connections to it.
-        let endpoint = raw_get::Endpoint::of(&config).ok_or_else(|| SharedError::BadUrl {
-            url: shown.clone(),
-            reason: "only one Redis server (redis://host:port) is supported, not a cluster or sentinels"
-                .to_owned(),
-        })?;
+        let endpoint = raw_get::Endpoint::of(&config).ok_or_else(one_server)?;
         // The first connection must succeed; after that, reconnect rather than fail.
         config.fail_fast = true;
         let perf = PerformanceConfig {
@@ -213,6 +224,14 @@ impl SharedStore {
         let pong: Result<String, _> = pool.ping(None).await;
         if let Err(err) = pong {
             return Err(unreachable(err.details().to_owned()));
+        }
+        // Frames are read over plain connections of their own: check one answers too.
+        let probe = endpoint.clone();
+        let timeout = settings.command_timeout;
+        match tokio::task::spawn_blocking(move || raw_get::ping(&probe, timeout)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Err(unreachable(format!("a plain connection for frames: {err}"))),
+            Err(_) => return Err(unreachable("the check of a plain connection failed".to_owned())),
         }
         Ok(Self {
             pool,

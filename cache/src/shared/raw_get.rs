@@ -88,66 +88,25 @@ impl From<std::io::Error> for RawError {
     }
 }
 
-/// Reads the values of `keys` into `whole`, the `i`-th into the `i`-th piece of
-/// `chunk_bytes` bytes, over one connection with every `GET` sent at once. `Ok(false)`
-/// when a key is missing or its value is not the length of its piece. Blocking (run it
-/// off the async runtime): plain blocking reads of large values cost less than the
-/// runtime's wake-ups on this 2-core VM. The whole read is bounded by twice
-/// `per_command` (fred bounds each command by it; a frame is at most `frame_max`, 64 MiB
-/// by default, a tenth of a second's reading here), so a Redis that stops answering
-/// costs a read no more than that.
+/// Reads each key's value into its piece, over one connection with every `GET` sent at
+/// once. `Ok(false)` when a key is missing or its value is not the length of its piece.
+/// Blocking (run it off the async runtime): plain blocking reads of large values cost
+/// less than the runtime's wake-ups on this 2-core VM. The whole read is bounded by
+/// twice `per_command` (fred bounds each command by it; a frame is at most `frame_max`,
+/// 64 MiB by default, a tenth of a second's reading here), so a Redis that stops
+/// answering costs a read no more than that.
 pub(crate) fn read_into(
     endpoint: &Endpoint,
-    keys: &[String],
-    whole: &mut [u8],
-    chunk_bytes: usize,
+    pieces: Vec<(String, &mut [u8])>,
     per_command: Duration,
 ) -> Result<bool, RawError> {
-    let pieces: Vec<&mut [u8]> = if whole.is_empty() {
-        vec![whole]
-    } else {
-        whole.chunks_mut(chunk_bytes).collect()
-    };
-    if pieces.len() != keys.len() {
-        return Err(RawError::Protocol("as many keys as pieces"));
-    }
     let deadline = Instant::now() + per_command.saturating_mul(2);
-    let addr = (endpoint.host.as_str(), endpoint.port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or(RawError::Protocol("no address for the host"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, per_command)?;
-    stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(per_command))?;
-
     let mut request = Vec::new();
-    let mut acks = 0;
-    if let Some(password) = &endpoint.password {
-        match &endpoint.username {
-            Some(user) => command(&mut request, &[b"AUTH", user.as_bytes(), password.as_bytes()]),
-            None => command(&mut request, &[b"AUTH", password.as_bytes()]),
-        }
-        acks += 1;
-    }
-    if let Some(db) = endpoint.database.filter(|&db| db != 0) {
-        command(&mut request, &[b"SELECT", db.to_string().as_bytes()]);
-        acks += 1;
-    }
-    for key in keys {
+    for (key, _) in &pieces {
         command(&mut request, &[b"GET", key.as_bytes()]);
     }
-    stream.write_all(&request)?;
-    // Small replies through a buffer; a value larger than it is read past it, straight
-    // into its piece.
-    let mut reader = BufReader::with_capacity(64 << 10, Deadlined { stream, deadline });
-    let mut line = Vec::with_capacity(64);
-    for _ in 0..acks {
-        match read_line(&mut reader, &mut line)? {
-            Reply::Simple => {}
-            Reply::Bulk(_) | Reply::Nil => return Err(RawError::Protocol("AUTH or SELECT")),
-        }
-    }
-    for piece in pieces {
+    let (mut reader, mut line) = logged_in(endpoint, &request, per_command, deadline)?;
+    for (_, piece) in pieces {
         match read_line(&mut reader, &mut line)? {
             Reply::Bulk(len) if len == piece.len() as u64 => {
                 reader.read_exact(piece)?;
@@ -163,6 +122,72 @@ pub(crate) fn read_into(
         }
     }
     Ok(true)
+}
+
+/// Checks at start-up that frames can be read: a connection logs in and answers `PING`.
+pub(crate) fn ping(endpoint: &Endpoint, timeout: Duration) -> Result<(), RawError> {
+    let mut request = Vec::new();
+    command(&mut request, &[b"PING"]);
+    let (mut reader, mut line) = logged_in(endpoint, &request, timeout, Instant::now() + timeout)?;
+    match read_line(&mut reader, &mut line)? {
+        Reply::Simple => Ok(()),
+        _ => Err(RawError::Protocol("PING")),
+    }
+}
+
+/// A connection to the first of the host's addresses that takes one, logged in and on
+/// the URL's database, `request` sent after that; its `AUTH` and `SELECT` replies read.
+fn logged_in(
+    endpoint: &Endpoint,
+    request: &[u8],
+    per_command: Duration,
+    deadline: Instant,
+) -> Result<(BufReader<Deadlined>, Vec<u8>), RawError> {
+    // As fred does: "host:port" (an IPv6 literal keeps its brackets), every address tried.
+    let mut last = None;
+    let mut connected = None;
+    for addr in format!("{}:{}", endpoint.host, endpoint.port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, per_command) {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            Err(err) => last = Some(err),
+        }
+    }
+    let mut stream = match (connected, last) {
+        (Some(stream), _) => stream,
+        (None, Some(err)) => return Err(err.into()),
+        (None, None) => return Err(RawError::Protocol("no address for the host")),
+    };
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(per_command))?;
+    let mut login = Vec::new();
+    let mut acks = 0;
+    if let Some(password) = &endpoint.password {
+        match &endpoint.username {
+            Some(user) => command(&mut login, &[b"AUTH", user.as_bytes(), password.as_bytes()]),
+            None => command(&mut login, &[b"AUTH", password.as_bytes()]),
+        }
+        acks += 1;
+    }
+    if let Some(db) = endpoint.database.filter(|&db| db != 0) {
+        command(&mut login, &[b"SELECT", db.to_string().as_bytes()]);
+        acks += 1;
+    }
+    login.extend_from_slice(request);
+    stream.write_all(&login)?;
+    // Small replies through a buffer; a value larger than it is read past it, straight
+    // into its piece.
+    let mut reader = BufReader::with_capacity(64 << 10, Deadlined { stream, deadline });
+    let mut line = Vec::with_capacity(64);
+    for _ in 0..acks {
+        match read_line(&mut reader, &mut line)? {
+            Reply::Simple => {}
+            Reply::Bulk(_) | Reply::Nil => return Err(RawError::Protocol("AUTH or SELECT")),
+        }
+    }
+    Ok((reader, line))
 }
 
 /// A connection whose every read must end by `deadline`: a Redis that sends a value a
@@ -251,6 +276,21 @@ mod tests {
         }
     }
 
+    /// A server on `addr` (port 0: any) that answers one connection's request with
+    /// `reply`; `None` when it cannot listen there.
+    fn answering(addr: &str, reply: &[u8]) -> Option<(u16, std::thread::JoinHandle<()>)> {
+        let listener = std::net::TcpListener::bind(addr).ok()?;
+        let port = listener.local_addr().ok()?.port();
+        let reply = reply.to_vec();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut request = [0u8; 64];
+            let _ = stream.read(&mut request);
+            stream.write_all(&reply).expect("reply");
+        });
+        Some((port, server))
+    }
+
     fn local(port: u16) -> Endpoint {
         Endpoint {
             host: "127.0.0.1".to_owned(),
@@ -269,13 +309,11 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let held = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
         let endpoint = local(port);
-        let mut whole = vec![0u8; 100];
+        let mut whole = [0u8; 100];
         let started = Instant::now();
         let read = read_into(
             &endpoint,
-            &["k:0".to_owned()],
-            &mut whole,
-            100,
+            vec![("k:0".to_owned(), &mut whole[..])],
             Duration::from_millis(200),
         );
         let took = started.elapsed();
@@ -285,6 +323,24 @@ mod tests {
             "{took:?}"
         );
         drop(held.join());
+    }
+
+    /// The host is looked up as fred looks it up: an IPv6 literal keeps its brackets,
+    /// and every address of a name is tried until one takes the connection.
+    #[test]
+    fn every_address_of_the_host_is_tried() {
+        let (port, server) = answering("127.0.0.1:0", b"+PONG\r\n").expect("a loopback port");
+        // "localhost" may list ::1 first, where nothing listens.
+        let mut endpoint = local(port);
+        endpoint.host = "localhost".to_owned();
+        ping(&endpoint, Duration::from_secs(2)).expect("one of localhost's addresses answers");
+        server.join().expect("server");
+        if let Some((port, server)) = answering("[::1]:0", b"+PONG\r\n") {
+            let mut endpoint = local(port);
+            endpoint.host = "[::1]".to_owned();
+            ping(&endpoint, Duration::from_secs(2)).expect("an IPv6 literal");
+            server.join().expect("server");
+        }
     }
 
     /// A reply shorter than its piece (another version's chunk) or a nil reads as not
@@ -298,22 +354,12 @@ mod tests {
             (b"$4\r\nabcdXX", None),
             (b"-WRONGTYPE Operation against a key\r\n", None),
         ] {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let port = listener.local_addr().expect("addr").port();
-            let reply = reply.to_vec();
-            let server = std::thread::spawn(move || {
-                let (mut stream, _) = listener.accept().expect("accept");
-                let mut request = [0u8; 64];
-                let _ = stream.read(&mut request);
-                stream.write_all(&reply).expect("reply");
-            });
+            let (port, server) = answering("127.0.0.1:0", reply).expect("a loopback port");
             let endpoint = local(port);
-            let mut whole = vec![0u8; 4];
+            let mut whole = [0u8; 4];
             let read = read_into(
                 &endpoint,
-                &["k:0".to_owned()],
-                &mut whole,
-                4,
+                vec![("k:0".to_owned(), &mut whole[..])],
                 Duration::from_secs(2),
             );
             assert_eq!(read.as_ref().ok().copied(), expect, "{read:?}");
