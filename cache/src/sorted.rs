@@ -1,39 +1,55 @@
 //! Polars' sorted flag, which Arrow IPC does not carry: put back on frames read from a
 //! tier (disk, Redis), so that a frame read back is what was written.
 
-use polars::prelude::DataFrame;
+use polars::prelude::{Column, DataFrame, DataType, IntoColumn};
+use polars::series::IsSorted;
 
 /// Flags the float columns of `frame` that are sorted ascending as such. Arrow IPC does not
 /// carry polars' sorted flag, and readers rely on it (a figure's x axis is found by binary
 /// search only in a column flagged sorted): a frame read back must be what was written.
 /// One pass over each float column without nulls.
 pub(crate) fn restore_sorted(frame: &mut DataFrame) {
-    let names: Vec<_> = frame
+    let sorted: Vec<bool> = frame.columns().iter().map(sorted_unflagged).collect();
+    if !sorted.contains(&true) {
+        return;
+    }
+    // The frame built again once (replacing columns one by one looks each up by name:
+    // quadratic in the columns, seconds for a few thousand).
+    let columns: Vec<Column> = frame
         .columns()
         .iter()
-        .filter(|c| c.dtype() == &polars::prelude::DataType::Float64 && c.null_count() == 0)
-        .filter(|c| c.is_sorted_flag() == polars::series::IsSorted::Not)
-        .filter_map(|c| {
-            let values = c.f64().ok()?;
-            let mut last = f64::NEG_INFINITY;
-            let sorted = values.into_no_null_iter().all(|v| {
-                let ok = v >= last; // false for NaN
-                last = v;
-                ok
-            });
-            sorted.then(|| c.name().clone())
+        .zip(sorted)
+        .map(|(column, sorted)| match column.f64() {
+            Ok(values) if sorted => {
+                let mut values = values.clone();
+                values.set_sorted_flag(IsSorted::Ascending);
+                values.into_column()
+            }
+            _ => column.clone(),
         })
         .collect();
-    for name in names {
-        let flagged = frame.column(name.as_str()).ok().and_then(|c| {
-            let mut values = c.f64().ok()?.clone();
-            values.set_sorted_flag(polars::series::IsSorted::Ascending);
-            Some(polars::prelude::IntoColumn::into_column(values))
-        });
-        if let Some(column) = flagged {
-            let _ = frame.with_column(column);
-        }
+    if let Ok(flagged) = DataFrame::new(frame.height(), columns) {
+        *frame = flagged;
     }
+}
+
+/// Whether `column` is a float column without nulls, sorted ascending but not flagged so.
+fn sorted_unflagged(column: &Column) -> bool {
+    if column.dtype() != &DataType::Float64
+        || column.null_count() > 0
+        || column.is_sorted_flag() != IsSorted::Not
+    {
+        return false;
+    }
+    let Ok(values) = column.f64() else {
+        return false;
+    };
+    let mut last = f64::NEG_INFINITY;
+    values.into_no_null_iter().all(|v| {
+        let ok = v >= last; // false for NaN
+        last = v;
+        ok
+    })
 }
 
 #[cfg(test)]

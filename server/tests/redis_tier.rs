@@ -151,7 +151,7 @@ fn redis_cli(redis: &Redis, args: &[&str]) -> String {
 async fn frames_of_many_chunks_are_read_back_equal_in_place_or_copied() {
     let redis = Redis::start();
     let tier = tier(&redis, 64 << 20).await;
-    let frame = mixed(1_500_000); // ~30 MB: 4 chunks of 8 MiB
+    let frame = mixed(1_500_000); // ~30 MB: each column a file, of 1 or 2 chunks
     let k = key();
     let stored = tier.store(k, Arc::new(frame.clone())).await.expect("store");
     assert!(stored.bytes > 16 << 20, "{stored:?}");
@@ -250,4 +250,61 @@ async fn a_cluster_sentinel_or_tls_url_is_refused_at_start_naming_why() {
             Ok(_) => panic!("{scheme} is refused"),
         }
     }
+}
+
+/// Narrow columns share a file (a frame of thousands of them is a few keys, not
+/// thousands); a column of 1 MiB or more has one of its own. Either way the frame comes
+/// back equal, built in place.
+#[tokio::test]
+async fn narrow_columns_share_files_and_wide_ones_have_their_own() {
+    let redis = Redis::start();
+    let tier = tier(&redis, 64 << 20).await;
+    let columns: Vec<Column> = (0..3_000)
+        .map(|i| Column::new(format!("c{i}").into(), vec![i as f64; 10]))
+        .collect();
+    let wide = DataFrame::new(10, columns).expect("frame");
+    let k = key();
+    tier.store(k, Arc::new(wide.clone())).await.expect("store");
+    let keys = redis.count_keys("tier-test:frame:*");
+    assert!(keys <= 4, "3,000 narrow columns in a few files: {keys} keys");
+    let (back, stages) = tier.load_timed(k).await.expect("load");
+    assert!(back.expect("held").equals(&wide));
+    assert!(stages.in_place, "{stages:?}");
+
+    let mut mixed_widths = walk(300_000); // 2.4 MB: a file of its own
+    mixed_widths
+        .with_column(Column::new("a".into(), vec![1u8; 300_000]))
+        .expect("column");
+    mixed_widths
+        .with_column(Column::new("b".into(), vec![true; 300_000]))
+        .expect("column");
+    let k = key();
+    tier.store(k, Arc::new(mixed_widths.clone()))
+        .await
+        .expect("store");
+    let pattern = format!("tier-test:frame:*{}:*", k.id.simple());
+    let chunks = redis_cli(&redis, &["--scan", "--pattern", &pattern]);
+    let files: std::collections::BTreeSet<&str> =
+        chunks.lines().filter_map(|key| key.rsplit(':').nth(1)).collect();
+    assert_eq!(files.len(), 2, "x alone, a and b together: {chunks}");
+    let back = tier.load(k).await.expect("load").expect("held");
+    assert!(back.equals(&mixed_widths));
+}
+
+/// A chunk key Redis holds as another type answers with an error: the frame is not in
+/// Redis, and Redis stays available for everything else (the breaker is not opened).
+#[tokio::test]
+async fn a_chunk_of_another_type_reads_as_not_in_redis_and_redis_stays_up() {
+    let redis = Redis::start();
+    let tier = tier(&redis, 64 << 20).await;
+    let (k, other) = (key(), key());
+    tier.store(k, Arc::new(walk(1_000))).await.expect("store");
+    tier.store(other, Arc::new(walk(2_000))).await.expect("store");
+    let pattern = format!("tier-test:frame:*{}:*:0", k.id.simple());
+    let chunk = redis_cli(&redis, &["--scan", "--pattern", &pattern]);
+    redis_cli(&redis, &["DEL", &chunk]);
+    redis_cli(&redis, &["RPUSH", &chunk, "not a value"]);
+    assert_eq!(tier.load(k).await.expect("not an error"), None);
+    let back = tier.load(other).await.expect("Redis still up").expect("held");
+    assert_eq!(back.height(), 2_000);
 }

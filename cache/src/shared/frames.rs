@@ -1,7 +1,8 @@
-//! Frames in Redis: Arrow IPC, in chunks well below Redis's 512 MB value limit.
+//! Frames in Redis: Arrow IPC files of a few columns each (see `manifest`), in chunks
+//! well below Redis's 512 MB value limit.
 //!
-//! A frame is written as chunks under a fresh version, then its manifest
-//! (`version chunks bytes`) is set in one command, which is what makes the new version
+//! A frame is written as chunks under a fresh version, then its manifest (the version
+//! and each file's bytes) is set in one command, which is what makes the new version
 //! visible: a reader sees a whole old version or a whole new one, never a mix. Two
 //! servers writing the same frame at once each write their own version; the last
 //! manifest wins and the chunks of the version it replaced are deleted (a reader caught
@@ -18,12 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use fred::prelude::{Expiration, KeysInterface};
-use polars::prelude::{polars_bail, DataFrame, PolarsResult};
+use polars::prelude::{polars_bail, Column, DataFrame, PolarsResult};
 use polars_io::ipc::IpcWriter;
 use polars_io::SerWriter;
 
 use super::in_place::{self, AlignedBytes, Decoded};
-use super::manifest::{Manifest, MAX_COLUMNS};
+use super::manifest::{Manifest, FILE_BYTES, MAX_FILES};
 use super::{raw_get, SharedStore};
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
@@ -36,7 +37,7 @@ use crate::{ByteSize, CacheError, Limit};
 pub struct ReadStages {
     /// The manifest's `GET`.
     pub manifest_ms: f64,
-    /// The chunks' `GET`s, read into the frame's buffer over plain connections.
+    /// The chunks' `GET`s, read into their files' buffers over a plain connection.
     pub fetch_ms: f64,
     /// Arrow IPC decoded: the frame built over the buffer, or copied out of it.
     pub decode_ms: f64,
@@ -61,13 +62,12 @@ impl SharedStore {
         )
     }
 
-    /// Writes `frame` under `key`, each column its own Arrow IPC file (see `manifest`);
-    /// returns the bytes written. Frames over the configured `frame_max` are not written
-    /// (`Ok(None)`), nor are frames of no columns or more than [`MAX_COLUMNS`].
+    /// Writes `frame` under `key`, its columns in Arrow IPC files of a few columns each
+    /// (see `manifest`); returns the bytes written. Frames over the configured
+    /// `frame_max` are not written (`Ok(None)`).
     async fn store_frame(&self, key: FrameKey, frame: &DataFrame) -> Result<Option<u64>, CacheError> {
         let max = self.settings().frame_max;
-        let columns = frame.width();
-        if frame.estimated_size() as u64 > max || columns == 0 || columns > MAX_COLUMNS {
+        if frame.estimated_size() as u64 > max {
             return Ok(None);
         }
         self.ensure_up()?;
@@ -88,7 +88,7 @@ impl SharedStore {
         let files: Vec<bytes::Bytes> = files.into_iter().map(bytes::Bytes::from).collect();
         // Slices of the files (no copy), sent at once over the pool's connections.
         let writes = manifest.chunks().into_iter().map(|chunk| {
-            let bytes = files[chunk.column].slice(chunk.range.clone());
+            let bytes = files[chunk.file].slice(chunk.range.clone());
             let chunk_key = manifest.chunk_key(&frame_key, &chunk);
             let ttl = ttl.clone();
             async move {
@@ -102,7 +102,7 @@ impl SharedStore {
             .set(&frame_key, manifest.text(), ttl, None, true)
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(old) = old.as_deref().and_then(|old| Manifest::parse(old, u64::MAX)) {
+        if let Some(old) = old.as_deref().and_then(|old| Manifest::parse(old, max)) {
             self.delete_chunks(&frame_key, &old).await;
         }
         Ok(Some(manifest.bytes()))
@@ -126,7 +126,7 @@ impl SharedStore {
         let Some(manifest) = manifest.as_deref().and_then(|text| Manifest::parse(text, max)) else {
             return Ok((None, stages));
         };
-        // Each column's file read into a buffer of its own, over a plain connection, and
+        // Each file read into a buffer of its own, over a plain connection, and
         // decoded where it lies when it can be: both off the async runtime.
         let endpoint = Arc::clone(&self.endpoint);
         let per_command = self.settings().command_timeout;
@@ -154,10 +154,20 @@ impl SharedStore {
         .map_err(|_| CacheError::Storage { tier: "redis" })?;
         let (whole, fetch_ms, decoded) = read;
         stages.fetch_ms = fetch_ms;
-        whole.map_err(|err| {
-            self.broke(&err);
-            CacheError::SharedUnavailable
-        })?;
+        match whole {
+            Ok(_) => {}
+            // Redis could not be reached, or stopped answering: unavailable.
+            Err(err @ raw_get::RawError::Io(_)) => {
+                self.broke(&err);
+                return Err(CacheError::SharedUnavailable);
+            }
+            // It answered, but not with the chunks (a key of another type, say): the
+            // frame is not in Redis, and Redis is still up for everything else.
+            Err(err) => {
+                tracing::warn!(%err, "a frame's chunks in Redis could not be read; it will be rebuilt");
+                return Ok((None, stages));
+            }
+        }
         // Expired or replaced meanwhile: not in Redis (whole).
         let Some(decoded) = decoded else {
             return Ok((None, stages));
@@ -208,17 +218,39 @@ impl SharedStore {
     }
 }
 
-/// Each column of `frame` as an Arrow IPC file of one record batch; `None` once they
-/// pass `max` bytes in all.
+/// Columns of `frame`, in order, as Arrow IPC files of one record batch each: a column
+/// of [`FILE_BYTES`] or more is a file of its own, narrower ones share a file up to about
+/// that size (so a step keeping one column keeps at most that much more alive, and a
+/// frame of thousands of narrow columns is still a few files). `None` once the files pass
+/// `max` bytes in all.
 fn column_files(frame: &DataFrame, max: u64) -> PolarsResult<Option<Vec<Vec<u8>>>> {
-    let mut files = Vec::with_capacity(frame.width());
-    let mut total = 0u64;
+    let mut groups: Vec<Vec<Column>> = Vec::new();
+    let mut group_bytes = usize::MAX;
     for column in frame.columns() {
-        let mut one = DataFrame::new(frame.height(), vec![column.clone()])?;
+        let bytes = column.as_materialized_series().estimated_size();
+        if group_bytes >= FILE_BYTES || bytes >= FILE_BYTES {
+            groups.push(Vec::new());
+            group_bytes = 0;
+        }
+        group_bytes += bytes;
+        if let Some(group) = groups.last_mut() {
+            group.push(column.clone());
+        }
+    }
+    if groups.is_empty() {
+        groups.push(Vec::new()); // a frame of no columns: one file of none
+    }
+    if groups.len() > MAX_FILES {
+        return Ok(None);
+    }
+    let mut files = Vec::with_capacity(groups.len());
+    let mut total = 0u64;
+    for group in groups {
+        let mut part = DataFrame::new(frame.height(), group)?;
         // One batch, so that it reads back as one chunk.
-        one.rechunk_mut();
+        part.rechunk_mut();
         let mut out = Vec::new();
-        IpcWriter::new(&mut out).finish(&mut one)?;
+        IpcWriter::new(&mut out).finish(&mut part)?;
         total += out.len() as u64;
         if total > max {
             return Ok(None);
@@ -228,7 +260,7 @@ fn column_files(frame: &DataFrame, max: u64) -> PolarsResult<Option<Vec<Vec<u8>>
     Ok(Some(files))
 }
 
-/// Reads every chunk of `manifest` into its place in its column's file.
+/// Reads every chunk of `manifest` into its place in its file's buffer.
 fn fetch(
     endpoint: &raw_get::Endpoint,
     frame_key: &str,
@@ -240,26 +272,26 @@ fn fetch(
     let mut pieces = Vec::with_capacity(chunks.len());
     let mut rest: Vec<&mut [u8]> = files.iter_mut().map(AlignedBytes::as_mut_bytes).collect();
     for chunk in &chunks {
-        // The chunks of a column come in order: each takes the front of what is left.
-        let left = std::mem::take(&mut rest[chunk.column]);
+        // The chunks of a file come in order: each takes the front of what is left.
+        let left = std::mem::take(&mut rest[chunk.file]);
         let (piece, after) = left.split_at_mut(chunk.range.len());
-        rest[chunk.column] = after;
+        rest[chunk.file] = after;
         pieces.push((manifest.chunk_key(frame_key, chunk), piece));
     }
     raw_get::read_into(endpoint, pieces, per_command)
 }
 
-/// The frame of the columns' files, and whether every column was built where it was
+/// The frame of the files' columns, and whether every column was built where it was
 /// read (see `in_place`).
 fn join_columns(files: Vec<AlignedBytes>) -> PolarsResult<(DataFrame, bool)> {
-    let mut columns = Vec::with_capacity(files.len());
+    let mut columns = Vec::new();
     let mut in_place = true;
     let mut height = None;
     for file in files {
         let (part, how) = in_place::decode(file)?;
         in_place &= how == Decoded::InPlace;
-        if part.width() != 1 || height.is_some_and(|h| h != part.height()) {
-            polars_bail!(ComputeError: "a column's file is not one column of the frame's height");
+        if height.is_some_and(|h| h != part.height()) {
+            polars_bail!(ComputeError: "the files of a frame in Redis differ in height");
         }
         height = Some(part.height());
         columns.extend(part.into_columns());

@@ -1,12 +1,14 @@
-//! What a frame in Redis is made of: each column its own Arrow IPC file, each file in
-//! chunks of at most [`CHUNK_BYTES`], all under one version.
+//! What a frame in Redis is made of: its columns in Arrow IPC files, each file in chunks
+//! of at most [`CHUNK_BYTES`], all under one version.
 //!
-//! One file a column, so that a frame read back over the bytes it was read into (see
-//! `in_place`) holds each column in an allocation of its own: a step that keeps one
-//! column of it (a `select`) then keeps that column's bytes alive, not the whole frame's,
-//! and the cache's count of its size stays true.
+//! A column of [`FILE_BYTES`] or more is a file of its own; narrower ones share a file up
+//! to about that size. A frame read back over the bytes it was read into (see
+//! `in_place`) then holds each large column in an allocation of its own: a step that
+//! keeps one column of it (a `select`) keeps that column's bytes alive, and at most about
+//! [`FILE_BYTES`] more, not the whole frame's; and a frame of thousands of narrow columns
+//! is still a few files.
 //!
-//! The manifest reads `cols <version> <bytes of column 0's file> <bytes of column 1's>…`.
+//! The manifest reads `cols <version> <bytes of file 0> <bytes of file 1>…`.
 //! A manifest in any other form (an older server's) reads as a frame not in Redis, which
 //! is then rebuilt from its lineage; its chunks expire.
 
@@ -17,28 +19,32 @@ use uuid::Uuid;
 /// Bytes of one chunk: 8 MiB, a few milliseconds of Redis's time each.
 pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 
-/// Most columns a frame in Redis may have (each is a file, so at least one key).
-pub(crate) const MAX_COLUMNS: usize = 10_000;
+/// Bytes of columns a file holds before the next column starts another: 1 MiB.
+pub(crate) const FILE_BYTES: usize = 1 << 20;
+
+/// Most files a frame in Redis may have: more than a frame of `frame_max` bytes in files
+/// of [`FILE_BYTES`] (plus one a column that is larger) can need.
+pub(crate) const MAX_FILES: usize = 10_000;
 
 const TAG: &str = "cols";
 
-/// Which version, and the bytes of each column's file.
+/// Which version, and the bytes of each file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Manifest {
     pub(crate) version: String,
     pub(crate) files: Vec<usize>,
 }
 
-/// One chunk: its column, its index within the column's file, and its bytes there.
+/// One chunk: its file, its index within the file, and its bytes there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Chunk {
-    pub(crate) column: usize,
+    pub(crate) file: usize,
     pub(crate) index: usize,
     pub(crate) range: Range<usize>,
 }
 
 impl Manifest {
-    /// A new version of a frame whose columns' files take `files` bytes each.
+    /// A new version of a frame whose files take `files` bytes each.
     pub(crate) fn new(files: Vec<usize>) -> Self {
         Self {
             version: Uuid::new_v4().simple().to_string(),
@@ -47,7 +53,7 @@ impl Manifest {
     }
 
     /// The manifest in `text`, if it is one this server could have written: at least one
-    /// column, at most [`MAX_COLUMNS`], at most `max_bytes` in all.
+    /// file, at most [`MAX_FILES`], at most `max_bytes` in all.
     pub(crate) fn parse(text: &str, max_bytes: u64) -> Option<Self> {
         let mut parts = text.split(' ');
         if parts.next()? != TAG {
@@ -58,11 +64,11 @@ impl Manifest {
             return None;
         }
         let files = parts
-            .take(MAX_COLUMNS + 1)
+            .take(MAX_FILES + 1)
             .map(|n| n.parse::<usize>().ok())
             .collect::<Option<Vec<_>>>()?;
         let total = files.iter().try_fold(0u64, |sum, &n| sum.checked_add(n as u64))?;
-        if files.is_empty() || files.len() > MAX_COLUMNS || total > max_bytes {
+        if files.is_empty() || files.len() > MAX_FILES || total > max_bytes {
             return None;
         }
         Some(Self {
@@ -85,15 +91,15 @@ impl Manifest {
         self.files.iter().map(|&n| n as u64).sum()
     }
 
-    /// Every chunk, column by column (a file of no bytes is one empty chunk).
+    /// Every chunk, file by file (a file of no bytes is one empty chunk).
     pub(crate) fn chunks(&self) -> Vec<Chunk> {
         let mut chunks = Vec::new();
-        for (column, &bytes) in self.files.iter().enumerate() {
+        for (file, &bytes) in self.files.iter().enumerate() {
             let count = bytes.div_ceil(CHUNK_BYTES).max(1);
             for index in 0..count {
                 let start = index * CHUNK_BYTES;
                 chunks.push(Chunk {
-                    column,
+                    file,
                     index,
                     range: start..(start + CHUNK_BYTES).min(bytes),
                 });
@@ -104,7 +110,7 @@ impl Manifest {
 
     /// The key of `chunk`, under the frame's key.
     pub(crate) fn chunk_key(&self, frame_key: &str, chunk: &Chunk) -> String {
-        format!("{frame_key}:{}:{}:{}", self.version, chunk.column, chunk.index)
+        format!("{frame_key}:{}:{}:{}", self.version, chunk.file, chunk.index)
     }
 }
 
@@ -120,7 +126,7 @@ mod tests {
         let chunks = back.chunks();
         let ranges: Vec<(usize, usize, Range<usize>)> = chunks
             .iter()
-            .map(|c| (c.column, c.index, c.range.clone()))
+            .map(|c| (c.file, c.index, c.range.clone()))
             .collect();
         assert_eq!(
             ranges,
@@ -152,7 +158,7 @@ mod tests {
         ] {
             assert_eq!(Manifest::parse(&bad, 30), None, "{bad}");
         }
-        let wide = format!("cols {v}{}", " 0".repeat(MAX_COLUMNS + 1));
-        assert_eq!(Manifest::parse(&wide, 1 << 30), None, "too many columns");
+        let wide = format!("cols {v}{}", " 0".repeat(MAX_FILES + 1));
+        assert_eq!(Manifest::parse(&wide, 1 << 30), None, "too many files");
     }
 }

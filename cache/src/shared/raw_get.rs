@@ -34,6 +34,10 @@ const MAX_LINE: u64 = 1_024;
 /// start small: on this VM a read of 8 MB took ~3 ms longer over one).
 const MAX_IDLE: usize = 2;
 
+/// A kept connection idle longer than this is closed rather than used: a balancer or NAT
+/// on the way may have forgotten it without a word.
+const IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Where Redis is and how to log in, as the URL said (fred parsed it), and the
 /// connections kept between reads. Clones share them.
 #[derive(Clone)]
@@ -43,7 +47,7 @@ pub(crate) struct Endpoint {
     username: Option<String>,
     password: Option<String>,
     database: Option<u8>,
-    idle: Arc<Mutex<Vec<TcpStream>>>,
+    idle: Arc<Mutex<Vec<(TcpStream, Instant)>>>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -71,16 +75,18 @@ impl Endpoint {
         })
     }
 
-    /// A kept connection, if any.
+    /// A kept connection used within [`IDLE_FOR`], if any (older ones are closed).
     fn idle(&self) -> Option<TcpStream> {
-        lock(&self.idle).pop()
+        let mut idle = lock(&self.idle);
+        idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+        idle.pop().map(|(stream, _)| stream)
     }
 
     /// Keeps `stream`, all its replies read, for the next read.
     fn keep(&self, stream: TcpStream) {
         let mut idle = lock(&self.idle);
         if idle.len() < MAX_IDLE {
-            idle.push(stream);
+            idle.push((stream, Instant::now()));
         }
     }
 }
@@ -114,10 +120,11 @@ impl From<std::io::Error> for RawError {
 /// Reads each key's value into its piece, over one connection with every `GET` sent at
 /// once. `Ok(false)` when a key is missing or its value is not the length of its piece.
 /// Blocking (run it off the async runtime): plain blocking reads of large values cost
-/// less than the runtime's wake-ups on this 2-core VM. The whole read is bounded by
-/// twice `per_command` (fred bounds each command by it; a frame is at most `frame_max`,
-/// 64 MiB by default, a tenth of a second's reading here), so a Redis that stops
-/// answering costs a read no more than that.
+/// less than the runtime's wake-ups on this 2-core VM. Connecting, and every read, end
+/// within twice `per_command` of the start (fred bounds each command by it; a frame is at
+/// most `frame_max`, 64 MiB by default, a tenth of a second's reading here), so a Redis
+/// that stops answering costs a read no more than that. Looking up the host's name is not
+/// bounded here: the system's resolver bounds it (an address in the URL needs none).
 pub(crate) fn read_into(
     endpoint: &Endpoint,
     mut pieces: Vec<(String, &mut [u8])>,
@@ -129,7 +136,8 @@ pub(crate) fn read_into(
         command(&mut request, &[b"GET", key.as_bytes()]);
     }
     // A kept connection first. One that Redis closed meanwhile (a restart, a failover)
-    // fails before its first reply, and the read is tried once more on a new one.
+    // fails before its first reply, and the read is tried once more on a new one; it
+    // waits for that reply at most half a command's time, so the new one has the rest.
     if let Some(kept) = endpoint.idle() {
         match attempt(endpoint, Some(kept), &request, &mut pieces, per_command, deadline) {
             Err(Failure::Stale) => {}
@@ -161,21 +169,34 @@ fn attempt(
     deadline: Instant,
 ) -> Result<bool, Failure> {
     let reused = kept.is_some();
-    let stale = |err: RawError| if reused { Failure::Stale } else { Failure::Raw(err) };
-    let mut stream = match kept {
-        Some(stream) => stream,
-        None => connect(endpoint, per_command, deadline).map_err(Failure::Raw)?,
+    // Only a kept connection that fails (closed, reset, silent) is stale; an answer
+    // that is not a value is Redis's, and a new connection would get the same.
+    let stale = |err: RawError| match err {
+        RawError::Io(_) if reused => Failure::Stale,
+        err => Failure::Raw(err),
+    };
+    let (mut stream, first_by) = match kept {
+        Some(stream) => (stream, deadline.min(Instant::now() + per_command / 2)),
+        None => (
+            connect(endpoint, per_command, deadline).map_err(Failure::Raw)?,
+            deadline,
+        ),
     };
     stream.write_all(request).map_err(|err| stale(err.into()))?;
     // Small replies through a buffer; a value larger than it is read past it, straight
     // into its piece.
-    let mut reader = BufReader::with_capacity(64 << 10, Deadlined { stream, deadline });
+    let deadlined = Deadlined {
+        stream,
+        deadline: first_by,
+    };
+    let mut reader = BufReader::with_capacity(64 << 10, deadlined);
     let mut line = Vec::with_capacity(64);
     for (index, (_, piece)) in pieces.iter_mut().enumerate() {
         let reply = match read_line(&mut reader, &mut line) {
             Err(err) if index == 0 => return Err(stale(err)),
             other => other.map_err(Failure::Raw)?,
         };
+        reader.get_mut().deadline = deadline;
         match reply {
             Reply::Bulk(len) if len == piece.len() as u64 => {
                 let mut end = [0u8; 2];
@@ -223,7 +244,13 @@ fn connect(endpoint: &Endpoint, per_command: Duration, deadline: Instant) -> Res
     let mut last = None;
     let mut connected = None;
     for addr in format!("{}:{}", endpoint.host, endpoint.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, per_command) {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .min(per_command);
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
             Ok(stream) => {
                 connected = Some(stream);
                 break;
@@ -309,7 +336,10 @@ enum Reply {
 
 fn read_line(reader: &mut BufReader<Deadlined>, line: &mut Vec<u8>) -> Result<Reply, RawError> {
     line.clear();
-    (&mut *reader).take(MAX_LINE).read_until(b'\n', line)?;
+    if (&mut *reader).take(MAX_LINE).read_until(b'\n', line)? == 0 {
+        // Closed by the other end.
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
     parse_line(line)
 }
 
@@ -483,6 +513,61 @@ mod tests {
             assert_eq!(read.ok(), Some(true));
             assert_eq!(&whole, want);
         }
+        server.join().expect("server");
+    }
+
+    /// A kept connection that has gone silent (a balancer forgot it) is given up on at
+    /// half a command's time, and the read is made on a new connection within the bound.
+    #[test]
+    fn a_kept_connection_gone_silent_is_replaced_in_time() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut first, _) = listener.accept().expect("accept");
+            let mut request = [0u8; 64];
+            let _ = first.read(&mut request);
+            first.write_all(b"+PONG\r\n").expect("pong");
+            // The next request on it is never answered; a new connection's is.
+            let (mut second, _) = listener.accept().expect("accept");
+            let _ = second.read(&mut request);
+            second.write_all(b"$4\r\nabcd\r\n").expect("reply");
+            drop(first);
+        });
+        let endpoint = local(port);
+        ping(&endpoint, Duration::from_secs(2)).expect("ping");
+        let per_command = Duration::from_millis(400);
+        let started = Instant::now();
+        let mut whole = [0u8; 4];
+        let read = read_into(&endpoint, vec![("k:0".to_owned(), &mut whole[..])], per_command);
+        let took = started.elapsed();
+        assert_eq!(read.ok(), Some(true));
+        assert_eq!(&whole, b"abcd");
+        assert!(took >= per_command / 2 && took < per_command * 2, "{took:?}");
+        server.join().expect("server");
+    }
+
+    /// Only a connection whose replies were all read is kept.
+    #[test]
+    fn a_connection_left_mid_reply_is_not_kept() {
+        let (port, server) = answering("127.0.0.1:0", b"$-1\r\n$4\r\nabcd\r\n").expect("a port");
+        let endpoint = local(port);
+        let (mut a, mut b) = ([0u8; 4], [0u8; 4]);
+        let pieces = vec![("k:0".to_owned(), &mut a[..]), ("k:1".to_owned(), &mut b[..])];
+        assert_eq!(
+            read_into(&endpoint, pieces, Duration::from_secs(2)).ok(),
+            Some(false)
+        );
+        assert!(lock(&endpoint.idle).is_empty(), "the second reply was never read");
+        server.join().expect("server");
+        let (port, server) = answering("127.0.0.1:0", b"$4\r\nabcd\r\n").expect("a port");
+        let endpoint = local(port);
+        let read = read_into(
+            &endpoint,
+            vec![("k:0".to_owned(), &mut a[..])],
+            Duration::from_secs(2),
+        );
+        assert_eq!(read.ok(), Some(true));
+        assert_eq!(lock(&endpoint.idle).len(), 1, "kept for the next read");
         server.join().expect("server");
     }
 }
