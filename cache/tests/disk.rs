@@ -104,6 +104,19 @@ async fn memory_pressure_spills_auto_frames_to_disk_and_they_read_back_identical
         "identical after the round trip through disk"
     );
     assert_eq!(cache.totals().memory.bytes, 2 * MIB);
+    // The file's mapping is kept: every read gets the same frame, so what is kept of it
+    // between reads (a figure's min/max pyramid) stays valid.
+    drop(back);
+    let (a, b) = (
+        cache.get(me, &first).await.expect("read"),
+        cache.get(me, &first).await.expect("read"),
+    );
+    assert!(Arc::ptr_eq(&a, &b), "one frame for every read of a spilled frame");
+    assert_eq!(
+        cache.totals().memory.bytes,
+        2 * MIB,
+        "mapped, not counted in memory"
+    );
 }
 
 #[tokio::test]

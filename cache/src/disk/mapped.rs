@@ -1,4 +1,4 @@
-//! The mapping a frame written straight into the disk tier keeps once read
+//! The mapping a frame file of the disk tier keeps once read
 //! ([`super::FileEntry::mapped`]): every read gets the same frame (and whatever was kept
 //! of it between reads, its min/max pyramid, say), and only the pages read come in.
 //! A second after the last read, when no reader holds it, those pages are taken out of
@@ -17,7 +17,7 @@ use super::frame_files;
 /// memory map, when no one else reads it by then.
 const UNMAP_AFTER: Duration = Duration::from_secs(1);
 
-/// The mapping of a frame written straight into the tier.
+/// The mapping of a frame file.
 pub(super) enum Mapped {
     /// Not read yet: the first read maps it.
     Unread,

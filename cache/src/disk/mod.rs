@@ -55,10 +55,10 @@ struct Index {
 struct FileEntry {
     bytes: u64,
     last_use: u64,
-    /// A frame written straight into the tier ([`ColdTier::store_written`]) keeps its
-    /// mapping once read: every read gets the same frame (and whatever was kept of it
-    /// between reads, its min/max pyramid, say), and only the pages read come in.
-    mapped: Option<Mapped>,
+    /// The frame's mapping, kept once read: every read gets the same frame (and whatever
+    /// was kept of it between reads, its min/max pyramid, say), and only the pages read
+    /// come in.
+    mapped: Mapped,
 }
 
 impl Index {
@@ -205,13 +205,12 @@ impl DiskTier {
 
     /// Stores under `key` the file `write` writes (about `estimate` bytes), within the
     /// budget: the room is reserved first (evicting), then the file is written under a
-    /// temp name on the blocking pool and renamed into place. `keeps_mapping`: the
-    /// frame's mapping is kept once read ([`FileEntry::mapped`]).
+    /// temp name on the blocking pool and renamed into place. The frame's mapping is
+    /// kept once read ([`FileEntry::mapped`]).
     async fn store_with(
         &self,
         key: FrameKey,
         estimate: u64,
-        keeps_mapping: bool,
         write: impl FnOnce(&Path, &WriteShare) -> io::Result<u64> + Send + 'static,
     ) -> Result<Stored, CacheError> {
         let (mut reservation, evicted) = self.reserve(key, estimate)?;
@@ -243,7 +242,7 @@ impl DiskTier {
             } else {
                 index.clock += 1;
                 let last_use = index.clock;
-                let mapped = keeps_mapping.then_some(Mapped::Unread);
+                let mapped = Mapped::Unread;
                 index.files.insert(
                     key,
                     FileEntry {
@@ -279,7 +278,7 @@ impl ColdTier for DiskTier {
         // Schema and padding, and a few hundred bytes of metadata per record batch.
         let estimate = size + FILE_SLACK + size / (1 << 20) * 1024;
         let write = move |path: &Path, share: &WriteShare| frame_files::write_file(path, &frame, share);
-        Box::pin(self.store_with(key, estimate, false, write))
+        Box::pin(self.store_with(key, estimate, write))
     }
 
     fn store_written(
@@ -289,31 +288,25 @@ impl ColdTier for DiskTier {
         write: WriteFn,
     ) -> BoxFuture<'_, Result<Stored, CacheError>> {
         let write = move |path: &Path, share: &WriteShare| frame_files::write_with(path, share, write);
-        Box::pin(self.store_with(key, bytes + FILE_SLACK, true, write))
+        Box::pin(self.store_with(key, bytes + FILE_SLACK, write))
     }
 
     fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<Arc<DataFrame>>, CacheError>> {
         Box::pin(async move {
-            let keeps = {
+            {
                 let mut index = self.index();
                 index.clock += 1;
                 let now = index.clock;
-                match index.files.get_mut(&key) {
-                    Some(file) => {
-                        file.last_use = now;
-                        match &file.mapped {
-                            Some(Mapped::Read(mapped)) => {
-                                let mapped = Arc::clone(mapped);
-                                drop(index);
-                                return Ok(Some(mapped.read()));
-                            }
-                            Some(Mapped::Unread) => true,
-                            None => false,
-                        }
-                    }
-                    None => return Ok(None),
+                let Some(file) = index.files.get_mut(&key) else {
+                    return Ok(None);
+                };
+                file.last_use = now;
+                if let Mapped::Read(mapped) = &file.mapped {
+                    let mapped = Arc::clone(mapped);
+                    drop(index);
+                    return Ok(Some(mapped.read()));
                 }
-            };
+            }
             let path = self.path(key);
             let read = tokio::task::spawn_blocking(move || frame_files::read_file(&path))
                 .await
@@ -324,9 +317,6 @@ impl ColdTier for DiskTier {
                 return Ok(None);
             };
             let frame = Arc::new(frame);
-            if !keeps {
-                return Ok(Some(frame));
-            }
             // Made off the lock: the process may have thousands of mappings to look at.
             let made = Arc::new(MappedFrame::new(frame, inode));
             let mapped = {
@@ -334,11 +324,11 @@ impl ColdTier for DiskTier {
                 match index.files.get_mut(&key) {
                     // Another read mapped it first: every reader gets that one.
                     Some(FileEntry {
-                        mapped: Some(Mapped::Read(first)),
+                        mapped: Mapped::Read(first),
                         ..
                     }) => Arc::clone(first),
                     Some(file) => {
-                        file.mapped = Some(Mapped::Read(Arc::clone(&made)));
+                        file.mapped = Mapped::Read(Arc::clone(&made));
                         made
                     }
                     // Removed meanwhile: read it once.
