@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{config, files_in, frame_of_mib, MIB};
+use polars::prelude::df;
 use stayput_cache::{
-    ByteSize, CacheError, ColdTier, DiskTier, EvictionCause, FrameCache, FrameId, Placement, Residence,
-    SessionKey,
+    ByteSize, CacheError, ColdTier, DiskTier, EvictionCause, FrameCache, FrameId, FrameKey, Placement,
+    Residence, SessionKey,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -252,4 +253,34 @@ async fn a_frame_of_many_record_batches_reads_back_identical() {
         "identical after the round trip through disk"
     );
     assert_eq!(back.height(), rows);
+}
+
+/// A frame of f64 columns keeps its mapping (every read the same frame); one with other
+/// columns, which polars may copy to the heap as it reads them, is read afresh each time.
+#[tokio::test]
+async fn only_frames_of_f64_columns_keep_their_mapping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tier = disk(dir.path(), 64);
+    let key = |n: u128| FrameKey {
+        session: SessionKey::random(),
+        id: uuid::Uuid::from_u128(n),
+    };
+    let floats = key(1);
+    tier.store(floats, Arc::new(frame_of_mib(1, 3)))
+        .await
+        .expect("store");
+    let (a, b) = (
+        tier.load(floats).await.expect("load").expect("held"),
+        tier.load(floats).await.expect("load").expect("held"),
+    );
+    assert!(Arc::ptr_eq(&a, &b));
+    let mixed = key(2);
+    let frame = df!("x" => [1.0, 2.0], "n" => [1i64, 2], "s" => ["a", "b"]).expect("frame");
+    tier.store(mixed, Arc::new(frame.clone())).await.expect("store");
+    let (a, b) = (
+        tier.load(mixed).await.expect("load").expect("held"),
+        tier.load(mixed).await.expect("load").expect("held"),
+    );
+    assert!(!Arc::ptr_eq(&a, &b), "read afresh");
+    assert!(a.equals(&frame) && b.equals(&frame));
 }
