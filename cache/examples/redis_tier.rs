@@ -85,6 +85,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    // A frame like an upload's: numbers, a flag and a text column, 1e6 rows. The numbers
+    // and the flag are built in place, the strings copied out.
+    let rows = 1_000_000usize;
+    let upload = Arc::new(df!(
+        "x" => (0..rows).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
+        "n" => (0..rows as i64).collect::<Vec<_>>(),
+        "flag" => (0..rows).map(|i| i % 3 == 0).collect::<Vec<_>>(),
+        "name" => (0..rows).map(|i| format!("row {i}")).collect::<Vec<_>>(),
+    )?);
+    let key = FrameKey {
+        session: SessionKey::random(),
+        id: uuid::Uuid::new_v4(),
+    };
+    let (mut put, mut get, mut in_place) = (vec![], vec![], true);
+    for _ in 0..5 {
+        let t = Instant::now();
+        redis.store(key, Arc::clone(&upload)).await?;
+        put.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let (back, read) = redis.load_timed(key).await?;
+        get.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(back.ok_or("not in Redis")?.height(), rows);
+        in_place &= read.in_place;
+    }
+    redis.remove(key).await?;
+    println!(
+        "{{\"rows\":{rows},\"frame\":\"f64, i64, bool, string\",\"bytes\":{},\"tier\":\"redis\",\"put_ms\":{:.1},\"get_ms\":{:.1},\"all_in_place\":{in_place}}}",
+        upload.estimated_size(),
+        median(put),
+        median(get)
+    );
     Ok(())
 }
 
