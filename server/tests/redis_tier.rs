@@ -308,3 +308,34 @@ async fn a_chunk_of_another_type_reads_as_not_in_redis_and_redis_stays_up() {
     let back = tier.load(other).await.expect("Redis still up").expect("held");
     assert_eq!(back.height(), 2_000);
 }
+
+/// A manifest declaring more than any frame this server could have written (huge files,
+/// an absurd count of chunks) is never believed: reading and removing the frame do no
+/// work for it.
+#[tokio::test]
+async fn a_manifest_declaring_more_than_frame_max_is_not_believed() {
+    let redis = Redis::start();
+    let tier = tier(&redis, 64 << 20).await;
+    let k = key();
+    let manifest_key = format!("tier-test:frame:{}:{}", k.session.uuid().simple(), k.id.simple());
+    let version = "0123456789abcdef0123456789abcdef";
+    redis_cli(
+        &redis,
+        &[
+            "SET",
+            &manifest_key,
+            &format!("cols {version} 18446744073709551615"),
+        ],
+    );
+    assert_eq!(tier.load(k).await.expect("load"), None);
+    redis_cli(
+        &redis,
+        &[
+            "SET",
+            &manifest_key,
+            &format!("cols {version} 18446744073709551615"),
+        ],
+    );
+    tier.remove(k).await.expect("removed without listing its chunks");
+    assert_eq!(redis.count_keys("tier-test:*"), 0);
+}

@@ -62,6 +62,12 @@ impl SharedStore {
         )
     }
 
+    /// The manifest in `text`, if it is one this server could have written (at most
+    /// `frame_max` bytes): a manifest read back, or replaced, is never believed further.
+    fn manifest(&self, text: Option<&str>) -> Option<Manifest> {
+        Manifest::parse(text?, self.settings().frame_max)
+    }
+
     /// Writes `frame` under `key`, its columns in Arrow IPC files of a few columns each
     /// (see `manifest`); returns the bytes written. Frames over the configured
     /// `frame_max` are not written (`Ok(None)`).
@@ -102,7 +108,7 @@ impl SharedStore {
             .set(&frame_key, manifest.text(), ttl, None, true)
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(old) = old.as_deref().and_then(|old| Manifest::parse(old, max)) {
+        if let Some(old) = self.manifest(old.as_deref()) {
             self.delete_chunks(&frame_key, &old).await;
         }
         Ok(Some(manifest.bytes()))
@@ -122,8 +128,7 @@ impl SharedStore {
             .map_err(|err| self.failed(err))?;
         stages.manifest_ms = ms_since(started);
         // Never more than this server would have written itself.
-        let max = self.settings().frame_max;
-        let Some(manifest) = manifest.as_deref().and_then(|text| Manifest::parse(text, max)) else {
+        let Some(manifest) = self.manifest(manifest.as_deref()) else {
             return Ok((None, stages));
         };
         // Each file read into a buffer of its own, over a plain connection, and
@@ -196,10 +201,7 @@ impl SharedStore {
             .getdel(&frame_key)
             .await
             .map_err(|err| self.failed(err))?;
-        if let Some(manifest) = manifest
-            .as_deref()
-            .and_then(|text| Manifest::parse(text, u64::MAX))
-        {
+        if let Some(manifest) = self.manifest(manifest.as_deref()) {
             self.delete_chunks(&frame_key, &manifest).await;
         }
         Ok(())

@@ -4,10 +4,11 @@
 //! frame that is 80 MB of fresh pages filled, then copied again into the frame's
 //! buffers by the IPC decoder (on this VM, touching a fresh page costs about what copying
 //! it does). No maintained Redis client for Rust reads a reply into a buffer the caller
-//! gives (fred and redis-rs both allocate their own; checked in fred 10.1 and redis 0.32).
-//! So the chunks' `GET`s go out at once on a plain connection of its own, and each
-//! reply's bytes are read from the socket into their place in one buffer, which the
-//! frame then keeps (see `in_place`). Everything else (the manifest, writes, deletes)
+//! gives (fred 10.1 hands over a buffer of its own, checked in its source; redis-rs parses
+//! every reply into a `Value` that owns its bytes, from its documentation). So the chunks'
+//! `GET`s go out at once on a plain connection of its own, and each reply's bytes are read
+//! from the socket into their place in its file's buffer, which the frame then keeps (see
+//! `in_place`). Everything else (the manifest, writes, deletes)
 //! stays on fred's pool.
 //!
 //! This speaks only what it needs of RESP: `AUTH` and `SELECT` when the URL asks for
@@ -16,12 +17,10 @@
 //! means the frame was replaced meanwhile: not in Redis, as a missing chunk is.
 
 use std::fmt;
-use std::time::Duration;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fred::types::config::{Config, ServerConfig};
 
