@@ -145,21 +145,21 @@ fn redis_cli(redis: &Redis, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// A frame of several 8 MiB chunks is read back whole and equal, its fixed-width
+/// A frame of many 1 MiB chunks is read back whole and equal, its fixed-width
 /// columns built over the buffer the chunks were read into; one with strings is copied.
 #[tokio::test]
 async fn frames_of_many_chunks_are_read_back_equal_in_place_or_copied() {
     let redis = Redis::start();
     let tier = tier(&redis, 64 << 20).await;
-    let frame = mixed(1_500_000); // ~30 MB: each column a file, of 1 or 2 chunks
+    let frame = mixed(1_500_000); // ~30 MB: each column a file of several chunks
     let k = key();
     let stored = tier.store(k, Arc::new(frame.clone())).await.expect("store");
     assert!(stored.bytes > 16 << 20, "{stored:?}");
-    // The manifest, then each column's file in chunks of 8 MiB.
+    // The manifest, then each column's file in chunks of 1 MiB.
     let keys = redis.count_keys("tier-test:frame:*");
     let (fewest, most) = (
         1 + frame.width(),
-        1 + frame.width() + (stored.bytes as usize >> 23),
+        1 + frame.width() + (stored.bytes as usize >> 20),
     );
     assert!(
         (fewest..=most).contains(&keys) && keys > fewest,
@@ -193,7 +193,7 @@ async fn frames_of_many_chunks_are_read_back_equal_in_place_or_copied() {
 async fn a_damaged_or_replaced_chunk_reads_as_not_in_redis() {
     let redis = Redis::start();
     let tier = tier(&redis, 64 << 20).await;
-    let frame = walk(1_200_000); // 9.6 MB: 2 chunks
+    let frame = walk(200_000); // 1.6 MB: 2 chunks
     for damage in ["shorter", "overwritten"] {
         let k = key();
         tier.store(k, Arc::new(frame.clone())).await.expect("store");
@@ -228,7 +228,7 @@ async fn frames_are_read_with_the_urls_password_and_database() {
     let mut settings = SharedSettings::new(format!("redis://:s3cret@127.0.0.1:{}/3", redis.port));
     settings.prefix = "tier-test".to_owned();
     let tier = RedisTier::new(SharedStore::connect(settings).await.expect("connect"));
-    let frame = walk(1_100_000);
+    let frame = walk(200_000); // 1.6 MB: 2 chunks
     let k = key();
     tier.store(k, Arc::new(frame.clone())).await.expect("store");
     let back = tier.load(k).await.expect("load").expect("held");
