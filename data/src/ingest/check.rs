@@ -156,8 +156,14 @@ impl CsvCheck {
         // Where the next `N` or `n` is: only a data line with one, or a line a chunk cuts,
         // is shown to the missing-value notes, so a line of numbers costs them nothing.
         let mut letter = memchr::memchr2(b'N', b'n', bytes);
+        // Whether any line has a quote to look for (most files have none).
+        let quotes = memchr::memchr(b'"', bytes).is_some();
         while !bytes.is_empty() {
-            let newline = memchr::memchr(b'\n', bytes);
+            let ahead = match quotes {
+                true => Line::ahead::<true>(bytes, self.sep),
+                false => Line::ahead::<false>(bytes, self.sep),
+            };
+            let newline = ahead.newline;
             let segment = &bytes[..newline.unwrap_or(bytes.len())];
             // One record (one cell) may not grow without end: a file of one endless line
             // would be held whole by the parser.
@@ -168,10 +174,7 @@ impl CsvCheck {
                     max: MAX_RECORD_BYTES,
                 });
             }
-            if self.state != State::Quoted
-                && self.state != State::QuoteInQuoted
-                && memchr::memchr(b'"', segment).is_none()
-            {
+            if self.state != State::Quoted && self.state != State::QuoteInQuoted && !ahead.quote {
                 let text = segment.strip_suffix(b"\r").unwrap_or(segment);
                 let noted = newline.is_none()
                     || self.missing.pending()
@@ -181,7 +184,7 @@ impl CsvCheck {
                 }
                 if let Some(&last) = text.last() {
                     self.started = true;
-                    self.separators += memchr::memchr_iter(self.sep, text).count() as u64;
+                    self.separators += ahead.separators;
                     self.state = if last == self.sep {
                         State::FieldStart
                     } else {
@@ -288,6 +291,74 @@ impl CsvCheck {
         self.started = false;
         self.state = State::FieldStart;
         Ok(())
+    }
+}
+
+/// What one pass finds of the line at the start of some bytes.
+#[derive(Debug, PartialEq, Eq)]
+struct Line {
+    /// Where its `\n` is (`None`: the bytes end first).
+    newline: Option<usize>,
+    /// Separators before it.
+    separators: u64,
+    /// Whether it has a quote.
+    quote: bool,
+}
+
+impl Line {
+    /// The line at the start of `bytes`, eight bytes at a time; quotes are looked for
+    /// only when `QUOTES` (the caller found one in its bytes). A line of a typical CSV is
+    /// a few words: this one pass, instead of memchr's three calls on each line, took the
+    /// check from 1.0 to 1.4 GB/s on this VM (`cargo run --release -p stayput-data
+    /// --example csv_check`).
+    fn ahead<const QUOTES: bool>(bytes: &[u8], sep: u8) -> Self {
+        const ONES: u64 = u64::from_ne_bytes([1; 8]);
+        // The high bit of each byte of `word` that equals `byte`, and no other bit (no
+        // carry crosses a byte: the low seven bits of each are added to 0x7f alone).
+        let equal = |word: u64, byte: u8| {
+            let t = word ^ (ONES * u64::from(byte));
+            !(((t & (ONES * 0x7f)) + ONES * 0x7f) | t) & (ONES * 0x80)
+        };
+        let mut separators = 0u64;
+        let mut quote = false;
+        let mut words = bytes.chunks_exact(8);
+        for (index, word) in words.by_ref().enumerate() {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            let seps = equal(word, sep);
+            let newlines = equal(word, b'\n');
+            if newlines == 0 {
+                separators += u64::from(seps.count_ones());
+                quote |= QUOTES && equal(word, b'"') != 0;
+                continue;
+            }
+            // Little-endian: byte k of the word is bits 8k..8k+8.
+            let k = newlines.trailing_zeros() / 8;
+            let before = (1u64 << (8 * k)) - 1;
+            separators += u64::from((seps & before).count_ones());
+            quote |= QUOTES && equal(word, b'"') & before != 0;
+            return Self {
+                newline: Some(index * 8 + k as usize),
+                separators,
+                quote,
+            };
+        }
+        let done = bytes.len() - words.remainder().len();
+        for (i, &b) in words.remainder().iter().enumerate() {
+            if b == b'\n' {
+                return Self {
+                    newline: Some(done + i),
+                    separators,
+                    quote,
+                };
+            }
+            separators += u64::from(b == sep);
+            quote |= QUOTES && b == b'"';
+        }
+        Self {
+            newline: None,
+            separators,
+            quote,
+        }
     }
 }
 
@@ -447,6 +518,58 @@ mod tests {
             check(wide.as_bytes(), 4096).err(),
             Some(IngestError::TooManyColumns { found: 10_000, .. })
         ));
+    }
+
+    /// The eight-bytes-at-a-time pass finds what a byte-by-byte one does, for any bytes
+    /// and any separator, wherever the line ends in a word.
+    #[test]
+    fn a_line_ahead_is_what_a_byte_by_byte_pass_finds() {
+        use proptest::prelude::*;
+        let reference = |bytes: &[u8], sep: u8| {
+            let newline = bytes.iter().position(|&b| b == b'\n');
+            let line = &bytes[..newline.unwrap_or(bytes.len())];
+            Line {
+                newline,
+                separators: line.iter().filter(|&&b| b == sep).count() as u64,
+                quote: line.contains(&b'"'),
+            }
+        };
+        let byte = prop_oneof![
+            Just(b','),
+            Just(b'\t'),
+            Just(b'\n'),
+            Just(b'"'),
+            Just(b'\r'),
+            Just(0x80u8),
+            Just(0xffu8),
+            Just(0x2bu8),
+            Just(0x0au8 ^ 0x80),
+            any::<u8>(),
+        ];
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 2_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(
+                &(
+                    proptest::collection::vec(byte, 0..80),
+                    prop_oneof![Just(b','), Just(b'\t'), Just(b';'), Just(b'|')],
+                ),
+                |(bytes, sep)| {
+                    let want = reference(&bytes, sep);
+                    prop_assert_eq!(Line::ahead::<true>(&bytes, sep), want);
+                    let without = Line::ahead::<false>(&bytes, sep);
+                    let want = reference(&bytes, sep);
+                    prop_assert_eq!(
+                        (without.newline, without.separators, without.quote),
+                        (want.newline, want.separators, false)
+                    );
+                    Ok(())
+                },
+            )
+            .expect("the same line");
     }
 
     #[test]
