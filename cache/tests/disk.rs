@@ -255,32 +255,62 @@ async fn a_frame_of_many_record_batches_reads_back_identical() {
     assert_eq!(back.height(), rows);
 }
 
-/// A frame of f64 columns keeps its mapping (every read the same frame); one with other
-/// columns, which polars may copy to the heap as it reads them, is read afresh each time.
+/// A frame whose data polars maps from its file (numbers, booleans, strings, dates,
+/// nulls) keeps its mapping: every read gets the same frame, so what was kept of it (a
+/// line's pyramid) stays valid. A frame polars copies in part into the heap as it reads
+/// (a categorical's dictionary) is read afresh each time.
 #[tokio::test]
-async fn only_frames_of_f64_columns_keep_their_mapping() {
+async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
+    use polars::prelude::*;
     let dir = tempfile::tempdir().expect("tempdir");
     let tier = disk(dir.path(), 64);
     let key = |n: u128| FrameKey {
         session: SessionKey::random(),
         id: uuid::Uuid::from_u128(n),
     };
-    let floats = key(1);
-    tier.store(floats, Arc::new(frame_of_mib(1, 3)))
-        .await
-        .expect("store");
+    let rows = 200_000;
+    let words: Vec<Option<String>> = (0..rows)
+        .map(|i| (i % 7 != 0).then(|| format!("a city with a long name, number {}", i % 1_000)))
+        .collect();
+    let when = Series::new(
+        "when".into(),
+        (0..rows)
+            .map(|i| (i % 5 != 0).then_some(i as i64 * 86_400_000))
+            .collect::<Vec<_>>(),
+    )
+    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+    .expect("datetime");
+    let mixed = df!(
+        "x" => (0..rows).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
+        "n" => (0..rows).map(|i| (i % 5 != 0).then_some(i as i64)).collect::<Vec<_>>(),
+        "ok" => (0..rows).map(|i| i % 3 == 0).collect::<Vec<_>>(),
+        "short" => (0..rows).map(|i| format!("{}", i % 10)).collect::<Vec<_>>(),
+        "s" => words,
+        "when" => when,
+    )
+    .expect("frame");
+    let k = key(1);
+    tier.store(k, Arc::new(mixed.clone())).await.expect("store");
     let (a, b) = (
-        tier.load(floats).await.expect("load").expect("held"),
-        tier.load(floats).await.expect("load").expect("held"),
+        tier.load(k).await.expect("load").expect("held"),
+        tier.load(k).await.expect("load").expect("held"),
     );
-    assert!(Arc::ptr_eq(&a, &b));
-    let mixed = key(2);
-    let frame = df!("x" => [1.0, 2.0], "n" => [1i64, 2], "s" => ["a", "b"]).expect("frame");
-    tier.store(mixed, Arc::new(frame.clone())).await.expect("store");
+    assert!(Arc::ptr_eq(&a, &b), "one mapping, kept");
+    assert!(a.equals_missing(&mixed));
+
+    let categories = Series::new(
+        "c".into(),
+        (0..rows).map(|i| format!("c{}", i % 50)).collect::<Vec<_>>(),
+    )
+    .cast(&DataType::from_categories(Categories::global()))
+    .expect("categorical")
+    .into_frame();
+    let k = key(2);
+    tier.store(k, Arc::new(categories.clone())).await.expect("store");
     let (a, b) = (
-        tier.load(mixed).await.expect("load").expect("held"),
-        tier.load(mixed).await.expect("load").expect("held"),
+        tier.load(k).await.expect("load").expect("held"),
+        tier.load(k).await.expect("load").expect("held"),
     );
     assert!(!Arc::ptr_eq(&a, &b), "read afresh");
-    assert!(a.equals(&frame) && b.equals(&frame));
+    assert!(a.equals(&categories) && b.equals(&categories));
 }

@@ -239,14 +239,15 @@ pub(super) fn read_file(path: &Path) -> io::Result<Option<(DataFrame, u64)>> {
     Ok(Some((frame, inode)))
 }
 
-/// The page-aligned ranges (start, length) of this process's memory holding the f64
-/// values of `frame` that are mapped from the file with inode `inode`, as
-/// `/proc/self/maps` says: only these may be handed to [`unmap_pages`]. Values polars
-/// copied into the heap instead of mapping them are left out.
-pub(super) fn mapped_ranges(frame: &DataFrame, inode: u64) -> Vec<(usize, usize)> {
-    let Ok(maps) = fs::read_to_string("/proc/self/maps") else {
-        return Vec::new();
-    };
+/// The page-aligned ranges (start, length) of this process's memory that hold `frame`'s
+/// data, when all of it is mapped from the file with inode `inode` (as
+/// `/proc/self/maps` says): only these may be handed to [`unmap_pages`]. `None` when
+/// any of it lies elsewhere (polars copied it into the heap as it read the file: a kept
+/// mapping would then hold memory no budget counts) or a column is of a kind whose
+/// buffers [`buffers`] does not list.
+pub(super) fn mapped_ranges(frame: &DataFrame, inode: u64) -> Option<Vec<(usize, usize)>> {
+    let buffers = buffers(frame)?;
+    let maps = fs::read_to_string("/proc/self/maps").ok()?;
     // (start, end) of every mapping of the file.
     let file: Vec<(usize, usize)> = maps
         .lines()
@@ -264,19 +265,94 @@ pub(super) fn mapped_ranges(frame: &DataFrame, inode: u64) -> Vec<(usize, usize)
         })
         .collect();
     let page = page_size();
-    let mut ranges = Vec::new();
-    for column in frame.columns() {
-        let Ok(values) = column.f64() else { continue };
-        for chunk in values.downcast_iter() {
-            let start = chunk.values().as_ptr() as usize;
-            let end = start + chunk.values().len() * std::mem::size_of::<f64>();
-            let (start, end) = (start - start % page, end.div_ceil(page) * page);
-            if file.iter().any(|&(lo, hi)| lo <= start && end <= hi) {
-                ranges.push((start, end - start));
-            }
+    buffers
+        .into_iter()
+        .filter(|&(_, len)| len > 0)
+        .map(|(start, len)| {
+            let (start, end) = (start - start % page, (start + len).div_ceil(page) * page);
+            file.iter()
+                .any(|&(lo, hi)| lo <= start && end <= hi)
+                .then_some((start, end - start))
+        })
+        .collect()
+}
+
+/// Every buffer (start, length in bytes) holding `frame`'s data: each column's values,
+/// validity, and a string or binary column's views and bytes. `None` for a frame with a
+/// column of another kind (lists, structs, categoricals: their buffers, or the
+/// dictionary a categorical is read into, are not listed here).
+fn buffers(frame: &DataFrame) -> Option<Vec<(usize, usize)>> {
+    use polars::prelude::{DataType, PolarsNumericType};
+    use polars_arrow::array::Array;
+    use polars_arrow::bitmap::Bitmap;
+
+    fn bitmap(bits: Option<&Bitmap>, out: &mut Vec<(usize, usize)>) {
+        if let Some(bits) = bits {
+            let (bytes, _, _) = bits.as_slice();
+            out.push((bytes.as_ptr() as usize, bytes.len()));
         }
     }
-    ranges
+    fn values<T>(values: &[T], out: &mut Vec<(usize, usize)>) {
+        out.push((values.as_ptr() as usize, std::mem::size_of_val(values)));
+    }
+    fn numeric<T: PolarsNumericType>(
+        column: polars::prelude::PolarsResult<&polars::prelude::ChunkedArray<T>>,
+        out: &mut Vec<(usize, usize)>,
+    ) -> Option<()> {
+        for array in column.ok()?.downcast_iter() {
+            values(array.values().as_slice(), out);
+            bitmap(array.validity(), out);
+        }
+        Some(())
+    }
+
+    let mut out = Vec::new();
+    for column in frame.columns() {
+        if column.dtype().is_categorical() || column.dtype().is_enum() {
+            return None;
+        }
+        let series = column.as_materialized_series().to_physical_repr();
+        let out = &mut out;
+        match series.dtype() {
+            DataType::Boolean => {
+                for array in series.bool().ok()?.downcast_iter() {
+                    bitmap(Some(array.values()), out);
+                    bitmap(array.validity(), out);
+                }
+            }
+            DataType::String => {
+                for array in series.str().ok()?.downcast_iter() {
+                    values(array.views().as_slice(), out);
+                    for data in array.data_buffers().iter() {
+                        values(data.as_slice(), out);
+                    }
+                    bitmap(array.validity(), out);
+                }
+            }
+            DataType::Binary => {
+                for array in series.binary().ok()?.downcast_iter() {
+                    values(array.views().as_slice(), out);
+                    for data in array.data_buffers().iter() {
+                        values(data.as_slice(), out);
+                    }
+                    bitmap(array.validity(), out);
+                }
+            }
+            DataType::Int8 => numeric(series.i8(), out)?,
+            DataType::Int16 => numeric(series.i16(), out)?,
+            DataType::Int32 => numeric(series.i32(), out)?,
+            DataType::Int64 => numeric(series.i64(), out)?,
+            DataType::UInt8 => numeric(series.u8(), out)?,
+            DataType::UInt16 => numeric(series.u16(), out)?,
+            DataType::UInt32 => numeric(series.u32(), out)?,
+            DataType::UInt64 => numeric(series.u64(), out)?,
+            DataType::Float32 => numeric(series.f32(), out)?,
+            DataType::Float64 => numeric(series.f64(), out)?,
+            DataType::Null => {}
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// Takes the pages of `ranges` (from [`mapped_ranges`]: shared mappings of a frame
@@ -356,7 +432,7 @@ mod tests {
         })
         .expect("written");
         let (frame, inode) = read_file(&path).expect("read").expect("there");
-        let ranges = mapped_ranges(&frame, inode);
+        let ranges = mapped_ranges(&frame, inode).expect("all mapped");
         assert_eq!(ranges.len(), 1, "one column, one mapped range");
         let sum = |frame: &DataFrame| {
             frame
@@ -376,6 +452,36 @@ mod tests {
 
         // A frame in the heap has no mapped range: it is never handed to madvise.
         let heap = df!("v" => &values).expect("frame");
-        assert!(mapped_ranges(&heap, inode).is_empty());
+        assert_eq!(mapped_ranges(&heap, inode), None);
+    }
+
+    /// Every buffer of a frame of strings, booleans, integers and nulls is found in its
+    /// file's mapping (views, string bytes, validity), and unmapping them leaves the same
+    /// frame to read.
+    #[test]
+    fn strings_booleans_and_nulls_are_mapped_and_unmapped_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("frame.arrow");
+        let rows: i32 = 300_000;
+        let frame = df!(
+            "s" => (0..rows).map(|i| (i % 9 != 0).then(|| format!("row number {i} of a long text"))).collect::<Vec<_>>(),
+            "ok" => (0..rows).map(|i| (i % 4 != 0).then_some(i % 3 == 0)).collect::<Vec<_>>(),
+            "n" => (0..rows).map(|i| (i % 5 != 0).then_some(i)).collect::<Vec<_>>(),
+        )
+        .expect("frame");
+        write_file(&path, &frame, &WriteShare::default()).expect("written");
+        let (read, inode) = read_file(&path).expect("read").expect("there");
+        let buffers = buffers(&read).expect("listed");
+        let ranges = mapped_ranges(&read, inode).expect("every buffer mapped");
+        assert_eq!(ranges.len(), buffers.iter().filter(|&&(_, len)| len > 0).count());
+        assert!(
+            buffers.len() >= 7,
+            "views, bytes and validity of s; values and validity of ok and n: {buffers:?}"
+        );
+        assert!(read.equals_missing(&frame));
+        assert!(mapped_kb(inode) > 0);
+        unmap_pages(&ranges);
+        assert!(mapped_kb(inode) < 64, "unmapped: {} kB", mapped_kb(inode));
+        assert!(read.equals_missing(&frame), "read again, the same");
     }
 }

@@ -33,10 +33,11 @@ pub(super) struct MappedFrame {
 }
 
 impl MappedFrame {
-    /// The kept mapping of `frame`, read from the file with inode `inode`.
-    pub(super) fn new(frame: Arc<DataFrame>, inode: u64) -> Self {
+    /// The kept mapping of `frame`, whose data lies in `ranges` of its file's mapping
+    /// ([`frame_files::mapped_ranges`]).
+    pub(super) fn new(frame: Arc<DataFrame>, ranges: Vec<(usize, usize)>) -> Self {
         Self {
-            ranges: frame_files::mapped_ranges(&frame, inode),
+            ranges,
             frame,
             reads: AtomicU64::new(0),
         }

@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use polars::prelude::{DataFrame, DataType};
+use polars::prelude::DataFrame;
 
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
@@ -55,7 +55,7 @@ struct Index {
 struct FileEntry {
     bytes: u64,
     last_use: u64,
-    /// The frame's mapping, kept once read when its columns are all f64 (see `load`):
+    /// The frame's mapping, kept once read when all its data lies in it (see `load`):
     /// every read gets the same frame (and whatever was kept of it between reads, its
     /// min/max pyramid, say), and only the pages read come in.
     mapped: Mapped,
@@ -317,14 +317,14 @@ impl ColdTier for DiskTier {
                 return Ok(None);
             };
             let frame = Arc::new(frame);
-            // Only a frame of f64 columns keeps its mapping: polars maps those (no heap
-            // copy that keeping them would hold unaccounted), and their pages are the
-            // ones let go a second after a read.
-            if !frame.columns().iter().all(|c| c.dtype() == &DataType::Float64) {
+            // Only a frame whose data all lies in the file's mapping keeps it: one that
+            // polars copied in part into the heap as it read it (a categorical's
+            // dictionary, say) would hold memory no budget counts. Looked at off the
+            // lock: the process may have thousands of mappings.
+            let Some(ranges) = frame_files::mapped_ranges(&frame, inode) else {
                 return Ok(Some(frame));
-            }
-            // Made off the lock: the process may have thousands of mappings to look at.
-            let made = Arc::new(MappedFrame::new(frame, inode));
+            };
+            let made = Arc::new(MappedFrame::new(frame, ranges));
             let mapped = {
                 let mut index = self.index();
                 match index.files.get_mut(&key) {
