@@ -256,9 +256,10 @@ async fn a_frame_of_many_record_batches_reads_back_identical() {
 }
 
 /// A frame whose data polars maps from its file (numbers, booleans, strings, dates,
-/// nulls) keeps its mapping: every read gets the same frame, so what was kept of it (a
-/// line's pyramid) stays valid. A frame polars copies in part into the heap as it reads
-/// (a categorical's dictionary) is read afresh each time.
+/// times, durations, nulls) keeps its mapping: every read gets the same frame, so what
+/// was kept of it (a line's pyramid) stays valid. A frame polars copies in part into the
+/// heap as it reads (a categorical's dictionary), or whose buffers the tier does not walk
+/// (a list), is read afresh each time.
 #[tokio::test]
 async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
     use polars::prelude::*;
@@ -280,6 +281,19 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
     )
     .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
     .expect("datetime");
+    let ints = |name: &str| {
+        Series::new(
+            name.into(),
+            (0..rows).map(|i| i as i64 * 1_000).collect::<Vec<_>>(),
+        )
+    };
+    let when_utc = ints("utc")
+        .cast(&DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)))
+        .expect("datetime in UTC");
+    let took = ints("took")
+        .cast(&DataType::Duration(TimeUnit::Milliseconds))
+        .expect("duration");
+    let at = (ints("at") * 1_000).cast(&DataType::Time).expect("time");
     let mixed = df!(
         "x" => (0..rows).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
         "n" => (0..rows).map(|i| (i % 5 != 0).then_some(i as i64)).collect::<Vec<_>>(),
@@ -287,6 +301,9 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
         "short" => (0..rows).map(|i| format!("{}", i % 10)).collect::<Vec<_>>(),
         "s" => words,
         "when" => when,
+        "utc" => when_utc,
+        "took" => took,
+        "at" => at,
     )
     .expect("frame");
     let k = key(1);
@@ -313,4 +330,19 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
     );
     assert!(!Arc::ptr_eq(&a, &b), "read afresh");
     assert!(a.equals(&categories) && b.equals(&categories));
+
+    // Lists: polars maps them, but their buffers are not walked, so not kept.
+    let lists = Series::new("l".into(), (0..rows).map(|i| i as i64).collect::<Vec<_>>())
+        .implode()
+        .expect("list")
+        .into_series()
+        .into_frame();
+    let k = key(3);
+    tier.store(k, Arc::new(lists.clone())).await.expect("store");
+    let (a, b) = (
+        tier.load(k).await.expect("load").expect("held"),
+        tier.load(k).await.expect("load").expect("held"),
+    );
+    assert!(!Arc::ptr_eq(&a, &b), "read afresh");
+    assert!(a.equals(&lists) && b.equals(&lists));
 }

@@ -324,7 +324,7 @@ async fn a_manifest_declaring_more_than_frame_max_is_not_believed() {
         &[
             "SET",
             &manifest_key,
-            &format!("cols {version} 18446744073709551615"),
+            &format!("cols2 {version} 1048576 18446744073709551615"),
         ],
     );
     assert_eq!(tier.load(k).await.expect("load"), None);
@@ -333,7 +333,7 @@ async fn a_manifest_declaring_more_than_frame_max_is_not_believed() {
         &[
             "SET",
             &manifest_key,
-            &format!("cols {version} 18446744073709551615"),
+            &format!("cols2 {version} 1048576 18446744073709551615"),
         ],
     );
     tier.remove(k).await.expect("removed without listing its chunks");

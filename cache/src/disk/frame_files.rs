@@ -154,13 +154,19 @@ impl<W: Write> Write for Cancellable<'_, W> {
 /// an 80 MB frame written as one batch).
 const BATCH_BYTES: usize = 1 << 20;
 
-/// `frame` as a frame of record batches of about [`BATCH_BYTES`] each. Slices share the
-/// frame's buffers, so nothing is copied here; reading the file back memory-mapped gives
-/// one chunk per batch.
+/// Bytes of a column in one record batch, at least: a wide frame's batches are larger
+/// than [`BATCH_BYTES`], so that each array read back (one a column a batch) holds enough
+/// data for its own bookkeeping to stay small beside it (see [`mapped_ranges`]).
+const COLUMN_BATCH_BYTES: usize = 128 << 10;
+
+/// `frame` as a frame of record batches of about [`BATCH_BYTES`] each (more for a wide
+/// frame, [`COLUMN_BATCH_BYTES`] a column). Slices share the frame's buffers, so nothing
+/// is copied here; reading the file back memory-mapped gives one chunk per batch.
 fn in_batches(frame: &DataFrame) -> polars::prelude::PolarsResult<DataFrame> {
     let rows = frame.height();
     let row_bytes = frame.estimated_size() / rows.max(1);
-    let batch = (BATCH_BYTES / row_bytes.max(1)).max(1);
+    let target = BATCH_BYTES.max(frame.width().saturating_mul(COLUMN_BATCH_BYTES));
+    let batch = (target / row_bytes.max(1)).max(1);
     if rows <= batch {
         return Ok(frame.clone()); // cheap: columns are shared, not copied
     }
@@ -215,9 +221,48 @@ pub(super) fn write_with(
     result
 }
 
-/// The frame in `path`, memory-mapped, and the file's inode; `None` when there is no
+/// Which file: its device and inode, as `/proc/self/maps` names a mapping's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FileId {
+    /// Major and minor device numbers.
+    device: (u32, u32),
+    inode: u64,
+}
+
+impl FileId {
+    fn of(metadata: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let dev = metadata.dev();
+        Self {
+            device: (libc::major(dev), libc::minor(dev)),
+            inode: metadata.ino(),
+        }
+    }
+
+    /// Whether a line of `/proc/self/maps` (`start-end perms offset major:minor inode
+    /// path`) maps this file; its (start, end) if so.
+    fn maps(&self, line: &str) -> Option<(usize, usize)> {
+        let mut fields = line.split_whitespace();
+        let (range, device, inode) = (fields.next()?, fields.nth(2)?, fields.next()?);
+        let (major, minor) = device.split_once(':')?;
+        let device = (
+            u32::from_str_radix(major, 16).ok()?,
+            u32::from_str_radix(minor, 16).ok()?,
+        );
+        if device != self.device || inode.parse::<u64>().ok()? != self.inode {
+            return None;
+        }
+        let (start, end) = range.split_once('-')?;
+        Some((
+            usize::from_str_radix(start, 16).ok()?,
+            usize::from_str_radix(end, 16).ok()?,
+        ))
+    }
+}
+
+/// The frame in `path`, memory-mapped, and which file it is; `None` when there is no
 /// such file.
-pub(super) fn read_file(path: &Path) -> io::Result<Option<(DataFrame, u64)>> {
+pub(super) fn read_file(path: &Path) -> io::Result<Option<(DataFrame, FileId)>> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -227,7 +272,7 @@ pub(super) fn read_file(path: &Path) -> io::Result<Option<(DataFrame, u64)>> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(err),
     };
-    let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata()?);
+    let id = FileId::of(&file.metadata()?);
     let reader = IpcReader::new(file);
     // SAFETY: the file is mapped read-only and never modified after its rename into
     // place: a frame file is only ever written under a temp name, and replaced or
@@ -236,34 +281,30 @@ pub(super) fn read_file(path: &Path) -> io::Result<Option<(DataFrame, u64)>> {
     let reader = unsafe { reader.memory_mapped(Some(path.to_path_buf())) };
     let mut frame = reader.finish().map_err(io::Error::other)?;
     crate::sorted::restore_sorted(&mut frame);
-    Ok(Some((frame, inode)))
+    Ok(Some((frame, id)))
 }
 
+/// What a kept frame holds in the heap beside its mapping, an array (one column of one
+/// record batch) at a time: its boxed array, shared storages and type (about this many
+/// bytes, estimated from polars-arrow's types, not measured).
+const BYTES_AN_ARRAY: usize = 512;
+
 /// The page-aligned ranges (start, length) of this process's memory that hold `frame`'s
-/// data, when all of it is mapped from the file with inode `inode` (as
-/// `/proc/self/maps` says): only these may be handed to [`unmap_pages`]. `None` when
-/// any of it lies elsewhere (polars copied it into the heap as it read the file: a kept
-/// mapping would then hold memory no budget counts) or a column is of a kind whose
-/// buffers [`buffers`] does not list.
-pub(super) fn mapped_ranges(frame: &DataFrame, inode: u64) -> Option<Vec<(usize, usize)>> {
-    let buffers = buffers(frame)?;
+/// data, when all of it is mapped from the file `file` (as `/proc/self/maps` says): only
+/// these may be handed to [`unmap_pages`]. `None` when any of it lies elsewhere (polars
+/// copied it into the heap as it read the file: a kept mapping would then hold memory no
+/// budget counts), when a column is of a kind whose buffers [`buffers`] does not list,
+/// or when its arrays' own bookkeeping ([`BYTES_AN_ARRAY`] each, in the heap, counted by
+/// no budget) would be over 1 % of its data (a wide frame of many small batches).
+pub(super) fn mapped_ranges(frame: &DataFrame, file: FileId) -> Option<Vec<(usize, usize)>> {
+    let (buffers, arrays) = buffers(frame)?;
+    let data: usize = buffers.iter().map(|&(_, len)| len).sum();
+    if arrays.saturating_mul(BYTES_AN_ARRAY).saturating_mul(100) > data.max(1) {
+        return None;
+    }
     let maps = fs::read_to_string("/proc/self/maps").ok()?;
     // (start, end) of every mapping of the file.
-    let file: Vec<(usize, usize)> = maps
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (range, ino) = (fields.next()?, fields.nth(3)?);
-            if ino.parse::<u64>().ok()? != inode {
-                return None;
-            }
-            let (start, end) = range.split_once('-')?;
-            Some((
-                usize::from_str_radix(start, 16).ok()?,
-                usize::from_str_radix(end, 16).ok()?,
-            ))
-        })
-        .collect();
+    let file: Vec<(usize, usize)> = maps.lines().filter_map(|line| file.maps(line)).collect();
     let page = page_size();
     buffers
         .into_iter()
@@ -277,11 +318,12 @@ pub(super) fn mapped_ranges(frame: &DataFrame, inode: u64) -> Option<Vec<(usize,
         .collect()
 }
 
-/// Every buffer (start, length in bytes) holding `frame`'s data: each column's values,
-/// validity, and a string or binary column's views and bytes. `None` for a frame with a
-/// column of another kind (lists, structs, categoricals: their buffers, or the
-/// dictionary a categorical is read into, are not listed here).
-fn buffers(frame: &DataFrame) -> Option<Vec<(usize, usize)>> {
+/// Every buffer (start, length in bytes) holding `frame`'s data, and how many arrays
+/// hold them: each column's values, validity, and a string or binary column's views and
+/// bytes. `None` for a frame with a column of another kind: lists and structs (polars
+/// maps them, but their buffers are not walked here), categoricals (read into a
+/// dictionary in the heap), 128-bit integers, decimals and 16-bit floats.
+fn buffers(frame: &DataFrame) -> Option<(Vec<(usize, usize)>, usize)> {
     use polars::prelude::{DataType, PolarsNumericType};
     use polars_arrow::array::Array;
     use polars_arrow::bitmap::Bitmap;
@@ -307,10 +349,12 @@ fn buffers(frame: &DataFrame) -> Option<Vec<(usize, usize)>> {
     }
 
     let mut out = Vec::new();
+    let mut arrays = 0;
     for column in frame.columns() {
         if column.dtype().is_categorical() || column.dtype().is_enum() {
             return None;
         }
+        arrays += column.n_chunks();
         let series = column.as_materialized_series().to_physical_repr();
         let out = &mut out;
         match series.dtype() {
@@ -352,7 +396,7 @@ fn buffers(frame: &DataFrame) -> Option<Vec<(usize, usize)>> {
             _ => return None,
         }
     }
-    Some(out)
+    Some((out, arrays))
 }
 
 /// Takes the pages of `ranges` (from [`mapped_ranges`]: shared mappings of a frame
@@ -431,8 +475,9 @@ mod tests {
             writer.finish().map(|_| ())
         })
         .expect("written");
-        let (frame, inode) = read_file(&path).expect("read").expect("there");
-        let ranges = mapped_ranges(&frame, inode).expect("all mapped");
+        let (frame, id) = read_file(&path).expect("read").expect("there");
+        let inode = id.inode;
+        let ranges = mapped_ranges(&frame, id).expect("all mapped");
         assert_eq!(ranges.len(), 1, "one column, one mapped range");
         let sum = |frame: &DataFrame| {
             frame
@@ -452,7 +497,47 @@ mod tests {
 
         // A frame in the heap has no mapped range: it is never handed to madvise.
         let heap = df!("v" => &values).expect("frame");
-        assert_eq!(mapped_ranges(&heap, inode), None);
+        assert_eq!(mapped_ranges(&heap, id), None);
+    }
+
+    /// A frame read back as many small arrays (a file of tiny record batches) is not
+    /// kept: their own bookkeeping, in the heap, would be far over 1 % of the data. The
+    /// tier's own writes of the same frame are in batches large enough to be kept.
+    #[test]
+    fn many_small_arrays_are_not_kept_and_the_tiers_writes_avoid_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let columns: Vec<Column> = (0..50)
+            .map(|c| {
+                Column::new(
+                    format!("c{c}").into(),
+                    (0..20_000).map(|i| (i * c) as f64).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let frame = DataFrame::new(20_000, columns).expect("frame");
+        let mut tiny = frame.slice(0, 20);
+        for offset in (20..20_000).step_by(20) {
+            tiny.vstack_mut(&frame.slice(offset, 20)).expect("stacked");
+        }
+        let path = dir.path().join("tiny.arrow");
+        write_with(&path, &WriteShare::default(), |out| {
+            IpcWriter::new(out).finish(&mut tiny).map_err(io::Error::other)
+        })
+        .expect("written");
+        let (read, id) = read_file(&path).expect("read").expect("there");
+        assert_eq!(read.first_col_n_chunks(), 1_000);
+        assert!(read.equals(&frame));
+        assert_eq!(mapped_ranges(&read, id), None, "50,000 arrays for 8 MB");
+
+        let path = dir.path().join("ours.arrow");
+        write_file(&path, &frame, &WriteShare::default()).expect("written");
+        let (read, id) = read_file(&path).expect("read").expect("there");
+        assert!(read.equals(&frame));
+        assert!(
+            mapped_ranges(&read, id).is_some(),
+            "{} batches of 50 columns",
+            read.first_col_n_chunks()
+        );
     }
 
     /// Every buffer of a frame of strings, booleans, integers and nulls is found in its
@@ -470,9 +555,10 @@ mod tests {
         )
         .expect("frame");
         write_file(&path, &frame, &WriteShare::default()).expect("written");
-        let (read, inode) = read_file(&path).expect("read").expect("there");
-        let buffers = buffers(&read).expect("listed");
-        let ranges = mapped_ranges(&read, inode).expect("every buffer mapped");
+        let (read, id) = read_file(&path).expect("read").expect("there");
+        let inode = id.inode;
+        let (buffers, _) = buffers(&read).expect("listed");
+        let ranges = mapped_ranges(&read, id).expect("every buffer mapped");
         assert_eq!(ranges.len(), buffers.iter().filter(|&&(_, len)| len > 0).count());
         assert!(
             buffers.len() >= 7,

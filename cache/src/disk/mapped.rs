@@ -19,9 +19,11 @@ const UNMAP_AFTER: Duration = Duration::from_secs(1);
 
 /// The mapping of a frame file.
 pub(super) enum Mapped {
-    /// Not read yet: the first read maps it.
+    /// Not read yet: the first read maps it, and looks whether it may be kept.
     Unread,
     Read(Arc<MappedFrame>),
+    /// Read, and not kept (see `frame_files::mapped_ranges`): read afresh each time.
+    Never,
 }
 
 /// A kept mapping: the frame, the ranges of its values mapped from its file, and the

@@ -293,7 +293,8 @@ impl ColdTier for DiskTier {
 
     fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<Arc<DataFrame>>, CacheError>> {
         Box::pin(async move {
-            {
+            // Whether the mapping may be kept: unknown until a first read looks.
+            let look = {
                 let mut index = self.index();
                 index.clock += 1;
                 let now = index.clock;
@@ -301,27 +302,43 @@ impl ColdTier for DiskTier {
                     return Ok(None);
                 };
                 file.last_use = now;
-                if let Mapped::Read(mapped) = &file.mapped {
-                    let mapped = Arc::clone(mapped);
-                    drop(index);
-                    return Ok(Some(mapped.read()));
+                match &file.mapped {
+                    Mapped::Read(mapped) => {
+                        let mapped = Arc::clone(mapped);
+                        drop(index);
+                        return Ok(Some(mapped.read()));
+                    }
+                    Mapped::Unread => true,
+                    Mapped::Never => false,
                 }
-            }
+            };
             let path = self.path(key);
-            let read = tokio::task::spawn_blocking(move || frame_files::read_file(&path))
-                .await
-                .map_err(io::Error::other)
-                .and_then(|r| r)
-                .map_err(|err| self.storage_error("read", key, &err))?;
-            let Some((frame, inode)) = read else {
+            // Only a frame whose data all lies in the file's mapping keeps it: one that
+            // polars copied in part into the heap as it read it (a categorical's
+            // dictionary, say) would hold memory no budget counts. Looked at with the
+            // read, off the runtime: the process may have thousands of mappings.
+            let read = tokio::task::spawn_blocking(move || {
+                frame_files::read_file(&path).map(|read| {
+                    read.map(|(frame, file)| {
+                        let ranges = look.then(|| frame_files::mapped_ranges(&frame, file)).flatten();
+                        (frame, ranges)
+                    })
+                })
+            })
+            .await
+            .map_err(io::Error::other)
+            .and_then(|r| r)
+            .map_err(|err| self.storage_error("read", key, &err))?;
+            let Some((frame, ranges)) = read else {
                 return Ok(None);
             };
             let frame = Arc::new(frame);
-            // Only a frame whose data all lies in the file's mapping keeps it: one that
-            // polars copied in part into the heap as it read it (a categorical's
-            // dictionary, say) would hold memory no budget counts. Looked at off the
-            // lock: the process may have thousands of mappings.
-            let Some(ranges) = frame_files::mapped_ranges(&frame, inode) else {
+            let Some(ranges) = ranges else {
+                if look {
+                    if let Some(file) = self.index().files.get_mut(&key) {
+                        file.mapped = Mapped::Never;
+                    }
+                }
                 return Ok(Some(frame));
             };
             let made = Arc::new(MappedFrame::new(frame, ranges));

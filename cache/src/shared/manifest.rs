@@ -8,9 +8,13 @@
 //! [`FILE_BYTES`] more, not the whole frame's; and a frame of thousands of narrow columns
 //! is still a few files.
 //!
-//! The manifest reads `cols <version> <bytes of file 0> <bytes of file 1>…`.
-//! A manifest in any other form (an older server's) reads as a frame not in Redis, which
-//! is then rebuilt from its lineage; its chunks expire.
+//! The manifest reads `cols2 <version> <bytes a chunk> <bytes of file 0> <bytes of file 1>…`.
+//! Stop 40's servers wrote `cols <version> <bytes of file 0>…` with 8 MiB chunks: that
+//! form is still read (and its chunks removed) whole. A manifest in any other form (an
+//! older server's) reads as a frame not in Redis, which is then rebuilt from its lineage;
+//! its chunks expire. A server of stop 40 reads this form as not in Redis either, and
+//! cannot list its chunks to remove them: while both share a Redis, chunks it replaces
+//! wait for `frame_ttl`.
 
 use std::ops::Range;
 
@@ -22,7 +26,7 @@ use uuid::Uuid;
 /// copy is still in the CPU's cache when it is sent). Measured on this VM for an 80 MB
 /// frame (`scripts/bench-redis`, 2026-12-04): 8 MiB chunks asked for all at once read in
 /// 90–107 ms, 1 MiB chunks all at once in 62–85; one ahead, 2 MiB chunks in 51–53,
-/// 1 MiB in 39–44, and 512 KiB or 256 KiB no faster (41–58).
+/// 1 MiB in 39–44, and 512 KiB or 256 KiB no faster (41–62).
 pub(crate) const CHUNK_BYTES: usize = 1 << 20;
 
 /// Bytes of columns a file holds before the next column starts another: 1 MiB.
@@ -32,12 +36,23 @@ pub(crate) const FILE_BYTES: usize = 1 << 20;
 /// of [`FILE_BYTES`] (plus one a column that is larger) can need.
 pub(crate) const MAX_FILES: usize = 10_000;
 
-const TAG: &str = "cols";
+/// The manifest's first word: `cols2` names its chunks' size; `cols` (stop 40's
+/// servers) had 8 MiB chunks and is still read, so a frame an older server wrote is read
+/// and removed whole.
+const TAG: &str = "cols2";
+const OLD_TAG: &str = "cols";
+const OLD_CHUNK_BYTES: usize = 8 << 20;
 
-/// Which version, and the bytes of each file.
+/// Chunk sizes a manifest may name: from 64 KiB to 64 MiB, a power of two.
+fn sane_chunk(bytes: usize) -> bool {
+    bytes.is_power_of_two() && (64 << 10..=64 << 20).contains(&bytes)
+}
+
+/// Which version, the bytes of its chunks, and the bytes of each file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Manifest {
     pub(crate) version: String,
+    pub(crate) chunk: usize,
     pub(crate) files: Vec<usize>,
 }
 
@@ -54,18 +69,25 @@ impl Manifest {
     pub(crate) fn new(files: Vec<usize>) -> Self {
         Self {
             version: Uuid::new_v4().simple().to_string(),
+            chunk: CHUNK_BYTES,
             files,
         }
     }
 
-    /// The manifest in `text`, if it is one this server could have written: at least one
-    /// file, at most [`MAX_FILES`], at most `max_bytes` in all.
+    /// The manifest in `text`, if it is one this server (or one of stop 40's, whose
+    /// chunks were 8 MiB) could have written: at least one file, at most [`MAX_FILES`],
+    /// at most `max_bytes` in all, chunks of a sane size.
     pub(crate) fn parse(text: &str, max_bytes: u64) -> Option<Self> {
         let mut parts = text.split(' ');
-        if parts.next()? != TAG {
+        let tag = parts.next()?;
+        if tag != TAG && tag != OLD_TAG {
             return None;
         }
         let version = parts.next()?;
+        let chunk = match tag {
+            TAG => parts.next()?.parse::<usize>().ok().filter(|&n| sane_chunk(n))?,
+            _ => OLD_CHUNK_BYTES,
+        };
         if version.len() != 32 || !version.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
@@ -79,12 +101,13 @@ impl Manifest {
         }
         Some(Self {
             version: version.to_owned(),
+            chunk,
             files,
         })
     }
 
     pub(crate) fn text(&self) -> String {
-        let mut text = format!("{TAG} {}", self.version);
+        let mut text = format!("{TAG} {} {}", self.version, self.chunk);
         for bytes in &self.files {
             text.push(' ');
             text.push_str(&bytes.to_string());
@@ -101,13 +124,13 @@ impl Manifest {
     pub(crate) fn chunks(&self) -> Vec<Chunk> {
         let mut chunks = Vec::new();
         for (file, &bytes) in self.files.iter().enumerate() {
-            let count = bytes.div_ceil(CHUNK_BYTES).max(1);
+            let count = bytes.div_ceil(self.chunk).max(1);
             for index in 0..count {
-                let start = index * CHUNK_BYTES;
+                let start = index * self.chunk;
                 chunks.push(Chunk {
                     file,
                     index,
-                    range: start..(start + CHUNK_BYTES).min(bytes),
+                    range: start..(start + self.chunk).min(bytes),
                 });
             }
         }
@@ -153,18 +176,31 @@ mod tests {
     #[test]
     fn only_what_this_server_could_have_written() {
         let v = "0123456789abcdef0123456789abcdef";
-        assert!(Manifest::parse(&format!("cols {v} 10 20"), 30).is_some());
+        let read = Manifest::parse(&format!("cols2 {v} 1048576 10 20"), 30).expect("this form");
+        assert_eq!((read.chunk, read.files), (1 << 20, vec![10, 20]));
+        // Stop 40's form: 8 MiB chunks, read and removed as they were written.
+        let old =
+            Manifest::parse(&format!("cols {v} {} 20", (8 << 20) + 1), 1 << 30).expect("the older form");
+        assert_eq!(old.chunk, 8 << 20);
+        assert_eq!(
+            old.chunks().len(),
+            3,
+            "two chunks of the first file, one of the second"
+        );
         for bad in [
-            format!("cols {v} 10 21"),                  // over the bytes allowed
-            format!("cols {v}"),                        // no column
-            format!("cols {v} 10 x"),                   // not a number
-            format!("{v} 2 30"),                        // an older server's form
-            "cols ../x 10".to_owned(),                  // not a version
-            format!("cols {v} 18446744073709551615 1"), // overflow
+            format!("cols2 {v} 1048576 10 21"), // over the bytes allowed
+            format!("cols2 {v} 1048576"),       // no column
+            format!("cols2 {v} 1048576 10 x"),  // not a number
+            format!("cols2 {v} 1000 10"),       // not a power of two
+            format!("cols2 {v} 1 10"),          // absurdly small chunks
+            format!("cols2 {v} 1073741824 10"), // absurdly large chunks
+            format!("{v} 2 30"),                // an even older form
+            "cols2 ../x 1048576 10".to_owned(), // not a version
+            format!("cols2 {v} 1048576 18446744073709551615 1"), // overflow
         ] {
             assert_eq!(Manifest::parse(&bad, 30), None, "{bad}");
         }
-        let wide = format!("cols {v}{}", " 0".repeat(MAX_FILES + 1));
+        let wide = format!("cols2 {v} 1048576{}", " 0".repeat(MAX_FILES + 1));
         assert_eq!(Manifest::parse(&wide, 1 << 30), None, "too many files");
     }
 }

@@ -122,8 +122,8 @@ impl From<std::io::Error> for RawError {
     }
 }
 
-/// Reads each key's value into its piece, over one connection with every `GET` sent at
-/// once. `Ok(false)` when a key is missing or its value is not the length of its piece.
+/// Reads each key's value into its piece, over one connection, each `GET` sent as the
+/// reply before it starts to arrive (see the module's docs). `Ok(false)` when a key is missing or its value is not the length of its piece.
 /// Blocking (run it off the async runtime): plain blocking reads of large values cost
 /// less than the runtime's wake-ups on this 2-core VM. Connecting, and every read, end
 /// within twice `per_command` of the start (fred bounds each command by it; a frame is at
@@ -216,16 +216,16 @@ fn attempt(
             other => other.map_err(Failure::Raw)?,
         };
         reader.get_mut().deadline = deadline;
-        // The next chunk asked for now, while this one crosses (see the module's docs).
-        if let Some(next) = requests.get(index + 1) {
-            reader
-                .get_mut()
-                .stream
-                .write_all(next)
-                .map_err(|err| Failure::Raw(err.into()))?;
-        }
         match reply {
             Reply::Bulk(len) if len == piece.len() as u64 => {
+                // The next chunk asked for now, while this one crosses (see the module's
+                // docs); a write, too, ends by the deadline.
+                if let Some(next) = requests.get(index + 1) {
+                    reader
+                        .get_mut()
+                        .write_by_deadline(next)
+                        .map_err(|err| Failure::Raw(err.into()))?;
+                }
                 let mut end = [0u8; 2];
                 reader
                     .read_exact(piece)
@@ -327,6 +327,18 @@ fn connect(endpoint: &Endpoint, per_command: Duration, deadline: Instant) -> Res
 struct Deadlined {
     stream: TcpStream,
     deadline: Instant,
+}
+
+impl Deadlined {
+    /// Writes `bytes` whole, by the deadline.
+    fn write_by_deadline(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_write_timeout(Some(left))?;
+        self.stream.write_all(bytes)
+    }
 }
 
 impl Read for Deadlined {
@@ -437,9 +449,9 @@ mod tests {
         }
     }
 
-    /// The chunks are asked for one ahead: the second `GET` arrives only once the first
-    /// reply has started, and the third only once the second has; each value lands in
-    /// its own piece.
+    /// The chunks are asked for one ahead: the second `GET` arrives once the first reply
+    /// has started, before its value (not all at once, nor after each whole reply), and
+    /// the third once the second has; each value lands in its own piece.
     #[test]
     fn gets_go_out_one_ahead_as_each_reply_starts() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -451,9 +463,10 @@ mod tests {
                 .expect("timeout");
             let mut seen = Vec::new();
             let mut buf = [0u8; 256];
-            // What arrived before each reply was started.
-            let mut before_reply = Vec::new();
-            for value in [&b"aaaa"[..], b"bb", b"c"] {
+            // The GETs that had arrived before each reply began, and once its first line
+            // was sent, before its value.
+            let (mut before_reply, mut before_value) = (Vec::new(), Vec::new());
+            let mut gets = |stream: &mut TcpStream, seen: &mut Vec<u8>| {
                 // Whatever the client sends unprompted, within 300 ms.
                 while let Ok(n) = stream.read(&mut buf) {
                     if n == 0 {
@@ -461,15 +474,18 @@ mod tests {
                     }
                     seen.extend_from_slice(&buf[..n]);
                 }
-                before_reply.push(String::from_utf8_lossy(&seen).matches("GET").count());
+                String::from_utf8_lossy(seen).matches("GET").count()
+            };
+            for value in [&b"aaaa"[..], b"bb", b"c"] {
+                before_reply.push(gets(&mut stream, &mut seen));
                 stream
                     .write_all(format!("${}\r\n", value.len()).as_bytes())
                     .expect("reply");
-                std::thread::sleep(Duration::from_millis(50));
+                before_value.push(gets(&mut stream, &mut seen));
                 stream.write_all(value).expect("value");
                 stream.write_all(b"\r\n").expect("end");
             }
-            before_reply
+            (before_reply, before_value)
         });
         let endpoint = local(port);
         let (mut a, mut b, mut c) = ([0u8; 4], [0u8; 2], [0u8; 1]);
@@ -484,8 +500,13 @@ mod tests {
         );
         assert!(matches!(read, Ok(true)), "{read:?}");
         assert_eq!((&a, &b, &c), (b"aaaa", b"bb", b"c"));
-        let before_reply = server.join().expect("server");
+        let (before_reply, before_value) = server.join().expect("server");
         assert_eq!(before_reply, [1, 2, 3], "GETs seen before each reply began");
+        assert_eq!(
+            before_value,
+            [2, 3, 3],
+            "the next GET came as the reply began, before its value"
+        );
     }
 
     /// A server that takes the connection and never answers (a Redis stopped with
