@@ -346,3 +346,68 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
     assert!(!Arc::ptr_eq(&a, &b), "read afresh");
     assert!(a.equals(&lists) && b.equals(&lists));
 }
+
+/// The disk budget is shared as memory is: the heaviest session on disk pays first. A
+/// session writing frame after frame evicts its own, and a light session's files,
+/// though least recently used, stay.
+#[tokio::test]
+async fn the_heaviest_session_on_disk_pays_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tier = disk(dir.path(), 12);
+    let (light, heavy) = (SessionKey::random(), SessionKey::random());
+    let key = |session: SessionKey, n: u128| FrameKey {
+        session,
+        id: uuid::Uuid::from_u128(n),
+    };
+    for n in 0..2 {
+        tier.store(key(light, n), Arc::new(frame_of_mib(1, n as u64)))
+            .await
+            .expect("store");
+    }
+    for n in 10..16 {
+        tier.store(key(heavy, n), Arc::new(frame_of_mib(3, n as u64)))
+            .await
+            .expect("store");
+    }
+    for n in 0..2 {
+        assert!(
+            tier.load(key(light, n)).await.expect("load").is_some(),
+            "the light session's frame {n} stays"
+        );
+    }
+    let heavy_left = held_of(&tier, heavy, 10..16).await;
+    assert!(
+        (1..=3).contains(&heavy_left),
+        "the heavy session evicted its own: {heavy_left} left"
+    );
+    assert!(
+        tier.load(key(heavy, 15)).await.expect("load").is_some(),
+        "its newest stays"
+    );
+
+    // Once the light session is the heavier, it pays.
+    for n in 20..23 {
+        tier.store(key(light, n), Arc::new(frame_of_mib(4, n as u64)))
+            .await
+            .expect("store");
+    }
+    assert!(
+        tier.load(key(heavy, 15)).await.expect("load").is_some(),
+        "the other session's newest stays while this one is the heavier"
+    );
+}
+
+/// How many of `session`'s frames `ids` the tier still holds.
+async fn held_of(tier: &Arc<DiskTier>, session: SessionKey, ids: std::ops::Range<u128>) -> usize {
+    let mut held = 0;
+    for n in ids {
+        let k = FrameKey {
+            session,
+            id: uuid::Uuid::from_u128(n),
+        };
+        if tier.load(k).await.expect("load").is_some() {
+            held += 1;
+        }
+    }
+    held
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use polars::prelude::DataFrame;
 
-use super::frame_files;
+use super::pages;
 
 /// How long after a read of a kept mapping its pages are taken out of the process's
 /// memory map, when no one else reads it by then.
@@ -22,7 +22,7 @@ pub(super) enum Mapped {
     /// Not read yet: the first read maps it, and looks whether it may be kept.
     Unread,
     Read(Arc<MappedFrame>),
-    /// Read, and not kept (see `frame_files::mapped_ranges`): read afresh each time.
+    /// Read, and not kept (see `pages::mapped_ranges`): read afresh each time.
     Never,
 }
 
@@ -36,7 +36,7 @@ pub(super) struct MappedFrame {
 
 impl MappedFrame {
     /// The kept mapping of `frame`, whose data lies in `ranges` of its file's mapping
-    /// ([`frame_files::mapped_ranges`]).
+    /// ([`pages::mapped_ranges`]).
     pub(super) fn new(frame: Arc<DataFrame>, ranges: Vec<(usize, usize)>) -> Self {
         Self {
             ranges,
@@ -64,7 +64,7 @@ impl MappedFrame {
                     }
                     // Held by the kept mapping alone: no reader left.
                     if Arc::strong_count(&self.frame) == 1 {
-                        frame_files::unmap_pages(&self.ranges);
+                        pages::unmap_pages(&self.ranges);
                         return;
                     }
                 }

@@ -4,11 +4,13 @@
 //! A frame's bytes are reserved in the budget (evicting first) before its file is
 //! written, so concurrent spills cannot together overshoot the budget; a request that
 //! goes away mid-write leaves no file behind. What the tier writes and how it keeps the
-//! directory safe on a shared machine is in `frame_files`.
+//! directory safe on a shared machine is in `frame_files`; the mapping a frame read back
+//! keeps, in `mapped`; which of its pages hold the frame, in `pages`.
 
 mod frame_files;
 mod mapped;
 pub(crate) mod one_batch;
+mod pages;
 
 use std::collections::HashMap;
 use std::io;
@@ -20,7 +22,7 @@ use polars::prelude::DataFrame;
 use crate::recipe::BoxFuture;
 use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage, WriteFn};
-use crate::{ByteSize, CacheError, Limit};
+use crate::{ByteSize, CacheError, Limit, SessionKey};
 use frame_files::{CancelOnDrop, WriteShare};
 use mapped::{Mapped, MappedFrame};
 pub use one_batch::ColumnsWriter;
@@ -62,22 +64,43 @@ struct FileEntry {
 }
 
 impl Index {
-    /// Drops least recently used files (never `keep`) until `extra` more bytes fit in
-    /// `budget`; returns them, their files still to be removed, and their entries, to be
-    /// dropped off the lock (a kept mapping is unmapped then).
+    /// Drops files (never `keep`) until `extra` more bytes fit in `budget`, as memory
+    /// does: the heaviest session on disk pays first (the writer's own weight counting
+    /// `extra`), its least recently used file first, so that a session writing frame
+    /// after frame evicts its own before anyone else's. Returns the keys, their files
+    /// still to be removed, and their entries, to be dropped off the lock (a kept mapping
+    /// is unmapped then).
     fn make_room(&mut self, budget: u64, extra: u64, keep: FrameKey) -> (Vec<FrameKey>, Vec<FileEntry>) {
         let mut evicted = Vec::new();
         let mut entries = Vec::new();
+        if self.bytes + self.reserved + extra <= budget {
+            return (evicted, entries);
+        }
+        // Each session's weight, and its files most recently used first (popped from the
+        // end: least recently used first).
+        let mut sessions: HashMap<SessionKey, (u64, Vec<(u64, FrameKey)>)> = HashMap::new();
+        sessions.entry(keep.session).or_default().0 += extra;
+        for (key, file) in &self.files {
+            let session = sessions.entry(key.session).or_default();
+            session.0 += file.bytes;
+            if *key != keep {
+                session.1.push((file.last_use, *key));
+            }
+        }
+        for (_, files) in sessions.values_mut() {
+            files.sort_unstable_by_key(|file| std::cmp::Reverse(file.0));
+        }
         while self.bytes + self.reserved + extra > budget {
-            let victim = self
-                .files
-                .iter()
-                .filter(|(k, _)| **k != keep)
-                .min_by_key(|(_, f)| f.last_use)
-                .map(|(k, _)| *k);
-            let Some(victim) = victim else { break };
+            let payer = sessions
+                .iter_mut()
+                .filter(|(_, (_, files))| !files.is_empty())
+                .max_by_key(|(_, (weight, _))| *weight)
+                .map(|(_, session)| session);
+            let Some((weight, files)) = payer else { break };
+            let Some((_, victim)) = files.pop() else { break };
             if let Some(file) = self.files.remove(&victim) {
                 self.bytes -= file.bytes;
+                *weight = weight.saturating_sub(file.bytes);
                 entries.push(file);
             }
             evicted.push(victim);
@@ -320,7 +343,7 @@ impl ColdTier for DiskTier {
             let read = tokio::task::spawn_blocking(move || {
                 frame_files::read_file(&path).map(|read| {
                     read.map(|(frame, file)| {
-                        let ranges = look.then(|| frame_files::mapped_ranges(&frame, file)).flatten();
+                        let ranges = look.then(|| pages::mapped_ranges(&frame, file)).flatten();
                         (frame, ranges)
                     })
                 })
