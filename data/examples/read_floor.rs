@@ -12,9 +12,12 @@ use stayput_cache::{ByteSize, CacheConfig, FrameCache, SessionKey};
 use stayput_data::Uploads;
 
 fn polars_alone(path: &PathBuf) -> PolarsResult<DataFrame> {
-    let parquet = path.extension().is_some_and(|e| e == "parquet");
-    if parquet {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    if extension == "parquet" {
         return ParquetReader::new(std::fs::File::open(path)?).finish();
+    }
+    if extension == "arrow" {
+        return IpcReader::new(std::fs::File::open(path)?).finish();
     }
     CsvReadOptions::default()
         .with_has_header(true)
