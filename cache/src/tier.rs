@@ -27,7 +27,7 @@ pub struct FrameKey {
 pub struct Stored {
     /// Bytes the frame takes in this tier.
     pub bytes: u64,
-    /// Frames the tier dropped to stay within its own budget (least recently used first).
+    /// Frames the tier dropped to stay within its own budget (in the order it chose them).
     pub evicted: Vec<FrameKey>,
 }
 

@@ -375,38 +375,41 @@ async fn the_heaviest_session_on_disk_pays_first() {
             "the light session's frame {n} stays"
         );
     }
-    let heavy_left = held_of(&tier, heavy, 10..16).await;
-    assert!(
-        (1..=3).contains(&heavy_left),
-        "the heavy session evicted its own: {heavy_left} left"
-    );
-    assert!(
-        tier.load(key(heavy, 15)).await.expect("load").is_some(),
-        "its newest stays"
+    assert_eq!(
+        held_of(&tier, heavy, 10..16).await,
+        [13, 14, 15],
+        "the heavy session evicted its own, oldest first"
     );
 
-    // Once the light session is the heavier, it pays.
-    for n in 20..23 {
+    // The light session writes a frame the heavy one is heavier than: the heavy one
+    // pays first. Once the light one is the heavier, it pays.
+    tier.store(key(light, 20), Arc::new(frame_of_mib(4, 20)))
+        .await
+        .expect("store");
+    assert_eq!(held_of(&tier, heavy, 10..16).await, [14, 15]);
+    for n in 21..23 {
         tier.store(key(light, n), Arc::new(frame_of_mib(4, n as u64)))
             .await
             .expect("store");
     }
-    assert!(
-        tier.load(key(heavy, 15)).await.expect("load").is_some(),
-        "the other session's newest stays while this one is the heavier"
+    assert_eq!(
+        held_of(&tier, heavy, 10..16).await,
+        [14, 15],
+        "the other session's files stay while this one is the heavier"
     );
+    assert_eq!(held_of(&tier, light, 0..23).await, [22]);
 }
 
-/// How many of `session`'s frames `ids` the tier still holds.
-async fn held_of(tier: &Arc<DiskTier>, session: SessionKey, ids: std::ops::Range<u128>) -> usize {
-    let mut held = 0;
+/// Which of `session`'s frames `ids` the tier still holds.
+async fn held_of(tier: &Arc<DiskTier>, session: SessionKey, ids: std::ops::Range<u128>) -> Vec<u128> {
+    let mut held = Vec::new();
     for n in ids {
         let k = FrameKey {
             session,
             id: uuid::Uuid::from_u128(n),
         };
         if tier.load(k).await.expect("load").is_some() {
-            held += 1;
+            held.push(n);
         }
     }
     held

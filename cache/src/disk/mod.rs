@@ -1,5 +1,6 @@
 //! The disk tier: one Arrow IPC file per frame under the cache directory, a byte budget
-//! with least-recently-used eviction, read back memory-mapped.
+//! (the heaviest session on disk evicted first, its least recently used file first),
+//! read back memory-mapped.
 //!
 //! A frame's bytes are reserved in the budget (evicting first) before its file is
 //! written, so concurrent spills cannot together overshoot the budget; a request that
@@ -48,6 +49,9 @@ struct Index {
     bytes: u64,
     /// Bytes reserved for files being written.
     reserved: u64,
+    /// The same, by the session writing them (what a session weighs on disk counts
+    /// them, see [`Index::make_room`]).
+    reserved_by: HashMap<SessionKey, u64>,
     /// Frames evicted to make room for a write that then failed or was given up: their
     /// files are gone, and the cache learns it at its next look ([`ColdTier::take_evicted`]).
     lost: Vec<FrameKey>,
@@ -64,12 +68,12 @@ struct FileEntry {
 }
 
 impl Index {
-    /// Drops files (never `keep`) until `extra` more bytes fit in `budget`, as memory
-    /// does: the heaviest session on disk pays first (the writer's own weight counting
-    /// `extra`), its least recently used file first, so that a session writing frame
-    /// after frame evicts its own before anyone else's. Returns the keys, their files
-    /// still to be removed, and their entries, to be dropped off the lock (a kept mapping
-    /// is unmapped then).
+    /// Drops files (never `keep`) until `extra` more bytes fit in `budget`: the
+    /// heaviest session on disk pays first, its least recently used file first. A
+    /// session weighs its files, its writes in progress and, for the writer, `extra`;
+    /// on a tie the writer pays. So a session writing frame after frame evicts its own
+    /// before a lighter one's. Returns the keys, their files still to be removed, and
+    /// their entries, to be dropped off the lock (a kept mapping is unmapped then).
     fn make_room(&mut self, budget: u64, extra: u64, keep: FrameKey) -> (Vec<FrameKey>, Vec<FileEntry>) {
         let mut evicted = Vec::new();
         let mut entries = Vec::new();
@@ -80,6 +84,9 @@ impl Index {
         // end: least recently used first).
         let mut sessions: HashMap<SessionKey, (u64, Vec<(u64, FrameKey)>)> = HashMap::new();
         sessions.entry(keep.session).or_default().0 += extra;
+        for (session, &bytes) in &self.reserved_by {
+            sessions.entry(*session).or_default().0 += bytes;
+        }
         for (key, file) in &self.files {
             let session = sessions.entry(key.session).or_default();
             session.0 += file.bytes;
@@ -94,7 +101,7 @@ impl Index {
             let payer = sessions
                 .iter_mut()
                 .filter(|(_, (_, files))| !files.is_empty())
-                .max_by_key(|(_, (weight, _))| *weight)
+                .max_by_key(|(session, (weight, _))| (*weight, **session == keep.session))
                 .map(|(_, session)| session);
             let Some((weight, files)) = payer else { break };
             let Some((_, victim)) = files.pop() else { break };
@@ -106,6 +113,17 @@ impl Index {
             evicted.push(victim);
         }
         (evicted, entries)
+    }
+
+    /// Gives back `bytes` reserved for a write of `session`'s.
+    fn unreserve(&mut self, session: SessionKey, bytes: u64) {
+        self.reserved = self.reserved.saturating_sub(bytes);
+        if let Some(held) = self.reserved_by.get_mut(&session) {
+            *held = held.saturating_sub(bytes);
+            if *held == 0 {
+                self.reserved_by.remove(&session);
+            }
+        }
     }
 }
 
@@ -128,13 +146,13 @@ impl Drop for LostOnDrop<'_> {
 /// Bytes reserved in the tier's budget for one write; given back on every path.
 struct DiskReservation<'a> {
     tier: &'a DiskTier,
+    session: SessionKey,
     bytes: u64,
 }
 
 impl Drop for DiskReservation<'_> {
     fn drop(&mut self) {
-        let mut index = self.tier.index();
-        index.reserved = index.reserved.saturating_sub(self.bytes);
+        self.tier.index().unreserve(self.session, self.bytes);
     }
 }
 
@@ -196,7 +214,7 @@ impl DiskTier {
         }
     }
 
-    /// Reserves `bytes` for the write of `key`, evicting least recently used files;
+    /// Reserves `bytes` for the write of `key`, evicting files ([`Index::make_room`]);
     /// [`CacheError::Busy`] when writes in progress hold the room.
     fn reserve(&self, key: FrameKey, bytes: u64) -> Result<(DiskReservation<'_>, Vec<FrameKey>), CacheError> {
         if bytes > self.budget {
@@ -218,12 +236,20 @@ impl DiskTier {
             }
             let (evicted, mut dropped) = index.make_room(self.budget, bytes, key);
             index.reserved += bytes;
+            *index.reserved_by.entry(key.session).or_default() += bytes;
             dropped.extend(old);
             (evicted, dropped)
         };
         drop(dropped);
         self.remove_files(&evicted);
-        Ok((DiskReservation { tier: self, bytes }, evicted))
+        Ok((
+            DiskReservation {
+                tier: self,
+                session: key.session,
+                bytes,
+            },
+            evicted,
+        ))
     }
 
     /// Stores under `key` the file `write` writes (about `estimate` bytes), within the
@@ -259,7 +285,7 @@ impl DiskTier {
         let more = {
             let mut index = self.index();
             let reserved = std::mem::take(&mut reservation.bytes);
-            index.reserved = index.reserved.saturating_sub(reserved);
+            index.unreserve(key.session, reserved);
             if bytes > self.budget {
                 None
             } else {
