@@ -307,11 +307,7 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
     )
     .expect("frame");
     let k = key(1);
-    tier.store(k, Arc::new(mixed.clone())).await.expect("store");
-    let (a, b) = (
-        tier.load(k).await.expect("load").expect("held"),
-        tier.load(k).await.expect("load").expect("held"),
-    );
+    let (a, b) = stored_and_read_twice(&tier, k, &mixed).await;
     assert!(Arc::ptr_eq(&a, &b), "one mapping, kept");
     assert!(a.equals_missing(&mixed));
 
@@ -323,11 +319,7 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
     .expect("categorical")
     .into_frame();
     let k = key(2);
-    tier.store(k, Arc::new(categories.clone())).await.expect("store");
-    let (a, b) = (
-        tier.load(k).await.expect("load").expect("held"),
-        tier.load(k).await.expect("load").expect("held"),
-    );
+    let (a, b) = stored_and_read_twice(&tier, k, &categories).await;
     assert!(!Arc::ptr_eq(&a, &b), "read afresh");
     assert!(a.equals(&categories) && b.equals(&categories));
 
@@ -338,11 +330,7 @@ async fn frames_whose_data_is_all_mapped_keep_their_mapping() {
         .into_series()
         .into_frame();
     let k = key(3);
-    tier.store(k, Arc::new(lists.clone())).await.expect("store");
-    let (a, b) = (
-        tier.load(k).await.expect("load").expect("held"),
-        tier.load(k).await.expect("load").expect("held"),
-    );
+    let (a, b) = stored_and_read_twice(&tier, k, &lists).await;
     assert!(!Arc::ptr_eq(&a, &b), "read afresh");
     assert!(a.equals(&lists) && b.equals(&lists));
 }
@@ -413,4 +401,17 @@ async fn held_of(tier: &Arc<DiskTier>, session: SessionKey, ids: std::ops::Range
         }
     }
     held
+}
+
+/// `frame` stored under `k`, then read back twice.
+async fn stored_and_read_twice(
+    tier: &Arc<DiskTier>,
+    k: FrameKey,
+    frame: &polars::prelude::DataFrame,
+) -> (Arc<polars::prelude::DataFrame>, Arc<polars::prelude::DataFrame>) {
+    tier.store(k, Arc::new(frame.clone())).await.expect("store");
+    (
+        tier.load(k).await.expect("load").expect("held"),
+        tier.load(k).await.expect("load").expect("held"),
+    )
 }

@@ -6,14 +6,15 @@
 //! written, so concurrent spills cannot together overshoot the budget; a request that
 //! goes away mid-write leaves no file behind. What the tier writes and how it keeps the
 //! directory safe on a shared machine is in `frame_files`; the mapping a frame read back
-//! keeps, in `mapped`; which of its pages hold the frame, in `pages`.
+//! keeps, in `mapped`; which of its pages hold the frame, in `pages`; the files, the
+//! writes in progress and who pays for room, in `index`.
 
 mod frame_files;
+mod index;
 mod mapped;
 pub(crate) mod one_batch;
 mod pages;
 
-use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +26,7 @@ use crate::sync::lock;
 use crate::tier::{ColdTier, FrameKey, Stored, TierUsage, WriteFn};
 use crate::{ByteSize, CacheError, Limit, SessionKey};
 use frame_files::{CancelOnDrop, WriteShare};
+use index::{FileEntry, Index};
 use mapped::{Mapped, MappedFrame};
 pub use one_batch::ColumnsWriter;
 
@@ -40,91 +42,6 @@ pub struct DiskTier {
     frames: PathBuf,
     budget: u64,
     index: Mutex<Index>,
-}
-
-#[derive(Default)]
-struct Index {
-    files: HashMap<FrameKey, FileEntry>,
-    /// Bytes of the files in `files`.
-    bytes: u64,
-    /// Bytes reserved for files being written.
-    reserved: u64,
-    /// The same, by the session writing them (what a session weighs on disk counts
-    /// them, see [`Index::make_room`]).
-    reserved_by: HashMap<SessionKey, u64>,
-    /// Frames evicted to make room for a write that then failed or was given up: their
-    /// files are gone, and the cache learns it at its next look ([`ColdTier::take_evicted`]).
-    lost: Vec<FrameKey>,
-    clock: u64,
-}
-
-struct FileEntry {
-    bytes: u64,
-    last_use: u64,
-    /// The frame's mapping, kept once read when all its data lies in it (see `load`):
-    /// every read gets the same frame (and whatever was kept of it between reads, its
-    /// min/max pyramid, say), and only the pages read come in.
-    mapped: Mapped,
-}
-
-impl Index {
-    /// Drops files (never `keep`) until `extra` more bytes fit in `budget`: the
-    /// heaviest session on disk pays first, its least recently used file first. A
-    /// session weighs its files, its writes in progress and, for the writer, `extra`;
-    /// on a tie the writer pays. So a session writing frame after frame evicts its own
-    /// before a lighter one's. Returns the keys, their files still to be removed, and
-    /// their entries, to be dropped off the lock (a kept mapping is unmapped then).
-    fn make_room(&mut self, budget: u64, extra: u64, keep: FrameKey) -> (Vec<FrameKey>, Vec<FileEntry>) {
-        let mut evicted = Vec::new();
-        let mut entries = Vec::new();
-        if self.bytes + self.reserved + extra <= budget {
-            return (evicted, entries);
-        }
-        // Each session's weight, and its files most recently used first (popped from the
-        // end: least recently used first).
-        let mut sessions: HashMap<SessionKey, (u64, Vec<(u64, FrameKey)>)> = HashMap::new();
-        sessions.entry(keep.session).or_default().0 += extra;
-        for (session, &bytes) in &self.reserved_by {
-            sessions.entry(*session).or_default().0 += bytes;
-        }
-        for (key, file) in &self.files {
-            let session = sessions.entry(key.session).or_default();
-            session.0 += file.bytes;
-            if *key != keep {
-                session.1.push((file.last_use, *key));
-            }
-        }
-        for (_, files) in sessions.values_mut() {
-            files.sort_unstable_by_key(|file| std::cmp::Reverse(file.0));
-        }
-        while self.bytes + self.reserved + extra > budget {
-            let payer = sessions
-                .iter_mut()
-                .filter(|(_, (_, files))| !files.is_empty())
-                .max_by_key(|(session, (weight, _))| (*weight, **session == keep.session))
-                .map(|(_, session)| session);
-            let Some((weight, files)) = payer else { break };
-            let Some((_, victim)) = files.pop() else { break };
-            if let Some(file) = self.files.remove(&victim) {
-                self.bytes -= file.bytes;
-                *weight = weight.saturating_sub(file.bytes);
-                entries.push(file);
-            }
-            evicted.push(victim);
-        }
-        (evicted, entries)
-    }
-
-    /// Gives back `bytes` reserved for a write of `session`'s.
-    fn unreserve(&mut self, session: SessionKey, bytes: u64) {
-        self.reserved = self.reserved.saturating_sub(bytes);
-        if let Some(held) = self.reserved_by.get_mut(&session) {
-            *held = held.saturating_sub(bytes);
-            if *held == 0 {
-                self.reserved_by.remove(&session);
-            }
-        }
-    }
 }
 
 /// Frames a write evicted, recorded as lost ([`Index::lost`]) unless the write hands
@@ -227,7 +144,7 @@ impl DiskTier {
             if let Some(old) = &old {
                 index.bytes -= old.bytes;
             }
-            if index.reserved + bytes > self.budget {
+            if index.reserved() + bytes > self.budget {
                 // The room is held by other writes in progress: refuse rather than
                 // overshoot, before evicting anything.
                 drop(index);
@@ -235,8 +152,7 @@ impl DiskTier {
                 return Err(CacheError::Busy);
             }
             let (evicted, mut dropped) = index.make_room(self.budget, bytes, key);
-            index.reserved += bytes;
-            *index.reserved_by.entry(key.session).or_default() += bytes;
+            index.hold(key.session, bytes);
             dropped.extend(old);
             (evicted, dropped)
         };

@@ -50,7 +50,7 @@ pub(super) fn mapped_ranges(frame: &DataFrame, file: FileId) -> Option<Vec<(usiz
 /// dictionary in the heap), 128-bit integers, decimals and 16-bit floats.
 fn buffers(frame: &DataFrame) -> Option<(Vec<(usize, usize)>, usize)> {
     use polars::prelude::{DataType, PolarsNumericType};
-    use polars_arrow::array::Array;
+    use polars_arrow::array::{Array, BinaryViewArrayGeneric, ViewType};
     use polars_arrow::bitmap::Bitmap;
 
     fn bitmap(bits: Option<&Bitmap>, out: &mut Vec<(usize, usize)>) {
@@ -72,6 +72,13 @@ fn buffers(frame: &DataFrame) -> Option<(Vec<(usize, usize)>, usize)> {
         }
         Some(())
     }
+    fn views<T: ViewType + ?Sized>(array: &BinaryViewArrayGeneric<T>, out: &mut Vec<(usize, usize)>) {
+        values(array.views().as_slice(), out);
+        for data in array.data_buffers().iter() {
+            values(data.as_slice(), out);
+        }
+        bitmap(array.validity(), out);
+    }
 
     let mut out = Vec::new();
     let mut arrays = 0;
@@ -89,24 +96,16 @@ fn buffers(frame: &DataFrame) -> Option<(Vec<(usize, usize)>, usize)> {
                     bitmap(array.validity(), out);
                 }
             }
-            DataType::String => {
-                for array in series.str().ok()?.downcast_iter() {
-                    values(array.views().as_slice(), out);
-                    for data in array.data_buffers().iter() {
-                        values(data.as_slice(), out);
-                    }
-                    bitmap(array.validity(), out);
-                }
-            }
-            DataType::Binary => {
-                for array in series.binary().ok()?.downcast_iter() {
-                    values(array.views().as_slice(), out);
-                    for data in array.data_buffers().iter() {
-                        values(data.as_slice(), out);
-                    }
-                    bitmap(array.validity(), out);
-                }
-            }
+            DataType::String => series
+                .str()
+                .ok()?
+                .downcast_iter()
+                .for_each(|array| views(array, out)),
+            DataType::Binary => series
+                .binary()
+                .ok()?
+                .downcast_iter()
+                .for_each(|array| views(array, out)),
             DataType::Int8 => numeric(series.i8(), out)?,
             DataType::Int16 => numeric(series.i16(), out)?,
             DataType::Int32 => numeric(series.i32(), out)?,
@@ -131,11 +130,12 @@ fn buffers(frame: &DataFrame) -> Option<(Vec<(usize, usize)>, usize)> {
 /// of a 1e9-row frame left 4.2 GB of the file mapped, counted in the server's RSS).
 pub(super) fn unmap_pages(ranges: &[(usize, usize)]) {
     for &(start, len) in ranges {
-        // SAFETY: every range lies within a read-only shared mapping of a frame file
-        // (checked against /proc/self/maps by `mapped_ranges`, and kept mapped by the
-        // frame that owns it). MADV_DONTNEED on a file mapping only drops this process's
-        // page-table entries: the data stays in the file and the page cache, and the next
-        // read faults it back in, the same bytes. It never touches anonymous memory here.
+        // SAFETY: every range lies within a read-only mapping of a frame file (shared, or
+        // private and never written; checked against /proc/self/maps by `mapped_ranges`,
+        // and kept mapped by the frame that owns it). MADV_DONTNEED on such a mapping only
+        // drops this process's page-table entries: the data stays in the file and the
+        // page cache, and the next read faults it back in, the same bytes. It never
+        // touches anonymous memory here.
         #[allow(unsafe_code)]
         let _ = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
     }
