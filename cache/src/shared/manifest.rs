@@ -1,5 +1,6 @@
 //! What a frame in Redis is made of: its columns in Arrow IPC files, each file in chunks
-//! of at most [`CHUNK_BYTES`], all under one version.
+//! of the size its manifest names (this server writes [`CHUNK_BYTES`]), all under one
+//! version.
 //!
 //! A column of [`FILE_BYTES`] or more is a file of its own; narrower ones share a file up
 //! to about that size. A frame read back over the bytes it was read into (see

@@ -123,12 +123,13 @@ impl From<std::io::Error> for RawError {
 }
 
 /// Reads each key's value into its piece, over one connection, each `GET` sent as the
-/// reply before it starts to arrive (see the module's docs). `Ok(false)` when a key is missing or its value is not the length of its piece.
-/// Blocking (run it off the async runtime): plain blocking reads of large values cost
-/// less than the runtime's wake-ups on this 2-core VM. Connecting, and every read, end
-/// within twice `per_command` of the start (fred bounds each command by it; a frame is at
-/// most `frame_max`, 64 MiB by default, a tenth of a second's reading here), so a Redis
-/// that stops answering costs a read no more than that. Looking up the host's name is not
+/// reply before it starts to arrive (see the module's docs). `Ok(false)` when a key is
+/// missing or its value is not the length of its piece. Blocking (run it off the async
+/// runtime): plain blocking reads of large values cost less than the runtime's wake-ups
+/// on this 2-core VM. Connecting, and every read and write, end within twice
+/// `per_command` of the start (fred bounds each command by it; a frame is at most
+/// `frame_max`, 64 MiB by default, a tenth of a second's reading here), so a Redis that
+/// stops answering costs a read no more than that. Looking up the host's name is not
 /// bounded here: the system's resolver bounds it (an address in the URL needs none).
 pub(crate) fn read_into(
     endpoint: &Endpoint,
