@@ -8,6 +8,7 @@ use std::sync::Arc;
 use polars::prelude::DataFrame;
 use serde::de::DeserializeOwned;
 
+use crate::disk::one_batch::body_bytes;
 use crate::disk::ColumnsWriter;
 use crate::error::RecipeError;
 use crate::tier::WriteFn;
@@ -46,8 +47,25 @@ pub struct DiskShape {
 /// column's. It fails when the write fails, or once the request waiting has gone away.
 pub type Values<'a> = &'a mut dyn FnMut(&[f64]) -> std::io::Result<()>;
 
-/// A disk recipe: from its arguments, the shape of its frame and the write of its file.
-type DiskFn = dyn Fn(&str) -> Result<(DiskShape, WriteFn), CacheError> + Send + Sync;
+/// What a disk recipe will write, from its arguments: the frame's shape when the recipe
+/// says it (f64 columns, [`crate::FrameCacheBuilder::disk_recipe`]), about how many bytes
+/// its file takes (reserved in the disk budget first), and the write itself.
+pub(crate) struct DiskJob {
+    pub(crate) shape: Option<DiskShape>,
+    pub(crate) bytes: u64,
+    pub(crate) write: WriteFn,
+}
+
+/// A disk recipe: from its arguments, what it will write.
+type DiskFn = dyn Fn(&str) -> Result<DiskJob, CacheError> + Send + Sync;
+
+/// A recipe's arguments read from their JSON text.
+fn parse_args<A: DeserializeOwned>(function: &str, args: &str) -> Result<A, CacheError> {
+    serde_json::from_str(args).map_err(|err| CacheError::BadArguments {
+        function: function.to_owned(),
+        reason: err.to_string(),
+    })
+}
 
 /// The registered recipes, by name.
 #[derive(Clone, Default)]
@@ -121,11 +139,8 @@ impl Recipes {
     {
         let function = name.to_owned();
         let fill = Arc::new(fill);
-        let job = move |args: &str| -> Result<(DiskShape, WriteFn), CacheError> {
-            let args: A = serde_json::from_str(args).map_err(|err| CacheError::BadArguments {
-                function: function.clone(),
-                reason: err.to_string(),
-            })?;
+        let job = move |args: &str| -> Result<DiskJob, CacheError> {
+            let args: A = parse_args(&function, args)?;
             let made = shape(&args);
             let (columns, rows) = (made.columns.clone(), made.rows);
             let fill = Arc::clone(&fill);
@@ -137,20 +152,51 @@ impl Recipes {
                 }
                 writer.finish().map(|_| ())
             });
-            Ok((made, write))
+            Ok(DiskJob {
+                bytes: body_bytes(made.columns.len(), made.rows),
+                shape: Some(made),
+                write,
+            })
         };
         self.disk.insert(name.to_owned(), Arc::new(job));
     }
 
-    /// The shape of the frame of `lineage` and the write of its file, when its recipe is
-    /// a disk recipe; `None` otherwise.
-    pub(crate) fn disk_job(&self, lineage: &Lineage) -> Option<Result<(DiskShape, WriteFn), CacheError>> {
+    /// Registers `write` as how the recipe `name` writes its frame's Arrow IPC file
+    /// straight into the disk tier (about `bytes` of it), for its frames placed on disk.
+    pub(crate) fn add_disk_file<A>(
+        &mut self,
+        name: &str,
+        bytes: impl Fn(&A) -> u64 + Send + Sync + 'static,
+        write: impl Fn(A, &mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync + 'static,
+    ) where
+        A: DeserializeOwned + Send + 'static,
+    {
+        let function = name.to_owned();
+        let write = Arc::new(write);
+        let job = move |args: &str| -> Result<DiskJob, CacheError> {
+            let args: A = parse_args(&function, args)?;
+            let bytes = bytes(&args);
+            let write = Arc::clone(&write);
+            Ok(DiskJob {
+                shape: None,
+                bytes,
+                write: Box::new(move |out: &mut dyn std::io::Write| write(args, out)),
+            })
+        };
+        self.disk.insert(name.to_owned(), Arc::new(job));
+    }
+
+    /// What the disk recipe of `lineage` writes; `None` when it has none.
+    pub(crate) fn disk_job(&self, lineage: &Lineage) -> Option<Result<DiskJob, CacheError>> {
         self.disk.get(&lineage.function).map(|job| job(&lineage.args))
     }
 
-    /// Whether `name` is a disk recipe.
-    pub(crate) fn is_disk(&self, name: &str) -> bool {
+    /// Whether the frames of `lineage`'s recipe placed as `placement` are written by it
+    /// straight into the disk tier: always for a recipe that writes only there, and for
+    /// one that also builds frames in memory, those placed on disk.
+    pub(crate) fn writes_to_disk(&self, name: &str, placement: crate::Placement) -> bool {
         self.disk.contains_key(name)
+            && (placement == crate::Placement::Disk || !self.by_name.contains_key(name))
     }
 
     pub(crate) fn has(&self, name: &str) -> bool {

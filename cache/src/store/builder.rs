@@ -114,6 +114,27 @@ impl FrameCacheBuilder {
         self
     }
 
+    /// Registers how the recipe `name` writes its frame's Arrow IPC file straight into
+    /// the disk tier, for its frames placed on disk ([`crate::Placement::Disk`]): `write`
+    /// writes the whole file (about `bytes` of it, reserved in the disk budget first) to
+    /// its writer, on the blocking pool, never holding the frame whole. A read of such a
+    /// frame not on disk writes it again this way, and reads it back memory-mapped; frames
+    /// of the same recipe placed otherwise are still built by its in-memory recipe. The
+    /// writer fails once the request waiting has gone away; `write` must be
+    /// deterministic in its arguments.
+    pub fn disk_file_recipe<A>(
+        mut self,
+        name: &str,
+        bytes: impl Fn(&A) -> u64 + Send + Sync + 'static,
+        write: impl Fn(A, &mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+    {
+        self.recipes.add_disk_file(name, bytes, write);
+        self
+    }
+
     /// Marks the recipe `name` as work that cannot be stopped once started (a polars
     /// collect, say). The cache runs it in its own task, with its reservation: when the
     /// caller goes away mid-run, the work goes on and its memory stays reserved until it

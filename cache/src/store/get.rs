@@ -51,11 +51,14 @@ impl FrameCache {
                         Counters::bump(&self.inner.counters.hits_memory);
                         return Ok(Arc::clone(frame));
                     }
-                    None => (Some(matches!(entry.data, Data::Cold)), entry.lineage.clone()),
+                    None => (
+                        Some((matches!(entry.data, Data::Cold), entry.placement)),
+                        entry.lineage.clone(),
+                    ),
                 },
             }
         };
-        let Some(in_cold) = in_cold else {
+        let Some((in_cold, placement)) = in_cold else {
             Counters::bump(&self.inner.counters.misses);
             return Err(CacheError::Unknown);
         };
@@ -65,7 +68,7 @@ impl FrameCache {
             }
         }
         match lineage {
-            Some(lineage) if self.inner.recipes.is_disk(&lineage.function) => {
+            Some(lineage) if self.inner.recipes.writes_to_disk(&lineage.function, placement) => {
                 self.rebuild_on_disk(key, lineage).await
             }
             Some(lineage) if self.inner.recipes.has(&lineage.function) => {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use super::put::Undo;
 use super::FrameCache;
-use crate::disk::one_batch::body_bytes;
 use crate::state::Data;
 use crate::tier::FrameKey;
 use crate::{CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
@@ -31,20 +30,17 @@ impl FrameCache {
         let Some(cold) = self.inner.cold.as_ref() else {
             return Err(CacheError::NoDisk);
         };
-        let (shape, _) = self
+        let job = self
             .inner
             .recipes
             .disk_job(&lineage)
             .ok_or_else(|| CacheError::NoRecipe(function.to_owned()))??;
-        let bytes = body_bytes(shape.columns.len(), shape.rows);
-        let budget = cold.usage().budget;
-        if bytes > budget {
-            return Err(CacheError::TooLarge {
-                needed: crate::ByteSize(bytes),
-                limit: crate::Limit::DiskBudget,
-                budget: crate::ByteSize(budget),
-            });
-        }
+        // Only a recipe that says its frame's shape makes a handle before it runs.
+        let Some(shape) = job.shape else {
+            return Err(CacheError::NoRecipe(function.to_owned()));
+        };
+        let bytes = job.bytes;
+        Self::fits_disk(cold.as_ref(), bytes)?;
         let key = self.new_key(session).await;
         let handle = FrameHandle {
             id: FrameId::from(key.id.to_string()),
@@ -74,6 +70,20 @@ impl FrameCache {
         Ok(handle)
     }
 
+    /// [`CacheError::TooLarge`] for a frame of `bytes` larger than the disk budget of
+    /// `cold`: no eviction could make room for it.
+    pub(super) fn fits_disk(cold: &dyn crate::tier::ColdTier, bytes: u64) -> Result<(), CacheError> {
+        let budget = cold.usage().budget;
+        if bytes > budget {
+            return Err(CacheError::TooLarge {
+                needed: crate::ByteSize(bytes),
+                limit: crate::Limit::DiskBudget,
+                budget: crate::ByteSize(budget),
+            });
+        }
+        Ok(())
+    }
+
     /// Writes the frame of `key` into the disk tier by its disk recipe, and reads it
     /// back (mapped): what a read of a frame evicted from the disk tier does, once
     /// however many readers ask at the same time.
@@ -101,14 +111,13 @@ impl FrameCache {
         let Some(cold) = self.inner.cold.as_ref() else {
             return Err(CacheError::NoDisk);
         };
-        let (shape, write) = self
+        let job = self
             .inner
             .recipes
             .disk_job(lineage)
             .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))??;
-        let bytes = body_bytes(shape.columns.len(), shape.rows);
         let started = std::time::Instant::now();
-        let stored = cold.store_written(key, bytes, write).await;
+        let stored = cold.store_written(key, job.bytes, job.write).await;
         self.cold_lost();
         let stored = stored?;
         self.cold_evicted(&stored.evicted);
@@ -130,7 +139,7 @@ impl FrameCache {
         }
         tracing::info!(
             frame = %key.id,
-            rows = shape.rows,
+            recipe = %lineage.function,
             bytes = stored.bytes,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "made on disk"

@@ -99,7 +99,11 @@ impl FrameCache {
             return Err(CacheError::NoRecipe(lineage.function));
         }
         // A frame no read could ever hold is refused now, as `put` refuses it.
-        self.target(placement, bytes)?;
+        if let Target::Cold(cold) = self.target(placement, bytes)? {
+            if placement == Placement::Disk {
+                Self::fits_disk(cold.as_ref(), bytes)?;
+            }
+        }
         let key = self.new_key(session).await;
         let handle = FrameHandle {
             id: FrameId::from(key.id.to_string()),

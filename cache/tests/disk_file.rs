@@ -1,0 +1,208 @@
+//! A recipe that writes its frame's Arrow IPC file straight into the disk tier
+//! (`FrameCacheBuilder::disk_file_recipe`): its frames placed on disk are written there
+//! by it and read back memory-mapped, never built in memory; the same recipe's frames
+//! placed in memory are still built by its in-memory recipe. Against the real disk.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{config, files_in, MIB};
+use polars::prelude::*;
+use stayput_cache::{
+    ByteSize, CacheError, DiskTier, FrameCache, FrameHandle, Limit, Lineage, Placement, Residence, SessionKey,
+};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Table {
+    rows: u64,
+    seed: u64,
+}
+
+/// The table `seed` of `rows` rows: a float, a nullable integer and a text column.
+fn table(rows: u64, seed: u64) -> DataFrame {
+    let x: Vec<f64> = (0..rows).map(|i| (i + seed) as f64 * 0.25).collect();
+    let n: Vec<Option<i64>> = (0..rows)
+        .map(|i| (i % 7 != 0).then_some((i * seed) as i64))
+        .collect();
+    let s: Vec<String> = (0..rows).map(|i| format!("row {}", i % 100)).collect();
+    DataFrame::new(
+        rows as usize,
+        vec![
+            Column::new("x".into(), x),
+            Column::new("n".into(), n),
+            Column::new("s".into(), s),
+        ],
+    )
+    .expect("frame")
+}
+
+/// Runs of each path: in memory, and written to disk.
+#[derive(Default)]
+struct Runs {
+    memory: AtomicU64,
+    disk: AtomicU64,
+}
+
+/// A cache of `memory_mib` in memory and `disk_mib` on disk whose recipe `table` builds
+/// its frame in memory, and writes it (batch by batch) straight to disk when placed there.
+fn cache(dir: &std::path::Path, memory_mib: u64, disk_mib: u64) -> (FrameCache, Arc<Runs>) {
+    let runs = Arc::new(Runs::default());
+    let (in_memory, on_disk) = (Arc::clone(&runs), Arc::clone(&runs));
+    let tier = Arc::new(DiskTier::open(dir, ByteSize(disk_mib * MIB)).expect("cache dir usable"));
+    let cache = FrameCache::builder(config(memory_mib, memory_mib, MINUTE))
+        .cold_tier(tier)
+        .recipe("table", move |args: Table| {
+            in_memory.memory.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, std::io::Error>(table(args.rows, args.seed)) }
+        })
+        .disk_file_recipe(
+            "table",
+            |args: &Table| args.rows * 40,
+            move |args: Table, out: &mut dyn std::io::Write| {
+                on_disk.disk.fetch_add(1, Ordering::SeqCst);
+                let whole = table(args.rows, args.seed);
+                let arrow = whole.schema().to_arrow(CompatLevel::newest());
+                let fields = polars_arrow::io::ipc::write::default_ipc_fields(arrow.iter_values());
+                let mut writer = IpcWriter::new(out)
+                    .batched(whole.schema(), fields)
+                    .map_err(std::io::Error::other)?;
+                let mut at = 0;
+                while at < whole.height() {
+                    let batch = whole.slice(at as i64, 10_000);
+                    writer.write_batch(&batch).map_err(std::io::Error::other)?;
+                    at += batch.height();
+                }
+                writer.finish().map_err(std::io::Error::other)
+            },
+        )
+        .build();
+    (cache, runs)
+}
+
+/// A handle of the table `seed` for `session`, placed as `placement`, built on first read.
+async fn put(
+    cache: &FrameCache,
+    session: SessionKey,
+    rows: u64,
+    seed: u64,
+    placement: Placement,
+) -> Result<FrameHandle, CacheError> {
+    let lineage = Lineage::new("table", &Table { rows, seed }).expect("lineage");
+    cache
+        .put_lineage(session, rows, 3, rows * 40, lineage, placement)
+        .await
+}
+
+/// Whether `address` lies in a mapping of a frame file (`/proc/self/maps`).
+fn in_a_frame_file(address: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    maps.lines().any(|line| {
+        let Some((range, rest)) = line.split_once(' ') else {
+            return false;
+        };
+        let Some((lo, hi)) = range.split_once('-') else {
+            return false;
+        };
+        let (lo, hi) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
+        matches!((lo, hi), (Ok(lo), Ok(hi)) if lo <= address && address < hi) && rest.ends_with(".arrow")
+    })
+}
+
+#[tokio::test]
+async fn placed_on_disk_it_is_written_there_and_read_mapped_never_built_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 1 MiB of memory; the frame is ~8 MiB.
+    let (cache, runs) = cache(dir.path(), 1, 64);
+    let me = SessionKey::random();
+    let rows = 200_000;
+    let handle = put(&cache, me, rows, 3, Placement::Disk).await.expect("placed");
+    assert_eq!(
+        runs.disk.load(Ordering::SeqCst),
+        0,
+        "not written before it is read"
+    );
+
+    let frame = cache.get(me, &handle).await.expect("written and read");
+    assert!(frame.equals_missing(&table(rows, 3)));
+    assert_eq!(runs.disk.load(Ordering::SeqCst), 1);
+    assert_eq!(runs.memory.load(Ordering::SeqCst), 0, "never built in memory");
+    let info = cache.entry(me, &handle.id).expect("listed");
+    assert_eq!(
+        (info.placement, info.residence),
+        (Placement::Disk, Residence::Disk)
+    );
+    assert_eq!(
+        cache.session_memory(me),
+        0,
+        "nothing of it in the session's quota"
+    );
+    assert_eq!(cache.totals().memory.bytes, 0);
+    let x = frame.column("x").expect("x").f64().expect("f64");
+    let first = x.downcast_iter().next().expect("a chunk").values().as_ptr() as usize;
+    assert!(in_a_frame_file(first), "its values lie in the file's mapping");
+    assert_eq!(files_in(dir.path()).len(), 1);
+
+    // Read again: the same file, not written twice.
+    let again = cache.get(me, &handle).await.expect("read again");
+    assert!(again.equals_missing(&frame));
+    assert_eq!(runs.disk.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn placed_in_memory_the_same_recipe_builds_it_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cache, runs) = cache(dir.path(), 64, 64);
+    let me = SessionKey::random();
+    let handle = put(&cache, me, 10_000, 5, Placement::Memory)
+        .await
+        .expect("placed");
+    let frame = cache.get(me, &handle).await.expect("built");
+    assert!(frame.equals_missing(&table(10_000, 5)));
+    assert_eq!(runs.memory.load(Ordering::SeqCst), 1);
+    assert_eq!(runs.disk.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        cache.entry(me, &handle.id).expect("listed").residence,
+        Residence::Memory
+    );
+    assert!(files_in(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn evicted_from_disk_it_is_written_again_and_one_over_the_disk_budget_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Room on disk for one ~8 MiB frame, not two.
+    let (cache, runs) = cache(dir.path(), 1, 12);
+    let me = SessionKey::random();
+    let first = put(&cache, me, 200_000, 1, Placement::Disk).await.expect("first");
+    drop(cache.get(me, &first).await.expect("first read"));
+    let second = put(&cache, me, 200_000, 2, Placement::Disk)
+        .await
+        .expect("second");
+    drop(cache.get(me, &second).await.expect("second read"));
+    assert_eq!(
+        cache.entry(me, &first.id).expect("listed").residence,
+        Residence::Gone,
+        "its file went to make room"
+    );
+    let again = cache.get(me, &first).await.expect("written again");
+    assert!(again.equals_missing(&table(200_000, 1)));
+    assert_eq!(runs.disk.load(Ordering::SeqCst), 3);
+    assert_eq!(runs.memory.load(Ordering::SeqCst), 0);
+
+    // Over the disk budget: refused when placed, naming the disk budget.
+    let over = put(&cache, me, 1_000_000, 9, Placement::Disk).await;
+    match over {
+        Err(CacheError::TooLarge { limit, .. }) => assert_eq!(limit, Limit::DiskBudget),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // A recipe that does not say its shape makes no handle before it runs.
+    let made = cache
+        .make_on_disk(me, "table", &Table { rows: 10, seed: 1 })
+        .await;
+    assert!(matches!(made, Err(CacheError::NoRecipe(_))), "{made:?}");
+}
