@@ -39,6 +39,11 @@ pub trait ColdTier: Send + Sync + 'static {
     /// Stores `frame` under `key`, replacing any frame stored there before.
     fn store(&self, key: FrameKey, frame: Arc<DataFrame>) -> BoxFuture<'_, Result<Stored, CacheError>>;
 
+    /// Whether the tier keeps files that frames are written into ([`ColdTier::store_written`]).
+    fn takes_files(&self) -> bool {
+        false
+    }
+
     /// Stores under `key` the Arrow IPC file `write` writes (about `bytes` long): a frame
     /// made straight into the tier, never whole in memory. Only a tier that keeps files
     /// can; the others refuse with [`CacheError::NoDisk`].

@@ -200,9 +200,20 @@ async fn evicted_from_disk_it_is_written_again_and_one_over_the_disk_budget_is_r
         Err(CacheError::TooLarge { limit, .. }) => assert_eq!(limit, Limit::DiskBudget),
         other => panic!("expected TooLarge, got {other:?}"),
     }
-    // A recipe that does not say its shape makes no handle before it runs.
+    // Made on disk at once (a memoized step placed there, say): its shape is what the
+    // file read back holds.
     let made = cache
-        .make_on_disk(me, "table", &Table { rows: 10, seed: 1 })
-        .await;
-    assert!(matches!(made, Err(CacheError::NoRecipe(_))), "{made:?}");
+        .make_memoized(me, "table", &Table { rows: 10, seed: 1 }, Placement::Disk)
+        .await
+        .expect("made on disk");
+    assert_eq!((made.rows, made.cols), (10, 3));
+    let info = cache.entry(me, &made.id).expect("listed");
+    assert_eq!((info.rows, info.cols, info.residence), (10, 3, Residence::Disk));
+    assert_eq!(runs.disk.load(Ordering::SeqCst), 4);
+    assert_eq!(runs.memory.load(Ordering::SeqCst), 0);
+    let same = cache
+        .make_memoized(me, "table", &Table { rows: 10, seed: 1 }, Placement::Disk)
+        .await
+        .expect("memoized");
+    assert_eq!(same.id, made.id);
 }

@@ -27,6 +27,8 @@
 //!   (aggregates, derived columns, filter conditions).
 //! - `sizing`: what running a chain will take in memory (a join's real row widths, a
 //!   chain's peak), worked out before it runs.
+//! - `streamed`: lazy queries run by polars' streaming engine a batch at a time, into an
+//!   Arrow IPC file (frames larger than memory) or only counted (their check).
 //! - [`table`]: a frame's schema with each column's nulls and range, and pages of its
 //!   rows (the types always built; the functions with `engine`).
 //! - [`error`]: [`StepError`], why a step could not be planned, sized or run.
@@ -45,6 +47,8 @@ pub mod ingest;
 mod into_cache;
 #[cfg(feature = "engine")]
 pub mod sizing;
+#[cfg(feature = "engine")]
+pub mod streamed;
 pub mod table;
 pub mod transform;
 

@@ -246,6 +246,10 @@ impl ColdTier for DiskTier {
         Box::pin(self.store_with(key, estimate, write))
     }
 
+    fn takes_files(&self) -> bool {
+        true
+    }
+
     fn store_written(
         &self,
         key: FrameKey,

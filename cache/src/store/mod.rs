@@ -113,6 +113,23 @@ impl FrameCache {
         &self.inner.config
     }
 
+    /// The tighter of the memory budget and the session quota: the most one frame may
+    /// take in memory, and which limit that is.
+    pub fn memory_limit(&self) -> (crate::Limit, u64) {
+        let config = &self.inner.config;
+        if config.session_quota < config.memory_budget {
+            (crate::Limit::SessionQuota, config.session_quota.bytes())
+        } else {
+            (crate::Limit::MemoryBudget, config.memory_budget.bytes())
+        }
+    }
+
+    /// Whether frames can be placed on disk ([`crate::Placement::Disk`]): the cache has a
+    /// disk tier, which frames larger than memory are written into.
+    pub fn has_disk(&self) -> bool {
+        self.inner.cold.as_ref().is_some_and(|cold| cold.takes_files())
+    }
+
     /// Milliseconds since the cache was built, on tokio's clock.
     fn now_ms(&self) -> u64 {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)

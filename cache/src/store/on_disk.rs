@@ -17,7 +17,7 @@ impl FrameCache {
     /// Runs the disk recipe `function` on `args`, its frame written straight into the
     /// disk tier chunk by chunk, and returns its handle. Refused before anything is
     /// written when the cache has no disk tier ([`CacheError::NoDisk`]), when `function`
-    /// is not a disk recipe ([`CacheError::NoRecipe`]), or when the frame is larger than
+    /// has no disk recipe ([`CacheError::NoRecipe`]), or when the frame is larger than
     /// the disk budget ([`CacheError::TooLarge`]). Evicted from the disk tier later, a
     /// read writes it again from its lineage.
     pub async fn make_on_disk<A: Serialize>(
@@ -27,6 +27,18 @@ impl FrameCache {
         args: &A,
     ) -> Result<FrameHandle, CacheError> {
         let lineage = Lineage::new(function, args)?;
+        self.build_on_disk(session, lineage, ()).await
+    }
+
+    /// [`FrameCache::make_on_disk`] of `lineage`, holding `hold` until the frame is in.
+    /// Its handle is listed while it is written (a read of it joins the write). A recipe
+    /// that does not say its frame's shape gets it from the frame read back.
+    pub(super) async fn build_on_disk<H>(
+        &self,
+        session: SessionKey,
+        lineage: Lineage,
+        hold: H,
+    ) -> Result<FrameHandle, CacheError> {
         let Some(cold) = self.inner.cold.as_ref() else {
             return Err(CacheError::NoDisk);
         };
@@ -34,18 +46,19 @@ impl FrameCache {
             .inner
             .recipes
             .disk_job(&lineage)
-            .ok_or_else(|| CacheError::NoRecipe(function.to_owned()))??;
-        // Only a recipe that says its frame's shape makes a handle before it runs.
-        let Some(shape) = job.shape else {
-            return Err(CacheError::NoRecipe(function.to_owned()));
-        };
+            .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))??;
         let bytes = job.bytes;
         Self::fits_disk(cold.as_ref(), bytes)?;
+        let (rows, cols) = job
+            .shape
+            .as_ref()
+            .map_or((0, 0), |shape| (shape.rows, shape.columns.len() as u64));
+        drop(job);
         let key = self.new_key(session).await;
-        let handle = FrameHandle {
+        let mut handle = FrameHandle {
             id: FrameId::from(key.id.to_string()),
-            rows: shape.rows,
-            cols: shape.columns.len() as u64,
+            rows,
+            cols,
             bytes,
         };
         self.insert_new(key, Placement::Disk, Some(lineage.clone()), &handle, true);
@@ -56,13 +69,21 @@ impl FrameCache {
         };
         // In the flight a read of this key joins (its id is listed while it is written):
         // one write of the file, never two at once.
-        self.inner
+        let frame = self
+            .inner
             .rebuilding
             .run(key, || async {
                 self.write_on_disk(key, &lineage).await?;
                 self.load_cold(key).await?.ok_or(CacheError::Expired)
             })
             .await?;
+        drop(hold);
+        (handle.rows, handle.cols) = (frame.height() as u64, frame.width() as u64);
+        drop(frame);
+        if let Some(entry) = self.state().entries.get_mut(&key) {
+            (entry.rows, entry.cols) = (handle.rows, handle.cols);
+            handle.bytes = entry.bytes;
+        }
         // Every server must know the handle before the browser has it.
         self.publish(key, None, false).await?;
         self.report_held(session).await;

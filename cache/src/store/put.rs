@@ -196,6 +196,10 @@ impl FrameCache {
         placement: Placement,
         hold: H,
     ) -> Result<FrameHandle, CacheError> {
+        if placement == Placement::Disk && self.inner.recipes.writes_to_disk(&lineage.function, placement) {
+            // Written straight into the disk tier, never whole in memory.
+            return self.build_on_disk(session, lineage, hold).await;
+        }
         let reservation = self.reserve_for(session, &lineage, true).await?;
         let (frame, (reservation, _hold)) = self
             .inner
