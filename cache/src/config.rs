@@ -43,4 +43,14 @@ impl CacheConfig {
             max_frames_per_session: DEFAULT_MAX_FRAMES_PER_SESSION,
         }
     }
+
+    /// The most one frame may take in memory: the tighter of the memory budget and the
+    /// session quota, and which limit that is.
+    pub fn frame_limit(&self) -> (crate::Limit, u64) {
+        if self.session_quota < self.memory_budget {
+            (crate::Limit::SessionQuota, self.session_quota.bytes())
+        } else {
+            (crate::Limit::MemoryBudget, self.memory_budget.bytes())
+        }
+    }
 }

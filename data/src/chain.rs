@@ -122,7 +122,14 @@ impl Chain {
     /// it off the async runtime). A chain ending in a plot step has its x flagged as
     /// sorted, so the figure engine finds a zoom's rows by binary search.
     pub fn run(&self, uploads: &Uploads) -> Result<DataFrame, StepError> {
-        let mut frame = self.lazy(uploads)?.collect()?;
+        self.run_with(uploads, Engine::InMemory)
+    }
+
+    /// [`Chain::run`] by polars' `engine`: the streaming engine runs each step a batch at
+    /// a time where it can ([`crate::sizing::Run::Streamed`]).
+    pub fn run_with(&self, uploads: &Uploads, engine: Engine) -> Result<DataFrame, StepError> {
+        // One query, one sink: never the several results of a multi-sink plan.
+        let mut frame = self.lazy(uploads)?.collect_with_engine(engine)?.unwrap_single();
         if let Some(ChainStep::Plot { x, .. }) = self.steps.last() {
             mark_sorted(&mut frame, x);
         }

@@ -40,6 +40,18 @@ impl Uploads {
                     }
                 },
             )
+            // Placed on disk (larger than memory), written into the disk tier batch by
+            // batch from its kept file, and read back mapped.
+            .disk_file_recipe(
+                UPLOAD_RECIPE,
+                |source: &UploadSource| on_disk_bytes(source.bytes),
+                {
+                    let writer = self.clone();
+                    move |source: UploadSource, out: &mut dyn std::io::Write| {
+                        writer.write_on_disk(&source, out)
+                    }
+                },
+            )
             .kept_files(Arc::new(self.clone()))
     }
 
@@ -85,6 +97,10 @@ impl Uploads {
         })
         .await
         .map_err(|_| IngestError::Storage)??;
+        // Larger than memory: kept without being read whole, and placed on disk.
+        if expected > cache.memory_limit().1 && cache.has_disk() && incoming.keeps_on_disk() {
+            return self.ingest_on_disk(cache, session, incoming, hold).await;
+        }
         let reservation = cache.reserve(session, expected).await?;
         // The reservation goes into the parse and comes back with it: when the request
         // goes away mid-parse (a client that hangs up), the parse runs on, and its memory
@@ -116,6 +132,43 @@ impl Uploads {
                 )
                 .await?;
             Ok::<_, IngestError>(handle)
+        }
+        .await;
+        if stored.is_err() {
+            self.discard(&source);
+        }
+        stored
+    }
+
+    /// [`Uploads::ingest_holding`] of an upload whose frame is larger than memory: kept
+    /// without being read whole ([`Uploads::keep_on_disk`]) and placed on disk, counted
+    /// against the disk budget only. Its first read writes it into the disk tier batch by
+    /// batch and maps it.
+    async fn ingest_on_disk<H: Send + 'static>(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        incoming: Incoming,
+        hold: H,
+    ) -> Result<FrameHandle, IngestError> {
+        let (kept, hold) = tokio::task::spawn_blocking({
+            let uploads = self.clone();
+            move || (uploads.keep_on_disk(incoming), hold)
+        })
+        .await
+        .map_err(|_| IngestError::Damaged {
+            format: "uploaded",
+            reason: "its content could not be parsed".into(),
+        })?;
+        let Kept { source, cols } = kept?;
+        let _held_until_stored = hold;
+        let stored = async {
+            let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
+            Ok::<_, IngestError>(
+                cache
+                    .put_lineage(session, source.rows, cols, source.bytes, lineage, Placement::Disk)
+                    .await?,
+            )
         }
         .await;
         if stored.is_err() {
@@ -185,6 +238,13 @@ impl Uploads {
             _ => Ok(None),
         }
     }
+}
+
+/// About how many bytes the Arrow IPC file of a frame of `bytes` takes in the disk tier
+/// (each batch's headers and padding beside its buffers): reserved before it is written,
+/// trued up after.
+fn on_disk_bytes(bytes: u64) -> u64 {
+    bytes.saturating_add(bytes / 64).saturating_add(64 << 10)
 }
 
 impl KeptFiles for Uploads {

@@ -177,6 +177,84 @@ pub fn peak_bytes(chain: &Chain) -> u64 {
     shape(chain).peak
 }
 
+/// The bytes `chain`'s frame takes, an upper bound (filters keep every row).
+pub fn output_bytes(chain: &Chain) -> u64 {
+    shape(chain).bytes
+}
+
+/// Whether polars' streaming engine runs every step of `chain` a batch at a time, holding
+/// no more than a few batches (and a group-by's groups): filters, selections, renames,
+/// derived columns, a linked view's selection, group-bys. A sort, a join or a plot's
+/// sort by x holds its whole input.
+pub fn streams(chain: &Chain) -> bool {
+    streams_steps(&chain.steps)
+}
+
+fn streams_steps(steps: &[ChainStep]) -> bool {
+    steps.iter().all(|step| match step {
+        ChainStep::Transform(step) => !matches!(step, Transform::Sort(_) | Transform::Join { .. }),
+        ChainStep::Join { .. } | ChainStep::Plot { .. } => false,
+    })
+}
+
+/// How a chain runs within a memory limit ([`how_to_run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    /// Collected in memory, its peak ([`peak_bytes`]) reserved first.
+    Memory,
+    /// A plot over frames larger than memory: the steps before it streamed a batch at a
+    /// time, only the plot's two columns (as f64) collected and sorted in memory
+    /// ([`streamed_plot_bytes`] reserved first).
+    Streamed,
+    /// Written by the streaming engine straight into the disk tier, never whole in memory.
+    Disk,
+}
+
+/// Bytes of batches in flight in the streaming engine, besides what a plot collects: a
+/// few batches of the columns its steps read.
+const STREAM_SLACK: u64 = 16 << 20;
+
+/// How `chain` runs when one frame may take at most `limit` bytes of memory: in memory
+/// when its peak fits; else on disk when every step streams; else, for a plot after steps
+/// that stream, streamed into its two columns. Otherwise in memory, and its reservation
+/// is refused.
+pub fn how_to_run(chain: &Chain, limit: u64) -> Run {
+    if peak_bytes(chain) <= limit {
+        return Run::Memory;
+    }
+    if streams(chain) {
+        return Run::Disk;
+    }
+    match chain.steps.split_last() {
+        Some((ChainStep::Plot { .. }, before)) if streams_steps(before) => Run::Streamed,
+        _ => Run::Memory,
+    }
+}
+
+/// The memory `chain` takes when it runs in memory (streamed or not, as [`how_to_run`]
+/// says), to reserve first. A chain that runs on disk reserves none: this is for a cache
+/// with no disk tier, where it runs in memory after all.
+pub fn memory_bytes(chain: &Chain, limit: u64) -> u64 {
+    match how_to_run(chain, limit) {
+        Run::Streamed => streamed_plot_bytes(chain),
+        Run::Memory | Run::Disk => peak_bytes(chain),
+    }
+}
+
+/// The memory a plot takes whose earlier steps stream: its x and y as f64 for every row
+/// the steps may keep, sorted into a second copy through an index, and the batches in
+/// flight.
+pub fn streamed_plot_bytes(chain: &Chain) -> u64 {
+    let before = Chain {
+        source: chain.source.clone(),
+        steps: chain.steps[..chain.steps.len().saturating_sub(1)].to_vec(),
+    };
+    shape(&before)
+        .rows
+        .saturating_mul(16 + 16 + INDEX_BYTES)
+        .saturating_add(STREAM_SLACK)
+}
+
 fn shape(chain: &Chain) -> Shape {
     let source = &chain.source;
     // An upload recorded without its rows: at most one row a byte.

@@ -56,9 +56,10 @@ fn ranged(t: &DataType) -> bool {
 }
 
 /// Each column of `frame` with its nulls and, for numbers, dates and times, its range:
-/// one query for all of them.
+/// one query for all of them, run by polars' `engine` (the streaming engine reads a
+/// frame larger than memory a batch at a time).
 #[cfg(feature = "engine")]
-pub fn summarize(frame: &mut LazyFrame) -> Result<Vec<ColumnSummary>, StepError> {
+pub fn summarize(frame: &mut LazyFrame, engine: Engine) -> Result<Vec<ColumnSummary>, StepError> {
     let schema = schema_of(frame)?;
     let mut exprs = Vec::with_capacity(schema.len() * 3);
     for (i, (name, t)) in schema.iter().enumerate() {
@@ -68,7 +69,12 @@ pub fn summarize(frame: &mut LazyFrame) -> Result<Vec<ColumnSummary>, StepError>
             exprs.push(col(name.clone()).max().alias(format!("b{i}")));
         }
     }
-    let stats = frame.clone().select(exprs).collect()?;
+    // One query, one sink: never the several results of a multi-sink plan.
+    let stats = frame
+        .clone()
+        .select(exprs)
+        .collect_with_engine(engine)?
+        .unwrap_single();
     let get = |key: String| {
         stats
             .column(&key)

@@ -68,14 +68,33 @@ pub fn with_recipes(builder: FrameCacheBuilder) -> FrameCacheBuilder {
 /// and that room stays reserved until it ends, though its caller goes away.
 pub fn with_data(builder: FrameCacheBuilder, uploads: &Uploads) -> FrameCacheBuilder {
     use crate::server::data::run_chain;
-    use stayput_data::{chain::Chain, sizing::peak_bytes};
+    use stayput_data::{chain::Chain, sizing};
     let files = uploads.clone();
+    let (_, limit) = builder.config().frame_limit();
     uploads
         .wire(builder)
         .sized_recipe(
             TRANSFORM,
-            |chain: &Chain| peak_bytes(chain),
-            move |chain: Chain| run_chain(files.clone(), chain),
+            move |chain: &Chain| sizing::memory_bytes(chain, limit),
+            move |chain: Chain| {
+                let streamed = sizing::how_to_run(&chain, limit) == sizing::Run::Streamed;
+                run_chain(files.clone(), chain, streamed)
+            },
         )
         .runs_to_end(TRANSFORM)
+        // A chain over a frame larger than memory whose steps all stream: run by polars'
+        // streaming engine straight into the disk tier, a batch at a time.
+        .disk_file_recipe(
+            TRANSFORM,
+            |chain: &Chain| stayput_data::sizing::output_bytes(chain),
+            {
+                let files = uploads.clone();
+                move |chain: Chain, out: &mut dyn std::io::Write| {
+                    let query = chain.lazy(&files).map_err(std::io::Error::other)?;
+                    stayput_data::streamed::write_ipc(query, out)
+                        .map(|_| ())
+                        .map_err(std::io::Error::other)
+                }
+            },
+        )
 }

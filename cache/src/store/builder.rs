@@ -114,6 +114,11 @@ impl FrameCacheBuilder {
         self
     }
 
+    /// The limits the cache will have.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
     /// Registers how the recipe `name` writes its frame's Arrow IPC file straight into
     /// the disk tier, for its frames placed on disk ([`crate::Placement::Disk`]): `write`
     /// writes the whole file (about `bytes` of it, reserved in the disk budget first) to

@@ -113,15 +113,10 @@ impl FrameCache {
         &self.inner.config
     }
 
-    /// The tighter of the memory budget and the session quota: the most one frame may
-    /// take in memory, and which limit that is.
+    /// The most one frame may take in memory, and which limit that is
+    /// ([`CacheConfig::frame_limit`]).
     pub fn memory_limit(&self) -> (crate::Limit, u64) {
-        let config = &self.inner.config;
-        if config.session_quota < config.memory_budget {
-            (crate::Limit::SessionQuota, config.session_quota.bytes())
-        } else {
-            (crate::Limit::MemoryBudget, config.memory_budget.bytes())
-        }
+        self.inner.config.frame_limit()
     }
 
     /// Whether frames can be placed on disk ([`crate::Placement::Disk`]): the cache has a

@@ -301,11 +301,8 @@ impl FrameCache {
     /// Applies the placement rules to a frame of `bytes`.
     pub(super) fn target(&self, placement: Placement, bytes: u64) -> Result<Target, CacheError> {
         let config = &self.inner.config;
-        let (limit, budget) = if config.session_quota < config.memory_budget {
-            (crate::Limit::SessionQuota, config.session_quota)
-        } else {
-            (crate::Limit::MemoryBudget, config.memory_budget)
-        };
+        let (limit, budget) = config.frame_limit();
+        let budget = ByteSize(budget);
         let fits_memory = bytes <= budget.bytes();
         let too_large = || CacheError::TooLarge {
             needed: ByteSize(bytes),

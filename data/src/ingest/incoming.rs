@@ -316,6 +316,13 @@ impl Incoming {
 
     /// Completes the upload and says how many bytes its frame will take, before it is
     /// decoded (blocking: a Parquet footer is read).
+    /// Whether the complete upload can be kept without its frame held whole
+    /// ([`Uploads::keep_on_disk`]): a CSV parsed while it arrived, an Arrow or a Parquet
+    /// file. Known once it is finished ([`Incoming::expected_frame_bytes`]).
+    pub(crate) fn keeps_on_disk(&self) -> bool {
+        self.streamed.is_some() || matches!(self.finished, Some(Format::Ipc | Format::Parquet))
+    }
+
     pub(crate) fn expected_frame_bytes(&mut self) -> Result<u64, IngestError> {
         let format = self.finish()?;
         let sizing = Instant::now();

@@ -3,6 +3,8 @@
 
 use std::fs;
 
+use polars::prelude::PolarsError;
+
 use super::check::CsvCheck;
 use super::format::Format;
 use super::incoming::{ms, Incoming};
@@ -113,6 +115,58 @@ impl Uploads {
         Ok(Kept {
             source,
             cols: frame.width() as u64,
+        })
+    }
+
+    /// Converts a complete upload into its kept file without holding its frame whole: for
+    /// a frame larger than memory, placed on disk. A CSV parsed while it arrived is kept as
+    /// it is; an Arrow or Parquet file is checked batch by batch (every batch decoded and
+    /// counted by polars' streaming engine, nothing kept) and kept as it came. Other
+    /// uploads are read whole ([`Incoming::keeps_on_disk`] says which).
+    pub(crate) fn keep_on_disk(&self, mut incoming: Incoming) -> Result<Kept, IngestError> {
+        let format = incoming.finish()?;
+        if let Some(streamed) = incoming.streamed.take() {
+            return Ok(self.keep_streamed(incoming, format, streamed));
+        }
+        let (stored, ext, name) = match format {
+            Format::Ipc => ("ipc", "arrow", "Arrow IPC"),
+            Format::Parquet => ("parquet", "parquet", "Parquet"),
+            _ => return self.keep(incoming),
+        };
+        let checking = std::time::Instant::now();
+        let damaged = |err: PolarsError| IngestError::Damaged {
+            format: name,
+            reason: parse::first_line(&err.to_string()),
+        };
+        let scan = super::uploads::scan_file(incoming.path.clone(), stored).map_err(damaged)?;
+        let counted = crate::streamed::count(scan).map_err(damaged)?;
+        incoming.stages.parse = checking.elapsed();
+        let kept = self.dir().join(format!("{}.{ext}", incoming.id));
+        fs::rename(&incoming.path, &kept).map_err(IngestError::io)?;
+        // The bytes now belong to the kept file.
+        incoming.reserved = 0;
+        incoming.file = None;
+        self.record_kept(&incoming.id, incoming.session, incoming.bytes, false);
+        tracing::info!(
+            format = format.name(),
+            bytes = incoming.bytes,
+            rows = counted.rows,
+            receive_ms = ms(incoming.stages.receive),
+            size_ms = ms(incoming.stages.size),
+            check_ms = ms(incoming.stages.parse),
+            on_disk = true,
+            "upload kept"
+        );
+        incoming.kept = true;
+        Ok(Kept {
+            source: UploadSource {
+                file: incoming.id.clone(),
+                stored: stored.to_owned(),
+                name: incoming.name.clone(),
+                bytes: counted.bytes,
+                rows: counted.rows,
+            },
+            cols: counted.cols,
         })
     }
 

@@ -300,16 +300,20 @@ impl Uploads {
     /// The frame of `source` as a lazy scan of its file: a query reads only the columns
     /// and rows it needs.
     pub fn scan(&self, source: &UploadSource) -> Result<LazyFrame, IngestError> {
-        let path = self.kept_path(source)?;
-        let path = PlRefPath::try_from_pathbuf(path).map_err(|_| IngestError::Storage)?;
-        let scan = match source.stored.as_str() {
-            "parquet" => LazyFrame::scan_parquet(path, ScanArgsParquet::default()),
-            _ => LazyFrame::scan_ipc(path, IpcScanOptions::default(), UnifiedScanArgs::default()),
-        };
-        scan.map_err(|err| {
+        scan_file(self.kept_path(source)?, &source.stored).map_err(|err| {
             tracing::warn!(%err, "scan of a kept upload");
             IngestError::Storage
         })
+    }
+
+    /// Writes the frame of `source` to `out` as an Arrow IPC file, batch by batch, never
+    /// whole: how an upload placed on disk goes into the disk tier
+    /// ([`stayput_cache::FrameCacheBuilder::disk_file_recipe`]).
+    pub fn write_on_disk(&self, source: &UploadSource, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let scan = self.scan(source).map_err(std::io::Error::other)?;
+        crate::streamed::write_ipc(scan, out)
+            .map(|_| ())
+            .map_err(std::io::Error::other)
     }
 
     /// The whole frame of `source`, read from its file.
@@ -399,6 +403,15 @@ impl Uploads {
         if let Ok(path) = self.kept_path(source) {
             let _ = fs::remove_file(path);
         }
+    }
+}
+
+/// The file at `path`, kept as `stored` (`"ipc"` or `"parquet"`), as a lazy scan.
+pub(super) fn scan_file(path: PathBuf, stored: &str) -> PolarsResult<LazyFrame> {
+    let path = PlRefPath::try_from_pathbuf(path)?;
+    match stored {
+        "parquet" => LazyFrame::scan_parquet(path, ScanArgsParquet::default()),
+        _ => LazyFrame::scan_ipc(path, IpcScanOptions::default(), UnifiedScanArgs::default()),
     }
 }
 

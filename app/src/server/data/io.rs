@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use polars::prelude::*;
 use serde::Deserialize;
-use stayput_cache::{FrameHandle, FrameId, Limit};
+use stayput_cache::{FrameHandle, FrameId};
 use stayput_data::{IngestError, StepError, UploadLimit};
 use tokio::io::AsyncReadExt;
 
@@ -91,19 +91,16 @@ pub async fn upload(
         }
         // A text or Arrow file becomes a frame about its size: one larger than a session
         // may hold is refused before a byte is read (Parquet, which expands, is checked
-        // against the quota once its size is known, before it is parsed).
-        let config = cache.config();
-        let most = config.session_quota.min(config.memory_budget);
+        // against the quota once its size is known, before it is parsed), unless it can
+        // be kept on disk (a CSV, an Arrow or a Parquet file, with a disk tier).
+        let (limit_name, most) = cache.memory_limit();
         let expands = super::expands(&name);
-        if let Some(n) = declared.filter(|&n| !expands && n > most.bytes()) {
+        let on_disk = cache.has_disk() && super::may_go_on_disk(&name);
+        if let Some(n) = declared.filter(|&n| !expands && !on_disk && n > most) {
             return Err(StayputError::from(stayput_cache::CacheError::TooLarge {
                 needed: stayput_cache::ByteSize(n),
-                limit: if config.session_quota < config.memory_budget {
-                    Limit::SessionQuota
-                } else {
-                    Limit::MemoryBudget
-                },
-                budget: most,
+                limit: limit_name,
+                budget: stayput_cache::ByteSize(most),
             }));
         }
         let session = caller.session().await?;

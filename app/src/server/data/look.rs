@@ -9,6 +9,8 @@ use super::{breadcrumb, chain_of, entry, lazy_of};
 use crate::contract::data::{DataInfo, RowsPage, SortBy};
 use crate::contract::StayputError;
 use crate::server::blocking;
+use crate::server::errors::setting_of;
+use polars::prelude::Engine;
 
 /// The schema of `session`'s frame `handle`, each column's nulls and range, and its chain.
 pub async fn info(
@@ -20,7 +22,13 @@ pub async fn info(
     let entry = entry(cache, session, handle)?;
     let chain = chain_of(cache, session, handle)?;
     let mut frame = lazy_of(cache, uploads, session, handle).await?;
-    let columns = blocking(move || Ok(table::summarize(&mut frame)?)).await?;
+    // A frame larger than memory is read a batch at a time.
+    let engine = if entry.bytes > cache.memory_limit().1 {
+        Engine::Streaming
+    } else {
+        Engine::InMemory
+    };
+    let columns = blocking(move || Ok(table::summarize(&mut frame, engine)?)).await?;
     Ok(DataInfo {
         handle: entry.handle(),
         name: chain.source.name.clone(),
@@ -38,10 +46,24 @@ pub async fn rows(
     offset: u64,
     sort: Option<SortBy>,
 ) -> Result<RowsPage, StayputError> {
-    let total = entry(cache, session, handle)?.rows;
-    // `/data`'s frames only: a frame made otherwise (one larger than memory, say, which a
-    // sort would copy whole) is not paged here.
+    let entry = entry(cache, session, handle)?;
+    let total = entry.rows;
+    // `/data`'s frames only: a frame made otherwise (`/explore`'s larger than memory, say)
+    // is not paged here.
     chain_of(cache, session, handle)?;
+    let (limit, most) = cache.memory_limit();
+    if sort.is_some() && entry.bytes > most {
+        // A sort holds the whole frame in memory: refused before it starts.
+        return Err(StayputError::TooLarge {
+            needed: format!(
+                "{} (sorting a page reads the whole frame into memory; filter it first)",
+                stayput_cache::ByteSize(entry.bytes)
+            ),
+            limit: limit.to_string(),
+            budget: stayput_cache::ByteSize(most).to_string(),
+            setting: Some(setting_of(limit).to_owned()),
+        });
+    }
     let frame = lazy_of(cache, uploads, session, handle).await?;
     blocking(move || Ok(table::page(frame, offset, total, sort.as_ref())?)).await
 }

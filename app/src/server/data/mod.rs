@@ -103,6 +103,23 @@ pub(crate) fn expands(name: &str) -> bool {
         .any(|ext| inner.ends_with(ext))
 }
 
+/// Whether a file named `name` (gzip'd or not) is of a kind that can be kept without
+/// being read whole, so placed on disk when its frame is larger than memory (a CSV or
+/// TSV, an Arrow or a Parquet file): judged by the name before a byte has arrived, to
+/// refuse the others at once.
+pub(crate) fn may_go_on_disk(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let inner = lower
+        .strip_suffix(".gz")
+        .or_else(|| lower.strip_suffix(".gzip"))
+        .unwrap_or(&lower);
+    [
+        ".csv", ".tsv", ".txt", ".arrow", ".ipc", ".feather", ".parquet", ".pq",
+    ]
+    .iter()
+    .any(|ext| inner.ends_with(ext))
+}
+
 /// The entry of `session`'s handle (its true shape: a handle's own numbers are never
 /// trusted).
 pub(crate) fn entry(
@@ -152,13 +169,33 @@ async fn make<H: Send + 'static>(
     hold: H,
 ) -> Result<FrameHandle, StayputError> {
     Ok(cache
-        .make_memoized_holding(session, TRANSFORM, chain, Placement::Auto, hold)
+        .make_memoized_holding(session, TRANSFORM, chain, placement_of(cache, chain), hold)
         .await?)
 }
 
-/// Runs `chain` to a frame (the transform recipe: also how an evicted step is rebuilt).
-pub async fn run_chain(uploads: Uploads, chain: Chain) -> Result<DataFrame, StayputError> {
-    blocking(move || Ok(chain.run(&uploads)?)).await
+/// Where `chain`'s frame goes: straight into the disk tier when running it could take
+/// more memory than one frame may (its source larger than memory, say) and polars'
+/// streaming engine runs every step a batch at a time ([`sizing::how_to_run`]);
+/// otherwise the cache's usual placement, what it takes reserved in memory first (a 413
+/// when it cannot be).
+fn placement_of(cache: &FrameCache, chain: &Chain) -> Placement {
+    let run = sizing::how_to_run(chain, cache.memory_limit().1);
+    if run == sizing::Run::Disk && cache.has_disk() {
+        Placement::Disk
+    } else {
+        Placement::Auto
+    }
+}
+
+/// Runs `chain` to a frame (the transform recipe: also how an evicted step is rebuilt),
+/// by polars' streaming engine when `streamed` ([`sizing::Run::Streamed`]).
+pub async fn run_chain(uploads: Uploads, chain: Chain, streamed: bool) -> Result<DataFrame, StayputError> {
+    let engine = if streamed {
+        Engine::Streaming
+    } else {
+        Engine::InMemory
+    };
+    blocking(move || Ok(chain.run_with(&uploads, engine)?)).await
 }
 
 /// `step` applied to `session`'s frame `handle`: a new handle (the same one for the same

@@ -1,0 +1,210 @@
+//! `/data` on uploads larger than memory, through the real router and the real disk: an
+//! upload whose frame is over the session quota is kept without being read whole and
+//! placed on disk; its schema, pages and plots are read a batch at a time; steps that
+//! stream are written straight into the disk tier; what would hold it whole (a sorted
+//! page) is refused with its reason.
+
+use polars::prelude::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+mod common;
+use common::{browser, call, error_of, form, handle_fields, start, upload, Running};
+
+const ROWS: u64 = 300_000;
+
+/// Column `c` of row `i`: `a` cycles through 977 values, `b` counts rows, the others
+/// are multiples of it.
+fn value(c: u64, i: u64) -> f64 {
+    match c {
+        0 => (i % 977) as f64,
+        _ => (i * c) as f64,
+    }
+}
+
+fn name(c: u64) -> String {
+    match c {
+        0 => "a".to_owned(),
+        1 => "b".to_owned(),
+        c => format!("v{c}"),
+    }
+}
+
+/// 300,000 rows × 16 f64 columns: 38.4 MB in memory, as an Arrow IPC file.
+fn wide_arrow() -> Vec<u8> {
+    let columns: Vec<Column> = (0..16)
+        .map(|c| {
+            Column::new(
+                name(c).into(),
+                (0..ROWS).map(|i| value(c, i)).collect::<Vec<f64>>(),
+            )
+        })
+        .collect();
+    let mut frame = DataFrame::new(ROWS as usize, columns).expect("frame");
+    let mut file = Vec::new();
+    IpcWriter::new(&mut file).finish(&mut frame).expect("arrow");
+    file
+}
+
+/// The same rows as CSV text.
+fn wide_csv() -> Vec<u8> {
+    let mut text = (0..16).map(name).collect::<Vec<_>>().join(",");
+    text.push('\n');
+    for i in 0..ROWS {
+        let row: Vec<String> = (0..16).map(|c| value(c, i).to_string()).collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+/// A server where one frame may take 32 MiB of memory, with 512 MiB on disk.
+async fn server(extra: &[(&'static str, &'static str)]) -> Running {
+    let mut vars = vec![
+        ("STAYPUT_SESSION_QUOTA", "32MiB"),
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+        ("STAYPUT_DISK_BUDGET", "512MiB"),
+    ];
+    vars.extend_from_slice(extra);
+    start(&vars).await
+}
+
+/// Rows of the upload with `a` under 10.
+fn small_a() -> u64 {
+    (0..ROWS).filter(|i| i % 977 < 10).count() as u64
+}
+
+#[tokio::test]
+async fn an_arrow_upload_over_the_quota_is_placed_on_disk_and_used_a_batch_at_a_time() {
+    let server = server(&[]).await;
+    let client = browser();
+    let made = upload(&server, &client, "wide.arrow", wide_arrow()).await;
+    assert_eq!(made.status(), StatusCode::OK, "taken, not refused");
+    let handle: Value = made.json().await.expect("handle");
+    assert_eq!(
+        (handle["rows"].as_u64(), handle["cols"].as_u64()),
+        (Some(ROWS), Some(16))
+    );
+    assert_eq!(
+        server.stayput.cache.totals().memory.bytes,
+        0,
+        "nothing of it in memory"
+    );
+
+    // Its schema and ranges, read a batch at a time.
+    let info: Value = form(&server, &client, "data_info", &handle_fields(&handle))
+        .await
+        .json()
+        .await
+        .expect("info");
+    assert_eq!(info["columns"][0]["min"], "0.0", "{info}");
+    assert_eq!(info["columns"][0]["max"], "976.0");
+    assert_eq!(info["columns"][1]["max"], (ROWS - 1).to_string() + ".0");
+
+    // A page, not sorted: read from the file.
+    let mut fields = handle_fields(&handle);
+    fields.push(("offset", "5".into()));
+    let page: Value = form(&server, &client, "data_rows", &fields)
+        .await
+        .json()
+        .await
+        .expect("rows");
+    assert_eq!(page["rows"][0][1], "5.0", "{page}");
+    assert_eq!(page["total"], ROWS);
+    // Sorted: it would hold the frame whole, so it is refused with the reason.
+    fields.push(("sort[column]", "b".into()));
+    fields.push(("sort[descending]", "true".into()));
+    let sorted = form(&server, &client, "data_rows", &fields).await;
+    assert_eq!(sorted.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let message = error_of(sorted).await.to_string();
+    assert!(message.contains("filter it first"), "{message}");
+
+    // A plot of two of its columns: the rest never read, the two sorted in memory.
+    let mut fields = handle_fields(&handle);
+    fields.extend([
+        ("x", "b".into()),
+        ("y", "v3".into()),
+        ("kind", "line".into()),
+        ("width", "400".into()),
+    ]);
+    let plot = form(&server, &client, "data_plot", &fields).await;
+    assert_eq!(plot.status(), StatusCode::OK, "{:?}", error_of(plot).await);
+    let plot: Value = plot.json().await.expect("figure");
+    assert_eq!(plot["rows_in_range"], ROWS);
+
+    // A filter streams straight into the disk tier; its frame holds exactly the rows.
+    let before = server.stayput.cache.totals().cold.expect("disk").1.entries;
+    let filter = json!({"handle": handle, "step": {"filter": [{"column": "a", "op": "lt", "value": "10"}]}});
+    let filtered = call(&server, &client, "data_transform", filter).await;
+    assert_eq!(filtered.status(), StatusCode::OK);
+    let filtered: Value = filtered.json().await.expect("filtered");
+    assert_eq!(filtered["rows"].as_u64(), Some(small_a()));
+    assert_eq!(filtered["cols"].as_u64(), Some(16));
+    let totals = server.stayput.cache.totals();
+    assert_eq!(
+        totals.cold.expect("disk").1.entries,
+        before + 1,
+        "written on disk"
+    );
+    let info: Value = form(&server, &client, "data_info", &handle_fields(&filtered))
+        .await
+        .json()
+        .await
+        .expect("info");
+    assert_eq!(info["columns"][0]["max"], "9.0", "{info}");
+
+    // A step that holds its input whole (a sort) is still refused, naming the quota.
+    let sort = json!({"handle": handle, "step": {"sort": {"column": "a", "descending": false}}});
+    let answer = call(&server, &client, "data_transform", sort).await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let message = error_of(answer).await.to_string();
+    assert!(message.contains("STAYPUT_SESSION_QUOTA"), "{message}");
+}
+
+#[tokio::test]
+async fn a_csv_over_the_quota_parsed_as_it_arrived_is_placed_on_disk() {
+    // Parsed while it arrives from 1 MiB of text on: kept without a second read.
+    let server = server(&[("STAYPUT_UPLOAD_PIECE", "1MiB")]).await;
+    let client = browser();
+    let made = upload(&server, &client, "wide.csv", wide_csv()).await;
+    assert_eq!(made.status(), StatusCode::OK, "taken, not refused");
+    let handle: Value = made.json().await.expect("handle");
+    assert_eq!(handle["rows"].as_u64(), Some(ROWS));
+    assert_eq!(server.stayput.cache.totals().memory.bytes, 0);
+    let filter = json!({"handle": handle, "step": {"filter": [{"column": "a", "op": "lt", "value": "10"}]}});
+    let filtered = call(&server, &client, "data_transform", filter).await;
+    assert_eq!(filtered.status(), StatusCode::OK);
+    let filtered: Value = filtered.json().await.expect("filtered");
+    assert_eq!(filtered["rows"].as_u64(), Some(small_a()));
+}
+
+#[tokio::test]
+async fn without_room_on_disk_an_upload_over_the_quota_is_refused_naming_the_disk() {
+    let server = start(&[
+        ("STAYPUT_SESSION_QUOTA", "32MiB"),
+        ("STAYPUT_MEMORY_BUDGET", "64MiB"),
+        ("STAYPUT_DISK_BUDGET", "48MiB"),
+        ("STAYPUT_UPLOAD_MAX", "48MiB"),
+    ])
+    .await;
+    let client = browser();
+    let rows = 4_000_000u64;
+    let column = |name: &str, k: u64| {
+        Column::new(
+            name.into(),
+            (0..rows).map(|i| (i * k) as f64).collect::<Vec<f64>>(),
+        )
+    };
+    let mut frame = DataFrame::new(rows as usize, vec![column("x", 1), column("y", 3)]).expect("frame");
+    // 64 MB in memory, compressed to a part of it: over the quota and the disk budget.
+    let mut file = Vec::new();
+    IpcWriter::new(&mut file)
+        .with_compression(Some(IpcCompression::ZSTD(Default::default())))
+        .finish(&mut frame)
+        .expect("arrow");
+    let answer = upload(&server, &client, "big.arrow", file).await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let message = error_of(answer).await.to_string();
+    assert!(message.contains("disk"), "{message}");
+    assert_eq!(server.stayput.cache.totals().memory.bytes, 0);
+}
