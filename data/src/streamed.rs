@@ -1,6 +1,7 @@
 //! Lazy queries run by polars' streaming engine a batch at a time, never whole: into an
 //! Arrow IPC writer ([`write_ipc`], how a frame larger than memory is written into the
-//! disk tier), or only counted ([`count`], how an upload placed on disk is checked).
+//! disk tier), or only counted ([`count`], how an upload placed on disk is checked), or
+//! to any writer of batches ([`for_each_batch`], a download of such a frame).
 //!
 //! The engine calls back with each batch on its own threads; the batch crosses a
 //! channel of one to the caller's thread, which writes it. So at most a few batches are
@@ -33,9 +34,12 @@ enum Message {
     Done(PolarsResult<()>),
 }
 
-/// Runs `query` with the streaming engine, handing each batch to `each` on this thread;
-/// stops the engine when `each` fails.
-fn run(query: LazyFrame, mut each: impl FnMut(DataFrame) -> PolarsResult<()>) -> PolarsResult<()> {
+/// Runs `query` with the streaming engine, handing each batch to `each` on this thread
+/// (in order); stops the engine when `each` fails.
+pub fn for_each_batch(
+    query: LazyFrame,
+    mut each: impl FnMut(DataFrame) -> PolarsResult<()>,
+) -> PolarsResult<()> {
     let (send, receive) = sync_channel::<Message>(1);
     let done = send.clone();
     let plan = query.sink_batches(
@@ -89,7 +93,7 @@ pub fn write_ipc(query: LazyFrame, out: &mut dyn Write) -> PolarsResult<Streamed
         cols: schema.len() as u64,
         ..Streamed::default()
     };
-    run(query, |batch| {
+    for_each_batch(query, |batch| {
         streamed.rows += batch.height() as u64;
         streamed.bytes += batch.estimated_size() as u64;
         writer.write_batch(&batch)
@@ -107,7 +111,7 @@ pub fn count(query: LazyFrame) -> PolarsResult<Streamed> {
         cols,
         ..Streamed::default()
     };
-    run(query, |batch| {
+    for_each_batch(query, |batch| {
         streamed.rows += batch.height() as u64;
         streamed.bytes += batch.estimated_size() as u64;
         Ok(())

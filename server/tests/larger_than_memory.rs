@@ -4,6 +4,7 @@
 //! stream are written straight into the disk tier; what would hold it whole (a sorted
 //! page) is refused with its reason.
 
+use app::contract::data::DOWNLOAD_PATH;
 use polars::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -12,6 +13,17 @@ mod common;
 use common::{browser, call, error_of, form, handle_fields, start, upload, Running};
 
 const ROWS: u64 = 300_000;
+
+/// The sum of the first trace's `y` of a linked figure's reply (a histogram's counts).
+fn counted(reply: &Value) -> u64 {
+    let figure: Value = serde_json::from_str(reply["figure"].as_str().expect("figure")).expect("json");
+    figure["data"][0]["y"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .sum()
+}
 
 /// Column `c` of row `i`: `a` cycles through 977 values, `b` counts rows, the others
 /// are multiples of it.
@@ -131,6 +143,56 @@ async fn an_arrow_upload_over_the_quota_is_placed_on_disk_and_used_a_batch_at_a_
     assert_eq!(plot.status(), StatusCode::OK, "{:?}", error_of(plot).await);
     let plot: Value = plot.json().await.expect("figure");
     assert_eq!(plot["rows_in_range"], ROWS);
+
+    // Linked figures over it: its first whole read writes it into the disk tier batch by
+    // batch and maps it; a histogram of `a` counts every row, and against a brush on
+    // `a` below 10, exactly those rows.
+    let figure = |kind: &str, y: &str, filters: &[usize]| json!({ "spec": { "x": "row", "y": y, "kind": kind, "range": [null, null], "width_px": 400, "time_x": false }, "filters": filters });
+    let figures = json!([
+        figure("histogram", "a", &[]),
+        figure("histogram", "a", &[0]),
+        figure("line", "v3", &[0]),
+    ]);
+    let brush = json!([[{ "range": { "column": "a", "lo": 0.0, "hi": 9.5 } }]]);
+    let linked = call(
+        &server,
+        &client,
+        "linked_figures",
+        json!({ "handle": handle, "figures": figures, "selections": brush }),
+    )
+    .await;
+    assert_eq!(linked.status(), StatusCode::OK, "{:?}", error_of(linked).await);
+    let linked: Value = linked.json().await.expect("figures");
+    assert_eq!(counted(&linked[0]), ROWS);
+    assert_eq!(counted(&linked[1]), small_a());
+    assert_eq!(linked[2]["rows_in_range"].as_u64(), Some(small_a()));
+    let totals = server.stayput.cache.totals();
+    assert!(
+        totals.cold.expect("disk").1.bytes >= 16 * 8 * ROWS,
+        "on disk whole"
+    );
+    assert!(
+        totals.memory.bytes <= 2 * 8 * ROWS,
+        "in memory only the plot's two columns: {}",
+        totals.memory.bytes
+    );
+
+    // A download of it, written a batch at a time: every row, as CSV.
+    let id = handle["id"].as_str().expect("id");
+    let csv = client
+        .get(server.url(&format!("{DOWNLOAD_PATH}?handle={id}&format=csv")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(csv.status(), StatusCode::OK);
+    let text = csv.text().await.expect("csv");
+    assert_eq!(text.lines().count() as u64, ROWS + 1, "a header and every row");
+    assert!(
+        text.lines()
+            .nth(6)
+            .is_some_and(|l| l.starts_with("5.0,5.0,10.0,15.0,")),
+        "in order"
+    );
 
     // A filter streams straight into the disk tier; its frame holds exactly the rows.
     let before = server.stayput.cache.totals().cold.expect("disk").1.entries;

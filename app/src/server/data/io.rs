@@ -155,6 +155,22 @@ pub async fn upload(
     }
 }
 
+/// Writes what `frame` gives to `out` as Parquet or CSV, a batch at a time (polars'
+/// streaming engine): a download of a frame larger than memory.
+fn write_streamed(frame: LazyFrame, out: &mut impl std::io::Write, parquet: bool) -> PolarsResult<()> {
+    let mut frame = frame;
+    let schema = frame.collect_schema()?;
+    if parquet {
+        let mut writer = ParquetWriter::new(out).batched(&schema)?;
+        stayput_data::streamed::for_each_batch(frame, |batch| writer.write_batch(&batch))?;
+        writer.finish().map(drop)
+    } else {
+        let mut writer = CsvWriter::new(out).batched(&schema)?;
+        stayput_data::streamed::for_each_batch(frame, |batch| writer.write_batch(&batch))?;
+        writer.finish()
+    }
+}
+
 /// Runs `work`, blocking file IO and CPU of one chunk, telling a multi-threaded runtime
 /// first so that its other tasks move to another worker meanwhile (a single-threaded
 /// runtime, as in-process tests run, has no other worker to move them to).
@@ -219,7 +235,10 @@ pub async fn download(
         // the slot, so a client that hangs up does not free them while it runs.
         // A frame already in memory is collected without new memory (and reserving would
         // evict, maybe the frame itself): nothing to reserve then.
-        let memory = if found.residence == stayput_cache::Residence::Memory {
+        // A frame larger than memory is written a batch at a time instead, by polars'
+        // streaming engine: nothing of it held whole.
+        let streamed = found.bytes > cache.memory_limit().1;
+        let memory = if found.residence == stayput_cache::Residence::Memory || streamed {
             None
         } else {
             let bytes = found
@@ -230,13 +249,17 @@ pub async fn download(
         let frame = lazy_of(&cache, &uploads, session, &handle).await?;
         let (file, held) = blocking(move || {
             let _held_while_working = (slot, memory);
-            let mut frame = frame.collect().map_err(StepError::from)?;
             // Counted in the uploads budget as it is written: stops when the room runs out.
             let mut file = uploads.scratch().map_err(StayputError::from)?;
-            let written = if parquet {
-                ParquetWriter::new(&mut file).finish(&mut frame).map(drop)
+            let written = if streamed {
+                write_streamed(frame, &mut file, parquet)
             } else {
-                CsvWriter::new(&mut file).finish(&mut frame)
+                let mut frame = frame.collect().map_err(StepError::from)?;
+                if parquet {
+                    ParquetWriter::new(&mut file).finish(&mut frame).map(drop)
+                } else {
+                    CsvWriter::new(&mut file).finish(&mut frame)
+                }
             };
             if let Err(err) = written {
                 tracing::warn!(%err, "download");
