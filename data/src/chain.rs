@@ -20,6 +20,21 @@ pub struct Chain {
     pub source: UploadSource,
     /// The steps.
     pub steps: Vec<ChainStep>,
+    /// Rows counted at points of the chain: each frame the next step was added to, when
+    /// it had been made. Sizing uses them instead of the upper bound (a filter keeping
+    /// every row), so a step after a filter of a frame larger than memory is sized by
+    /// what the filter kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<KnownRows>,
+}
+
+/// The rows of a chain's frame after its first `after` steps, as counted when it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownRows {
+    /// Steps done.
+    pub after: usize,
+    /// Rows then.
+    pub rows: u64,
 }
 
 /// One step as the lineage records it: a join records the other frame's whole chain
@@ -69,7 +84,30 @@ impl Chain {
         Self {
             source,
             steps: Vec::new(),
+            known: Vec::new(),
         }
+    }
+
+    /// The chain of its first `steps` steps, as it was when its last step was added: with
+    /// the rows known before it (those of its own frame were counted later, when a step
+    /// was added to it).
+    pub fn prefix(&self, steps: usize) -> Self {
+        let steps = steps.min(self.steps.len());
+        Self {
+            source: self.source.clone(),
+            steps: self.steps[..steps].to_vec(),
+            known: self.known.iter().copied().filter(|k| k.after < steps).collect(),
+        }
+    }
+
+    /// Records that the chain's frame, as it is now, has `rows` rows (counted when it was
+    /// made); an upload's own rows are known already.
+    pub fn knowing(mut self, rows: u64) -> Self {
+        let after = self.steps.len();
+        if after > 0 && !self.known.iter().any(|k| k.after == after) {
+            self.known.push(KnownRows { after, rows });
+        }
+        self
     }
 
     /// The chain a frame's `lineage` records: an upload's (its file alone) or a step's.

@@ -99,7 +99,9 @@ impl Uploads {
         .map_err(|_| IngestError::Storage)??;
         // Larger than memory: kept without being read whole, and placed on disk.
         if expected > cache.memory_limit().1 && cache.has_disk() && incoming.keeps_on_disk() {
-            return self.ingest_on_disk(cache, session, incoming, hold).await;
+            return self
+                .ingest_on_disk(cache, session, incoming, expected, hold)
+                .await;
         }
         let reservation = cache.reserve(session, expected).await?;
         // The reservation goes into the parse and comes back with it: when the request
@@ -149,8 +151,11 @@ impl Uploads {
         cache: &FrameCache,
         session: SessionKey,
         incoming: Incoming,
+        expected: u64,
         hold: H,
     ) -> Result<FrameHandle, IngestError> {
+        // Refused before it is read at all when even the disk cannot hold it.
+        cache.fits_on_disk(expected)?;
         let (kept, hold) = tokio::task::spawn_blocking({
             let uploads = self.clone();
             move || (uploads.keep_on_disk(incoming), hold)

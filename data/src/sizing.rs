@@ -4,7 +4,7 @@
 //! transform recipe declares the peak, so the cache reserves it before polars starts a
 //! collect that cannot be stopped, and refuses what the session cannot hold.
 
-use crate::chain::{self, Chain, ChainStep};
+use crate::chain::{self, Chain, ChainStep, KnownRows};
 use crate::error::StepError;
 use crate::transform::{AggFn, JoinHow, Transform};
 use crate::Uploads;
@@ -183,18 +183,23 @@ pub fn output_bytes(chain: &Chain) -> u64 {
 }
 
 /// Whether polars' streaming engine runs every step of `chain` a batch at a time, holding
-/// no more than a few batches (and a group-by's groups): filters, selections, renames,
-/// derived columns, a linked view's selection, group-bys. A sort, a join or a plot's
-/// sort by x holds its whole input.
+/// no more than a few batches: filters, selections, renames, derived columns, a linked
+/// view's selection, all row by row. A sort, a join or a plot's sort by x holds its whole
+/// input; a group-by holds its groups, as many as the rows at worst, which nothing
+/// bounds before it runs.
 pub fn streams(chain: &Chain) -> bool {
-    streams_steps(&chain.steps)
+    chain.steps.iter().all(step_streams)
 }
 
-fn streams_steps(steps: &[ChainStep]) -> bool {
-    steps.iter().all(|step| match step {
-        ChainStep::Transform(step) => !matches!(step, Transform::Sort(_) | Transform::Join { .. }),
+/// Whether `step` runs row by row ([`streams`]).
+fn step_streams(step: &ChainStep) -> bool {
+    match step {
+        ChainStep::Transform(step) => !matches!(
+            step,
+            Transform::Sort(_) | Transform::Join { .. } | Transform::GroupBy { .. }
+        ),
         ChainStep::Join { .. } | ChainStep::Plot { .. } => false,
-    })
+    }
 }
 
 /// How a chain runs within a memory limit ([`how_to_run`]).
@@ -202,32 +207,31 @@ fn streams_steps(steps: &[ChainStep]) -> bool {
 pub enum Run {
     /// Collected in memory, its peak ([`peak_bytes`]) reserved first.
     Memory,
-    /// A plot over frames larger than memory: the steps before it streamed a batch at a
-    /// time, only the plot's two columns (as f64) collected and sorted in memory
-    /// ([`streamed_plot_bytes`] reserved first).
+    /// By polars' streaming engine: the steps that stream run a batch at a time over the
+    /// file, and only what the steps after them hold is in memory
+    /// ([`streamed_bytes`] reserved first).
     Streamed,
     /// Written by the streaming engine straight into the disk tier, never whole in memory.
     Disk,
 }
 
-/// Bytes of batches in flight in the streaming engine, besides what a plot collects: a
-/// few batches of the columns its steps read.
+/// Bytes of batches in flight in the streaming engine: a few batches of the columns its
+/// steps read.
 const STREAM_SLACK: u64 = 16 << 20;
 
 /// How `chain` runs when one frame may take at most `limit` bytes of memory: in memory
-/// when its peak fits; else on disk when every step streams; else, for a plot after steps
-/// that stream, streamed into its two columns. Otherwise in memory, and its reservation
-/// is refused.
+/// when its peak fits; else on disk when every step streams; else streamed when what
+/// its steps after the streaming ones hold fits. Otherwise in memory, and its
+/// reservation is refused.
 pub fn how_to_run(chain: &Chain, limit: u64) -> Run {
     if peak_bytes(chain) <= limit {
-        return Run::Memory;
-    }
-    if streams(chain) {
-        return Run::Disk;
-    }
-    match chain.steps.split_last() {
-        Some((ChainStep::Plot { .. }, before)) if streams_steps(before) => Run::Streamed,
-        _ => Run::Memory,
+        Run::Memory
+    } else if streams(chain) {
+        Run::Disk
+    } else if streamed_bytes(chain) <= limit {
+        Run::Streamed
+    } else {
+        Run::Memory
     }
 }
 
@@ -236,23 +240,31 @@ pub fn how_to_run(chain: &Chain, limit: u64) -> Run {
 /// with no disk tier, where it runs in memory after all.
 pub fn memory_bytes(chain: &Chain, limit: u64) -> u64 {
     match how_to_run(chain, limit) {
-        Run::Streamed => streamed_plot_bytes(chain),
+        Run::Streamed => streamed_bytes(chain),
         Run::Memory | Run::Disk => peak_bytes(chain),
     }
 }
 
-/// The memory a plot takes whose earlier steps stream: its x and y as f64 for every row
-/// the steps may keep, sorted into a second copy through an index, and the batches in
-/// flight.
-pub fn streamed_plot_bytes(chain: &Chain) -> u64 {
-    let before = Chain {
-        source: chain.source.clone(),
-        steps: chain.steps[..chain.steps.len().saturating_sub(1)].to_vec(),
+/// The memory `chain` takes run by the streaming engine: its first steps that stream run
+/// a batch at a time (their output, narrowed to the rows counted, is what the rest
+/// starts from); a plot right after them collects only its two columns as f64, sorted
+/// into a second copy through an index.
+pub fn streamed_bytes(chain: &Chain) -> u64 {
+    let streaming = chain.steps.iter().take_while(|s| step_streams(s)).count();
+    let at = shape(&chain.prefix(streaming));
+    let at = match chain.known.iter().find(|k| k.after == streaming) {
+        Some(k) => narrowed(at, k.rows),
+        None => at,
     };
-    shape(&before)
-        .rows
-        .saturating_mul(16 + 16 + INDEX_BYTES)
-        .saturating_add(STREAM_SLACK)
+    let rest = &chain.steps[streaming..];
+    let held = match rest.first() {
+        Some(ChainStep::Plot { .. }) => at.rows.saturating_mul(16 + 16 + INDEX_BYTES),
+        _ => {
+            let start = Shape { peak: at.bytes, ..at };
+            walk(start, rest, streaming, &chain.known).peak
+        }
+    };
+    held.saturating_add(STREAM_SLACK)
 }
 
 fn shape(chain: &Chain) -> Shape {
@@ -263,68 +275,91 @@ fn shape(chain: &Chain) -> Shape {
     } else {
         source.bytes
     };
-    let mut now = Shape {
+    let start = Shape {
         rows,
         bytes: source.bytes,
         peak: source.bytes,
     };
-    for step in &chain.steps {
-        let (r, b) = (now.rows, now.bytes);
-        let index = r.saturating_mul(INDEX_BYTES);
-        let mut input = b;
-        let (rows, bytes, working) = match step {
-            ChainStep::Transform(step) => match step {
-                Transform::Derive { .. } => (r, b.saturating_add(index), 0),
-                Transform::GroupBy { aggs, .. } => {
-                    // Keys at most the input; each aggregate a number a group, a min or
-                    // max of text at most the input again.
-                    let numbers = index.saturating_mul(aggs.len().max(1) as u64);
-                    let text = if aggs.iter().any(|a| matches!(a.func, AggFn::Min | AggFn::Max)) {
-                        b
-                    } else {
-                        0
-                    };
-                    (
-                        r,
-                        b.saturating_add(numbers).saturating_add(text),
-                        index.saturating_mul(2),
-                    )
-                }
-                // Filters, selections, renames, sorts: at most the input, with a mask,
-                // row numbers or a sort index beside it.
-                _ => (r, b, index),
-            },
-            ChainStep::Join { other, size, .. } => {
-                let other = shape(other);
-                // This side is held while the other is made.
-                now.peak = now.peak.max(b.saturating_add(other.peak));
-                input = b.saturating_add(other.bytes);
-                let size = if *size == JoinSize::default() {
-                    // Recorded before sizes were: as if every row matched once.
-                    JoinSize {
-                        rows: r.max(other.rows),
-                        bytes: input,
-                    }
-                } else {
-                    *size
-                };
-                // The pairs' indices, and a hash table over both sides' keys.
-                let table = r.saturating_add(other.rows).saturating_mul(2 * INDEX_BYTES);
-                (
-                    size.rows,
-                    size.bytes,
-                    size.rows.saturating_mul(2 * INDEX_BYTES).saturating_add(table),
-                )
-            }
-            ChainStep::Plot { .. } => (r, index.saturating_mul(2), index),
-        };
-        now = Shape {
-            rows,
-            bytes,
-            peak: now.peak.max(input.saturating_add(bytes).saturating_add(working)),
-        };
+    walk(start, &chain.steps, 0, &chain.known)
+}
+
+/// `now` narrowed to `rows` counted (its bytes in proportion): what a filter kept.
+fn narrowed(now: Shape, rows: u64) -> Shape {
+    if rows >= now.rows || now.rows == 0 {
+        return now;
+    }
+    let bytes = (u128::from(now.bytes) * u128::from(rows) / u128::from(now.rows)) as u64;
+    Shape { rows, bytes, ..now }
+}
+
+/// The shape after `steps` from `now`, the first of them step `done + 1` of its chain,
+/// narrowed where `known` counted rows.
+fn walk(mut now: Shape, steps: &[ChainStep], done: usize, known: &[KnownRows]) -> Shape {
+    for (i, step) in steps.iter().enumerate() {
+        now = after(now, step);
+        if let Some(k) = known.iter().find(|k| k.after == done + i + 1) {
+            now = narrowed(now, k.rows);
+        }
     }
     now
+}
+
+/// The shape after `step` from `now`.
+fn after(mut now: Shape, step: &ChainStep) -> Shape {
+    let (r, b) = (now.rows, now.bytes);
+    let index = r.saturating_mul(INDEX_BYTES);
+    let mut input = b;
+    let (rows, bytes, working) = match step {
+        ChainStep::Transform(step) => match step {
+            Transform::Derive { .. } => (r, b.saturating_add(index), 0),
+            Transform::GroupBy { aggs, .. } => {
+                // Keys at most the input; each aggregate a number a group, a min or
+                // max of text at most the input again.
+                let numbers = index.saturating_mul(aggs.len().max(1) as u64);
+                let text = if aggs.iter().any(|a| matches!(a.func, AggFn::Min | AggFn::Max)) {
+                    b
+                } else {
+                    0
+                };
+                (
+                    r,
+                    b.saturating_add(numbers).saturating_add(text),
+                    index.saturating_mul(2),
+                )
+            }
+            // Filters, selections, renames, sorts: at most the input, with a mask,
+            // row numbers or a sort index beside it.
+            _ => (r, b, index),
+        },
+        ChainStep::Join { other, size, .. } => {
+            let other = shape(other);
+            // This side is held while the other is made.
+            now.peak = now.peak.max(b.saturating_add(other.peak));
+            input = b.saturating_add(other.bytes);
+            let size = if *size == JoinSize::default() {
+                // Recorded before sizes were: as if every row matched once.
+                JoinSize {
+                    rows: r.max(other.rows),
+                    bytes: input,
+                }
+            } else {
+                *size
+            };
+            // The pairs' indices, and a hash table over both sides' keys.
+            let table = r.saturating_add(other.rows).saturating_mul(2 * INDEX_BYTES);
+            (
+                size.rows,
+                size.bytes,
+                size.rows.saturating_mul(2 * INDEX_BYTES).saturating_add(table),
+            )
+        }
+        ChainStep::Plot { .. } => (r, index.saturating_mul(2), index),
+    };
+    Shape {
+        rows,
+        bytes,
+        peak: now.peak.max(input.saturating_add(bytes).saturating_add(working)),
+    }
 }
 
 #[cfg(test)]
@@ -357,6 +392,89 @@ mod tests {
             value: "1".into(),
         }])));
         assert_eq!(peak_bytes(&chain), 80_000 + 80_000 + 8_000);
+    }
+
+    fn filter() -> ChainStep {
+        ChainStep::Transform(Transform::Filter(vec![Condition {
+            column: "a".into(),
+            op: Op::Lt,
+            value: "1".into(),
+        }]))
+    }
+
+    fn sort() -> ChainStep {
+        ChainStep::Transform(Transform::Sort(crate::transform::SortBy {
+            column: "a".into(),
+            descending: false,
+        }))
+    }
+
+    #[test]
+    fn over_the_limit_a_chain_that_streams_goes_on_disk_and_one_that_does_not_is_refused() {
+        // 100 MB: over a 10 MB limit.
+        let big = upload(1_000_000, 100_000_000);
+        let limit = 10_000_000;
+        assert_eq!(how_to_run(&big.then(filter()), limit), Run::Disk);
+        assert_eq!(how_to_run(&big.then(sort()), limit), Run::Memory);
+        assert_eq!(
+            memory_bytes(&big.then(sort()), limit),
+            peak_bytes(&big.then(sort()))
+        );
+        // Under it, everything in memory.
+        assert_eq!(
+            how_to_run(&upload(1_000, 80_000).then(sort()), limit),
+            Run::Memory
+        );
+    }
+
+    #[test]
+    fn a_plot_of_a_frame_over_the_limit_holds_only_its_two_columns() {
+        let big = upload(1_000_000, 100_000_000);
+        let plot = big.then(ChainStep::Plot {
+            x: "a".into(),
+            y: "b".into(),
+        });
+        assert_eq!(streamed_bytes(&plot), 1_000_000 * 40 + STREAM_SLACK);
+        assert_eq!(how_to_run(&plot, 60_000_000), Run::Streamed);
+        assert_eq!(memory_bytes(&plot, 60_000_000), 1_000_000 * 40 + STREAM_SLACK);
+        // Too many rows for even that: refused at its full peak.
+        assert_eq!(how_to_run(&plot, 40_000_000), Run::Memory);
+    }
+
+    #[test]
+    fn steps_after_a_filter_are_sized_by_the_rows_it_kept() {
+        let big = upload(1_000_000, 100_000_000);
+        let limit = 20_000_000;
+        let filtered = big.then(filter());
+        // Not counted: the filter may keep every row; a sort after it is refused.
+        assert_eq!(how_to_run(&filtered.then(sort()), limit), Run::Memory);
+        // Counted at 1,000 rows (100 KB): the sort holds those, streamed.
+        let known = filtered.clone().knowing(1_000).then(sort());
+        assert_eq!(how_to_run(&known, limit), Run::Streamed);
+        assert_eq!(
+            streamed_bytes(&known),
+            100_000 + 100_000 + 8_000 + STREAM_SLACK,
+            "input, output, its index, the batches"
+        );
+        // The prefix of the sorted chain is the filtered chain as it was made (its own
+        // rows were counted later), so the breadcrumb finds its handle.
+        assert_eq!(known.prefix(1), filtered);
+        // An upload's rows are known already: nothing recorded.
+        assert!(big.clone().knowing(5).known.is_empty());
+        // Not recorded twice.
+        assert_eq!(filtered.knowing(3).knowing(4).known.len(), 1);
+    }
+
+    #[test]
+    fn a_chain_with_no_rows_counted_is_recorded_as_before() {
+        let chain = upload(10, 80).then(filter());
+        let text = serde_json::to_string(&chain).expect("json");
+        assert!(!text.contains("known"), "{text}");
+        let counted = serde_json::to_string(&chain.knowing(3)).expect("json");
+        assert!(
+            counted.contains("\"known\":[{\"after\":1,\"rows\":3}]"),
+            "{counted}"
+        );
     }
 
     #[test]

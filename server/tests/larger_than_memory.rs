@@ -215,12 +215,49 @@ async fn an_arrow_upload_over_the_quota_is_placed_on_disk_and_used_a_batch_at_a_
         .expect("info");
     assert_eq!(info["columns"][0]["max"], "9.0", "{info}");
 
-    // A step that holds its input whole (a sort) is still refused, naming the quota.
+    // Steps that hold their input whole (a sort) or groups nothing bounds (a group-by by
+    // a column of distinct values) are still refused before they run, naming the quota.
     let sort = json!({"handle": handle, "step": {"sort": {"column": "a", "descending": false}}});
-    let answer = call(&server, &client, "data_transform", sort).await;
-    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let message = error_of(answer).await.to_string();
-    assert!(message.contains("STAYPUT_SESSION_QUOTA"), "{message}");
+    let group = json!({"handle": handle, "step": {"group_by": {"keys": ["b"], "aggs": [{"column": "a", "func": "sum"}]}}});
+    for step in [sort, group] {
+        let answer = call(&server, &client, "data_transform", step).await;
+        assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let message = error_of(answer).await.to_string();
+        assert!(message.contains("STAYPUT_SESSION_QUOTA"), "{message}");
+    }
+
+    // After the filter, steps are sized by the rows it kept (counted when it was made):
+    // a group-by, a sort and a plot of the filtered frame run, the filter streamed over
+    // the file again and only what they hold in memory.
+    let group = json!({"handle": filtered, "step": {"group_by": {"keys": ["a"], "aggs": [{"column": "b", "func": "count"}]}}});
+    let grouped = call(&server, &client, "data_transform", group).await;
+    assert_eq!(grouped.status(), StatusCode::OK, "{:?}", error_of(grouped).await);
+    let grouped: Value = grouped.json().await.expect("grouped");
+    assert_eq!(grouped["rows"].as_u64(), Some(10));
+    let sort = json!({"handle": filtered, "step": {"sort": {"column": "b", "descending": true}}});
+    let sorted = call(&server, &client, "data_transform", sort).await;
+    assert_eq!(sorted.status(), StatusCode::OK, "{:?}", error_of(sorted).await);
+    let sorted: Value = sorted.json().await.expect("sorted");
+    let mut fields = handle_fields(&sorted);
+    fields.push(("offset", "0".into()));
+    let page: Value = form(&server, &client, "data_rows", &fields)
+        .await
+        .json()
+        .await
+        .expect("rows");
+    let last = (0..ROWS).rev().find(|i| i % 977 < 10).expect("a row");
+    assert_eq!(page["rows"][0][1], format!("{last}.0"), "{page}");
+    let mut fields = handle_fields(&filtered);
+    fields.extend([
+        ("x", "b".into()),
+        ("y", "v3".into()),
+        ("kind", "line".into()),
+        ("width", "400".into()),
+    ]);
+    let plot = form(&server, &client, "data_plot", &fields).await;
+    assert_eq!(plot.status(), StatusCode::OK, "{:?}", error_of(plot).await);
+    let plot: Value = plot.json().await.expect("figure");
+    assert_eq!(plot["rows_in_range"].as_u64(), Some(small_a()));
 }
 
 #[tokio::test]

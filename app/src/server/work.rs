@@ -127,7 +127,11 @@ fn step_cost(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step
     let other = match step {
         Transform::Join { other, .. } => chain_of(cache, session, other).map_or(0, |c| c.source_rows()),
         step => {
-            let next = chain.then(ChainStep::Transform(step.clone()));
+            // The lineage the step would have ([`crate::server::data::chain_to_extend`]).
+            let next = chain
+                .clone()
+                .knowing(parent.rows)
+                .then(ChainStep::Transform(step.clone()));
             let held = stayput_cache::Lineage::new(TRANSFORM, &next)
                 .ok()
                 .and_then(|lineage| cache.memoized(session, &lineage))

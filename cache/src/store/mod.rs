@@ -125,6 +125,15 @@ impl FrameCache {
         self.inner.cold.as_ref().is_some_and(|cold| cold.takes_files())
     }
 
+    /// [`CacheError::TooLarge`] for a frame of `bytes` that no eviction could make room
+    /// for on disk; [`CacheError::NoDisk`] without a disk tier.
+    pub fn fits_on_disk(&self, bytes: u64) -> Result<(), CacheError> {
+        match self.inner.cold.as_ref() {
+            Some(cold) if cold.takes_files() => Self::fits_disk(cold.as_ref(), bytes),
+            _ => Err(CacheError::NoDisk),
+        }
+    }
+
     /// Milliseconds since the cache was built, on tokio's clock.
     fn now_ms(&self) -> u64 {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)

@@ -144,6 +144,18 @@ pub(crate) fn chain_of(
     }
 }
 
+/// The chain of `session`'s frame `handle` as a step added to it records it: with the
+/// frame's rows as counted, which the steps after it are sized by. What a new step's
+/// lineage (and so its memo key) starts from.
+pub(crate) fn chain_to_extend(
+    cache: &FrameCache,
+    session: SessionKey,
+    handle: &FrameHandle,
+) -> Result<Chain, StayputError> {
+    let rows = entry(cache, session, handle)?.rows;
+    Ok(chain_of(cache, session, handle)?.knowing(rows))
+}
+
 /// `session`'s frame `handle` as a lazy query: an upload is scanned from its file (only
 /// what a query needs is read), anything else is the frame in the cache.
 pub(crate) async fn lazy_of(
@@ -210,7 +222,7 @@ pub async fn transform<H: Send + 'static>(
     max_bytes: u64,
     hold: H,
 ) -> Result<FrameHandle, StayputError> {
-    let chain = chain_of(cache, session, handle)?;
+    let chain = chain_to_extend(cache, session, handle)?;
     let step = match step {
         Transform::Join { other, on, how } => ChainStep::Join {
             other: chain_of(cache, session, &other)?,
@@ -245,10 +257,7 @@ pub async fn transform<H: Send + 'static>(
         // The new step's own schema resolved first: a step polars would refuse is the
         // user's 400 now, not a failed rebuild later.
         chain::schema_of(&mut next.lazy(&uploads)?)?;
-        let parent = Chain {
-            source: next.source.clone(),
-            steps: next.steps[..next.steps.len() - 1].to_vec(),
-        };
+        let parent = next.prefix(next.steps.len() - 1);
         if let Some(ChainStep::Join { other, on, how, size }) = next.steps.last_mut() {
             // Sized before anything runs, list items and text included, and recorded
             // for the transform recipe to reserve.
@@ -295,9 +304,8 @@ pub(crate) fn breadcrumb(cache: &FrameCache, session: SessionKey, chain: &Chain)
             .ok()
             .and_then(|args| find(UPLOAD, args)),
     }];
-    let mut prefix = Chain::of(chain.source.clone());
-    for step in &chain.steps {
-        prefix = prefix.then(step.clone());
+    for (done, step) in chain.steps.iter().enumerate() {
+        let prefix = chain.prefix(done + 1);
         links.push(ChainLink {
             label: step.label(),
             handle: serde_json::to_string(&prefix)
@@ -327,7 +335,7 @@ pub async fn plot(
         ..
     } = spec;
     crate::server::linked::not_bars(kind)?;
-    let chain = chain_of(cache, session, handle)?;
+    let chain = chain_to_extend(cache, session, handle)?;
     let ready = chain.then(ChainStep::Plot {
         x: x.clone(),
         y: y.clone(),
