@@ -69,6 +69,13 @@ impl fmt::Display for RecipeError {
     }
 }
 
+/// So that a disk-file recipe's write can fail with it, inside an [`std::io::Error`].
+impl std::error::Error for RecipeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// Two recipe errors are equal when they say the same (the types are erased).
 impl PartialEq for RecipeError {
     fn eq(&self, other: &Self) -> bool {

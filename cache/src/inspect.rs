@@ -31,6 +31,9 @@ pub struct EntryInfo {
     pub idle_ms: u64,
     /// Reads served.
     pub hits: u64,
+    /// Its frame is still being made: its rows, columns and bytes may be what was
+    /// expected of it (none, for a frame written straight to disk), not what it has.
+    pub filling: bool,
 }
 
 impl EntryInfo {

@@ -161,7 +161,7 @@ pub use kept::KeptFiles;
 #[cfg(feature = "server")]
 pub use metrics::{Counters, EvictionCause};
 #[cfg(feature = "server")]
-pub use recipe::{BoxFuture, DiskShape, Values};
+pub use recipe::{BoxFuture, DiskShape, DiskWrite, Values};
 #[cfg(feature = "server")]
 pub use session::SessionKey;
 #[cfg(feature = "redis")]

@@ -47,12 +47,26 @@ pub struct DiskShape {
 /// column's. It fails when the write fails, or once the request waiting has gone away.
 pub type Values<'a> = &'a mut dyn FnMut(&[f64]) -> std::io::Result<()>;
 
+/// What a disk-file recipe's write takes ([`crate::FrameCacheBuilder::disk_file_recipe`]):
+/// about how many bytes its file has, reserved in the disk budget before it starts, and
+/// the memory it holds while it runs (its batches in flight), reserved in the memory
+/// budget and the session's quota until it ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskWrite {
+    /// Bytes of the file.
+    pub file: u64,
+    /// Bytes of memory the write holds at most at once.
+    pub memory: u64,
+}
+
 /// What a disk recipe will write, from its arguments: the frame's shape when the recipe
 /// says it (f64 columns, [`crate::FrameCacheBuilder::disk_recipe`]), about how many bytes
-/// its file takes (reserved in the disk budget first), and the write itself.
+/// its file takes (reserved in the disk budget first), the memory the write holds, and
+/// the write itself.
 pub(crate) struct DiskJob {
     pub(crate) shape: Option<DiskShape>,
     pub(crate) bytes: u64,
+    pub(crate) memory: u64,
     pub(crate) write: WriteFn,
 }
 
@@ -154,6 +168,8 @@ impl Recipes {
             });
             Ok(DiskJob {
                 bytes: body_bytes(made.columns.len(), made.rows),
+                // A column's values are handed over a block at a time.
+                memory: 0,
                 shape: Some(made),
                 write,
             })
@@ -162,11 +178,12 @@ impl Recipes {
     }
 
     /// Registers `write` as how the recipe `name` writes its frame's Arrow IPC file
-    /// straight into the disk tier (about `bytes` of it), for its frames placed on disk.
+    /// straight into the disk tier (taking what `cost` says), for its frames placed on
+    /// disk.
     pub(crate) fn add_disk_file<A>(
         &mut self,
         name: &str,
-        bytes: impl Fn(&A) -> u64 + Send + Sync + 'static,
+        cost: impl Fn(&A) -> DiskWrite + Send + Sync + 'static,
         write: impl Fn(A, &mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync + 'static,
     ) where
         A: DeserializeOwned + Send + 'static,
@@ -175,11 +192,12 @@ impl Recipes {
         let write = Arc::new(write);
         let job = move |args: &str| -> Result<DiskJob, CacheError> {
             let args: A = parse_args(&function, args)?;
-            let bytes = bytes(&args);
+            let cost = cost(&args);
             let write = Arc::clone(&write);
             Ok(DiskJob {
                 shape: None,
-                bytes,
+                bytes: cost.file,
+                memory: cost.memory,
                 write: Box::new(move |out: &mut dyn std::io::Write| write(args, out)),
             })
         };

@@ -44,6 +44,12 @@ pub trait ColdTier: Send + Sync + 'static {
         false
     }
 
+    /// Bytes the tier reserves for a written file of about `bytes` ([`ColdTier::store_written`]):
+    /// a frame whose reservation the budget could never hold is refused before it is placed.
+    fn reserved_for_file(&self, bytes: u64) -> u64 {
+        bytes
+    }
+
     /// Stores under `key` the Arrow IPC file `write` writes (about `bytes` long): a frame
     /// made straight into the tier, never whole in memory. Only a tier that keeps files
     /// can; the others refuse with [`CacheError::NoDisk`].

@@ -12,7 +12,8 @@ use std::time::Duration;
 use common::{config, files_in, MIB};
 use polars::prelude::*;
 use stayput_cache::{
-    ByteSize, CacheError, DiskTier, FrameCache, FrameHandle, Limit, Lineage, Placement, Residence, SessionKey,
+    ByteSize, CacheError, DiskTier, DiskWrite, FrameCache, FrameHandle, Limit, Lineage, Placement, Residence,
+    SessionKey,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -62,7 +63,10 @@ fn cache(dir: &std::path::Path, memory_mib: u64, disk_mib: u64) -> (FrameCache, 
         })
         .disk_file_recipe(
             "table",
-            |args: &Table| args.rows * 40,
+            |args: &Table| DiskWrite {
+                file: args.rows * 40,
+                memory: 0,
+            },
             move |args: Table, out: &mut dyn std::io::Write| {
                 on_disk.disk.fetch_add(1, Ordering::SeqCst);
                 let whole = table(args.rows, args.seed);
@@ -216,4 +220,179 @@ async fn evicted_from_disk_it_is_written_again_and_one_over_the_disk_budget_is_r
         .await
         .expect("memoized");
     assert_eq!(same.id, made.id);
+}
+
+#[tokio::test]
+async fn placed_on_disk_it_is_refused_at_once_when_its_file_could_never_fit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cache, runs) = cache(dir.path(), 1, 1);
+    let me = SessionKey::random();
+    // Its frame (100 KB) fits the 1 MiB disk budget; its file (1,040,000 bytes, and the
+    // room a written file is given besides) does not: every read of it would fail.
+    let rows = 26_000;
+    let lineage = Lineage::new("table", &Table { rows, seed: 1 }).expect("lineage");
+    let placed = cache
+        .put_lineage(me, rows, 3, 100_000, lineage, Placement::Disk)
+        .await;
+    match placed {
+        Err(CacheError::TooLarge { limit, needed, .. }) => {
+            assert_eq!(limit, Limit::DiskBudget);
+            assert!(needed.bytes() > MIB, "{needed:?}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(cache.list(me).is_empty(), "nothing listed");
+    assert_eq!(runs.disk.load(Ordering::SeqCst), 0);
+}
+
+/// Waits (at most ten seconds) until `done` says so.
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("not done in ten seconds");
+}
+
+#[tokio::test]
+async fn a_write_to_disk_holds_its_memory_until_it_ends_though_its_request_went_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tier = Arc::new(DiskTier::open(dir.path(), ByteSize(64 * MIB)).expect("cache dir usable"));
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(std::sync::Mutex::new(gate));
+    let cache = FrameCache::builder(config(8, 8, MINUTE))
+        .cold_tier(tier)
+        .recipe("slow", |args: Table| async move {
+            Ok::<_, std::io::Error>(table(args.rows, args.seed))
+        })
+        .disk_file_recipe(
+            "slow",
+            |_: &Table| DiskWrite {
+                file: MIB,
+                memory: 3 * MIB,
+            },
+            {
+                let started = Arc::clone(&started);
+                move |args: Table, out: &mut dyn std::io::Write| {
+                    started.store(true, Ordering::SeqCst);
+                    let gate = gate.lock().map_err(|_| std::io::Error::other("gate"))?;
+                    gate.recv().map_err(std::io::Error::other)?;
+                    let mut whole = table(args.rows, args.seed);
+                    IpcWriter::new(out)
+                        .finish(&mut whole)
+                        .map_err(std::io::Error::other)
+                }
+            },
+        )
+        .build();
+    let me = SessionKey::random();
+    let request = tokio::spawn({
+        let cache = cache.clone();
+        async move {
+            cache
+                .make_memoized(me, "slow", &Table { rows: 10, seed: 1 }, Placement::Disk)
+                .await
+        }
+    });
+    until(|| started.load(Ordering::SeqCst)).await;
+    assert_eq!(
+        cache.reserved_bytes(),
+        3 * MIB,
+        "its memory reserved while it writes"
+    );
+
+    // The request goes away mid-write: the write has not ended, so neither has its
+    // reservation.
+    request.abort();
+    assert!(request.await.is_err(), "aborted");
+    assert_eq!(cache.reserved_bytes(), 3 * MIB, "held until the write ends");
+    go.send(()).expect("the write waits");
+    until(|| cache.reserved_bytes() == 0).await;
+    until(|| files_in(dir.path()).is_empty()).await;
+    assert!(cache.list(me).is_empty(), "nothing left of it");
+}
+
+#[tokio::test]
+async fn a_file_that_outgrows_the_disk_budget_stops_there_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tier = Arc::new(DiskTier::open(dir.path(), ByteSize(MIB)).expect("cache dir usable"));
+    // It says its file takes 1 KB; it would write 64 MiB.
+    let taken = Arc::new(AtomicU64::new(0));
+    let cache = FrameCache::builder(config(8, 8, MINUTE))
+        .cold_tier(tier)
+        .recipe("understated", |args: Table| async move {
+            Ok::<_, std::io::Error>(table(args.rows, args.seed))
+        })
+        .disk_file_recipe(
+            "understated",
+            |_: &Table| DiskWrite {
+                file: 1_000,
+                memory: 0,
+            },
+            {
+                let taken = Arc::clone(&taken);
+                move |_: Table, out: &mut dyn std::io::Write| {
+                    let block = [0u8; 64 << 10];
+                    for _ in 0..1_024 {
+                        out.write_all(&block)?;
+                        taken.fetch_add(block.len() as u64, Ordering::SeqCst);
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .build();
+    let me = SessionKey::random();
+    let made = cache
+        .make_memoized(me, "understated", &Table { rows: 10, seed: 1 }, Placement::Disk)
+        .await;
+    match made {
+        Err(CacheError::TooLarge { limit, .. }) => assert_eq!(limit, Limit::DiskBudget),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // Stopped at the budget (with what its buffer held), not at 64 MiB.
+    let taken = taken.load(Ordering::SeqCst);
+    assert!(taken <= 3 * MIB, "{taken} bytes taken");
+    assert!(files_in(dir.path()).is_empty(), "nothing left on disk");
+    assert!(cache.list(me).is_empty(), "nothing listed");
+    assert_eq!(cache.totals().cold.expect("disk").1.bytes, 0);
+}
+
+#[tokio::test]
+async fn a_write_that_fails_with_the_recipes_own_error_says_it_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tier = Arc::new(DiskTier::open(dir.path(), ByteSize(64 * MIB)).expect("cache dir usable"));
+    let cache = FrameCache::builder(config(8, 8, MINUTE))
+        .cold_tier(tier)
+        .recipe("refuses", |args: Table| async move {
+            Ok::<_, std::io::Error>(table(args.rows, args.seed))
+        })
+        .disk_file_recipe(
+            "refuses",
+            |_: &Table| DiskWrite {
+                file: MIB,
+                memory: MIB,
+            },
+            |_: Table, out: &mut dyn std::io::Write| {
+                out.write_all(b"ARROW1")?;
+                Err(std::io::Error::other(stayput_cache::RecipeError::new(
+                    "column `z` not found",
+                )))
+            },
+        )
+        .build();
+    let me = SessionKey::random();
+    let made = cache
+        .make_memoized(me, "refuses", &Table { rows: 10, seed: 1 }, Placement::Disk)
+        .await;
+    match made {
+        Err(CacheError::Recipe(own)) => assert_eq!(own.to_string(), "column `z` not found"),
+        other => panic!("expected the recipe's error, got {other:?}"),
+    }
+    assert!(files_in(dir.path()).is_empty(), "nothing left on disk");
+    assert!(cache.list(me).is_empty(), "nothing listed");
+    assert_eq!(cache.reserved_bytes(), 0, "its memory given back");
 }

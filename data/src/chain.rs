@@ -28,13 +28,16 @@ pub struct Chain {
     pub known: Vec<KnownRows>,
 }
 
-/// The rows of a chain's frame after its first `after` steps, as counted when it was made.
+/// The rows and bytes of a chain's frame after its first `after` steps, as the cache
+/// counted them once it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownRows {
     /// Steps done.
     pub after: usize,
     /// Rows then.
     pub rows: u64,
+    /// Bytes then (in memory, or its file's on disk).
+    pub bytes: u64,
 }
 
 /// One step as the lineage records it: a join records the other frame's whole chain
@@ -100,12 +103,12 @@ impl Chain {
         }
     }
 
-    /// Records that the chain's frame, as it is now, has `rows` rows (counted when it was
-    /// made); an upload's own rows are known already.
-    pub fn knowing(mut self, rows: u64) -> Self {
+    /// Records that the chain's frame, as it is now, has `rows` rows and takes `bytes`
+    /// (counted once it was made); an upload's own are known already.
+    pub fn knowing(mut self, rows: u64, bytes: u64) -> Self {
         let after = self.steps.len();
         if after > 0 && !self.known.iter().any(|k| k.after == after) {
-            self.known.push(KnownRows { after, rows });
+            self.known.push(KnownRows { after, rows, bytes });
         }
         self
     }

@@ -44,7 +44,10 @@ impl Uploads {
             // batch from its kept file, and read back mapped.
             .disk_file_recipe(
                 UPLOAD_RECIPE,
-                |source: &UploadSource| on_disk_bytes(source.bytes),
+                |source: &UploadSource| stayput_cache::DiskWrite {
+                    file: on_disk_bytes(source.bytes),
+                    memory: crate::streamed::IN_FLIGHT_BYTES,
+                },
                 {
                     let writer = self.clone();
                     move |source: UploadSource, out: &mut dyn std::io::Write| {
@@ -155,7 +158,9 @@ impl Uploads {
         hold: H,
     ) -> Result<FrameHandle, IngestError> {
         // Refused before it is read at all when even the disk cannot hold it.
-        cache.fits_on_disk(expected)?;
+        cache.fits_on_disk(on_disk_bytes(expected))?;
+        // Read a batch at a time, it holds one whole record batch or row group at once.
+        incoming.check_units(cache.memory_limit().1 / 4)?;
         let (kept, hold) = tokio::task::spawn_blocking({
             let uploads = self.clone();
             move || (uploads.keep_on_disk(incoming), hold)

@@ -6,6 +6,7 @@
 
 use crate::chain::{self, Chain, ChainStep, KnownRows};
 use crate::error::StepError;
+use crate::streamed::IN_FLIGHT_BYTES;
 use crate::transform::{AggFn, JoinHow, Transform};
 use crate::Uploads;
 use polars::prelude::*;
@@ -215,10 +216,6 @@ pub enum Run {
     Disk,
 }
 
-/// Bytes of batches in flight in the streaming engine: a few batches of the columns its
-/// steps read.
-const STREAM_SLACK: u64 = 16 << 20;
-
 /// How `chain` runs when one frame may take at most `limit` bytes of memory: in memory
 /// when its peak fits; else on disk when every step streams; else streamed when what
 /// its steps after the streaming ones hold fits. Otherwise in memory, and its
@@ -246,14 +243,14 @@ pub fn memory_bytes(chain: &Chain, limit: u64) -> u64 {
 }
 
 /// The memory `chain` takes run by the streaming engine: its first steps that stream run
-/// a batch at a time (their output, narrowed to the rows counted, is what the rest
+/// a batch at a time (their output, as counted once made, is what the rest
 /// starts from); a plot right after them collects only its two columns as f64, sorted
 /// into a second copy through an index.
 pub fn streamed_bytes(chain: &Chain) -> u64 {
     let streaming = chain.steps.iter().take_while(|s| step_streams(s)).count();
     let at = shape(&chain.prefix(streaming));
     let at = match chain.known.iter().find(|k| k.after == streaming) {
-        Some(k) => narrowed(at, k.rows),
+        Some(k) => counted(at, k),
         None => at,
     };
     let rest = &chain.steps[streaming..];
@@ -264,7 +261,7 @@ pub fn streamed_bytes(chain: &Chain) -> u64 {
             walk(start, rest, streaming, &chain.known).peak
         }
     };
-    held.saturating_add(STREAM_SLACK)
+    held.saturating_add(IN_FLIGHT_BYTES)
 }
 
 fn shape(chain: &Chain) -> Shape {
@@ -283,22 +280,23 @@ fn shape(chain: &Chain) -> Shape {
     walk(start, &chain.steps, 0, &chain.known)
 }
 
-/// `now` narrowed to `rows` counted (its bytes in proportion): what a filter kept.
-fn narrowed(now: Shape, rows: u64) -> Shape {
-    if rows >= now.rows || now.rows == 0 {
-        return now;
+/// `now` as `known` counted it once made: its rows and bytes, where the steps up to it
+/// were sized at most (a filter that keeps every row).
+fn counted(now: Shape, known: &KnownRows) -> Shape {
+    Shape {
+        rows: known.rows,
+        bytes: known.bytes,
+        ..now
     }
-    let bytes = (u128::from(now.bytes) * u128::from(rows) / u128::from(now.rows)) as u64;
-    Shape { rows, bytes, ..now }
 }
 
 /// The shape after `steps` from `now`, the first of them step `done + 1` of its chain,
-/// narrowed where `known` counted rows.
+/// taken as counted where `known` has them.
 fn walk(mut now: Shape, steps: &[ChainStep], done: usize, known: &[KnownRows]) -> Shape {
     for (i, step) in steps.iter().enumerate() {
         now = after(now, step);
         if let Some(k) = known.iter().find(|k| k.after == done + i + 1) {
-            now = narrowed(now, k.rows);
+            now = counted(now, k);
         }
     }
     now
@@ -434,9 +432,9 @@ mod tests {
             x: "a".into(),
             y: "b".into(),
         });
-        assert_eq!(streamed_bytes(&plot), 1_000_000 * 40 + STREAM_SLACK);
+        assert_eq!(streamed_bytes(&plot), 1_000_000 * 40 + IN_FLIGHT_BYTES);
         assert_eq!(how_to_run(&plot, 60_000_000), Run::Streamed);
-        assert_eq!(memory_bytes(&plot, 60_000_000), 1_000_000 * 40 + STREAM_SLACK);
+        assert_eq!(memory_bytes(&plot, 60_000_000), 1_000_000 * 40 + IN_FLIGHT_BYTES);
         // Too many rows for even that: refused at its full peak.
         assert_eq!(how_to_run(&plot, 40_000_000), Run::Memory);
     }
@@ -449,20 +447,28 @@ mod tests {
         // Not counted: the filter may keep every row; a sort after it is refused.
         assert_eq!(how_to_run(&filtered.then(sort()), limit), Run::Memory);
         // Counted at 1,000 rows (100 KB): the sort holds those, streamed.
-        let known = filtered.clone().knowing(1_000).then(sort());
+        let known = filtered.clone().knowing(1_000, 100_000).then(sort());
         assert_eq!(how_to_run(&known, limit), Run::Streamed);
         assert_eq!(
             streamed_bytes(&known),
-            100_000 + 100_000 + 8_000 + STREAM_SLACK,
+            100_000 + 100_000 + 8_000 + IN_FLIGHT_BYTES,
             "input, output, its index, the batches"
         );
         // The prefix of the sorted chain is the filtered chain as it was made (its own
         // rows were counted later), so the breadcrumb finds its handle.
         assert_eq!(known.prefix(1), filtered);
         // An upload's rows are known already: nothing recorded.
-        assert!(big.clone().knowing(5).known.is_empty());
+        assert!(big.clone().knowing(5, 500).known.is_empty());
         // Not recorded twice.
-        assert_eq!(filtered.knowing(3).knowing(4).known.len(), 1);
+        assert_eq!(filtered.clone().knowing(3, 300).knowing(4, 400).known.len(), 1);
+        // The bytes counted, not the rows' share: 1,000 rows of long text kept of a
+        // million short ones take what they were counted at.
+        let wide = filtered.knowing(1_000, 30_000_000).then(sort());
+        assert_eq!(how_to_run(&wide, limit), Run::Memory, "{}", streamed_bytes(&wide));
+        assert_eq!(
+            streamed_bytes(&wide),
+            30_000_000 + 30_000_000 + 8_000 + IN_FLIGHT_BYTES
+        );
     }
 
     #[test]
@@ -470,9 +476,9 @@ mod tests {
         let chain = upload(10, 80).then(filter());
         let text = serde_json::to_string(&chain).expect("json");
         assert!(!text.contains("known"), "{text}");
-        let counted = serde_json::to_string(&chain.knowing(3)).expect("json");
+        let counted = serde_json::to_string(&chain.knowing(3, 24)).expect("json");
         assert!(
-            counted.contains("\"known\":[{\"after\":1,\"rows\":3}]"),
+            counted.contains("\"known\":[{\"after\":1,\"rows\":3,\"bytes\":24}]"),
             "{counted}"
         );
     }

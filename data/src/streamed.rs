@@ -15,10 +15,39 @@ use std::sync::mpsc::{sync_channel, Receiver};
 
 use polars::prelude::*;
 
-/// Rows of each batch the engine hands over: large enough that a column's arrays keep
-/// their bookkeeping (a few hundred bytes each) far under 1 % of their data, which is
-/// what the disk tier asks before it keeps a frame's mapping.
+/// Most rows of a batch the engine hands over.
 const BATCH_ROWS: usize = 1 << 17;
+/// Fewest rows of a batch, however wide its rows.
+const MIN_BATCH_ROWS: usize = 1 << 10;
+/// About the most bytes of a batch: its rows follow their width, so a batch of a wide
+/// frame is no larger than one of a narrow frame. A batch of a narrow frame still keeps
+/// its columns' arrays (their bookkeeping, a few hundred bytes each) far under 1 % of
+/// their data, which is what the disk tier asks before it keeps a frame's mapping.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// Memory a query run by the streaming engine holds at most besides what its steps keep
+/// (a sort's input, a group-by's groups): the batches in flight, the engine's own, the
+/// channel's and the writer's. What is reserved for it before it runs. It assumes rows
+/// of up to a few hundred bytes: the engine's own morsels are 100,000 rows whatever
+/// their width.
+pub const IN_FLIGHT_BYTES: u64 = 16 << 20;
+
+/// Rows of each batch for rows of `schema`: [`BATCH_BYTES`] of them, from
+/// [`MIN_BATCH_ROWS`] to [`BATCH_ROWS`]. A text value is taken as 32 bytes.
+fn batch_rows(schema: &Schema) -> usize {
+    let width: usize = schema
+        .iter_values()
+        .map(|dtype| match dtype.to_physical() {
+            DataType::Boolean | DataType::Int8 | DataType::UInt8 => 1,
+            DataType::Int16 | DataType::UInt16 => 2,
+            DataType::Int32 | DataType::UInt32 | DataType::Float32 => 4,
+            DataType::Int64 | DataType::UInt64 | DataType::Float64 => 8,
+            DataType::Int128 | DataType::UInt128 => 16,
+            _ => 32,
+        })
+        .sum();
+    (BATCH_BYTES / width.max(1)).clamp(MIN_BATCH_ROWS, BATCH_ROWS)
+}
 
 /// What a query streamed: its rows, the bytes of its batches in memory, its columns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,13 +69,15 @@ pub fn for_each_batch(
     query: LazyFrame,
     mut each: impl FnMut(DataFrame) -> PolarsResult<()>,
 ) -> PolarsResult<()> {
+    let mut query = query;
+    let rows = batch_rows(&*query.collect_schema()?);
     let (send, receive) = sync_channel::<Message>(1);
     let done = send.clone();
     let plan = query.sink_batches(
         // `true` stops the engine: the caller has gone.
         PlanCallback::new(move |batch: DataFrame| Ok(send.send(Message::Batch(batch)).is_err())),
         true,
-        NonZeroUsize::new(BATCH_ROWS),
+        NonZeroUsize::new(rows),
     )?;
     let engine = std::thread::Builder::new()
         .name("stayput-streamed".into())
@@ -187,6 +218,30 @@ mod tests {
         let mut file = Vec::new();
         assert!(write_ipc(bad(), &mut file).is_err());
         assert!(count(bad()).is_err());
+    }
+
+    #[test]
+    fn a_batch_of_wide_rows_has_fewer_of_them() {
+        let narrow = frame(1).schema().clone();
+        assert_eq!(batch_rows(&narrow), BATCH_BYTES / 40);
+        let wide: Schema = (0..2_000)
+            .map(|c| Field::new(format!("c{c}").into(), DataType::Float64))
+            .collect();
+        assert_eq!(batch_rows(&wide), MIN_BATCH_ROWS, "16 KB rows: the fewest");
+        let one: Schema = [Field::new("b".into(), DataType::Boolean)].into_iter().collect();
+        assert_eq!(batch_rows(&one), BATCH_ROWS, "1-byte rows: the most");
+        // Handed over in batches of at most that many rows.
+        let columns: Vec<Column> = (0..64)
+            .map(|c| Column::new(format!("c{c}").into(), vec![c as f64; 50_000]))
+            .collect();
+        let wide = DataFrame::new(50_000, columns).expect("frame");
+        let mut largest = 0;
+        for_each_batch(wide.lazy(), |batch| {
+            largest = largest.max(batch.height());
+            Ok(())
+        })
+        .expect("streamed");
+        assert!(largest > 0 && largest <= BATCH_BYTES / (64 * 8), "{largest} rows");
     }
 
     #[test]

@@ -42,8 +42,9 @@ fn name(c: u64) -> String {
     }
 }
 
-/// 300,000 rows × 16 f64 columns: 38.4 MB in memory, as an Arrow IPC file.
-fn wide_arrow() -> Vec<u8> {
+/// 300,000 rows × 16 f64 columns: 38.4 MB in memory, as an Arrow IPC file of record
+/// batches of `batch` rows.
+fn wide_arrow(batch: usize) -> Vec<u8> {
     let columns: Vec<Column> = (0..16)
         .map(|c| {
             Column::new(
@@ -52,9 +53,16 @@ fn wide_arrow() -> Vec<u8> {
             )
         })
         .collect();
-    let mut frame = DataFrame::new(ROWS as usize, columns).expect("frame");
+    let frame = DataFrame::new(ROWS as usize, columns).expect("frame");
+    // A chunk a batch: the writer writes each chunk as its own record batch.
+    let mut chunked = frame.slice(0, batch);
+    for at in (batch..frame.height()).step_by(batch) {
+        chunked
+            .vstack_mut(&frame.slice(at as i64, batch))
+            .expect("stacked");
+    }
     let mut file = Vec::new();
-    IpcWriter::new(&mut file).finish(&mut frame).expect("arrow");
+    IpcWriter::new(&mut file).finish(&mut chunked).expect("arrow");
     file
 }
 
@@ -90,17 +98,12 @@ fn small_a() -> u64 {
 async fn an_arrow_upload_over_the_quota_is_placed_on_disk_and_used_a_batch_at_a_time() {
     let server = server(&[]).await;
     let client = browser();
-    let made = upload(&server, &client, "wide.arrow", wide_arrow()).await;
+    let made = upload(&server, &client, "wide.arrow", wide_arrow(20_000)).await;
     assert_eq!(made.status(), StatusCode::OK, "taken, not refused");
     let handle: Value = made.json().await.expect("handle");
     assert_eq!(
         (handle["rows"].as_u64(), handle["cols"].as_u64()),
         (Some(ROWS), Some(16))
-    );
-    assert_eq!(
-        server.stayput.cache.totals().memory.bytes,
-        0,
-        "nothing of it in memory"
     );
 
     // Its schema and ranges, read a batch at a time.
@@ -269,12 +272,20 @@ async fn a_csv_over_the_quota_parsed_as_it_arrived_is_placed_on_disk() {
     assert_eq!(made.status(), StatusCode::OK, "taken, not refused");
     let handle: Value = made.json().await.expect("handle");
     assert_eq!(handle["rows"].as_u64(), Some(ROWS));
-    assert_eq!(server.stayput.cache.totals().memory.bytes, 0);
     let filter = json!({"handle": handle, "step": {"filter": [{"column": "a", "op": "lt", "value": "10"}]}});
     let filtered = call(&server, &client, "data_transform", filter).await;
     assert_eq!(filtered.status(), StatusCode::OK);
     let filtered: Value = filtered.json().await.expect("filtered");
     assert_eq!(filtered["rows"].as_u64(), Some(small_a()));
+    // Run over the kept file straight into the disk tier: the upload was never read
+    // into memory, nor was the filter's frame.
+    let totals = server.stayput.cache.totals();
+    assert_eq!(
+        totals.cold.expect("disk").1.entries,
+        1,
+        "the filter's frame on disk"
+    );
+    assert_eq!(totals.memory.bytes, 0, "nothing in memory");
 }
 
 #[tokio::test]
@@ -304,6 +315,22 @@ async fn without_room_on_disk_an_upload_over_the_quota_is_refused_naming_the_dis
     let answer = upload(&server, &client, "big.arrow", file).await;
     assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let message = error_of(answer).await.to_string();
-    assert!(message.contains("disk"), "{message}");
+    assert!(message.contains("STAYPUT_DISK_BUDGET"), "{message}");
     assert_eq!(server.stayput.cache.totals().memory.bytes, 0);
+}
+
+#[tokio::test]
+async fn an_upload_over_the_quota_whose_one_batch_is_too_large_to_read_by_batches_is_refused() {
+    let server = server(&[]).await;
+    let client = browser();
+    // One record batch of 38.4 MB: read a batch at a time, it would be held whole.
+    let answer = upload(&server, &client, "one.arrow", wide_arrow(ROWS as usize)).await;
+    assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let message = error_of(answer).await.to_string();
+    assert!(message.contains("record batch"), "{message}");
+    assert!(message.contains("smaller record batches"), "{message}");
+    assert_eq!(server.stayput.cache.totals().cold.expect("disk").1.entries, 0);
+    // The same rows in batches of 20,000 (2.6 MB) are taken.
+    let taken = upload(&server, &client, "many.arrow", wide_arrow(20_000)).await;
+    assert_eq!(taken.status(), StatusCode::OK);
 }

@@ -70,6 +70,7 @@ impl From<IngestError> for StayputError {
             err @ (IngestError::Expands { .. }
             | IngestError::Inflates { .. }
             | IngestError::WorkbookTooLarge { .. }
+            | IngestError::UnitTooLarge { .. }
             | IngestError::TooManyRows { .. }) => Self::FileTooLarge(err.to_string()),
             err if err.is_unsupported_format() => Self::UnsupportedFile(err.to_string()),
             err => Self::BadFile(crate::contract::error::cut(err.to_string())),

@@ -86,15 +86,33 @@ pub fn with_data(builder: FrameCacheBuilder, uploads: &Uploads) -> FrameCacheBui
         // streaming engine straight into the disk tier, a batch at a time.
         .disk_file_recipe(
             TRANSFORM,
-            |chain: &Chain| stayput_data::sizing::output_bytes(chain),
+            |chain: &Chain| stayput_cache::DiskWrite {
+                file: sizing::output_bytes(chain),
+                memory: stayput_data::streamed::IN_FLIGHT_BYTES,
+            },
             {
                 let files = uploads.clone();
-                move |chain: Chain, out: &mut dyn std::io::Write| {
-                    let query = chain.lazy(&files).map_err(std::io::Error::other)?;
-                    stayput_data::streamed::write_ipc(query, out)
-                        .map(|_| ())
-                        .map_err(std::io::Error::other)
-                }
+                move |chain: Chain, out: &mut dyn std::io::Write| write_streamed(&files, &chain, out)
             },
         )
+}
+
+/// Writes `chain`'s frame to `out` as an Arrow IPC file by polars' streaming engine. A
+/// step the data cannot take fails as it does in memory (the recipe's own error, a 400
+/// with polars' words); only a failed read or write is the disk's.
+fn write_streamed(
+    files: &Uploads,
+    chain: &stayput_data::chain::Chain,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use polars::prelude::PolarsError;
+    use stayput_data::StepError;
+    let step_failed =
+        |err: StepError| std::io::Error::other(stayput_cache::RecipeError::new(StayputError::from(err)));
+    let query = chain.lazy(files).map_err(step_failed)?;
+    match stayput_data::streamed::write_ipc(query, out) {
+        Ok(_) => Ok(()),
+        Err(PolarsError::IO { error, .. }) => Err(std::io::Error::new(error.kind(), error.to_string())),
+        Err(err) => Err(step_failed(StepError::from(err))),
+    }
 }

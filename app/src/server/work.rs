@@ -9,7 +9,7 @@
 use stayput_cache::{EntryInfo, FrameCache, FrameHandle, Residence, SessionKey};
 
 use crate::contract::data::Transform;
-use crate::server::data::{chain_of, entry, expands};
+use crate::server::data::{chain_of, chain_to_extend, entry, expands};
 use crate::server::heavy::HEAVY_ROWS;
 use crate::server::recipes::TRANSFORM;
 use stayput_data::chain::{Chain, ChainStep};
@@ -127,13 +127,11 @@ fn step_cost(cache: &FrameCache, session: SessionKey, handle: &FrameHandle, step
     let other = match step {
         Transform::Join { other, .. } => chain_of(cache, session, other).map_or(0, |c| c.source_rows()),
         step => {
-            // The lineage the step would have ([`crate::server::data::chain_to_extend`]).
-            let next = chain
-                .clone()
-                .knowing(parent.rows)
-                .then(ChainStep::Transform(step.clone()));
-            let held = stayput_cache::Lineage::new(TRANSFORM, &next)
+            // The lineage the step would have.
+            let held = chain_to_extend(cache, session, handle)
                 .ok()
+                .map(|chain| chain.then(ChainStep::Transform(step.clone())))
+                .and_then(|next| stayput_cache::Lineage::new(TRANSFORM, &next).ok())
                 .and_then(|lineage| cache.memoized(session, &lineage))
                 .is_some_and(|e| e.residence != Residence::Gone);
             if held {

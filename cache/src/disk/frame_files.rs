@@ -105,15 +105,33 @@ fn create_private(path: &Path) -> io::Result<File> {
 
 /// What a write in progress and the request waiting for it share, so that a request that
 /// goes away leaves no file: the writer stops at its next write call, and a file already
-/// renamed into place is removed by whoever learns of the cancellation second.
+/// renamed into place is removed by whoever learns of the cancellation second. A write
+/// also stops once its file outgrows `limit` (the disk budget: it could never be kept).
 #[derive(Default)]
 pub(super) struct WriteShare {
     cancelled: AtomicBool,
     /// Set under the lock when the file is renamed into place.
     placed: Mutex<bool>,
+    /// Most bytes the file may take; none when 0.
+    limit: u64,
+    /// Set when the write stopped at `limit`.
+    outgrew: AtomicBool,
 }
 
 impl WriteShare {
+    /// A share for a write whose file may take at most `limit` bytes.
+    pub(super) fn up_to(limit: u64) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the write stopped because its file outgrew its limit.
+    pub(super) fn outgrew(&self) -> bool {
+        self.outgrew.load(Ordering::Acquire)
+    }
+
     /// Says the waiting request went away; removes `path` if it was already placed.
     pub(super) fn cancel(&self, path: &Path) {
         self.cancelled.store(true, Ordering::Release);
@@ -128,10 +146,11 @@ impl WriteShare {
     }
 }
 
-/// A writer that fails as soon as its write is cancelled.
+/// A writer that fails as soon as its write is cancelled, or would pass its limit.
 struct Cancellable<'a, W> {
     inner: W,
     share: &'a WriteShare,
+    written: u64,
 }
 
 impl<W: Write> Write for Cancellable<'_, W> {
@@ -140,7 +159,14 @@ impl<W: Write> Write for Cancellable<'_, W> {
             // Not `Interrupted`: `write_all` retries that kind for ever.
             return Err(io::Error::other("write cancelled"));
         }
-        self.inner.write(buf)
+        let after = self.written.saturating_add(buf.len() as u64);
+        if self.share.limit > 0 && after > self.share.limit {
+            self.share.outgrew.store(true, Ordering::Release);
+            return Err(io::Error::other("the file outgrew the disk budget"));
+        }
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -202,7 +228,14 @@ pub(super) fn write_with(
     }
     let result = (|| {
         let file = create_private(&tmp)?;
-        let mut writer = BufWriter::with_capacity(1 << 20, Cancellable { inner: file, share });
+        let mut writer = BufWriter::with_capacity(
+            1 << 20,
+            Cancellable {
+                inner: file,
+                share,
+                written: 0,
+            },
+        );
         write(&mut writer)?;
         let file = writer.into_inner().map_err(io::IntoInnerError::into_error)?.inner;
         let len = file.metadata()?.len();

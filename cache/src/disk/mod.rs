@@ -186,18 +186,26 @@ impl DiskTier {
             keys: evicted,
         };
         let path = self.path(key);
-        let share = Arc::new(WriteShare::default());
+        // A file that outgrows the whole budget could never be kept: its write stops there.
+        let share = Arc::new(WriteShare::up_to(self.budget));
         // Until the index has the file, a request that goes away takes it with it.
         let mut cancel = CancelOnDrop {
             share: Arc::clone(&share),
             path: path.clone(),
             armed: true,
         };
-        let written = tokio::task::spawn_blocking(move || write(&path, &share))
-            .await
-            .map_err(io::Error::other)
-            .and_then(|r| r);
-        let bytes = written.map_err(|err| self.storage_error("write", key, &err))?;
+        let written = tokio::task::spawn_blocking({
+            let share = Arc::clone(&share);
+            move || write(&path, &share)
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        let bytes = match written {
+            Ok(bytes) => bytes,
+            Err(_) if share.outgrew() => return Err(self.too_large(self.budget.saturating_add(1))),
+            Err(err) => return Err(self.storage_error("write", key, &err)),
+        };
         let more = {
             let mut index = self.index();
             let reserved = std::mem::take(&mut reservation.bytes);
@@ -250,6 +258,10 @@ impl ColdTier for DiskTier {
         true
     }
 
+    fn reserved_for_file(&self, bytes: u64) -> u64 {
+        bytes.saturating_add(FILE_SLACK)
+    }
+
     fn store_written(
         &self,
         key: FrameKey,
@@ -257,7 +269,7 @@ impl ColdTier for DiskTier {
         write: WriteFn,
     ) -> BoxFuture<'_, Result<Stored, CacheError>> {
         let write = move |path: &Path, share: &WriteShare| frame_files::write_with(path, share, write);
-        Box::pin(self.store_with(key, bytes + FILE_SLACK, write))
+        Box::pin(self.store_with(key, self.reserved_for_file(bytes), write))
     }
 
     fn load(&self, key: FrameKey) -> BoxFuture<'_, Result<Option<Arc<DataFrame>>, CacheError>> {

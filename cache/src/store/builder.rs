@@ -121,8 +121,13 @@ impl FrameCacheBuilder {
 
     /// Registers how the recipe `name` writes its frame's Arrow IPC file straight into
     /// the disk tier, for its frames placed on disk ([`crate::Placement::Disk`]): `write`
-    /// writes the whole file (about `bytes` of it, reserved in the disk budget first) to
-    /// its writer, on the blocking pool, never holding the frame whole. A read of such a
+    /// writes the whole file to its writer, on the blocking pool, never holding the frame
+    /// whole. What `cost` says it takes is reserved first: the file's bytes in the disk
+    /// budget, the memory it holds in the memory budget and the session's quota, until
+    /// the write really ends (a write the request left still runs to its next write,
+    /// within its reservation). A write that fails with an [`std::io::Error`] wrapping a
+    /// [`crate::RecipeError`] fails with it ([`crate::CacheError::Recipe`], the recipe's own
+    /// error, as an in-memory recipe's), not as the disk's. A read of such a
     /// frame not on disk writes it again this way, and reads it back memory-mapped; frames
     /// of the same recipe placed otherwise are still built by its in-memory recipe. The
     /// writer fails once the request waiting has gone away; `write` must be
@@ -130,13 +135,13 @@ impl FrameCacheBuilder {
     pub fn disk_file_recipe<A>(
         mut self,
         name: &str,
-        bytes: impl Fn(&A) -> u64 + Send + Sync + 'static,
+        cost: impl Fn(&A) -> crate::DiskWrite + Send + Sync + 'static,
         write: impl Fn(A, &mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync + 'static,
     ) -> Self
     where
         A: DeserializeOwned + Send + 'static,
     {
-        self.recipes.add_disk_file(name, bytes, write);
+        self.recipes.add_disk_file(name, cost, write);
         self
     }
 

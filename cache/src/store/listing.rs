@@ -89,6 +89,7 @@ impl FrameCache {
             age_ms: now.saturating_sub(e.created_ms),
             idle_ms: now.saturating_sub(e.last_use_ms),
             hits: e.hits,
+            filling: e.filling,
         }
     }
 

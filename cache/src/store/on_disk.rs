@@ -5,13 +5,14 @@
 
 use polars::prelude::DataFrame;
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::put::Undo;
 use super::FrameCache;
 use crate::state::Data;
+use crate::sync::lock;
 use crate::tier::FrameKey;
-use crate::{CacheError, FrameHandle, FrameId, Lineage, Placement, SessionKey};
+use crate::{CacheError, FrameHandle, FrameId, Lineage, Placement, RecipeError, SessionKey};
 
 impl FrameCache {
     /// Runs the disk recipe `function` on `args`, its frame written straight into the
@@ -30,10 +31,11 @@ impl FrameCache {
         self.build_on_disk(session, lineage, ()).await
     }
 
-    /// [`FrameCache::make_on_disk`] of `lineage`, holding `hold` until the frame is in.
-    /// Its handle is listed while it is written (a read of it joins the write). A recipe
-    /// that does not say its frame's shape gets it from the frame read back.
-    pub(super) async fn build_on_disk<H>(
+    /// [`FrameCache::make_on_disk`] of `lineage`, holding `hold` until its write ends
+    /// (though the caller goes away first). Its handle is listed while it is written (a
+    /// read of it joins the write), with the shape its recipe says, or none until the
+    /// frame read back gives it.
+    pub(super) async fn build_on_disk<H: Send + 'static>(
         &self,
         session: SessionKey,
         lineage: Lineage,
@@ -69,19 +71,15 @@ impl FrameCache {
         };
         // In the flight a read of this key joins (its id is listed while it is written):
         // one write of the file, never two at once.
+        let hold: Box<dyn Send> = Box::new(hold);
         let frame = self
             .inner
             .rebuilding
-            .run(key, || async {
-                self.write_on_disk(key, &lineage).await?;
-                self.load_cold(key).await?.ok_or(CacheError::Expired)
-            })
+            .run(key, || self.write_on_disk(key, &lineage, hold))
             .await?;
-        drop(hold);
         (handle.rows, handle.cols) = (frame.height() as u64, frame.width() as u64);
         drop(frame);
-        if let Some(entry) = self.state().entries.get_mut(&key) {
-            (entry.rows, entry.cols) = (handle.rows, handle.cols);
+        if let Some(entry) = self.state().entries.get(&key) {
             handle.bytes = entry.bytes;
         }
         // Every server must know the handle before the browser has it.
@@ -95,9 +93,10 @@ impl FrameCache {
     /// `cold`: no eviction could make room for it.
     pub(super) fn fits_disk(cold: &dyn crate::tier::ColdTier, bytes: u64) -> Result<(), CacheError> {
         let budget = cold.usage().budget;
-        if bytes > budget {
+        let needed = cold.reserved_for_file(bytes);
+        if needed > budget {
             return Err(CacheError::TooLarge {
-                needed: crate::ByteSize(bytes),
+                needed: crate::ByteSize(needed),
                 limit: crate::Limit::DiskBudget,
                 budget: crate::ByteSize(budget),
             });
@@ -119,16 +118,24 @@ impl FrameCache {
                 if let Some(frame) = self.load_cold(key).await? {
                     return Ok(frame); // another reader wrote it meanwhile
                 }
-                self.write_on_disk(key, &lineage).await?;
+                let frame = self.write_on_disk(key, &lineage, Box::new(())).await?;
                 crate::metrics::Counters::bump(&self.inner.counters.recomputes);
-                self.load_cold(key).await?.ok_or(CacheError::Expired)
+                Ok(frame)
             })
             .await
     }
 
-    /// Runs the disk recipe of `lineage` into the disk tier under `key`, and marks the
-    /// entry as there (forgetting the file again if the entry went meanwhile).
-    async fn write_on_disk(&self, key: FrameKey, lineage: &Lineage) -> Result<(), CacheError> {
+    /// Runs the disk recipe of `lineage` into the disk tier under `key` and reads it back
+    /// (mapped); then marks the entry as there with the frame's shape, in one step, so no
+    /// one sees it there without its rows (or forgets the file again if the entry went
+    /// meanwhile). The memory the write holds is reserved first; that reservation and
+    /// `hold` go with the write itself, released when it really ends.
+    async fn write_on_disk(
+        &self,
+        key: FrameKey,
+        lineage: &Lineage,
+        hold: Box<dyn Send>,
+    ) -> Result<Arc<DataFrame>, CacheError> {
         let Some(cold) = self.inner.cold.as_ref() else {
             return Err(CacheError::NoDisk);
         };
@@ -137,11 +144,36 @@ impl FrameCache {
             .recipes
             .disk_job(lineage)
             .ok_or_else(|| CacheError::NoRecipe(lineage.function.clone()))??;
+        let working = match job.memory {
+            0 => None,
+            bytes => Some(self.reserve_counting(key.session, bytes, false).await?),
+        };
+        // The recipe's own error (a step the data cannot take), as it said it.
+        let failed: Arc<Mutex<Option<RecipeError>>> = Arc::default();
+        let write = job.write;
+        let write: crate::WriteFn = Box::new({
+            let failed = Arc::clone(&failed);
+            move |out: &mut dyn std::io::Write| {
+                let _held_to_the_end = (working, hold);
+                write(out).inspect_err(|err| {
+                    if let Some(own) = err.get_ref().and_then(|e| e.downcast_ref::<RecipeError>()) {
+                        *lock(&failed) = Some(own.clone());
+                    }
+                })
+            }
+        });
         let started = std::time::Instant::now();
-        let stored = cold.store_written(key, job.bytes, job.write).await;
+        let stored = cold.store_written(key, job.bytes, write).await;
         self.cold_lost();
+        let own = lock(&failed).take();
+        if let Some(own) = own {
+            return Err(CacheError::Recipe(own));
+        }
         let stored = stored?;
         self.cold_evicted(&stored.evicted);
+        // Its file may have made room for another's before it was read: a read makes
+        // it again.
+        let frame = cold.load(key).await?.ok_or(CacheError::Expired)?;
         let kept = {
             let mut state = self.state();
             let kept = state.entries.contains_key(&key);
@@ -149,6 +181,7 @@ impl FrameCache {
                 state.set_data(key, Data::Cold);
                 if let Some(entry) = state.entries.get_mut(&key) {
                     entry.bytes = stored.bytes;
+                    (entry.rows, entry.cols) = (frame.height() as u64, frame.width() as u64);
                 }
             }
             kept
@@ -165,6 +198,6 @@ impl FrameCache {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "made on disk"
         );
-        Ok(())
+        Ok(frame)
     }
 }

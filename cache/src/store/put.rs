@@ -101,7 +101,15 @@ impl FrameCache {
         // A frame no read could ever hold is refused now, as `put` refuses it.
         if let Target::Cold(cold) = self.target(placement, bytes)? {
             if placement == Placement::Disk {
-                Self::fits_disk(cold.as_ref(), bytes)?;
+                // What its first read will reserve there: its recipe's file, when the
+                // recipe writes one.
+                let file = match self.inner.recipes.disk_job(&lineage) {
+                    Some(job) if self.inner.recipes.writes_to_disk(&lineage.function, placement) => {
+                        job?.bytes
+                    }
+                    _ => bytes,
+                };
+                Self::fits_disk(cold.as_ref(), file)?;
             }
         }
         let key = self.new_key(session).await;

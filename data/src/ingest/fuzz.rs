@@ -208,7 +208,9 @@ fn run_one(
             Err(_) => Ok(Outcome::PolarsFailed),
         };
     }
-    let Ok(declared) = parse::expected_bytes(path, format, bytes.len() as u64, 0) else {
+    let Ok(super::Declared { bytes: declared, .. }) =
+        parse::expected_bytes(path, format, bytes.len() as u64, 0)
+    else {
         return Ok(Outcome::Refused);
     };
     match std::panic::catch_unwind(|| parse::read(path, format, Spellings::ALL)) {

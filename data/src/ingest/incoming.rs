@@ -54,6 +54,10 @@ pub struct Incoming {
     pub(super) sheet: Option<String>,
     /// A workbook's checked plan, once it is sized ([`Incoming::expected_frame_bytes`]).
     pub(super) workbook: Option<super::xlsx::Plan>,
+    /// What an Arrow or a Parquet file declares, once it is sized: its frame's bytes
+    /// and its largest record batch's or row group's (what a read of it a batch at a
+    /// time holds at once).
+    pub(super) declared: super::Declared,
     /// How long each stage took, logged when the upload is kept.
     pub(super) stages: Stages,
     /// A large CSV's parse while it arrives ([`super::stream_parse`]), and once complete,
@@ -337,7 +341,7 @@ impl Incoming {
             let plan = super::xlsx::plan(&self.path, self.sheet.as_deref(), self.bytes)?;
             let bytes = plan.bytes;
             self.workbook = Some(plan);
-            return parse::expected_bytes(&self.path, format, self.bytes, bytes);
+            return Ok(parse::expected_bytes(&self.path, format, self.bytes, bytes)?.bytes);
         }
         // What a text file's own check says its frame takes.
         let counted = match (&self.check, &self.json) {
@@ -347,7 +351,30 @@ impl Incoming {
             (_, Some(json)) => json.frame_bytes(self.bytes),
             _ => 0,
         };
-        parse::expected_bytes(&self.path, format, self.bytes, counted)
+        let declared = parse::expected_bytes(&self.path, format, self.bytes, counted)?;
+        self.declared = declared;
+        Ok(declared.bytes)
+    }
+
+    /// [`IngestError::UnitTooLarge`] when the complete upload, kept on disk and read a
+    /// batch at a time, would hold more than `max` bytes at once: a record batch or a row
+    /// group larger than that (known once it is sized).
+    pub(crate) fn check_units(&self, max: u64) -> Result<(), IngestError> {
+        let (format, unit, units) = match self.finished {
+            Some(Format::Ipc) => ("Arrow IPC", "record batch", "record batches"),
+            Some(Format::Parquet) => ("Parquet", "row group", "row groups"),
+            _ => return Ok(()),
+        };
+        if self.streamed.is_none() && self.declared.largest > max {
+            return Err(IngestError::UnitTooLarge {
+                format,
+                unit,
+                units,
+                bytes: self.declared.largest,
+                max,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -145,6 +145,7 @@ pub(super) fn declared(path: &Path) -> Result<Declared, IngestError> {
             total.rows = total.rows.saturating_add(one.rows);
         }
         total.bytes = total.bytes.saturating_add(one.bytes);
+        total.largest = total.largest.max(one.bytes);
     }
     if total.rows > MAX_ROWS {
         return Err(IngestError::TooManyRows {
@@ -373,5 +374,9 @@ fn batch_bytes(
             bytes = bytes.saturating_add(declared);
         }
     }
-    Ok(Declared { bytes, rows })
+    Ok(Declared {
+        bytes,
+        rows,
+        largest: bytes,
+    })
 }

@@ -134,9 +134,11 @@ impl Uploads {
             _ => return self.keep(incoming),
         };
         let checking = std::time::Instant::now();
+        // polars may name the file it read: its path never reaches the browser.
+        let path = incoming.path.display().to_string();
         let damaged = |err: PolarsError| IngestError::Damaged {
             format: name,
-            reason: parse::first_line(&err.to_string()),
+            reason: parse::first_line(&err.to_string().replace(&path, "the file")),
         };
         let scan = super::uploads::scan_file(incoming.path.clone(), stored).map_err(damaged)?;
         let counted = crate::streamed::count(scan).map_err(damaged)?;
@@ -163,7 +165,13 @@ impl Uploads {
                 file: incoming.id.clone(),
                 stored: stored.to_owned(),
                 name: incoming.name.clone(),
-                bytes: counted.bytes,
+                // Batches the engine sliced from one record batch or row group each
+                // count the text they share: what the file declares (checked against
+                // it, never less than it holds) bounds that.
+                bytes: match incoming.declared.bytes {
+                    0 => counted.bytes,
+                    declared => counted.bytes.min(declared),
+                },
                 rows: counted.rows,
             },
             cols: counted.cols,

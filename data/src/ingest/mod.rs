@@ -91,6 +91,9 @@ pub(crate) struct Declared {
     pub(crate) bytes: u64,
     /// Its rows.
     pub(crate) rows: u64,
+    /// Bytes of its largest record batch or row group: what a read of it a batch at a
+    /// time holds at once.
+    pub(crate) largest: u64,
 }
 
 /// Reads `into.len()` bytes at `offset` of a `format` file: a file that ends first is
@@ -262,6 +265,25 @@ pub enum IngestError {
         /// Bytes it declares.
         bytes: u64,
         /// The limit.
+        max: u64,
+    },
+    /// A file larger than memory whose one record batch or row group is too large to be
+    /// read a batch at a time within a stated bound: every read of it decodes one whole.
+    #[error(
+        "the {format} file is larger than memory, and one {unit} of it takes {} in memory: over {}, a quarter of what one frame may take; write it in smaller {units}",
+        stayput_cache::ByteSize(*bytes),
+        stayput_cache::ByteSize(*max)
+    )]
+    UnitTooLarge {
+        /// Its format.
+        format: &'static str,
+        /// What it is read by: a record batch, a row group.
+        unit: &'static str,
+        /// The same, plural.
+        units: &'static str,
+        /// Bytes of the largest.
+        bytes: u64,
+        /// The most allowed.
         max: u64,
     },
     /// A gzip'd upload that unpacks to more than [`MAX_GZIP_RATIO`] times its size.

@@ -112,6 +112,7 @@ pub(super) fn declared(path: &Path) -> Result<Declared, IngestError> {
     // The decoded footer itself stays in memory while the file is read.
     let mut bytes = footer_len.saturating_mul(16);
     let mut pages = 0u64;
+    let mut largest = 0u64;
     let mut reader = BufReader::with_capacity(64 << 10, file);
     for group in &meta.row_groups {
         if group.columns.len() != leaves.len() {
@@ -119,12 +120,14 @@ pub(super) fn declared(path: &Path) -> Result<Declared, IngestError> {
         }
         let group_rows = u64::try_from(group.num_rows)
             .map_err(|_| damaged("a row group has a negative number of rows"))?;
-        bytes = bytes.saturating_add(group_rows.saturating_mul(leaves.len() as u64));
+        let mut one = group_rows.saturating_mul(leaves.len() as u64);
         for (chunk, leaf) in group.columns.iter().zip(&leaves) {
-            bytes = bytes.saturating_add(chunk_bytes(&mut reader, chunk, *leaf, data_end, &mut pages)?);
+            one = one.saturating_add(chunk_bytes(&mut reader, chunk, *leaf, data_end, &mut pages)?);
         }
+        bytes = bytes.saturating_add(one);
+        largest = largest.max(one);
     }
-    Ok(Declared { bytes, rows })
+    Ok(Declared { bytes, rows, largest })
 }
 
 /// Walks the flat, depth-first schema list without recursion (a stack of the children

@@ -28,9 +28,14 @@ pub(super) fn expected_bytes(
     format: Format,
     file_bytes: u64,
     counted: u64,
-) -> Result<u64, IngestError> {
+) -> Result<super::Declared, IngestError> {
     let declared = match format {
-        Format::Csv(_) | Format::Json | Format::NdJson => return Ok(file_bytes.max(counted)),
+        Format::Csv(_) | Format::Json | Format::NdJson => {
+            return Ok(super::Declared {
+                bytes: file_bytes.max(counted),
+                ..Default::default()
+            })
+        }
         // Walked by its own check ([`super::xlsx::plan`]), which counted it.
         Format::Xlsx => super::Declared {
             bytes: counted,
@@ -46,7 +51,10 @@ pub(super) fn expected_bytes(
             max: MAX_EXPANSION,
         });
     }
-    Ok(declared.bytes.max(file_bytes))
+    Ok(super::Declared {
+        bytes: declared.bytes.max(file_bytes),
+        ..declared
+    })
 }
 
 /// The frame in the file at `path`, of `format`; a CSV's fields that read as missing
@@ -221,6 +229,47 @@ pub(super) fn first_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_largest_record_batch_or_row_group_is_declared() {
+        let rows = 100_000usize;
+        let whole = DataFrame::new(
+            rows,
+            vec![
+                Column::new("x".into(), (0..rows).map(|i| i as f64).collect::<Vec<_>>()),
+                Column::new(
+                    "s".into(),
+                    (0..rows).map(|i| format!("v{}", i % 97)).collect::<Vec<_>>(),
+                ),
+            ],
+        )
+        .expect("frame");
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Ten record batches; ten row groups.
+        let mut chunked = whole.slice(0, 10_000);
+        for at in (10_000..rows).step_by(10_000) {
+            chunked
+                .vstack_mut(&whole.slice(at as i64, 10_000))
+                .expect("stacked");
+        }
+        let ipc = dir.path().join("ten.arrow");
+        let mut file = std::fs::File::create(&ipc).expect("file");
+        IpcWriter::new(&mut file).finish(&mut chunked).expect("arrow");
+        let parquet = dir.path().join("ten.parquet");
+        let mut file = std::fs::File::create(&parquet).expect("file");
+        ParquetWriter::new(&mut file)
+            .with_row_group_size(Some(10_000))
+            .finish(&mut whole.clone())
+            .expect("parquet");
+        for (path, format) in [(ipc, Format::Ipc), (parquet, Format::Parquet)] {
+            let len = std::fs::metadata(&path).expect("len").len();
+            let declared = expected_bytes(&path, format, len, 0).expect("declared");
+            assert!(
+                declared.largest > 0 && declared.largest * 8 < declared.bytes,
+                "{format:?}: {declared:?}"
+            );
+        }
+    }
 
     #[test]
     fn polars_type_errors_are_understood() {

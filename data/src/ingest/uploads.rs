@@ -204,6 +204,7 @@ impl Uploads {
             finished: None,
             sheet: None,
             workbook: None,
+            declared: super::Declared::default(),
             stages: super::incoming::Stages::new(),
             stream: None,
             streamed: None,

@@ -145,15 +145,21 @@ pub(crate) fn chain_of(
 }
 
 /// The chain of `session`'s frame `handle` as a step added to it records it: with the
-/// frame's rows as counted, which the steps after it are sized by. What a new step's
-/// lineage (and so its memo key) starts from.
+/// frame's rows and bytes as the cache counted them, which the steps after it are sized
+/// by. A frame still being made has not been counted: the steps after it are sized as
+/// if its steps kept every row. What a new step's lineage (and so its memo key) starts
+/// from.
 pub(crate) fn chain_to_extend(
     cache: &FrameCache,
     session: SessionKey,
     handle: &FrameHandle,
 ) -> Result<Chain, StayputError> {
-    let rows = entry(cache, session, handle)?.rows;
-    Ok(chain_of(cache, session, handle)?.knowing(rows))
+    let made = entry(cache, session, handle)?;
+    let chain = chain_of(cache, session, handle)?;
+    Ok(match made.filling {
+        true => chain,
+        false => chain.knowing(made.rows, made.bytes),
+    })
 }
 
 /// `session`'s frame `handle` as a lazy query: an upload is scanned from its file (only
