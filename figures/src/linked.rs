@@ -88,10 +88,13 @@ pub fn linked_bytes(frame: &DataFrame, figures: &[LinkedFigure], selections: &[S
     };
     let mut bytes = rows.saturating_mul(32 * bars);
     for (filters, members) in plan(figures) {
+        let specs: Vec<&LinkedFigure> = members.iter().map(|&i| &figures[i]).collect();
         if filters.is_empty() {
+            // Drawn from the frame itself: each column a figure reads that is not one
+            // f64 chunk (an upload's, in many) is copied whole to be read.
+            bytes = bytes.saturating_add(brushed::copies_bytes(frame, &specs, &[]));
             continue;
         }
-        let specs: Vec<&LinkedFigure> = members.iter().map(|&i| &figures[i]).collect();
         let clauses: Selection = filters
             .iter()
             .filter_map(|&s| selections.get(s))
@@ -616,6 +619,8 @@ mod tests {
             linked_bytes(&chunked, std::slice::from_ref(&line), &one),
             2 * alone + 32_000
         );
+        // Unfiltered, such columns are copied too: time and walk, 2,000 rows each.
+        assert_eq!(linked_bytes(&chunked, &unfiltered, &one), 32_000);
         // A bar's groups are counted whatever it filters on.
         let bar = fig(ChartKind::Bar, "walk", "walk", vec![]);
         assert_eq!(linked_bytes(&frame, &[line.clone(), bar], &one), alone + 32_000);

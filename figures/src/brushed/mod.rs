@@ -95,10 +95,16 @@ fn copied(frame: &DataFrame, name: &str) -> bool {
 /// figure reads its own), and one figure's block summaries and their running counts.
 pub(crate) fn bytes(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause]) -> u64 {
     let rows = frame.height() as u64;
-    let copies = read(specs, clauses).filter(|name| copied(frame, name)).count() as u64;
     let per_block = (std::mem::size_of::<Block>() + std::mem::size_of::<usize>()) as u64;
     let summaries = (rows / BLOCK as u64 + 2) * per_block;
-    rows.saturating_mul(8 * copies).saturating_add(summaries)
+    copies_bytes(frame, specs, clauses).saturating_add(summaries)
+}
+
+/// Bytes of the f64 copies of the columns `specs` and `clauses` read that polars does not
+/// hold as one f64 chunk without nulls: what drawing them from `frame` itself copies.
+pub(crate) fn copies_bytes(frame: &DataFrame, specs: &[&LinkedFigure], clauses: &[Clause]) -> u64 {
+    let copies = read(specs, clauses).filter(|name| copied(frame, name)).count() as u64;
+    (frame.height() as u64).saturating_mul(8 * copies)
 }
 
 /// The figure `spec` of the rows of `frame` that `keep` keeps, drawn in place (see
