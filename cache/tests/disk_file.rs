@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config, files_in, MIB};
+use common::{config, files_in, in_a_frame_file, MIB};
 use polars::prelude::*;
 use stayput_cache::{
     ByteSize, CacheError, DiskTier, DiskWrite, FrameCache, FrameHandle, Limit, Lineage, Placement, Residence,
@@ -100,21 +100,6 @@ async fn put(
     cache
         .put_lineage(session, rows, 3, rows * 40, lineage, placement)
         .await
-}
-
-/// Whether `address` lies in a mapping of a frame file (`/proc/self/maps`).
-fn in_a_frame_file(address: usize) -> bool {
-    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
-    maps.lines().any(|line| {
-        let Some((range, rest)) = line.split_once(' ') else {
-            return false;
-        };
-        let Some((lo, hi)) = range.split_once('-') else {
-            return false;
-        };
-        let (lo, hi) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
-        matches!((lo, hi), (Ok(lo), Ok(hi)) if lo <= address && address < hi) && rest.ends_with(".arrow")
-    })
 }
 
 #[tokio::test]

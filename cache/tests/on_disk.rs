@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config, files_in, MIB};
+use common::{config, files_in, in_a_frame_file, MIB};
 use polars::prelude::*;
 use stayput_cache::{
     ByteSize, CacheError, DiskShape, DiskTier, FrameCache, Limit, Placement, Residence, SessionKey, Values,
@@ -74,21 +74,6 @@ fn cache(dir: &std::path::Path, memory_mib: u64, disk_mib: u64) -> (FrameCache, 
         )
         .build();
     (cache, runs)
-}
-
-/// Whether `address` lies in a mapping of a frame file (`/proc/self/maps`).
-fn in_a_frame_file(address: usize) -> bool {
-    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
-    maps.lines().any(|line| {
-        let Some((range, rest)) = line.split_once(' ') else {
-            return false;
-        };
-        let Some((lo, hi)) = range.split_once('-') else {
-            return false;
-        };
-        let (lo, hi) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
-        matches!((lo, hi), (Ok(lo), Ok(hi)) if lo <= address && address < hi) && rest.ends_with(".arrow")
-    })
 }
 
 /// The ramp of `rows` rows and `seed`, made on disk for `session`.

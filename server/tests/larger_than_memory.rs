@@ -10,20 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 mod common;
-use common::{browser, call, error_of, form, handle_fields, start, upload, Running};
+use common::{browser, call, counted, error_of, form, handle_fields, start, upload, Running};
 
 const ROWS: u64 = 300_000;
-
-/// The sum of the first trace's `y` of a linked figure's reply (a histogram's counts).
-fn counted(reply: &Value) -> u64 {
-    let figure: Value = serde_json::from_str(reply["figure"].as_str().expect("figure")).expect("json");
-    figure["data"][0]["y"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_u64)
-        .sum()
-}
 
 /// Column `c` of row `i`: `a` cycles through 977 values, `b` counts rows, the others
 /// are multiples of it.

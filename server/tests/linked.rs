@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{browser, call, error_of, form, handle_fields, start, upload};
+use common::{browser, call, counted, error_of, form, handle_fields, start, upload};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -23,17 +23,6 @@ fn figure(kind: &str, x: &str, y: &str, filters: &[usize]) -> Value {
         "spec": { "x": x, "y": y, "kind": kind, "range": [null, null], "width_px": 400, "time_x": false },
         "filters": filters,
     })
-}
-
-/// The sum of the first trace's `y` (a histogram's or bars' counts).
-fn counted(reply: &Value) -> u64 {
-    let figure: Value = serde_json::from_str(reply["figure"].as_str().expect("figure")).expect("json");
-    figure["data"][0]["y"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_u64)
-        .sum()
 }
 
 fn range(column: &str, lo: f64, hi: f64) -> Value {

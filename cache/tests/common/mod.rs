@@ -41,3 +41,18 @@ pub fn files_in(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Whether `address` lies in a mapping of a frame file (`/proc/self/maps`).
+pub fn in_a_frame_file(address: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    maps.lines().any(|line| {
+        let Some((range, rest)) = line.split_once(' ') else {
+            return false;
+        };
+        let Some((lo, hi)) = range.split_once('-') else {
+            return false;
+        };
+        let (lo, hi) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
+        matches!((lo, hi), (Ok(lo), Ok(hi)) if lo <= address && address < hi) && rest.ends_with(".arrow")
+    })
+}

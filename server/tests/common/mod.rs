@@ -202,3 +202,15 @@ pub(crate) fn handle_fields(handle: &Value) -> Vec<(&'static str, String)> {
         ("handle[bytes]", field("bytes")),
     ]
 }
+
+/// The sum of the first trace's `y` (a histogram's or bars' counts).
+pub(crate) fn counted(reply: &serde_json::Value) -> u64 {
+    let figure: serde_json::Value =
+        serde_json::from_str(reply["figure"].as_str().expect("figure")).expect("json");
+    figure["data"][0]["y"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_u64)
+        .sum()
+}
