@@ -115,28 +115,29 @@ impl Uploads {
             move || (uploads.keep(incoming), reservation, hold)
         })
         .await
-        // A reader that panicked on the file: the file's fault, reported as such (the
-        // upload's temporary file went with the unwinding).
-        .map_err(|_| IngestError::Damaged {
-            format: "uploaded",
-            reason: "its content could not be parsed".into(),
-        })?;
-        let Kept { source, cols } = kept?;
+        .map_err(reader_panicked)?;
         let _held_until_stored = (hold, reservation);
-        // The frame is in its kept file: the handle reads it from there when first asked.
+        self.store_kept(cache, session, kept?, Placement::Memory).await
+    }
+
+    /// The handle of `kept` in `session`, placed as `placement`: the frame is in its kept
+    /// file, and the handle reads it from there when first asked. A handle that cannot be
+    /// made takes the file with it.
+    async fn store_kept(
+        &self,
+        cache: &FrameCache,
+        session: SessionKey,
+        kept: Kept,
+        placement: Placement,
+    ) -> Result<FrameHandle, IngestError> {
+        let Kept { source, cols } = kept;
         let stored = async {
             let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
-            let handle = cache
-                .put_lineage(
-                    session,
-                    source.rows,
-                    cols,
-                    source.bytes,
-                    lineage,
-                    Placement::Memory,
-                )
-                .await?;
-            Ok::<_, IngestError>(handle)
+            Ok::<_, IngestError>(
+                cache
+                    .put_lineage(session, source.rows, cols, source.bytes, lineage, placement)
+                    .await?,
+            )
         }
         .await;
         if stored.is_err() {
@@ -166,25 +167,9 @@ impl Uploads {
             move || (uploads.keep_on_disk(incoming), hold)
         })
         .await
-        .map_err(|_| IngestError::Damaged {
-            format: "uploaded",
-            reason: "its content could not be parsed".into(),
-        })?;
-        let Kept { source, cols } = kept?;
+        .map_err(reader_panicked)?;
         let _held_until_stored = hold;
-        let stored = async {
-            let lineage = Lineage::new(UPLOAD_RECIPE, &source)?;
-            Ok::<_, IngestError>(
-                cache
-                    .put_lineage(session, source.rows, cols, source.bytes, lineage, Placement::Disk)
-                    .await?,
-            )
-        }
-        .await;
-        if stored.is_err() {
-            self.discard(&source);
-        }
-        stored
+        self.store_kept(cache, session, kept?, Placement::Disk).await
     }
 
     /// Makes a handle in `cache` of the file at `path` on the server's disk (named `name`
@@ -276,5 +261,14 @@ impl KeptFiles for Uploads {
 
     fn sweep(&self, named: &HashSet<String>, keep: &HashSet<SessionKey>) -> usize {
         Uploads::sweep(self, named, keep)
+    }
+}
+
+/// A reader that panicked on the file: the file's fault, reported as such (the upload's
+/// temporary file went with the unwinding).
+fn reader_panicked(_: tokio::task::JoinError) -> IngestError {
+    IngestError::Damaged {
+        format: "uploaded",
+        reason: "its content could not be parsed".into(),
     }
 }
